@@ -1,0 +1,274 @@
+"""The sensor's configuration file (YAML), checked line by line.
+
+Every mistake is reported as `FILE:LINE: where: problem`, before anything runs.
+Without a file the defaults apply: the private and link-local ranges (10/8,
+172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10) are one inventoried group,
+reports every 5 and 30 minutes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nps_sensor.errors import ConfigError
+
+V4_MAPPED = 0xFFFF << 32
+
+# The private ranges, plus IPv4 link-local (169.254/16, the IPv4 twin of fe80::/10):
+# hosts without a DHCP lease live there and are as local as any.
+DEFAULT_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10")
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    """Inclusive range in the sensor's 128-bit address space (IPv4 as ::ffff:a.b.c.d)."""
+
+    start: int
+    end: int
+    text: str
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+    def __contains__(self, ip: int) -> bool:
+        return self.start <= ip <= self.end
+
+
+@dataclass
+class Group:
+    name: str
+    inventory: bool
+    ranges: list[AddressRange]
+
+
+@dataclass
+class Monitor:
+    name: str
+    ranges: list[AddressRange]
+    domains: list[str]  # lower case; "*.example.com" matches subdomains
+
+
+@dataclass
+class Reporting:
+    new_assets: float = 300.0  # seconds: window for newly seen assets
+    updates: float = 1800.0  # seconds: window for updates of known ones
+
+
+@dataclass
+class FlowSettings:
+    max_flows: int = 500_000
+    idle_timeout: float = 300.0
+
+
+@dataclass
+class Config:
+    internal: list[Group] = field(default_factory=lambda: [default_group()])
+    excluded: list[AddressRange] = field(default_factory=list)
+    excluded_macs: set[int] = field(default_factory=set)
+    monitor: list[Monitor] = field(default_factory=list)
+    reporting: Reporting = field(default_factory=Reporting)
+    flows: FlowSettings = field(default_factory=FlowSettings)
+    duplicate_window: float = 0.01  # seconds within which an identical packet is a copy
+    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by other parts
+    source: str = "(defaults)"
+
+
+def default_group() -> Group:
+    return Group("Default", True, [parse_range(r) for r in DEFAULT_RANGES])
+
+
+def address_int(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    return V4_MAPPED | int(addr) if addr.version == 4 else int(addr)
+
+
+def parse_range(text: str) -> AddressRange:
+    """An address, a CIDR block or `first-last`; ValueError says what is wrong."""
+    text = text.strip()
+    if "-" in text and "/" not in text:
+        a, _, b = text.partition("-")
+        first, last = ipaddress.ip_address(a.strip()), ipaddress.ip_address(b.strip())
+        if first.version != last.version:
+            raise ValueError(f"{text!r} mixes IPv4 and IPv6")
+        if int(last) < int(first):
+            raise ValueError(f"{text!r} ends before it starts")
+        return AddressRange(address_int(first), address_int(last), text)
+    net = ipaddress.ip_network(text, strict=False)
+    return AddressRange(address_int(net.network_address), address_int(net.broadcast_address), text)
+
+
+def parse_mac(text: str) -> int:
+    digits = text.replace(":", "").replace("-", "").replace(".", "").lower()
+    if len(digits) != 12 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"{text!r} is not a MAC address (like 00:11:22:33:44:55)")
+    return int(digits, 16)
+
+
+# --- reading the file ------------------------------------------------------------
+
+
+class _Reader:
+    """Walks the YAML node tree so that every error can name its line."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, node: yaml.Node, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}:{node.start_mark.line + 1}: {where}: {problem}")
+
+    def mapping(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, "expected a mapping (key: value lines)")
+        out: dict[str, yaml.Node] = {}
+        for k, v in node.value:
+            key = self.scalar(k, where)
+            if not isinstance(key, str) or key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(k, where, f"unknown key {key!r} (allowed: {known})")
+            if key in out:
+                raise self.fail(k, where, f"key {key!r} given twice")
+            out[key] = v
+        return out
+
+    def sequence(self, node: yaml.Node, where: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, "expected a list")
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, where: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, where, "expected a single value")
+        return self.constructor.construct_object(node)
+
+    def text(self, node: yaml.Node, where: str) -> str:
+        value = self.scalar(node, where)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(node, where, f"expected a non-empty text, got {value!r}")
+        return value.strip()
+
+    def boolean(self, node: yaml.Node, where: str) -> bool:
+        value = self.scalar(node, where)
+        if not isinstance(value, bool):
+            raise self.fail(node, where, f"expected true or false, got {value!r}")
+        return value
+
+    def number(self, node: yaml.Node, where: str, low: float, high: float) -> float:
+        value = self.scalar(node, where)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, where, f"expected a number, got {value!r}")
+        if not low <= value <= high:
+            raise self.fail(node, where, f"{value} is outside {low:g}..{high:g}")
+        return float(value)
+
+    def ranges(self, node: yaml.Node, where: str) -> list[AddressRange]:
+        out = []
+        for i, item in enumerate(self.sequence(node, where)):
+            text = str(self.scalar(item, f"{where}[{i}]"))
+            try:
+                out.append(parse_range(text))
+            except ValueError as e:
+                raise self.fail(item, f"{where}[{i}]", f"{e} (expected an address, CIDR or first-last)") from None
+        return out
+
+
+TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates"}
+
+
+def load(path: str | None, extra_sections: set[str] | None = None) -> Config:
+    """Read and check the configuration; None gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    return parse(text, path, extra_sections or set())
+
+
+def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = None) -> Config:
+    r = _Reader(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else 0
+        raise ConfigError(f"{path}:{line}: not valid YAML: {e.problem}") from None
+    cfg = Config(source=path)
+    if root is None:
+        return cfg
+    top = r.mapping(root, "top level", TOP_LEVEL | (extra_sections or set()))
+    if "internal" in top:
+        cfg.internal = [_group(r, g, f"internal[{i}]") for i, g in enumerate(r.sequence(top["internal"], "internal"))]
+        names = [g.name for g in cfg.internal]
+        for i, g in enumerate(cfg.internal):
+            if names.index(g.name) != i:
+                raise r.fail(top["internal"], f"internal[{i}]", f"group name {g.name!r} used twice")
+    if "excluded" in top:
+        ex = r.mapping(top["excluded"], "excluded", {"ips", "macs"})
+        if "ips" in ex:
+            cfg.excluded = r.ranges(ex["ips"], "excluded.ips")
+        for i, m in enumerate(r.sequence(ex["macs"], "excluded.macs") if "macs" in ex else []):
+            try:
+                cfg.excluded_macs.add(parse_mac(str(r.scalar(m, f"excluded.macs[{i}]"))))
+            except ValueError as e:
+                raise r.fail(m, f"excluded.macs[{i}]", str(e)) from None
+    if "monitor_external" in top:
+        items = r.sequence(top["monitor_external"], "monitor_external")
+        cfg.monitor = [_monitor(r, m, f"monitor_external[{i}]") for i, m in enumerate(items)]
+    if "reporting" in top:
+        rep = r.mapping(top["reporting"], "reporting", {"new_assets_window", "updates_window"})
+        if "new_assets_window" in rep:
+            cfg.reporting.new_assets = r.number(rep["new_assets_window"], "reporting.new_assets_window", 1, 86400)
+        if "updates_window" in rep:
+            cfg.reporting.updates = r.number(rep["updates_window"], "reporting.updates_window", 1, 86400)
+    if "flows" in top:
+        fl = r.mapping(top["flows"], "flows", {"max_flows", "idle_timeout"})
+        if "max_flows" in fl:
+            cfg.flows.max_flows = int(r.number(fl["max_flows"], "flows.max_flows", 1000, 100_000_000))
+        if "idle_timeout" in fl:
+            cfg.flows.idle_timeout = r.number(fl["idle_timeout"], "flows.idle_timeout", 1, 86400)
+    if "duplicates" in top:
+        du = r.mapping(top["duplicates"], "duplicates", {"window_ms"})
+        if "window_ms" in du:
+            cfg.duplicate_window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
+    for name in extra_sections or set():
+        if name in top:
+            cfg.extra[name] = (top[name], r)
+    return cfg
+
+
+def _group(r: _Reader, node: yaml.Node, where: str) -> Group:
+    g = r.mapping(node, where, {"name", "inventory", "ranges"})
+    for required in ("name", "ranges"):
+        if required not in g:
+            raise r.fail(node, where, f"missing {required!r}")
+    inventory = r.boolean(g["inventory"], f"{where}.inventory") if "inventory" in g else True
+    return Group(r.text(g["name"], f"{where}.name"), inventory, r.ranges(g["ranges"], f"{where}.ranges"))
+
+
+def _monitor(r: _Reader, node: yaml.Node, where: str) -> Monitor:
+    m = r.mapping(node, where, {"name", "targets"})
+    for required in ("name", "targets"):
+        if required not in m:
+            raise r.fail(node, where, f"missing {required!r}")
+    ranges, domains = [], []
+    for i, item in enumerate(r.sequence(m["targets"], f"{where}.targets")):
+        text = str(r.scalar(item, f"{where}.targets[{i}]")).strip()
+        try:
+            ranges.append(parse_range(text))
+            continue
+        except ValueError:
+            pass
+        name = text.lower().rstrip(".")
+        label = name[2:] if name.startswith("*.") else name
+        if not label or any(not part or len(part) > 63 for part in label.split(".")) or " " in label:
+            raise r.fail(item, f"{where}.targets[{i}]", f"{text!r} is neither an address, a range nor a domain name")
+        domains.append(name)
+    return Monitor(r.text(m["name"], f"{where}.name"), ranges, domains)

@@ -1,0 +1,174 @@
+"""IPv4 and IPv6 headers (with IPv6 extension headers), and the transport fields flows need.
+
+Addresses are kept as two 64-bit halves of the IPv6 form; an IPv4 address sits in
+the IPv4-mapped range ::ffff:0:0/96, so one set of columns serves both versions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nps_sensor.capture.batch import I64
+from nps_sensor.decode.frames import ERROR, IP, IPV4, IPV6, Decoded, Sel, lut, size, sub
+
+U64 = np.uint64
+V4_MAPPED = U64(0xFFFF00000000)
+LOW32 = U64(0xFFFFFFFF)
+
+HOPOPT, ROUTING, FRAGMENT, AH, DSTOPTS, MOBILITY, HIP, SHIM6 = 0, 43, 44, 51, 60, 135, 139, 140
+IS_EXTENSION = lut((HOPOPT, ROUTING, FRAGMENT, AH, DSTOPTS, MOBILITY, HIP, SHIM6))
+
+TCP, UDP, DCCP, SCTP, UDPLITE = 6, 17, 33, 132, 136
+ICMP, ICMPV6 = 1, 58
+HAS_PORTS = lut((TCP, UDP, DCCP, SCTP, UDPLITE))
+
+
+def ip_any(d: Decoded, idx: Sel) -> None:
+    """IP of unknown version (raw link types, below MPLS): the first nibble decides."""
+    idx = d.need(idx, 1, "truncated-ipv4")
+    version = d.buf.u8[d.p[idx]] >> 4
+    d.et[idx] = np.where(version == 4, IPV4, IPV6)
+    d.fail(sub(idx, (version != 4) & (version != 6)), "bad-ip-version")
+
+
+def ipv4(d: Decoded, idx: Sel) -> Sel:
+    idx = d.need(idx, 20, "truncated-ipv4")
+    buf = d.buf
+    at = d.p[idx]
+    w0 = buf.be64[at]  # version, IHL, TOS, total length, id, flags, fragment offset
+    ihl = ((w0 >> U64(56)) & U64(0xF)).astype(I64) * 4
+    good = ((w0 >> U64(60)) == 4) & (ihl >= 20) & (at + ihl <= d.end[idx])
+    if not good.all():
+        bad = ~good
+        short = bad & ((w0 >> U64(60)) == 4) & (ihl >= 20)
+        d.fail(sub(idx, short), "truncated-ipv4")
+        d.fail(sub(idx, bad & ~short), "bad-ipv4-header")
+        idx, at, w0, ihl = sub(idx, good), at[good], w0[good], ihl[good]
+    total = ((w0 >> U64(32)) & U64(0xFFFF)).astype(I64)
+    tso = total == 0
+    if tso.any():
+        # Segmentation offload leaves a zero total length in captures taken on the
+        # sending host: the frame length stands in for it, as in Wireshark.
+        b = d.batch
+        total = np.where(tso, b.wirelen[idx] - (at - b.off[idx]), total)
+    short = total < ihl
+    if short.any():
+        d.fail(sub(idx, short), "bad-ipv4-length")
+        keep = ~short
+        idx, at, w0, ihl, total = sub(idx, keep), at[keep], w0[keep], ihl[keep], total[keep]
+    w1 = buf.be64[at + 8]  # TTL, protocol, checksum, source
+    fragment = (w0 & U64(0x3FFF)).astype(I64)  # MF flag and offset
+    d.l3[idx] = at
+    d.ipver[idx] = 4
+    d.src_hi[idx] = 0
+    d.src_lo[idx] = (w1 & LOW32) | V4_MAPPED
+    d.dst_hi[idx] = 0
+    d.dst_lo[idx] = buf.be32[at + 16].astype(U64) | V4_MAPPED
+    d.proto[idx] = (w1 >> U64(48)) & U64(0xFF)
+    d.iplen[idx] = total
+    d.l4[idx] = at + ihl
+    d.p[idx] = at + ihl
+    d.state[idx] = IP
+    if fragment.any():
+        d.ipid[idx] = ((w0 >> U64(16)) & U64(0xFFFF)).astype(I64)
+        d.frag[idx] = np.where(fragment == 0, 0, np.where((fragment & 0x1FFF) == 0, 1, 2))
+        d.mark(sub(idx, fragment != 0), "fragment")
+    return idx
+
+
+def ipv6(d: Decoded, idx: Sel) -> Sel:
+    idx = d.need(idx, 40, "truncated-ipv6")
+    buf = d.buf
+    at = d.p[idx]
+    good = (buf.u8[at] >> 4) == 6
+    if not good.all():
+        d.fail(sub(idx, ~good), "bad-ip-version")
+        idx, at = sub(idx, good), at[good]
+    d.mark(idx, "ipv6")
+    payload = buf.be16[at + 4].astype(I64)
+    zero = payload == 0
+    if zero.any():
+        # A jumbogram or segmentation offload: the frame tells the length.
+        b = d.batch
+        payload = np.where(zero, np.maximum(b.wirelen[idx] - (at - b.off[idx]) - 40, 0), payload)
+    d.l3[idx] = at
+    d.ipver[idx] = 6
+    d.src_hi[idx] = buf.be64[at + 8]
+    d.src_lo[idx] = buf.be64[at + 16]
+    d.dst_hi[idx] = buf.be64[at + 24]
+    d.dst_lo[idx] = buf.be64[at + 32]
+    d.iplen[idx] = payload + 40
+    nh = buf.u8[at + 6].astype(I64)
+    pos = at + 40
+    if IS_EXTENSION[nh].any():
+        _extensions(d, idx, nh, pos)
+        ok = d.state[idx] != ERROR
+        idx, nh, pos = sub(idx, ok), nh[ok], pos[ok]
+    d.proto[idx] = nh
+    d.l4[idx] = pos
+    d.p[idx] = pos
+    d.state[idx] = IP
+    return idx
+
+
+def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
+    """Walk IPv6 extension headers, updating `nh` and `pos` in place (aligned with idx)."""
+    buf = d.buf
+    frames = np.arange(d.n)[idx]
+    walking = np.flatnonzero(IS_EXTENSION[nh])
+    while len(walking):
+        wi, wp = frames[walking], pos[walking]
+        fits = wp + 8 <= d.end[wi]
+        if not fits.all():
+            d.fail(wi[~fits], "truncated-ipv6-extension")
+            walking, wi, wp = walking[fits], wi[fits], wp[fits]
+        kind = nh[walking]
+        following = buf.u8[wp].astype(I64)
+        hlen = buf.u8[wp + 1].astype(I64)
+        step = np.where(kind == AH, (hlen + 2) * 4, np.where(kind == FRAGMENT, 8, (hlen + 1) * 8))
+        frag = np.flatnonzero(kind == FRAGMENT)
+        if len(frag):
+            fi, fp = wi[frag], wp[frag]
+            field = buf.be16[fp + 2].astype(I64)
+            d.frag[fi] = np.where(field & 0xFFF8, 2, np.where(field & 1, 1, 0))
+            d.ipid[fi] = buf.be32[fp + 4]
+            d.mark(fi[d.frag[fi] > 0], "fragment")
+        nh[walking] = following
+        pos[walking] = wp + step
+        # A later fragment's payload is not a header: the walk stops there.
+        walking = walking[IS_EXTENSION[following] & (d.frag[wi] != 2)]
+
+
+def transport(d: Decoded, idx: Sel) -> None:
+    """Ports, TCP flags and ICMP type of the IP frames `idx` (none for later fragments)."""
+    if not size(idx, d.n):
+        return
+    frag = d.frag[idx]
+    if frag.any():
+        idx = sub(idx, frag != 2)
+    buf = d.buf
+    l4 = d.l4[idx]
+    room = d.end[idx] - l4
+    proto = d.proto[idx]
+    ported = HAS_PORTS[proto]
+    has = ported & (room >= 4)
+    if has.all():
+        ports = buf.be32[l4].astype(I64)
+        d.sport[idx] = ports >> 16
+        d.dport[idx] = ports & 0xFFFF
+        d.has_ports[idx] = True
+    elif has.any():
+        h = sub(idx, has)
+        ports = buf.be32[l4[has]].astype(I64)
+        d.sport[h] = ports >> 16
+        d.dport[h] = ports & 0xFFFF
+        d.has_ports[h] = True
+    short = ported & (room < 4)
+    if short.any():
+        d.short_l4[sub(idx, short)] = True
+    tcp = (proto == TCP) & (room >= 14)
+    if tcp.any():
+        d.tcpflags[sub(idx, tcp)] = buf.u8[l4[tcp] + 13]
+    icmp = ((proto == ICMP) | (proto == ICMPV6)) & (room >= 1)
+    if icmp.any():
+        d.icmptype[sub(idx, icmp)] = buf.u8[l4[icmp]]

@@ -1,0 +1,137 @@
+"""Tunnels that carry mirrored traffic: GRE, ERSPAN I/II/III, VXLAN, IP-in-IP.
+
+A tunnelled frame goes back into the decode loop at its inner header, so a packet
+nested in several layers is unwrapped fully. The VLAN tags of the transport network
+are forgotten at the tunnel: the ones that matter are those of the mirrored traffic
+(and, for ERSPAN, the VLAN the switch writes into the ERSPAN header).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nps_sensor.capture.batch import I64
+from nps_sensor.decode.frames import ACTIVE, ETHER, IP_ANY, IPV4, IPV6, Decoded, Sel, size, sub
+from nps_sensor.decode.ip import UDP
+
+GRE = 47
+IPIP, IPV6_IN_IP = 4, 41
+VXLAN_PORT = 4789
+
+GRE_C, GRE_R, GRE_K, GRE_S = 0x8000, 0x4000, 0x2000, 0x1000
+ERSPAN_I_II = 0x88BE
+ERSPAN_III = 0x22EB
+TEB = 0x6558
+# GRE payloads decoded further; IP and MPLS go straight back to the decode loop.
+GRE_PAYLOADS = (IPV4, IPV6, 0x8847, 0x8848, TEB, ERSPAN_I_II, ERSPAN_III)
+
+
+def detect(d: Decoded, idx: Sel) -> None:
+    """Send the tunnels among freshly decoded IP frames `idx` back in at their payload."""
+    if not size(idx, d.n):
+        return
+    whole = sub(idx, d.frag[idx] == 0)
+    proto = d.proto[whole]
+    gre = proto == GRE
+    if gre.any():
+        _gre(d, sub(whole, gre))
+    ipip = (proto == IPIP) | (proto == IPV6_IN_IP)
+    if ipip.any():
+        sel = sub(whole, ipip)
+        _enter(d, sel, d.p[sel], np.where(d.proto[sel] == IPIP, IPV4, IPV6), "ip_in_ip")
+    vx = (proto == UDP) & (d.dport[whole] == VXLAN_PORT) & d.has_ports[whole]
+    if vx.any():
+        _vxlan(d, sub(whole, vx))
+
+
+def _enter(d: Decoded, idx: Sel, at: np.ndarray, et: np.ndarray | int, encap: str) -> None:
+    if not size(idx, d.n):
+        return
+    d.state[idx] = ACTIVE
+    d.p[idx] = at
+    d.et[idx] = et
+    d.vlan_outer[idx] = -1
+    d.vlan_inner[idx] = -1
+    d.has_ports[idx] = False
+    d.mark(idx, encap)
+
+
+def _gre(d: Decoded, idx: Sel) -> None:
+    buf = d.buf
+    idx = d.need(idx, 4, "truncated-gre")
+    at = d.p[idx]
+    flags = buf.be16[at].astype(I64)
+    kind = buf.be16[at + 2].astype(I64)
+    # Version 1 is PPTP's enhanced GRE (PPP inside) and source routing is obsolete:
+    # such packets stay GRE flows of the outer addresses.
+    known = ((flags & 7) == 0) & ((flags & GRE_R) == 0) & np.isin(kind, GRE_PAYLOADS)
+    idx, at, flags, kind = sub(idx, known), at[known], flags[known], kind[known]
+    optional = ((flags & GRE_C) > 0).astype(I64) + ((flags & GRE_K) > 0) + ((flags & GRE_S) > 0)
+    inner = at + 4 + 4 * optional
+    ok = inner <= d.end[idx]
+    if not ok.all():
+        d.fail(sub(idx, ~ok), "truncated-gre")
+        idx, inner, flags, kind = sub(idx, ok), inner[ok], flags[ok], kind[ok]
+    erspan = kind == ERSPAN_I_II
+    # ERSPAN type II has a sequence number and an 8-byte header; type I has neither.
+    e2 = erspan & ((flags & GRE_S) > 0)
+    e3 = kind == ERSPAN_III
+    teb = kind == TEB
+    if e2.any():
+        _erspan_ii(d, sub(idx, e2), inner[e2])
+    if e3.any():
+        _erspan_iii(d, sub(idx, e3), inner[e3])
+    e1 = erspan & ~e2
+    if e1.any():
+        _enter(d, sub(idx, e1), inner[e1], ETHER, "erspan_i")
+    if teb.any():
+        _enter(d, sub(idx, teb), inner[teb], ETHER, "gre_teb")
+    plain = ~(erspan | e3 | teb)
+    if plain.any():
+        _enter(d, sub(idx, plain), inner[plain], kind[plain], "gre")
+
+
+def _erspan_ii(d: Decoded, idx: Sel, at: np.ndarray) -> None:
+    ok = at + 8 <= d.end[idx]
+    if not ok.all():
+        d.fail(sub(idx, ~ok), "truncated-erspan")
+        idx, at = sub(idx, ok), at[ok]
+    w0 = d.buf.be32[at].astype(I64)
+    _enter(d, idx, at + 8, ETHER, "erspan_ii")
+    d.tunnel_id[idx] = w0 & 0x3FF
+    _header_vlan(d, idx, (w0 >> 16) & 0xFFF)
+
+
+def _erspan_iii(d: Decoded, idx: Sel, at: np.ndarray) -> None:
+    ok = at + 12 <= d.end[idx]
+    if not ok.all():
+        d.fail(sub(idx, ~ok), "truncated-erspan")
+        idx, at = sub(idx, ok), at[ok]
+    w0 = d.buf.be32[at].astype(I64)
+    w2 = d.buf.be32[at + 8].astype(I64)
+    # The O flag announces an 8-byte platform-specific sub-header.
+    inner = at + 12 + 8 * (w2 & 1)
+    frame_type = (w2 >> 10) & 0x1F
+    _enter(d, idx, inner, np.where(frame_type == 2, IP_ANY, ETHER), "erspan_iii")
+    d.tunnel_id[idx] = w0 & 0x3FF
+    _header_vlan(d, idx, (w0 >> 16) & 0xFFF)
+
+
+def _header_vlan(d: Decoded, idx: Sel, vid: np.ndarray) -> None:
+    tagged = vid > 0
+    if tagged.any():
+        d.vlan_outer[sub(idx, tagged)] = vid[tagged]
+
+
+def _vxlan(d: Decoded, idx: Sel) -> None:
+    buf = d.buf
+    at = d.l4[idx]
+    ok = at + 16 <= d.end[idx]
+    if not ok.all():
+        d.fail(sub(idx, ~ok), "truncated-vxlan")
+        idx, at = sub(idx, ok), at[ok]
+    valid = (buf.u8[at + 8] & 0x08) > 0  # the I flag: a VNI is present
+    idx, at = sub(idx, valid), at[valid]
+    vni = buf.be32[at + 12].astype(I64) >> 8
+    _enter(d, idx, at + 16, ETHER, "vxlan")
+    d.tunnel_id[idx] = vni

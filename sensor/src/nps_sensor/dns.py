@@ -1,0 +1,88 @@
+"""DNS responses: which names resolved to which addresses (A, AAAA, through CNAMEs)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from nps_sensor.config import V4_MAPPED
+
+A, CNAME, AAAA = 1, 5, 28
+MAX_POINTERS = 32
+
+
+class DNSError(ValueError):
+    pass
+
+
+@dataclass
+class Answer:
+    names: list[str] = field(default_factory=list)  # the question, then CNAME targets
+    addresses: list[int] = field(default_factory=list)  # 128-bit, IPv4 mapped
+
+
+def read_name(msg: bytes, pos: int) -> tuple[str, int]:
+    """A possibly compressed name at `pos`; returns it and the position after it."""
+    labels: list[str] = []
+    end = -1
+    jumps = 0
+    while True:
+        if pos >= len(msg):
+            raise DNSError("name runs past the message")
+        n = msg[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= len(msg):
+                raise DNSError("truncated compression pointer")
+            jumps += 1
+            if jumps > MAX_POINTERS:
+                raise DNSError("compression pointer loop")
+            if end < 0:
+                end = pos + 2
+            pos = ((n & 0x3F) << 8) | msg[pos + 1]
+            continue
+        if n & 0xC0:
+            raise DNSError("unknown label type")
+        label = msg[pos + 1 : pos + 1 + n]
+        if len(label) != n:
+            raise DNSError("label runs past the message")
+        labels.append(label.decode("ascii", "replace"))
+        pos += 1 + n
+        if sum(len(x) + 1 for x in labels) > 255:
+            raise DNSError("name longer than 255 bytes")
+    return ".".join(labels).lower(), end if end >= 0 else pos
+
+
+def parse_response(msg: bytes) -> Answer:
+    """Names and addresses of a response; DNSError for anything malformed."""
+    if len(msg) < 12:
+        raise DNSError("shorter than a DNS header")
+    _, flags, qd, an = struct.unpack_from(">HHHH", msg, 0)
+    if not flags & 0x8000:
+        raise DNSError("not a response")
+    out = Answer()
+    pos = 12
+    for _ in range(qd):
+        name, pos = read_name(msg, pos)
+        pos += 4
+        out.names.append(name)
+    for _ in range(an):
+        _, pos = read_name(msg, pos)
+        if pos + 10 > len(msg):
+            raise DNSError("truncated resource record")
+        rtype, _, _, rdlen = struct.unpack_from(">HHIH", msg, pos)
+        pos += 10
+        data = msg[pos : pos + rdlen]
+        if len(data) != rdlen:
+            raise DNSError("record data runs past the message")
+        if rtype == A and rdlen == 4:
+            out.addresses.append(V4_MAPPED | int.from_bytes(data, "big"))
+        elif rtype == AAAA and rdlen == 16:
+            out.addresses.append(int.from_bytes(data, "big"))
+        elif rtype == CNAME:
+            target, _ = read_name(msg, pos)
+            out.names.append(target)
+        pos += rdlen
+    return out

@@ -1,0 +1,301 @@
+"""Bidirectional flows keyed by the normalised 5-tuple, with per-direction counters.
+
+A flow's key orders its two endpoints (address, port) so that both directions of a
+conversation land on one row; `client_lo` remembers which endpoint is the client,
+decided on the first packet seen:
+
+1. the TCP SYN sender (or the SYN-ACK receiver) is the client;
+2. else an ICMP echo/timestamp/information request's sender is the client (reply:
+   receiver);
+3. else a multicast or broadcast destination is the server;
+4. else a well-known service port marks the server (services.WELL_KNOWN);
+5. else the lower port is the server; with equal ports the first sender is the client.
+
+Bytes are IP-layer bytes (IPv4 total length, IPv6 40 + payload length), as NetFlow
+and IPFIX count them. The table is bounded: idle flows are swept, and when it is full
+the least recently active flows go; either way their counts since the last report
+are kept for the next report and the evictions are counted, never silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from nps_sensor.services import WELL_KNOWN, is_group_address
+from nps_sensor.vtable import VecTable
+
+U64 = np.uint64
+I64 = np.int64
+PORTLESS = U64(1) << U64(60)  # in the ports column: the flow has no ports
+
+TCP, ICMP, ICMPV6 = 6, 1, 58
+SYN, ACK = 0x02, 0x10
+# ICMP requests whose sender is the client, and the replies whose receiver is.
+ICMP_REQUEST = np.zeros(256, dtype=bool)
+ICMP_REQUEST[[8, 13, 15, 17]] = True
+ICMP_REPLY = np.zeros(256, dtype=bool)
+ICMP_REPLY[[0, 14, 16, 18]] = True
+ICMPV6_REQUEST = np.zeros(256, dtype=bool)
+ICMPV6_REQUEST[[128]] = True
+ICMPV6_REPLY = np.zeros(256, dtype=bool)
+ICMPV6_REPLY[[129]] = True
+
+
+@dataclass(slots=True)
+class PacketRows:
+    """The packets to account: one element per packet, in capture order."""
+
+    ts: np.ndarray  # float64
+    src_hi: np.ndarray  # uint64 halves of the 128-bit addresses
+    src_lo: np.ndarray
+    dst_hi: np.ndarray
+    dst_lo: np.ndarray
+    sport: np.ndarray  # int64; 0 where has_ports is false
+    dport: np.ndarray
+    has_ports: np.ndarray  # bool
+    proto: np.ndarray  # int64
+    iplen: np.ndarray  # int64, IP-layer bytes
+    tcpflags: np.ndarray  # int64
+    icmptype: np.ndarray  # int64, -1 if not ICMP
+    vlan: np.ndarray  # int64, outer VLAN id or -1
+    tunnel: np.ndarray  # int64, ERSPAN session / VXLAN VNI or -1
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, idx: np.ndarray | slice) -> PacketRows:
+        return PacketRows(*(getattr(self, f.name)[idx] for f in fields(self)))
+
+    @staticmethod
+    def concat(parts: list[PacketRows]) -> PacketRows:
+        return PacketRows(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(PacketRows)))
+
+
+@dataclass(slots=True)
+class FlowDeltas:
+    """Traffic of flows since the last report, oriented client -> server."""
+
+    client_hi: np.ndarray
+    client_lo: np.ndarray
+    server_hi: np.ndarray
+    server_lo: np.ndarray
+    port: np.ndarray  # server port, -1 for port-less protocols
+    proto: np.ndarray
+    client_packets: np.ndarray
+    client_bytes: np.ndarray
+    server_packets: np.ndarray
+    server_bytes: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    vlan: np.ndarray
+    tunnel: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    @staticmethod
+    def concat(parts: list[FlowDeltas]) -> FlowDeltas:
+        return FlowDeltas(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FlowDeltas)))
+
+    @staticmethod
+    def empty() -> FlowDeltas:
+        z = np.zeros(0, dtype=I64)
+        u = np.zeros(0, dtype=U64)
+        f = np.zeros(0, dtype=np.float64)
+        return FlowDeltas(u, u, u, u, z, z, z, z, z, z, f, f, z, z)
+
+
+@dataclass
+class FlowStats:
+    flows: int = 0  # flows created
+    evicted_idle: int = 0
+    evicted_full: int = 0
+    active: int = 0
+
+
+def flow_key(rows: PacketRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys (n, 5), their hashes, direction): direction 1 = sent by the higher endpoint."""
+    sh, sl, dh, dl, sp, dp = rows.src_hi, rows.src_lo, rows.dst_hi, rows.dst_lo, rows.sport, rows.dport
+    swap = (sh > dh) | ((sh == dh) & ((sl > dl) | ((sl == dl) & (sp > dp))))
+    a_hi = np.where(swap, dh, sh)
+    a_lo = np.where(swap, dl, sl)
+    b_hi = np.where(swap, sh, dh)
+    b_lo = np.where(swap, sl, dl)
+    pa = np.where(swap, dp, sp).astype(U64)
+    pb = np.where(swap, sp, dp).astype(U64)
+    ports = (pa << U64(24)) | (pb << U64(8)) | rows.proto.astype(U64)
+    if not rows.has_ports.all():
+        ports |= np.where(rows.has_ports, U64(0), PORTLESS)
+    keys = np.stack([a_hi, a_lo, b_hi, b_lo, ports], axis=1)
+    with np.errstate(over="ignore"):
+        h = a_lo * U64(0x9E3779B97F4A7C15) + b_lo * U64(0xC2B2AE3D27D4EB4F)
+        h += ports * U64(0x165667B19E3779F9) + (a_hi ^ (b_hi >> U64(1))) * U64(0x27D4EB2F165667C5)
+        h ^= h >> U64(31)
+        h *= U64(0xFF51AFD7ED558CCD)
+        h ^= h >> U64(29)
+    return keys, h, swap
+
+
+def client_is_sender(rows: PacketRows) -> np.ndarray:
+    """The role rule of the module docstring, applied to each packet as if it were first."""
+    flags = rows.tcpflags
+    syn = (rows.proto == TCP) & ((flags & SYN) > 0)
+    synack = syn & ((flags & ACK) > 0)
+    icmp = rows.icmptype.clip(0, 255)
+    v4icmp = rows.proto == ICMP
+    v6icmp = rows.proto == ICMPV6
+    request = (v4icmp & ICMP_REQUEST[icmp]) | (v6icmp & ICMPV6_REQUEST[icmp])
+    reply = (v4icmp & ICMP_REPLY[icmp]) | (v6icmp & ICMPV6_REPLY[icmp])
+    group = is_group_address(rows.dst_hi, rows.dst_lo)
+    sp, dp = rows.sport, rows.dport
+    wk_s, wk_d = WELL_KNOWN[sp & 0xFFFF], WELL_KNOWN[dp & 0xFFFF]
+    by_port = np.where(wk_d != wk_s, wk_d, dp <= sp)
+    by_port = np.where(rows.has_ports, by_port, True)
+    return np.where(
+        syn,
+        ~synack,
+        np.where(request, True, np.where(reply, False, np.where(group, True, by_port))),
+    )
+
+
+def _grow(a: np.ndarray, n: int, fill: float | int = 0) -> np.ndarray:
+    out = np.full((n, *a.shape[1:]), fill, dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+@dataclass
+class FlowTable:
+    max_flows: int = 500_000
+    idle_timeout: float = 300.0
+    stats: FlowStats = field(default_factory=FlowStats)
+
+    def __post_init__(self) -> None:
+        cap = 1 << 14
+        self.index = VecTable(5, cap)
+        self.client_lo = np.zeros(cap, dtype=bool)
+        self.pk = np.zeros((cap, 2), dtype=I64)  # packets sent by [lower, higher] endpoint
+        self.by = np.zeros((cap, 2), dtype=I64)
+        self.rpk = np.zeros((cap, 2), dtype=I64)  # ... as of the last report
+        self.rby = np.zeros((cap, 2), dtype=I64)
+        self.first = np.zeros(cap)
+        self.last = np.zeros(cap)
+        self.wfirst = np.full(cap, np.inf)  # first packet since the last report
+        self.vlan = np.zeros(cap, dtype=I64)
+        self.tunnel = np.zeros(cap, dtype=I64)
+        self._evicted: list[FlowDeltas] = []
+        self._next_sweep = -np.inf
+
+    @property
+    def rows(self) -> int:
+        return self.index.rows
+
+    def _columns(self) -> list[str]:
+        return ["client_lo", "pk", "by", "rpk", "rby", "first", "last", "wfirst", "vlan", "tunnel"]
+
+    def add(self, rows: PacketRows) -> None:
+        if not len(rows):
+            return
+        need = self.index.room(len(rows))
+        if need:
+            self.index.grow(need)
+            for name in self._columns():
+                setattr(self, name, _grow(getattr(self, name), need, np.inf if name == "wfirst" else 0))
+        keys, h, swap = flow_key(rows)
+        row, new = self.index.lookup(keys, h)
+        if new.any():
+            fresh = np.flatnonzero(new)
+            r = row[fresh]
+            first_rows = rows.take(fresh)
+            self.client_lo[r] = client_is_sender(first_rows) != swap[fresh]
+            self.first[r] = first_rows.ts
+            self.vlan[r] = first_rows.vlan
+            self.tunnel[r] = first_rows.tunnel
+            self.stats.flows += len(fresh)
+        slot = row * 2 + swap
+        np.add.at(self.pk.reshape(-1), slot, 1)
+        np.add.at(self.by.reshape(-1), slot, rows.iplen)
+        np.maximum.at(self.last, row, rows.ts)
+        np.minimum.at(self.wfirst, row, rows.ts)
+        now = float(rows.ts[-1])
+        if self.rows > self.max_flows:
+            self._evict_oldest(self.rows - int(self.max_flows * 0.9))
+        if now >= self._next_sweep:
+            self.sweep(now)
+
+    def sweep(self, now: float) -> None:
+        """Drop flows idle for longer than the timeout, keeping their unreported counts."""
+        self._next_sweep = now + min(self.idle_timeout / 4, 30.0)
+        n = self.rows
+        idle = self.last[:n] < now - self.idle_timeout
+        if idle.any():
+            self.stats.evicted_idle += int(idle.sum())
+            self._drop(idle)
+
+    def _evict_oldest(self, count: int) -> None:
+        n = self.rows
+        oldest = np.argpartition(self.last[:n], count - 1)[:count]
+        drop = np.zeros(n, dtype=bool)
+        drop[oldest] = True
+        self.stats.evicted_full += count
+        self._drop(drop)
+
+    def _drop(self, drop: np.ndarray) -> None:
+        gone = np.flatnonzero(drop)
+        pending = self._deltas(gone)
+        if len(pending):
+            self._evicted.append(pending)
+        live = np.flatnonzero(~drop)
+        n = self.rows
+        self.index.keep(live)
+        k = len(live)
+        for name in self._columns():
+            col = getattr(self, name)
+            col[:k] = col[live]
+            col[k:n] = np.inf if name == "wfirst" else 0
+
+    def _deltas(self, rows: np.ndarray) -> FlowDeltas:
+        """Unreported traffic of `rows`, oriented client -> server; marks it reported."""
+        dpk = self.pk[rows] - self.rpk[rows]
+        dby = self.by[rows] - self.rby[rows]
+        busy = dpk.sum(axis=1) > 0
+        rows, dpk, dby = rows[busy], dpk[busy], dby[busy]
+        self.rpk[rows] = self.pk[rows]
+        self.rby[rows] = self.by[rows]
+        keys = self.index.keys[rows]
+        lo_client = self.client_lo[rows]
+        c = np.where(lo_client, 0, 1)  # column of the client's direction
+        s = 1 - c
+        ports = keys[:, 4]
+        port_lo = ((ports >> U64(24)) & U64(0xFFFF)).astype(I64)
+        port_hi = ((ports >> U64(8)) & U64(0xFFFF)).astype(I64)
+        portless = (ports & PORTLESS) > 0
+        k = np.arange(len(rows))
+        out = FlowDeltas(
+            client_hi=np.where(lo_client, keys[:, 0], keys[:, 2]),
+            client_lo=np.where(lo_client, keys[:, 1], keys[:, 3]),
+            server_hi=np.where(lo_client, keys[:, 2], keys[:, 0]),
+            server_lo=np.where(lo_client, keys[:, 3], keys[:, 1]),
+            port=np.where(portless, -1, np.where(lo_client, port_hi, port_lo)),
+            proto=(ports & U64(0xFF)).astype(I64),
+            client_packets=dpk[k, c],
+            client_bytes=dby[k, c],
+            server_packets=dpk[k, s],
+            server_bytes=dby[k, s],
+            first=self.wfirst[rows].copy(),
+            last=self.last[rows].copy(),
+            vlan=self.vlan[rows].copy(),
+            tunnel=self.tunnel[rows].copy(),
+        )
+        self.wfirst[rows] = np.inf
+        return out
+
+    def drain(self) -> FlowDeltas:
+        """All traffic since the last drain (evicted flows included), for a report."""
+        parts = self._evicted
+        self._evicted = []
+        parts.append(self._deltas(np.arange(self.rows)))
+        self.stats.active = self.rows
+        return FlowDeltas.concat(parts) if len(parts) > 1 else parts[0]

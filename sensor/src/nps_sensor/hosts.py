@@ -1,0 +1,76 @@
+"""Who sent what: every (source IP, source MAC) pair seen, with counts and times.
+
+Assets are built from these pairs: an address that never sent a packet (a scan's
+target, a multicast group) is a flow endpoint, not a device. The MAC of an address
+behind a router is the router's; the report keeps every MAC seen with an address.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nps_sensor.services import is_group_address, is_unspecified
+from nps_sensor.vtable import VecTable, hash_columns
+
+U64 = np.uint64
+I64 = np.int64
+NO_MAC = U64(0xFFFFFFFFFFFFFFFF)
+
+
+class HostTable:
+    def __init__(self) -> None:
+        cap = 1 << 12
+        self.index = VecTable(3, cap)
+        self.packets = np.zeros(cap, dtype=I64)
+        self.first = np.full(cap, np.inf)
+        self.last = np.zeros(cap)
+        self.vlan = np.zeros(cap, dtype=I64)
+        self.tunnel = np.zeros(cap, dtype=I64)
+
+    def observe(
+        self,
+        ts: np.ndarray,
+        ip_hi: np.ndarray,
+        ip_lo: np.ndarray,
+        mac: np.ndarray,
+        vlan: np.ndarray,
+        tunnel: np.ndarray,
+    ) -> None:
+        """Count packets sent by (ip, mac); mac is -1 where the link carries none."""
+        real = ~(is_unspecified(ip_hi, ip_lo) | is_group_address(ip_hi, ip_lo))
+        if not real.all():
+            ts, ip_hi, ip_lo, mac, vlan, tunnel = (a[real] for a in (ts, ip_hi, ip_lo, mac, vlan, tunnel))
+        if not len(ts):
+            return
+        umac = mac.astype(U64)  # -1 becomes NO_MAC
+        need = self.index.room(len(ts))
+        if need:
+            self.index.grow(need)
+            for name, fill in (("packets", 0), ("first", np.inf), ("last", 0), ("vlan", 0), ("tunnel", 0)):
+                old = getattr(self, name)
+                new = np.full(need, fill, dtype=old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+        keys = np.stack([ip_hi, ip_lo, umac], axis=1)
+        row, fresh = self.index.lookup(keys, hash_columns([ip_lo, umac, ip_hi]))
+        if fresh.any():
+            f = np.flatnonzero(fresh)
+            self.vlan[row[f]] = vlan[f]
+            self.tunnel[row[f]] = tunnel[f]
+        np.add.at(self.packets, row, 1)
+        np.minimum.at(self.first, row, ts)
+        np.maximum.at(self.last, row, ts)
+
+    def pairs(self) -> dict[str, np.ndarray]:
+        n = self.index.rows
+        keys = self.index.keys[:n]
+        return {
+            "ip_hi": keys[:, 0],
+            "ip_lo": keys[:, 1],
+            "mac": keys[:, 2],
+            "packets": self.packets[:n],
+            "first": self.first[:n],
+            "last": self.last[:n],
+            "vlan": self.vlan[:n],
+            "tunnel": self.tunnel[:n],
+        }
