@@ -1,0 +1,1 @@
+"""Deployers: VMware ESXi/vCenter with pyvmomi, Microsoft Hyper-V over WinRM."""

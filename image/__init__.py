@@ -1,0 +1,1 @@
+"""Builds the appliance image (OVA for ESXi, VHDX for Hyper-V) and proves it boots."""
