@@ -50,7 +50,7 @@ def ip_text(ip: int) -> str:
 def is_group(ip: int) -> bool:
     if ip >> 32 == 0xFFFF:
         v4 = ip & 0xFFFFFFFF
-        return v4 >> 28 == 0xE or v4 == 0xFFFFFFFF or v4 == 0
+        return v4 >> 28 == 14 or v4 in {4294967295, 0}
     return ip >> 120 == 0xFF or ip == 0
 
 
@@ -73,8 +73,8 @@ class Classifier:
         if not self._domains:
             return
         target = None
-        for name in names:
-            name = name.lower().rstrip(".")
+        for raw in names:
+            name = raw.lower().rstrip(".")
             for domain, monitor in self._domains:
                 if name == domain or (domain.startswith("*.") and name.endswith(domain[1:])):
                     target = monitor
@@ -107,9 +107,9 @@ class Classifier:
         for r, name in self._monitor_ranges:
             if ip in r:
                 return Verdict(MONITORED, name)
-        name = self._resolved.get(ip)
-        if name is not None:
-            return Verdict(MONITORED, name)
+        resolved = self._resolved.get(ip)
+        if resolved is not None:
+            return Verdict(MONITORED, resolved)
         return EXTERNAL_VERDICT
 
     def label(self, ip: int, macs: Iterable[int] = ()) -> str:

@@ -85,7 +85,7 @@ class Deduplicator:
         t0 = np.where(room >= 8, buf.be64[np.where(room >= 8, l4, l3)], U64(0))
         t1 = np.where(room >= 16, buf.be64[np.where(room >= 16, l4, l3) + 8], U64(0))
         with np.errstate(over="ignore"):
-            h = head * U64(0x9E3779B97F4A7C15) + d.src_lo[idx] * U64(0xC2B2AE3D27D4EB4F)
+            h: np.ndarray = head * U64(0x9E3779B97F4A7C15) + d.src_lo[idx] * U64(0xC2B2AE3D27D4EB4F)
             h += d.dst_lo[idx] * U64(0x165667B19E3779F9) + (d.src_hi[idx] ^ d.dst_hi[idx]) * U64(0x27D4EB2F165667C5)
             h += t0 * U64(0x85EBCA77C2B2AE63) + t1 * U64(0xFF51AFD7ED558CCD)
             h ^= h >> U64(31)

@@ -130,7 +130,7 @@ def flow_key(rows: PacketRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ports |= np.where(rows.has_ports, U64(0), PORTLESS)
     keys = np.stack([a_hi, a_lo, b_hi, b_lo, ports], axis=1)
     with np.errstate(over="ignore"):
-        h = a_lo * U64(0x9E3779B97F4A7C15) + b_lo * U64(0xC2B2AE3D27D4EB4F)
+        h: np.ndarray = a_lo * U64(0x9E3779B97F4A7C15) + b_lo * U64(0xC2B2AE3D27D4EB4F)
         h += ports * U64(0x165667B19E3779F9) + (a_hi ^ (b_hi >> U64(1))) * U64(0x27D4EB2F165667C5)
         h ^= h >> U64(31)
         h *= U64(0xFF51AFD7ED558CCD)

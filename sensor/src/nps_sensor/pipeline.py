@@ -19,7 +19,7 @@ from nps_sensor.config import V4_MAPPED, Config
 from nps_sensor.decode import IP, L2, Decoded, decode
 from nps_sensor.dedupe import Deduplicator
 from nps_sensor.dns import DNSError, parse_response
-from nps_sensor.flows import PacketRows, FlowTable
+from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments
 from nps_sensor.hosts import HostTable
 from nps_sensor.report import Report, Reporter

@@ -282,8 +282,8 @@ class Reporter:
             r = self.pending.get(key)
             if r is None:
                 r = self.pending[key] = Record(*key)
-                r.client_ip = c if client != "External" and client != "Excluded" else None
-                r.server_ip = s if server != "External" and server != "Excluded" else None
+                r.client_ip = c if client not in {"External", "Excluded"} else None
+                r.server_ip = s if server not in {"External", "Excluded"} else None
             r.client_bytes += cb
             r.server_bytes += sb
             r.client_packets += cp

@@ -26,7 +26,7 @@ class Buffer:
     field without assembling it from bytes.
     """
 
-    __slots__ = ("raw", "u8", "be16", "be32", "be64", "le16", "le32", "size")
+    __slots__ = ("be16", "be32", "be64", "le16", "le32", "raw", "size", "u8")
 
     def __init__(self, obj: Any) -> None:
         self.raw = obj  # for struct.unpack_from in record walks, and to keep it alive
@@ -64,7 +64,7 @@ class Batch:
     def __len__(self) -> int:
         return len(self.off)
 
-    def take(self, idx: np.ndarray) -> Batch:
+    def take(self, idx: np.ndarray | slice) -> Batch:
         """The frames at `idx`, sharing the buffer."""
         return Batch(
             self.buf,

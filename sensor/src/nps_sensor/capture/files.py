@@ -29,7 +29,7 @@ def open_capture(path: str) -> CaptureFile:
             length = os.fstat(f.fileno()).st_size
             if length == 0:
                 raise CaptureError(f"{path}: empty file, not a capture")
-            data: object = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError:
         raise CaptureError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -41,7 +41,7 @@ def open_capture(path: str) -> CaptureFile:
     buf = Buffer(data)
     if buf.size < 4:
         raise CaptureError(f"{path}: too short to be a capture ({buf.size} bytes)")
-    (magic,) = struct.unpack_from("<I", data, 0)  # type: ignore[call-overload]
+    (magic,) = struct.unpack_from("<I", data, 0)
     if magic in MAGICS:
         return PcapFile(path, buf)
     if magic == SHB:

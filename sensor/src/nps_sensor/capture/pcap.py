@@ -64,10 +64,7 @@ class PcapFile:
             bad = np.flatnonzero(cap > self.limit)
             if len(bad):
                 cut = int(bad[0])
-                damage = (
-                    f"corrupt record header at byte {int(hdr[cut])} "
-                    f"(record length {int(cap[cut])})"
-                )
+                damage = f"corrupt record header at byte {int(hdr[cut])} (record length {int(cap[cut])})"
                 hdr, cap = hdr[:cut], cap[:cut]
             elif off > total:
                 # The last record runs past the end of the file: a cut-off capture.

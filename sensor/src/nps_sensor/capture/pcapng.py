@@ -82,7 +82,7 @@ class PcapngFile:
                 raise self._damage(f"corrupt block length {blen} at byte {off}", self._done)
             if off + blen > total:
                 raise self._damage(f"capture truncated in a block at byte {off}", self._done)
-            if btype == EPB or btype == SPB or btype == OPB:
+            if btype in (EPB, SPB, OPB):
                 if btype != run_type and run:
                     yield self._flush(run, run_type, order, ifaces, base)
                     self._done += len(run)
@@ -115,7 +115,7 @@ class PcapngFile:
                 break
             if code == OPT_TSRESOL and length >= 1:
                 v = raw[value]  # type: ignore[index]
-                unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+                unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0**-v
             elif code == OPT_TSOFFSET and length >= 8:
                 (tsoffset,) = struct.unpack_from(order + "q", raw, value)  # type: ignore[arg-type]
             pos = value + ((length + 3) & ~3)
@@ -144,8 +144,7 @@ class PcapngFile:
         if not known.all():
             bad = int(np.flatnonzero(~known)[0])
             raise self._damage(
-                f"packet block at byte {int(blk[bad])} names an unknown interface "
-                f"or is longer than its block",
+                f"packet block at byte {int(blk[bad])} names an unknown interface or is longer than its block",
                 self._done,
             )
         glob = base + local

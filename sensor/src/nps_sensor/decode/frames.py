@@ -10,6 +10,8 @@ payload (state L2), or something it cannot parse (state ERROR, with a reason).
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 from nps_sensor.capture.batch import I64, Batch
@@ -75,11 +77,16 @@ Sel = np.ndarray | slice
 ALL = slice(None)
 
 
+@overload
+def sub(idx: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+@overload
+def sub(idx: Sel, mask: np.ndarray) -> Sel: ...
 def sub(idx: Sel, mask: np.ndarray) -> Sel:
     """The frames of `idx` where `mask` (aligned with `idx`) is true."""
     if isinstance(idx, slice):
         return idx if mask.all() else np.flatnonzero(mask)
-    return idx[mask]
+    chosen: np.ndarray = idx[mask]
+    return chosen
 
 
 def size(idx: Sel, n: int) -> int:
@@ -136,6 +143,10 @@ class Decoded:
             self.state[idx] = ERROR
             self.err[idx] = REASON[reason]
 
+    @overload
+    def need(self, idx: np.ndarray, nbytes: int | np.ndarray, reason: str) -> np.ndarray: ...
+    @overload
+    def need(self, idx: Sel, nbytes: int | np.ndarray, reason: str) -> Sel: ...
     def need(self, idx: Sel, nbytes: int | np.ndarray, reason: str) -> Sel:
         """The frames of `idx` that hold `nbytes` at `p`; the others fail with `reason`."""
         ok = self.p[idx] + nbytes <= self.end[idx]
@@ -152,7 +163,8 @@ class Decoded:
         """Innermost source MAC address of frames `idx` as an integer, -1 where none."""
         at = self.mac_at[idx]
         if (at >= 0).all():
-            return (self.buf.be64[at - 2] & 0xFFFFFFFFFFFF).astype(I64)
+            macs: np.ndarray = (self.buf.be64[at - 2] & 0xFFFFFFFFFFFF).astype(I64)
+            return macs
         mac = np.full(len(at), -1, dtype=I64)
         has = at >= 0
         mac[has] = (self.buf.be64[at[has] - 2] & 0xFFFFFFFFFFFF).astype(I64)

@@ -1,0 +1,1 @@
+"""Benchmarks of the sensor against its peers (`inv bench`)."""

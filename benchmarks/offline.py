@@ -1,0 +1,183 @@
+"""`inv bench`: the sensor and its peers on the same generated captures, side by side.
+
+Each tool runs as its own process under GNU time, so wall time, CPU seconds and peak
+memory are measured the same way for all of them; throughput is packets (and wire
+bits) of the capture divided by wall time. Peers run with the options that make them
+do their nearest equivalent of the sensor's job on one core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from nps_sensor.capture import open_capture
+from nps_sensor.synth.traffic import write_capture
+
+OUT = Path("build") / "bench"
+WRAPS = ("plain", "vlan", "erspan2")
+SEED = 1
+TIME = "/usr/bin/time"
+NFSTREAM = (
+    "import sys\n"
+    "from nfstream import NFStreamer\n"
+    "n = sum(1 for _ in NFStreamer(source=sys.argv[1], n_meters=1, statistical_analysis=False,"
+    " n_dissections=0, splt_analysis=0))\n"
+    "print(n, 'flows')\n"
+)
+
+
+@dataclass
+class Run:
+    tool: str
+    capture: str
+    packets: int
+    wire_bytes: int
+    wall: float
+    cpu: float
+    peak_mb: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def pps(self) -> float:
+        return self.packets / self.wall if self.wall > 0 else 0.0
+
+    @property
+    def mbps(self) -> float:
+        return self.wire_bytes * 8 / self.wall / 1e6 if self.wall > 0 else 0.0
+
+
+def _capture(packets: int, wrap: str) -> Path:
+    path = OUT / f"bench-{wrap}-{packets}-s{SEED}.pcap"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_capture(str(tmp), packets, SEED, wrap)
+        tmp.replace(path)
+    return path
+
+
+def _size(path: Path) -> tuple[int, int]:
+    packets = wire = 0
+    for batch in open_capture(str(path)).batches():
+        packets += len(batch)
+        wire += int(batch.wirelen.sum())
+    return packets, wire
+
+
+def _commands(capture: Path, scratch: Path) -> dict[str, list[str] | None]:
+    bindir = Path(sys.executable).parent
+    have = shutil.which
+    return {
+        "nps-sensor": [
+            str(bindir / "nps-sensor"),
+            "analyze",
+            str(capture),
+            "-f",
+            "json",
+            "-o",
+            str(scratch / "s.json"),
+        ],
+        "tshark": ["tshark", "-n", "-r", str(capture), "-q", "-z", "conv,ip"] if have("tshark") else None,
+        "p0f": ["p0f", "-r", str(capture), "-o", "/dev/null"] if have("p0f") else None,
+        "softflowd": [
+            "softflowd",
+            "-r",
+            str(capture),
+            "-v",
+            "9",
+            "-n",
+            "127.0.0.1:9",
+            "-p",
+            str(scratch / "sf.pid"),
+            "-c",
+            str(scratch / "sf.ctl"),
+            "-d",
+        ]
+        if have("softflowd")
+        else None,
+        "nfstream": [sys.executable, "-c", NFSTREAM, str(capture)] if _has_nfstream() else None,
+    }
+
+
+def _has_nfstream() -> bool:
+    try:
+        import nfstream  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _measure(tool: str, argv: list[str], capture: Path, packets: int, wire: int) -> Run:
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+        proc = subprocess.run(
+            [TIME, "-f", "%e %U %S %M", "-o", t.name, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        fields = t.read().split()
+    try:
+        wall, user, sys_, rss = (float(x) for x in fields[-4:])
+    except ValueError:
+        return Run(tool, capture.name, packets, wire, 0, 0, 0, False, proc.stderr.strip()[-200:])
+    note = "" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-120:]}"
+    return Run(tool, capture.name, packets, wire, wall, user + sys_, rss / 1024, proc.returncode == 0, note)
+
+
+def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
+    console = Console()
+    if not Path(TIME).exists():
+        console.print(f"bench: {TIME} is missing (Debian package `time`); run ./bootstrap")
+        return 2
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        for wrap in wraps:
+            with console.status(f"generating {packets} packets ({wrap}) ..."):
+                capture = _capture(packets, wrap)
+                count, wire = _size(capture)
+            for tool, argv in _commands(capture, scratch).items():
+                if argv is None:
+                    console.print(f"bench: {tool} is not installed, skipped")
+                    continue
+                with console.status(f"{tool} on {capture.name} ..."):
+                    runs.append(_measure(tool, argv, capture, count, wire))
+    _print(console, runs)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps([asdict(r) | {"pps": r.pps, "mbps": r.mbps} for r in runs], indent=1))
+    return 0 if all(r.ok for r in runs if r.tool == "nps-sensor") else 1
+
+
+def _print(console: Console, runs: list[Run]) -> None:
+    table = Table(title="Offline throughput, one core (sensor = 1.00)", title_justify="left")
+    for col in ("capture", "tool", "packets/s", "Mbit/s", "CPU s", "peak MB", "× sensor speed", "note"):
+        table.add_column(col, justify="left" if col in ("capture", "tool", "note") else "right")
+    sensor = {r.capture: r for r in runs if r.tool == "nps-sensor"}
+    for r in runs:
+        base = sensor.get(r.capture)
+        ratio = f"{r.pps / base.pps:.2f}" if base and base.pps and r.ok else "-"
+        table.add_row(
+            r.capture,
+            r.tool,
+            f"{r.pps:,.0f}" if r.ok else "-",
+            f"{r.mbps:,.0f}" if r.ok else "-",
+            f"{r.cpu:.2f}",
+            f"{r.peak_mb:.0f}",
+            ratio,
+            r.note,
+        )
+    console.print(table)
+    cpus = os.cpu_count()
+    console.print(f"{cpus} CPUs; wall time includes each tool's start-up; results in {OUT / 'results.json'}")

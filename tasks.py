@@ -1,0 +1,179 @@
+"""Tasks of the kit: `inv --list` shows them, `inv --help TASK` explains one.
+
+These are the doors users and CI go through; each task is a thin layer over a
+library function (the sensor's CLI, image/, hypervisors/), so that the same work
+can be scripted without Invoke.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+ROOT = Path(__file__).resolve().parent
+PY = sys.executable
+BIN = Path(PY).parent
+DEMO_DIR = ROOT / "build" / "demo"
+
+
+def _sensor(c: Context, args: str, **kw: object) -> object:
+    return c.run(f"{shlex.quote(str(BIN / 'nps-sensor'))} {args}", pty=sys.stdout.isatty(), **kw)
+
+
+# --- sensor -------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "packets": "packets in the generated capture (default 200000)",
+        "wrap": "delivery of the traffic: plain, vlan or erspan2",
+        "format": "table, json or ndjson",
+    }
+)
+def demo(c: Context, packets: int = 200_000, wrap: str = "plain", format: str = "table") -> None:
+    """Generate a mixed LAN capture and analyze it: the sensor engine end to end."""
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    capture = DEMO_DIR / f"demo-{wrap}-{packets}.pcap"
+    if not capture.exists():
+        _sensor(c, f"generate {shlex.quote(str(capture))} --packets {packets} --wrap {wrap}")
+    _sensor(c, f"analyze {shlex.quote(str(capture))} --format {format}")
+
+
+@task(
+    help={
+        "captures": "capture files, separated by commas",
+        "config": "classification and reporting settings (YAML)",
+        "format": "table, json or ndjson",
+        "output": "write here instead of standard output",
+    }
+)
+def analyze(c: Context, captures: str, config: str = "", format: str = "table", output: str = "") -> None:
+    """Analyze capture files with the sensor engine (nps-sensor analyze)."""
+    args = " ".join(shlex.quote(p) for p in captures.split(","))
+    if config:
+        args += f" --config {shlex.quote(config)}"
+    if output:
+        args += f" --output {shlex.quote(output)}"
+    _sensor(c, f"analyze {args} --format {format}")
+
+
+@task(
+    help={
+        "output": "pcap file to write",
+        "packets": "how many",
+        "seed": "generator seed",
+        "wrap": "plain, vlan or erspan2",
+    }
+)
+def generate(c: Context, output: str, packets: int = 100_000, seed: int = 1, wrap: str = "plain") -> None:
+    """Write a deterministic synthetic capture (the benchmark's and the tests' traffic)."""
+    _sensor(c, f"generate {shlex.quote(output)} --packets {packets} --seed {seed} --wrap {wrap}")
+
+
+sensor = Collection("sensor", demo, analyze, generate)
+
+
+# --- not built yet ----------------------------------------------------------------
+
+
+def _pending(issue: int, what: str) -> None:
+    raise Exit(f"{what} is not built yet (issue #{issue}); see `issues show {issue}`.", code=2)
+
+
+@task(name="build")
+def image_build(c: Context) -> None:
+    """Build the appliance: OVA for ESXi and zipped VHDX for Hyper-V (issue #4)."""
+    _pending(4, "image.build")
+
+
+@task(name="lint")
+def image_lint(c: Context) -> None:
+    """Check an OVA for what makes VMware reject it (issue #4)."""
+    _pending(4, "image.lint")
+
+
+@task(name="test")
+def image_test(c: Context) -> None:
+    """Boot the built image in QEMU and check that it senses (issue #4)."""
+    _pending(4, "image.test")
+
+
+image = Collection("image", image_build, image_lint, image_test)
+
+
+@task(name="esxi")
+def deploy_esxi(c: Context) -> None:
+    """Deploy the OVA to VMware ESXi or vCenter (issue #6)."""
+    _pending(6, "deploy.esxi")
+
+
+@task(name="hyperv")
+def deploy_hyperv(c: Context) -> None:
+    """Deploy the VHDX to Microsoft Hyper-V over WinRM (issue #7)."""
+    _pending(7, "deploy.hyperv")
+
+
+deploy = Collection("deploy", deploy_esxi, deploy_hyperv)
+
+
+@task(name="configure")
+def configure_appliances(c: Context) -> None:
+    """Configure running appliances with the Ansible roles (issue #8)."""
+    _pending(8, "configure")
+
+
+# --- quality ------------------------------------------------------------------------
+
+
+@task(
+    help={
+        "all": "also the slow suites (image builds, QEMU boots, live capture), as CI does",
+        "k": "only tests matching this expression (pytest -k)",
+    }
+)
+def test(c: Context, all: bool = False, k: str = "") -> None:
+    """Run the test suite (the fast part unless --all), after ruff and mypy."""
+    lint(c)
+    args = ["-q"]
+    if not all:
+        args += ["-m", "not slow and not live"]
+    if k:
+        args += ["-k", k]
+    c.run(f"{shlex.quote(PY)} -m pytest {' '.join(shlex.quote(a) for a in args)}", pty=sys.stdout.isatty())
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff (lint and format check) and mypy (strict)."""
+    with c.cd(str(ROOT)):
+        c.run(f"{shlex.quote(str(BIN / 'ruff'))} check .")
+        c.run(f"{shlex.quote(str(BIN / 'ruff'))} format --check .")
+        c.run(f"{shlex.quote(str(BIN / 'mypy'))}")
+
+
+@task(
+    help={
+        "packets": "packets in the benchmark capture (default 1,000,000)",
+        "live": "replay into a veth pair at increasing rates instead (issue #3)",
+    }
+)
+def bench(c: Context, packets: int = 1_000_000, live: bool = False) -> None:
+    """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
+    if live:
+        _pending(3, "bench --live")
+    from benchmarks.offline import main as bench_main
+
+    os.chdir(ROOT)
+    code = bench_main(packets=packets)
+    if code:
+        raise Exit(code=code)
+
+
+ns = Collection(sensor, image, deploy, configure_appliances, test, lint, bench)
