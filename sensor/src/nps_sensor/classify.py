@@ -18,6 +18,7 @@ own address in the traffic report and get no asset.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ EXTERNAL_VERDICT = Verdict(EXTERNAL, "External")
 EXCLUDED_VERDICT = Verdict(EXCLUDED, "Excluded")
 
 
+@lru_cache(maxsize=1 << 16)
 def ip_text(ip: int) -> str:
     if ip >> 32 == 0xFFFF:
         return str(ipaddress.IPv4Address(ip & 0xFFFFFFFF))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from nps_sensor.services import WELL_KNOWN, is_group_address
-from nps_sensor.vtable import VecTable
+from nps_sensor.vtable import VecTable, hash_columns
 
 U64 = np.uint64
 I64 = np.int64
@@ -115,8 +115,8 @@ class FlowStats:
     active: int = 0
 
 
-def flow_key(rows: PacketRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys (n, 5), their hashes, direction): direction 1 = sent by the higher endpoint."""
+def flow_key(rows: PacketRows) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """(key columns, their hashes, direction): direction 1 = sent by the higher endpoint."""
     sh, sl, dh, dl, sp, dp = rows.src_hi, rows.src_lo, rows.dst_hi, rows.dst_lo, rows.sport, rows.dport
     swap = (sh > dh) | ((sh == dh) & ((sl > dl) | ((sl == dl) & (sp > dp))))
     a_hi = np.where(swap, dh, sh)
@@ -128,13 +128,13 @@ def flow_key(rows: PacketRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ports = (pa << U64(24)) | (pb << U64(8)) | rows.proto.astype(U64)
     if not rows.has_ports.all():
         ports |= np.where(rows.has_ports, U64(0), PORTLESS)
-    keys = np.stack([a_hi, a_lo, b_hi, b_lo, ports], axis=1)
-    with np.errstate(over="ignore"):
-        h: np.ndarray = a_lo * U64(0x9E3779B97F4A7C15) + b_lo * U64(0xC2B2AE3D27D4EB4F)
-        h += ports * U64(0x165667B19E3779F9) + (a_hi ^ (b_hi >> U64(1))) * U64(0x27D4EB2F165667C5)
-        h ^= h >> U64(31)
-        h *= U64(0xFF51AFD7ED558CCD)
-        h ^= h >> U64(29)
+    keys = [a_hi, a_lo, b_hi, b_lo, ports]
+    # The high halves are zero for IPv4: mixed in only where they are not, so that a
+    # key hashes the same whatever else is in its batch.
+    h = hash_columns([a_lo, b_lo, ports])
+    v6 = (a_hi | b_hi) != 0
+    if v6.any():
+        h = np.where(v6, hash_columns([h, a_hi, b_hi]), h)
     return keys, h, swap
 
 
@@ -264,20 +264,19 @@ class FlowTable:
         rows, dpk, dby = rows[busy], dpk[busy], dby[busy]
         self.rpk[rows] = self.pk[rows]
         self.rby[rows] = self.by[rows]
-        keys = self.index.keys[rows]
+        k0, k1, k2, k3, ports = (col[rows] for col in self.index.keys)
         lo_client = self.client_lo[rows]
         c = np.where(lo_client, 0, 1)  # column of the client's direction
         s = 1 - c
-        ports = keys[:, 4]
         port_lo = ((ports >> U64(24)) & U64(0xFFFF)).astype(I64)
         port_hi = ((ports >> U64(8)) & U64(0xFFFF)).astype(I64)
         portless = (ports & PORTLESS) > 0
         k = np.arange(len(rows))
         out = FlowDeltas(
-            client_hi=np.where(lo_client, keys[:, 0], keys[:, 2]),
-            client_lo=np.where(lo_client, keys[:, 1], keys[:, 3]),
-            server_hi=np.where(lo_client, keys[:, 2], keys[:, 0]),
-            server_lo=np.where(lo_client, keys[:, 3], keys[:, 1]),
+            client_hi=np.where(lo_client, k0, k2),
+            client_lo=np.where(lo_client, k1, k3),
+            server_hi=np.where(lo_client, k2, k0),
+            server_lo=np.where(lo_client, k3, k1),
             port=np.where(portless, -1, np.where(lo_client, port_hi, port_lo)),
             proto=(ports & U64(0xFF)).astype(I64),
             client_packets=dpk[k, c],

@@ -51,23 +51,27 @@ class HostTable:
                 new = np.full(need, fill, dtype=old.dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
-        keys = np.stack([ip_hi, ip_lo, umac], axis=1)
-        row, fresh = self.index.lookup(keys, hash_columns([ip_lo, umac, ip_hi]))
+        keys = [ip_hi, ip_lo, umac]
+        hashes = hash_columns([ip_lo, umac])
+        v6 = ip_hi != 0
+        if v6.any():  # mixed in only where non-zero: a key hashes the same in any batch
+            hashes = np.where(v6, hash_columns([hashes, ip_hi]), hashes)
+        row, fresh = self.index.lookup(keys, hashes)
         if fresh.any():
             f = np.flatnonzero(fresh)
             self.vlan[row[f]] = vlan[f]
             self.tunnel[row[f]] = tunnel[f]
+            self.first[row[f]] = ts[f]  # the batch's first packet of the pair
         np.add.at(self.packets, row, 1)
-        np.minimum.at(self.first, row, ts)
         np.maximum.at(self.last, row, ts)
 
     def pairs(self) -> dict[str, np.ndarray]:
         n = self.index.rows
-        keys = self.index.keys[:n]
+        ip_hi, ip_lo, mac = (col[:n] for col in self.index.keys)
         return {
-            "ip_hi": keys[:, 0],
-            "ip_lo": keys[:, 1],
-            "mac": keys[:, 2],
+            "ip_hi": ip_hi,
+            "ip_lo": ip_lo,
+            "mac": mac,
             "packets": self.packets[:n],
             "first": self.first[:n],
             "last": self.last[:n],

@@ -17,6 +17,7 @@ from nps_sensor.capture.batch import Batch
 from nps_sensor.classify import Classifier
 from nps_sensor.config import V4_MAPPED, Config
 from nps_sensor.decode import IP, L2, Decoded, decode
+from nps_sensor.decode.frames import ALL
 from nps_sensor.dedupe import Deduplicator
 from nps_sensor.dns import DNSError, parse_response
 from nps_sensor.flows import FlowTable, PacketRows
@@ -100,24 +101,28 @@ class Engine:
     def _process(self, batch: Batch) -> None:
         d = decode(batch)
         self.stats.count(d)
-        ip = np.flatnonzero(d.state == IP)
-        if len(ip):
-            self._ip(d, ip)
+        is_ip = d.state == IP
+        if is_ip.all():
+            self._ip(d, np.arange(d.n))
+        elif is_ip.any():
+            self._ip(d, np.flatnonzero(is_ip))
         arp = np.flatnonzero((d.state == L2) & (d.et == ARP))
         if len(arp):
             self._arp(d, arp)
 
-    def _ip(self, d: Decoded, ip: np.ndarray) -> None:
-        ts = d.batch.ts[ip]
-        copies = self.dedupe.copies(d, ip, ts)
+    def _ip(self, d: Decoded, frames: np.ndarray) -> None:
+        ts = d.batch.ts[frames]
+        copies = self.dedupe.copies(d, frames, ts)
+        # Whole-batch selections stay slices: views instead of copies of every column.
+        ip: np.ndarray | slice = ALL if len(frames) == d.n else frames
         if copies.any():
             keep = ~copies
-            ip, ts = ip[keep], ts[keep]
+            ip, ts = frames[keep], ts[keep]
         mac = d.src_mac(ip)
         self.hosts.observe(ts, d.src_hi[ip], d.src_lo[ip], mac, d.vlan_outer[ip], d.tunnel_id[ip])
         short = d.short_l4[ip]
         if short.any():
-            ip, ts = ip[~short], ts[~short]
+            ip, ts = np.arange(d.n)[ip][~short], ts[~short]
         rows = PacketRows(
             ts=ts,
             src_hi=d.src_hi[ip],
@@ -144,9 +149,9 @@ class Engine:
         if self._watch_dns:
             self._dns(d, ip)
 
-    def _dns(self, d: Decoded, ip: np.ndarray) -> None:
+    def _dns(self, d: Decoded, ip: np.ndarray | slice) -> None:
         """DNS answers bind monitored domain names to addresses."""
-        sel = ip[(d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip]]
+        sel = np.arange(d.n)[ip][(d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip]]
         raw = d.buf.raw
         for start, end in zip((d.l4[sel] + 8).tolist(), d.end[sel].tolist(), strict=True):
             try:

@@ -17,9 +17,9 @@ record of every report gives the totals of the whole run.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -71,9 +71,15 @@ def proto_name(p: int) -> str:
 
 
 def iso(ts: float) -> str | None:
+    """RFC 3339 UTC with microseconds (e.g. 2026-11-27T19:00:00.000123Z)."""
     if not math.isfinite(ts):
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    sec = math.floor(ts)
+    t = time.gmtime(sec)
+    micro = min(round((ts - sec) * 1e6), 999_999)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micro:06d}Z"
+    )
 
 
 def mac_text(mac: int) -> str:
@@ -245,8 +251,15 @@ class Reporter:
     def _add_traffic(self, d: FlowDeltas) -> None:
         if not len(d):
             return
-        label = self._label
+        labels: dict[int, str] = {}
         assets = self.assets
+
+        def label(ip: int, asset: Asset | None) -> str:
+            text = labels.get(ip)
+            if text is None:
+                text = labels[ip] = self.classifier.label(ip, asset.macs if asset else ())
+            return text
+
         cols = zip(
             d.client_hi.tolist(),
             d.client_lo.tolist(),
@@ -290,9 +303,6 @@ class Reporter:
             r.server_packets += sp
             r.first = min(r.first, first)
             r.last = max(r.last, last)
-
-    def _label(self, ip: int, asset: Asset | None) -> str:
-        return self.classifier.label(ip, asset.macs if asset else ())
 
     # --- reports ------------------------------------------------------------------
 

@@ -51,13 +51,14 @@ class PcapFile:
         off = FILE_HEADER
         n_done = 0
         while off <= last_header:
+            # The one loop per packet in Python: follow the record chain.
             offs: list[int] = []
             app = offs.append
-            k = 0
-            while off <= last_header and k < size:
+            for _ in range(size):
+                if off > last_header:
+                    break
                 app(off)
                 off += rec + caplen_at(mem, off + 8)[0]
-                k += 1
             hdr = np.array(offs, dtype=I64)
             cap = u32[hdr + 8].astype(I64)
             damage = ""

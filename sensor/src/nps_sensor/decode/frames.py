@@ -159,7 +159,7 @@ class Decoded:
         if size(idx, self.n):
             self.encap[idx] |= ENCAP_BIT[encap]
 
-    def src_mac(self, idx: np.ndarray) -> np.ndarray:
+    def src_mac(self, idx: Sel) -> np.ndarray:
         """Innermost source MAC address of frames `idx` as an integer, -1 where none."""
         at = self.mac_at[idx]
         if (at >= 0).all():
