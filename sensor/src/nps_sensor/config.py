@@ -205,11 +205,12 @@ def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = N
         return cfg
     top = r.mapping(root, "top level", TOP_LEVEL | (extra_sections or set()))
     if "internal" in top:
-        cfg.internal = [_group(r, g, f"internal[{i}]") for i, g in enumerate(r.sequence(top["internal"], "internal"))]
+        nodes = r.sequence(top["internal"], "internal")
+        cfg.internal = [_group(r, g, f"internal[{i}]") for i, g in enumerate(nodes)]
         names = [g.name for g in cfg.internal]
         for i, g in enumerate(cfg.internal):
             if names.index(g.name) != i:
-                raise r.fail(top["internal"], f"internal[{i}]", f"group name {g.name!r} used twice")
+                raise r.fail(nodes[i], f"internal[{i}]", f"group name {g.name!r} used twice")
     if "excluded" in top:
         ex = r.mapping(top["excluded"], "excluded", {"ips", "macs"})
         if "ips" in ex:
