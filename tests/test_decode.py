@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nps_sensor.capture.batch import batch_from_frames
@@ -46,7 +47,7 @@ def assert_inner_tcp(d: Decoded, i: int, src: str = A, dst: str = B, payload: in
     assert (d.proto[i], d.sport[i], d.dport[i]) == (6, 40000, 443)
     assert d.iplen[i] == 20 + 20 + payload
     mac = int.from_bytes(P.mac(A_MAC), "big")
-    assert d.src_mac([i])[0] == mac
+    assert d.src_mac(np.array([i]))[0] == mac
 
 
 def test_plain_ethernet_ipv4_tcp() -> None:
@@ -160,7 +161,7 @@ def test_cooked_and_raw_link_types() -> None:
     d, i = one(P.sll2(P.ETH_IPV4, ip_packet, src=A_MAC), linktype=276)
     assert_inner_tcp(d, i)
     d, i = one(ip_packet, linktype=101)
-    assert d.state[i] == IP and d.src_mac([i])[0] == -1
+    assert d.state[i] == IP and d.src_mac(np.array([i]))[0] == -1
     d, i = one(tcp6_frame()[14:], linktype=229)
     assert d.state[i] == IP and d.ipver[i] == 6
     d, i = one(b"\x02\x00\x00\x00" + ip_packet, linktype=0)  # BSD loopback

@@ -94,7 +94,7 @@ def test_external_addresses_merge_into_one_asset_and_server(tmp_path: Path) -> N
     assert flows(result) == {("10.0.0.1", "External", 443, "tcp"): (80, 40, 2, 1)}
     external = [a for a in result["assets"] if a["name"] == "External"]
     assert len(external) == 1 and external[0]["ip"] is None and external[0]["class"] == "external"
-    inside = [a for a in result["assets"] if a["ip"] == "10.0.0.1"][0]
+    inside = next(a for a in result["assets"] if a["ip"] == "10.0.0.1")
     assert inside["mac"] == MAC[1] and inside["class"] == "inventoried"
     assert (inside["bytes_out"], inside["bytes_in"], inside["packets"]) == (80, 40, 3)
 
@@ -121,7 +121,7 @@ def test_duplicates_within_the_window_count_once(tmp_path: Path) -> None:
     syn = eth(1, 2, tcp("10.0.0.1", "10.0.0.2", 40000, 80, "S", ident=1))
     other = eth(1, 2, tcp("10.0.0.1", "10.0.0.2", 40000, 80, "A", ident=2))
     # A routed copy has another TTL: still the same packet.
-    routed = P.ethernet(MAC[2], MAC[9], P.ETH_IPV4, bytearray(syn[14:]))
+    routed = P.ethernet(MAC[2], MAC[9], P.ETH_IPV4, syn[14:])
     routed_b = bytearray(routed)
     routed_b[14 + 8] -= 1
     frames = [

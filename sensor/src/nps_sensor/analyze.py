@@ -31,7 +31,7 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
         except CaptureError as e:
             errors.append(str(e))
     engine.finish()
-    engine.stats.capture_errors.extend(errors)
+    engine.collector.stats.capture_errors.extend(errors)
     flows = [f for r in reports for f in r.flows]
     result = {
         "sensor": {"version": __version__, "config": cfg.source},

@@ -18,9 +18,9 @@ own address in the traffic report and get no asset.
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nps_sensor.config import V4_MAPPED, Config
 

@@ -7,6 +7,8 @@ behind a router is the router's; the report keeps every MAC seen with an address
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from nps_sensor.services import is_group_address, is_unspecified
@@ -17,11 +19,33 @@ I64 = np.int64
 NO_MAC = U64(0xFFFFFFFFFFFFFFFF)
 
 
+@dataclass(slots=True)
+class HostDeltas:
+    """Pairs that sent packets since the last drain; packets counts only those."""
+
+    ip_hi: np.ndarray
+    ip_lo: np.ndarray
+    mac: np.ndarray  # uint64, NO_MAC where the link has none
+    packets: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    vlan: np.ndarray
+    tunnel: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.packets)
+
+    @staticmethod
+    def concat(parts: list[HostDeltas]) -> HostDeltas:
+        return HostDeltas(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(HostDeltas)))
+
+
 class HostTable:
     def __init__(self) -> None:
         cap = 1 << 12
         self.index = VecTable(3, cap)
         self.packets = np.zeros(cap, dtype=I64)
+        self.reported = np.zeros(cap, dtype=I64)  # packets as of the last drain
         self.first = np.full(cap, np.inf)
         self.last = np.zeros(cap)
         self.vlan = np.zeros(cap, dtype=I64)
@@ -46,7 +70,8 @@ class HostTable:
         need = self.index.room(len(ts))
         if need:
             self.index.grow(need)
-            for name, fill in (("packets", 0), ("first", np.inf), ("last", 0), ("vlan", 0), ("tunnel", 0)):
+            columns = (("packets", 0), ("reported", 0), ("first", np.inf), ("last", 0), ("vlan", 0), ("tunnel", 0))
+            for name, fill in columns:
                 old = getattr(self, name)
                 new = np.full(need, fill, dtype=old.dtype)
                 new[: len(old)] = old
@@ -65,16 +90,13 @@ class HostTable:
         np.add.at(self.packets, row, 1)
         np.maximum.at(self.last, row, ts)
 
-    def pairs(self) -> dict[str, np.ndarray]:
+    def drain(self) -> HostDeltas:
+        """Pairs active since the last drain, with the packets they sent since then."""
         n = self.index.rows
-        ip_hi, ip_lo, mac = (col[:n] for col in self.index.keys)
-        return {
-            "ip_hi": ip_hi,
-            "ip_lo": ip_lo,
-            "mac": mac,
-            "packets": self.packets[:n],
-            "first": self.first[:n],
-            "last": self.last[:n],
-            "vlan": self.vlan[:n],
-            "tunnel": self.tunnel[:n],
-        }
+        rows = np.flatnonzero(self.packets[:n] > self.reported[:n])
+        delta = self.packets[rows] - self.reported[rows]
+        self.reported[rows] = self.packets[rows]
+        ip_hi, ip_lo, mac = (col[rows] for col in self.index.keys)
+        return HostDeltas(
+            ip_hi, ip_lo, mac, delta, self.first[rows], self.last[rows], self.vlan[rows], self.tunnel[rows]
+        )

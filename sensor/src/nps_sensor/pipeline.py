@@ -1,8 +1,12 @@
 """The engine: batches of frames in, reports out. `analyze` and `run` both drive it.
 
-Per batch: decode every frame to its innermost IP header, drop copies, record who
-sent what (IP and MAC), account flows (fragments matched to their datagram), learn
-DNS answers for monitored domains, and close reporting windows as time passes.
+It has two halves. A `Collector` does the per-packet work: decode every frame to its
+innermost IP header, drop copies, record who sent what (IP and MAC), account flows
+(fragments matched to their datagram) and pick up DNS answers for monitored domains.
+A `Reporter` (report.py) turns what collectors harvest into reports, window by
+window. `analyze` runs one of each in one process (`Engine`); the live service runs
+one collector per capture worker and one reporter in the control process, merging
+the workers' harvests, which are additive by design.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from nps_sensor.dns import DNSError, parse_response
 from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments
 from nps_sensor.hosts import HostTable
-from nps_sensor.report import Report, Reporter
+from nps_sensor.report import Harvest, Report, Reporter
 from nps_sensor.stats import Stats
 
 U64 = np.uint64
@@ -31,50 +35,39 @@ ARP = 0x0806
 DNS_PORT = 53
 
 
-class Engine:
-    def __init__(self, cfg: Config, on_report: Callable[[Report], None]) -> None:
-        self.cfg = cfg
+class Collector:
+    """Per-packet work; `harvest` hands over everything gathered since the last call."""
+
+    def __init__(self, cfg: Config) -> None:
         self.stats = Stats()
-        self.classifier = Classifier(cfg)
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
         self.dedupe = Deduplicator(cfg.duplicate_window)
         self.fragments = Fragments()
-        self.reporter = Reporter(cfg, self.classifier, self.flows, self.hosts, on_report)
-        self._watch_dns = any(m.domains for m in cfg.monitor)
+        self.watch_dns = any(m.domains for m in cfg.monitor)
+        self._dns: list[tuple[list[str], list[int]]] = []
 
-    # --- driving ------------------------------------------------------------------
+    def process(self, batch: Batch) -> None:
+        d = decode(batch)
+        self.stats.count(d)
+        is_ip = d.state == IP
+        if is_ip.all():
+            self._ip(d, np.arange(d.n))
+        elif is_ip.any():
+            self._ip(d, np.flatnonzero(is_ip))
+        arp = np.flatnonzero((d.state == L2) & (d.et == ARP))
+        if len(arp):
+            self._arp(d, arp)
 
-    def feed(self, batch: Batch) -> None:
-        """Process a batch, closing the reporting windows its packets cross."""
-        n = len(batch)
-        if not n:
-            return
-        rep = self.reporter
-        rep.start_at(float(batch.ts[0]))
-        while True:
-            late = batch.ts >= rep.next_boundary
-            if not late.any():
-                self._process(batch)
-                return
-            cut = int(np.argmax(late))
-            if cut:
-                self._process(batch.take(slice(0, cut)))
-            rep.close_window()
-            batch = batch.take(slice(cut, None))
-
-    def tick(self, now: float) -> None:
-        """Time passes without packets (live capture): close windows that ended."""
-        if not math.isnan(self.reporter.window_start):
-            self.reporter.skip_to(now)
-
-    def finish(self) -> None:
-        """End of input: fragments still waiting count port-less, the last window closes."""
-        held = self.fragments.expire(None)
-        if held:
-            self.flows.add(PacketRows.concat(held))
-        end = self.stats.last if math.isfinite(self.stats.last) else 0.0
-        self.reporter.finish(end)
+    def harvest(self, final: bool = False) -> Harvest:
+        """Flows, hosts and DNS answers since the last harvest; `final` also releases
+        the fragments still waiting for their first fragment (as port-less flows)."""
+        if final:
+            held = self.fragments.expire(None)
+            if held:
+                self.flows.add(PacketRows.concat(held))
+        dns, self._dns = self._dns, []
+        return Harvest(self.flows.drain(), self.hosts.drain(), dns)
 
     def stats_dict(self) -> dict[str, Any]:
         fs = self.flows.stats
@@ -95,20 +88,6 @@ class Engine:
                 },
             }
         )
-
-    # --- one batch ----------------------------------------------------------------
-
-    def _process(self, batch: Batch) -> None:
-        d = decode(batch)
-        self.stats.count(d)
-        is_ip = d.state == IP
-        if is_ip.all():
-            self._ip(d, np.arange(d.n))
-        elif is_ip.any():
-            self._ip(d, np.flatnonzero(is_ip))
-        arp = np.flatnonzero((d.state == L2) & (d.et == ARP))
-        if len(arp):
-            self._arp(d, arp)
 
     def _ip(self, d: Decoded, frames: np.ndarray) -> None:
         ts = d.batch.ts[frames]
@@ -146,10 +125,10 @@ class Engine:
             pieces = self.fragments.process(rows.take(np.flatnonzero(f)), frag[f], d.ipid[ip][f])
             rows = PacketRows.concat([whole, pieces])
         self.flows.add(rows)
-        if self._watch_dns:
-            self._dns(d, ip)
+        if self.watch_dns:
+            self._watch_dns(d, ip)
 
-    def _dns(self, d: Decoded, ip: np.ndarray | slice) -> None:
+    def _watch_dns(self, d: Decoded, ip: np.ndarray | slice) -> None:
         """DNS answers bind monitored domain names to addresses."""
         sel = np.arange(d.n)[ip][(d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip]]
         raw = d.buf.raw
@@ -159,15 +138,15 @@ class Engine:
             except DNSError:
                 self.stats.decode_errors["malformed-dns"] += 1
                 continue
-            self.classifier.learn_dns(ans.names, ans.addresses)
+            if ans.addresses:
+                self._dns.append((ans.names, ans.addresses))
 
     def _arp(self, d: Decoded, arp: np.ndarray) -> None:
         """ARP senders are devices too, even those that never send IP."""
         buf = d.buf
         at = d.p[arp]
         ok = at + 28 <= d.end[arp]
-        at = at[ok]
-        arp = arp[ok]
+        at, arp = at[ok], arp[ok]
         # Ethernet hardware (1), IPv4 protocol, 6-byte and 4-byte addresses.
         well_formed = (buf.be32[at] == 0x00010800) & (buf.be16[at + 4] == 0x0604)
         at, arp = at[well_formed], arp[well_formed]
@@ -177,3 +156,45 @@ class Engine:
         ipv4 = buf.be32[at + 14].astype(U64) | U64(V4_MAPPED)
         zero = np.zeros(len(at), dtype=U64)
         self.hosts.observe(d.batch.ts[arp], zero, ipv4, mac, d.vlan_outer[arp], d.tunnel_id[arp])
+
+
+class Engine:
+    """A collector and a reporter in one process, windows following packet time."""
+
+    def __init__(self, cfg: Config, on_report: Callable[[Report], None]) -> None:
+        self.cfg = cfg
+        self.classifier = Classifier(cfg)
+        self.collector = Collector(cfg)
+        self.reporter = Reporter(cfg, self.classifier, on_report)
+
+    def feed(self, batch: Batch) -> None:
+        """Process a batch, closing the reporting windows its packets cross."""
+        if not len(batch):
+            return
+        rep = self.reporter
+        rep.start_at(float(batch.ts[0]))
+        while True:
+            late = batch.ts >= rep.next_boundary
+            if not late.any():
+                self.collector.process(batch)
+                return
+            cut = int(np.argmax(late))
+            if cut:
+                self.collector.process(batch.take(slice(0, cut)))
+            rep.close_window(self.collector.harvest())
+            batch = batch.take(slice(cut, None))
+
+    def tick(self, now: float) -> None:
+        """Time passes without packets: close the windows that ended."""
+        rep = self.reporter
+        if not math.isnan(rep.window_start):
+            while now >= rep.next_boundary:
+                rep.close_window(self.collector.harvest())
+
+    def finish(self) -> None:
+        """End of input: the last, partial window closes with everything left."""
+        last = self.collector.stats.last
+        self.reporter.finish(self.collector.harvest(final=True), last if math.isfinite(last) else 0.0)
+
+    def stats_dict(self) -> dict[str, Any]:
+        return self.collector.stats_dict()

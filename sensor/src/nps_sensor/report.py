@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from nps_sensor.classify import (
     EXCLUDED,
     EXTERNAL,
@@ -35,8 +33,8 @@ from nps_sensor.classify import (
     ip_text,
 )
 from nps_sensor.config import Config
-from nps_sensor.flows import FlowDeltas, FlowTable
-from nps_sensor.hosts import NO_MAC, HostTable
+from nps_sensor.flows import FlowDeltas
+from nps_sensor.hosts import NO_MAC, HostDeltas
 
 NEW_ASSETS = "new-assets"
 UPDATE = "update"
@@ -77,9 +75,7 @@ def iso(ts: float) -> str | None:
     sec = math.floor(ts)
     t = time.gmtime(sec)
     micro = min(round((ts - sec) * 1e6), 999_999)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micro:06d}Z"
-    )
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micro:06d}Z"
 
 
 def mac_text(mac: int) -> str:
@@ -136,6 +132,24 @@ class Record:
 
 
 @dataclass
+class Harvest:
+    """What collectors gathered since the last window closed: all of it additive, so
+    that the harvests of several capture workers merge by concatenation."""
+
+    flows: FlowDeltas
+    hosts: HostDeltas
+    dns: list[tuple[list[str], list[int]]] = field(default_factory=list)  # names -> addresses
+
+    @staticmethod
+    def merge(parts: list[Harvest]) -> Harvest:
+        return Harvest(
+            FlowDeltas.concat([p.flows for p in parts]),
+            HostDeltas.concat([p.hosts for p in parts]),
+            [answer for p in parts for answer in p.dns],
+        )
+
+
+@dataclass
 class Report:
     kind: str
     start: float
@@ -154,27 +168,16 @@ class Report:
 
 
 class Reporter:
-    def __init__(
-        self,
-        cfg: Config,
-        classifier: Classifier,
-        flows: FlowTable,
-        hosts: HostTable,
-        emit: Callable[[Report], None],
-    ) -> None:
+    def __init__(self, cfg: Config, classifier: Classifier, emit: Callable[[Report], None]) -> None:
         self.new_len = cfg.reporting.new_assets
         self.update_len = cfg.reporting.updates
         self.classifier = classifier
-        self.flows = flows
-        self.hosts = hosts
         self.emit = emit
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
         self.window_start = math.nan  # start of the current new-assets window
         self.update_start = math.nan
         self.next_boundary = math.inf
-        self._synced_rows = 0
-        self._synced_until = -math.inf
 
     # --- time ---------------------------------------------------------------------
 
@@ -187,51 +190,43 @@ class Reporter:
     def crossed(self, ts: float) -> bool:
         return ts >= self.next_boundary
 
-    def close_window(self) -> None:
+    def close_window(self, harvest: Harvest) -> None:
         """Close the window ending at `next_boundary` (a new-assets or update report)."""
         end = self.next_boundary
         is_update = end >= self.update_start + self.update_len - 1e-9
-        self._collect()
+        self.absorb(harvest)
         self._report(UPDATE if is_update else NEW_ASSETS, end)
         self.window_start = end
         if is_update:
             self.update_start = math.floor(end / self.update_len) * self.update_len
         self.next_boundary = end + self.new_len
 
-    def skip_to(self, ts: float) -> None:
-        """Close every window that ended before `ts`."""
-        while ts >= self.next_boundary:
-            self.close_window()
-
-    def finish(self, end: float) -> None:
+    def finish(self, harvest: Harvest, end: float) -> None:
         """The final, partial window: everything not yet reported."""
         if math.isnan(self.window_start):
             return
-        self._collect()
+        self.absorb(harvest)
         self._report(UPDATE, end)
 
     # --- gathering ----------------------------------------------------------------
 
-    def _collect(self) -> None:
-        self._sync_hosts()
-        self._add_traffic(self.flows.drain())
+    def absorb(self, harvest: Harvest) -> None:
+        """Take in a harvest: DNS answers first, so that its traffic is classified with them."""
+        for names, addresses in harvest.dns:
+            self.classifier.learn_dns(names, addresses)
+        self._add_hosts(harvest.hosts)
+        self._add_traffic(harvest.flows)
 
-    def _sync_hosts(self) -> None:
-        p = self.hosts.pairs()
-        n = len(p["ip_hi"])
-        changed = np.flatnonzero((np.arange(n) >= self._synced_rows) | (p["last"] >= self._synced_until))
-        self._synced_rows = n
-        if n:
-            self._synced_until = float(p["last"].max())
+    def _add_hosts(self, h: HostDeltas) -> None:
         cols = zip(
-            p["ip_hi"][changed].tolist(),
-            p["ip_lo"][changed].tolist(),
-            p["mac"][changed].tolist(),
-            p["packets"][changed].tolist(),
-            p["first"][changed].tolist(),
-            p["last"][changed].tolist(),
-            p["vlan"][changed].tolist(),
-            p["tunnel"][changed].tolist(),
+            h.ip_hi.tolist(),
+            h.ip_lo.tolist(),
+            h.mac.tolist(),
+            h.packets.tolist(),
+            h.first.tolist(),
+            h.last.tolist(),
+            h.vlan.tolist(),
+            h.tunnel.tolist(),
             strict=True,
         )
         for hi, lo, mac, packets, first, last, vlan, tunnel in cols:
@@ -239,7 +234,7 @@ class Reporter:
             a = self.assets.get(ip)
             if a is None:
                 a = self.assets[ip] = Asset(ip)
-            a.macs[mac] = packets
+            a.macs[mac] = a.macs.get(mac, 0) + packets
             a.first = min(a.first, first)
             a.last = max(a.last, last)
             a.active = True
