@@ -138,7 +138,7 @@ def ethernet(
     dst: Addr,
     src: Addr,
     ethertype: int,
-    payload: bytes,
+    payload: bytes | bytearray,
     tags: Sequence[bytes] = (),
     pad: bool = True,
 ) -> bytes:
@@ -147,7 +147,7 @@ def ethernet(
     Padding goes to 60 bytes *before* the tags, as a switch that tags a padded frame
     leaves it: that is what a mirror port delivers.
     """
-    body = payload
+    body = bytes(payload)
     if pad and len(body) < ETH_MIN - 14:
         body += bytes(ETH_MIN - 14 - len(body))
     return mac(dst) + mac(src) + b"".join(tags) + _H.pack(ethertype) + body
@@ -466,7 +466,9 @@ def gre(
     seq: int | None = None,
 ) -> bytes:
     """A GRE header (RFC 2890: optional checksum, key and sequence number) and payload."""
-    flags = (0x8000 if checksum_present else 0) | (0x2000 if key is not None else 0) | (0x1000 if seq is not None else 0)
+    flags = (
+        (0x8000 if checksum_present else 0) | (0x2000 if key is not None else 0) | (0x1000 if seq is not None else 0)
+    )
     opt = b""
     if key is not None:
         opt += struct.pack("!I", key & 0xFFFFFFFF)
@@ -525,7 +527,7 @@ def erspan_iii_header(
     truncated: bool = False,
     timestamp: int = 0,
     sgt: int = 0,
-    p: bool = False,
+    p: bool = True,
     frame_type: int = 0,
     hw_id: int = 0,
     ingress: bool = True,
@@ -534,7 +536,8 @@ def erspan_iii_header(
 ) -> bytes:
     """The 12-byte ERSPAN type III header, plus the 8-byte platform sub-header when given.
 
-    frame_type 0 is Ethernet (2 would be bare IP); `ingress` clears D, the direction
+    P says the payload is an Ethernet PDU, frame_type 0 that it is a whole Ethernet
+    frame (2 would be bare IP), as Linux and switches send them; `ingress` clears D, the direction
     bit (0 = ingress); granularity 1 means timestamps in units of 100 ns; O is set
     exactly when a `platform` sub-header follows.
     """
@@ -589,14 +592,25 @@ def vxlan(frame: bytes, vni: int) -> bytes:
 # --- application payloads ----------------------------------------------------------
 
 DNS_A, DNS_NS, DNS_CNAME, DNS_PTR, DNS_TXT, DNS_AAAA, DNS_SRV = 1, 2, 5, 12, 16, 28, 33
-SRVValue = tuple[int, int, int, str]  # priority, weight, port, target
-RRValue = str | bytes | SRVValue | Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SRV:
+    """The data of an SRV record: where a service runs."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str
+
+
+RRValue = str | bytes | SRV | Sequence[str]
 
 
 @dataclass(frozen=True, slots=True)
 class RR:
-    """A resource record: value is an address (A/AAAA), a name (CNAME/PTR/NS), an SRV
-    tuple (priority, weight, port, target), TXT strings, or raw rdata bytes."""
+    """A resource record: value is an address (A/AAAA), a name (CNAME/PTR/NS), an SRV,
+    the strings of a TXT record, or raw rdata bytes."""
 
     name: str
     rtype: int
@@ -637,24 +651,20 @@ class _Message:
         v = r.value
         if isinstance(v, bytes):
             self.out += v
-        elif r.rtype in (DNS_A, DNS_AAAA):
-            assert isinstance(v, str)
-            self.out += ip(v)
-        elif r.rtype in (DNS_CNAME, DNS_PTR, DNS_NS):
-            assert isinstance(v, str)
-            self.name(v)
-        elif r.rtype == DNS_SRV:
-            assert isinstance(v, tuple)
-            prio, weight, port, target = v
-            self.out += struct.pack("!HHH", prio, weight, port)
-            self.name(target)
-        elif r.rtype == DNS_TXT:
-            assert not isinstance(v, str)
+        elif isinstance(v, SRV):
+            self.out += struct.pack("!HHH", v.priority, v.weight, v.port)
+            self.name(v.target)
+        elif isinstance(v, str):
+            if r.rtype in (DNS_A, DNS_AAAA):
+                self.out += ip(v)
+            elif r.rtype in (DNS_CNAME, DNS_PTR, DNS_NS):
+                self.name(v)
+            else:
+                raise ValueError(f"no text encoder for type {r.rtype}; pass bytes")
+        else:  # the strings of a TXT record
             for s in v:
                 raw = s.encode()
                 self.out += bytes([len(raw)]) + raw
-        else:
-            raise ValueError(f"no rdata encoder for type {r.rtype}; pass bytes")
         struct.pack_into("!H", self.out, at, len(self.out) - at - 2)
 
 
@@ -710,7 +720,7 @@ def mdns_announcement(
         0x8400,
         answers=[
             RR(svc, DNS_PTR, inst, 4500),
-            RR(inst, DNS_SRV, (0, 0, port, host), ttl, cache_flush=True),
+            RR(inst, DNS_SRV, SRV(0, 0, port, host), ttl, cache_flush=True),
             RR(inst, DNS_TXT, list(txt), 4500, cache_flush=True),
             RR(host, rtype, address, ttl, cache_flush=True),
         ],
