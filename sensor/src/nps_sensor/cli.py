@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from nps_sensor import __version__, config
 from nps_sensor.errors import SensorError
+from nps_sensor.synth.traffic import WRAPS
 
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 
@@ -28,6 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--config", "-c", metavar="FILE", help="classification and reporting settings (YAML)")
     a.add_argument("--format", "-f", choices=("json", "ndjson", "table"), default="json")
     a.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    g = sub.add_parser(
+        "generate",
+        help="write a synthetic capture (pcap) of a busy LAN",
+        description="Write a deterministic synthetic capture: the same seed gives the same bytes.",
+    )
+    g.add_argument("output", metavar="OUTPUT")
+    g.add_argument("--packets", "-n", type=int, default=100_000, metavar="N", help="how many (default 100000)")
+    g.add_argument("--seed", "-s", type=int, default=1, metavar="S", help="random seed (default 1)")
+    g.add_argument("--wrap", choices=WRAPS, default="plain", help="delivery: plain Ethernet, 802.1Q, ERSPAN II")
     return p
 
 
@@ -36,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "analyze":
             return _analyze(args)
+        if args.command == "generate":
+            return _generate(args)
     except SensorError as e:
         print(f"nps-sensor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -55,6 +68,20 @@ def _analyze(args: argparse.Namespace) -> int:
     for err in analysis.errors:
         print(f"nps-sensor: {err}", file=sys.stderr)
     return EXIT_DAMAGED if analysis.errors else EXIT_OK
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from nps_sensor.synth import write_capture
+
+    if args.packets < 0:
+        raise SensorError("--packets cannot be negative")
+    try:
+        count = write_capture(args.output, args.packets, args.seed, args.wrap)
+        size = os.path.getsize(args.output)
+    except OSError as e:
+        raise SensorError(f"{args.output}: cannot write: {e.strerror}") from None
+    print(f"{args.output}: {count} packets, {size} bytes")
+    return EXIT_OK
 
 
 if __name__ == "__main__":
