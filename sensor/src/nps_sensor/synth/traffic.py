@@ -980,14 +980,18 @@ INITIAL_FLOWS: Final = 300  # conversations already under way when the capture s
 SPAWN_GAP_NS: Final = 120 * US  # mean time between new conversations
 
 
-def _schedule(lan: _Lan, packets: int) -> Iterator[tuple[int, bytes, int]]:
-    """Interleave conversations by time: (timestamp ns, frame, VLAN), `packets` of them.
+Deliver = Callable[[bytes, int], bytes]  # (frame, its VLAN) -> what the mirror port delivers
+
+
+def _schedule(lan: _Lan, packets: int, deliver: Deliver | None) -> Iterator[tuple[int, bytes]]:
+    """Interleave conversations by time: `packets` (timestamp ns, frame) pairs.
 
     A heap holds each running conversation's next frame; new conversations arrive as
     a Poisson process, so slow ones (pings) do not crowd out busy ones.
     """
     rand = lan.rand
-    heap: list[tuple[int, int, bytes | None, Iterator[tuple[int, bytes]] | None, int]] = []
+    # (time of the next frame, tie-break, frame, the conversation's __next__, VLAN)
+    heap: list[tuple[int, int, bytes | None, Callable[[], tuple[int, bytes]] | None, int]] = []
     push, replace, pop = heapq.heappush, heapq.heapreplace, heapq.heappop
     order = 0
 
@@ -999,7 +1003,7 @@ def _schedule(lan: _Lan, packets: int) -> Iterator[tuple[int, bytes, int]]:
             t += gap
             if frame:
                 order += 1
-                push(heap, (t, order, frame, gen, vlan))
+                push(heap, (t, order, frame, gen.__next__, vlan))
                 return
 
     for _ in range(INITIAL_FLOWS):
@@ -1007,38 +1011,41 @@ def _schedule(lan: _Lan, packets: int) -> Iterator[tuple[int, bytes, int]]:
     push(heap, (START_NS, 0, None, None, 0))
     n = 0
     while n < packets:
-        t, _, frame, gen, vlan = heap[0]
-        if gen is None:
+        t, _, frame, advance, vlan = heap[0]
+        if advance is None:
             pop(heap)
             start(t)
             order += 1
             push(heap, (t + int(-SPAWN_GAP_NS * math.log(1.0 - rand())), order, None, None, 0))
             continue
         if frame:
-            yield t, frame, vlan
+            yield t, frame if deliver is None else deliver(frame, vlan)
             n += 1
-        nxt = next(gen, None)
-        if nxt is None:
+        try:
+            gap, frame = advance()
+        except StopIteration:
             pop(heap)
-        else:
-            order += 1
-            replace(heap, (t + nxt[0], order, nxt[1], gen, vlan))
+            continue
+        order += 1
+        replace(heap, (t + gap, order, frame, advance, vlan))
 
 
-def _vlan(stream: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, bytes]]:
-    tags: dict[int, bytes] = {}
-    for t, frame, vlan in stream:
-        tag = tags.get(vlan)
-        if tag is None:
-            tag = tags[vlan] = P.vlan_tag(vlan)
-        yield t, frame[:12] + tag + frame[12:]
+def _vlan_tagger() -> Deliver:
+    """Every frame 802.1Q-tagged with its VLAN, as a trunk port mirrors it."""
+    tags = {sn.vlan: P.vlan_tag(sn.vlan) for sn in _SUBNETS}
+
+    def tag(frame: bytes, vlan: int) -> bytes:
+        return frame[:12] + tags[vlan] + frame[12:]
+
+    return tag
 
 
 _ERSPAN2 = struct.Struct("!14sHHHHHH8sHHIII")
 
 
-def _erspan2(stream: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, bytes]]:
-    """Each frame in IPv4/GRE (sequence numbered)/ERSPAN II, switch to sensor, its VLAN in the header."""
+def _erspan2_tunnel() -> Deliver:
+    """Every frame in IPv4/GRE (sequence numbered)/ERSPAN II from the switch to the sensor,
+    its VLAN in the ERSPAN header: a remote SPAN session."""
     l2 = SENSOR_MAC + SWITCH_MAC + _ETH4
     addrs = SWITCH_IP + SENSOR_IP
     ttlp = 64 << 8 | P.PROTO_GRE
@@ -1048,30 +1055,20 @@ def _erspan2(stream: Iterator[tuple[int, bytes, int]]) -> Iterator[tuple[int, by
     seq = 0
     ipid = 0x1000
     pack = _ERSPAN2.pack
-    for t, frame, vlan in stream:
+
+    def tunnel(frame: bytes, vlan: int) -> bytes:
+        nonlocal seq, ipid
         total = 36 + len(frame)
         ipid = (ipid + 1) & 0xFFFF
         r = (ipc + total + ipid) % 0xFFFF
-        yield (
-            t,
-            pack(
-                l2,
-                0x4500,
-                total,
-                ipid,
-                0,
-                ttlp,
-                0xFFFF - r if r else 0,
-                addrs,
-                0x1000,
-                P.ETH_ERSPAN_I_II,
-                seq,
-                w0 | vlan << 16,
-                index,
-            )
-            + frame,
+        ics = 0xFFFF - r if r else 0
+        head = pack(
+            l2, 0x4500, total, ipid, 0, ttlp, ics, addrs, 0x1000, P.ETH_ERSPAN_I_II, seq, w0 | vlan << 16, index
         )
         seq = (seq + 1) & M32
+        return head + frame
+
+    return tunnel
 
 
 def _frames(packets: int, seed: int, wrap: str) -> Iterator[tuple[int, bytes]]:
@@ -1079,12 +1076,8 @@ def _frames(packets: int, seed: int, wrap: str) -> Iterator[tuple[int, bytes]]:
         raise ValueError(f"unknown wrap {wrap!r}: choose one of {', '.join(WRAPS)}")
     if packets < 0:
         raise ValueError("the number of packets cannot be negative")
-    stream = _schedule(_Lan(seed), packets)
-    if wrap == "vlan":
-        return _vlan(stream)
-    if wrap == "erspan2":
-        return _erspan2(stream)
-    return ((t, f) for t, f, _ in stream)
+    deliver = {"plain": None, "vlan": _vlan_tagger, "erspan2": _erspan2_tunnel}[wrap]
+    return _schedule(_Lan(seed), packets, None if deliver is None else deliver())
 
 
 def generate(packets: int, seed: int = 1, wrap: str = "plain") -> Iterator[tuple[float, bytes]]:
