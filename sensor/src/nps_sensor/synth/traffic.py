@@ -252,6 +252,7 @@ class _Host:
     services: tuple[int, ...] = (443,)
     mdns: tuple[str, str, int] | None = None  # service type, instance name, port
     dns: _Host | None = None  # resolver
+    mdns_quiet: int = 0  # ns: when this host may multicast mDNS answers again (RFC 6762 rate limit)
     gateway: bytes = b""
 
     def eport(self) -> int:
@@ -365,6 +366,7 @@ class _Lan:
         self.ntp = self.outside[:3]
         self.clients = [h for i in (0, 2, 3) for h in self.subnets[i]]
         self.announcers = [h for h in self.clients if h.mdns is not None]
+        self.now = START_NS
         self._kinds, self._weights = self._mix()
 
     # --- hosts ------------------------------------------------------------------
@@ -507,11 +509,13 @@ class _Lan:
         total = sum(w for *_, w in table)
         return [(k, m) for k, m, _ in table], list(accumulate(w / total for *_, w in table))
 
-    def new_flow(self) -> tuple[Iterator[tuple[int, bytes]], int]:
-        """A new conversation, as (gap ns, frame) pairs, and the VLAN it is seen on (its client's).
+    def new_flow(self, now: int) -> tuple[Iterator[tuple[int, bytes]], int]:
+        """A new conversation starting at `now`, as (gap ns, frame) pairs, and the VLAN it
+        is seen on (its client's).
 
         A frame may be empty: a pause with nothing on the wire.
         """
+        self.now = now
         r = self.rand()
         kind, announcer = self._kinds[-1]
         for k, edge in zip(self._kinds, self._weights, strict=True):
@@ -815,24 +819,44 @@ class _Lan:
         yield s.rtt, P.eth_ipv4_udp(ROUTER_MAC, c.mac, s.ip4, c.ip4, 123, sport, resp, ttl=s.ttl, ident=ident)
 
     def _mdns(self, c: _Host) -> Iterator[tuple[int, bytes]]:
-        """An mDNS announcement over IPv4, and from the link-local address over IPv6, twice 1 s apart."""
-        assert c.mdns is not None
-        service, instance, port = c.mdns
-        txt = ["txtvers=1", f"model={c.os}", f"id={c.mac.hex()}"]
+        """mDNS: a device announces its service (over IPv4, and IPv6 from its link-local
+        address), repeated after a second; once announced, it browses for a service type
+        and the devices offering it answer. Nobody multicasts answers twice a second."""
+        rand = self.rand
+        now = self.now
+        if c.mdns_quiet <= now:
+            c.mdns_quiet = now + 2200 * MS
+            frames = self._mdns_answers(c, v6=True)
+            for rep in range(2):
+                for i, f in enumerate(frames):
+                    yield (int(200 * US * rand()) if i else 1000 * MS if rep else 0), f
+            return
+        service = self.announcers[int(rand() * len(self.announcers))].mdns
+        assert service is not None
+        question = P.dns_message(0, 0, [(f"{service[0]}.local", P.DNS_PTR)])
+        group = "224.0.0.251"
+        ident = int(rand() * 65536)
+        yield 0, P.eth_ipv4_udp(c.mac, P.multicast_mac(group), c.ip4, group, 5353, 5353, question, ttl=255, ident=ident)
+        offering = [h for h in self.announcers if h.mdns is not None and h.mdns[0] == service[0]]
+        for h in offering[:4]:
+            if h.mdns_quiet <= now and h is not c:
+                h.mdns_quiet = now + 1000 * MS
+                yield int((20 + 100 * rand()) * MS), self._mdns_answers(h, v6=False)[0]
+
+    def _mdns_answers(self, h: _Host, v6: bool) -> list[bytes]:
+        assert h.mdns is not None
+        service, instance, port = h.mdns
+        txt = ["txtvers=1", f"model={h.os}", f"id={h.mac.hex()}"]
         group4, group6 = "224.0.0.251", "ff02::fb"
-        msg = P.mdns_announcement(c.name, P.ip_text(c.ip4), service, instance, port, txt)
+        msg = P.mdns_announcement(h.name, P.ip_text(h.ip4), service, instance, port, txt)
         mac4 = P.multicast_mac(group4)
-        frames = [P.eth_ipv4_udp(c.mac, mac4, c.ip4, group4, 5353, 5353, msg, ttl=255)]
-        if c.ll6 is not None:
-            msg = P.mdns_announcement(c.name, P.ip_text(c.ll6), service, instance, port, txt)
-            pkt = P.ipv6(c.ll6, group6, P.PROTO_UDP, P.udp(c.ll6, group6, 5353, 5353, msg), hop_limit=255)
-            frames.append(P.ethernet(P.multicast_mac(group6), c.mac, P.ETH_IPV6, pkt))
-        for rep in range(2):
-            for i, f in enumerate(frames):
-                if i:
-                    yield int(200 * US * self.rand()), f
-                else:
-                    yield (1000 * MS if rep else 0), f
+        ident = int(self.rand() * 65536)
+        frames = [P.eth_ipv4_udp(h.mac, mac4, h.ip4, group4, 5353, 5353, msg, ttl=255, ident=ident)]
+        if v6 and h.ll6 is not None:
+            msg = P.mdns_announcement(h.name, P.ip_text(h.ll6), service, instance, port, txt)
+            pkt = P.ipv6(h.ll6, group6, P.PROTO_UDP, P.udp(h.ll6, group6, 5353, 5353, msg), hop_limit=255)
+            frames.append(P.ethernet(P.multicast_mac(group6), h.mac, P.ETH_IPV6, pkt))
+        return frames
 
     def _dhcp(self, c: _Host) -> Iterator[tuple[int, bytes]]:
         """DISCOVER, OFFER, REQUEST, ACK, all broadcast; the router relays for the DHCP server."""
@@ -997,7 +1021,7 @@ def _schedule(lan: _Lan, packets: int, deliver: Deliver | None) -> Iterator[tupl
 
     def start(t: int) -> None:
         nonlocal order
-        gen, vlan = lan.new_flow()
+        gen, vlan = lan.new_flow(t)
         for gap, frame in gen:
             # A conversation may begin with a pause (no frame): skip to its first frame.
             t += gap
