@@ -529,6 +529,18 @@ def test_pcap_writer_snaplen_original_length_and_nanoseconds(tmp_path: Path) -> 
     assert b.ts[1] == pytest.approx(T0 + 0.25, abs=1e-9)
 
 
+def test_float_timestamps_round_to_the_resolution(tmp_path: Path) -> None:
+    # 1700000000.001 is 1700000000.000999927... as a float: truncating would write 999 µs.
+    pcap, pcapng = tmp_path / "r.pcap", tmp_path / "r.pcapng"
+    with PcapWriter(str(pcap)) as w:
+        w.write(T0 + 0.001, INNER)
+    assert struct.unpack_from("<II", pcap.read_bytes(), 24) == (int(T0), 1000)
+    with PcapngWriter(str(pcapng)) as w:
+        w.write(w.add_interface(LINKTYPE_ETHERNET, tsresol=3), T0 + 0.001, INNER)
+    b = next(open_capture(str(pcapng)).batches())
+    assert b.ts[0] == pytest.approx(T0 + 0.001, abs=1e-7)
+
+
 def test_simple_packet_block_cannot_cut_below_its_snap_length(tmp_path: Path) -> None:
     with PcapngWriter(str(tmp_path / "x.pcapng")) as w:
         w.add_interface(LINKTYPE_ETHERNET)

@@ -13,6 +13,7 @@ there is about 240 ns).
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterable
 from types import TracebackType
@@ -37,10 +38,15 @@ def _split_ns(ts_ns: int, nanosecond: bool) -> tuple[int, int]:
     return sec, rest if nanosecond else rest // 1000
 
 
-def _to_ns(ts: float) -> int:
-    """Float seconds to integer nanoseconds, as exact as the float is."""
-    sec = int(ts // 1)
-    return sec * 1_000_000_000 + round((ts - sec) * 1e9)
+def _to_units(ts: float, per_second: int) -> int:
+    """Float seconds in units of 1/per_second, rounded to the nearest unit.
+
+    Whole seconds and the fraction are scaled apart: the fraction keeps all the
+    precision the float has, and rounding (not truncating) keeps 0.001 from
+    becoming 999 microseconds.
+    """
+    sec = math.floor(ts)
+    return sec * per_second + round((ts - sec) * per_second)
 
 
 class PcapWriter:
@@ -71,7 +77,11 @@ class PcapWriter:
         self._f.write(_FILE_HEADER.pack(magic, 2, 4, 0, 0, snaplen, linktype))
 
     def write(self, ts: float, frame: bytes, orig_len: int | None = None) -> None:
-        self.write_ns(_to_ns(ts), frame, orig_len)
+        """A record at `ts` seconds, rounded to the file's resolution."""
+        if self.nanosecond:
+            self.write_ns(_to_units(ts, 1_000_000_000), frame, orig_len)
+        else:
+            self.write_ns(_to_units(ts, 1_000_000) * 1000, frame, orig_len)
 
     def write_ns(self, ts_ns: int, frame: bytes, orig_len: int | None = None) -> None:
         sec, frac = _split_ns(ts_ns, self.nanosecond)
@@ -213,20 +223,20 @@ class PcapngWriter:
         self._ifaces.append((linktype, snaplen, tsresol))
         return len(self._ifaces) - 1
 
-    def _units(self, iface: int, ts_ns: int) -> int:
+    def _per_second(self, iface: int) -> int:
+        if not 0 <= iface < len(self._ifaces):
+            raise ValueError(f"interface {iface} not described in this section")
         res = self._ifaces[iface][2]
         if res is None:
-            res = 6
-        if res & 0x80:
-            return (ts_ns << (res & 0x7F)) // 1_000_000_000
-        scale: int = 10 ** abs(res - 9)
-        return ts_ns * scale if res >= 9 else ts_ns // scale
+            return 1_000_000
+        return 1 << (res & 0x7F) if res & 0x80 else int(10**res)
 
     def write(
         self, iface: int, ts: float, frame: bytes, orig_len: int | None = None, comment: str | None = None
     ) -> None:
-        """An Enhanced Packet Block on interface `iface` (of the current section)."""
-        self.write_ns(iface, _to_ns(ts), frame, orig_len, comment)
+        """An Enhanced Packet Block on interface `iface` (of the current section), at `ts`
+        seconds rounded to the interface's resolution."""
+        self._epb(iface, _to_units(ts, self._per_second(iface)), frame, orig_len, comment)
 
     def write_ns(
         self,
@@ -236,13 +246,14 @@ class PcapngWriter:
         orig_len: int | None = None,
         comment: str | None = None,
     ) -> None:
-        if not 0 <= iface < len(self._ifaces):
-            raise ValueError(f"interface {iface} not described in this section")
+        """An Enhanced Packet Block at `ts_ns` nanoseconds (cut to a coarser resolution)."""
+        self._epb(iface, ts_ns * self._per_second(iface) // 1_000_000_000, frame, orig_len, comment)
+
+    def _epb(self, iface: int, units: int, frame: bytes, orig_len: int | None, comment: str | None) -> None:
         snaplen = self._ifaces[iface][1]
         wire = len(frame) if orig_len is None else orig_len
         if snaplen and len(frame) > snaplen:
             frame = frame[:snaplen]
-        units = self._units(iface, ts_ns)
         body = struct.pack("<IIIII", iface, units >> 32 & 0xFFFFFFFF, units & 0xFFFFFFFF, len(frame), wire)
         body += frame + bytes(-len(frame) % 4)
         if comment is not None:
