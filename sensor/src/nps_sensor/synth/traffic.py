@@ -328,6 +328,7 @@ _NXDOMAIN: Final = (
     "_ldap._tcp.dc.corp.example",
     "printer.local.corp.example",
 )
+_DNS_TTLS: Final = (60, 120, 300, 600, 3600)  # as answers arrive from caches: a few typical values
 _DHCP_VENDOR: Final = {
     "windows": "MSFT 5.0",
     "linux": "dhcpcd-9.4.1:Linux-6.1.0-21-amd64:x86_64:GenuineIntel",
@@ -367,6 +368,7 @@ class _Lan:
         self.clients = [h for i in (0, 2, 3) for h in self.subnets[i]]
         self.announcers = [h for h in self.clients if h.mdns is not None]
         self.now = START_NS
+        self._dns_cache: dict[tuple[str, int, int], bytes] = {}
         self._kinds, self._weights = self._mix()
 
     # --- hosts ------------------------------------------------------------------
@@ -752,24 +754,42 @@ class _Lan:
         name = target.name
         ids = [int(rand() * 65536) for _ in qtypes]
         for i, (qt, ident) in enumerate(zip(qtypes, ids, strict=True)):
-            q = P.dns_query(ident, name, qt)
+            q = self._dns_message(ident, name, qt, None, 0)
             frame = P.eth_ipv4_udp(c.mac, dmac, c.ip4, dns.ip4, sport, 53, q, ttl=c.ttl, ident=int(rand() * 65536))
             yield (0 if i == 0 else int(50 * US * rand())), frame
         delay = int((0.3 + 2 * rand()) * MS) if rand() < 0.7 else int((10 + 60 * rand()) * MS)
         for i, (qt, ident) in enumerate(zip(qtypes, ids, strict=True)):
-            answers: list[P.RR] = []
-            owner = name
-            if target.cname is not None:
-                answers.append(P.RR(name, P.DNS_CNAME, target.cname, 300))
-                owner = target.cname
-            if qt == P.DNS_A:
-                answers.append(P.RR(owner, P.DNS_A, P.ip_text(target.ip4), 60 + int(rand() * 240)))
-            elif target.ip6 is not None:
-                answers.append(P.RR(owner, P.DNS_AAAA, P.ip_text(target.ip6), 60 + int(rand() * 240)))
-            msg = P.dns_response(ident, name, qt, answers)
+            msg = self._dns_message(ident, name, qt, target, _DNS_TTLS[int(rand() * len(_DNS_TTLS))])
             frame = P.eth_ipv4_udp(dmac, c.mac, dns.ip4, c.ip4, 53, sport, msg, ttl=dttl, ident=int(rand() * 65536))
             yield (delay if i == 0 else int(30 * US * rand())), frame
         yield int(100 * US + 300 * US * rand()), b""
+
+    def _dns_message(self, ident: int, name: str, qtype: int, target: _Host | None, ttl: int) -> bytes:
+        """A query (ttl 0), NXDOMAIN (ttl -1) or the answer about `target` with that TTL.
+
+        Messages differ only in their ID once built, so they are built once: name
+        compression is the slowest part of a DNS packet.
+        """
+        key = (name, qtype, ttl)
+        msg = self._dns_cache.get(key)
+        if msg is None:
+            if ttl == 0:
+                msg = P.dns_query(0, name, qtype)
+            elif target is None:
+                msg = P.dns_response(0, name, qtype, rcode=3)
+            else:
+                answers: list[P.RR] = []
+                owner = name
+                if target.cname is not None:
+                    answers.append(P.RR(name, P.DNS_CNAME, target.cname, ttl))
+                    owner = target.cname
+                if qtype == P.DNS_A:
+                    answers.append(P.RR(owner, P.DNS_A, P.ip_text(target.ip4), ttl))
+                elif target.ip6 is not None:
+                    answers.append(P.RR(owner, P.DNS_AAAA, P.ip_text(target.ip6), ttl))
+                msg = P.dns_response(0, name, qtype, answers)
+            self._dns_cache[key] = msg
+        return ident.to_bytes(2, "big") + msg[2:]
 
     def _dns_only(self, c: _Host) -> Iterator[tuple[int, bytes]]:
         """Lookups that lead nowhere visible (cached connections, prefetch), and some NXDOMAINs."""
@@ -783,8 +803,9 @@ class _Lan:
         dmac, dttl = _toward(c, dns)
         name = _NXDOMAIN[int(self.rand() * len(_NXDOMAIN))]
         ident, sport = int(self.rand() * 65536), c.eport()
-        yield 0, P.eth_ipv4_udp(c.mac, dmac, c.ip4, dns.ip4, sport, 53, P.dns_query(ident, name), ttl=c.ttl)
-        msg = P.dns_response(ident, name, P.DNS_A, rcode=3)
+        query = self._dns_message(ident, name, P.DNS_A, None, 0)
+        yield 0, P.eth_ipv4_udp(c.mac, dmac, c.ip4, dns.ip4, sport, 53, query, ttl=c.ttl)
+        msg = self._dns_message(ident, name, P.DNS_A, None, -1)
         yield int((1 + 20 * self.rand()) * MS), P.eth_ipv4_udp(dmac, c.mac, dns.ip4, c.ip4, 53, sport, msg, ttl=dttl)
 
     def _quic(self, c: _Host) -> Iterator[tuple[int, bytes]]:
