@@ -83,6 +83,7 @@ def ip(addr: Addr) -> bytes:
 
 
 def ip_text(addr: bytes) -> str:
+    """A packed address as text: the form DNS answers and reports carry."""
     return socket.inet_ntop(socket.AF_INET6 if len(addr) == 16 else socket.AF_INET, addr)
 
 

@@ -5,8 +5,9 @@ hosts in four VLANs (office, servers, lab, IoT) with stable MAC addresses, IPv4,
 IPv6 link-local/ULA addresses for some; a couple of hundred servers on the Internet
 with names. Hundreds of conversations run at once and interleave by time: TCP
 connections (handshake, TLS-like exchanges, bulk transfers with delayed ACKs, FIN or
-RST teardown), QUIC-like UDP, DNS lookups (with CNAME chains and AAAA), DHCP DORA,
-mDNS announcements, ARP, ICMP and ICMPv6 echo, NTP.
+RST teardown; plain HTTP on port 80), QUIC-like UDP, DNS lookups (with CNAME chains,
+AAAA and NXDOMAIN), DHCP DORA, mDNS announcements and browsing, ARP, ICMP and ICMPv6
+echo, NTP.
 
 Everything comes from one `random.Random(seed)` drawn in a fixed order and integer
 nanosecond clocks, so one seed always gives byte-identical frames. Speed comes from
