@@ -181,15 +181,13 @@ class Engine:
             cut = int(np.argmax(late))
             if cut:
                 self.collector.process(batch.take(slice(0, cut)))
-            rep.close_window(self.collector.harvest())
+            rep.catch_up(float(batch.ts[cut]), self.collector.harvest)
             batch = batch.take(slice(cut, None))
 
     def tick(self, now: float) -> None:
         """Time passes without packets: close the windows that ended."""
-        rep = self.reporter
-        if not math.isnan(rep.window_start):
-            while now >= rep.next_boundary:
-                rep.close_window(self.collector.harvest())
+        if not math.isnan(self.reporter.window_start):
+            self.reporter.catch_up(now, self.collector.harvest)
 
     def finish(self) -> None:
         """End of input: the last, partial window closes with everything left."""

@@ -183,12 +183,24 @@ class Reporter:
 
     def start_at(self, ts: float) -> None:
         if math.isnan(self.window_start):
-            self.window_start = math.floor(ts / self.new_len) * self.new_len
-            self.update_start = math.floor(ts / self.update_len) * self.update_len
-            self.next_boundary = self.window_start + self.new_len
+            self._align(ts)
 
-    def crossed(self, ts: float) -> bool:
-        return ts >= self.next_boundary
+    def _align(self, ts: float) -> None:
+        self.window_start = math.floor(ts / self.new_len) * self.new_len
+        self.update_start = math.floor(ts / self.update_len) * self.update_len
+        self.next_boundary = self.window_start + self.new_len
+
+    def catch_up(self, ts: float, harvest: Callable[[], Harvest]) -> None:
+        """Close every window that ended by `ts`. Once nothing is left to report, the
+        empty windows up to `ts` are skipped in one step: a capture with a gap of
+        years between two packets costs nothing."""
+        while ts >= self.next_boundary:
+            self.close_window(harvest())
+            if ts >= self.next_boundary and self._idle():
+                self._align(ts)
+
+    def _idle(self) -> bool:
+        return not self.pending and not any(a.active or not a.reported for a in self.assets.values())
 
     def close_window(self, harvest: Harvest) -> None:
         """Close the window ending at `next_boundary` (a new-assets or update report)."""

@@ -9,6 +9,7 @@ record chain, which no vector operation can do.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ class Buffer:
     field without assembling it from bytes.
     """
 
-    __slots__ = ("be16", "be32", "be64", "le16", "le32", "raw", "size", "u8")
+    __slots__ = ("_released", "be16", "be32", "be64", "le16", "le32", "raw", "size", "u8")
 
     def __init__(self, obj: Any) -> None:
         self.raw = obj  # for struct.unpack_from in record walks, and to keep it alive
@@ -38,6 +39,20 @@ class Buffer:
         self.be32 = _shifted(obj, ">u4", n)
         self.be64 = _shifted(obj, ">u8", n)
         self.le32 = _shifted(obj, "<u4", n)
+        self._released = 0
+        if isinstance(obj, mmap.mmap):
+            obj.madvise(mmap.MADV_SEQUENTIAL)
+
+    def release(self, upto: int) -> None:
+        """Done with bytes before `upto`: let the kernel drop their pages from this
+        process, so that reading a capture of any size keeps memory flat."""
+        raw = self.raw
+        if not isinstance(raw, mmap.mmap):
+            return
+        end = upto - upto % mmap.PAGESIZE
+        if end - self._released >= 1 << 24:
+            raw.madvise(mmap.MADV_DONTNEED, self._released, end - self._released)
+            self._released = end
 
 
 def _shifted(obj: Any, dtype: str, n: int) -> np.ndarray:

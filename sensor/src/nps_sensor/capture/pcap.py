@@ -85,6 +85,7 @@ class PcapFile:
                     np.zeros(n, dtype=I64),
                 )
                 n_done += n
+                buf.release(int(hdr[0]))
             if damage:
                 raise CaptureError(f"{self.path}: {damage}; results cover the {n_done} packets before it")
         if off < total:

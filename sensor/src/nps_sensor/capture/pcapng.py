@@ -154,4 +154,5 @@ class PcapngFile:
         else:
             unit = np.array(ifaces.unit)[glob]
             ts = raw_ts.astype(np.float64) * unit + np.array(ifaces.offset)[glob]
+        buf.release(int(blk[0]))  # the previous batch is done with by now
         return Batch(buf, data, cap, wire, ts, lt, glob)
