@@ -44,12 +44,12 @@ NO_CORPUS = "(no shared captures)"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test with a `capture` argument runs once per shared capture, named by its path.
+    """A test with a `shared_capture` argument runs once per shared capture, named by its path.
 
     Without the corpus it runs once with a placeholder; its `pcaps_dir` fixture skips.
     """
-    if "capture" in metafunc.fixturenames:
-        metafunc.parametrize("capture", list_captures() or [NO_CORPUS])
+    if "shared_capture" in metafunc.fixturenames:
+        metafunc.parametrize("shared_capture", list_captures() or [NO_CORPUS])
 
 
 @pytest.fixture(scope="session")
