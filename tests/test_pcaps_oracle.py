@@ -70,6 +70,11 @@ ORACLE_CONFIG = textwrap.dedent(
         ranges: ["0.0.0.0/0", "::/0"]
     duplicates:
       window_ms: 0
+    # Watched domains make the engine parse every DNS response (malformed ones
+    # included); internal ranges take precedence, so no label changes.
+    monitor_external:
+      - name: watched
+        targets: ["*.com", "*.org", "*.net", "*.de", "*.local", "*.arpa"]
     """
 )
 
