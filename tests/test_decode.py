@@ -242,3 +242,23 @@ def test_mixed_batch_decodes_each_frame_on_its_own() -> None:
     assert list(d.vlan_outer) == [-1, 3, -1, -1, -1]
     assert list(d.tunnel_id) == [-1, -1, 5, -1, -1]
     assert d.src_lo[0] == V4_MAPPED | 0x0A000001
+
+
+def test_tunnel_in_a_fragmented_outer_packet_counts_the_inner_packet_once(tmp_path) -> None:
+    """GRE of a 1500-byte frame over a 1500-byte MTU: the outer packet is fragmented."""
+    from nps_sensor.analyze import analyze
+    from nps_sensor.config import parse
+    from nps_sensor.synth import PcapWriter
+
+    inner = tcp_frame(payload=bytes(1400))
+    outer = P.ipv4("192.0.2.1", "192.0.2.2", P.PROTO_GRE, P.gre_teb(inner), ident=99)
+    pieces = [P.ethernet(SENSOR_MAC, SW_MAC, P.ETH_IPV4, f) for f in P.fragment_ipv4(outer, 1000)]
+    path = tmp_path / "gre-frag.pcap"
+    with PcapWriter(str(path)) as w:
+        for n, f in enumerate(reversed(pieces)):  # later fragments first: they wait
+            w.write(1_700_000_000 + n * 0.001, f)
+    result = analyze([str(path)], parse("internal: [{name: all, ranges: [0.0.0.0/0]}]")).result
+    assert [(f["client"], f["server"], f["port"], f["client_bytes"]) for f in result["flows"]] == [
+        (A, B, 443, 20 + 20 + 1400)
+    ]
+    assert result["stats"]["fragments"]["inside_tunnels"] == len(pieces) - 1

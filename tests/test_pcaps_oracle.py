@@ -85,16 +85,7 @@ CPU_LIMIT = int(os.environ.get("NPS_ANALYZE_CPU_LIMIT", "3"))
 # Known sensor bugs, by capture (relative path) -> reason with the root cause. The
 # tests of these captures are strict xfails: once the sensor is fixed they fail as
 # XPASS, and the entry goes.
-KNOWN_SENSOR_BUGS: dict[str, str] = {
-    "gre/gre-teb-windows-domain.pcap": (
-        "GRE packets whose outer IPv4 datagram is fragmented are not unwrapped: "
-        "decode/tunnels.py detect() only looks for tunnels in unfragmented packets "
-        "(`whole = frag == 0`), so the inner TCP packets (e.g. frame 153, 2960 bytes "
-        "192.168.69.2:80 -> .10:49162 inside fragments 153-155 of 10.200.0.3 -> "
-        "10.200.0.224, IP ID 0xe119) become a port-less GRE flow of the tunnel endpoints "
-        "(55 packets, 69523 bytes) and 16 server packets (68071 bytes) of the HTTP flow are lost"
-    ),
-}
+KNOWN_SENSOR_BUGS: dict[str, str] = {}
 
 SensorRun = tuple[int, dict[str, Any] | None, str]  # as conftest.run_analyze returns it
 Analyze = Callable[..., SensorRun]

@@ -23,6 +23,7 @@ class _Datagram:
     ports: tuple[int, int] | None = None
     seen: float = 0.0
     waiting: list[PacketRows] = field(default_factory=list)  # later fragments before the first
+    tunnel: bool = False  # the first fragment carried a tunnel: the rest counts inside it
 
 
 @dataclass
@@ -30,6 +31,7 @@ class FragmentStats:
     fragments: int = 0
     datagrams: int = 0
     without_first: int = 0
+    inside_tunnels: int = 0  # later fragments of tunnel packets, counted in the inner packet
 
 
 class Fragments:
@@ -38,6 +40,18 @@ class Fragments:
         self.datagrams: dict[Key, _Datagram] = {}
         self._next_expiry = -np.inf
         self.stats = FragmentStats()
+
+    def swallow(self, keys: list[tuple[Key, float]]) -> None:
+        """Outer datagrams whose first fragment was unwrapped as a tunnel packet."""
+        for key, ts in keys:
+            dg = self.datagrams.get(key)
+            if dg is None:
+                dg = self.datagrams[key] = _Datagram()
+                self.stats.datagrams += 1
+            dg.tunnel = True
+            dg.seen = ts
+            self.stats.inside_tunnels += len(dg.waiting)
+            dg.waiting.clear()
 
     def process(self, rows: PacketRows, frag: np.ndarray, ipid: np.ndarray) -> PacketRows:
         """Account fragments `rows` (frag: 1 first, 2 later): returns the rows to count now.
@@ -70,7 +84,9 @@ class Fragments:
                 dg = self.datagrams[key] = _Datagram()
                 self.stats.datagrams += 1
             dg.seen = ts
-            if kind == 1:
+            if dg.tunnel:
+                self.stats.inside_tunnels += 1
+            elif kind == 1:
                 out.append(i)
                 if has:
                     dg.ports = (sp, dp)

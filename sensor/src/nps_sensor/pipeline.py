@@ -50,6 +50,8 @@ class Collector:
     def process(self, batch: Batch) -> None:
         d = decode(batch)
         self.stats.count(d)
+        if d.tunnel_fragments:
+            self.fragments.swallow(d.tunnel_fragments)
         is_ip = d.state == IP
         if is_ip.all():
             self._ip(d, np.arange(d.n))
@@ -85,6 +87,7 @@ class Collector:
                     "packets": fr.fragments,
                     "datagrams": fr.datagrams,
                     "without_first_fragment": fr.without_first,
+                    "inside_tunnels": fr.inside_tunnels,
                 },
             }
         )
@@ -129,8 +132,10 @@ class Collector:
             self._watch_dns(d, ip)
 
     def _watch_dns(self, d: Decoded, ip: np.ndarray | slice) -> None:
-        """DNS answers bind monitored domain names to addresses."""
-        sel = np.arange(d.n)[ip][(d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip]]
+        """DNS answers bind monitored domain names to addresses (whole datagrams only:
+        an answer cut into fragments cannot be parsed from its first piece)."""
+        answer = (d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip] & (d.frag[ip] == 0)
+        sel = np.arange(d.n)[ip][answer]
         raw = d.buf.raw
         for start, end in zip((d.l4[sel] + 8).tolist(), d.end[sel].tolist(), strict=True):
             try:

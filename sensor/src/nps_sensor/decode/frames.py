@@ -137,6 +137,8 @@ class Decoded:
         self.icmptype = np.full(n, -1, dtype=I64)
         self.has_ports = np.zeros(n, dtype=bool)
         self.short_l4 = np.zeros(n, dtype=bool)  # a port protocol cut before its ports
+        # Outer datagrams whose first fragment carried a tunnel: ((src, dst, proto, id), ts).
+        self.tunnel_fragments: list[tuple[tuple[int, int, int, int, int, int], float]] = []
 
     def fail(self, idx: Sel, reason: str) -> None:
         if size(idx, self.n):

@@ -27,10 +27,14 @@ GRE_PAYLOADS = (IPV4, IPV6, 0x8847, 0x8848, TEB, ERSPAN_I_II, ERSPAN_III)
 
 
 def detect(d: Decoded, idx: Sel) -> None:
-    """Send the tunnels among freshly decoded IP frames `idx` back in at their payload."""
+    """Send the tunnels among freshly decoded IP frames `idx` back in at their payload.
+
+    A first fragment is unwrapped too: a 1500-byte frame mirrored over GRE often does
+    not fit the transport's MTU, and the inner headers are all in the first piece.
+    """
     if not size(idx, d.n):
         return
-    whole = sub(idx, d.frag[idx] == 0)
+    whole = sub(idx, d.frag[idx] != 2)
     proto = d.proto[whole]
     gre = proto == GRE
     if gre.any():
@@ -47,6 +51,9 @@ def detect(d: Decoded, idx: Sel) -> None:
 def _enter(d: Decoded, idx: Sel, at: np.ndarray, et: np.ndarray | int, encap: str) -> None:
     if not size(idx, d.n):
         return
+    first = d.frag[idx] == 1
+    if first.any():
+        _swallow_rest(d, sub(idx, first))
     d.state[idx] = ACTIVE
     d.p[idx] = at
     d.et[idx] = et
@@ -54,6 +61,25 @@ def _enter(d: Decoded, idx: Sel, at: np.ndarray, et: np.ndarray | int, encap: st
     d.vlan_inner[idx] = -1
     d.has_ports[idx] = False
     d.mark(idx, encap)
+
+
+def _swallow_rest(d: Decoded, idx: np.ndarray | slice) -> None:
+    """The inner packet of a fragmented tunnel packet is counted whole from its first
+    fragment (its IP length covers all of it): the outer datagram's later fragments
+    must count nowhere, so their (source, destination, protocol, ID) is noted."""
+    frames = np.arange(d.n)[idx]
+    keys = zip(
+        d.src_hi[frames].tolist(),
+        d.src_lo[frames].tolist(),
+        d.dst_hi[frames].tolist(),
+        d.dst_lo[frames].tolist(),
+        d.proto[frames].tolist(),
+        d.ipid[frames].tolist(),
+        d.batch.ts[frames].tolist(),
+        strict=True,
+    )
+    d.tunnel_fragments.extend(((sh, sl, dh, dl, p, i), ts) for sh, sl, dh, dl, p, i, ts in keys)
+    d.frag[frames] = 0
 
 
 def _gre(d: Decoded, idx: Sel) -> None:
