@@ -27,6 +27,7 @@ OUT = Path("build") / "bench"
 WRAPS = ("plain", "vlan", "erspan2")
 SEED = 1
 TIME = "/usr/bin/time"
+TIMEOUT = 900  # seconds per tool and capture
 NFSTREAM = (
     "import sys\n"
     "from nfstream import NFStreamer\n"
@@ -119,20 +120,27 @@ def _has_nfstream() -> bool:
 
 
 def _measure(tool: str, argv: list[str], capture: Path, packets: int, wire: int) -> Run:
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
-        proc = subprocess.run(
-            [TIME, "-f", "%e %U %S %M", "-o", t.name, *argv],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
+    # Errors go to a file, not a pipe: softflowd 1.1 hangs in accept() on its control
+    # socket when its standard error is a pipe.
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t, tempfile.TemporaryFile("w+") as err:
+        try:
+            proc = subprocess.run(
+                [TIME, "-f", "%e %U %S %M", "-o", t.name, *argv],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                check=False,
+                timeout=TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            return Run(tool, capture.name, packets, wire, 0, 0, 0, False, f"no result after {TIMEOUT} s")
         fields = t.read().split()
+        err.seek(0)
+        stderr = err.read().strip()
     try:
         wall, user, sys_, rss = (float(x) for x in fields[-4:])
     except ValueError:
-        return Run(tool, capture.name, packets, wire, 0, 0, 0, False, proc.stderr.strip()[-200:])
-    note = "" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-120:]}"
+        return Run(tool, capture.name, packets, wire, 0, 0, 0, False, stderr[-200:])
+    note = "" if proc.returncode == 0 else f"exit {proc.returncode}: {stderr.splitlines()[-1][:80] if stderr else ''}"
     return Run(tool, capture.name, packets, wire, wall, user + sys_, rss / 1024, proc.returncode == 0, note)
 
 

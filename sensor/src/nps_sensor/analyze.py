@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
     reports: list[Report] = []
     engine = Engine(cfg, reports.append)
     errors: list[str] = []
+    started = time.perf_counter()
     for path in paths:
         try:
             for batch in open_capture(path).batches(batch_size):
@@ -31,6 +33,7 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
         except CaptureError as e:
             errors.append(str(e))
     engine.finish()
+    elapsed = time.perf_counter() - started
     engine.collector.stats.capture_errors.extend(errors)
     flows = [f for r in reports for f in r.flows]
     result = {
@@ -50,4 +53,7 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
         ],
         "stats": engine.stats_dict(),
     }
+    stats = result["stats"]
+    stats["elapsed_seconds"] = round(elapsed, 6)
+    stats["packets_per_second"] = round(stats["packets"] / elapsed) if elapsed > 0 else 0
     return Analysis(result, errors)

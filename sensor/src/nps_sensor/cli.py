@@ -8,7 +8,7 @@ import sys
 
 from nps_sensor import __version__, config
 from nps_sensor.errors import SensorError
-from nps_sensor.synth.traffic import WRAPS
+from nps_sensor.synth import WRAPS
 
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from nps_sensor.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 V4_MAPPED = 0xFFFF << 32
 
@@ -116,6 +117,9 @@ class _Reader:
     """Walks the YAML node tree so that every error can name its line."""
 
     def __init__(self, path: str) -> None:
+        import yaml  # only when a file is read: a run on the defaults starts faster
+
+        self.yaml = yaml
         self.path = path
         self.constructor = yaml.SafeLoader("")
 
@@ -123,7 +127,7 @@ class _Reader:
         return ConfigError(f"{self.path}:{node.start_mark.line + 1}: {where}: {problem}")
 
     def mapping(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, self.yaml.MappingNode):
             raise self.fail(node, where, "expected a mapping (key: value lines)")
         out: dict[str, yaml.Node] = {}
         for k, v in node.value:
@@ -137,12 +141,12 @@ class _Reader:
         return out
 
     def sequence(self, node: yaml.Node, where: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, self.yaml.SequenceNode):
             raise self.fail(node, where, "expected a list")
         return list(node.value)
 
     def scalar(self, node: yaml.Node, where: str) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
+        if not isinstance(node, self.yaml.ScalarNode):
             raise self.fail(node, where, "expected a single value")
         return self.constructor.construct_object(node)
 
@@ -195,6 +199,7 @@ def load(path: str | None, extra_sections: set[str] | None = None) -> Config:
 
 def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = None) -> Config:
     r = _Reader(path)
+    yaml = r.yaml
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:

@@ -7,12 +7,12 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import IO, TYPE_CHECKING, Any
 
 from nps_sensor.errors import SensorError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMATS = ("json", "ndjson", "table")
 TOP_FLOWS = 25
@@ -34,6 +34,8 @@ def render(result: dict[str, Any], fmt: str, out: IO[str], color: bool = False) 
         for line in ndjson_lines(result):
             out.write(line + "\n")
     else:
+        from rich.console import Console  # only tables need it: JSON runs start faster
+
         table(result, Console(file=out, force_terminal=color, width=None if color else 160))
 
 
@@ -68,6 +70,8 @@ def _bytes(n: int) -> str:
 
 
 def table(result: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
     assets = Table(title=f"Assets ({len(result['assets'])})", title_justify="left")
     for col in ("IP", "MAC", "class", "group", "packets", "in", "out", "first seen", "last seen"):
         assets.add_column(col, justify="right" if col in ("packets", "in", "out") else "left")

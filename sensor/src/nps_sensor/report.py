@@ -20,7 +20,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from nps_sensor.classify import (
     EXCLUDED,
@@ -35,6 +38,7 @@ from nps_sensor.classify import (
 from nps_sensor.config import Config
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import NO_MAC, HostDeltas
+from nps_sensor.vtable import hash_columns
 
 NEW_ASSETS = "new-assets"
 UPDATE = "update"
@@ -73,9 +77,14 @@ def iso(ts: float) -> str | None:
     if not math.isfinite(ts):
         return None
     sec = math.floor(ts)
-    t = time.gmtime(sec)
     micro = min(round((ts - sec) * 1e6), 999_999)
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{micro:06d}Z"
+    return f"{_second(sec)}.{micro:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(sec: int) -> str:
+    t = time.gmtime(sec)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
 
 
 def mac_text(mac: int) -> str:
@@ -256,60 +265,77 @@ class Reporter:
                 a.tunnels.add(tunnel)
 
     def _add_traffic(self, d: FlowDeltas) -> None:
-        if not len(d):
+        """Flow deltas into asset counters and traffic records, with Python-level work
+        per distinct address and per distinct record, not per flow."""
+        n = len(d)
+        if not n:
             return
-        labels: dict[int, str] = {}
-        assets = self.assets
-
-        def label(ip: int, asset: Asset | None) -> str:
-            text = labels.get(ip)
-            if text is None:
-                text = labels[ip] = self.classifier.label(ip, asset.macs if asset else ())
-            return text
-
-        cols = zip(
-            d.client_hi.tolist(),
-            d.client_lo.tolist(),
-            d.server_hi.tolist(),
-            d.server_lo.tolist(),
-            d.port.tolist(),
-            d.proto.tolist(),
-            d.client_packets.tolist(),
-            d.client_bytes.tolist(),
-            d.server_packets.tolist(),
-            d.server_bytes.tolist(),
-            d.first.tolist(),
-            d.last.tolist(),
-            strict=True,
-        )
-        for chi, clo, shi, slo, port, proto, cp, cb, sp, sb, first, last in cols:
-            c, s = (chi << 64) | clo, (shi << 64) | slo
-            ca, sa = assets.get(c), assets.get(s)
-            if ca is not None:
-                ca.packets += cp + sp
-                ca.bytes_out += cb
-                ca.bytes_in += sb
-                ca.active = True
-                ca.last = max(ca.last, last)
-            if sa is not None:
-                sa.packets += cp + sp
-                sa.bytes_out += sb
-                sa.bytes_in += cb
-                sa.active = True
-                sa.last = max(sa.last, last)
-            client, server = label(c, ca), label(s, sa)
-            key = (client, server, None if port < 0 else port, proto_name(proto))
-            r = self.pending.get(key)
-            if r is None:
-                r = self.pending[key] = Record(*key)
-                r.client_ip = c if client not in {"External", "Excluded"} else None
-                r.server_ip = s if server not in {"External", "Excluded"} else None
-            r.client_bytes += cb
-            r.server_bytes += sb
-            r.client_packets += cp
-            r.server_packets += sp
-            r.first = min(r.first, first)
-            r.last = max(r.last, last)
+        hi = np.concatenate([d.client_hi, d.server_hi])
+        lo = np.concatenate([d.client_lo, d.server_lo])
+        first_row, ends = _group([hi, lo])
+        g = len(first_row)
+        c_end, s_end = ends[:n], ends[n:]
+        packets = d.client_packets + d.server_packets
+        sent = np.bincount(c_end, d.client_bytes, g) + np.bincount(s_end, d.server_bytes, g)
+        received = np.bincount(c_end, d.server_bytes, g) + np.bincount(s_end, d.client_bytes, g)
+        moved = np.bincount(c_end, packets, g) + np.bincount(s_end, packets, g)
+        last = np.full(g, -np.inf)
+        np.maximum.at(last, c_end, d.last)
+        np.maximum.at(last, s_end, d.last)
+        names: dict[str, int] = {}
+        label_of = np.empty(g, dtype=np.int64)
+        ip_of: list[int] = []
+        for k, (high, low, out, into, pk, seen) in enumerate(
+            zip(
+                hi[first_row].tolist(),
+                lo[first_row].tolist(),
+                sent.tolist(),
+                received.tolist(),
+                moved.tolist(),
+                last.tolist(),
+                strict=True,
+            )
+        ):
+            ip = (high << 64) | low
+            ip_of.append(ip)
+            a = self.assets.get(ip)
+            if a is not None:
+                a.packets += int(pk)
+                a.bytes_out += int(out)
+                a.bytes_in += int(into)
+                a.active = True
+                a.last = max(a.last, seen)
+            text = self.classifier.label(ip, a.macs if a else ())
+            label_of[k] = names.setdefault(text, len(names))
+        texts = list(names)
+        c_label, s_label = label_of[c_end], label_of[s_end]
+        first_flow, rec = _group([c_label, s_label, d.port, d.proto])
+        r = len(first_flow)
+        sums = [
+            np.bincount(rec, col, r) for col in (d.client_bytes, d.server_bytes, d.client_packets, d.server_packets)
+        ]
+        begin = np.full(r, np.inf)
+        np.minimum.at(begin, rec, d.first)
+        end = np.full(r, -np.inf)
+        np.maximum.at(end, rec, d.last)
+        masked = ("External", "Excluded")
+        for f, cb, sb, cp, sp, t0, t1 in zip(
+            first_flow.tolist(), *(x.tolist() for x in sums), begin.tolist(), end.tolist(), strict=True
+        ):
+            client, server = texts[c_label[f]], texts[s_label[f]]
+            port = int(d.port[f])
+            key = (client, server, None if port < 0 else port, proto_name(int(d.proto[f])))
+            record = self.pending.get(key)
+            if record is None:
+                record = self.pending[key] = Record(*key)
+                record.client_ip = None if client in masked else ip_of[c_end[f]]
+                record.server_ip = None if server in masked else ip_of[s_end[f]]
+            record.client_bytes += int(cb)
+            record.server_bytes += int(sb)
+            record.client_packets += int(cp)
+            record.server_packets += int(sp)
+            record.first = min(record.first, t0)
+            record.last = max(record.last, t1)
 
     # --- reports ------------------------------------------------------------------
 
@@ -387,3 +413,19 @@ def _asset_dict(ip: str | None, name: str, cls: str, group: str, a: Asset) -> di
     if ip is None:
         d["addresses"] = 1
     return d
+
+
+def _group(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of equal key columns: (first row of each group, group of each row).
+
+    Groups by a 64-bit hash of the columns, then checks every row against its group's
+    first row; should two keys ever share a hash, the exact (slower) grouping runs.
+    """
+    keys = [c.astype(np.uint64) for c in cols]
+    _, first, inverse = np.unique(hash_columns(keys), return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]
+    if all((k == k[rep]).all() for k in keys):
+        return first, inverse
+    _, first, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)

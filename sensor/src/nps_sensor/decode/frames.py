@@ -131,6 +131,11 @@ class Decoded:
         self.l4 = np.zeros(n, dtype=I64)
         self.frag = np.zeros(n, dtype=np.int8)  # 0: whole datagram, 1: first fragment, 2: later one
         self.ipid = np.zeros(n, dtype=I64)
+        # First 8 bytes of the IP header (less TTL / hop limit) and first 16 transport
+        # bytes: what tells two packets of a flow apart, for the duplicate check.
+        self.head = np.zeros(n, dtype=np.uint64)
+        self.t0 = np.zeros(n, dtype=np.uint64)
+        self.t1 = np.zeros(n, dtype=np.uint64)
         self.sport = np.zeros(n, dtype=I64)
         self.dport = np.zeros(n, dtype=I64)
         self.tcpflags = np.zeros(n, dtype=I64)

@@ -14,6 +14,7 @@ from nps_sensor.decode.frames import ERROR, IP, IPV4, IPV6, Decoded, Sel, lut, s
 U64 = np.uint64
 V4_MAPPED = U64(0xFFFF00000000)
 LOW32 = U64(0xFFFFFFFF)
+NO_HOP_LIMIT = U64(0xFFFFFFFFFFFFFF00)
 
 HOPOPT, ROUTING, FRAGMENT, AH, DSTOPTS, MOBILITY, HIP, SHIM6 = 0, 43, 44, 51, 60, 135, 139, 140
 IS_EXTENSION = lut((HOPOPT, ROUTING, FRAGMENT, AH, DSTOPTS, MOBILITY, HIP, SHIM6))
@@ -59,6 +60,7 @@ def ipv4(d: Decoded, idx: Sel) -> Sel:
     w1 = buf.be64[at + 8]  # TTL, protocol, checksum, source
     fragment = (w0 & U64(0x3FFF)).astype(I64)  # MF flag and offset
     d.l3[idx] = at
+    d.head[idx] = w0
     d.ipver[idx] = 4
     d.src_hi[idx] = 0
     d.src_lo[idx] = (w1 & LOW32) | V4_MAPPED
@@ -80,25 +82,27 @@ def ipv6(d: Decoded, idx: Sel) -> Sel:
     idx = d.need(idx, 40, "truncated-ipv6")
     buf = d.buf
     at = d.p[idx]
-    good = (buf.u8[at] >> 4) == 6
+    w0 = buf.be64[at]  # version, traffic class, flow label, payload length, next header, hop limit
+    good = (w0 >> U64(60)) == 6
     if not good.all():
         d.fail(sub(idx, ~good), "bad-ip-version")
-        idx, at = sub(idx, good), at[good]
+        idx, at, w0 = sub(idx, good), at[good], w0[good]
     d.mark(idx, "ipv6")
-    payload = buf.be16[at + 4].astype(I64)
+    payload = ((w0 >> U64(16)) & U64(0xFFFF)).astype(I64)
     zero = payload == 0
     if zero.any():
         # A jumbogram or segmentation offload: the frame tells the length.
         b = d.batch
         payload = np.where(zero, np.maximum(b.wirelen[idx] - (at - b.off[idx]) - 40, 0), payload)
     d.l3[idx] = at
+    d.head[idx] = w0 & NO_HOP_LIMIT  # the hop limit changes on the way; the packet does not
     d.ipver[idx] = 6
     d.src_hi[idx] = buf.be64[at + 8]
     d.src_lo[idx] = buf.be64[at + 16]
     d.dst_hi[idx] = buf.be64[at + 24]
     d.dst_lo[idx] = buf.be64[at + 32]
     d.iplen[idx] = payload + 40
-    nh = buf.u8[at + 6].astype(I64)
+    nh = ((w0 >> U64(8)) & U64(0xFF)).astype(I64)
     pos = at + 40
     if IS_EXTENSION[nh].any():
         _extensions(d, idx, nh, pos)
@@ -140,7 +144,11 @@ def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
 
 
 def transport(d: Decoded, idx: Sel) -> None:
-    """Ports, TCP flags and ICMP type of the IP frames `idx` (none for later fragments)."""
+    """Ports, TCP flags and ICMP type of the IP frames `idx` (none for later fragments).
+
+    Two 8-byte reads take the first 16 transport bytes (ports, TCP sequence and
+    acknowledgment, data offset and flags), which the duplicate check reuses.
+    """
     if not size(idx, d.n):
         return
     frag = d.frag[idx]
@@ -150,25 +158,34 @@ def transport(d: Decoded, idx: Sel) -> None:
     l4 = d.l4[idx]
     room = d.end[idx] - l4
     proto = d.proto[idx]
+    full = room >= 16
+    if full.all():
+        t0 = buf.be64[l4]
+        t1 = buf.be64[l4 + 8]
+    else:
+        t0 = np.zeros(len(l4), dtype=U64)
+        t1 = np.zeros(len(l4), dtype=U64)
+        # Frames cut short (snap length, malformed): read what is there, high bytes first.
+        for low, high, view, shift in ((8, None, buf.be64, 0), (4, 8, buf.be32, 32), (1, 4, buf.u8, 56)):
+            fits = (room >= low) if high is None else (room >= low) & (room < high)
+            if fits.any():
+                t0[fits] = view[l4[fits]].astype(U64) << U64(shift)
+        if full.any():
+            t1[full] = buf.be64[l4[full] + 8]
+    d.t0[idx] = t0
+    d.t1[idx] = t1
     ported = HAS_PORTS[proto]
     has = ported & (room >= 4)
-    if has.all():
-        ports = buf.be32[l4].astype(I64)
-        d.sport[idx] = ports >> 16
-        d.dport[idx] = ports & 0xFFFF
-        d.has_ports[idx] = True
-    elif has.any():
-        h = sub(idx, has)
-        ports = buf.be32[l4[has]].astype(I64)
-        d.sport[h] = ports >> 16
-        d.dport[h] = ports & 0xFFFF
-        d.has_ports[h] = True
+    ports = (t0 >> U64(32)).astype(I64)
+    d.sport[idx] = np.where(has, ports >> 16, 0)
+    d.dport[idx] = np.where(has, ports & 0xFFFF, 0)
+    d.has_ports[idx] = has
     short = ported & (room < 4)
     if short.any():
         d.short_l4[sub(idx, short)] = True
     tcp = (proto == TCP) & (room >= 14)
     if tcp.any():
-        d.tcpflags[sub(idx, tcp)] = buf.u8[l4[tcp] + 13]
+        d.tcpflags[idx] = np.where(tcp, ((t1 >> U64(16)) & U64(0xFF)).astype(I64), 0)
     icmp = ((proto == ICMP) | (proto == ICMPV6)) & (room >= 1)
     if icmp.any():
-        d.icmptype[sub(idx, icmp)] = buf.u8[l4[icmp]]
+        d.icmptype[idx] = np.where(icmp, (t0 >> U64(56)).astype(I64), -1)

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import Final
 
+from nps_sensor.synth import WRAPS
 from nps_sensor.synth import packets as P
 from nps_sensor.synth.pcapw import PcapWriter
 
-WRAPS: Final = ("plain", "vlan", "erspan2")
 START_NS: Final = 1_718_000_000 * 1_000_000_000  # 2024-06-10, a Monday morning
 MS: Final = 1_000_000
 US: Final = 1_000
