@@ -51,9 +51,9 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
             }
             for r in reports
         ],
-        "stats": engine.stats_dict(),
     }
-    stats = result["stats"]
+    stats: dict[str, Any] = engine.stats_dict()
+    result["stats"] = stats
     stats["elapsed_seconds"] = round(elapsed, 6)
     stats["packets_per_second"] = round(stats["packets"] / elapsed) if elapsed > 0 else 0
     return Analysis(result, errors)

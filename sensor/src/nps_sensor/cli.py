@@ -39,6 +39,23 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--packets", "-n", type=int, default=100_000, metavar="N", help="how many (default 100000)")
     g.add_argument("--seed", "-s", type=int, default=1, metavar="S", help="random seed (default 1)")
     g.add_argument("--wrap", choices=WRAPS, default="plain", help="delivery: plain Ethernet, 802.1Q, ERSPAN II")
+    r = sub.add_parser(
+        "run",
+        help="sense the configured interfaces (the appliance's service)",
+        description="Capture from the sniffing interfaces, write reports to the spool on schedule and serve "
+        "the local status endpoint. SIGTERM closes the last window; SIGHUP re-reads the configuration.",
+    )
+    r.add_argument("--config", "-c", metavar="FILE", required=True, help="sensor configuration (YAML)")
+    for name, text in (
+        ("status", "show the running sensor's state"),
+        ("pause", "stop sensing (reports and spool stay)"),
+        ("resume", "start sensing again"),
+    ):
+        s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        s.add_argument("--config", "-c", metavar="FILE", help="read the status address from this configuration")
+        s.add_argument("--address", "-a", metavar="HOST:PORT", help="status endpoint (default 127.0.0.1:8470)")
+        if name == "status":
+            s.add_argument("--json", action="store_true", help="the raw JSON")
     return p
 
 
@@ -49,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             return _analyze(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "run":
+            return _run(args)
+        if args.command in ("status", "pause", "resume"):
+            return _status(args)
     except SensorError as e:
         print(f"nps-sensor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -68,6 +89,29 @@ def _analyze(args: argparse.Namespace) -> int:
     for err in analysis.errors:
         print(f"nps-sensor: {err}", file=sys.stderr)
     return EXIT_DAMAGED if analysis.errors else EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from nps_sensor.live.service import run
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    return run(args.config)
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from nps_sensor.live.status import render, request
+
+    address = args.address or config.load(args.config).sensing.status
+    body = request(address, None if args.command == "status" else args.command)
+    if getattr(args, "json", False):
+        print(json.dumps(body, indent=1))
+    else:
+        print(render(body))
+    return EXIT_OK
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -68,6 +68,28 @@ class FlowSettings:
 
 
 @dataclass
+class SniffingInterface:
+    name: str
+    mode: str = "DEFAULT"  # or "ERSPAN": the interface has an address, ERSPAN arrives there
+
+
+DEFAULT_SPOOL = "/var/lib/nps-sensor/spool"
+DEFAULT_STATUS = "127.0.0.1:8470"
+
+
+@dataclass
+class Sensing:
+    """The live service's settings (`nps-sensor run`)."""
+
+    interfaces: list[SniffingInterface] = field(default_factory=list)
+    workers: int = 0  # 0: one per core left after the control process
+    ring_mb: int = 64  # receive ring per interface and worker
+    spool_dir: str = DEFAULT_SPOOL
+    spool_max_mb: int = 1024
+    status: str = DEFAULT_STATUS  # host:port of the local status endpoint
+
+
+@dataclass
 class Config:
     internal: list[Group] = field(default_factory=lambda: [default_group()])
     excluded: list[AddressRange] = field(default_factory=list)
@@ -76,7 +98,7 @@ class Config:
     reporting: Reporting = field(default_factory=Reporting)
     flows: FlowSettings = field(default_factory=FlowSettings)
     duplicate_window: float = 0.01  # seconds within which an identical packet is a copy
-    extra: dict[str, Any] = field(default_factory=dict)  # sections owned by other parts
+    sensing: Sensing = field(default_factory=Sensing)
     source: str = "(defaults)"
 
 
@@ -181,10 +203,11 @@ class _Reader:
         return out
 
 
-TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates"}
+TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates", "sensing"}
+MODES = ("DEFAULT", "ERSPAN")
 
 
-def load(path: str | None, extra_sections: set[str] | None = None) -> Config:
+def load(path: str | None) -> Config:
     """Read and check the configuration; None gives the defaults."""
     if path is None:
         return Config()
@@ -194,10 +217,10 @@ def load(path: str | None, extra_sections: set[str] | None = None) -> Config:
         raise ConfigError(f"{path}: no such configuration file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read: {e}") from None
-    return parse(text, path, extra_sections or set())
+    return parse(text, path)
 
 
-def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = None) -> Config:
+def parse(text: str, path: str = "<config>") -> Config:
     r = _Reader(path)
     yaml = r.yaml
     try:
@@ -208,7 +231,7 @@ def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = N
     cfg = Config(source=path)
     if root is None:
         return cfg
-    top = r.mapping(root, "top level", TOP_LEVEL | (extra_sections or set()))
+    top = r.mapping(root, "top level", TOP_LEVEL)
     if "internal" in top:
         nodes = r.sequence(top["internal"], "internal")
         cfg.internal = [_group(r, g, f"internal[{i}]") for i, g in enumerate(nodes)]
@@ -244,10 +267,49 @@ def parse(text: str, path: str = "<config>", extra_sections: set[str] | None = N
         du = r.mapping(top["duplicates"], "duplicates", {"window_ms"})
         if "window_ms" in du:
             cfg.duplicate_window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
-    for name in extra_sections or set():
-        if name in top:
-            cfg.extra[name] = (top[name], r)
+    if "sensing" in top:
+        cfg.sensing = _sensing(r, top["sensing"])
     return cfg
+
+
+def _sensing(r: _Reader, node: yaml.Node) -> Sensing:
+    s = Sensing()
+    m = r.mapping(node, "sensing", {"interfaces", "workers", "ring_mb", "spool", "status"})
+    for i, item in enumerate(r.sequence(m["interfaces"], "sensing.interfaces") if "interfaces" in m else []):
+        where = f"sensing.interfaces[{i}]"
+        if isinstance(item, r.yaml.ScalarNode):
+            s.interfaces.append(SniffingInterface(r.text(item, where)))
+            continue
+        it = r.mapping(item, where, {"name", "mode"})
+        if "name" not in it:
+            raise r.fail(item, where, "missing 'name'")
+        name = r.text(it["name"], f"{where}.name")
+        if len(name) > 15 or "/" in name or " " in name:
+            raise r.fail(it["name"], f"{where}.name", f"{name!r} is not an interface name")
+        mode = r.text(it["mode"], f"{where}.mode").upper() if "mode" in it else "DEFAULT"
+        if mode not in MODES:
+            raise r.fail(it["mode"], f"{where}.mode", f"{mode!r} is not one of {', '.join(MODES)}")
+        s.interfaces.append(SniffingInterface(name, mode))
+    names = [i.name for i in s.interfaces]
+    if len(set(names)) != len(names):
+        raise r.fail(m["interfaces"], "sensing.interfaces", "an interface is listed twice")
+    if "workers" in m:
+        s.workers = int(r.number(m["workers"], "sensing.workers", 0, 256))
+    if "ring_mb" in m:
+        s.ring_mb = int(r.number(m["ring_mb"], "sensing.ring_mb", 4, 4096))
+    if "spool" in m:
+        sp = r.mapping(m["spool"], "sensing.spool", {"directory", "max_mb"})
+        if "directory" in sp:
+            s.spool_dir = r.text(sp["directory"], "sensing.spool.directory")
+        if "max_mb" in sp:
+            s.spool_max_mb = int(r.number(sp["max_mb"], "sensing.spool.max_mb", 1, 10_000_000))
+    if "status" in m:
+        text = r.text(m["status"], "sensing.status")
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise r.fail(m["status"], "sensing.status", f"{text!r} is not host:port (like 127.0.0.1:8470)")
+        s.status = text
+    return s
 
 
 def _group(r: _Reader, node: yaml.Node, where: str) -> Group:

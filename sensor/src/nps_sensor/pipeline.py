@@ -47,6 +47,13 @@ class Collector:
         self.watch_dns = any(m.domains for m in cfg.monitor)
         self._dns: list[tuple[list[str], list[int]]] = []
 
+    def reconfigure(self, cfg: Config) -> None:
+        """New settings (SIGHUP): the tables keep their flows and hosts."""
+        self.flows.max_flows = cfg.flows.max_flows
+        self.flows.idle_timeout = cfg.flows.idle_timeout
+        self.dedupe.window = cfg.duplicate_window
+        self.watch_dns = any(m.domains for m in cfg.monitor)
+
     def process(self, batch: Batch) -> None:
         d = decode(batch)
         self.stats.count(d)

@@ -190,6 +190,12 @@ class Reporter:
 
     # --- time ---------------------------------------------------------------------
 
+    def reconfigure(self, cfg: Config, classifier: Classifier) -> None:
+        """A new configuration: classification at once, window lengths from the next window."""
+        self.classifier = classifier
+        self.new_len = cfg.reporting.new_assets
+        self.update_len = cfg.reporting.updates
+
     def start_at(self, ts: float) -> None:
         if math.isnan(self.window_start):
             self._align(ts)
