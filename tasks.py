@@ -161,17 +161,20 @@ def lint(c: Context) -> None:
 @task(
     help={
         "packets": "packets in the benchmark capture (default 1,000,000)",
-        "live": "replay into a veth pair at increasing rates instead (issue #3)",
+        "live": "the live service instead: tcpreplay into a veth pair at rising rates (needs root)",
     }
 )
 def bench(c: Context, packets: int = 1_000_000, live: bool = False) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
-    if live:
-        _pending(3, "bench --live")
-    from benchmarks.offline import main as bench_main
-
     os.chdir(ROOT)
-    code = bench_main(packets=packets)
+    if live:
+        from benchmarks.live import main as live_main
+
+        code = live_main(packets=packets)
+    else:
+        from benchmarks.offline import main as bench_main
+
+        code = bench_main(packets=packets)
     if code:
         raise Exit(code=code)
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 I64 = np.int64
+WINDOW = 112  # bytes of each frame's headers the decoder copies out in one read
 
 
 class Buffer:
@@ -27,7 +28,7 @@ class Buffer:
     field without assembling it from bytes.
     """
 
-    __slots__ = ("_released", "be16", "be32", "be64", "le16", "le32", "raw", "size", "u8")
+    __slots__ = ("_released", "be16", "be32", "be64", "le16", "le32", "raw", "record", "size", "u8", "window")
 
     def __init__(self, obj: Any) -> None:
         self.raw = obj  # for struct.unpack_from in record walks, and to keep it alive
@@ -39,6 +40,8 @@ class Buffer:
         self.be32 = _shifted(obj, ">u4", n)
         self.be64 = _shifted(obj, ">u8", n)
         self.le32 = _shifted(obj, "<u4", n)
+        self.window = _shifted(obj, f"V{WINDOW}", n)  # WINDOW bytes from any offset, in one read
+        self.record = _shifted(obj, "V16", n)  # a pcap record header
         self._released = 0
         if isinstance(obj, mmap.mmap):
             obj.madvise(mmap.MADV_SEQUENTIAL)

@@ -47,7 +47,6 @@ class PcapFile:
         rec = self.rec_len
         last_header = total - rec
         caplen_at = struct.Struct(self.order + "I").unpack_from
-        u32 = buf.le32 if self.order == "<" else buf.be32
         off = FILE_HEADER
         n_done = 0
         while off <= last_header:
@@ -60,27 +59,27 @@ class PcapFile:
                 app(off)
                 off += rec + caplen_at(mem, off + 8)[0]
             hdr = np.array(offs, dtype=I64)
-            cap = u32[hdr + 8].astype(I64)
+            # One read per record header: seconds, fraction, captured and original length.
+            fields = np.ascontiguousarray(buf.record[hdr]).view(self.order + "u4").reshape(-1, 4).astype(I64)
+            cap = fields[:, 2]
             damage = ""
             bad = np.flatnonzero(cap > self.limit)
             if len(bad):
                 cut = int(bad[0])
                 damage = f"corrupt record header at byte {int(hdr[cut])} (record length {int(cap[cut])})"
-                hdr, cap = hdr[:cut], cap[:cut]
+                hdr, fields = hdr[:cut], fields[:cut]
             elif off > total:
                 # The last record runs past the end of the file: a cut-off capture.
                 damage = f"capture truncated in record {n_done + len(hdr)} at byte {int(hdr[-1])}"
-                hdr, cap = hdr[:-1], cap[:-1]
+                hdr, fields = hdr[:-1], fields[:-1]
             if len(hdr):
-                sec = u32[hdr].astype(np.float64)
-                frac = u32[hdr + 4].astype(np.float64)
                 n = len(hdr)
                 yield Batch(
                     buf,
                     hdr + rec,
-                    cap,
-                    u32[hdr + 12].astype(I64),
-                    sec + frac * self.unit,
+                    fields[:, 2],
+                    fields[:, 3],
+                    fields[:, 0] + fields[:, 1] * self.unit,
                     np.full(n, self.linktype, dtype=I64),
                     np.zeros(n, dtype=I64),
                 )

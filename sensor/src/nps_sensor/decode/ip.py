@@ -27,16 +27,15 @@ HAS_PORTS = lut((TCP, UDP, DCCP, SCTP, UDPLITE))
 def ip_any(d: Decoded, idx: Sel) -> None:
     """IP of unknown version (raw link types, below MPLS): the first nibble decides."""
     idx = d.need(idx, 1, "truncated-ipv4")
-    version = d.buf.u8[d.p[idx]] >> 4
+    version = d.u8(idx, d.p[idx]) >> 4
     d.et[idx] = np.where(version == 4, IPV4, IPV6)
     d.fail(sub(idx, (version != 4) & (version != 6)), "bad-ip-version")
 
 
 def ipv4(d: Decoded, idx: Sel) -> Sel:
     idx = d.need(idx, 20, "truncated-ipv4")
-    buf = d.buf
     at = d.p[idx]
-    w0 = buf.be64[at]  # version, IHL, TOS, total length, id, flags, fragment offset
+    w0 = d.be64(idx, at)  # version, IHL, TOS, total length, id, flags, fragment offset
     ihl = ((w0 >> U64(56)) & U64(0xF)).astype(I64) * 4
     good = ((w0 >> U64(60)) == 4) & (ihl >= 20) & (at + ihl <= d.end[idx])
     if not good.all():
@@ -57,7 +56,7 @@ def ipv4(d: Decoded, idx: Sel) -> Sel:
         d.fail(sub(idx, short), "bad-ipv4-length")
         keep = ~short
         idx, at, w0, ihl, total = sub(idx, keep), at[keep], w0[keep], ihl[keep], total[keep]
-    w1 = buf.be64[at + 8]  # TTL, protocol, checksum, source
+    w1 = d.be64(idx, at + 8)  # TTL, protocol, checksum, source
     fragment = (w0 & U64(0x3FFF)).astype(I64)  # MF flag and offset
     d.l3[idx] = at
     d.head[idx] = w0
@@ -65,7 +64,7 @@ def ipv4(d: Decoded, idx: Sel) -> Sel:
     d.src_hi[idx] = 0
     d.src_lo[idx] = (w1 & LOW32) | V4_MAPPED
     d.dst_hi[idx] = 0
-    d.dst_lo[idx] = buf.be32[at + 16].astype(U64) | V4_MAPPED
+    d.dst_lo[idx] = d.be32(idx, at + 16).astype(U64) | V4_MAPPED
     d.proto[idx] = (w1 >> U64(48)) & U64(0xFF)
     d.iplen[idx] = total
     d.l4[idx] = at + ihl
@@ -80,9 +79,8 @@ def ipv4(d: Decoded, idx: Sel) -> Sel:
 
 def ipv6(d: Decoded, idx: Sel) -> Sel:
     idx = d.need(idx, 40, "truncated-ipv6")
-    buf = d.buf
     at = d.p[idx]
-    w0 = buf.be64[at]  # version, traffic class, flow label, payload length, next header, hop limit
+    w0 = d.be64(idx, at)  # version, traffic class, flow label, payload length, next header, hop limit
     good = (w0 >> U64(60)) == 6
     if not good.all():
         d.fail(sub(idx, ~good), "bad-ip-version")
@@ -97,10 +95,10 @@ def ipv6(d: Decoded, idx: Sel) -> Sel:
     d.l3[idx] = at
     d.head[idx] = w0 & NO_HOP_LIMIT  # the hop limit changes on the way; the packet does not
     d.ipver[idx] = 6
-    d.src_hi[idx] = buf.be64[at + 8]
-    d.src_lo[idx] = buf.be64[at + 16]
-    d.dst_hi[idx] = buf.be64[at + 24]
-    d.dst_lo[idx] = buf.be64[at + 32]
+    d.src_hi[idx] = d.be64(idx, at + 8)
+    d.src_lo[idx] = d.be64(idx, at + 16)
+    d.dst_hi[idx] = d.be64(idx, at + 24)
+    d.dst_lo[idx] = d.be64(idx, at + 32)
     d.iplen[idx] = payload + 40
     nh = ((w0 >> U64(8)) & U64(0xFF)).astype(I64)
     pos = at + 40
@@ -117,7 +115,6 @@ def ipv6(d: Decoded, idx: Sel) -> Sel:
 
 def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
     """Walk IPv6 extension headers, updating `nh` and `pos` in place (aligned with idx)."""
-    buf = d.buf
     frames = np.arange(d.n)[idx]
     walking = np.flatnonzero(IS_EXTENSION[nh])
     while len(walking):
@@ -127,15 +124,15 @@ def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
             d.fail(wi[~fits], "truncated-ipv6-extension")
             walking, wi, wp = walking[fits], wi[fits], wp[fits]
         kind = nh[walking]
-        following = buf.u8[wp].astype(I64)
-        hlen = buf.u8[wp + 1].astype(I64)
+        following = d.u8(wi, wp).astype(I64)
+        hlen = d.u8(wi, wp + 1).astype(I64)
         step = np.where(kind == AH, (hlen + 2) * 4, np.where(kind == FRAGMENT, 8, (hlen + 1) * 8))
         frag = np.flatnonzero(kind == FRAGMENT)
         if len(frag):
             fi, fp = wi[frag], wp[frag]
-            field = buf.be16[fp + 2].astype(I64)
+            field = d.be16(fi, fp + 2).astype(I64)
             d.frag[fi] = np.where(field & 0xFFF8, 2, np.where(field & 1, 1, 0))
-            d.ipid[fi] = buf.be32[fp + 4]
+            d.ipid[fi] = d.be32(fi, fp + 4)
             d.mark(fi[d.frag[fi] > 0], "fragment")
         nh[walking] = following
         pos[walking] = wp + step
@@ -154,24 +151,23 @@ def transport(d: Decoded, idx: Sel) -> None:
     frag = d.frag[idx]
     if frag.any():
         idx = sub(idx, frag != 2)
-    buf = d.buf
     l4 = d.l4[idx]
     room = d.end[idx] - l4
     proto = d.proto[idx]
     full = room >= 16
     if full.all():
-        t0 = buf.be64[l4]
-        t1 = buf.be64[l4 + 8]
+        t0 = d.be64(idx, l4)
+        t1 = d.be64(idx, l4 + 8)
     else:
         t0 = np.zeros(len(l4), dtype=U64)
         t1 = np.zeros(len(l4), dtype=U64)
         # Frames cut short (snap length, malformed): read what is there, high bytes first.
-        for low, high, view, shift in ((8, None, buf.be64, 0), (4, 8, buf.be32, 32), (1, 4, buf.u8, 56)):
+        for low, high, read, shift in ((8, None, d.be64, 0), (4, 8, d.be32, 32), (1, 4, d.u8, 56)):
             fits = (room >= low) if high is None else (room >= low) & (room < high)
             if fits.any():
-                t0[fits] = view[l4[fits]].astype(U64) << U64(shift)
+                t0[fits] = read(sub(idx, fits), l4[fits]).astype(U64) << U64(shift)
         if full.any():
-            t1[full] = buf.be64[l4[full] + 8]
+            t1[full] = d.be64(sub(idx, full), l4[full] + 8)
     d.t0[idx] = t0
     d.t1[idx] = t1
     ported = HAS_PORTS[proto]

@@ -50,7 +50,6 @@ def start(d: Decoded) -> None:
 
 
 def _start_mixed(d: Decoded, lt: np.ndarray) -> None:
-    buf = d.buf
     raw = np.flatnonzero(np.isin(lt, (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *RAW_ALIASES)))
     d.et[raw] = IP_ANY
     d.mark(raw, "raw_ip")
@@ -61,17 +60,17 @@ def _start_mixed(d: Decoded, lt: np.ndarray) -> None:
     sll = d.need(np.flatnonzero(lt == LINKTYPE_SLL), 16, "truncated-link-header")
     if len(sll):
         at = d.p[sll]
-        halen = buf.be16[at + 4]
+        halen = d.be16(sll, at + 4)
         d.mac_at[sll[halen == 6]] = at[halen == 6] + 6
-        _set_protocol(d, sll, buf.be16[at + 14].astype(np.int64))
+        _set_protocol(d, sll, d.be16(sll, at + 14).astype(np.int64))
         d.p[sll] += 16
         d.mark(sll, "sll")
     sll2 = d.need(np.flatnonzero(lt == LINKTYPE_SLL2), 20, "truncated-link-header")
     if len(sll2):
         at = d.p[sll2]
-        halen = buf.u8[at + 11]
+        halen = d.u8(sll2, at + 11)
         d.mac_at[sll2[halen == 6]] = at[halen == 6] + 12
-        _set_protocol(d, sll2, buf.be16[at].astype(np.int64))
+        _set_protocol(d, sll2, d.be16(sll2, at).astype(np.int64))
         d.p[sll2] += 20
         d.mark(sll2, "sll")
     d.fail(np.flatnonzero(~np.isin(lt, KNOWN_LINKTYPES)), "unknown-linktype")
@@ -87,7 +86,7 @@ def ethernet(d: Decoded, idx: Sel) -> None:
     at = d.p[idx]
     d.mac_at[idx] = at + 6
     d.tags[idx] = 0
-    et = d.buf.be16[at + 12].astype(np.int64)
+    et = d.be16(idx, at + 12).astype(np.int64)
     d.et[idx] = np.where(et >= 0x0600, et, LLC)
     d.p[idx] = at + 14
 
@@ -95,7 +94,7 @@ def ethernet(d: Decoded, idx: Sel) -> None:
 def vlan(d: Decoded, idx: Sel) -> None:
     idx = d.need(idx, 4, "truncated-vlan")
     at = d.p[idx]
-    vid = (d.buf.be16[at] & 0xFFF).astype(np.int32)
+    vid = (d.be16(idx, at) & 0xFFF).astype(np.int32)
     # The first tag of a frame is its VLAN (it overrides the VLAN an ERSPAN header
     # reported, which is the same one); further tags are the customer VLANs of QinQ.
     first = d.tags[idx] == 0
@@ -104,7 +103,7 @@ def vlan(d: Decoded, idx: Sel) -> None:
     d.tags[idx] += 1
     d.mark(sub(idx, first), "vlan")
     d.mark(sub(idx, ~first), "qinq")
-    et = d.buf.be16[at + 2].astype(np.int64)
+    et = d.be16(idx, at + 2).astype(np.int64)
     d.et[idx] = np.where(et >= 0x0600, et, LLC)
     d.p[idx] = at + 4
 
@@ -114,10 +113,10 @@ def mpls(d: Decoded, idx: Sel) -> None:
     idx = d.need(idx, 4, "truncated-mpls")
     d.mark(idx, "mpls")
     at = d.p[idx]
-    bottom = (d.buf.u8[at + 2] & 1).astype(bool)
+    bottom = (d.u8(idx, at + 2) & 1).astype(bool)
     d.p[idx] = at + 4
     last = d.need(sub(idx, bottom), 1, "truncated-mpls")
-    nibble = d.buf.u8[d.p[last]] >> 4
+    nibble = d.u8(last, d.p[last]) >> 4
     # 4/6: IP; 0: a pseudowire control word, then Ethernet; anything else: Ethernet.
     d.et[last] = np.where((nibble == 4) | (nibble == 6), IP_ANY, ETHER)
     d.p[sub(last, nibble == 0)] += 4
@@ -127,7 +126,7 @@ def pppoe(d: Decoded, idx: Sel) -> None:
     idx = d.need(idx, 8, "truncated-pppoe")
     d.mark(idx, "pppoe")
     at = d.p[idx]
-    ppp = d.buf.be16[at + 6].astype(np.int64)
+    ppp = d.be16(idx, at + 6).astype(np.int64)
     d.p[idx] = at + 8
     ip4 = ppp == 0x0021
     ip6 = ppp == 0x0057

@@ -83,11 +83,10 @@ def _swallow_rest(d: Decoded, idx: np.ndarray | slice) -> None:
 
 
 def _gre(d: Decoded, idx: Sel) -> None:
-    buf = d.buf
     idx = d.need(idx, 4, "truncated-gre")
     at = d.p[idx]
-    flags = buf.be16[at].astype(I64)
-    kind = buf.be16[at + 2].astype(I64)
+    flags = d.be16(idx, at).astype(I64)
+    kind = d.be16(idx, at + 2).astype(I64)
     # Version 1 is PPTP's enhanced GRE (PPP inside) and source routing is obsolete:
     # such packets stay GRE flows of the outer addresses.
     known = ((flags & 7) == 0) & ((flags & GRE_R) == 0) & np.isin(kind, GRE_PAYLOADS)
@@ -122,7 +121,7 @@ def _erspan_ii(d: Decoded, idx: Sel, at: np.ndarray) -> None:
     if not ok.all():
         d.fail(sub(idx, ~ok), "truncated-erspan")
         idx, at = sub(idx, ok), at[ok]
-    w0 = d.buf.be32[at].astype(I64)
+    w0 = d.be32(idx, at).astype(I64)
     _enter(d, idx, at + 8, ETHER, "erspan_ii")
     d.tunnel_id[idx] = w0 & 0x3FF
     _header_vlan(d, idx, (w0 >> 16) & 0xFFF)
@@ -133,8 +132,8 @@ def _erspan_iii(d: Decoded, idx: Sel, at: np.ndarray) -> None:
     if not ok.all():
         d.fail(sub(idx, ~ok), "truncated-erspan")
         idx, at = sub(idx, ok), at[ok]
-    w0 = d.buf.be32[at].astype(I64)
-    w2 = d.buf.be32[at + 8].astype(I64)
+    w0 = d.be32(idx, at).astype(I64)
+    w2 = d.be32(idx, at + 8).astype(I64)
     # The O flag announces an 8-byte platform-specific sub-header.
     inner = at + 12 + 8 * (w2 & 1)
     frame_type = (w2 >> 10) & 0x1F
@@ -150,14 +149,13 @@ def _header_vlan(d: Decoded, idx: Sel, vid: np.ndarray) -> None:
 
 
 def _vxlan(d: Decoded, idx: Sel) -> None:
-    buf = d.buf
     at = d.l4[idx]
     ok = at + 16 <= d.end[idx]
     if not ok.all():
         d.fail(sub(idx, ~ok), "truncated-vxlan")
         idx, at = sub(idx, ok), at[ok]
-    valid = (buf.u8[at + 8] & 0x08) > 0  # the I flag: a VNI is present
+    valid = (d.u8(idx, at + 8) & 0x08) > 0  # the I flag: a VNI is present
     idx, at = sub(idx, valid), at[valid]
-    vni = buf.be32[at + 12].astype(I64) >> 8
+    vni = d.be32(idx, at + 12).astype(I64) >> 8
     _enter(d, idx, at + 16, ETHER, "vxlan")
     d.tunnel_id[idx] = vni

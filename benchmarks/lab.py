@@ -1,0 +1,155 @@
+"""A lab of network namespaces for live capture: tests and `inv bench --live` use it.
+
+A "mirror" namespace where tcpreplay sends, and a "sensor" namespace where
+`nps-sensor run` listens on the other end of each veth pair; nothing leaves them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent / "nps-sensor"
+
+
+def sh(*args: str) -> str:
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+class Lab:
+    """Namespaces `mirror` and `sensor` joined by veth pairs mirror<i> -- sniff<i>."""
+
+    def __init__(self, pairs: int) -> None:
+        tag = uuid.uuid4().hex[:6]
+        self.mirror, self.sensor = f"nps-m-{tag}", f"nps-s-{tag}"
+        self.sniff = [f"sniff{i}" for i in range(pairs)]
+        self.ports = [f"mirror{i}" for i in range(pairs)]
+        for ns in (self.mirror, self.sensor):
+            sh("ip", "netns", "add", ns)
+            # No IPv6 on the lab's interfaces: their own router solicitations would be traffic.
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        for port, sniff in zip(self.ports, self.sniff, strict=True):
+            sh("ip", "link", "add", f"{port}-{tag}", "type", "veth", "peer", "name", f"{sniff}-{tag}")
+            sh("ip", "link", "set", f"{port}-{tag}", "netns", self.mirror, "name", port)
+            sh("ip", "link", "set", f"{sniff}-{tag}", "netns", self.sensor, "name", sniff)
+            sh("ip", "-n", self.mirror, "link", "set", port, "up")
+            sh("ip", "-n", self.sensor, "link", "set", sniff, "up")
+
+    def close(self) -> None:
+        for ns in (self.mirror, self.sensor):
+            subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
+
+    def replay(self, capture: Path, *extra: str, split: bool = False) -> None:
+        """Send a capture into the sensor's interfaces; `split` sends each direction of a
+        conversation out of its own port, as a TAP does (tcpprep decides who is client)."""
+        cmd = ["ip", "netns", "exec", self.mirror, "tcpreplay", "-q", *extra, "-i", self.ports[0]]
+        if split:
+            cache = capture.with_suffix(".cache")
+            sh("tcpprep", "--auto=bridge", f"--pcap={capture}", f"--cachefile={cache}")
+            cmd += ["-I", self.ports[1], f"--cachefile={cache}"]
+        subprocess.run([*cmd, str(capture)], check=True, capture_output=True)
+
+
+class Sensor:
+    def __init__(self, lab: Lab, workdir: Path, **settings: Any) -> None:
+        self.lab = lab
+        self.workdir = workdir
+        self.spool = workdir / "spool"
+        self.port = 18470 + os.getpid() % 500
+        self.config = workdir / "sensor.yaml"
+        self.write_config(**settings)
+        self.proc: subprocess.Popen[str] | None = None
+
+    def write_config(
+        self,
+        workers: int = 2,
+        interfaces: list[str] | None = None,
+        windows: tuple[int, int] = (300, 1800),
+        spool_mb: int = 200,
+        extra: str = "",
+    ) -> None:
+        names = interfaces or self.lab.sniff
+        self.config.write_text(
+            "internal: [{name: all, ranges: [0.0.0.0/0, '::/0']}]\n"
+            f"reporting: {{new_assets_window: {windows[0]}, updates_window: {windows[1]}}}\n"
+            "sensing:\n"
+            f"  interfaces: [{', '.join(names)}]\n"
+            f"  workers: {workers}\n"
+            "  ring_mb: 64\n"
+            f"  spool: {{directory: {self.spool}, max_mb: {spool_mb}}}\n"
+            f"  status: 127.0.0.1:{self.port}\n" + extra
+        )
+
+    def start(self) -> None:
+        self.log = (self.workdir / "sensor.log").open("a")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.lab.sensor, str(BIN), "run", "--config", str(self.config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.status()
+                return
+            except subprocess.CalledProcessError:
+                assert self.proc.poll() is None, self.logtext()
+                time.sleep(0.2)
+        raise AssertionError("the sensor did not start:\n" + self.logtext())
+
+    def logtext(self) -> str:
+        return (self.workdir / "sensor.log").read_text()
+
+    def command(self, *args: str) -> dict[str, Any]:
+        out = sh("ip", "netns", "exec", self.lab.sensor, str(BIN), *args, "--address", f"127.0.0.1:{self.port}")
+        return json.loads(out) if out.startswith("{") else {}
+
+    def status(self) -> dict[str, Any]:
+        return self.command("status", "--json")
+
+    def received(self) -> int:
+        return sum(i["received"] for i in self.status()["interfaces"])
+
+    def wait_received(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.received() >= count:
+                time.sleep(1.5)  # the workers' counters come once a second; let them drain
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"received {self.received()} of {count} packets")
+
+    def wait_settled(self, timeout: float = 60) -> None:
+        """Until the kernel counters stop moving (workers push them once a second)."""
+        last = -1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = sum(i["received"] + i["dropped"] for i in self.status()["interfaces"])
+            if now == last:
+                return
+            last = now
+            time.sleep(1.3)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        if sig == signal.SIGKILL:
+            # `ip netns exec` execs the sensor, so this is the control process itself.
+            os.kill(self.proc.pid, signal.SIGKILL)
+        else:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(30)
+        self.log.close()
+        return code
+
+    def reports(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.spool.glob("*.json")) if p.name != "state.json"]

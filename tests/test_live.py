@@ -1,0 +1,192 @@
+"""`nps-sensor run` on veth pairs in network namespaces, fed by tcpreplay.
+
+Every test builds its own namespaces: a "mirror" namespace where tcpreplay sends,
+and a "sensor" namespace where the sensor listens on the other end of each veth
+pair. No packet leaves them. Needs root, iproute2 and tcpreplay (./bootstrap).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.lab import BIN, Lab, Sensor
+from nps_sensor.synth import write_capture
+
+pytestmark = pytest.mark.live
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "live capture tests need root (network namespaces, packet sockets)"
+    for tool in ("ip", "tcpreplay", "tcpprep"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (run ./bootstrap)"
+    return None
+
+
+if (reason := _missing()) is not None:
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    pairs = getattr(request, "param", 1)
+    lab = Lab(pairs)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def summarize(assets: list[dict[str, Any]], flows: list[dict[str, Any]]) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    """What must agree between `run` and `analyze`: per-address counters and MACs, and
+    per-4-tuple traffic summed over windows (times differ: replay is not the capture)."""
+    a: dict[Any, Any] = {}
+    for x in assets:
+        key = x["ip"] or x["name"]
+        a[key] = (x["mac"], tuple(x.get("macs", ())), x["packets"], x["bytes_in"], x["bytes_out"])
+    f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for r in flows:
+        s = f[(r["client"], r["server"], r["port"], r["proto"])]
+        s[0] += r["client_bytes"]
+        s[1] += r["server_bytes"]
+        s[2] += r["client_packets"]
+        s[3] += r["server_packets"]
+    return a, dict(f)
+
+
+def live_result(sensor: Sensor) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    reports = sensor.reports()
+    latest: dict[Any, dict[str, Any]] = {}
+    for r in reports:  # assets carry totals: the last report of each one counts
+        for x in r["assets"]:
+            latest[x["ip"] or x["name"]] = x
+    return summarize(list(latest.values()), [f for r in reports for f in r["flows"]])
+
+
+def analyze_result(capture: Path, config: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
+    cmd = [str(BIN), "analyze", str(capture), "--config", str(config)]
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    return summarize(result["assets"], result["flows"])
+
+
+@pytest.mark.parametrize(
+    ("wrap", "workers", "lab"),
+    [("plain", 1, 1), ("plain", 2, 1), ("vlan", 2, 1), ("erspan2", 2, 1), ("plain", 2, 2)],
+    indirect=["lab"],
+    ids=["plain-1-worker", "plain-2-workers", "vlan-2-workers", "erspan2-2-workers", "plain-tap-2-interfaces"],
+)
+def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, workers: int) -> None:
+    capture = tmp_path / f"{wrap}.pcap"
+    write_capture(str(capture), 20_000, 11, wrap)
+    sensor = Sensor(lab, tmp_path, workers=workers)
+    sensor.start()
+    lab.replay(capture, split=len(lab.sniff) == 2)
+    sensor.wait_received(20_000)
+    status = sensor.status()
+    assert sum(i["dropped"] for i in status["interfaces"]) == 0
+    assert sensor.stop() == 0
+    live_assets, live_flows = live_result(sensor)
+    file_assets, file_flows = analyze_result(capture, sensor.config)
+    assert live_flows == file_flows
+    assert live_assets == file_assets
+    assert "report" in sensor.logtext() and "Traceback" not in sensor.logtext()
+
+
+def test_a_crash_keeps_every_closed_window_intact(lab: Lab, tmp_path: Path) -> None:
+    capture = tmp_path / "c.pcap"
+    write_capture(str(capture), 4_000, 5, "plain")
+    sensor = Sensor(lab, tmp_path, windows=(2, 4))
+    sensor.start()
+    started = time.time()
+    while time.time() - started < 11:
+        lab.replay(capture, "--topspeed")
+        time.sleep(0.3)
+    killed = time.time()
+    assert sensor.stop(signal.SIGKILL) == -signal.SIGKILL
+    before = {p.name: p.read_bytes() for p in sensor.spool.glob("0*.json")}
+    reports = sensor.reports()  # every file parses: none is half written
+    updates = {_epoch(r["window_end"]) for r in reports if r["kind"] == "update"}
+    # Every update window that ended while traffic flowed, and a second before the kill.
+    closed = {t for t in range(int(started) // 4 * 4 + 4, int(killed)) if t % 4 == 0 and t < killed - 1}
+    assert closed and closed <= updates, (sorted(closed), sorted(updates))
+    # Up again, the spool goes on from where it was; what was there stays as it was.
+    sensor.start()
+    lab.replay(capture, "--topspeed")
+    time.sleep(1.5)
+    assert sensor.stop() == 0
+    after = {p.name: p.read_bytes() for p in sensor.spool.glob("0*.json")}
+    assert len(after) > len(before)
+    assert all(after[name] == data for name, data in before.items())
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_full_spool_drops_the_oldest_and_keeps_sensing(lab: Lab, tmp_path: Path) -> None:
+    capture = tmp_path / "q.pcap"
+    write_capture(str(capture), 4_000, 6, "plain")
+    sensor = Sensor(lab, tmp_path, windows=(1, 2), spool_mb=1)
+    sensor.start()
+    deadline = time.time() + 12
+    while time.time() < deadline:
+        lab.replay(capture, "--topspeed")
+        time.sleep(0.2)
+    status = sensor.status()
+    assert status["spool"]["dropped"] > 0
+    assert status["spool"]["bytes"] <= 1 << 20
+    assert status["state"] == "sensing"
+    before = sensor.received()
+    lab.replay(capture, "--topspeed")
+    time.sleep(2)
+    assert sensor.received() >= before + 4_000
+    assert sensor.stop() == 0
+
+
+def test_pause_resume_and_reload(lab: Lab, tmp_path: Path) -> None:
+    capture = tmp_path / "p.pcap"
+    write_capture(str(capture), 2_000, 7, "plain")
+    sensor = Sensor(lab, tmp_path)
+    sensor.start()
+    assert sensor.command("pause")["state"] == "paused"
+    lab.replay(capture, "--topspeed")
+    time.sleep(2)
+    assert sensor.received() == 0
+    assert sensor.command("resume")["state"] == "sensing"
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(2_000)
+    sensor.write_config(extra="monitor_external: [{name: watched, targets: [198.51.100.1]}]\n")
+    assert sensor.proc is not None
+    sensor.proc.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    assert "configuration reloaded" in sensor.logtext()
+    assert sensor.status()["state"] == "sensing"
+    assert sensor.stop() == 0
+
+
+def test_operational_errors_are_one_line(lab: Lab, tmp_path: Path) -> None:
+    sensor = Sensor(lab, tmp_path, interfaces=["nosuch0"])
+    out = subprocess.run(
+        ["ip", "netns", "exec", lab.sensor, str(BIN), "run", "--config", str(sensor.config)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "nosuch0 does not exist" in out.stderr and "Traceback" not in out.stderr
