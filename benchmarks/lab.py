@@ -41,8 +41,9 @@ class Lab:
             sh("ip", "link", "add", f"{port}-{tag}", "type", "veth", "peer", "name", f"{sniff}-{tag}")
             sh("ip", "link", "set", f"{port}-{tag}", "netns", self.mirror, "name", port)
             sh("ip", "link", "set", f"{sniff}-{tag}", "netns", self.sensor, "name", sniff)
-            sh("ip", "-n", self.mirror, "link", "set", port, "up")
-            sh("ip", "-n", self.sensor, "link", "set", sniff, "up")
+            # Jumbo frames: a mirrored 1514-byte frame inside ERSPAN is larger than 1500.
+            sh("ip", "-n", self.mirror, "link", "set", port, "mtu", "9000", "up")
+            sh("ip", "-n", self.sensor, "link", "set", sniff, "mtu", "9000", "up")
 
     def close(self) -> None:
         for ns in (self.mirror, self.sensor):
@@ -110,12 +111,15 @@ class Sensor:
     def logtext(self) -> str:
         return (self.workdir / "sensor.log").read_text()
 
-    def command(self, *args: str) -> dict[str, Any]:
-        out = sh("ip", "netns", "exec", self.lab.sensor, str(BIN), *args, "--address", f"127.0.0.1:{self.port}")
-        return json.loads(out) if out.startswith("{") else {}
+    def command(self, action: str) -> dict[str, Any]:
+        """`nps-sensor status|pause|resume` in the sensor's namespace; the reply as JSON."""
+        address = f"127.0.0.1:{self.port}"
+        out = sh("ip", "netns", "exec", self.lab.sensor, str(BIN), action, "--json", "--address", address)
+        reply: dict[str, Any] = json.loads(out)
+        return reply
 
     def status(self) -> dict[str, Any]:
-        return self.command("status", "--json")
+        return self.command("status")
 
     def received(self) -> int:
         return sum(i["received"] for i in self.status()["interfaces"])

@@ -214,3 +214,16 @@ def test_wrapped_traffic_gives_the_same_report(tmp_path: Path, wrap: str) -> Non
     assert flows(base) == flows(other)
     macs = {a["ip"]: a["macs"] for a in other["assets"]}
     assert {a["ip"]: a["macs"] for a in base["assets"]} == {k: v for k, v in macs.items() if k in macs}
+
+
+def test_traffic_to_an_address_counts_before_it_first_answers(tmp_path: Path) -> None:
+    """A SYN in one window, the SYN-ACK in a later one: the server's totals include the SYN."""
+    start = 1_700_001_000.0
+    frames = [
+        (start + 10, eth(1, 2, tcp("10.0.0.1", "10.0.0.2", 40000, 80, "S"))),
+        (start + 400, eth(2, 1, tcp("10.0.0.2", "10.0.0.1", 80, 40000, "SA"))),
+    ]
+    result = run(tmp_path, frames)
+    server = next(a for a in result["assets"] if a["ip"] == "10.0.0.2")
+    assert (server["packets"], server["bytes_in"], server["bytes_out"]) == (2, 40, 40)
+    assert len(result["reports"]) >= 2

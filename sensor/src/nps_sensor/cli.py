@@ -54,8 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         s.add_argument("--config", "-c", metavar="FILE", help="read the status address from this configuration")
         s.add_argument("--address", "-a", metavar="HOST:PORT", help="status endpoint (default 127.0.0.1:8470)")
-        if name == "status":
-            s.add_argument("--json", action="store_true", help="the raw JSON")
+        s.add_argument("--json", action="store_true", help="the status as JSON")
     return p
 
 

@@ -34,6 +34,7 @@ from nps_sensor.classify import (
     NON_INVENTORIED,
     Classifier,
     ip_text,
+    is_group,
 )
 from nps_sensor.config import Config
 from nps_sensor.flows import FlowDeltas
@@ -104,6 +105,9 @@ class Asset:
     tunnels: set[int] = field(default_factory=set)
     reported: bool = False  # in a report already
     active: bool = False  # traffic since the last update report
+    # Only senders are devices. Traffic to an address is counted from the first packet
+    # on, though, so that its totals do not depend on when it first answered.
+    sender: bool = False
 
     def mac(self) -> int | None:
         real = {m: n for m, n in self.macs.items() if m != int(NO_MAC)}
@@ -215,7 +219,7 @@ class Reporter:
                 self._align(ts)
 
     def _idle(self) -> bool:
-        return not self.pending and not any(a.active or not a.reported for a in self.assets.values())
+        return not self.pending and not any(a.sender and (a.active or not a.reported) for a in self.assets.values())
 
     def close_window(self, harvest: Harvest) -> None:
         """Close the window ending at `next_boundary` (a new-assets or update report)."""
@@ -261,6 +265,7 @@ class Reporter:
             a = self.assets.get(ip)
             if a is None:
                 a = self.assets[ip] = Asset(ip)
+            a.sender = True
             a.macs[mac] = a.macs.get(mac, 0) + packets
             a.first = min(a.first, first)
             a.last = max(a.last, last)
@@ -305,6 +310,8 @@ class Reporter:
             ip = (high << 64) | low
             ip_of.append(ip)
             a = self.assets.get(ip)
+            if a is None and not is_group(ip):
+                a = self.assets[ip] = Asset(ip)
             if a is not None:
                 a.packets += int(pk)
                 a.bytes_out += int(out)
@@ -350,7 +357,7 @@ class Reporter:
             new = {
                 ip
                 for ip, a in self.assets.items()
-                if not a.reported and self.classifier.verdict(ip, a.macs).cls in ANNOUNCED
+                if a.sender and not a.reported and self.classifier.verdict(ip, a.macs).cls in ANNOUNCED
             }
             if not new:
                 return
@@ -361,7 +368,7 @@ class Reporter:
                 a.reported = True
             self.emit(Report(kind, self.window_start, end, self.asset_dicts(chosen), flows))
             return
-        active = [a for a in self.assets.values() if a.active or not a.reported]
+        active = [a for a in self.assets.values() if a.sender and (a.active or not a.reported)]
         flows = [r.as_dict() for r in self.pending.values()]
         self.pending.clear()
         if not active and not flows:
@@ -377,6 +384,8 @@ class Reporter:
         out: list[dict[str, Any]] = []
         merged: dict[str, dict[str, Any]] = {}
         for a in sorted(assets, key=lambda a: a.ip):
+            if not a.sender:
+                continue
             v = self.classifier.verdict(a.ip, a.macs)
             if v.cls == GROUP_ADDRESS:
                 continue

@@ -80,7 +80,9 @@ class Ring:
         self.iface_number = iface_number
         self.stats = RingStats()
         try:
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            # Protocol 0: no packet until bind() names the interface (a socket opened
+            # with ETH_P_ALL takes every interface's traffic until then).
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError:
             raise SensorError(
                 f"{interface}: permission denied opening a packet socket (run as root or grant CAP_NET_RAW)"
@@ -117,7 +119,7 @@ class Ring:
         self.map = mmap.mmap(s.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self.buf = Buffer(self.map)
         self._u32 = np.frombuffer(self.map, dtype=np.uint32)
-        s.bind((self.interface, ETH_P_ALL))
+        s.bind((self.interface, ETH_P_ALL))  # Python puts the protocol in network order
         with contextlib.suppress(OSError):  # Linux < 4.20: a sniffing interface sends nothing anyway
             s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")

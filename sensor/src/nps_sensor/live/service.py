@@ -354,7 +354,7 @@ class Service:
                 "utilisation_percent": round(pps / cap.pps * 100, 2) if cap and cap.pps else 0.0,
             },
             "capacity": cap.as_dict() if cap else {},
-            "assets_last_hour": sum(1 for a in self.reporter.assets.values() if a.last >= hour_ago),
+            "assets_last_hour": sum(1 for a in self.reporter.assets.values() if a.sender and a.last >= hour_ago),
             "system": {
                 "cpu_percent": self.cpu.percent(pids, now),
                 "sensor_memory_mb": system.rss_mb(pids),
