@@ -30,6 +30,7 @@ class Lab:
         tag = uuid.uuid4().hex[:6]
         self.mirror, self.sensor = f"nps-m-{tag}", f"nps-s-{tag}"
         self.sniff = [f"sniff{i}" for i in range(pairs)]
+        self.processes: list[subprocess.Popen[str]] = []  # sensors started in the lab
         self.ports = [f"mirror{i}" for i in range(pairs)]
         for ns in (self.mirror, self.sensor):
             sh("ip", "netns", "add", ns)
@@ -46,6 +47,11 @@ class Lab:
             sh("ip", "-n", self.sensor, "link", "set", sniff, "mtu", "9000", "up")
 
     def close(self) -> None:
+        """Stop what still runs in the lab (a failed test leaves its sensor), then remove it."""
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
         for ns in (self.mirror, self.sensor):
             subprocess.run(["ip", "netns", "delete", ns], check=False, capture_output=True)
 
@@ -98,6 +104,7 @@ class Sensor:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.lab.processes.append(self.proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

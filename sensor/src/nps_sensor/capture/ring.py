@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import mmap
-import select
 import socket
 import struct
 from collections.abc import Iterator
@@ -167,16 +166,10 @@ class Ring:
             u32[(base + BLOCK_STATUS) // 4] = TP_STATUS_KERNEL
             self._next = (self._next + 1) % cfg.blocks
 
-    def wait(self, timeout: float) -> bool:
-        """Block until the next block is ready or `timeout` seconds pass."""
+    def has_ready(self) -> bool:
+        """Whether the kernel has handed over the next block."""
         base = self._next * self.settings.block_size
-        if self._u32[(base + BLOCK_STATUS) // 4] & TP_STATUS_USER:
-            return True
-        try:
-            r, _, _ = select.select([self.sock], [], [], timeout)
-        except InterruptedError:
-            return False
-        return bool(r)
+        return bool(self._u32[(base + BLOCK_STATUS) // 4] & TP_STATUS_USER)
 
     def _batch(self, base: int, count: int) -> Batch | None:
         if not count:

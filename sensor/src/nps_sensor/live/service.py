@@ -205,6 +205,8 @@ class Service:
             counters: WorkerCounters = message[2]
             self.counters[message[1]] = counters
             self._sample()
+        elif message[0] == "error":
+            log.error("capture worker %d: %s", message[1], message[2])
         return message
 
     def _gather(self, final: bool = False) -> Harvest:

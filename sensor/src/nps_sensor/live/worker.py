@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import select
 import signal
 import socket
@@ -114,5 +115,15 @@ def run_worker(index: int, cfg: Config, rings: list[Ring], conn: Connection, pau
             counters.at = time.time()
             conn.send(("counters", index, counters))
         if not busy:
-            with contextlib.suppress(InterruptedError):
-                select.select(fds, [], [], 0.2)
+            try:
+                readable, _, _ = select.select(fds, [], [], 0.2)
+            except InterruptedError:
+                continue
+            for ring in rings:
+                if ring.fileno() in readable and not ring.has_ready():
+                    # Readable without a block: the socket reports an error (the
+                    # interface went away). Say so and end: the service restarts.
+                    err = ring.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        conn.send(("error", index, f"interface {ring.interface}: {os.strerror(err)}"))
+                        return
