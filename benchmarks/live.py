@@ -44,7 +44,20 @@ class Step:
 
 def _replay(lab: Lab, capture: Path, rate: int | None) -> tuple[int, float]:
     speed = ["--topspeed"] if rate is None else [f"--pps={rate}"]
-    cmd = ["ip", "netns", "exec", lab.mirror, "tcpreplay", *speed, f"--limit={STEP}", "-i", lab.ports[0], str(capture)]
+    # -K: the packets are loaded into memory first, so tcpreplay sends as fast as it can.
+    cmd = [
+        "ip",
+        "netns",
+        "exec",
+        lab.mirror,
+        "tcpreplay",
+        "-K",
+        *speed,
+        f"--limit={STEP}",
+        "-i",
+        lab.ports[0],
+        str(capture),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     sent = re.search(r"Actual: (\d+) packets", out)
     pps = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", out)
