@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         "the local status endpoint. SIGTERM closes the last window; SIGHUP re-reads the configuration.",
     )
     r.add_argument("--config", "-c", metavar="FILE", required=True, help="sensor configuration (YAML)")
+    ap = sub.add_parser("appliance", help="appliance settings (first boot)", description="Appliance settings.")
+    ap_sub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ap_sub.add_parser("firstboot", help="apply the OVF environment's properties (run by nps-firstboot.service)")
     for name, text in (
         ("status", "show the running sensor's state"),
         ("pause", "stop sensing (reports and spool stay)"),
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command in ("status", "pause", "resume"):
             return _status(args)
+        if args.command == "appliance":
+            return _appliance(args)
     except SensorError as e:
         print(f"nps-sensor: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -97,6 +102,15 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     return run(args.config)
+
+
+def _appliance(args: argparse.Namespace) -> int:
+    import logging
+
+    from nps_sensor.appliance import firstboot
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    return firstboot.run()
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -1,0 +1,133 @@
+"""`inv image.build`: the appliance, from nothing to the OVA and the VHDX zip.
+
+Steps: the sensor's wheels; the Debian base (cached); the appliance layer; the raw
+disk; the packages for each hypervisor; checksums and the build manifest. Each step
+shows its progress, and a failing one says what failed in one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from . import disk, rootfs
+from .steps import BuildError, check_space, require, run
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "nps-sensor"
+DEFAULT_EPOCH = 1_767_225_600  # 2026-01-01: images are reproducible unless told otherwise
+
+
+@dataclass
+class Build:
+    version: str
+    output: Path
+    cache: Path
+    fingerprints: Path | None = None
+    epoch: int = DEFAULT_EPOCH
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def wheels(b: Build, console: Console) -> Path:
+    """The sensor and its dependencies as wheels for Debian 12's Python 3.11."""
+    out = b.cache / "wheels"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    run(
+        "sensor wheels (pip wheel)",
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(ROOT / "sensor")],
+        env={"SOURCE_DATE_EPOCH": str(b.epoch)},
+    )
+    return out
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(path)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def build(b: Build, console: Console | None = None) -> list[Path]:
+    console = console or Console(stderr=True)
+    require("mmdebstrap", "mke2fs", "sfdisk", "grub-mkimage")
+    if os.geteuid() != 0:
+        raise BuildError("image.build needs root (mmdebstrap's root mode, chroot, device files in the image)")
+    check_space(b.cache, 6 * 2**30)
+    check_space(b.output, 2 * 2**30)
+    work = b.cache / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    raw = work / "disk.raw"
+
+    def step(name: str) -> _Step:
+        return _Step(name, b, console)
+
+    with step("sensor wheels"):
+        wheel_dir = wheels(b, console)
+    with step("Debian base (mmdebstrap; cached)"):
+        base = rootfs.base(b.cache, b.epoch)
+    with step("appliance layer"):
+        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, ROOT / "templates" / "appliance")
+        manifest = {
+            "name": NAME,
+            "version": b.version,
+            "source_date_epoch": b.epoch,
+            "sensor": rootfs.python_packages(root).get("nps-sensor"),
+            "debian_packages": rootfs.packages(root),
+            "python_packages": rootfs.python_packages(root),
+            "inputs": {
+                "base": base.name,
+                "wheels": tree_digest(wheel_dir),
+                "templates": tree_digest(ROOT / "templates"),
+                "fingerprints": tree_digest(b.fingerprints) if b.fingerprints else None,
+            },
+        }
+    with step("bootable raw disk (50 GiB, sparse)"):
+        disk.build(root, raw, b.epoch)
+    outputs: list[Path] = []
+    with step("OVA and VHDX"):
+        from .package import package
+
+        outputs = package(raw, NAME, b.version, b.output, b.epoch)
+    manifest_path = b.output / f"{NAME}-{b.version}-manifest.json"
+    manifest["timings_seconds"] = b.timings
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    for p in outputs:
+        console.print(f"  {p}  {p.stat().st_size / 2**20:.1f} MiB", highlight=False)
+    console.print(f"  {manifest_path}", highlight=False)
+    return [*outputs, manifest_path]
+
+
+class _Step:
+    def __init__(self, name: str, b: Build, console: Console) -> None:
+        self.name, self.b, self.console = name, b, console
+
+    def __enter__(self) -> None:
+        self.start = time.monotonic()
+        self.status = self.console.status(self.name + " ...")
+        self.status.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.status.__exit__(None, None, None)
+        took = time.monotonic() - self.start
+        self.b.timings[self.name] = round(took, 1)
+        mark = "failed" if exc[0] else "done"
+        self.console.print(f"{self.name}: {mark} in {took:.0f} s", highlight=False)

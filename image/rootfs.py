@@ -1,0 +1,279 @@
+"""The appliance's root file system: Debian 12 minbase, the kernel, the sensor, its files.
+
+Two stages with a cache each. The base (mmdebstrap, minbase, the Debian packages) is
+a tarball keyed by everything that goes into it: the package list, the host's apt
+sources (mmdebstrap takes the host's apt configuration when given no mirror, so a
+proxy or a local mirror works as for apt), SOURCE_DATE_EPOCH. The appliance layer
+(the sensor in its own virtual environment, the configuration files rendered from
+`templates/`, the services) is applied to a copy of it on every build: that part is
+quick, and it is where the code changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from nps_sensor.appliance.render import ADMIN, VENV, File, files, write
+from nps_sensor.appliance.settings import Settings
+
+from .steps import BuildError, run
+
+SUITE = "bookworm"
+PACKAGES = (
+    # the kernel for VMware and Hyper-V (vmxnet3, pvscsi, hv_netvsc, hv_storvsc, ata_piix)
+    "linux-image-cloud-amd64",
+    "initramfs-tools",
+    "systemd",
+    "systemd-sysv",
+    "systemd-resolved",
+    "udev",
+    "dbus",
+    "python3",
+    "python3-venv",
+    "iproute2",
+    "ethtool",
+    "openssh-server",
+    "sudo",
+    "ca-certificates",
+    "open-vm-tools",  # VMware guestinfo: the OVF environment without a CD
+    "p0f",  # p0f.fp, TCP fingerprints
+    "ieee-data",  # IEEE OUI lists
+    "libwireshark-data",  # Wireshark's manuf: vendor names
+    "less",
+    "nano",
+)
+KERNEL_ARGS = "net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,115200n8"
+ROOT_UUID = "6e70732d-7365-4e73-af72-000000000001"  # fixed: reproducible images, stable fstab
+
+
+def apt_sources() -> str:
+    """The host's apt sources, part of the base's cache key."""
+    out = []
+    for p in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        if p.is_file():
+            out.append(f"{p}\n{p.read_text()}")
+    return "\n".join(out)
+
+
+def base_key(epoch: int) -> str:
+    h = hashlib.sha256()
+    for part in (SUITE, " ".join(PACKAGES), apt_sources(), str(epoch), _version("mmdebstrap")):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _version(tool: str) -> str:
+    try:
+        return subprocess.run([tool, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def base(cache: Path, epoch: int) -> Path:
+    """The base tarball, from the cache or built now."""
+    tar = cache / f"base-{SUITE}-{base_key(epoch)}.tar"
+    if tar.exists():
+        return tar
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = tar.with_suffix(".tmp.tar")
+    mirrors = _mirrors(apt_sources())
+    if not mirrors:
+        raise BuildError(
+            "no Debian 12 (bookworm) source in the host's apt configuration: add one to /etc/apt/sources.list"
+        )
+    run(
+        "base system (mmdebstrap)",
+        [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--mode=root",
+            "--format=tar",
+            "--include=" + ",".join(PACKAGES),
+            "--components=main",
+            "--aptopt=Acquire::Retries 3",
+            # apt-key looks for gpgv as if inside the new system, where it is not yet.
+            '--aptopt=Apt::Key::gpgvcommand "/usr/bin/gpgv"',
+            # No documentation, locales or package lists in the image.
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+            "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*.bin",
+            SUITE,
+            str(tmp),
+            *mirrors,
+        ],
+        env={"SOURCE_DATE_EPOCH": str(epoch)},
+    )
+    tmp.replace(tar)
+    return tar
+
+
+DEBIAN_SUITES = {SUITE, f"{SUITE}-updates", f"{SUITE}-security", f"{SUITE}-backports"}
+
+
+def _mirrors(text: str) -> list[str]:
+    """mmdebstrap's mirror lines: the host's sources for Debian's own suites only (other
+    repositories configured on the host, a cloud SDK or Node.js, have no business in
+    the appliance). Both the one-line and the deb822 formats."""
+    out: list[str] = []
+    for stanza in text.split("\n\n"):
+        fields: dict[str, list[str]] = {}
+        for raw in stanza.splitlines():
+            line = raw.strip()
+            if line.startswith("deb ") and not line.startswith("deb-src"):
+                parts = line.split()
+                if "[" in parts[1]:  # options like [signed-by=...]
+                    parts = [parts[0], *[p for p in parts[1:] if not (p.startswith("[") or p.endswith("]"))]]
+                if len(parts) >= 3 and parts[2] in DEBIAN_SUITES:
+                    out.append(f"deb {parts[1]} {parts[2]} main")
+            elif ":" in line and not line.startswith("#"):
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.split()
+        if "deb" in fields.get("Types", []):
+            for uri in fields.get("URIs", []):
+                out.extend(f"deb {uri} {suite} main" for suite in fields.get("Suites", []) if suite in DEBIAN_SUITES)
+    return list(dict.fromkeys(out))
+
+
+def appliance(base_tar: Path, work: Path, wheels: Path, fingerprints: Path | None, templates: Path) -> Path:
+    """Unpack the base into `work/rootfs` and add the appliance layer to it."""
+    root = work / "rootfs"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    run("unpack the base system", ["tar", "-xf", str(base_tar), "-C", str(root), "--numeric-owner"])
+    _sensor(root, wheels)
+    _config(root, templates, fingerprints)
+    return root
+
+
+def _chroot(root: Path, step: str, *cmd: str) -> str:
+    return run(step, ["chroot", str(root), *cmd], env={"PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"})
+
+
+def _sensor(root: Path, wheels: Path) -> None:
+    """The sensor in its own virtual environment, from the wheels (no network)."""
+    inside = root / "tmp" / "wheels"
+    shutil.copytree(wheels, inside)
+    try:
+        _chroot(root, "sensor environment", "/usr/bin/python3", "-m", "venv", VENV)
+        _chroot(
+            root,
+            "sensor install",
+            f"{VENV}/bin/pip",
+            "install",
+            "--no-index",
+            "--no-compile",
+            "--find-links=/tmp/wheels",
+            "nps-sensor",
+        )
+        # Byte-code compiled once, with fixed timestamps (reproducible), not on first run.
+        _chroot(
+            root,
+            "byte-compile",
+            f"{VENV}/bin/python",
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            VENV,
+        )
+    finally:
+        shutil.rmtree(inside, ignore_errors=True)
+
+
+def _config(root: Path, templates: Path, fingerprints: Path | None) -> None:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), keep_trailing_newline=True)
+    _chroot(root, "management user", "useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", ADMIN)
+    defaults = files(Settings())
+    defaults.update(
+        {
+            "/etc/systemd/system/nps-sensor.service": File(
+                env.get_template("systemd/nps-sensor.service.j2").render(venv=VENV)
+            ),
+            "/etc/systemd/system/nps-firstboot.service": File(
+                env.get_template("systemd/nps-firstboot.service.j2").render(venv=VENV)
+            ),
+            "/etc/fstab": File(f"UUID={ROOT_UUID} / ext4 errors=remount-ro,noatime 0 1\n"),
+            "/etc/hosts": File("127.0.0.1 localhost\n127.0.1.1 nps-sensor\n::1 localhost ip6-localhost\n"),
+            "/etc/machine-id": File(""),  # systemd makes one at first boot: every VM its own
+            # Password login is off: the management user logs in with a key (OVF property).
+            "/etc/ssh/sshd_config.d/nps.conf": File("PasswordAuthentication no\nPermitRootLogin no\n"),
+            f"/etc/sudoers.d/{ADMIN}": File(f"{ADMIN} ALL=(ALL) NOPASSWD:ALL\n", 0o440),
+            "/etc/systemd/journald.conf.d/nps.conf": File("[Journal]\nSystemMaxUse=200M\n"),
+        }
+    )
+    write(root, defaults, _passwd(root))
+    # Host keys are made at first boot: two VMs from one image must not share them.
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    os.makedirs(root / "etc/systemd/system/ssh.service.d", exist_ok=True)
+    (root / "etc/systemd/system/ssh.service.d/keys.conf").write_text(
+        "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"
+    )
+    for unit, target in (
+        ("nps-sensor.service", "multi-user.target.wants"),
+        ("nps-firstboot.service", "multi-user.target.wants"),
+        ("systemd-networkd.service", "multi-user.target.wants"),
+        ("systemd-resolved.service", "multi-user.target.wants"),
+        ("serial-getty@ttyS0.service", "getty.target.wants"),
+    ):
+        link = root / "etc/systemd/system" / target / unit
+        link.parent.mkdir(parents=True, exist_ok=True)
+        source = f"/etc/systemd/system/{unit}" if unit.startswith("nps-") else f"/lib/systemd/system/{unit}"
+        if unit.startswith("serial-getty"):
+            source = "/lib/systemd/system/serial-getty@.service"
+        if not link.is_symlink():
+            link.symlink_to(source)
+    resolv = root / "etc/resolv.conf"
+    if resolv.exists() or resolv.is_symlink():
+        resolv.unlink()
+    resolv.symlink_to("/run/systemd/resolve/stub-resolv.conf")
+    _data(root, fingerprints)
+    shutil.copytree(templates, root / "usr/share/nps-sensor/templates", dirs_exist_ok=True)
+
+
+def _data(root: Path, fingerprints: Path | None) -> None:
+    """Fingerprint databases, each under its own license, where the sensor reads them."""
+    data = root / "usr/share/nps-sensor/data"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, target in (
+        ("p0f.fp", "/etc/p0f/p0f.fp"),
+        ("oui.csv", "/usr/share/ieee-data/oui.csv"),
+        ("manuf", "/usr/share/wireshark/manuf"),
+    ):
+        link = data / name
+        if not link.is_symlink():
+            link.symlink_to(target)
+    if fingerprints:
+        if not fingerprints.is_dir():
+            raise BuildError(f"--fingerprints {fingerprints}: not a directory")
+        shutil.copytree(fingerprints, data / "extra", dirs_exist_ok=True)
+
+
+def _passwd(root: Path) -> dict[str, tuple[int, int]]:
+    out = {}
+    for line in (root / "etc/passwd").read_text().splitlines():
+        name, _, uid, gid, *_ = line.split(":")
+        out[name] = (int(uid), int(gid))
+    return out
+
+
+def packages(root: Path) -> dict[str, str]:
+    """Every Debian package in the image with its version (the build manifest)."""
+    out = _chroot(root, "package list", "dpkg-query", "-W", "-f=${Package} ${Version}\\n")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def python_packages(root: Path) -> dict[str, str]:
+    out = _chroot(root, "python package list", f"{VENV}/bin/python", "-m", "pip", "list", "--format=json")
+    return {str(p["name"]): str(p["version"]) for p in json.loads(out)}
