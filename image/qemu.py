@@ -1,0 +1,267 @@
+"""`inv image.test`: boot the built disk in QEMU and check that the appliance works.
+
+The VMDK boots on ESXi-like hardware (a paravirtual SCSI controller, two VMXNET3
+NICs), the VHDX on Hyper-V Generation 1-like hardware (the disk on IDE; QEMU has no
+Hyper-V synthetic NIC, so the NICs are virtio). The deployment's properties come on
+a CD in the OVF environment format (VMware's ISO transport). The management NIC is
+QEMU's user network (DHCP, SSH forwarded to the host's loopback); the sniffing NIC is
+a UDP socket on loopback into which the test sends frames. No packet leaves the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from .steps import BuildError, require
+
+OVF_ENV_NS = "http://schemas.dmtf.org/ovf/environment/1"
+BOOT_TIMEOUT = 420  # seconds: software emulation (TCG) boots in 30 to 90
+
+
+def ovf_environment(properties: dict[str, str]) -> str:
+    """An OVF environment document, as VMware writes it for the ISO transport."""
+    props = "\n".join(
+        f"    <Property oe:key={quoteattr(k)} oe:value={quoteattr(v)}/>" for k, v in sorted(properties.items())
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Environment xmlns="{OVF_ENV_NS}" xmlns:oe="{OVF_ENV_NS}" oe:id="nps-sensor">\n'
+        f"  <PropertySection>\n{props}\n  </PropertySection>\n"
+        "</Environment>\n"
+    )
+
+
+def environment_iso(properties: dict[str, str], path: Path) -> Path:
+    require("xorriso")
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "ovf-env.xml").write_text(ovf_environment(properties))
+        subprocess.run(
+            ["xorriso", "-as", "mkisofs", "-quiet", "-V", "OVF ENV", "-o", str(path), d],
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class VM:
+    disk: Path
+    fmt: str  # "vmdk" (ESXi-like) or "vhdx" (Hyper-V Gen 1-like)
+    iso: Path | None
+    key: Path  # SSH private key whose public half is in the OVF environment
+    work: Path
+    ssh_port: int = field(default_factory=free_port)
+    sniff_port: int = field(default_factory=free_port)  # QEMU listens here for frames
+    proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        cmd = [
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            # Hypervisors give x86-64-v2 and more (numpy's wheels need SSE4.2): so must TCG.
+            "-cpu",
+            "max",
+            "-m",
+            "2048",
+            "-smp",
+            "2",
+            "-display",
+            "none",
+            "-serial",
+            f"file:{self.work / 'serial.log'}",
+            "-no-reboot",
+        ]
+        mgmt = f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+        sniff = f"socket,id=sniff,udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{self.sniff_port}"
+        if self.fmt == "vmdk":
+            nic = "vmxnet3"
+            cmd += [
+                "-device",
+                "pvscsi,id=scsi0",
+                "-drive",
+                f"file={self.disk},format=vmdk,if=none,id=disk0,snapshot=on",
+                "-device",
+                "scsi-hd,drive=disk0,bus=scsi0.0,bootindex=0",
+            ]
+            if self.iso:
+                cmd += [
+                    "-drive",
+                    f"file={self.iso},format=raw,if=none,id=cd0,media=cdrom,readonly=on",
+                    "-device",
+                    "scsi-cd,drive=cd0,bus=scsi0.0",
+                ]
+        else:
+            nic = "virtio-net-pci"
+            cmd += ["-drive", f"file={self.disk},format={self.fmt},if=ide,index=0,snapshot=on"]
+            if self.iso:
+                cmd += ["-drive", f"file={self.iso},format=raw,if=ide,index=1,media=cdrom,readonly=on"]
+        cmd += ["-netdev", mgmt, "-device", f"{nic},netdev=mgmt,mac=52:54:00:00:00:01"]
+        cmd += ["-netdev", sniff, "-device", f"{nic},netdev=sniff,mac=52:54:00:00:00:02"]
+        return cmd
+
+    def start(self) -> None:
+        require("qemu-system-x86_64")
+        log = (self.work / "qemu.log").open("wb")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+
+    def ssh(self, *cmd: str, check: bool = True, timeout: float = 60) -> str:
+        out = subprocess.run(
+            [
+                "ssh", "-q", "-p", str(self.ssh_port), "-i", str(self.key),
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "ConnectTimeout=5", "-o", "BatchMode=yes",
+                "nps-admin@127.0.0.1", shlex.join(cmd),
+            ],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if check and out.returncode != 0:
+            raise BuildError(f"in the VM: {' '.join(cmd)}: {out.stderr.strip() or out.stdout.strip()}")
+        return out.stdout
+
+    def wait_ssh(self) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < BOOT_TIMEOUT:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise BuildError(f"QEMU exited ({self.proc.returncode}); see {self.work / 'qemu.log'}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                if self.ssh("true", check=False, timeout=10) == "" and self._ssh_ok():
+                    return time.monotonic() - start
+            time.sleep(3)
+        raise BuildError(f"the VM did not answer on SSH in {BOOT_TIMEOUT} s; see {self.work / 'serial.log'}")
+
+    def _ssh_ok(self) -> bool:
+        return self.ssh("echo", "up", check=False, timeout=10).strip() == "up"
+
+    def send_frames(self, frames: list[bytes]) -> None:
+        """Into the sniffing NIC: QEMU's UDP socket backend takes one frame per datagram."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i, frame in enumerate(frames):
+                s.sendto(frame, ("127.0.0.1", self.sniff_port))
+                if i % 200 == 199:
+                    time.sleep(0.02)  # the emulated NIC is slow: do not overrun its queue
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+@contextlib.contextmanager
+def booted(disk: Path, fmt: str, properties: dict[str, str], work: Path) -> Iterator[VM]:
+    """A VM of the image with the OVF properties (plus a fresh SSH key), booted."""
+    require("ssh-keygen", "ssh")
+    work.mkdir(parents=True, exist_ok=True)
+    key = work / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    props = {**properties, "ssh.authorized_key": (work / "id_ed25519.pub").read_text().strip()}
+    iso = environment_iso(props, work / "ovf-env.iso")
+    vm = VM(disk, fmt, iso, key, work)
+    vm.start()
+    try:
+        yield vm
+    finally:
+        vm.stop()
+
+
+@dataclass
+class Result:
+    fmt: str
+    boot_seconds: float
+    checks: dict[str, bool]
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())
+
+
+TEST_PROPERTIES = {
+    "hostname": "nps-test-1",
+    "mgmt.mode": "dhcp",
+    "proxy.address": "proxy.example.net",
+    "proxy.port": "3128",
+    "proxy.auth": "basic",
+    "proxy.user": "sensor",
+    "proxy.password": "s3cret-pw",
+    "registration.code": "12345678901234",
+}
+
+
+def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
+    """Boot the image and check what the issue asks of it; every check by name."""
+    with booted(disk, fmt, TEST_PROPERTIES, work) as vm:
+        boot = vm.wait_ssh()
+        checks: dict[str, bool] = {}
+        addrs = json.loads(vm.ssh("ip", "-j", "addr"))
+        by_name = {a["ifname"]: a for a in addrs}
+        mgmt = [i["local"] for i in by_name.get("eth0", {}).get("addr_info", []) if i["family"] == "inet"]
+        checks["management NIC got an address by DHCP"] = bool(mgmt) and mgmt[0].startswith("10.0.2.")
+        sniff = by_name.get("eth1", {})
+        checks["sniffing NIC is up"] = "UP" in sniff.get("flags", [])
+        checks["sniffing NIC is promiscuous"] = bool(
+            json.loads(vm.ssh("ip", "-j", "-d", "link", "show", "eth1"))[0].get("promiscuity", 0)
+        )
+        checks["sniffing NIC has no address"] = not [i for i in sniff.get("addr_info", []) if i["family"] == "inet"]
+        deadline = time.monotonic() + 180
+        while vm.ssh("systemctl", "is-active", "nps-sensor", check=False).strip() != "active":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        state = vm.ssh("systemctl", "is-active", "nps-sensor", check=False).strip()
+        checks["sensor service is active"] = state == "active"
+        checks["OVF hostname applied"] = vm.ssh("hostname").strip() == TEST_PROPERTIES["hostname"]
+        checks["OVF registration code applied (root only)"] = (
+            vm.ssh("sudo", "stat", "-c", "%a %U", "/etc/nps-sensor/registration", check=False).strip() == "600 root"
+            and vm.ssh("sudo", "cat", "/etc/nps-sensor/registration", check=False).strip()
+            == TEST_PROPERTIES["registration.code"]
+        )
+        checks["OVF proxy applied (root only)"] = "NPS_PROXY_ADDRESS=proxy.example.net" in vm.ssh(
+            "sudo", "cat", "/etc/nps-sensor/proxy.env", check=False
+        ) and vm.ssh("stat", "-c", "%a", "/etc/nps-sensor/proxy.env", check=False).strip() in ("", "600")
+        offloads = vm.ssh("/usr/sbin/ethtool", "-k", "eth1", check=False)
+        checks["GRO and LRO off on the sniffing NIC"] = (
+            "generic-receive-offload: off" in offloads and "large-receive-offload: on" not in offloads
+        )
+        time.sleep(5)
+        vm.send_frames(frames)
+        time.sleep(10)
+        vm.ssh("sudo", "systemctl", "stop", "nps-sensor")
+        reports = vm.ssh("sudo", "sh", "-c", "cat /var/lib/nps-sensor/spool/0*.json", check=False)
+        assets = set()
+        for line in reports.splitlines():
+            with contextlib.suppress(ValueError):
+                assets |= {a.get("ip") for a in json.loads(line).get("assets", [])}
+        checks["frames on the sniffing NIC show up as assets"] = len(assets - {None}) >= 5
+        (work / "assets.json").write_text(json.dumps(sorted(a for a in assets if a)))
+        return Result(fmt, boot, checks)
+
+
+def keep_logs(work: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for name in ("serial.log", "qemu.log", "assets.json"):
+        if (work / name).exists():
+            shutil.copy2(work / name, into / name)
+
+
+__all__ = ["VM", "Result", "booted", "check", "environment_iso", "keep_logs", "os", "ovf_environment"]
