@@ -257,6 +257,30 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
         return Result(fmt, boot, checks)
 
 
+def extract_disk(dist: Path, name: str, version: str, fmt: str, into: Path) -> Path:
+    """The disk out of the deliverable: the VMDK from the OVA, the VHDX from its zip."""
+    import tarfile
+    import zipfile
+
+    into.mkdir(parents=True, exist_ok=True)
+    member = f"{name}-{version}-disk1.{fmt}"
+    if fmt == "vmdk":
+        with tarfile.open(dist / f"{name}-{version}.ova") as tar:
+            tar.extract(member, into, filter="data")
+    else:
+        with zipfile.ZipFile(dist / f"{name}-{version}-vhdx.zip") as z:
+            z.extract(member, into)
+    return into / member
+
+
+def latest(dist: Path, name: str) -> str:
+    """The version of the newest OVA in `dist`."""
+    ovas = sorted(dist.glob(f"{name}-*.ova"), key=lambda p: p.stat().st_mtime)
+    if not ovas:
+        raise BuildError(f"no {name}-*.ova in {dist}: run `inv image.build` first")
+    return ovas[-1].name[len(name) + 1 : -len(".ova")]
+
+
 def keep_logs(work: Path, into: Path) -> None:
     into.mkdir(parents=True, exist_ok=True)
     for name in ("serial.log", "qemu.log", "assets.json"):

@@ -1,0 +1,65 @@
+"""The appliance image end to end: build it, lint the OVA, boot both disks in QEMU.
+
+Slow (a Debian base, two software-emulated boots): `inv test --all` runs it, as CI does.
+Needs root and the build tools (./bootstrap installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "building the image needs root (mmdebstrap, chroot)"
+    for tool in ("mmdebstrap", "mke2fs", "sfdisk", "grub-mkimage", "qemu-system-x86_64", "xorriso", "ssh"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (run ./bootstrap)"
+    return None
+
+
+if (reason := _missing()) is not None:
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nps_image.build import Build, build
+
+    out = tmp_path_factory.mktemp("dist")
+    build(Build("0.0.0-test", out, ROOT / "build" / "cache"))
+    return out
+
+
+def test_build_gives_the_deliverables(dist: Path) -> None:
+    names = sorted(p.name for p in dist.iterdir())
+    assert "nps-sensor-0.0.0-test.ova" in names
+    assert "nps-sensor-0.0.0-test-vhdx.zip" in names
+    assert "SHA256SUMS" in names
+    manifest = (dist / "nps-sensor-0.0.0-test-manifest.json").read_text()
+    assert '"linux-image-cloud-amd64"' in manifest and '"nps-sensor"' in manifest
+
+
+def test_the_ova_passes_lint(dist: Path) -> None:
+    from nps_image.lint import lint
+
+    assert lint(dist / "nps-sensor-0.0.0-test.ova") == []
+
+
+@pytest.mark.parametrize("fmt", ["vmdk", "vhdx"])
+def test_the_disk_boots_and_senses(dist: Path, fmt: str, tmp_path: Path) -> None:
+    from nps_image.qemu import check, extract_disk
+    from nps_sensor.synth.traffic import generate
+
+    disk = extract_disk(dist, "nps-sensor", "0.0.0-test", fmt, tmp_path)
+    result = check(disk, fmt, tmp_path / "vm", [f for _, f in generate(3000, seed=3)])
+    failed = [name for name, ok in result.checks.items() if not ok]
+    assert not failed, f"{fmt}: {failed}; logs in {tmp_path / 'vm'}"
