@@ -93,10 +93,20 @@ def image_build(c: Context) -> None:
     _pending(4, "image.build")
 
 
-@task(name="lint")
-def image_lint(c: Context) -> None:
-    """Check an OVA for what makes VMware reject it (issue #4)."""
-    _pending(4, "image.lint")
+@task(name="lint", help={"ova": "the OVA to check (for example dist/nps-sensor-VERSION.ova)"})
+def image_lint(c: Context, ova: str) -> None:
+    """Check an OVA for what makes VMware reject it: one line per failure, naming the rule and the fix."""
+    from nps_image.lint import RULES, lint_ova
+
+    path = Path(ova)
+    if not path.is_file():
+        raise Exit(f"image.lint: {ova}: no such file", code=2)
+    findings = lint_ova(path)
+    for finding in findings:
+        print(finding)
+    if findings:
+        raise Exit(code=1)
+    print(f"{ova}: passes the {len(RULES)} rules ({', '.join(RULES)})")
 
 
 @task(name="test")

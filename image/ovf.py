@@ -118,4 +118,11 @@ def schema_errors(xml: bytes) -> list[str]:
     if schema.validate(doc):
         return []
     errors = cast("Iterable[Any]", schema.error_log)  # lxml-stubs leave _ErrorLog bare
-    return [f"line {e.line}: {e.message}" for e in errors]
+    return [f"line {e.line}: {_prefixed(e.message).rstrip('.')}" for e in errors]
+
+
+def _prefixed(message: str) -> str:
+    """libxml2 names elements {namespace}Name; the descriptor's readers know them as rasd:Name."""
+    for prefix, uri in NS.items():
+        message = message.replace("{" + uri + "}", prefix + ":")
+    return message
