@@ -101,7 +101,10 @@ def image_lint(c: Context, ova: str) -> None:
     path = Path(ova)
     if not path.is_file():
         raise Exit(f"image.lint: {ova}: no such file", code=2)
-    findings = lint_ova(path)
+    try:
+        findings = lint_ova(path)
+    except OSError as exc:
+        raise Exit(f"image.lint: {ova}: {exc.strerror or exc}", code=2) from None
     for finding in findings:
         print(finding)
     if findings:

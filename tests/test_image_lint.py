@@ -141,6 +141,18 @@ def test_the_good_ova_passes(good_ova: Path) -> None:
     assert lint_ova(good_ova) == []
 
 
+def test_a_sha1_manifest_passes(tmp_path: Path) -> None:
+    """The manifest for hosts older than ESXi 6.5 is as valid as the SHA-256 one."""
+    raw = tmp_path / "disk.raw"
+    with open(raw, "wb") as f:
+        f.truncate(MiB)
+        f.write(b"boot")
+    ova: Path = package(raw, "old-host", "1", tmp_path / "dist", 0, manifest_algorithm="SHA1")[0]
+    with tarfile.open(ova) as tar:
+        assert tar.extractfile("old-host-1.mf").read().startswith(b"SHA1(old-host-1.ovf)= ")  # type: ignore[union-attr]
+    assert lint_ova(ova) == []
+
+
 def test_every_rule_has_a_broken_ova() -> None:
     assert {case.split("/")[0] for case in CASES} == set(RULES)
 
