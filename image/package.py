@@ -16,15 +16,16 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
 
 from .formats.extents import data_extents
-from .formats.progress import byte_progress
+from .formats.progress import Bars
 from .formats.vhdx import write_dynamic
 from .formats.vmdk import write_stream_optimized
-from .ova import file_digest, manifest, write_ova
+from .ova import MANIFEST_ALGORITHMS, file_digest, manifest, write_ova
 from .ovf import OvfDisk, render_ovf
 from .ziparchive import write_zip
 
@@ -43,14 +44,40 @@ def _data_bytes(path: Path) -> int:
 def write_sha256sums(out_dir: Path, files: Sequence[Path], console: Console | None = None) -> Path:
     """SHA256SUMS in `out_dir` for `files`, in coreutils' format (`sha256sum -c` reads it)."""
     lines = []
-    for path in files:
-        with byte_progress(f"SHA-256 {path.name}", path.stat().st_size, console) as advance:
+    with Bars(console) as bars:
+        for path in files:
+            advance = bars.bar(f"SHA-256 {path.name}", path.stat().st_size)
             lines.append(f"{file_digest(path, 'sha256', advance)}  {path.name}\n")
     sums = out_dir / "SHA256SUMS"
     tmp = out_dir / ".SHA256SUMS.tmp"
     tmp.write_text("".join(lines))
     os.replace(tmp, sums)
     return sums
+
+
+def _ova(raw_disk: Path, tmp: Path, name: str, version: str, epoch: int, algorithm: str, bars: Bars, data: int) -> Path:
+    """The OVA branch: VMDK, descriptor, manifest, archive."""
+    base = f"{name}-{version}"
+    vmdk = tmp / f"{base}-disk1.vmdk"
+    disk = write_stream_optimized(raw_disk, vmdk, advance=bars.bar("VMDK (streamOptimized)", data))
+    ovf = tmp / f"{base}.ovf"
+    ovf.write_text(render_ovf(name, version, OvfDisk(vmdk.name, disk.file_size, disk.capacity, disk.populated)))
+    mf = tmp / f"{base}.mf"
+    mf.write_text(manifest([(ovf.name, ovf), (vmdk.name, vmdk)], algorithm))
+    ova = tmp / f"{base}.ova"
+    write_ova(ova, [(p.name, p) for p in (ovf, mf, vmdk)], epoch, bars.bar("OVA", disk.file_size))
+    vmdk.unlink()  # the OVA holds it
+    return ova
+
+
+def _zip(raw_disk: Path, tmp: Path, base: str, epoch: int, bars: Bars, data: int) -> Path:
+    """The Hyper-V branch: VHDX, zip."""
+    vhdx = tmp / f"{base}-disk1.vhdx"
+    write_dynamic(raw_disk, vhdx, advance=bars.bar("VHDX (dynamic)", data))
+    zipped = tmp / f"{base}-vhdx.zip"
+    write_zip(zipped, [(vhdx.name, vhdx)], epoch, bars.bar("zip", vhdx.stat().st_size))
+    vhdx.unlink()
+    return zipped
 
 
 def package(
@@ -66,35 +93,32 @@ def package(
 ) -> list[Path]:
     """Build the OVA and the zipped VHDX from `raw_disk`; return [ova, zip, SHA256SUMS].
 
-    `extra_sums` are other files of `out_dir` (the build manifest) to list in
-    SHA256SUMS. `manifest_algorithm` "SHA1" is for hosts older than ESXi 6.5.
+    The two are built side by side: each branch is bound by deflate on one core
+    for much of its run (the zip entirely), so together they take about the time
+    of the longer one. `extra_sums` are other files of `out_dir` (the build
+    manifest) to list in SHA256SUMS. `manifest_algorithm` "SHA1" is for hosts older
+    than ESXi 6.5. Pass `console` when the caller already shows a live status on it.
     """
     base = f"{name}-{version}"
     if not _NAME.match(base):
         raise ValueError(f"name and version {base!r}: letters, digits and . _ + - only")
     if source_date_epoch < 0:
         raise ValueError(f"SOURCE_DATE_EPOCH {source_date_epoch}: seconds since 1970, not negative")
+    if manifest_algorithm not in MANIFEST_ALGORITHMS:
+        raise ValueError(f"manifest algorithm {manifest_algorithm!r}: one of {', '.join(MANIFEST_ALGORITHMS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    ova, zipped = out_dir / f"{base}.ova", out_dir / f"{base}-vhdx.zip"
     data = _data_bytes(raw_disk)
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".package-") as tmp_name:
+    outputs: list[Path] = []
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".package-") as tmp_name, Bars(console) as bars:
         tmp = Path(tmp_name)
-        vmdk = tmp / f"{base}-disk1.vmdk"
-        with byte_progress("VMDK (streamOptimized)", data, console) as advance:
-            disk = write_stream_optimized(raw_disk, vmdk, advance=advance)
-        ovf = tmp / f"{base}.ovf"
-        ovf.write_text(render_ovf(name, version, OvfDisk(vmdk.name, disk.file_size, disk.capacity, disk.populated)))
-        mf = tmp / f"{base}.mf"
-        mf.write_text(manifest([(ovf.name, ovf), (vmdk.name, vmdk)], manifest_algorithm))
-        with byte_progress("OVA", disk.file_size, console) as advance:
-            write_ova(tmp / ova.name, [(p.name, p) for p in (ovf, mf, vmdk)], source_date_epoch, advance)
-        vmdk.unlink()  # the OVA holds it; free the space before the VHDX needs its own
-        vhdx = tmp / f"{base}-disk1.vhdx"
-        with byte_progress("VHDX (dynamic)", data, console) as advance:
-            write_dynamic(raw_disk, vhdx, advance=advance)
-        with byte_progress("zip", vhdx.stat().st_size, console) as advance:
-            write_zip(tmp / zipped.name, [(vhdx.name, vhdx)], source_date_epoch, advance)
-        os.replace(tmp / ova.name, ova)
-        os.replace(tmp / zipped.name, zipped)
-    sums = write_sha256sums(out_dir, [ova, zipped, *extra_sums], console)
-    return [ova, zipped, sums]
+        with ThreadPoolExecutor(2, thread_name_prefix="package") as pool:
+            jobs = [
+                pool.submit(_ova, raw_disk, tmp, name, version, source_date_epoch, manifest_algorithm, bars, data),
+                pool.submit(_zip, raw_disk, tmp, base, source_date_epoch, bars, data),
+            ]
+            built = [job.result() for job in jobs]
+        for path in built:
+            os.replace(path, out_dir / path.name)
+            outputs.append(out_dir / path.name)
+    sums = write_sha256sums(out_dir, [*outputs, *extra_sums], console)
+    return [*outputs, sums]
