@@ -21,10 +21,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .formats.extents import data_extents
+from .formats.extents import data_extents, units_with_data
 from .formats.progress import Bars
-from .formats.vhdx import write_dynamic
-from .formats.vmdk import write_stream_optimized
+from .formats.vhdx import READ_UNIT, write_dynamic
+from .formats.vmdk import GRAIN, write_stream_optimized
 from .ova import MANIFEST_ALGORITHMS, file_digest, manifest, write_ova
 from .ovf import OvfDisk, render_ovf
 from .ziparchive import write_zip
@@ -32,11 +32,11 @@ from .ziparchive import write_zip
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-def _data_bytes(path: Path) -> int:
-    """Bytes of the raw disk's data regions: the amount a conversion reads."""
+def _bytes_read(path: Path, unit: int) -> int:
+    """What a writer reading `path` in `unit`-sized pieces reads: its progress bar's total."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return sum(end - start for start, end in data_extents(fd, os.fstat(fd).st_size))
+        return len(units_with_data(data_extents(fd, os.fstat(fd).st_size), unit)) * unit
     finally:
         os.close(fd)
 
@@ -55,25 +55,27 @@ def write_sha256sums(out_dir: Path, files: Sequence[Path], console: Console | No
     return sums
 
 
-def _ova(raw_disk: Path, tmp: Path, name: str, version: str, epoch: int, algorithm: str, bars: Bars, data: int) -> Path:
+def _ova(raw_disk: Path, tmp: Path, name: str, version: str, epoch: int, algorithm: str, bars: Bars) -> Path:
     """The OVA branch: VMDK, descriptor, manifest, archive."""
     base = f"{name}-{version}"
     vmdk = tmp / f"{base}-disk1.vmdk"
-    disk = write_stream_optimized(raw_disk, vmdk, advance=bars.bar("VMDK (streamOptimized)", data))
+    advance = bars.bar("VMDK (streamOptimized)", _bytes_read(raw_disk, GRAIN))
+    disk = write_stream_optimized(raw_disk, vmdk, advance=advance)
     ovf = tmp / f"{base}.ovf"
     ovf.write_text(render_ovf(name, version, OvfDisk(vmdk.name, disk.file_size, disk.capacity, disk.populated)))
     mf = tmp / f"{base}.mf"
     mf.write_text(manifest([(ovf.name, ovf), (vmdk.name, vmdk)], algorithm))
     ova = tmp / f"{base}.ova"
-    write_ova(ova, [(p.name, p) for p in (ovf, mf, vmdk)], epoch, bars.bar("OVA", disk.file_size))
+    members = [(p.name, p) for p in (ovf, mf, vmdk)]
+    write_ova(ova, members, epoch, bars.bar("OVA", sum(p.stat().st_size for _, p in members)))
     vmdk.unlink()  # the OVA holds it
     return ova
 
 
-def _zip(raw_disk: Path, tmp: Path, base: str, epoch: int, bars: Bars, data: int) -> Path:
+def _zip(raw_disk: Path, tmp: Path, base: str, epoch: int, bars: Bars) -> Path:
     """The Hyper-V branch: VHDX, zip."""
     vhdx = tmp / f"{base}-disk1.vhdx"
-    write_dynamic(raw_disk, vhdx, advance=bars.bar("VHDX (dynamic)", data))
+    write_dynamic(raw_disk, vhdx, advance=bars.bar("VHDX (dynamic)", _bytes_read(raw_disk, READ_UNIT)))
     zipped = tmp / f"{base}-vhdx.zip"
     write_zip(zipped, [(vhdx.name, vhdx)], epoch, bars.bar("zip", vhdx.stat().st_size))
     vhdx.unlink()
@@ -107,14 +109,13 @@ def package(
     if manifest_algorithm not in MANIFEST_ALGORITHMS:
         raise ValueError(f"manifest algorithm {manifest_algorithm!r}: one of {', '.join(MANIFEST_ALGORITHMS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = _data_bytes(raw_disk)
     outputs: list[Path] = []
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".package-") as tmp_name, Bars(console) as bars:
         tmp = Path(tmp_name)
         with ThreadPoolExecutor(2, thread_name_prefix="package") as pool:
             jobs = [
-                pool.submit(_ova, raw_disk, tmp, name, version, source_date_epoch, manifest_algorithm, bars, data),
-                pool.submit(_zip, raw_disk, tmp, base, source_date_epoch, bars, data),
+                pool.submit(_ova, raw_disk, tmp, name, version, source_date_epoch, manifest_algorithm, bars),
+                pool.submit(_zip, raw_disk, tmp, base, source_date_epoch, bars),
             ]
             built = [job.result() for job in jobs]
         for path in built:

@@ -58,7 +58,7 @@ NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://nps-kit/vhdx")
 PAYLOAD_BLOCK_FULLY_PRESENT = 6
 META_IS_VIRTUAL_DISK = 1 << 1
 META_IS_REQUIRED = 1 << 2
-_PIECE = 1 * MiB  # granularity of reads, writes and holes inside a block
+READ_UNIT = _PIECE = 1 * MiB  # granularity of reads, writes and holes inside a block
 _ZERO_PIECE = bytes(_PIECE)
 
 
