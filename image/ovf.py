@@ -31,7 +31,8 @@ GUEST_OS = "debian10_64Guest"  # why: see the comment in the template
 MANAGEMENT_NETWORK = "Management"
 SNIFFING_NETWORK = "Sniffing Interface"
 NETWORKS = (MANAGEMENT_NETWORK, SNIFFING_NETWORK)
-# The ProductSection's keys, which the appliance's first boot reads (nps_sensor.appliance.firstboot).
+# The properties as the OVF environment names them (class.key), which the appliance's first
+# boot reads (nps_sensor.appliance.firstboot); the template declares them class by class.
 PROPERTY_KEYS = (
     "hostname",
     "mgmt.mode",
@@ -94,6 +95,21 @@ def render_ovf(name: str, version: str, disk: OvfDisk) -> str:
             guest_os=GUEST_OS,
         )
     )
+
+
+def properties(xml: bytes) -> dict[str, etree._Element]:
+    """The descriptor's Property elements by the name the OVF environment gives them.
+
+    That name is class.key.instance, the parts that are set joined by dots (DSP0243 9.5.1).
+    """
+    out: dict[str, etree._Element] = {}
+    for section in etree.fromstring(xml).iter(f"{{{OVF_NS}}}ProductSection"):
+        prefix = section.get(f"{{{OVF_NS}}}class", "")
+        suffix = section.get(f"{{{OVF_NS}}}instance", "")
+        for prop in section.iter(f"{{{OVF_NS}}}Property"):
+            parts = (prefix, prop.get(f"{{{OVF_NS}}}key", ""), suffix)
+            out[".".join(p for p in parts if p)] = prop
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -21,7 +21,7 @@ from lxml import etree
 
 from nps_image.formats.vmdk import FORMAT_URL
 from nps_image.ova import manifest, write_ova
-from nps_image.ovf import NETWORKS, NS, PROPERTY_KEYS, OvfDisk, render_ovf, schema_errors
+from nps_image.ovf import NETWORKS, NS, PROPERTY_KEYS, OvfDisk, properties, render_ovf, schema_errors
 from nps_image.package import package
 from nps_image.sizing import DEFAULT, PROFILES, profile_for
 from nps_image.ziparchive import write_zip
@@ -105,18 +105,58 @@ def test_sizing_chart_rounds_up() -> None:
 
 
 def test_product_properties_are_the_first_boot_keys() -> None:
-    props = {p.get(OVF + "key"): p for p in descriptor().iter(OVF + "Property")}
+    """The OVF environment names them class.key; the keys themselves have no "." or ":" (DSP0243)."""
+    doc = descriptor()
+    props = properties(etree.tostring(doc))
     assert list(props) == EXPECTED_KEYS == list(PROPERTY_KEYS)
+    for prop in doc.iter(OVF + "Property"):
+        assert not set(prop.get(OVF + "key") or ".") & {".", ":"}
     for key, prop in props.items():
         assert prop.get(OVF + "userConfigurable") == "true", key
         assert prop.findtext(OVF + "Label") and prop.findtext(OVF + "Description"), key
-    assert props["proxy.password"].get(OVF + "password") == "true"
     assert [k for k, p in props.items() if p.get(OVF + "password") == "true"] == ["proxy.password"]
     assert props["mgmt.mode"].get(OVF + "value") == "dhcp"
     assert props["mgmt.mode"].get(OVF + "qualifiers") == 'ValueMap{"dhcp","static"}'
     assert props["proxy.auth"].get(OVF + "qualifiers") == 'ValueMap{"none","basic","ntlm"}'
     assert props["proxy.auth"].get(OVF + "value") == "none"
     assert props["hostname"].get(OVF + "qualifiers") == "MinLen(1),MaxLen(63)"
+    assert props["proxy.port"].get(OVF + "type") == "uint16"
+
+
+def test_first_boot_reads_the_environment_the_descriptor_implies() -> None:
+    """An OVF environment with every property, as vSphere writes it, gives the first boot its settings."""
+    firstboot = pytest.importorskip("nps_sensor.appliance.firstboot")
+    values = {
+        "hostname": "sensor-7",
+        "mgmt.mode": "static",
+        "mgmt.address": "192.0.2.10",
+        "mgmt.netmask": "255.255.255.0",
+        "mgmt.gateway": "192.0.2.1",
+        "mgmt.dns1": "192.0.2.53",
+        "mgmt.dns2": "",
+        "proxy.address": "proxy.example.net",
+        "proxy.port": "3128",
+        "proxy.auth": "basic",
+        "proxy.user": "sensor",
+        "proxy.password": "pw",
+        "registration.code": "12345678901234",
+    }
+    names = list(properties(etree.tostring(descriptor())))
+    env = (
+        '<Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" '
+        'xmlns:oe="http://schemas.dmtf.org/ovf/environment/1"><PropertySection>'
+        + "".join(f'<Property oe:key="{k}" oe:value="{values[k]}"/>' for k in names)
+        + "</PropertySection></Environment>"
+    )
+    settings = firstboot.settings_from(firstboot.parse_environment(env))
+    assert settings.hostname == "sensor-7"
+    assert (settings.management.mode, settings.management.address, settings.management.dns) == (
+        "static",
+        "192.0.2.10",
+        ["192.0.2.53"],
+    )
+    assert (settings.proxy.address, settings.proxy.port, settings.proxy.auth) == ("proxy.example.net", 3128, "basic")
+    assert settings.registration_code == "12345678901234"
 
 
 def test_hardware_is_what_the_appliance_kernel_drives() -> None:
