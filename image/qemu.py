@@ -266,7 +266,11 @@ def extract_disk(dist: Path, name: str, version: str, fmt: str, into: Path) -> P
     member = f"{name}-{version}-disk1.{fmt}"
     if fmt == "vmdk":
         with tarfile.open(dist / f"{name}-{version}.ova") as tar:
-            tar.extract(member, into, filter="data")
+            source = tar.extractfile(member)
+            if source is None:
+                raise BuildError(f"{member} is not a file in the OVA")
+            with source, (into / member).open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
     else:
         with zipfile.ZipFile(dist / f"{name}-{version}-vhdx.zip") as z:
             z.extract(member, into)
