@@ -80,17 +80,34 @@ def generate(c: Context, output: str, packets: int = 100_000, seed: int = 1, wra
 sensor = Collection("sensor", demo, analyze, generate)
 
 
-# --- not built yet ----------------------------------------------------------------
+# --- appliance image ----------------------------------------------------------------
 
 
 def _pending(issue: int, what: str) -> None:
     raise Exit(f"{what} is not built yet (issue #{issue}); see `issues show {issue}`.", code=2)
 
 
-@task(name="build")
-def image_build(c: Context) -> None:
-    """Build the appliance: OVA for ESXi and zipped VHDX for Hyper-V (issue #4)."""
-    _pending(4, "image.build")
+@task(
+    name="build",
+    help={
+        "version": "version in the file names (default 0.1.0)",
+        "output": "where the OVA, the VHDX zip, SHA256SUMS and the manifest go (default dist/)",
+        "cache": "build cache: the Debian base, the wheels, the raw disk (default build/cache)",
+        "fingerprints": "optional directory of fingerprint databases to ship (Satori, FingerBank)",
+    },
+)
+def image_build(
+    c: Context, version: str = "0.1.0", output: str = "dist", cache: str = "build/cache", fingerprints: str = ""
+) -> None:
+    """Build the appliance: OVA for ESXi and zipped VHDX for Hyper-V, from Debian 12."""
+    from nps_image.build import Build, build
+    from nps_image.steps import BuildError
+
+    os.chdir(ROOT)
+    try:
+        build(Build(version, Path(output), Path(cache), Path(fingerprints) if fingerprints else None))
+    except BuildError as e:
+        raise Exit(f"image.build: {e}", code=1) from None
 
 
 @task(name="lint", help={"ova": "the OVA to check (for example dist/nps-sensor-VERSION.ova)"})
@@ -112,10 +129,43 @@ def image_lint(c: Context, ova: str) -> None:
     print(f"{ova}: passes the {len(RULES)} rules ({', '.join(RULES)})")
 
 
-@task(name="test")
-def image_test(c: Context) -> None:
-    """Boot the built image in QEMU and check that it senses (issue #4)."""
-    _pending(4, "image.test")
+@task(
+    name="test",
+    help={
+        "format": "vmdk (ESXi-like hardware), vhdx (Hyper-V Gen 1-like) or both (default)",
+        "output": "where the built image is (default dist/)",
+    },
+)
+def image_test(c: Context, format: str = "both", output: str = "dist") -> None:
+    """Boot the built image in QEMU and check that it works: network, sensor, OVF properties."""
+    import tempfile
+
+    from nps_image import qemu
+    from nps_image.steps import BuildError
+    from nps_sensor.synth.traffic import generate
+
+    os.chdir(ROOT)
+    (ROOT / "build").mkdir(exist_ok=True)
+    dist = Path(output)
+    formats = ("vmdk", "vhdx") if format == "both" else (format.lower().replace("ova", "vmdk"),)
+    failed = False
+    try:
+        version = qemu.latest(dist, "nps-sensor")
+        frames = [f for _, f in generate(3000, seed=3)]
+        for fmt in formats:
+            with tempfile.TemporaryDirectory(prefix=f"nps-{fmt}-", dir=ROOT / "build") as work:
+                disk = qemu.extract_disk(dist, "nps-sensor", version, fmt, Path(work))
+                print(f"{fmt}: booting {disk.name} in QEMU (software emulation: a minute or two) ...")
+                result = qemu.check(disk, fmt, Path(work) / "vm", frames)
+                qemu.keep_logs(Path(work) / "vm", ROOT / "build" / f"image-test-{fmt}")
+            print(f"{fmt}: answered on SSH after {result.boot_seconds:.0f} s")
+            for name, ok in result.checks.items():
+                print(f"  {'pass' if ok else 'FAIL'}  {name}")
+            failed |= not result.ok
+    except BuildError as e:
+        raise Exit(f"image.test: {e}", code=1) from None
+    if failed:
+        raise Exit("image.test: some checks failed (logs in build/image-test-*)", code=1)
 
 
 image = Collection("image", image_build, image_lint, image_test)

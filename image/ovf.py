@@ -46,6 +46,7 @@ PROPERTY_KEYS = (
     "proxy.auth",
     "proxy.user",
     "proxy.password",
+    "ssh.authorized_key",
     "registration.code",
 )
 

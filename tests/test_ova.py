@@ -44,6 +44,7 @@ EXPECTED_KEYS = [
     "proxy.auth",
     "proxy.user",
     "proxy.password",
+    "ssh.authorized_key",
     "registration.code",
 ]
 
@@ -139,6 +140,7 @@ def test_first_boot_reads_the_environment_the_descriptor_implies() -> None:
         "proxy.auth": "basic",
         "proxy.user": "sensor",
         "proxy.password": "pw",
+        "ssh.authorized_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasic test@host",
         "registration.code": "12345678901234",
     }
     names = list(properties(etree.tostring(descriptor())))
@@ -157,6 +159,7 @@ def test_first_boot_reads_the_environment_the_descriptor_implies() -> None:
     )
     assert (settings.proxy.address, settings.proxy.port, settings.proxy.auth) == ("proxy.example.net", 3128, "basic")
     assert settings.registration_code == "12345678901234"
+    assert settings.ssh_keys == ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasic test@host"]
 
 
 def test_hardware_is_what_the_appliance_kernel_drives() -> None:
