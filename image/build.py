@@ -103,16 +103,16 @@ def build(b: Build, console: Console | None = None) -> list[Path]:
     with step("bootable raw disk (50 GiB, sparse)"):
         disk.build(root, raw, b.epoch)
     outputs: list[Path] = []
+    manifest_path = b.output / f"{NAME}-{b.version}-manifest.json"
+    b.output.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     with step("OVA and VHDX"):
         from .package import package
 
-        outputs = package(raw, NAME, b.version, b.output, b.epoch)
-    manifest_path = b.output / f"{NAME}-{b.version}-manifest.json"
-    manifest["timings_seconds"] = b.timings
-    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    for p in outputs:
+        outputs = package(raw, NAME, b.version, b.output, b.epoch, extra_sums=[manifest_path], console=console)
+    for p in [*outputs, manifest_path]:
         console.print(f"  {p}  {p.stat().st_size / 2**20:.1f} MiB", highlight=False)
-    console.print(f"  {manifest_path}", highlight=False)
+    console.print("  steps: " + ", ".join(f"{k} {v:.0f} s" for k, v in b.timings.items()), highlight=False)
     return [*outputs, manifest_path]
 
 
@@ -122,11 +122,9 @@ class _Step:
 
     def __enter__(self) -> None:
         self.start = time.monotonic()
-        self.status = self.console.status(self.name + " ...")
-        self.status.__enter__()
+        self.console.print(f"{self.name} ...", highlight=False)
 
     def __exit__(self, *exc: object) -> None:
-        self.status.__exit__(None, None, None)
         took = time.monotonic() - self.start
         self.b.timings[self.name] = round(took, 1)
         mark = "failed" if exc[0] else "done"

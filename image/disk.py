@@ -70,9 +70,19 @@ def install_grub_files(root: Path) -> None:
         dest.symlink_to(f"boot/{found[-1].name}")
 
 
+def clamp_times(root: Path, epoch: int) -> None:
+    """Every file's times to SOURCE_DATE_EPOCH: mke2fs copies them into the image, and
+    two builds of the same inputs must give the same bytes."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            os.utime(os.path.join(dirpath, name), (epoch, epoch), follow_symlinks=False)
+    os.utime(root, (epoch, epoch))
+
+
 def build(root: Path, disk: Path, epoch: int) -> None:
     """Write the bootable sparse raw disk `disk` from the root file system `root`."""
     install_grub_files(root)
+    clamp_times(root, epoch)
     if disk.exists():
         disk.unlink()
     with disk.open("wb") as f:
@@ -102,7 +112,33 @@ def build(root: Path, disk: Path, epoch: int) -> None:
         ],
         env={"E2FSPROGS_FAKE_TIME": str(epoch), "SOURCE_DATE_EPOCH": str(epoch)},
     )
+    _fix_ctimes(root, disk, epoch)
     _bootloader(disk, root)
+
+
+def _fix_ctimes(root: Path, disk: Path, epoch: int) -> None:
+    """mke2fs copies each file's change time (ctime) into its inode, and no one can set
+    a ctime: it is the moment of the build. debugfs sets them (and the access times)
+    to SOURCE_DATE_EPOCH, so that two builds of the same inputs give the same image."""
+    commands = [f"sif / ctime @{epoch}", f"sif / atime @{epoch}"]
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            rel = "/" + os.path.relpath(os.path.join(dirpath, name), root)
+            quoted = '"' + rel.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            # atime too: mke2fs reading a directory updated its source's access time.
+            commands.append(f"sif {quoted} ctime @{epoch}")
+            commands.append(f"sif {quoted} atime @{epoch}")
+    script = disk.with_name("ctimes.debugfs")
+    script.write_text("\n".join(commands) + "\n")
+    out = run(
+        "file times (debugfs)",
+        ["debugfs", "-w", "-f", str(script), f"{disk}?offset={START * SECTOR}"],
+        env={"E2FSPROGS_FAKE_TIME": str(epoch)},  # the superblock's last write time
+    )
+    script.unlink()
+    if "not found" in out or "Couldn't" in out:
+        bad = next(line for line in out.splitlines() if "not found" in line or "Couldn't" in line)
+        raise BuildError(f"file times (debugfs): {bad.strip()}")
 
 
 def _partition(disk: Path) -> None:

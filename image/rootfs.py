@@ -181,6 +181,7 @@ def _sensor(root: Path, wheels: Path) -> None:
             "-m",
             "compileall",
             "-q",
+            "-f",  # pip's own files were compiled with timestamps when it ran: redo them all
             "--invalidation-mode",
             "unchecked-hash",
             VENV,
