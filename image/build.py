@@ -36,17 +36,35 @@ class Build:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _build_debris(directory: str, names: list[str]) -> set[str]:
+    """What a build of the sensor leaves in its source tree: not sources, never wheel inputs."""
+    top = Path(directory) == ROOT / "sensor"
+    return {
+        n for n in names if n.endswith((".egg-info", ".pyc")) or n == "__pycache__" or (top and n in ("build", "dist"))
+    }
+
+
 def wheels(b: Build, console: Console) -> Path:
-    """The sensor and its dependencies as wheels for Debian 12's Python 3.11."""
+    """The sensor and its dependencies as wheels for Debian 12's Python 3.11.
+
+    Built from a clean copy of `sensor/`: setuptools builds in the source tree and
+    packs what its build/lib holds, where a module deleted from the sources would live on.
+    """
     out = b.cache / "wheels"
-    if out.exists():
-        shutil.rmtree(out)
+    source = b.cache / "sensor-source"
+    for d in (out, source):
+        if d.exists():
+            shutil.rmtree(d)
     out.mkdir(parents=True)
-    run(
-        "sensor wheels (pip wheel)",
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(ROOT / "sensor")],
-        env={"SOURCE_DATE_EPOCH": str(b.epoch)},
-    )
+    shutil.copytree(ROOT / "sensor", source, ignore=_build_debris, symlinks=True)
+    try:
+        run(
+            "sensor wheels (pip wheel)",
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(source)],
+            env={"SOURCE_DATE_EPOCH": str(b.epoch)},
+        )
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
     return out
 
 
@@ -85,7 +103,7 @@ def build(b: Build, console: Console | None = None) -> list[Path]:
     with step("Debian base (mmdebstrap; cached)"):
         base = rootfs.base(b.cache, b.epoch)
     with step("appliance layer"):
-        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, ROOT / "templates" / "appliance")
+        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, ROOT / "templates" / "appliance", b.epoch)
         manifest = {
             "name": NAME,
             "version": b.version,

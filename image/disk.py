@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from .rootfs import KERNEL_ARGS, ROOT_UUID
@@ -88,7 +89,21 @@ def build(root: Path, disk: Path, epoch: int) -> None:
     with disk.open("wb") as f:
         f.truncate(DISK_BYTES)
     _partition(disk)
-    part_bytes = DISK_BYTES - START * SECTOR
+    filesystem(root, disk, epoch, START * SECTOR, DISK_BYTES - START * SECTOR)
+    _bootloader(disk, root)
+
+
+# The tools' messages in English (they are parsed), and mke2fs -d's file order (it sorts
+# each directory with alphasort) the same whatever the build machine's locale.
+_TOOL_ENV = {"LC_ALL": "C"}
+
+
+def filesystem(root: Path, image: Path, epoch: int, offset: int, size: int) -> None:
+    """The ext4 root file system of `size` bytes, from `root`, at byte `offset` of `image`.
+
+    Reproducible: fixed UUID and directory hash seed, the superblock's times from
+    E2FSPROGS_FAKE_TIME, every inode's times SOURCE_DATE_EPOCH (see _fix_ctimes).
+    """
     run(
         "root file system (mke2fs)",
         [
@@ -104,46 +119,62 @@ def build(root: Path, disk: Path, epoch: int) -> None:
             "-U",
             ROOT_UUID,
             "-E",
-            f"offset={START * SECTOR},lazy_itable_init=0,lazy_journal_init=0,hash_seed={HASH_SEED},root_owner=0:0",
+            f"offset={offset},lazy_itable_init=0,lazy_journal_init=0,hash_seed={HASH_SEED},root_owner=0:0",
             "-d",
             str(root),
-            str(disk),
-            f"{part_bytes // 1024}k",
+            str(image),
+            f"{size // 1024}k",
         ],
-        env={"E2FSPROGS_FAKE_TIME": str(epoch), "SOURCE_DATE_EPOCH": str(epoch)},
+        env={**_TOOL_ENV, "E2FSPROGS_FAKE_TIME": str(epoch), "SOURCE_DATE_EPOCH": str(epoch)},
     )
-    _fix_ctimes(root, disk, epoch)
-    _bootloader(disk, root)
+    _fix_ctimes(root, image, epoch, offset)
 
 
-def _fix_ctimes(root: Path, disk: Path, epoch: int) -> None:
+def _debugfs_path(rel: str) -> str:
+    r"""A path as one argument of a debugfs command: its parser (libss) knows double quotes,
+    with "" for a quote inside them, and no backslash escapes (systemd's unit names have
+    backslashes: system-systemd\x2dcryptsetup.slice)."""
+    if "\n" in rel or "\r" in rel:
+        raise BuildError(f"file times (debugfs): {rel!r} has a line break in its name, which debugfs cannot take")
+    return '"' + rel.replace('"', '""') + '"'
+
+
+def _fix_ctimes(root: Path, image: Path, epoch: int, offset: int) -> None:
     """mke2fs copies each file's change time (ctime) into its inode, and no one can set
     a ctime: it is the moment of the build. debugfs sets them (and the access times)
-    to SOURCE_DATE_EPOCH, so that two builds of the same inputs give the same image."""
+    to SOURCE_DATE_EPOCH, so that two builds of the same inputs give the same image.
+    Any path debugfs does not find fails the build: a missed inode is a silent
+    difference between two builds."""
     commands = [f"sif / ctime @{epoch}", f"sif / atime @{epoch}"]
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            rel = "/" + os.path.relpath(os.path.join(dirpath, name), root)
-            quoted = '"' + rel.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for name in sorted((*dirnames, *filenames)):
+            path = _debugfs_path("/" + os.path.relpath(os.path.join(dirpath, name), root))
             # atime too: mke2fs reading a directory updated its source's access time.
-            commands.append(f"sif {quoted} ctime @{epoch}")
-            commands.append(f"sif {quoted} atime @{epoch}")
-    script = disk.with_name("ctimes.debugfs")
+            commands.append(f"sif {path} ctime @{epoch}")
+            commands.append(f"sif {path} atime @{epoch}")
+    script = image.with_name(image.name + ".times.debugfs")
     script.write_text("\n".join(commands) + "\n")
-    out = run(
-        "file times (debugfs)",
-        ["debugfs", "-w", "-f", str(script), f"{disk}?offset={START * SECTOR}"],
-        env={"E2FSPROGS_FAKE_TIME": str(epoch)},  # the superblock's last write time
-    )
-    script.unlink()
-    if "not found" in out or "Couldn't" in out:
-        bad = next(line for line in out.splitlines() if "not found" in line or "Couldn't" in line)
-        raise BuildError(f"file times (debugfs): {bad.strip()}")
+    try:
+        # Not steps.run: debugfs reports a failed command on stderr and still exits 0.
+        out = subprocess.run(
+            ["debugfs", "-w", "-f", str(script), f"{image}?offset={offset}"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **_TOOL_ENV, "E2FSPROGS_FAKE_TIME": str(epoch)},  # the superblock's write time
+            check=False,
+        )
+    except FileNotFoundError:
+        raise BuildError("file times: debugfs is missing: apt-get install e2fsprogs (or ./bootstrap)") from None
+    finally:
+        script.unlink()
+    # stderr holds the version banner ("debugfs 1.47.0 (5-Feb-2023)"), then any error.
+    errors = [line.strip() for line in out.stderr.splitlines() if line.strip() and not line.startswith("debugfs ")]
+    if out.returncode or errors:
+        reason = errors[0] if errors else f"exit status {out.returncode}"
+        raise BuildError(f"file times (debugfs): {reason}")
 
 
 def _partition(disk: Path) -> None:
-    import subprocess
-
     table = f"label: dos\nlabel-id: 0x6e70730a\nstart={START}, type=83, bootable\n"
     out = subprocess.run(
         ["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(disk)],

@@ -141,28 +141,41 @@ def _mirrors(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def appliance(base_tar: Path, work: Path, wheels: Path, fingerprints: Path | None, templates: Path) -> Path:
-    """Unpack the base into `work/rootfs` and add the appliance layer to it."""
+def appliance(base_tar: Path, work: Path, wheels: Path, fingerprints: Path | None, templates: Path, epoch: int) -> Path:
+    """Unpack the base into `work/rootfs` and add the appliance layer to it.
+
+    The tools run in it see SOURCE_DATE_EPOCH `epoch`: useradd writes the day of the
+    last password change into /etc/shadow, today's date unless told otherwise.
+    """
     root = work / "rootfs"
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     run("unpack the base system", ["tar", "-xf", str(base_tar), "-C", str(root), "--numeric-owner"])
-    _sensor(root, wheels)
-    _config(root, templates, fingerprints)
+    _sensor(root, wheels, epoch)
+    _config(root, templates, fingerprints, epoch)
     return root
 
 
-def _chroot(root: Path, step: str, *cmd: str) -> str:
-    return run(step, ["chroot", str(root), *cmd], env={"PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"})
+def _chroot(root: Path, step: str, *cmd: str, epoch: int | None = None) -> str:
+    env = {
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LC_ALL": "C.UTF-8",
+        # pip neither asks PyPI for a newer pip nor caches: it would leave dated files in /root.
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_CACHE_DIR": "1",
+    }
+    if epoch is not None:
+        env["SOURCE_DATE_EPOCH"] = str(epoch)
+    return run(step, ["chroot", str(root), *cmd], env=env)
 
 
-def _sensor(root: Path, wheels: Path) -> None:
+def _sensor(root: Path, wheels: Path, epoch: int) -> None:
     """The sensor in its own virtual environment, from the wheels (no network)."""
     inside = root / "tmp" / "wheels"
     shutil.copytree(wheels, inside)
     try:
-        _chroot(root, "sensor environment", "/usr/bin/python3", "-m", "venv", VENV)
+        _chroot(root, "sensor environment", "/usr/bin/python3", "-m", "venv", VENV, epoch=epoch)
         _chroot(
             root,
             "sensor install",
@@ -172,6 +185,7 @@ def _sensor(root: Path, wheels: Path) -> None:
             "--no-compile",
             "--find-links=/tmp/wheels",
             "nps-sensor",
+            epoch=epoch,
         )
         # Byte-code compiled once, with fixed timestamps (reproducible), not on first run.
         _chroot(
@@ -185,16 +199,22 @@ def _sensor(root: Path, wheels: Path) -> None:
             "--invalidation-mode",
             "unchecked-hash",
             VENV,
+            epoch=epoch,
         )
     finally:
         shutil.rmtree(inside, ignore_errors=True)
 
 
-def _config(root: Path, templates: Path, fingerprints: Path | None) -> None:
+def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) -> None:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), keep_trailing_newline=True)
-    _chroot(root, "management user", "useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", ADMIN)
+    _chroot(
+        root,
+        "management user",
+        *("useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", ADMIN),
+        epoch=epoch,
+    )
     defaults = files(Settings())
     defaults.update(
         {
