@@ -23,6 +23,7 @@ from nps_sensor.config import V4_MAPPED, Config
 from nps_sensor.decode import IP, L2, Decoded, decode
 from nps_sensor.decode.frames import ALL
 from nps_sensor.dedupe import Deduplicator
+from nps_sensor.discovery.collect import Discoverer
 from nps_sensor.dns import DNSError, parse_response
 from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments
@@ -38,8 +39,9 @@ DNS_PORT = 53
 class Collector:
     """Per-packet work; `harvest` hands over everything gathered since the last call."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, discovery: bool = True) -> None:
         self.stats = Stats()
+        self.discovery = Discoverer(self.stats) if discovery else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
         self.dedupe = Deduplicator(cfg.duplicate_window)
@@ -64,9 +66,13 @@ class Collector:
             self._ip(d, np.arange(d.n))
         elif is_ip.any():
             self._ip(d, np.flatnonzero(is_ip))
-        arp = np.flatnonzero((d.state == L2) & (d.et == ARP))
-        if len(arp):
-            self._arp(d, arp)
+        l2 = np.flatnonzero(d.state == L2)
+        if len(l2):
+            arp = l2[d.et[l2] == ARP]
+            if len(arp):
+                self._arp(d, arp)
+            if self.discovery is not None:
+                self.discovery.link(d, l2)
 
     def harvest(self, final: bool = False) -> Harvest:
         """Flows, hosts and DNS answers since the last harvest; `final` also releases
@@ -76,7 +82,8 @@ class Collector:
             if held:
                 self.flows.add(PacketRows.concat(held))
         dns, self._dns = self._dns, []
-        return Harvest(self.flows.drain(), self.hosts.drain(), dns)
+        facts = self.discovery.facts.drain() if self.discovery is not None else {}
+        return Harvest(self.flows.drain(), self.hosts.drain(), dns, facts)
 
     def stats_dict(self) -> dict[str, Any]:
         fs = self.flows.stats
@@ -89,6 +96,10 @@ class Collector:
                     "active": self.flows.rows,
                     "evicted_idle": fs.evicted_idle,
                     "evicted_full": fs.evicted_full,
+                },
+                "discovery": {
+                    "packets": self.discovery.selected if self.discovery else 0,
+                    "facts_not_kept": self.discovery.facts.overflow if self.discovery else 0,
                 },
                 "fragments": {
                     "packets": fr.fragments,
@@ -107,6 +118,8 @@ class Collector:
         if copies.any():
             keep = ~copies
             ip, ts = frames[keep], ts[keep]
+        if self.discovery is not None:
+            self.discovery.ip(d, ip, ts)
         mac = d.src_mac(ip)
         self.hosts.observe(ts, d.src_hi[ip], d.src_lo[ip], mac, d.vlan_outer[ip], d.tunnel_id[ip])
         short = d.short_l4[ip]

@@ -37,6 +37,8 @@ from nps_sensor.classify import (
     is_group,
 )
 from nps_sensor.config import Config
+from nps_sensor.discovery.facts import Facts, Key, Seen
+from nps_sensor.discovery.profile import Profiles, fields
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import NO_MAC, HostDeltas
 from nps_sensor.vtable import hash_columns
@@ -152,6 +154,7 @@ class Harvest:
     flows: FlowDeltas
     hosts: HostDeltas
     dns: list[tuple[list[str], list[int]]] = field(default_factory=list)  # names -> addresses
+    facts: dict[Key, Seen] = field(default_factory=dict)  # discovery's, deduplicated
 
     @staticmethod
     def merge(parts: list[Harvest]) -> Harvest:
@@ -159,6 +162,7 @@ class Harvest:
             FlowDeltas.concat([p.flows for p in parts]),
             HostDeltas.concat([p.hosts for p in parts]),
             [answer for p in parts for answer in p.dns],
+            Facts.merge([p.facts for p in parts]),
         )
 
 
@@ -188,6 +192,7 @@ class Reporter:
         self.emit = emit
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
+        self.profiles = Profiles()
         self.window_start = math.nan  # start of the current new-assets window
         self.update_start = math.nan
         self.next_boundary = math.inf
@@ -245,6 +250,8 @@ class Reporter:
         """Take in a harvest: DNS answers first, so that its traffic is classified with them."""
         for names, addresses in harvest.dns:
             self.classifier.learn_dns(names, addresses)
+        if harvest.facts:
+            self.profiles.absorb(harvest.facts)
         self._add_hosts(harvest.hosts)
         self._add_traffic(harvest.flows)
 
@@ -408,6 +415,7 @@ class Reporter:
                 d["macs"] = sorted(mac_text(m) for m in a.macs if m != int(NO_MAC))
                 d["vlans"] = sorted(a.vlans)
                 d["tunnel_ids"] = sorted(a.tunnels)
+                d.update(fields(self.profiles.facts_of([a.ip], [] if mac is None else [mac])))
             out.append(d)
         return out + [merged[k] for k in sorted(merged)]
 

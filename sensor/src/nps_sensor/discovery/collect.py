@@ -1,0 +1,252 @@
+"""Which packets of a batch go to which dissector: vector selection, then dispatch.
+
+Selection reads a few header fields of every packet as arrays and keeps only those
+a dissector can learn from:
+
+* UDP by port (`UDP_PORTS`: DHCP, DNS, mDNS, NBNS, SSDP, NTP, SNMP, BACnet, ...);
+* TCP by the first payload bytes, whatever the port (an HTTP method or status line,
+  a TLS handshake record, an SSH banner), or by port with a payload for protocols
+  without a magic number (SMB, Modbus, S7comm, EtherNet/IP, DNP3);
+* TCP SYN and SYN+ACK (one per connection) for OS fingerprints;
+* ICMPv6 router and neighbour discovery;
+* link-layer frames by EtherType (LLDP) or SNAP header (CDP).
+
+Everything else, the bulk of a network's packets, costs those few array reads.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from nps_sensor.decode import Decoded
+from nps_sensor.decode.frames import LLC, Sel
+from nps_sensor.discovery.dissectors import (
+    cdp,
+    dhcp,
+    dhcpv6,
+    http,
+    ics,
+    lldp,
+    names,
+    nbns,
+    ndp,
+    ntp,
+    smb,
+    snmp,
+    ssdp,
+    ssh,
+    tcpfp,
+    tls,
+)
+from nps_sensor.discovery.facts import NO_IP, NO_MAC, Facts
+from nps_sensor.discovery.packet import Malformed, Packet
+from nps_sensor.stats import Stats
+
+TCP, UDP, ICMPV6 = 6, 17, 58
+LLDP_ETHERTYPE = 0x88CC
+CDP_SNAP = 0xAAAA0300000C2000  # LLC SNAP, Cisco OUI, protocol 0x2000
+U64 = np.uint64
+MAC_MASK = U64(0xFFFFFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Dissector:
+    name: str  # also the suffix of its decode-error counter: malformed-NAME
+    parse: Callable[[Packet], None]
+
+
+DISSECTORS: tuple[Dissector, ...] = (
+    Dissector("none", lambda p: None),  # id 0: not selected
+    Dissector("dhcp", dhcp.dissect),
+    Dissector("dhcpv6", dhcpv6.dissect),
+    Dissector("dns", names.dissect_dns),
+    Dissector("mdns", names.dissect_mdns),
+    Dissector("llmnr", names.dissect_llmnr),
+    Dissector("nbns", nbns.dissect_ns),
+    Dissector("netbios-dgm", nbns.dissect_dgm),
+    Dissector("ssdp", ssdp.dissect),
+    Dissector("ntp", ntp.dissect),
+    Dissector("snmp", snmp.dissect),
+    Dissector("bacnet", ics.dissect_bacnet),
+    Dissector("enip", ics.dissect_enip),
+    Dissector("dnp3", ics.dissect_dnp3),
+    Dissector("http", http.dissect),
+    Dissector("tls", tls.dissect),
+    Dissector("ssh", ssh.dissect),
+    Dissector("smb", smb.dissect),
+    Dissector("modbus", ics.dissect_modbus),
+    Dissector("s7comm", ics.dissect_s7),
+    Dissector("tcp-fingerprint", tcpfp.dissect),
+    Dissector("ndp", ndp.dissect),
+    Dissector("lldp", lldp.dissect),
+    Dissector("cdp", cdp.dissect),
+)
+ID = {d.name: i for i, d in enumerate(DISSECTORS)}
+
+
+def _port_table(entries: dict[str, tuple[int, ...]]) -> np.ndarray:
+    table = np.zeros(65536, dtype=np.uint8)
+    for name, ports in entries.items():
+        table[list(ports)] = ID[name]
+    return table
+
+
+UDP_PORTS = _port_table(
+    {
+        "dhcp": (67, 68),
+        "dhcpv6": (546, 547),
+        "dns": (53,),
+        "mdns": (5353,),
+        "llmnr": (5355,),
+        "nbns": (137,),
+        "netbios-dgm": (138,),
+        "ssdp": (1900,),
+        "ntp": (123,),
+        "snmp": (161, 162),
+        "bacnet": (47808,),
+        "enip": (44818, 2222),
+        "dnp3": (20000,),
+    }
+)
+TCP_PORTS = _port_table({"smb": (445, 139), "modbus": (502,), "s7comm": (102,), "enip": (44818,), "dnp3": (20000,)})
+
+
+def _magic(words: list[bytes]) -> np.ndarray:
+    return np.array([struct.unpack(">I", w)[0] for w in words], dtype=np.uint32)
+
+
+HTTP_MAGIC = _magic([b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC", b"CONN", b"HTTP"])
+SSH_MAGIC = int(struct.unpack(">I", b"SSH-")[0])
+
+
+class Discoverer:
+    """Runs the dissectors on the packets that matter; facts accumulate in `facts`."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.facts = Facts()
+        self.selected = 0  # packets handed to a dissector
+
+    def ip(self, d: Decoded, idx: Sel, ts: np.ndarray) -> None:
+        """The IP packets `idx` of `d` (copies already dropped), with their times `ts`."""
+        proto = d.proto[idx]
+        l4 = d.l4[idx]
+        end = np.minimum(d.end[idx], d.l3[idx] + d.iplen[idx])
+        whole = (d.frag[idx] == 0) & d.has_ports[idx]
+        chosen = np.zeros(len(proto), dtype=np.uint8)
+        body = l4 + 8
+
+        udp = whole & (proto == UDP)
+        if udp.any():
+            by_dst = UDP_PORTS[d.dport[idx]]
+            chosen = np.where(udp, np.where(by_dst > 0, by_dst, UDP_PORTS[d.sport[idx]]), chosen)
+
+        tcp = whole & (proto == TCP)
+        if tcp.any():
+            rows = np.flatnonzero(tcp)
+            t1 = d.t1[idx][rows] if isinstance(idx, slice) else d.t1[idx[rows]]
+            start = l4[rows] + ((t1 >> U64(28)) & U64(0xF)).astype(np.int64) * 4
+            flags = ((t1 >> U64(16)) & U64(0x17)).astype(np.int64)
+            room = end[rows] - start
+            body[rows] = start
+            pick = np.zeros(len(rows), dtype=np.uint8)
+            syn = (flags == 0x02) | (flags == 0x12)
+            pick[syn] = ID["tcp-fingerprint"]
+            has4 = room >= 4
+            if has4.any():
+                sub_rows = rows[has4] if isinstance(idx, slice) else idx[rows[has4]]
+                w = d.be32(sub_rows, start[has4]).astype(np.uint32)
+                kind = np.zeros(len(w), dtype=np.uint8)
+                kind[np.isin(w, HTTP_MAGIC)] = ID["http"]
+                kind[w == SSH_MAGIC] = ID["ssh"]
+                # A TLS handshake record (content type 22, version 3.x).
+                kind[(w >> 16) == 0x1603] = ID["tls"]
+                by_port = np.maximum(TCP_PORTS[d.dport[sub_rows]], TCP_PORTS[d.sport[sub_rows]])
+                kind = np.where(kind > 0, kind, by_port)
+                pick[has4] = np.where(kind > 0, kind, pick[has4])
+            chosen[rows] = pick
+
+        icmp6 = (proto == ICMPV6) & (d.frag[idx] == 0)
+        if icmp6.any():
+            t = d.icmptype[idx]
+            nd = icmp6 & (t >= 133) & (t <= 136)
+            chosen[nd] = ID["ndp"]
+            body = np.where(nd, l4, body)
+
+        hits = np.flatnonzero(chosen)
+        if not len(hits):
+            return
+        frames = hits if isinstance(idx, slice) else idx[hits]
+        self._dispatch(d, frames, chosen[hits], ts[hits], d.l3[frames], l4[hits], body[hits], end[hits])
+
+    def link(self, d: Decoded, frames: np.ndarray) -> None:
+        """Link-layer frames (state L2) that may be LLDP or CDP."""
+        et = d.et[frames]
+        lldp_rows = et == LLDP_ETHERTYPE
+        llc = et == LLC
+        chosen = np.where(lldp_rows, ID["lldp"], 0).astype(np.uint8)
+        if llc.any():
+            f = frames[llc]
+            snap = (d.p[f] + 8 <= d.end[f]) & (d.buf.be64[np.minimum(d.p[f], d.buf.size - 8)] == U64(CDP_SNAP))
+            chosen[np.flatnonzero(llc)[snap]] = ID["cdp"]
+        hits = np.flatnonzero(chosen)
+        if not len(hits):
+            return
+        f = frames[hits]
+        start = d.p[f]
+        body = np.where(chosen[hits] == ID["cdp"], start + 8, start)
+        self._dispatch(d, f, chosen[hits], d.batch.ts[f], start, start, body, d.end[f], link=True)
+
+    def _dispatch(
+        self,
+        d: Decoded,
+        frames: np.ndarray,
+        ids: np.ndarray,
+        ts: np.ndarray,
+        start: np.ndarray,
+        l4: np.ndarray,
+        body: np.ndarray,
+        end: np.ndarray,
+        link: bool = False,
+    ) -> None:
+        self.selected += len(frames)
+        raw = d.buf.raw
+        smac = d.src_mac(frames)
+        has_mac = d.mac_at[frames] >= 0
+        dmac = np.full(len(frames), NO_MAC, dtype=np.int64)
+        if has_mac.any():
+            f = frames[has_mac]
+            dmac[has_mac] = (d.buf.be64[d.mac_at[f] - 8] & MAC_MASK).astype(np.int64)
+        if link:
+            src = dst = [NO_IP] * len(frames)
+            sport = dport = proto = [0] * len(frames)
+        else:
+            src = [(h << 64) | lo for h, lo in zip(d.src_hi[frames].tolist(), d.src_lo[frames].tolist(), strict=True)]
+            dst = [(h << 64) | lo for h, lo in zip(d.dst_hi[frames].tolist(), d.dst_lo[frames].tolist(), strict=True)]
+            sport, dport, proto = d.sport[frames].tolist(), d.dport[frames].tolist(), d.proto[frames].tolist()
+        facts = self.facts
+        errors = self.stats.decode_errors
+        for k, (i, t, a, b4, b, e, sm, dm) in enumerate(
+            zip(
+                ids.tolist(),
+                ts.tolist(),
+                start.tolist(),
+                l4.tolist(),
+                body.tolist(),
+                end.tolist(),
+                smac.tolist(),
+                dmac.tolist(),
+                strict=True,
+            )
+        ):
+            dissector = DISSECTORS[i]
+            p = Packet(t, src[k], dst[k], sm, dm, proto[k], sport[k], dport[k], bytes(raw[a:e]), b4 - a, b - a)
+            p.out = facts
+            try:
+                dissector.parse(p)
+            except (Malformed, IndexError, ValueError, struct.error, UnicodeError, OverflowError):
+                errors[f"malformed-{dissector.name}"] += 1

@@ -1,0 +1,95 @@
+"""DHCPv4 (RFC 2131/2132): the client's MAC, names, vendor class and option 55.
+
+Client messages speak for the client (chaddr), whatever its source address: a
+DISCOVER comes from 0.0.0.0. Server messages speak about the client they address
+(yiaddr, chaddr) and, as a service, about the server that sent them.
+"""
+
+from __future__ import annotations
+
+from nps_sensor.config import V4_MAPPED
+from nps_sensor.discovery.facts import NO_IP
+from nps_sensor.discovery.packet import Malformed, Packet, text
+
+MAGIC = b"\x63\x82\x53\x63"
+PAD, END = 0, 255
+HOSTNAME, REQUESTED_IP, MSG_TYPE, PRL, VENDOR_CLASS, FQDN = 12, 50, 53, 55, 60, 81
+ACK = 5
+
+
+def options(raw: bytes, at: int) -> list[tuple[int, bytes]]:
+    """The options from `at` until END; a cut or overlong option ends the list there,
+    keeping the options before it."""
+    out: list[tuple[int, bytes]] = []
+    n = len(raw)
+    while at < n:
+        code = raw[at]
+        if code == END:
+            break
+        if code == PAD:
+            at += 1
+            continue
+        if at + 1 >= n or at + 2 + raw[at + 1] > n:
+            break
+        size = raw[at + 1]
+        out.append((code, raw[at + 2 : at + 2 + size]))
+        at += 2 + size
+    return out
+
+
+def fqdn_name(value: bytes) -> str:
+    """Option 81's name: ASCII, or DNS wire format when the E flag is set."""
+    if len(value) < 3:
+        raise Malformed("short client FQDN option")
+    name = value[3:]
+    if value[0] & 0x04:
+        labels, at = [], 0
+        while at < len(name) and name[at]:
+            labels.append(name[at + 1 : at + 1 + name[at]].decode("ascii", "replace"))
+            at += 1 + name[at]
+        return ".".join(labels)
+    return text(name)
+
+
+def dissect(p: Packet) -> None:
+    b = p.payload
+    if len(b) < 240 or b[236:240] != MAGIC:
+        raise Malformed("not a DHCP message")
+    op, htype, hlen = b[0], b[1], b[2]
+    mac = int.from_bytes(b[28:34], "big") if htype == 1 and hlen == 6 else -1
+    ciaddr = int.from_bytes(b[12:16], "big")
+    yiaddr = int.from_bytes(b[16:20], "big")
+    opts = options(b, 240)
+    kind = next((v[0] for c, v in opts if c == MSG_TYPE and v), 0)
+    if op == 1:
+        ip = V4_MAPPED | ciaddr if ciaddr else (p.src if p.src != V4_MAPPED else NO_IP)
+    else:
+        ip = V4_MAPPED | yiaddr if yiaddr else (V4_MAPPED | ciaddr if ciaddr else NO_IP)
+        p.fact("dhcp", "service", ("udp", 67, "dhcp"))
+    if mac >= 0 and ip != NO_IP and (op == 1 or kind == ACK):
+        p.fact("dhcp", "mac", _mac(mac), ip=ip, mac=mac)
+    if op == 2 and kind == ACK and yiaddr:
+        p.fact("dhcp", "assigned_ip", _ip(yiaddr), ip=ip, mac=mac)
+    for code, value in opts:
+        if code == HOSTNAME and value:
+            p.fact("dhcp", "hostname", text(value.rstrip(b"\0")), ip=ip, mac=mac)
+        elif code == FQDN and len(value) >= 3:
+            name = fqdn_name(value)
+            if name:
+                p.fact("dhcp", "fqdn", name, ip=ip, mac=mac)
+        elif op != 1:
+            continue
+        elif code == VENDOR_CLASS and value:
+            p.fact("dhcp", "vendor_class", text(value), ip=ip, mac=mac)
+        elif code == PRL and value:
+            p.fact("dhcp", "prl", ",".join(str(x) for x in value), ip=ip, mac=mac)
+        elif code == REQUESTED_IP and len(value) == 4:
+            p.fact("dhcp", "requested_ip", _ip(int.from_bytes(value, "big")), ip=ip, mac=mac)
+
+
+def _mac(mac: int) -> str:
+    return ":".join(f"{(mac >> s) & 0xFF:02x}" for s in range(40, -8, -8))
+
+
+def _ip(v4: int) -> str:
+    return ".".join(str((v4 >> s) & 0xFF) for s in (24, 16, 8, 0))

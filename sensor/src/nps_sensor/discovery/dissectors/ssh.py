@@ -1,0 +1,58 @@
+"""SSH: both banners (software and often the OS build), and HASSH from KEXINIT.
+
+The server is the side on port 22 or, on other ports, the side on the lower port.
+HASSH and HASSHServer follow Salesforce's definition: MD5 of the key exchange,
+cipher, MAC and compression lists of the direction each side offers for receiving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from nps_sensor.discovery.packet import Malformed, Packet, text
+
+SSH_PORT = 22
+KEXINIT = 20
+
+
+def _is_server(p: Packet) -> bool:
+    if SSH_PORT in (p.sport, p.dport):
+        return p.sport == SSH_PORT
+    return p.sport < p.dport
+
+
+def dissect(p: Packet) -> None:
+    b = p.payload
+    server = _is_server(p)
+    if b.startswith(b"SSH-"):
+        line, _, rest = b.partition(b"\n")
+        banner = text(line.rstrip(b"\r"), 255)
+        p.fact("ssh", "server_banner" if server else "client_banner", banner)
+        if server:
+            p.fact("ssh", "service", ("tcp", p.sport, banner.split(" ")[0][8:] or "ssh"))
+        else:
+            p.fact_dst("ssh", "service", ("tcp", p.dport, "ssh"))
+        b = rest
+    if len(b) > 22 and b[5] == KEXINIT:
+        _kexinit(p, b, server)
+
+
+def _kexinit(p: Packet, b: bytes, server: bool) -> None:
+    at = 6 + 16  # packet length, padding length, message code, cookie
+    lists: list[str] = []
+    for _ in range(8):
+        if at + 4 > len(b):
+            raise Malformed("KEXINIT name-list runs past the segment")
+        size = int.from_bytes(b[at : at + 4], "big")
+        value = b[at + 4 : at + 4 + size]
+        if len(value) != size:
+            raise Malformed("KEXINIT name-list runs past the segment")
+        lists.append(value.decode("ascii", "replace"))
+        at += 4 + size
+    kex, _, enc_cs, enc_sc, mac_cs, mac_sc, comp_cs, comp_sc = lists
+    if server:
+        algorithms = f"{kex};{enc_sc};{mac_sc};{comp_sc}"
+    else:
+        algorithms = f"{kex};{enc_cs};{mac_cs};{comp_cs}"
+    digest = hashlib.md5(algorithms.encode(), usedforsecurity=False).hexdigest()
+    p.fact("ssh", "hassh_server" if server else "hassh", digest)

@@ -1,0 +1,220 @@
+"""TLS handshakes: the client's SNI, JA4 and JA3; the server's JA3S and certificate.
+
+JA4 follows FoxIO's specification (ja4/technical_details/JA4.md); JA3 and JA3S
+follow Salesforce's. GREASE values (RFC 8701) are left out of both, as specified.
+A certificate is visible only up to TLS 1.2, where it travels in clear after the
+ServerHello; its subject names the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from nps_sensor.discovery.packet import Malformed, Packet, text
+
+HANDSHAKE = 22
+CLIENT_HELLO, SERVER_HELLO, CERTIFICATE = 1, 2, 11
+SNI, GROUPS, POINT_FORMATS, SIG_ALGS, ALPN, SUPPORTED_VERSIONS = 0, 10, 11, 13, 16, 43
+VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
+
+
+def is_grease(v: int) -> bool:
+    return (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)
+
+
+def handshakes(payload: bytes) -> list[tuple[int, bytes]]:
+    """Handshake messages of the records in `payload` (types and bodies); a message
+    cut by the segment's end is returned cut."""
+    data = bytearray()
+    at = 0
+    while at + 5 <= len(payload) and payload[at] == HANDSHAKE:
+        size = int.from_bytes(payload[at + 3 : at + 5], "big")
+        data += payload[at + 5 : at + 5 + size]
+        at += 5 + size
+    out: list[tuple[int, bytes]] = []
+    at = 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at + 1 : at + 4], "big")
+        out.append((data[at], bytes(data[at + 4 : at + 4 + size])))
+        at += 4 + size
+    return out
+
+
+def _vector(b: bytes, at: int, width: int) -> tuple[bytes, int]:
+    size = int.from_bytes(b[at : at + width], "big")
+    value = b[at + width : at + width + size]
+    if len(value) != size:
+        raise Malformed("vector runs past the message")
+    return value, at + width + size
+
+
+def _u16s(b: bytes) -> list[int]:
+    return list(struct.unpack(f">{len(b) // 2}H", b[: len(b) // 2 * 2]))
+
+
+def extensions(b: bytes, at: int) -> list[tuple[int, bytes]]:
+    if at + 2 > len(b):
+        return []
+    block, _ = _vector(b, at, 2)
+    out, k = [], 0
+    while k + 4 <= len(block):
+        kind, size = struct.unpack_from(">HH", block, k)
+        out.append((kind, block[k + 4 : k + 4 + size]))
+        k += 4 + size
+    return out
+
+
+def client_hello(p: Packet, body: bytes) -> None:
+    version = int.from_bytes(body[0:2], "big")
+    at = 34
+    _, at = _vector(body, at, 1)  # session id
+    suites_raw, at = _vector(body, at, 2)
+    _, at = _vector(body, at, 1)  # compression methods
+    exts = extensions(body, at)
+    suites = [s for s in _u16s(suites_raw) if not is_grease(s)]
+    sni = ""
+    alpn = b""
+    groups: list[int] = []
+    formats: list[int] = []
+    sig_algs: list[int] = []
+    versions: list[int] = []
+    for kind, data in exts:
+        if kind == SNI and len(data) > 5 and data[2] == 0:
+            sni = text(data[5 : 5 + int.from_bytes(data[3:5], "big")])
+        elif kind == ALPN and len(data) > 3:
+            alpn = data[3 : 3 + data[2]]
+        elif kind == GROUPS and len(data) >= 2:
+            groups = [g for g in _u16s(data[2:]) if not is_grease(g)]
+        elif kind == POINT_FORMATS and data:
+            formats = list(data[1 : 1 + data[0]])
+        elif kind == SIG_ALGS and len(data) >= 2:
+            sig_algs = _u16s(data[2:])
+        elif kind == SUPPORTED_VERSIONS and data:
+            versions = [v for v in _u16s(data[1 : 1 + data[0]]) if not is_grease(v)]
+    ext_ids = [k for k, _ in exts if not is_grease(k)]
+    if sni:
+        p.fact("tls", "sni", sni.lower().rstrip("."))
+    p.fact_dst("tls", "service", ("tcp", p.dport, "tls"))
+    ja3 = ",".join([str(version), *("-".join(map(str, v)) for v in (suites, ext_ids, groups, formats))])
+    p.fact("tls", "ja3", hashlib.md5(ja3.encode(), usedforsecurity=False).hexdigest())
+    p.fact("tls", "ja4", ja4("t", version, versions, bool(sni), suites, ext_ids, alpn, sig_algs))
+
+
+def ja4(
+    transport: str,
+    version: int,
+    versions: list[int],
+    sni: bool,
+    suites: list[int],
+    ext_ids: list[int],
+    alpn: bytes,
+    sig_algs: list[int],
+) -> str:
+    top = max(versions) if versions else version
+    a = (
+        f"{transport}{VERSIONS.get(top, '00')}{'d' if sni else 'i'}"
+        f"{min(len(suites), 99):02d}{min(len(ext_ids), 99):02d}{_alpn_chars(alpn)}"
+    )
+    b = _hash12(",".join(f"{s:04x}" for s in sorted(suites))) if suites else "000000000000"
+    rest = sorted(e for e in ext_ids if e not in (SNI, ALPN))
+    c_text = ",".join(f"{e:04x}" for e in rest)
+    if sig_algs:
+        c_text += "_" + ",".join(f"{s:04x}" for s in sig_algs)
+    c = _hash12(c_text) if rest else "000000000000"
+    return f"{a}_{b}_{c}"
+
+
+def _alpn_chars(alpn: bytes) -> str:
+    if not alpn:
+        return "00"
+    first, last = chr(alpn[0]), chr(alpn[-1])
+    if first.isascii() and first.isalnum() and last.isascii() and last.isalnum():
+        return first + last
+    return f"{alpn[0]:02x}"[0] + f"{alpn[-1]:02x}"[-1]
+
+
+def _hash12(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()[:12]
+
+
+def server_hello(p: Packet, body: bytes) -> None:
+    version = int.from_bytes(body[0:2], "big")
+    at = 34
+    _, at = _vector(body, at, 1)
+    if at + 3 > len(body):
+        raise Malformed("short ServerHello")
+    suite = int.from_bytes(body[at : at + 2], "big")
+    exts = [k for k, _ in extensions(body, at + 3)]
+    ja3s = f"{version},{suite},{'-'.join(map(str, exts))}"
+    p.fact("tls", "ja3s", hashlib.md5(ja3s.encode(), usedforsecurity=False).hexdigest())
+    p.fact("tls", "service", ("tcp", p.sport, "tls"))
+
+
+def certificate(p: Packet, body: bytes) -> None:
+    chain, _ = _vector(body, 0, 3) if len(body) >= 3 else (b"", 0)
+    if len(chain) < 3:
+        return
+    size = int.from_bytes(chain[0:3], "big")
+    subject = cert_subject(chain[3 : 3 + size])
+    if subject:
+        p.fact("tls", "cert_subject", subject)
+
+
+# --- a minimal DER reader: enough to find a certificate's subject ---------------------
+
+OID_NAMES = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU", b"\x55\x04\x06": "C"}
+
+
+def _tlv(b: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the DER element at `at`."""
+    if at + 2 > len(b):
+        raise Malformed("DER element runs past the certificate")
+    tag, size = b[at], b[at + 1]
+    at += 2
+    if size & 0x80:
+        n = size & 0x7F
+        if n == 0 or n > 4:
+            raise Malformed("DER length")
+        size = int.from_bytes(b[at : at + n], "big")
+        at += n
+    if at + size > len(b):
+        raise Malformed("DER element runs past the certificate")
+    return tag, at, at + size
+
+
+def cert_subject(der: bytes) -> str:
+    """`CN=..., O=...` of an X.509 certificate's subject; empty if not found."""
+    _, cert, _ = _tlv(der, 0)
+    _, tbs, tbs_end = _tlv(der, cert)
+    at = tbs
+    tag, _, end = _tlv(der, at)
+    if tag == 0xA0:  # explicit version
+        at = end
+    for _ in range(4):  # serial, signature algorithm, issuer, validity
+        _, _, at = _tlv(der, at)
+    tag, start, end = _tlv(der, at)
+    if tag != 0x30 or end > tbs_end:
+        return ""
+    parts = []
+    at = start
+    while at < end:
+        _, set_start, set_end = _tlv(der, at)
+        _, seq_start, _ = _tlv(der, set_start)
+        _, oid_start, oid_end = _tlv(der, seq_start)
+        _, v_start, v_end = _tlv(der, oid_end)
+        label = OID_NAMES.get(der[oid_start:oid_end])
+        if label:
+            parts.append(f"{label}={text(der[v_start:v_end])}")
+        at = set_end
+    return ", ".join(parts)
+
+
+def dissect(p: Packet) -> None:
+    for kind, body in handshakes(p.payload):
+        if kind == CLIENT_HELLO and len(body) >= 38:
+            client_hello(p, body)
+        elif kind == SERVER_HELLO and len(body) >= 38:
+            server_hello(p, body)
+        elif kind == CERTIFICATE:
+            certificate(p, body)

@@ -1,0 +1,78 @@
+"""Facts: what one packet proved about one device, deduplicated until harvested.
+
+A fact is (ip, mac, source, key, value): `ip` and `mac` say which device it is about
+(-1 where the packet does not tell), `source` names the protocol that said it
+(`dhcp`, `mdns`, `lldp`, ...) and `key`/`value` what it said. Values are strings or
+tuples of strings and integers, so that facts hash, compare and pickle cheaply.
+The same fact seen a thousand times in a window is kept once, with its first and
+last time and a count: a chatty device costs memory per distinct fact, not per packet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+Value: TypeAlias = str | tuple[str | int, ...]
+Key: TypeAlias = tuple[int, int, str, str, Value]  # ip, mac, source, key, value
+
+NO_IP = -1
+NO_MAC = -1
+
+
+@dataclass(slots=True)
+class Seen:
+    first: float
+    last: float
+    count: int = 1
+
+    def merge(self, other: Seen) -> None:
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+        self.count += other.count
+
+
+class Facts:
+    """Facts gathered since the last `drain`."""
+
+    __slots__ = ("items", "limit", "overflow")
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.items: dict[Key, Seen] = {}
+        self.limit = limit  # distinct facts held between two harvests
+        self.overflow = 0  # facts not kept because the limit was reached
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, ts: float, ip: int, mac: int, source: str, key: str, value: Value) -> None:
+        k = (ip, mac, source, key, value)
+        seen = self.items.get(k)
+        if seen is not None:
+            seen.count += 1
+            if ts > seen.last:
+                seen.last = ts
+            elif ts < seen.first:
+                seen.first = ts
+        elif len(self.items) < self.limit:
+            self.items[k] = Seen(ts, ts)
+        else:
+            self.overflow += 1
+
+    def drain(self) -> dict[Key, Seen]:
+        items, self.items = self.items, {}
+        return items
+
+    @staticmethod
+    def merge(parts: list[dict[Key, Seen]]) -> dict[Key, Seen]:
+        if len(parts) == 1:
+            return parts[0]
+        out: dict[Key, Seen] = {}
+        for part in parts:
+            for k, seen in part.items():
+                have = out.get(k)
+                if have is None:
+                    out[k] = seen
+                else:
+                    have.merge(seen)
+        return out

@@ -1,0 +1,107 @@
+"""Profiles: every fact about a device, kept for the run, and the report fields made of them.
+
+A fact names its device by IP, by MAC, or both. Facts about an address go to that
+address's profile, facts about a MAC (a DHCP DISCOVER from 0.0.0.0, an LLDP frame)
+to the MAC's; an asset's report fields are made from its address's profile and its
+MAC's. Each profile keeps each distinct fact once, with when it was first and last
+seen and how often, and at most `MAX_VALUES` values per (source, key): a device
+that invents a new User-Agent every minute cannot grow the sensor without bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
+
+MAX_VALUES = 64
+HOSTNAME_SOURCES = ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr", "lldp", "cdp", "smb", "ssdp")
+
+
+@dataclass(slots=True)
+class Profile:
+    facts: dict[tuple[str, str, Value], Seen] = field(default_factory=dict)
+    per_key: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, source: str, key: str, value: Value, seen: Seen) -> None:
+        k = (source, key, value)
+        have = self.facts.get(k)
+        if have is not None:
+            have.merge(seen)
+            return
+        count = self.per_key.get((source, key), 0)
+        if count >= MAX_VALUES:
+            return
+        self.per_key[(source, key)] = count + 1
+        self.facts[k] = Seen(seen.first, seen.last, seen.count)
+
+
+class Profiles:
+    def __init__(self) -> None:
+        self.by_ip: dict[int, Profile] = {}
+        self.by_mac: dict[int, Profile] = {}
+        self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, NBNS node status
+
+    def absorb(self, facts: dict[Key, Seen]) -> None:
+        for (ip, mac, source, key, value), seen in facts.items():
+            if ip != NO_IP:
+                self.by_ip.setdefault(ip, Profile()).add(source, key, value, seen)
+                if mac != NO_MAC and key == "mac":
+                    self.bindings[ip] = mac
+            elif mac != NO_MAC:
+                self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
+
+    def facts_of(self, ips: Iterable[int], macs: Iterable[int]) -> dict[tuple[str, str, Value], Seen]:
+        out: dict[tuple[str, str, Value], Seen] = {}
+        for table, keys in ((self.by_ip, ips), (self.by_mac, macs)):
+            for k in keys:
+                p = table.get(k)
+                if p is None:
+                    continue
+                for fk, seen in p.facts.items():
+                    have = out.get(fk)
+                    if have is None:
+                        out[fk] = Seen(seen.first, seen.last, seen.count)
+                    else:
+                        have.merge(seen)
+        return out
+
+
+def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
+    """The report's discovery fields for one asset, from all its facts."""
+    hostnames: dict[tuple[str, str], str] = {}
+    sni: set[str] = set()
+    agents: set[str] = set()
+    services: dict[tuple[str, int], str] = {}
+    for (source, key, value), _ in sorted(facts.items(), key=lambda kv: kv[1].first):
+        if key == "hostname" and isinstance(value, str) and value:
+            hostnames.setdefault((value.lower().rstrip("."), source), value.rstrip("."))
+        elif source == "tls" and key == "sni" and isinstance(value, str):
+            sni.add(value)
+        elif source == "http" and key == "user_agent" and isinstance(value, str):
+            agents.add(value)
+        elif key == "service" and isinstance(value, tuple) and len(value) == 3:
+            proto, port, product = value
+            k = (str(proto), int(port))
+            if product or k not in services:
+                services[k] = str(product)
+    return {
+        "hostnames": [{"name": name, "source": source} for (_, source), name in sorted(hostnames.items())],
+        "tls_sni": sorted(sni),
+        "user_agents": sorted(agents),
+        "services": [
+            {"port": port, "proto": proto, "product": product or None}
+            for (proto, port), product in sorted(services.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        ],
+        "evidence": [
+            {
+                "source": source,
+                "key": key,
+                "value": list(value) if isinstance(value, tuple) else value,
+                "count": seen.count,
+            }
+            for (source, key, value), seen in sorted(facts.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))
+        ],
+    }
