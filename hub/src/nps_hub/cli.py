@@ -1,0 +1,151 @@
+"""The `nps-hub` command. Operational errors end in one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import socket
+import sys
+
+from nps_hub import __version__
+from nps_hub.errors import HubError
+from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, from_env
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.")
+    p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
+    p.add_argument("--data", metavar="DIR", help=f"data directory (default $NPS_HUB_DATA or {DEFAULT_DATA})")
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="database URL (default $NPS_HUB_DATABASE, else SQLite in the data directory); "
+        "postgresql://USER@HOST/DB for PostgreSQL (a password belongs in ~/.pgpass or $PGPASSWORD, not here)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("serve", help="serve the API (and, later, the web UI)", description="Serve the hub.")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
+    s.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    u = sub.add_parser(
+        "user", help="add a user or set a password", description="The password is read from a prompt or stdin."
+    )
+    u.add_argument("name")
+    u.add_argument("--admin", action="store_true")
+    c = sub.add_parser("sensor", help="create a sensor and print its personalization code")
+    c.add_argument("name")
+    c.add_argument("--location", default="")
+    c.add_argument("--network", default="Default")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = from_env(args.data, args.database)
+        if args.command == "serve":
+            return _serve(args, settings)
+        from nps_hub import db as dbmod
+
+        settings.prepare()
+        engine = dbmod.engine_for(settings.url)
+        dbmod.migrate(engine)
+        if args.command == "migrate":
+            print(f"nps-hub: database {dbmod.redact(settings.url)} is up to date")
+            return EXIT_OK
+        if args.command == "user":
+            return _user(args, dbmod.sessions(engine))
+        if args.command == "sensor":
+            return _sensor(args, settings, dbmod.sessions(engine))
+    except HubError as e:
+        print(f"nps-hub: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nps-hub: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+def _serve(args: argparse.Namespace, settings: object) -> int:
+    import uvicorn
+
+    from nps_hub.server import build
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise HubError("HTTPS needs both --tls-cert and --tls-key")
+    _check_port(args.host, args.port)
+    app = build(settings)  # type: ignore[arg-type]
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    scheme = "https" if args.tls_cert else "http"
+    logging.getLogger("nps-hub").info("serving on %s://%s:%d/", scheme, args.host, args.port)
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            ssl_certfile=args.tls_cert,
+            ssl_keyfile=args.tls_key,
+            log_level="warning",
+            access_log=False,
+        )
+    except (OSError, ValueError) as e:  # unreadable certificate or key
+        raise HubError(f"cannot serve HTTPS with {args.tls_cert} and {args.tls_key}: {e}") from None
+    return EXIT_OK
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as e:
+            raise HubError(
+                f"cannot listen on {host}:{port}: {e.strerror} (another hub running? choose --port)"
+            ) from None
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != first:
+            raise HubError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _user(args: argparse.Namespace, sessions: object) -> int:
+    from nps_hub.server import add_user
+
+    password = _read_secret(f"password for {args.name}: ")
+    with sessions() as db:  # type: ignore[operator]
+        add_user(db, args.name, password, admin=args.admin)
+    print(f"nps-hub: user {args.name} saved")
+    return EXIT_OK
+
+
+def _sensor(args: argparse.Namespace, settings: object, sessions: object) -> int:
+    from sqlalchemy import select
+
+    from nps_hub import lifecycle, security
+    from nps_hub.models import Sensor
+
+    keyed = security.Keyed(settings.secret())  # type: ignore[attr-defined]
+    with sessions() as db:  # type: ignore[operator]
+        if db.scalar(select(Sensor).where(Sensor.name == args.name)) is not None:
+            raise HubError(f"a sensor named {args.name!r} exists already")
+        sensor = Sensor(name=args.name, location=args.location, network=args.network)
+        code, expires = lifecycle.issue_code(sensor, keyed, settings.code_ttl)  # type: ignore[attr-defined]
+        db.add(sensor)
+        db.commit()
+    print(f"sensor {args.name}: personalization code {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""The asset configuration: edited on the hub, versioned, pushed to each sensor in the
+sensor's own YAML schema (checked with the sensor's own parser before it is saved).
+
+Groups name the sensors they apply to (none: every sensor). A sensor gets the groups
+that apply to it; with none, it keeps its defaults (the private ranges, inventoried).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from nps_sensor.config import DEFAULT_RANGES, parse, parse_mac, parse_range
+from nps_sensor.errors import ConfigError
+
+
+class AssetGroup(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    sensors: list[str] = Field(default_factory=list, description="sensor names it applies to; empty: every sensor")
+    inventory: bool = True
+    defaults: bool = Field(default=False, description="include the private and link-local ranges")
+    ranges: list[str] = Field(default_factory=list, description="addresses, CIDR blocks or first-last ranges")
+    type: Literal["dhcp", "static"] = "dhcp"
+
+
+class Excluded(BaseModel):
+    ips: list[str] = Field(default_factory=list)
+    macs: list[str] = Field(default_factory=list)
+
+
+class Monitored(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+    targets: list[str] = Field(min_length=1, description="addresses, ranges or domain names (*.example.com)")
+
+
+class General(BaseModel):
+    share_fingerprints: bool = False
+    recipients: list[str] = Field(default_factory=list, description="e-mail addresses for notifications")
+    dedupe_excluded_hostnames: list[str] = Field(default_factory=list)
+
+
+class AssetConfig(BaseModel):
+    internal: list[AssetGroup] = Field(default_factory=list)
+    excluded: Excluded = Field(default_factory=Excluded)
+    monitor_external: list[Monitored] = Field(default_factory=list)
+    general: General = Field(default_factory=General)
+
+
+def _sensor_yaml(doc: AssetConfig, groups: list[AssetGroup]) -> str:
+    out: dict[str, Any] = {}
+    if groups:
+        out["internal"] = [
+            {
+                "name": g.name,
+                "inventory": g.inventory,
+                "ranges": [*(DEFAULT_RANGES if g.defaults else ()), *g.ranges],
+            }
+            for g in groups
+        ]
+    if doc.excluded.ips or doc.excluded.macs:
+        out["excluded"] = {"ips": list(doc.excluded.ips), "macs": list(doc.excluded.macs)}
+    if doc.monitor_external:
+        out["monitor_external"] = [{"name": m.name, "targets": list(m.targets)} for m in doc.monitor_external]
+    return yaml.safe_dump(out, sort_keys=False) if out else ""
+
+
+def for_sensor(doc: AssetConfig, sensor_name: str) -> str:
+    """The classification part of the sensor's configuration file, as YAML."""
+    return _sensor_yaml(doc, [g for g in doc.internal if not g.sensors or sensor_name in g.sensors])
+
+
+def check(doc: AssetConfig, known_sensors: Iterable[str] | None = None) -> None:
+    """Raise ValueError with the first problem, named by where it is in the document."""
+    for i, g in enumerate(doc.internal):
+        if not g.ranges and not g.defaults:
+            raise ValueError(f"internal[{i}] ({g.name}): give IP ranges or use the defaults")
+        if known_sensors is not None:
+            known = set(known_sensors)
+            for s in g.sensors:
+                if s not in known:
+                    raise ValueError(f"internal[{i}] ({g.name}): no sensor is named {s!r}")
+    for i, m in enumerate(doc.excluded.macs):
+        try:
+            parse_mac(m)
+        except ValueError as e:
+            raise ValueError(f"excluded.macs[{i}]: {e}") from None
+    for i, r in enumerate(doc.general.recipients):
+        if "@" not in r.strip(" @") or any(c.isspace() for c in r):
+            raise ValueError(f"general.recipients[{i}]: {r!r} is not an e-mail address")
+    try:
+        parse(_sensor_yaml(doc, doc.internal), "configuration")
+    except ConfigError as e:
+        # "configuration:LINE: internal[0].ranges[1]: problem": the line is of the generated
+        # file, the path is the document's.
+        text = str(e)
+        parts = text.split(": ", 2)
+        raise ValueError(": ".join(parts[1:]) if len(parts) == 3 else text) from None
+
+
+def overlaps(doc: AssetConfig, sensors: list[tuple[str, str]]) -> list[str]:
+    """Warnings: two sensors of one Network inventory overlapping ranges (the product's first
+    best practice is that each address is inventoried by one sensor). `sensors`: (name, network)."""
+
+    def inventoried(name: str) -> list[tuple[int, int, str]]:
+        groups = [g for g in doc.internal if (not g.sensors or name in g.sensors) and g.inventory]
+        if not doc.internal:
+            texts = list(DEFAULT_RANGES)
+        else:
+            texts = [r for g in groups for r in (*(DEFAULT_RANGES if g.defaults else ()), *g.ranges)]
+        out = []
+        for t in texts:
+            try:
+                r = parse_range(t)
+            except ValueError:
+                continue
+            out.append((r.start, r.end, t))
+        return out
+
+    warnings = []
+    ranges = {name: inventoried(name) for name, _ in sensors}
+    for i, (a, net_a) in enumerate(sensors):
+        for b, net_b in sensors[i + 1 :]:
+            if net_a != net_b:
+                continue
+            hit = next(
+                ((ra, rb) for ra in ranges[a] for rb in ranges[b] if ra[0] <= rb[1] and rb[0] <= ra[1]),
+                None,
+            )
+            if hit:
+                warnings.append(
+                    f"sensors {a} and {b} both inventory {hit[0][2]} / {hit[1][2]}: "
+                    "give each sensor its own ranges (asset groups' sensors) so one device is inventoried once"
+                )
+    return warnings
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,193 @@
+"""A sensor's life on the hub: created with a personalization code, registered by the
+appliance, managed by quick actions, deregistered, deleted.
+
+Statuses, as the product names them: `Unregistered` (created, never registered),
+`Paused` and `Sensing` (what the sensor said in its last heartbeat), `Not Connected`
+(no heartbeat for the configured time), `Deregistered`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nps_hub import security
+from nps_hub.db import aware
+from nps_hub.models import Command, Sensor, now
+
+UNREGISTERED, PAUSED, SENSING, NOT_CONNECTED, DEREGISTERED = (
+    "Unregistered",
+    "Paused",
+    "Sensing",
+    "Not Connected",
+    "Deregistered",
+)
+ACTIONS = ("start", "pause", "reboot", "delete_assets", "deregister")
+
+
+class Refused(Exception):
+    """The request cannot be done in this state; the message says why and what to do."""
+
+
+def status(sensor: Sensor, offline_after: float, at: dt.datetime | None = None) -> str:
+    if sensor.deregistered is not None:
+        return DEREGISTERED
+    if sensor.registered is None:
+        return UNREGISTERED
+    at = at or now()
+    contact = aware(sensor.last_heartbeat) or aware(sensor.registered)
+    assert contact is not None
+    if (at - contact).total_seconds() > offline_after:
+        return NOT_CONNECTED
+    return SENSING if sensor.state == "sensing" else PAUSED
+
+
+def issue_code(sensor: Sensor, keyed: security.Keyed, ttl: float) -> tuple[str, dt.datetime]:
+    """A new single-use code (the old one stops working); only its digest is kept."""
+    code = security.new_code()
+    expires = now() + dt.timedelta(seconds=ttl)
+    sensor.code_hash = keyed.digest("code", code)
+    sensor.code_expires = expires
+    sensor.code_used = None
+    return code, expires
+
+
+def find_by_code(db: Session, keyed: security.Keyed, code: str) -> Sensor:
+    digits = security.normalise_code(code)
+    if len(digits) != security.CODE_DIGITS or not digits.isdigit():
+        raise Refused(f"a personalization code has {security.CODE_DIGITS} digits; check what was typed")
+    sensor = db.scalar(select(Sensor).where(Sensor.code_hash == keyed.digest("code", digits)))
+    if sensor is None:
+        raise Refused("personalization code not recognised: check the digits, or create a new code on the hub")
+    if sensor.code_used is not None:
+        raise Refused(
+            f"personalization code already used (sensor {sensor.name!r} registered with it): "
+            "create a new code on the hub for another appliance"
+        )
+    expires = aware(sensor.code_expires)
+    if expires is None or expires <= now():
+        raise Refused(
+            f"personalization code expired at {expires:%Y-%m-%d %H:%M} UTC: "
+            f"issue a new one for sensor {sensor.name!r} on the hub"
+            if expires
+            else "personalization code expired: issue a new one on the hub"
+        )
+    return sensor
+
+
+FACTS = ("model", "version", "hostname", "mgmt_ipv4", "mgmt_ipv6", "mac")
+
+
+def register(db: Session, keyed: security.Keyed, code: str, facts: dict[str, str]) -> tuple[Sensor, str]:
+    sensor = find_by_code(db, keyed, code)
+    token = security.new_sensor_token()
+    t = now()
+    sensor.code_used = t
+    sensor.token_hash = keyed.digest("sensor", token)
+    sensor.registered = t
+    sensor.deregistered = None
+    sensor.last_heartbeat = None
+    sensor.want_sensing = False  # a registered sensor starts Paused; the user starts it
+    sensor.state = "paused"
+    sensor.config_version = 0
+    for k in FACTS:
+        setattr(sensor, k, str(facts.get(k) or "")[:255])
+    db.commit()
+    return sensor, token
+
+
+def queue(db: Session, sensor: Sensor, action: str, user: str, offline_after: float) -> Command:
+    if action not in ACTIONS:
+        raise Refused(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+    st = status(sensor, offline_after)
+    if st in (UNREGISTERED, DEREGISTERED):
+        raise Refused(f"sensor {sensor.name!r} is {st}: register it first")
+    if action == "start":
+        sensor.want_sensing = True
+    elif action in ("pause", "deregister"):
+        sensor.want_sensing = False
+    if action == "deregister":
+        sensor.deregistered = now()  # at once on the hub; the sensor forgets its credential on ack
+    cmd = Command(sensor_id=sensor.id, action=action, user=user)
+    db.add(cmd)
+    db.commit()
+    return cmd
+
+
+def pending(db: Session, sensor: Sensor) -> list[Command]:
+    cmds = list(
+        db.scalars(
+            select(Command).where(Command.sensor_id == sensor.id, Command.state == "pending").order_by(Command.id)
+        )
+    )
+    t = now()
+    for c in cmds:
+        if c.delivered is None:
+            c.delivered = t
+    return cmds
+
+
+def acknowledge(db: Session, sensor: Sensor, command_id: int, ok: bool, result: str) -> Command | None:
+    cmd = db.scalar(select(Command).where(Command.id == command_id, Command.sensor_id == sensor.id))
+    if cmd is None or cmd.state != "pending":
+        return cmd
+    cmd.state = "done" if ok else "failed"
+    cmd.done = now()
+    cmd.result = result[:2000]
+    if cmd.action == "deregister" and ok:
+        sensor.token_hash = None  # the credential is spent
+    return cmd
+
+
+def command_dict(c: Command) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "sensor": c.sensor_id,
+        "action": c.action,
+        "state": c.state,
+        "created": c.created.isoformat() if c.created else None,
+        "delivered": c.delivered.isoformat() if c.delivered else None,
+        "done": c.done.isoformat() if c.done else None,
+        "result": c.result,
+        "user": c.user,
+    }
+
+
+def sensor_dict(s: Sensor, offline_after: float) -> dict[str, Any]:
+    st = s.status or {}
+    system = st.get("system", {}) if isinstance(st, dict) else {}
+    return {
+        "id": s.id,
+        "name": s.name,
+        "location": s.location,
+        "network": s.network,
+        "status": status(s, offline_after),
+        "model": s.model,
+        "version": s.version,
+        "hostname": s.hostname,
+        "mgmt_ipv4": s.mgmt_ipv4,
+        "mgmt_ipv6": s.mgmt_ipv6,
+        "mac": s.mac,
+        "created": _iso(s.created),
+        "registered": _iso(s.registered),
+        "deregistered": _iso(s.deregistered),
+        "last_heartbeat": _iso(s.last_heartbeat),
+        "code_expires": _iso(s.code_expires) if s.registered is None and s.code_hash else None,
+        "sensing_requested": s.want_sensing,
+        "config_version": s.config_version,
+        "active_assets_last_hour": st.get("assets_last_hour") if isinstance(st, dict) else None,
+        "utilisation_percent": (st.get("throughput") or {}).get("utilisation_percent")
+        if isinstance(st, dict)
+        else None,
+        "cpu_percent": system.get("cpu_percent") if isinstance(system, dict) else None,
+        "memory_percent": (system.get("memory") or {}).get("used_percent") if isinstance(system, dict) else None,
+        "disk_percent": (system.get("disk") or {}).get("used_percent") if isinstance(system, dict) else None,
+    }
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    t = aware(t)
+    return t.isoformat() if t else None

@@ -1,0 +1,183 @@
+"""The hub's tables (SQLAlchemy 2). Alembic's migrations in `migrations/` create them;
+a test checks that the two agree.
+
+Secrets are stored only as HMAC-SHA256 digests keyed with the hub's secret key
+(personalization codes, sensor credentials, session tokens) or argon2 hashes
+(passwords).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+
+class UserSession(Base):
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Sensor(Base):
+    __tablename__ = "sensors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    location: Mapped[str] = mapped_column(String(256), default="")
+    network: Mapped[str] = mapped_column(String(128), default="Default")
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    # Personalization code: HMAC digest, expiry; cleared once used.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    code_used: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The sensor's own credential (HMAC digest), from registration until deregistration.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    registered: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    deregistered: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_heartbeat: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Facts the appliance gives at registration.
+    model: Mapped[str] = mapped_column(String(128), default="")
+    version: Mapped[str] = mapped_column(String(64), default="")
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    mgmt_ipv4: Mapped[str] = mapped_column(String(64), default="")
+    mgmt_ipv6: Mapped[str] = mapped_column(String(64), default="")
+    mac: Mapped[str] = mapped_column(String(32), default="")
+    # What the hub wants (start sensing / pause) and what the sensor last said.
+    want_sensing: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    config_version: Mapped[int] = mapped_column(Integer, default=0)  # applied on the sensor
+
+
+class Command(Base):
+    """A quick action on its way to a sensor: pending until the sensor acknowledges it."""
+
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, done, failed
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    delivered: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    done: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str] = mapped_column(Text, default="")
+    user: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Report(Base):
+    """One report a sensor uploaded; (sensor, report_id) is unique, which makes ingest idempotent."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("sensor_id", "report_id", name="uq_reports_sensor_report"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"))
+    report_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[str] = mapped_column(String(40), default="")
+    window_end: Mapped[str] = mapped_column(String(40), default="")
+    received: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    assets: Mapped[int] = mapped_column(Integer, default=0)
+    flows: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes on the wire (compressed)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Asset(Base):
+    """One device of the merged inventory: the same device seen by two sensors is one asset."""
+
+    __tablename__ = "assets"
+    __table_args__ = (Index("ix_assets_network_mac", "network", "mac"), Index("ix_assets_network_ip", "network", "ip"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network: Mapped[str] = mapped_column(String(128), default="Default")
+    mac: Mapped[str | None] = mapped_column(String(17))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    ips: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    macs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    klass: Mapped[str] = mapped_column("class", String(32), default="")
+    group: Mapped[str] = mapped_column(String(128), default="")
+    first_seen: Mapped[str] = mapped_column(String(40), default="")
+    last_seen: Mapped[str] = mapped_column(String(40), default="")
+    packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the latest discovery data, as reported
+
+
+class Sighting(Base):
+    """Which sensors saw an asset, and when."""
+
+    __tablename__ = "sightings"
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    first_seen: Mapped[str] = mapped_column(String(40), default="")
+    last_seen: Mapped[str] = mapped_column(String(40), default="")
+    # The sensor's own counts since its service started (as its reports give them).
+    packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Flow(Base):
+    """A traffic record as the sensor reports it: (client, server, port, protocol) per window."""
+
+    __tablename__ = "flows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    network: Mapped[str] = mapped_column(String(128), default="Default")
+    client: Mapped[str] = mapped_column(String(128))
+    server: Mapped[str] = mapped_column(String(128))
+    port: Mapped[int | None] = mapped_column(Integer)
+    proto: Mapped[str] = mapped_column(String(16))
+    client_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    server_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    client_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    server_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[str] = mapped_column(String(40), default="")
+    last_seen: Mapped[str] = mapped_column(String(40), default="")
+    client_asset: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+    server_asset: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+
+
+class ConfigVersion(Base):
+    """The asset configuration, versioned: sensors pull the newest on heartbeat."""
+
+    __tablename__ = "config_versions"
+    version: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    author: Mapped[str] = mapped_column(String(64), default="")
