@@ -46,9 +46,19 @@ def _parser() -> argparse.ArgumentParser:
         "the local status endpoint. SIGTERM closes the last window; SIGHUP re-reads the configuration.",
     )
     r.add_argument("--config", "-c", metavar="FILE", required=True, help="sensor configuration (YAML)")
-    ap = sub.add_parser("appliance", help="appliance settings (first boot)", description="Appliance settings.")
+    ap = sub.add_parser("appliance", help="appliance settings (first boot, changes)", description="Appliance settings.")
     ap_sub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     ap_sub.add_parser("firstboot", help="apply the OVF environment's properties (run by nps-firstboot.service)")
+    apply = ap_sub.add_parser(
+        "apply",
+        help="change the settings: a JSON document on standard input (the Ansible roles' door)",
+        description="Read {hostname, management, proxy, sniffing} as JSON on standard input (secrets never go "
+        "in arguments), apply those sections over the current settings, check the whole and write the files. "
+        "Prints the outcome as JSON: changed, the changes (secrets masked), the interfaces to reconfigure and "
+        "whether the sensor must restart. An invalid setting changes nothing: exit 2 and {error, field}.",
+    )
+    apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
+    apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
     for name, text in (
         ("status", "show the running sensor's state"),
         ("pause", "stop sensing (reports and spool stay)"),
@@ -109,8 +119,35 @@ def _appliance(args: argparse.Namespace) -> int:
 
     from nps_sensor.appliance import firstboot
 
+    if args.action == "apply":
+        return _apply(args)
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     return firstboot.run()
+
+
+def _apply(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from nps_sensor.appliance.apply import apply
+    from nps_sensor.appliance.settings import SettingsError
+
+    try:
+        request = json.loads(sys.stdin.read() or "{}")
+        if not isinstance(request, dict):
+            raise SettingsError("the input must be a JSON object {hostname, management, proxy, sniffing}")
+        outcome = apply(request, Path(args.root), check=args.check)
+    except (ValueError, SettingsError) as e:
+        field = getattr(e, "field", "")
+        message = str(e) if isinstance(e, SettingsError) else f"the input is not JSON: {e}"
+        print(json.dumps({"error": message, "field": field}))
+        print(f"nps-sensor: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        raise SensorError(f"{e.filename or args.root}: {e.strerror or e} (run as root)") from None
+    print(json.dumps(outcome.as_dict()))
+    return EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:

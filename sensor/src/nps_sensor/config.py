@@ -89,6 +89,32 @@ class Sensing:
     status: str = DEFAULT_STATUS  # host:port of the local status endpoint
 
 
+PROXY_AUTH = ("none", "basic", "ntlm")
+PROXY_KEYS = {
+    "NPS_PROXY_ADDRESS": "address",
+    "NPS_PROXY_PORT": "port",
+    "NPS_PROXY_AUTH": "auth",
+    "NPS_PROXY_USER": "user",
+    "NPS_PROXY_PASSWORD": "password",
+}
+
+
+@dataclass
+class Proxy:
+    """The HTTP proxy towards the management hub, from the root-only file `proxy.file` names.
+
+    The credentials live in that file (mode 0600), not in the configuration, which
+    more people may read; values are taken verbatim after the first `=`.
+    """
+
+    address: str
+    port: int
+    auth: str = "none"  # or "basic", "ntlm"
+    user: str = ""
+    password: str = field(default="", repr=False)
+    source: str = ""
+
+
 @dataclass
 class Config:
     internal: list[Group] = field(default_factory=lambda: [default_group()])
@@ -99,6 +125,7 @@ class Config:
     flows: FlowSettings = field(default_factory=FlowSettings)
     duplicate_window: float = 0.01  # seconds within which an identical packet is a copy
     sensing: Sensing = field(default_factory=Sensing)
+    proxy: Proxy | None = None
     source: str = "(defaults)"
 
 
@@ -203,7 +230,7 @@ class _Reader:
         return out
 
 
-TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates", "sensing"}
+TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates", "sensing", "proxy"}
 MODES = ("DEFAULT", "ERSPAN")
 
 
@@ -269,7 +296,48 @@ def parse(text: str, path: str = "<config>") -> Config:
             cfg.duplicate_window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
     if "sensing" in top:
         cfg.sensing = _sensing(r, top["sensing"])
+    if "proxy" in top:
+        cfg.proxy = _proxy(r, top["proxy"])
     return cfg
+
+
+def _proxy(r: _Reader, node: yaml.Node) -> Proxy:
+    m = r.mapping(node, "proxy", {"file"})
+    if "file" not in m:
+        raise r.fail(node, "proxy", "missing 'file' (the root-only file with the proxy's address and credentials)")
+    name = r.text(m["file"], "proxy.file")
+    path = Path(r.path).parent / name if not Path(name).is_absolute() else Path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise r.fail(m["file"], "proxy.file", f"{path}: cannot read: {e.strerror or e}") from None
+    return parse_proxy(text, str(path))
+
+
+def parse_proxy(text: str, path: str = "<proxy>") -> Proxy:
+    """The proxy file: `NPS_PROXY_ADDRESS=...` lines (PORT, AUTH, USER, PASSWORD likewise)."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not eq or key not in PROXY_KEYS:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE with a key among {', '.join(PROXY_KEYS)}")
+        if PROXY_KEYS[key] in values:
+            raise ConfigError(f"{path}:{number}: {key}: given twice")
+        values[PROXY_KEYS[key]] = value if key == "NPS_PROXY_PASSWORD" else value.strip()
+    if not values.get("address"):
+        raise ConfigError(f"{path}: NPS_PROXY_ADDRESS: missing (the proxy's host name or address)")
+    port = values.get("port", "")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{path}: NPS_PROXY_PORT: {port!r} is not a port (1 to 65535)")
+    auth = values.get("auth", "none").lower() or "none"
+    if auth not in PROXY_AUTH:
+        raise ConfigError(f"{path}: NPS_PROXY_AUTH: {auth!r} is not one of {', '.join(PROXY_AUTH)}")
+    if auth != "none" and not (values.get("user") and values.get("password")):
+        raise ConfigError(f"{path}: NPS_PROXY_AUTH={auth} needs NPS_PROXY_USER and NPS_PROXY_PASSWORD")
+    return Proxy(values["address"], int(port), auth, values.get("user", ""), values.get("password", ""), path)
 
 
 def _sensing(r: _Reader, node: yaml.Node) -> Sensing:

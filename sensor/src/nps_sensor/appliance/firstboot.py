@@ -123,7 +123,7 @@ def run(root: Path = Path("/")) -> int:
 
 
 def _classification(root: Path) -> str:
-    """What the sensor configuration holds besides `sensing` (kept across rewrites)."""
+    """What the sensor configuration holds besides `sensing` and `proxy` (kept across rewrites)."""
     path = root / "etc/nps-sensor/sensor.yaml"
     if not path.exists():
         return ""
@@ -131,6 +131,7 @@ def _classification(root: Path) -> str:
 
     doc = yaml.safe_load(path.read_text()) or {}
     doc.pop("sensing", None)
+    doc.pop("proxy", None)
     return yaml.safe_dump(doc, sort_keys=False) if doc else ""
 
 

@@ -67,7 +67,11 @@ def files(settings: Settings, classification: str = "", ring_mb: int = 64, spool
         ),
         SENSOR_YAML: File(
             env.get_template("sensor.yaml.j2").render(
-                classification=classification.strip(), sniffing=settings.sniffing, ring_mb=ring_mb, spool_mb=spool_mb
+                classification=classification.strip(),
+                sniffing=settings.sniffing,
+                ring_mb=ring_mb,
+                spool_mb=spool_mb,
+                proxy_file=PROXY_ENV if settings.proxy.enabled else "",
             ),
             0o640,
         ),

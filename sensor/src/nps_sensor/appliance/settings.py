@@ -18,7 +18,15 @@ CODE = re.compile(r"^\d{14}$")
 
 
 class SettingsError(ValueError):
-    """A setting is invalid: the message names it and says what is allowed."""
+    """A setting is invalid: the message names it and says what is allowed.
+
+    `field` is the setting's dotted name (`management.gateway`): the Ansible roles map
+    it to their variable's name, so that a failure names what the user wrote.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass
@@ -72,72 +80,88 @@ class Settings:
     def check(self) -> None:
         """Raise SettingsError on the first invalid value."""
         if not HOSTNAME.match(self.hostname):
-            raise SettingsError(f"hostname {self.hostname!r}: letters, digits and '-', 1 to 63 characters")
+            raise SettingsError(f"hostname {self.hostname!r}: letters, digits and '-', 1 to 63 characters", "hostname")
         _check_management(self.management)
         _check_proxy(self.proxy)
         names = [s.name for s in self.sniffing]
         if len(set(names)) != len(names):
-            raise SettingsError("sniffing: an interface is listed twice")
+            raise SettingsError("sniffing: an interface is listed twice", "sniffing")
         if self.management.interface in names:
-            raise SettingsError(f"sniffing: {self.management.interface} is the management interface")
+            raise SettingsError(f"sniffing: {self.management.interface} is the management interface", "sniffing")
         for s in self.sniffing:
             if s.mode not in MODES:
-                raise SettingsError(f"sniffing {s.name}: mode {s.mode!r} is not one of {', '.join(MODES)}")
+                raise SettingsError(
+                    f"sniffing {s.name}: mode {s.mode!r} is not one of {', '.join(MODES)}", "sniffing.mode"
+                )
             if s.mode == "ERSPAN":
-                _address(f"sniffing {s.name} address", s.address)
-                _netmask(f"sniffing {s.name} netmask", s.netmask)
+                _address(f"sniffing {s.name} address", s.address, "sniffing.address")
+                _netmask(f"sniffing {s.name} netmask", s.netmask, "sniffing.netmask")
         if self.registration_code and not CODE.match(self.registration_code):
-            raise SettingsError("registration code: exactly 14 digits")
+            raise SettingsError("registration code: exactly 14 digits", "registration_code")
         for key in self.ssh_keys:
             if not re.match(r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$", key.strip()):
-                raise SettingsError("ssh key: one public key per line, like 'ssh-ed25519 AAAA... comment'")
+                raise SettingsError("ssh key: one public key per line, like 'ssh-ed25519 AAAA... comment'", "ssh_keys")
 
 
-def _address(name: str, value: str) -> ipaddress.IPv4Address:
+def _address(name: str, value: str, where: str) -> ipaddress.IPv4Address:
     try:
         return ipaddress.IPv4Address(value)
     except ValueError:
-        raise SettingsError(f"{name}: {value!r} is not an IPv4 address") from None
+        raise SettingsError(f"{name}: {value!r} is not an IPv4 address", where) from None
 
 
-def _netmask(name: str, value: str) -> int:
+def _netmask(name: str, value: str, where: str) -> int:
     try:
         return ipaddress.IPv4Network(f"0.0.0.0/{value}").prefixlen
     except ValueError:
-        raise SettingsError(f"{name}: {value!r} is not a netmask (like 255.255.255.0 or 24)") from None
+        raise SettingsError(f"{name}: {value!r} is not a netmask (like 255.255.255.0 or 24)", where) from None
 
 
 def _check_management(m: Management) -> None:
     if m.mode not in ("dhcp", "static"):
-        raise SettingsError(f"management mode {m.mode!r}: dhcp or static")
+        raise SettingsError(f"management mode {m.mode!r}: dhcp or static", "management.mode")
     if m.mode == "dhcp":
         return
-    address = _address("management address", m.address)
-    prefix = _netmask("management netmask", m.netmask)
+    address = _address("management address", m.address, "management.address")
+    prefix = _netmask("management netmask", m.netmask, "management.netmask")
     network = ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
     if prefix < 31 and address in (network.network_address, network.broadcast_address):
-        raise SettingsError(f"management address {address} is the network or broadcast address of {network}")
-    gateway = _address("management gateway", m.gateway)
+        raise SettingsError(
+            f"management address {address} is the network or broadcast address of {network}", "management.address"
+        )
+    gateway = _address("management gateway", m.gateway, "management.gateway")
     if gateway not in network:
-        raise SettingsError(f"management gateway {gateway} is outside {network}: it must be on the subnet")
+        raise SettingsError(
+            f"management gateway {gateway} is outside {network}: it must be on the subnet", "management.gateway"
+        )
     if gateway == address:
-        raise SettingsError("management gateway: it cannot be the appliance's own address")
+        raise SettingsError("management gateway: it cannot be the appliance's own address", "management.gateway")
     if not m.dns:
-        raise SettingsError("management DNS1: required with a static address")
+        raise SettingsError("management DNS1: required with a static address", "management.dns")
     for i, server in enumerate(m.dns[:2]):
-        _address(f"management DNS{i + 1}", server)
+        _address(f"management DNS{i + 1}", server, "management.dns")
 
 
 def _check_proxy(p: Proxy) -> None:
     if not p.enabled:
         return
     if p.address.lower().startswith("socks"):
-        raise SettingsError("proxy address: SOCKS proxies are not supported (an HTTP proxy is)")
+        raise SettingsError("proxy address: SOCKS proxies are not supported (an HTTP proxy is)", "proxy.address")
     if not re.match(r"^[A-Za-z0-9.-]+$", p.address):
-        raise SettingsError(f"proxy address {p.address!r}: a host name or IPv4 address, without scheme")
+        raise SettingsError(
+            f"proxy address {p.address!r}: a host name or IPv4 address, without scheme", "proxy.address"
+        )
     if not 1 <= p.port <= 65535:
-        raise SettingsError(f"proxy port {p.port}: 1 to 65535")
+        raise SettingsError(f"proxy port {p.port}: 1 to 65535", "proxy.port")
     if p.auth not in PROXY_AUTH:
-        raise SettingsError(f"proxy auth {p.auth!r}: one of {', '.join(PROXY_AUTH)}")
+        raise SettingsError(f"proxy auth {p.auth!r}: one of {', '.join(PROXY_AUTH)}", "proxy.auth")
     if p.auth != "none" and not (p.user and p.password):
-        raise SettingsError(f"proxy auth {p.auth}: needs a user and a password")
+        raise SettingsError(
+            f"proxy auth {p.auth}: needs a user and a password", "proxy.password" if p.user else "proxy.user"
+        )
+    for name, value in (("user", p.user), ("password", p.password)):
+        # One line per value in the root-only file the sensor reads.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise SettingsError(
+                f"proxy {name}: control characters (line breaks, tabs) are not allowed", f"proxy.{name}"
+            )
