@@ -72,6 +72,10 @@ class VM:
     ssh_port: int = field(default_factory=free_port)
     sniff_port: int = field(default_factory=free_port)  # QEMU listens here for frames
     proc: subprocess.Popen[bytes] | None = None
+    # More SSH forwards, by guest address: the appliance reached at an address it is
+    # given later (a static management address) through its own loopback port.
+    forwards: dict[str, int] = field(default_factory=dict)
+    extra_nics: int = 0  # more sniffing NICs (eth2, ...), each on its own loopback UDP socket
 
     def command(self) -> list[str]:
         cmd = [
@@ -92,6 +96,7 @@ class VM:
             "-no-reboot",
         ]
         mgmt = f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
+        mgmt += "".join(f",hostfwd=tcp:127.0.0.1:{port}-{guest}:22" for guest, port in self.forwards.items())
         sniff = f"socket,id=sniff,udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{self.sniff_port}"
         if self.fmt == "vmdk":
             nic = "vmxnet3"
@@ -117,6 +122,9 @@ class VM:
                 cmd += ["-drive", f"file={self.iso},format=raw,if=ide,index=1,media=cdrom,readonly=on"]
         cmd += ["-netdev", mgmt, "-device", f"{nic},netdev=mgmt,mac=52:54:00:00:00:01"]
         cmd += ["-netdev", sniff, "-device", f"{nic},netdev=sniff,mac=52:54:00:00:00:02"]
+        for i in range(self.extra_nics):
+            extra = f"socket,id=sniff{i + 2},udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{free_port()}"
+            cmd += ["-netdev", extra, "-device", f"{nic},netdev=sniff{i + 2},mac=52:54:00:00:00:{i + 3:02x}"]
         return cmd
 
     def start(self) -> None:
@@ -168,7 +176,14 @@ class VM:
 
 
 @contextlib.contextmanager
-def booted(disk: Path, fmt: str, properties: dict[str, str], work: Path) -> Iterator[VM]:
+def booted(
+    disk: Path,
+    fmt: str,
+    properties: dict[str, str],
+    work: Path,
+    forwards: dict[str, int] | None = None,
+    extra_nics: int = 0,
+) -> Iterator[VM]:
     """A VM of the image with the OVF properties (plus a fresh SSH key), booted."""
     require("ssh-keygen", "ssh")
     work.mkdir(parents=True, exist_ok=True)
@@ -177,7 +192,7 @@ def booted(disk: Path, fmt: str, properties: dict[str, str], work: Path) -> Iter
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     props = {**properties, "ssh.authorized_key": (work / "id_ed25519.pub").read_text().strip()}
     iso = environment_iso(props, work / "ovf-env.iso")
-    vm = VM(disk, fmt, iso, key, work)
+    vm = VM(disk, fmt, iso, key, work, forwards=dict(forwards or {}), extra_nics=extra_nics)
     vm.start()
     try:
         yield vm
