@@ -118,6 +118,33 @@ def analyze() -> Callable[..., SensorRun]:
     return run_analyze
 
 
+def image_tools_missing() -> str | None:
+    """Why the appliance image cannot be built here, or None."""
+    if os.geteuid() != 0:
+        return "building the image needs root (mmdebstrap, chroot)"
+    for tool in ("mmdebstrap", "mke2fs", "sfdisk", "grub-mkimage", "qemu-system-x86_64", "xorriso", "ssh"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (run ./bootstrap)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def appliance_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deliverables of `inv image.build` (version 0.0.0-test), built once per run.
+
+    The image build's tests and the Ansible roles' tests (which boot it) share it;
+    skips where the image cannot be built.
+    """
+    reason = image_tools_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    from nps_image.build import Build, build
+
+    out = tmp_path_factory.mktemp("dist")
+    build(Build("0.0.0-test", out, REPO / "build" / "cache"))
+    return out
+
+
 @pytest.fixture(scope="session")
 def tshark() -> str:
     """Path of the tshark executable; skips when it is not installed."""

@@ -31,12 +31,9 @@ if (reason := _missing()) is not None:
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nps_image.build import Build, build
-
-    out = tmp_path_factory.mktemp("dist")
-    build(Build("0.0.0-test", out, ROOT / "build" / "cache"))
-    return out
+def dist(appliance_dist: Path) -> Path:
+    """The image built once per run (tests/conftest.py), shared with the Ansible roles' tests."""
+    return appliance_dist
 
 
 def test_build_gives_the_deliverables(dist: Path) -> None:
