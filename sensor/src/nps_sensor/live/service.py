@@ -142,7 +142,11 @@ class Service:
         status = StatusServer(
             self.cfg.sensing.status,
             self.status,
-            {"pause": lambda: self._request("pause"), "resume": lambda: self._request("resume")},
+            {
+                "pause": lambda: self._request("pause"),
+                "resume": lambda: self._request("resume"),
+                "reload": self._on_reload_request,  # the uplink wrote a new configuration from the hub
+            },
         )
         status.start()
         signal.signal(signal.SIGTERM, self._on_stop)
@@ -254,6 +258,9 @@ class Service:
         self._stop = True
 
     def _on_reload(self, signum: int, frame: object) -> None:
+        self._reload = True
+
+    def _on_reload_request(self) -> None:
         self._reload = True
 
     def _apply_reload(self) -> None:

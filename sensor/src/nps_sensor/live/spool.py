@@ -99,6 +99,8 @@ class Spool:
         data = json.dumps(report, separators=(",", ":")).encode()
         self._seq += 1
         name = f"{self._seq:012d}-{report.get('kind', 'report')}.json"
+        with contextlib.suppress(OSError):
+            self._files = self._scan()  # the uplink deletes what the hub stored: see what is left
         self._make_room(len(data))
         for attempt in range(2):
             try:
@@ -122,8 +124,10 @@ class Spool:
 
     def _drop_oldest(self) -> None:
         name, _ = self._files.pop(0)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(os.path.join(self.directory, name))
+        except FileNotFoundError:
+            return  # uploaded and deleted meanwhile: not a loss
         self._count_dropped(1)
 
     def _count_dropped(self, n: int) -> None:

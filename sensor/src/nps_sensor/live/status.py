@@ -1,9 +1,11 @@
 """The local status endpoint (HTTP, 127.0.0.1 by default) and its command-line client.
 
 GET /status gives the service's state as JSON; POST /pause and /resume stop and
-restart sensing. The endpoint listens on the management side only, on loopback
-unless configured otherwise: it has no authentication, like the product's local
-console, and it changes nothing but the sensing state.
+restart sensing; POST /reload re-reads the configuration, as SIGHUP does (the hub's
+uplink asks for it after writing the hub's configuration). The endpoint listens on
+the management side only, on loopback unless configured otherwise: it has no
+authentication, like the product's local console, and it changes nothing but the
+sensing state and when the configuration is read.
 """
 
 from __future__ import annotations
