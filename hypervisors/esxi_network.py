@@ -1,0 +1,147 @@
+"""The capture path on a standard vSwitch: the sniffing port group and its vSwitch.
+
+A sensor on a mirror port sees only what its port group lets through: VLAN ID 4095
+passes every VLAN with its tag, and the security policy must allow promiscuous
+mode (frames for other MACs), forged transmits and MAC changes (mirrored frames
+carry other sources). The flags are set on the port group *and* on its vSwitch, so
+that the port group does not depend on inheritance. `UpdateVirtualSwitch` replaces
+the whole spec: the vSwitch's current spec is sent back with only the flags changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyVmomi import vim, vmodl
+
+from .esxi_connect import fault_text, listing
+from .esxi_errors import DeployError
+from .esxi_plan import Step
+
+ALL_VLANS = 4095
+FLAGS = ("allowPromiscuous", "forgedTransmits", "macChanges")
+FLAG_WORDS = "promiscuous mode, forged transmits and MAC changes"
+
+
+@dataclass(frozen=True)
+class CapturePath:
+    """The sniffing port group, the standard vSwitch it is on, its VLAN ID."""
+
+    portgroup: str = "NPS Sniffing"
+    vswitch: str = "vSwitch0"
+    vlan: int = ALL_VLANS
+
+
+def _open(security: vim.host.NetworkPolicy.SecurityPolicy | None) -> bool:
+    return security is not None and all(getattr(security, flag) is True for flag in FLAGS)
+
+
+def _security() -> vim.host.NetworkPolicy.SecurityPolicy:
+    return vim.host.NetworkPolicy.SecurityPolicy(allowPromiscuous=True, forgedTransmits=True, macChanges=True)
+
+
+def _network_system(host: vim.HostSystem) -> vim.host.NetworkSystem:
+    ns = host.configManager.networkSystem
+    if ns is None:
+        raise DeployError(f"host {host.name} has no network system (is it connected?)")
+    return ns
+
+
+def find_vswitch(host: vim.HostSystem, name: str) -> vim.host.VirtualSwitch | None:
+    return next((v for v in _network_system(host).networkInfo.vswitch or [] if v.name == name), None)
+
+
+def find_portgroup(host: vim.HostSystem, name: str) -> vim.host.PortGroup | None:
+    return next((p for p in _network_system(host).networkInfo.portgroup or [] if p.spec.name == name), None)
+
+
+def capture_steps(host: vim.HostSystem, path: CapturePath) -> list[Step]:
+    """The changes that make `path` a capture path on `host`; [] when it already is one."""
+    ns = _network_system(host)
+    vswitch = find_vswitch(host, path.vswitch)
+    if vswitch is None:
+        names = [v.name for v in ns.networkInfo.vswitch or []]
+        raise DeployError(f"vSwitch {path.vswitch!r} not found on host {host.name}; available: {listing(names)}")
+    steps: list[Step] = []
+    policy = vswitch.spec.policy
+    if not _open(policy.security if policy else None):
+
+        def open_vswitch() -> None:
+            current = find_vswitch(host, path.vswitch)
+            assert current is not None
+            spec = current.spec  # the whole current spec: UpdateVirtualSwitch replaces it
+            if spec.policy is None:
+                spec.policy = vim.host.NetworkPolicy()
+            spec.policy.security = _security()
+            _call(lambda: ns.UpdateVirtualSwitch(vswitchName=path.vswitch, spec=spec), f"vSwitch {path.vswitch}")
+
+        steps.append(Step(f"vSwitch {path.vswitch} on {host.name}: allow {FLAG_WORDS}", open_vswitch))
+
+    portgroup = find_portgroup(host, path.portgroup)
+    if portgroup is None:
+
+        def add() -> None:
+            spec = vim.host.PortGroup.Specification(
+                name=path.portgroup,
+                vlanId=path.vlan,
+                vswitchName=path.vswitch,
+                policy=vim.host.NetworkPolicy(security=_security()),
+            )
+            _call(lambda: ns.AddPortGroup(portgrp=spec), f"port group {path.portgroup}")
+
+        steps.append(
+            Step(
+                f"port group {path.portgroup} on {path.vswitch}: create with VLAN {path.vlan}, allow {FLAG_WORDS}",
+                add,
+            )
+        )
+        return steps
+    if portgroup.spec.vswitchName != path.vswitch:
+        raise DeployError(
+            f"port group {path.portgroup!r} is on vSwitch {portgroup.spec.vswitchName}, not {path.vswitch}: "
+            f"give --vswitch {portgroup.spec.vswitchName}, or another --sniffing-portgroup"
+        )
+    changes = []
+    if portgroup.spec.vlanId != path.vlan:
+        changes.append(f"VLAN {portgroup.spec.vlanId} -> {path.vlan}")
+    if not _open(portgroup.spec.policy.security if portgroup.spec.policy else None):
+        changes.append(f"allow {FLAG_WORDS}")
+    if changes:
+
+        def update() -> None:
+            current = find_portgroup(host, path.portgroup)
+            assert current is not None
+            spec = current.spec  # keeps teaming, shaping and the rest as they are
+            spec.vlanId = path.vlan
+            spec.policy = spec.policy or vim.host.NetworkPolicy()
+            spec.policy.security = _security()
+            _call(lambda: ns.UpdatePortGroup(pgName=path.portgroup, portgrp=spec), f"port group {path.portgroup}")
+
+        steps.append(Step(f"port group {path.portgroup}: {', '.join(changes)}", update))
+    return steps
+
+
+def capture_status(host: vim.HostSystem, path: CapturePath) -> dict[str, object]:
+    """What the capture path looks like now, for `deploy.esxi-status`."""
+    out: dict[str, object] = {}
+    vswitch = find_vswitch(host, path.vswitch)
+    if vswitch is not None:
+        sec = vswitch.spec.policy.security if vswitch.spec.policy else None
+        out["vswitch"] = {"name": vswitch.name, **{f: bool(sec and getattr(sec, f)) for f in FLAGS}}
+    portgroup = find_portgroup(host, path.portgroup)
+    if portgroup is not None:
+        sec = portgroup.spec.policy.security if portgroup.spec.policy else None
+        out["portgroup"] = {
+            "name": portgroup.spec.name,
+            "vlan": portgroup.spec.vlanId,
+            **{f: bool(sec and getattr(sec, f)) for f in FLAGS},
+        }
+    return out
+
+
+def _call(f: Callable[[], object], what: str) -> None:
+    try:
+        f()
+    except vmodl.MethodFault as exc:
+        raise DeployError(f"{what}: vSphere refused the change: {fault_text(exc)}") from None
