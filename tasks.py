@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -177,13 +178,169 @@ def deploy_esxi(c: Context) -> None:
     _pending(6, "deploy.esxi")
 
 
-@task(name="hyperv")
-def deploy_hyperv(c: Context) -> None:
-    """Deploy the VHDX to Microsoft Hyper-V over WinRM (issue #7)."""
-    _pending(7, "deploy.hyperv")
+_WINRM_HELP = {
+    "host": "the Hyper-V host (DNS name or address); the password comes from NPS_WINRM_PASSWORD or a prompt",
+    "user": "DOMAIN\\NAME, NAME@DOMAIN or a local account, in the host's Administrators (or Hyper-V Administrators)",
+    "auth": "ntlm (default), kerberos or credssp (extras: pip install 'nps-kit[kerberos]'), basic (HTTPS only)",
+    "http": "WinRM over HTTP (5985; messages still encrypted by NTLM/Kerberos) instead of HTTPS (5986)",
+    "port": "WinRM port if not the default (5986 HTTPS, 5985 HTTP)",
+    "ca_bundle": "PEM file of the CA that signed the host's WinRM certificate (default: the system's store)",
+    "vm_name": "the VM's name (default nps-sensor)",
+}
+_DRY_RUN = "check the host and say what would change; change nothing"
 
 
-deploy = Collection("deploy", deploy_esxi, deploy_hyperv)
+def _hyperv(call: Callable[[], None]) -> None:
+    from nps_hypervisors.hyperv_cli import CliError
+
+    try:
+        call()
+    except CliError as e:
+        raise Exit(str(e), code=e.code) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted", code=130) from None
+
+
+def _winrm(host: str, user: str, auth: str, http: bool, port: int, ca_bundle: str) -> object:
+    from nps_hypervisors.hyperv_cli import CliError, endpoint
+
+    try:
+        return endpoint(host, user, auth, http, port, ca_bundle)
+    except CliError as e:
+        raise Exit(str(e), code=e.code) from None
+
+
+@task(
+    name="hyperv",
+    help={
+        **_WINRM_HELP,
+        "dry_run": "print the script a real run sends, check the host and say what it would change; change nothing",
+        "disk": "the image's VHDX zip to upload (default: the newest dist/nps-sensor-*-vhdx.zip)",
+        "disk_on_host": "instead of uploading: a path the host reads, the -vhdx.zip (expanded there) or a .vhdx",
+        "sha256": "SHA256 of --disk-on-host's zip, checked on the host before expanding (see dist/SHA256SUMS)",
+        "vm_path": "folder on the host for the VM and its disk (default C:\\Hyper-V)",
+        "management_switch": "existing virtual switch for the management NIC",
+        "sniffing_adapter": "physical NIC of the host wired to the mirror port (Get-NetAdapter -Physical)",
+        "sniffing_switch": "external switch made on it, not shared with the host (default nps-sniffing)",
+        "mbps": "mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24); default 1000 (8, 16)",
+    },
+)
+def deploy_hyperv(
+    c: Context,
+    host: str = "",
+    user: str = "",
+    auth: str = "ntlm",
+    http: bool = False,
+    port: int = 0,
+    ca_bundle: str = "",
+    vm_name: str = "nps-sensor",
+    vm_path: str = "C:\\Hyper-V",
+    disk: str = "",
+    disk_on_host: str = "",
+    sha256: str = "",
+    management_switch: str = "",
+    sniffing_adapter: str = "",
+    sniffing_switch: str = "nps-sniffing",
+    mbps: int = 1000,
+    dry_run: bool = False,
+) -> None:
+    """Deploy the VHDX to Microsoft Hyper-V over WinRM: VM, sniffing switch in monitor mode, mirror NIC."""
+    from nps_hypervisors import hyperv_cli
+
+    ep = _winrm(host, user, auth, http, port, ca_bundle)
+    _hyperv(
+        lambda: hyperv_cli.deploy(
+            ep,
+            disk=disk,
+            disk_on_host=disk_on_host,
+            sha256=sha256,
+            vm_name=vm_name,
+            vm_path=vm_path,
+            management_switch=management_switch,
+            sniffing_adapter=sniffing_adapter,
+            sniffing_switch=sniffing_switch,
+            mbps=mbps,
+            dry_run=dry_run,
+            dist=ROOT / "dist",
+        )
+    )
+
+
+@task(
+    name="hyperv-resize", help={**_WINRM_HELP, "dry_run": _DRY_RUN, "mbps": "the rate to size for (500 to 2000 Mbit/s)"}
+)
+def deploy_hyperv_resize(
+    c: Context,
+    host: str = "",
+    user: str = "",
+    auth: str = "ntlm",
+    http: bool = False,
+    port: int = 0,
+    ca_bundle: str = "",
+    vm_name: str = "nps-sensor",
+    mbps: int = 1000,
+    dry_run: bool = False,
+) -> None:
+    """Resize the Hyper-V appliance to a rate of the chart: stop, set vCPU and memory, start."""
+    from nps_hypervisors import hyperv_cli
+
+    ep = _winrm(host, user, auth, http, port, ca_bundle)
+    _hyperv(lambda: hyperv_cli.resize(ep, vm_name, mbps, dry_run))
+
+
+@task(
+    name="hyperv-nic",
+    help={
+        **_WINRM_HELP,
+        "dry_run": _DRY_RUN,
+        "add": "physical NIC of the host to sniff on as well (its own external switch in monitor mode)",
+        "remove": "the VM's network adapter to remove (its switch stays)",
+        "switch": "name of the switch made for --add (default nps-sniffing (ADAPTER))",
+        "nic_name": "name of the VM adapter made for --add (default Sniffing (ADAPTER))",
+    },
+)
+def deploy_hyperv_nic(
+    c: Context,
+    host: str = "",
+    user: str = "",
+    auth: str = "ntlm",
+    http: bool = False,
+    port: int = 0,
+    ca_bundle: str = "",
+    vm_name: str = "nps-sensor",
+    add: str = "",
+    remove: str = "",
+    switch: str = "",
+    nic_name: str = "",
+    dry_run: bool = False,
+) -> None:
+    """Add or remove a sniffing adapter of the Hyper-V appliance (stopped for the change, started again)."""
+    from nps_hypervisors import hyperv_cli
+
+    ep = _winrm(host, user, auth, http, port, ca_bundle)
+    _hyperv(lambda: hyperv_cli.nic(ep, vm_name, add, remove, switch, nic_name, dry_run))
+
+
+@task(name="hyperv-status", help={**_WINRM_HELP, "json": "print the host's report as JSON"})
+def deploy_hyperv_status(
+    c: Context,
+    host: str = "",
+    user: str = "",
+    auth: str = "ntlm",
+    http: bool = False,
+    port: int = 0,
+    ca_bundle: str = "",
+    vm_name: str = "nps-sensor",
+    json: bool = False,
+) -> None:
+    """The Hyper-V appliance: state, size, adapters with their mirroring, VLANs and switch monitor mode."""
+    from nps_hypervisors import hyperv_cli
+
+    ep = _winrm(host, user, auth, http, port, ca_bundle)
+    _hyperv(lambda: hyperv_cli.status(ep, vm_name, json))
+
+
+deploy = Collection("deploy", deploy_esxi, deploy_hyperv, deploy_hyperv_resize, deploy_hyperv_nic, deploy_hyperv_status)
 
 
 @task(name="configure")

@@ -14,6 +14,7 @@ import base64
 import getpass
 import hashlib
 import os
+import re
 import ssl
 import sys
 from collections.abc import Callable, Iterator
@@ -132,7 +133,7 @@ def explain(exc: BaseException, endpoint: Endpoint) -> str:
         return f"{where}: no answer in {endpoint.read_timeout} s: is the host up and WinRM listening?"
     if isinstance(exc, requests.exceptions.ConnectionError):
         return (
-            f"{where}: cannot connect ({_short(str(exc))}): check the host name, that WinRM listens there "
+            f"{where}: cannot connect ({_os_reason(exc)}): check the host name, that WinRM listens there "
             "(winrm enumerate winrm/config/listener) and that the firewall lets the port through"
         )
     if isinstance(exc, WSManFaultError):
@@ -142,6 +143,12 @@ def explain(exc: BaseException, endpoint: Endpoint) -> str:
     if isinstance(exc, WinRMError):
         return f"{where}: {_short(str(exc))}"
     return f"{where}: {type(exc).__name__}: {_short(str(exc))}"
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's words at the bottom of requests' nested connection errors."""
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    return found[-1].strip() if found else _short(str(exc), 120)
 
 
 def _short(text: str, limit: int = 300) -> str:
