@@ -92,6 +92,7 @@ def _smb1(p: Packet, msg: bytes) -> None:
     data = at + 2  # offset of the byte block in `msg` (alignment is relative to the header)
     end = min(len(msg), data + count)
     if command == SMB1_SESSION_SETUP:
+        labels: tuple[str, ...]
         if reply:
             if words == 4:  # extended security: the blob comes first
                 data += int.from_bytes(msg[33 + 6 : 33 + 8], "little")
