@@ -172,10 +172,231 @@ def image_test(c: Context, format: str = "both", output: str = "dist") -> None:
 image = Collection("image", image_build, image_lint, image_test)
 
 
-@task(name="esxi")
-def deploy_esxi(c: Context) -> None:
-    """Deploy the OVA to VMware ESXi or vCenter (issue #6)."""
-    _pending(6, "deploy.esxi")
+_VSPHERE_HELP = {
+    "server": "the ESXi host or vCenter (name, address, host:port or https://URL); the password comes from "
+    "NPS_VSPHERE_PASSWORD or a prompt",
+    "user": "the vSphere user (root on ESXi; like administrator@vsphere.local on vCenter)",
+    "ca_bundle": "PEM file of the CA that signed the server's certificate (default: the system's store)",
+    "insecure": "do not check the server's TLS certificate (a warning says what that risks)",
+    "datacenter": "datacenter by name (default: the only one)",
+    "name": "the VM's name (default nps-sensor)",
+}
+
+
+def _esxi(call: Callable[[], object]) -> object:
+    from nps_hypervisors.esxi_errors import DeployError
+
+    try:
+        return call()
+    except DeployError as e:
+        raise Exit(f"deploy.esxi: {e}", code=1) from None
+    except KeyboardInterrupt:
+        raise Exit("interrupted", code=130) from None
+
+
+@task(
+    name="esxi",
+    iterable=["prop"],
+    help={
+        **_VSPHERE_HELP,
+        "ova": "the OVA (default: the newest dist/nps-sensor-*.ova)",
+        "cluster": "vCenter: the cluster; the sensor goes on its first host unless --host says which",
+        "host": "the ESXi host by its name in vCenter (the one whose uplink carries the mirror port)",
+        "resource_pool": "resource pool by name (default: the host's or cluster's root pool)",
+        "folder": "vCenter: VM folder by name (default: the datacenter's VM folder)",
+        "datastore": "datastore by name (default: the host's only one)",
+        "management_network": "port group of the management NIC (default 'VM Network')",
+        "sniffing_portgroup": "port group of the sniffing NICs, created or fixed: VLAN 4095, promiscuous mode, "
+        "forged transmits and MAC changes allowed (default 'NPS Sniffing')",
+        "vswitch": "standard vSwitch of the sniffing port group, its security policy opened too (default vSwitch0)",
+        "mbps": "mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24); default 1000 (8, 16)",
+        "sniffing_nics": "number of sniffing VMXNET3 NICs (default 1; the appliance aggregates them)",
+        "prop": "OVF property KEY=VALUE (repeat it), like hostname=sensor-1 or mgmt.mode=static; secrets "
+        "(proxy.password, registration.code) only from NPS_PROXY_PASSWORD, NPS_REGISTRATION_CODE or --properties",
+        "properties": "YAML file of OVF property values (chmod 600 if it holds secrets)",
+        "thick": "thick-provisioned disk (default thin)",
+        "reserve": "reserve all the VM's memory and its CPUs' MHz (a sensor on shared cores drops packets)",
+        "fail_on_warnings": "stop when the host warns about the OVF",
+        "reconcile": "bring an existing VM of that name to these settings (default); --no-reconcile fails instead",
+        "dry_run": "print the plan and change nothing",
+        "shutdown_timeout": "seconds to wait for a guest shutdown before powering off (default 120)",
+    },
+)
+def deploy_esxi(
+    c: Context,
+    server: str = "",
+    user: str = "",
+    ca_bundle: str = "",
+    insecure: bool = False,
+    ova: str = "",
+    name: str = "nps-sensor",
+    datacenter: str = "",
+    cluster: str = "",
+    host: str = "",
+    resource_pool: str = "",
+    folder: str = "",
+    datastore: str = "",
+    management_network: str = "VM Network",
+    sniffing_portgroup: str = "NPS Sniffing",
+    vswitch: str = "vSwitch0",
+    mbps: int = 1000,
+    sniffing_nics: int = 1,
+    prop: list[str] | None = None,
+    properties: str = "",
+    thick: bool = False,
+    reserve: bool = False,
+    fail_on_warnings: bool = False,
+    reconcile: bool = True,
+    dry_run: bool = False,
+    shutdown_timeout: float = 120.0,
+) -> None:
+    """Deploy the OVA to VMware ESXi or vCenter in one idempotent step: capture path, import, size, power on."""
+
+    def run() -> None:
+        from nps_hypervisors import esxi, esxi_cli
+
+        values = esxi_cli.properties(prop or [], properties)
+        deployment = esxi.Deployment(
+            ova=Path(ova) if ova else esxi_cli.newest_ova(ROOT / "dist"),
+            name=name,
+            placement=esxi.Placement(datacenter, cluster, host, resource_pool, folder, datastore),
+            management_network=management_network,
+            capture=esxi.CapturePath(sniffing_portgroup, vswitch),
+            throughput=mbps,
+            sniffing_nics=sniffing_nics,
+            reserve=reserve,
+            properties=values,
+            thin=not thick,
+            fail_on_warnings=fail_on_warnings,
+            reconcile=reconcile,
+            shutdown_timeout=shutdown_timeout,
+        )
+        esxi.deploy(esxi_cli.endpoint(server, user, ca_bundle, insecure), deployment, dry_run=dry_run)
+
+    _esxi(run)
+
+
+@task(
+    name="esxi-resize",
+    help={
+        **_VSPHERE_HELP,
+        "mbps": "mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24)",
+        "reserve": "reserve all the VM's memory and its CPUs' MHz",
+        "shutdown_timeout": "seconds to wait for a guest shutdown before powering off (default 120)",
+        "dry_run": "print the plan and change nothing",
+    },
+)
+def deploy_esxi_resize(
+    c: Context,
+    mbps: int = 0,
+    server: str = "",
+    user: str = "",
+    ca_bundle: str = "",
+    insecure: bool = False,
+    datacenter: str = "",
+    name: str = "nps-sensor",
+    reserve: bool = False,
+    shutdown_timeout: float = 120.0,
+    dry_run: bool = False,
+) -> None:
+    """Resize the appliance for a rate: guest shutdown (power off after the time-out), reconfigure, power on."""
+
+    def run() -> None:
+        from nps_hypervisors import esxi, esxi_cli
+
+        if not mbps:
+            raise esxi.DeployError("--mbps: the mirror-port rate to size for, 500 to 2000")
+        esxi.resize(
+            esxi_cli.endpoint(server, user, ca_bundle, insecure),
+            name,
+            mbps,
+            placement=esxi.Placement(datacenter=datacenter),
+            reserve=reserve,
+            shutdown_timeout=shutdown_timeout,
+            dry_run=dry_run,
+        )
+
+    _esxi(run)
+
+
+@task(
+    name="esxi-nic",
+    help={
+        **_VSPHERE_HELP,
+        "add": "sniffing VMXNET3 NICs to add",
+        "remove": "sniffing NICs to remove (the last ones; one always stays)",
+        "sniffing_portgroup": "port group of the sniffing NICs (default 'NPS Sniffing')",
+        "dry_run": "print the plan and change nothing",
+    },
+)
+def deploy_esxi_nic(
+    c: Context,
+    add: int = 0,
+    remove: int = 0,
+    server: str = "",
+    user: str = "",
+    ca_bundle: str = "",
+    insecure: bool = False,
+    datacenter: str = "",
+    name: str = "nps-sensor",
+    sniffing_portgroup: str = "NPS Sniffing",
+    dry_run: bool = False,
+) -> None:
+    """Add or remove sniffing NICs of the appliance (it aggregates them into one sniffing interface)."""
+
+    def run() -> None:
+        from nps_hypervisors import esxi, esxi_cli
+
+        if not (add or remove):
+            raise esxi.DeployError("give --add N or --remove N")
+        esxi.set_nics(
+            esxi_cli.endpoint(server, user, ca_bundle, insecure),
+            name,
+            add=add,
+            remove=remove,
+            portgroup=sniffing_portgroup,
+            placement=esxi.Placement(datacenter=datacenter),
+            dry_run=dry_run,
+        )
+
+    _esxi(run)
+
+
+@task(
+    name="esxi-status",
+    help={
+        **_VSPHERE_HELP,
+        "sniffing_portgroup": "port group of the sniffing NICs (default 'NPS Sniffing')",
+        "vswitch": "its vSwitch (default vSwitch0)",
+        "json": "print the report as JSON",
+    },
+)
+def deploy_esxi_status(
+    c: Context,
+    server: str = "",
+    user: str = "",
+    ca_bundle: str = "",
+    insecure: bool = False,
+    datacenter: str = "",
+    name: str = "nps-sensor",
+    sniffing_portgroup: str = "NPS Sniffing",
+    vswitch: str = "vSwitch0",
+    json: bool = False,
+) -> None:
+    """The appliance's VM as vSphere sees it: power, size, NICs, and its capture path's settings."""
+
+    def run() -> None:
+        from nps_hypervisors import esxi, esxi_cli
+
+        report = esxi.status(
+            esxi_cli.endpoint(server, user, ca_bundle, insecure),
+            name,
+            placement=esxi.Placement(datacenter=datacenter),
+            capture=esxi.CapturePath(sniffing_portgroup, vswitch),
+        )
+        esxi_cli.print_status(report, json)
+
+    _esxi(run)
 
 
 _WINRM_HELP = {
@@ -341,6 +562,8 @@ def deploy_hyperv_status(
 
 
 deploy = Collection("deploy", deploy_esxi, deploy_hyperv, deploy_hyperv_resize, deploy_hyperv_nic, deploy_hyperv_status)
+for _esxi_task in (deploy_esxi_resize, deploy_esxi_nic, deploy_esxi_status):
+    deploy.add_task(_esxi_task)
 
 
 @task(name="configure")
