@@ -27,6 +27,7 @@ from pyVmomi import vim, vmodl
 from nps_image.ovf import MANAGEMENT_NETWORK, NS, SNIFFING_NETWORK, properties
 from nps_image.sizing import DEFAULT_MBPS, Profile, profile_for
 
+from .esxi_cli import PASSWORD_ENV, SECRET_ENV
 from .esxi_connect import Endpoint, Session, connect, fault_text, listing, named, pick, wait_task
 from .esxi_errors import DeployError
 from .esxi_import import ImportRequest, import_ova
@@ -48,9 +49,7 @@ __all__ = [
     "status",
 ]
 
-PASSWORD_ENV = "NPS_VSPHERE_PASSWORD"
-# Secret OVF properties come from these variables (or a properties file), never from arguments.
-SECRET_ENV = {"proxy.password": "NPS_PROXY_PASSWORD", "registration.code": "NPS_REGISTRATION_CODE"}
+# Secret OVF properties: never shown, never logged, never taken as arguments (esxi_cli).
 SECRET_KEYS = frozenset(SECRET_ENV)
 SHUTDOWN_TIMEOUT = 120.0
 
@@ -114,7 +113,7 @@ def _datacenter(session: Session, name: str) -> vim.Datacenter:
 def resolve(session: Session, placement: Placement) -> Target:
     """The objects the placement names; DeployError listing the available ones for a missing name."""
     dc = _datacenter(session, placement.datacenter)
-    where = f"datacenter {dc.name}"
+    where = f"in datacenter {dc.name}"
     hosts = named(session, dc.hostFolder, vim.HostSystem)
     if placement.host:
         host = pick(hosts, placement.host, "host", "--host", where)
@@ -125,7 +124,7 @@ def resolve(session: Session, placement: Placement) -> Target:
             clusters = {n: c for n, c in computes.items() if isinstance(c, vim.ClusterComputeResource)}
             compute = pick(clusters, placement.cluster, "cluster", "--cluster", where)
         else:
-            compute = pick(computes, "", "host or cluster", "--cluster or --host", where)
+            compute = pick(computes, "", "host or cluster", "--cluster or --host", where, "hosts and clusters")
         members = sorted(compute.host, key=lambda h: str(h.name))
         # A sensor belongs on the host whose uplink carries the mirror: in a cluster,
         # the first host unless --host says which.
@@ -136,7 +135,7 @@ def resolve(session: Session, placement: Placement) -> Target:
     if placement.resource_pool:
         pools = named(session, compute.resourcePool, vim.ResourcePool)
         pools.setdefault(str(compute.resourcePool.name), compute.resourcePool)
-        pool = pick(pools, placement.resource_pool, "resource pool", "--resource-pool", str(compute.name))
+        pool = pick(pools, placement.resource_pool, "resource pool", "--resource-pool", f"in {compute.name}")
     folder: vim.Folder | None = None
     if session.is_vcenter:
         folder = dc.vmFolder
@@ -150,7 +149,7 @@ def resolve(session: Session, placement: Placement) -> Target:
 
 def datastore(host: vim.HostSystem, name: str) -> vim.Datastore:
     found = {str(ds.name): ds for ds in host.datastore}
-    return pick(found, name, "datastore", "--datastore", f"host {host.name}")
+    return pick(found, name, "datastore", "--datastore", f"on host {host.name}")
 
 
 def network(session: Session, target: Target, name: str) -> vim.Network:

@@ -155,9 +155,9 @@ def named(session: Session, root: vim.ManagedEntity, kind: type[T]) -> dict[str,
         view.Destroy()
 
 
-def pick(found: Mapping[str, T], wanted: str, kind: str, option: str, where: str = "") -> T:
+def pick(found: Mapping[str, T], wanted: str, kind: str, option: str, where: str = "", kinds: str = "") -> T:
     """The object named `wanted`, or the only one when none is named; else a DeployError listing them."""
-    at = f" in {where}" if where else ""
+    at = f" {where}" if where else ""
     if wanted:
         if wanted in found:
             return found[wanted]
@@ -166,7 +166,7 @@ def pick(found: Mapping[str, T], wanted: str, kind: str, option: str, where: str
         return next(iter(found.values()))
     if not found:
         raise DeployError(f"no {kind}{at}")
-    raise DeployError(f"several {kind}s{at}: {listing(found)}; choose one with {option}")
+    raise DeployError(f"several {kinds or kind + 's'}{at}: {listing(found)}; choose one with {option}")
 
 
 def listing(names: Iterable[str]) -> str:
