@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -84,8 +85,43 @@ def tree_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+# The host's packages whose code writes bytes of the image: the file system, GRUB's
+# modules and core.img, the partition table, the base. With the deflate engine (isal)
+# and the inputs above, they are what "the same inputs" means for a reproducible build.
+HOST_TOOLS = ("e2fsprogs", "grub-common", "grub-pc-bin", "fdisk", "mmdebstrap")
+
+
+def tools() -> dict[str, str]:
+    """The versions of the host's tools that write the image, for the build manifest."""
+    from importlib.metadata import version
+
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Package} ${Version}\\n", *HOST_TOOLS],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:  # not a Debian host: the versions are unknown, not a failure
+        out = ""
+    found = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    return {**{t: found.get(t, "") for t in HOST_TOOLS}, "isal": version("isal")}
+
+
 def build(b: Build, console: Console | None = None) -> list[Path]:
-    console = console or Console(stderr=True)
+    """Build the deliverables into `b.output`; return their paths.
+
+    The umask is fixed for the build: files the appliance layer creates take their
+    modes from it, and a build machine's umask must not show in the image.
+    """
+    previous = os.umask(0o022)
+    try:
+        return _build(b, console or Console(stderr=True))
+    finally:
+        os.umask(previous)
+
+
+def _build(b: Build, console: Console) -> list[Path]:
     require("mmdebstrap", "mke2fs", "sfdisk", "grub-mkimage")
     if os.geteuid() != 0:
         raise BuildError("image.build needs root (mmdebstrap's root mode, chroot, device files in the image)")
@@ -117,6 +153,7 @@ def build(b: Build, console: Console | None = None) -> list[Path]:
                 "templates": tree_digest(ROOT / "templates"),
                 "fingerprints": tree_digest(b.fingerprints) if b.fingerprints else None,
             },
+            "tools": tools(),
         }
     with step("bootable raw disk (50 GiB, sparse)"):
         disk.build(root, raw, b.epoch)
