@@ -5,8 +5,9 @@ a dissector can learn from:
 
 * UDP by port (`UDP_PORTS`: DHCP, DNS, mDNS, NBNS, SSDP, NTP, SNMP, BACnet, ...);
 * TCP by the first payload bytes, whatever the port (an HTTP method or status line,
-  a TLS handshake record, an SSH banner), or by port with a payload for protocols
-  without a magic number (SMB, Modbus, S7comm, EtherNet/IP, DNP3);
+  a TLS handshake record, an SSH banner), or by port for protocols without a magic
+  number (SMB, Modbus, S7comm, EtherNet/IP, DNP3), and then only the message types
+  that can name a device (`_naming_messages`), not their bulk;
 * TCP SYN and SYN+ACK (one per connection) for OS fingerprints;
 * ICMPv6 router and neighbour discovery;
 * link-layer frames by EtherType (LLDP) or SNAP header (CDP).
@@ -108,7 +109,7 @@ UDP_PORTS = _port_table(
         "ntp": (123,),
         "snmp": (161, 162),
         "bacnet": (47808,),
-        "enip": (44818, 2222),
+        "enip": (44818,),
         "dnp3": (20000,),
     }
 )
@@ -121,6 +122,57 @@ def _magic(words: list[bytes]) -> np.ndarray:
 
 HTTP_MAGIC = _magic([b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC", b"CONN", b"HTTP"])
 SSH_MAGIC = int(struct.unpack(">I", b"SSH-")[0])
+
+
+SMB1_MAGIC, SMB2_MAGIC = 0xFF534D42, 0xFE534D42
+SMB1_COMMANDS = (0x72, 0x73)  # negotiate, session setup
+SMB2_COMMANDS = (0x0000, 0x0100)  # negotiate, session setup (little-endian, as read big-endian)
+NBSS_SESSION_REQUEST = 0x81
+
+
+def _naming_messages(
+    d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarray, w: np.ndarray, kind: np.ndarray
+) -> np.ndarray:
+    """Of the segments chosen by port, keep those whose message can name a device.
+
+    SMB file transfers, Modbus polling and S7 variable reads are the bulk of their
+    ports' traffic and name nothing; the messages that do have a fixed layout, so a
+    few more array reads tell them apart: SMB negotiate and session setup (and
+    NetBIOS session requests), Modbus function 43, S7comm user data (SZL reads)
+    after a COTP data header, EtherNet/IP ListIdentity and DNP3 link frames.
+    """
+    out = kind.copy()
+    smb = np.flatnonzero(kind == ID["smb"])
+    if len(smb):
+        ok = (w[smb] >> 24) == NBSS_SESSION_REQUEST
+        far = room[smb] >= 20
+        if far.any():
+            r, at = rows[smb[far]], start[smb[far]]
+            magic = d.be32(r, at + 4)
+            smb1 = (magic == SMB1_MAGIC) & np.isin(d.be32(r, at + 8) >> 24, SMB1_COMMANDS)
+            smb2 = (magic == SMB2_MAGIC) & np.isin(d.be32(r, at + 16) >> 16, SMB2_COMMANDS)
+            ok[far] |= smb1 | smb2
+        out[smb[~ok]] = 0
+    modbus = np.flatnonzero(kind == ID["modbus"])
+    if len(modbus):
+        ok = room[modbus] >= 8
+        f = modbus[ok]
+        ok[ok] = (d.be32(rows[f], start[f] + 4) & 0x7F) == 0x2B  # also its exception (0xAB)
+        out[modbus[~ok]] = 0
+    s7 = np.flatnonzero(kind == ID["s7comm"])
+    if len(s7):
+        ok = room[s7] >= 9
+        f = s7[ok]
+        x = d.be32(rows[f], start[f] + 5)  # COTP DT code, flags, S7 protocol id, ROSCTR
+        ok[ok] = ((x >> 24) == 0xF0) & (((x >> 8) & 0xFF) == 0x32) & ((x & 0xFF) == 7)
+        out[s7[~ok]] = 0
+    enip = np.flatnonzero(kind == ID["enip"])
+    if len(enip):
+        out[enip[(w[enip] >> 16) != 0x6300]] = 0  # ListIdentity, little-endian
+    dnp3 = np.flatnonzero(kind == ID["dnp3"])
+    if len(dnp3):
+        out[dnp3[(w[dnp3] >> 16) != 0x0564]] = 0
+    return out
 
 
 class Discoverer:
@@ -166,6 +218,7 @@ class Discoverer:
                 # A TLS handshake record (content type 22, version 3.x).
                 kind[(w >> 16) == 0x1603] = ID["tls"]
                 by_port = np.maximum(TCP_PORTS[d.dport[sub_rows]], TCP_PORTS[d.sport[sub_rows]])
+                by_port = _naming_messages(d, sub_rows, start[has4], room[has4], w, by_port)
                 kind = np.where(kind > 0, kind, by_port)
                 pick[has4] = np.where(kind > 0, kind, pick[has4])
             chosen[rows] = pick
