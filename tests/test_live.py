@@ -55,7 +55,7 @@ def summarize(assets: list[dict[str, Any]], flows: list[dict[str, Any]]) -> tupl
     per-4-tuple traffic summed over windows (times differ: replay is not the capture)."""
     a: dict[Any, Any] = {}
     for x in assets:
-        key = x["ip"] or x["name"]
+        key = x.get("id") or x["ip"] or x["name"]
         a[key] = (x["mac"], tuple(x.get("macs", ())), x["packets"], x["bytes_in"], x["bytes_out"])
     f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
     for r in flows:
@@ -72,7 +72,7 @@ def live_result(sensor: Sensor) -> tuple[dict[Any, Any], dict[Any, Any]]:
     latest: dict[Any, dict[str, Any]] = {}
     for r in reports:  # assets carry totals: the last report of each one counts
         for x in r["assets"]:
-            latest[x["ip"] or x["name"]] = x
+            latest[x.get("id") or x["ip"] or x["name"]] = x
     return summarize(list(latest.values()), [f for r in reports for f in r["flows"]])
 
 

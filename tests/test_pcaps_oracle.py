@@ -566,8 +566,8 @@ def test_analyze_agrees_with_tshark(
     truth = compute_truth(frames)
     problems: list[str] = []
 
-    # (a) every sender with its MAC is an asset
-    assets = {a["ip"]: a for a in result["assets"] if a.get("ip") is not None}
+    # (a) every sender with its MAC is an asset (a device keeps its addresses in `ips`)
+    assets = {x["ip"]: a for a in result["assets"] for x in a.get("ips") or [{"ip": a["ip"]}] if x["ip"] is not None}
     for (ip, mac), seen in sorted(truth.hosts.items(), key=lambda kv: kv[1][0]):
         asset = assets.get(ip)
         where = f"frames {', '.join(map(str, seen[:5]))}{'...' if len(seen) > 5 else ''}"

@@ -386,12 +386,20 @@ class Reporter:
         self.emit(Report(kind, self.update_start, end, self.asset_dicts(active), flows))
 
     def asset_dicts(self, assets: list[Asset]) -> list[dict[str, Any]]:
-        """Assets as the report shows them (counts since the start of the run); external
-        and excluded addresses merge into one asset each."""
+        """Assets as the report shows them (counts since the start of the run).
+
+        An inventoried device is its MAC where the sensor sees one (so a laptop that
+        changes address through DHCP stays one asset, with its address history),
+        else its address. A MAC that carries many addresses at once, or addresses
+        from outside, is a router's: it absorbs none of them. External and excluded
+        addresses merge into one asset each; only inventoried ones get attributes.
+        """
         out: list[dict[str, Any]] = []
         merged: dict[str, dict[str, Any]] = {}
+        devices: dict[str, list[Asset]] = {}
+        identity = _Identity(self) if any(a.sender for a in assets) else None
         for a in sorted(assets, key=lambda a: a.ip):
-            if not a.sender:
+            if not a.sender or identity is None:
                 continue
             v = self.classifier.verdict(a.ip, a.macs)
             if v.cls == GROUP_ADDRESS:
@@ -408,16 +416,139 @@ class Reporter:
                     m["last_seen"] = max(m["last_seen"], iso(a.last) or m["last_seen"])
                     m["addresses"] += 1
                 continue
-            d = _asset_dict(ip_text(a.ip), ip_text(a.ip), v.cls, v.group, a)
-            if v.cls == INVENTORIED:
-                mac = a.mac()
-                d["mac"] = None if mac is None else mac_text(mac)
-                d["macs"] = sorted(mac_text(m) for m in a.macs if m != int(NO_MAC))
-                d["vlans"] = sorted(a.vlans)
-                d["tunnel_ids"] = sorted(a.tunnels)
-                d.update(fields(self.profiles.facts_of([a.ip], [] if mac is None else [mac])))
-            out.append(d)
+            if v.cls != INVENTORIED:
+                out.append(_asset_dict(ip_text(a.ip), ip_text(a.ip), v.cls, v.group, a))
+                continue
+            devices.setdefault(identity.of(a), [])
+        if identity is not None:
+            for key in devices:
+                out.append(identity.device(key))
+            for key in identity.mac_only(set(devices)):
+                out.append(identity.device(key))
+        out.sort(key=lambda d: (d["ip"] is None, _ip_order(d["ip"]), d.get("id", "")))
         return out + [merged[k] for k in sorted(merged)]
+
+
+def _ip_order(text: str | None) -> tuple[int, int]:
+    if text is None:
+        return (2, 0)
+    import ipaddress
+
+    addr = ipaddress.ip_address(text)
+    return (addr.version, int(addr))
+
+
+# A MAC with more IPv4 addresses active at once than this is a router's.
+ROUTER_CONCURRENT_V4 = 2
+
+
+class _Identity:
+    """Which device each inventoried address belongs to, for one report."""
+
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+        self.by_mac: dict[int, list[Asset]] = {}
+        outside: set[int] = set()
+        for a in rep.assets.values():
+            if not a.sender:
+                continue
+            v = rep.classifier.verdict(a.ip, a.macs)
+            mac = self.mac_of(a)
+            if mac is None:
+                continue
+            if v.cls in (EXTERNAL, MONITORED, NON_INVENTORIED):
+                outside.add(mac)
+            elif v.cls == INVENTORIED:
+                self.by_mac.setdefault(mac, []).append(a)
+        self.routers = outside | {
+            m for m, members in self.by_mac.items() if _concurrent([a for a in members if a.ip >> 32 == 0xFFFF])
+        }
+
+    def mac_of(self, a: Asset) -> int | None:
+        mac = a.mac()
+        return mac if mac is not None else self.rep.profiles.bindings.get(a.ip)
+
+    def of(self, a: Asset) -> str:
+        mac = self.mac_of(a)
+        if mac is not None and mac not in self.routers:
+            return f"mac:{mac_text(mac)}"
+        return f"ip:{ip_text(a.ip)}"
+
+    def mac_only(self, known: set[str]) -> list[str]:
+        """MACs with discovery facts but no address of their own (a DHCP client that
+        never got a lease, a switch that only speaks LLDP): devices all the same."""
+        out = []
+        for mac in self.rep.profiles.by_mac:
+            key = f"mac:{mac_text(mac)}"
+            if key in known or mac in self.by_mac or mac in self.routers:
+                continue
+            if mac in self.rep.classifier.cfg.excluded_macs:
+                continue
+            out.append(key)
+        return out
+
+    def device(self, key: str) -> dict[str, Any]:
+        rep = self.rep
+        kind, _, value = key.partition(":")
+        if kind == "mac":
+            mac: int | None = int(value.replace(":", ""), 16)
+            members = sorted(self.by_mac.get(mac or 0, []), key=lambda a: (a.first, a.ip))
+        else:
+            from ipaddress import ip_address
+
+            addr = ip_address(value)
+            ip = int(addr) | (0xFFFF << 32) if addr.version == 4 else int(addr)
+            members = [rep.assets[ip]]
+            mac = self.mac_of(members[0])
+        if members:
+            v4 = [a for a in members if a.ip >> 32 == 0xFFFF]
+            primary = max(v4 or members, key=lambda a: (a.last, a.ip))
+            v = rep.classifier.verdict(primary.ip, primary.macs)
+            d = _asset_dict(ip_text(primary.ip), ip_text(primary.ip), v.cls, v.group, primary)
+        else:
+            primary = Asset(0)
+            d = _asset_dict(None, value, INVENTORIED, "", primary)
+            d["group"] = None
+        d["id"] = key
+        d["ips"] = [{"ip": ip_text(a.ip), "first_seen": iso(a.first), "last_seen": iso(a.last)} for a in members]
+        macs: set[int] = set()
+        for a in members[1:] if members else []:
+            d["packets"] += a.packets
+            d["bytes_in"] += a.bytes_in
+            d["bytes_out"] += a.bytes_out
+        if members:
+            d["first_seen"] = iso(min(a.first for a in members))
+            d["last_seen"] = iso(max(a.last for a in members))
+        for a in members:
+            macs.update(m for m in a.macs if m != int(NO_MAC))
+        if mac is not None:
+            macs.add(mac)
+        router = mac is not None and mac in self.routers
+        d["mac"] = None if mac is None else mac_text(mac)
+        d["macs"] = sorted(mac_text(m) for m in macs)
+        d["vlans"] = sorted({v for a in members for v in a.vlans})
+        d["tunnel_ids"] = sorted({t for a in members for t in a.tunnels})
+        ips = [a.ip for a in members]
+        if mac is not None and not router:
+            ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
+        facts = rep.profiles.facts_of(ips, [] if mac is None or router else [mac])
+        d.update(fields(facts))
+        if router:
+            d["behind_router"] = True  # the MAC is the router's, not this device's
+        return d
+
+
+def _concurrent(members: list[Asset]) -> bool:
+    """More than ROUTER_CONCURRENT_V4 of these addresses active at one time?"""
+    if len(members) <= ROUTER_CONCURRENT_V4:
+        return False
+    events = sorted([(a.first, 1) for a in members] + [(a.last, -1) for a in members], key=lambda e: (e[0], -e[1]))
+    active = 0
+    for _, step in events:
+        active += step
+        if active > ROUTER_CONCURRENT_V4:
+            return True
+    return False
 
 
 def _asset_dict(ip: str | None, name: str, cls: str, group: str, a: Asset) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
 
 MAX_VALUES = 64
+# Facts that tie an address to a MAC: the packet said whose address it is.
+BINDING_KEYS = ("mac", "hostname", "assigned_ip")
 HOSTNAME_SOURCES = ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr", "lldp", "cdp", "smb", "ssdp")
 
 
@@ -42,14 +44,16 @@ class Profiles:
     def __init__(self) -> None:
         self.by_ip: dict[int, Profile] = {}
         self.by_mac: dict[int, Profile] = {}
-        self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, NBNS node status
+        self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, mDNS, ...
+        self.bound: dict[int, set[int]] = {}  # MAC -> its addresses, the reverse
 
     def absorb(self, facts: dict[Key, Seen]) -> None:
         for (ip, mac, source, key, value), seen in facts.items():
             if ip != NO_IP:
                 self.by_ip.setdefault(ip, Profile()).add(source, key, value, seen)
-                if mac != NO_MAC and key == "mac":
+                if mac != NO_MAC and key in BINDING_KEYS:
                     self.bindings[ip] = mac
+                    self.bound.setdefault(mac, set()).add(ip)
             elif mac != NO_MAC:
                 self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
 

@@ -121,8 +121,8 @@ def dissect_mdns(p: Packet) -> None:
         addr = address(msg, rtype, at, size)
         if addr is not None:
             host = _strip_local(name)
-            if host:
-                p.fact("mdns", "hostname", host, ip=addr, mac=p.smac if addr == p.src else None)
+            if host:  # a responder announces its own addresses
+                p.fact("mdns", "hostname", host, ip=addr, mac=p.smac)
         elif rtype == PTR and name.startswith("_") and not name.endswith(".arpa"):
             target, _ = _name(msg, at)
             if target and not target.startswith("_"):
