@@ -1,0 +1,517 @@
+"""The ESXi deployer against vcsim, govmomi's vSphere simulator, in ESXi and in vCenter mode.
+
+The simulator (tests/vcsim.py builds it from Debian's govmomi) answers the same SOAP
+API as ESXi and vCenter: the import spec, ImportVApp, the NFC lease and its upload,
+port groups and vSwitches (with our extension for the updates it lacks), VM
+reconfiguration and power. Where it is more lenient than vSphere (it ignores thin or
+thick, keeps OVF property values in extraConfig rather than vApp properties), the
+tests check what the deployer sends. Each test starts its own simulator on a free
+loopback port (it starts in well under a second) with a self-signed certificate
+that the deployer verifies through the CA-bundle option.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim, vmodl
+
+from nps_hypervisors import esxi, esxi_cli
+from nps_hypervisors.esxi_import import ImportRequest, device_url, import_spec_params
+from nps_hypervisors.esxi_ova import open_ova
+from nps_image.formats.vmdk import write_stream_optimized
+from nps_image.ova import manifest, write_ova
+from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, render_ovf
+from nps_image.sizing import profile_for
+
+# The simulator's helper lives beside the tests (tests/vcsim.py), imported as tests.vcsim.
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent.parent))
+from tests import vcsim
+
+MiB = 1024 * 1024
+PROXY_PASSWORD = "Pr0xy-S3cret-Value"
+REGISTRATION_CODE = "12345678901234"
+PROPERTIES = {
+    "hostname": "sensor-7",
+    "mgmt.mode": "dhcp",
+    "proxy.address": "proxy.example.net",
+    "proxy.port": "3128",
+    "proxy.auth": "basic",
+    "proxy.user": "svc-sensor",
+    "proxy.password": PROXY_PASSWORD,
+    "registration.code": REGISTRATION_CODE,
+}
+# In vCenter mode the sensor goes on the cluster's first host.
+MODES = {"esxi": (True, esxi.Placement()), "vcenter": (False, esxi.Placement(cluster="DC0_C0"))}
+
+
+@pytest.fixture(scope="session")
+def vcsim_binary() -> Path:
+    try:
+        binary: Path = vcsim.build()
+    except vcsim.Unavailable as exc:
+        pytest.skip(f"vcsim cannot be built here: {exc}")
+    return binary
+
+
+@pytest.fixture(scope="module")
+def ova(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small OVA made like the real one: the same descriptor template, VMDK writer and packager."""
+    d = tmp_path_factory.mktemp("ova")
+    raw = d / "raw.img"
+    with open(raw, "wb") as f:
+        f.truncate(64 * MiB)
+        f.seek(MiB)
+        f.write(os.urandom(2 * MiB))
+    name, version = "nps-sensor", "0.0.1"
+    vmdk = d / f"{name}-{version}-disk1.vmdk"
+    info = write_stream_optimized(raw, vmdk)
+    ovf = d / f"{name}-{version}.ovf"
+    ovf.write_text(render_ovf(name, version, OvfDisk(vmdk.name, info.file_size, info.capacity, info.populated)))
+    mf = d / f"{name}-{version}.mf"
+    mf.write_text(manifest([(ovf.name, ovf), (vmdk.name, vmdk)]))
+    out = d / f"{name}-{version}.ova"
+    write_ova(out, [(p.name, p) for p in (ovf, mf, vmdk)], 1_700_000_000)
+    return out
+
+
+@pytest.fixture(params=sorted(MODES))
+def server(request: pytest.FixtureRequest, vcsim_binary: Path) -> Iterator[tuple[vcsim.Server, esxi.Placement]]:
+    esx, placement = MODES[request.param]
+    with vcsim.running(esx=esx) as s:
+        yield s, placement
+
+
+@pytest.fixture
+def esx_server(vcsim_binary: Path) -> Iterator[vcsim.Server]:
+    with vcsim.running(esx=True) as s:
+        yield s
+
+
+def endpoint(s: vcsim.Server, **kw: Any) -> esxi.Endpoint:
+    return esxi.Endpoint(s.host, s.user, kw.pop("password", s.password), ca_bundle=kw.pop("ca", s.ca_file), **kw)
+
+
+class Lines(list[str]):
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self)
+
+
+def deployment(ova: Path, placement: esxi.Placement, **kw: Any) -> esxi.Deployment:
+    return esxi.Deployment(ova=ova, placement=placement, properties=kw.pop("properties", PROPERTIES), **kw)
+
+
+def run_deploy(s: vcsim.Server, d: esxi.Deployment, dry_run: bool = False) -> tuple[bool, Lines]:
+    lines = Lines()
+    changed = esxi.deploy(endpoint(s), d, dry_run=dry_run, say=lines, quiet=True)
+    return changed, lines
+
+
+# --- reading vSphere back, independently of the deployer ---------------------------------
+
+
+class View:
+    """A plain pyVmomi session on the simulator, for reading back what the deployer did."""
+
+    def __init__(self, s: vcsim.Server) -> None:
+        ctx = ssl.create_default_context(cafile=str(s.ca_file))
+        self.si = SmartConnect(
+            host="127.0.0.1", port=int(s.host.rsplit(":", 1)[1]), user=s.user, pwd=s.password, sslContext=ctx
+        )
+        self.content = self.si.RetrieveContent()
+
+    def close(self) -> None:
+        Disconnect(self.si)
+
+    def all(self, kind: Any) -> list[Any]:
+        view = self.content.viewManager.CreateContainerView(self.content.rootFolder, [kind], True)
+        try:
+            return list(view.view)
+        finally:
+            view.Destroy()
+
+    def vms(self, name: str) -> list[Any]:
+        found = []
+        for vm in self.all(vim.VirtualMachine):
+            try:
+                if vm.name == name:
+                    found.append(vm)
+            except vmodl.fault.ManagedObjectNotFound:
+                # A removed VM the simulator still lists: the test's lease-error pool is an
+                # extension type its VM removal does not recognise.
+                continue
+        return found
+
+    def host(self, esx: bool) -> Any:
+        hosts = {h.name: h for h in self.all(vim.HostSystem)}
+        return next(iter(hosts.values())) if esx else hosts["DC0_C0_H0"]
+
+    def network_info(self, esx: bool) -> Any:
+        return self.host(esx).configManager.networkSystem.networkInfo
+
+
+@pytest.fixture
+def view_of() -> Iterator[Any]:
+    views: list[View] = []
+
+    def make(s: vcsim.Server) -> View:
+        views.append(View(s))
+        return views[-1]
+
+    yield make
+    for v in views:
+        v.close()
+
+
+def nics(vm: Any) -> list[str]:
+    """The network name of each NIC, in device order."""
+    return [d.backing.deviceName for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+
+
+def portgroup(info: Any, name: str) -> Any:
+    return next((p for p in info.portgroup if p.spec.name == name), None)
+
+
+def vswitch(info: Any, name: str) -> Any:
+    return next(v for v in info.vswitch if v.name == name)
+
+
+def is_open(security: Any) -> bool:
+    return bool(security.allowPromiscuous and security.forgedTransmits and security.macChanges)
+
+
+# --- the acceptance: deploy, capture path, idempotence, dry run --------------------------
+
+
+def test_deploy_imports_wires_sizes_and_powers_on_then_changes_nothing(server, ova, view_of) -> None:
+    s, placement = server
+    esx = placement.cluster == ""
+    d = deployment(ova, placement)
+    view = view_of(s)
+
+    changed, plan = run_deploy(s, d, dry_run=True)
+    assert changed and "dry run, nothing changed" in plan.text
+    assert "import nps-sensor-0.0.1.ova as VM nps-sensor" in plan.text
+    assert view.vms("nps-sensor") == []
+    info = view.network_info(esx)
+    assert portgroup(info, "NPS Sniffing") is None
+    assert not is_open(vswitch(info, "vSwitch0").spec.policy.security)
+
+    changed, lines = run_deploy(s, d)
+    assert changed and lines[-1] == "nps-sensor: done"
+    (vm,) = view.vms("nps-sensor")
+    profile = profile_for(1000)
+    assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB) == (profile.vcpus, profile.memory_mib)
+    assert vm.runtime.powerState == "poweredOn"
+    assert nics(vm) == ["VM Network", "NPS Sniffing"]
+    assert all(
+        isinstance(d, vim.vm.device.VirtualVmxnet3)
+        for d in vm.config.hardware.device
+        if isinstance(d, vim.vm.device.VirtualEthernetCard)
+    )
+    info = view.network_info(esx)
+    pg = portgroup(info, "NPS Sniffing")
+    assert pg.spec.vlanId == 4095 and pg.spec.vswitchName == "vSwitch0"
+    assert is_open(pg.spec.policy.security)
+    sw = vswitch(info, "vSwitch0")
+    assert is_open(sw.spec.policy.security)
+    # UpdateVirtualSwitch replaces the whole spec: what was there before is kept.
+    assert (sw.spec.numPorts, sw.spec.mtu, list(sw.spec.bridge.nicDevice)) == (128, 1500, ["vmnic0"])
+    # The simulator keeps the property mapping in extraConfig: every value was sent.
+    extra = {o.key: o.value for o in vm.config.extraConfig}
+    assert {k: extra.get(k) for k in PROPERTIES} == PROPERTIES
+
+    for dry_run in (True, False):
+        changed, lines = run_deploy(s, d, dry_run=dry_run)
+        assert not changed and lines == ["nps-sensor: nothing to change, it is as asked"]
+    assert len(view.vms("nps-sensor")) == 1
+
+
+def test_resize_and_sniffing_nics_then_deploy_reconciles(server, ova, view_of) -> None:
+    s, placement = server
+    ep = endpoint(s)
+    run_deploy(s, deployment(ova, placement))
+    view = view_of(s)
+    (vm,) = view.vms("nps-sensor")
+
+    lines = Lines()
+    assert esxi.resize(ep, "nps-sensor", 500, say=lines, shutdown_timeout=5)
+    assert "8 -> 4 vCPU, 16384 -> 8192 MB (guest shutdown" in lines.text
+    assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB, vm.runtime.powerState) == (4, 8192, "poweredOn")
+    assert not esxi.resize(ep, "nps-sensor", 500, say=Lines())
+
+    assert esxi.set_nics(ep, "nps-sensor", add=2, say=Lines())
+    assert nics(vm) == ["VM Network"] + ["NPS Sniffing"] * 3
+    assert esxi.set_nics(ep, "nps-sensor", remove=1, say=Lines())
+    assert nics(vm) == ["VM Network"] + ["NPS Sniffing"] * 2
+    with pytest.raises(esxi.DeployError, match="at least one must stay"):
+        esxi.set_nics(ep, "nps-sensor", remove=2, say=Lines())
+    status = esxi.status(ep, "nps-sensor")
+    assert status["sniffing_nics"] == ["NPS Sniffing"] * 2 and status["vcpus"] == 4
+    assert status["capture"]["portgroup"]["vlan"] == 4095
+
+    # The deploy's settings win: sized back for 1000 Mbit/s, one sniffing NIC, never a second VM.
+    changed, lines = run_deploy(s, deployment(ova, placement))
+    assert changed and "remove 1 sniffing NIC(s)" in lines.text
+    assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB) == (8, 16384)
+    assert nics(vm) == ["VM Network", "NPS Sniffing"] and vm.runtime.powerState == "poweredOn"
+    assert len(view.vms("nps-sensor")) == 1
+
+
+def test_a_drifted_capture_path_and_vm_are_reconciled(esx_server, ova, view_of) -> None:
+    s = esx_server
+    run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))
+    view = view_of(s)
+    (vm,) = view.vms("nps-sensor")
+    assert vm.config.memoryReservationLockedToMax and nics(vm)[1:] == ["NPS Sniffing"] * 2
+    # Someone closes the port group, moves a NIC and powers the VM off.
+    ns = view.host(True).configManager.networkSystem
+    spec = portgroup(ns.networkInfo, "NPS Sniffing").spec
+    spec.vlanId = 10
+    spec.policy.security = vim.host.NetworkPolicy.SecurityPolicy(
+        allowPromiscuous=False, forgedTransmits=False, macChanges=False
+    )
+    ns.UpdatePortGroup(pgName="NPS Sniffing", portgrp=spec)
+    nic = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)][2]
+    nic.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network")
+    vm.ReconfigVM_Task(
+        spec=vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)])
+    )
+    vm.PowerOffVM_Task()
+
+    changed, lines = run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))
+    assert changed
+    assert "port group NPS Sniffing: VLAN 10 -> 4095, allow promiscuous mode" in lines.text
+    assert "sniffing NIC 2 VM Network -> NPS Sniffing" in lines.text
+    pg = portgroup(view.network_info(True), "NPS Sniffing")
+    assert pg.spec.vlanId == 4095 and is_open(pg.spec.policy.security)
+    assert nics(vm) == ["VM Network", "NPS Sniffing", "NPS Sniffing"] and vm.runtime.powerState == "poweredOn"
+    assert run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))[0] is False
+
+
+# --- what is sent where the simulator is lenient -------------------------------------------
+
+
+def test_import_spec_parameters(ova) -> None:
+    networks = {name: vim.Network(f"network-{i}") for i, name in enumerate(NETWORKS)}
+    params = import_spec_params(ImportRequest("s1", "500mbps", networks, {"hostname": "s1"}, thin=True))
+    assert params.entityName == "s1" and params.deploymentOption == "500mbps"
+    assert params.diskProvisioning == "thin"
+    assert {m.name for m in params.networkMapping} == set(NETWORKS) == set(esxi.ovf_networks(open_ova(ova)))
+    assert [(p.key, p.value) for p in params.propertyMapping] == [("hostname", "s1")]
+    assert import_spec_params(ImportRequest("s1", "", networks, {}, thin=False)).diskProvisioning == "thick"
+    # Every deployment option of the chart is one the OVA offers.
+    assert {profile_for(m).id for m in (500, 750, 1000, 1250, 1500, 1750, 2000)} <= set(
+        esxi.ovf_configurations(open_ova(ova))
+    )
+
+
+def test_star_in_device_urls_is_the_connected_host(esx_server) -> None:
+    session = type("S", (), {"endpoint": endpoint(esx_server)})()
+    assert device_url("https://*/nfc/52a/disk-0.vmdk", session) == f"https://{esx_server.host}/nfc/52a/disk-0.vmdk"
+    assert device_url("https://esx1.lab:443/nfc/x", session) == "https://esx1.lab:443/nfc/x"
+
+
+def test_properties_are_checked_against_the_descriptor_and_the_first_boot(esx_server, ova) -> None:
+    with pytest.raises(esxi.DeployError, match=r"unknown OVF property mgmt\.ip; the OVA declares: hostname, mgmt"):
+        run_deploy(esx_server, deployment(ova, esxi.Placement(), properties={"mgmt.ip": "10.0.0.1"}))
+    with pytest.raises(esxi.DeployError, match=r"OVF properties: .*DNS1"):
+        run_deploy(
+            esx_server,
+            deployment(
+                ova,
+                esxi.Placement(),
+                properties={
+                    "mgmt.mode": "static",
+                    "mgmt.address": "10.0.0.5",
+                    "mgmt.netmask": "24",
+                    "mgmt.gateway": "10.0.0.1",
+                },
+            ),
+        )
+    assert set(PROPERTIES) <= set(PROPERTY_KEYS)
+
+
+# --- failures: one line each -------------------------------------------------------------
+
+
+def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None:
+    s = esx_server
+    d = deployment(ova, esxi.Placement())
+
+    def error(ep: esxi.Endpoint, dep: esxi.Deployment) -> str:
+        with pytest.raises(esxi.DeployError) as info:
+            esxi.deploy(ep, dep, say=Lines(), quiet=True)
+        message = str(info.value)
+        assert "\n" not in message
+        return message
+
+    assert "login failed for 'administrator': wrong user name or password" in error(endpoint(s, password="nope"), d)
+    assert "TLS certificate is not trusted" in error(endpoint(s, ca=None), d)
+    assert "datastore 'SAN-01' not found on host localhost.localdomain; available: LocalDS_0" in error(
+        endpoint(s), deployment(ova, esxi.Placement(datastore="SAN-01"))
+    )
+    assert "network 'Mgmt-VLAN' not found on host localhost.localdomain; available: VM Network" in error(
+        endpoint(s), deployment(ova, esxi.Placement(), management_network="Mgmt-VLAN")
+    )
+    assert "vSwitch 'vSwitch9' not found on host localhost.localdomain; available: vSwitch0" in error(
+        endpoint(s), deployment(ova, esxi.Placement(), capture=esxi.CapturePath(vswitch="vSwitch9"))
+    )
+    assert "resource pool 'gold' not found" in error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="gold")))
+
+    damaged = tmp_path / "damaged.ova"
+    data = bytearray(ova.read_bytes())
+    member = open_ova(ova).members["nps-sensor-0.0.1-disk1.vmdk"]
+    data[member.offset + member.size // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    assert "manifest mismatch for nps-sensor-0.0.1-disk1.vmdk" in error(
+        endpoint(s), deployment(damaged, esxi.Placement())
+    )
+
+    view = view_of(s)
+    message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="lease-error"), name="full"))
+    assert (
+        message == "importing full failed: the host's lease is in error: Insufficient disk space on datastore "
+        "'LocalDS_0'."
+    )
+    assert view.vms("full") == []  # the lease was aborted and the half-imported VM removed
+
+    esxi.deploy(endpoint(s), d, say=Lines(), quiet=True)
+    assert "a VM named 'nps-sensor' exists in ha-datacenter and --no-reconcile leaves it alone" in error(
+        endpoint(s), deployment(ova, esxi.Placement(), reconcile=False)
+    )
+
+
+def test_vcenter_asks_which_cluster_or_host(server, ova) -> None:
+    s, placement = server
+    if placement.cluster == "":
+        pytest.skip("one host: nothing to choose")
+    with pytest.raises(
+        esxi.DeployError,
+        match="several hosts and clusters in datacenter DC0: DC0_C0, DC0_H0; choose one with --cluster or --host",
+    ):
+        run_deploy(s, deployment(ova, esxi.Placement()))
+
+
+def test_insecure_connects_without_the_ca(esx_server, ova) -> None:
+    ep = esxi.Endpoint(esx_server.host, esx_server.user, esx_server.password, insecure=True)
+    assert esxi.deploy(ep, deployment(ova, esxi.Placement()), say=Lines(), quiet=True)
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def test_secret_properties_never_from_arguments_and_files_must_be_private(tmp_path) -> None:
+    with pytest.raises(esxi.DeployError, match=r"a secret is never an argument .* NPS_PROXY_PASSWORD"):
+        esxi_cli.properties(["proxy.password=x"], "", {})
+    props = tmp_path / "props.yaml"
+    props.write_text(f"hostname: s1\nregistration.code: '{REGISTRATION_CODE}'\n")
+    props.chmod(0o644)
+    with pytest.raises(esxi.DeployError, match="holds secrets and others may read it: chmod 600"):
+        esxi_cli.properties([], str(props), {})
+    props.chmod(0o600)
+    values = esxi_cli.properties(["hostname=s2"], str(props), {"NPS_PROXY_PASSWORD": PROXY_PASSWORD})
+    assert values == {"hostname": "s2", "registration.code": REGISTRATION_CODE, "proxy.password": PROXY_PASSWORD}
+    assert PROXY_PASSWORD not in repr(esxi.Deployment(ova=Path("x"), properties=values))
+    assert "vcsim" not in repr(esxi.Endpoint("h", "u", "vcsim-password"))
+
+
+def test_no_secret_in_output_logs_or_arguments(esx_server, ova, caplog, capsys, view_of) -> None:
+    s = esx_server
+    caplog.set_level(logging.DEBUG)
+    run_deploy(s, deployment(ova, esxi.Placement()), dry_run=True)
+    run_deploy(s, deployment(ova, esxi.Placement()))
+    # Through the task, as a user runs it: the secrets come from the environment only.
+    env = {
+        **os.environ,
+        "NPS_VSPHERE_PASSWORD": s.password,
+        "NPS_PROXY_PASSWORD": PROXY_PASSWORD,
+        "NPS_REGISTRATION_CODE": REGISTRATION_CODE,
+    }
+    repo = Path(__file__).resolve().parent.parent
+    args = [
+        str(Path(sys.executable).with_name("inv")),
+        "deploy.esxi",
+        "--server",
+        s.host,
+        "--user",
+        s.user,
+        "--ca-bundle",
+        str(s.ca_file),
+        "--ova",
+        str(ova),
+        "--name",
+        "second",
+        "--prop",
+        "hostname=s2",
+        "--prop",
+        "proxy.address=proxy.example.net",
+        "--prop",
+        "proxy.auth=basic",
+        "--prop",
+        "proxy.user=u",
+        "--dry-run",
+    ]
+    proc = subprocess.run(
+        args, env=env, cwd=repo, capture_output=True, text=True, check=False, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "proxy.password=(secret, 18 characters)" in proc.stdout
+    insecure = [a for a in args[:-1] if a not in ("--ca-bundle", str(s.ca_file))]
+    proc2 = subprocess.run(
+        [*insecure, "--insecure"],
+        env=env,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc2.returncode == 0 and "warning: --insecure" in proc2.stderr
+    bad = subprocess.run(
+        [*args, "--datastore", "nope"],
+        env={**env, "NPS_VSPHERE_PASSWORD": "wrong-" + s.password},
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("deploy.esxi: ") and "Traceback" not in bad.stderr
+    captured = capsys.readouterr()
+    seen = "\n".join(
+        [
+            captured.out,
+            captured.err,
+            caplog.text,
+            proc.stdout,
+            proc.stderr,
+            proc2.stdout,
+            proc2.stderr,
+            bad.stdout,
+            bad.stderr,
+            " ".join(args),
+        ]
+    )
+    for secret in (PROXY_PASSWORD, REGISTRATION_CODE, s.password):
+        assert secret not in seen
+    # ...and yet they reached vSphere.
+    (vm,) = view_of(s).vms("nps-sensor")
+    extra = {o.key: o.value for o in vm.config.extraConfig}
+    assert extra["proxy.password"] == PROXY_PASSWORD and extra["registration.code"] == REGISTRATION_CODE
