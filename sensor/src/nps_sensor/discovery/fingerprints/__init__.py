@@ -1,0 +1,143 @@
+"""Fingerprint databases, read at run time from a data directory and never shipped in the source.
+
+They come under their own licenses (p0f.fp LGPL, Wireshark's manuf and Satori GPL,
+FingerBank ODbL, the IEEE lists unrestricted), so the sensor reads them from files:
+`$NPS_DATA_DIR`, else `/usr/share/nps-sensor/data`, where the image links p0f.fp,
+oui.csv and manuf from their Debian packages and copies an optional directory
+(FingerBank, Satori) into `extra/`. Each database is looked for in the data
+directory, then in `extra/`, under the names of both layouts (the Debian packages'
+and the `shared/fingerprints` tree's), then at its Debian package's own path.
+
+Each database loads on first use, once per process: an `analyze` run whose assets
+carry no fingerprint never reads one. A missing or unreadable database is one
+warning naming the file, and predictions go on without that source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger("nps_sensor.discovery.fingerprints")
+
+DEFAULT_DATA_DIR = Path("/usr/share/nps-sensor/data")
+
+# Database -> (names relative to the data directory or its extra/, Debian path or None, required)
+# "Required" databases come with the image; a missing one is a warning. The optional
+# ones (FingerBank, Satori, the 28/36-bit IEEE lists) are a debug line.
+FILES: dict[str, tuple[tuple[str, ...], str | None, bool]] = {
+    "p0f": (("p0f.fp", "p0f/p0f.fp"), "/etc/p0f/p0f.fp", True),
+    "oui": (("oui.csv", "ieee-oui.csv", "oui/ieee-oui.csv", "ieee-data/oui.csv"), "/usr/share/ieee-data/oui.csv", True),
+    "mam": (
+        ("mam.csv", "ieee-mam.csv", "oui/ieee-mam.csv", "ieee-data/mam.csv"),
+        "/usr/share/ieee-data/mam.csv",
+        False,
+    ),
+    "oui36": (
+        ("oui36.csv", "ieee-oui36.csv", "oui/ieee-oui36.csv", "ieee-data/oui36.csv"),
+        "/usr/share/ieee-data/oui36.csv",
+        False,
+    ),
+    "iab": (
+        ("iab.csv", "ieee-iab.csv", "oui/ieee-iab.csv", "ieee-data/iab.csv"),
+        "/usr/share/ieee-data/iab.csv",
+        False,
+    ),
+    "manuf": (("manuf", "wireshark/manuf"), "/usr/share/wireshark/manuf", True),
+    "fingerbank": (("dhcp_fingerprints.conf", "fingerbank/dhcp_fingerprints.conf"), None, False),
+    "satori-dhcp": (("satori/dhcp.xml", "dhcp.xml"), None, False),
+    "satori-ssh": (("satori/ssh.xml", "ssh.xml"), None, False),
+    "satori-smb": (("satori/smb.xml", "smb.xml"), None, False),
+    "satori-web": (("satori/web.xml", "web.xml"), None, False),
+}
+
+
+class Corrupt(Exception):
+    """A database file that cannot be understood; the message says why."""
+
+
+def data_dir() -> Path:
+    env = os.environ.get("NPS_DATA_DIR")
+    return Path(env).expanduser() if env else DEFAULT_DATA_DIR
+
+
+T = TypeVar("T")
+
+
+class Databases:
+    """The databases under one data directory, each loaded on first use.
+
+    `get(name, loader, empty)` returns `loader(path)`'s result, or `empty` when the
+    file is missing or corrupt (after one log line); later calls return the same.
+    """
+
+    def __init__(self, root: Path | None = None, *, system: bool = True) -> None:
+        self.root = data_dir() if root is None else root
+        self.system = system  # also look at the Debian packages' own paths
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> Path | None:
+        names, debian, _ = FILES[name]
+        for base in (self.root, self.root / "extra"):
+            for rel in names:
+                p = base / rel
+                if p.is_file():
+                    return p
+        if self.system and debian and Path(debian).is_file():
+            return Path(debian)
+        return None
+
+    def get(self, name: str, loader: Callable[[Path], T], empty: T) -> T:
+        if name in self._loaded:
+            return self._loaded[name]  # type: ignore[no-any-return]
+        with self._lock:
+            if name in self._loaded:
+                return self._loaded[name]  # type: ignore[no-any-return]
+            value = self._load(name, loader, empty)
+            self._loaded[name] = value
+            return value
+
+    def _load(self, name: str, loader: Callable[[Path], T], empty: T) -> T:
+        path = self.path(name)
+        required = FILES[name][2]
+        if path is None:
+            names = FILES[name][0]
+            where = self.root / names[0]
+            if required:
+                log.warning("fingerprint database %s not found: predictions go on without it", where)
+            else:
+                log.debug("optional fingerprint database %s not found", where)
+            return empty
+        try:
+            return loader(path)
+        except (OSError, UnicodeDecodeError, ValueError, Corrupt) as e:
+            log.warning("fingerprint database %s is unreadable (%s): predictions go on without it", path, e)
+            return empty
+
+
+class _Default:
+    """The process's databases, made on first use (a holder rather than a module global)."""
+
+    db: Databases | None = None
+    lock = threading.Lock()
+
+
+def databases() -> Databases:
+    """The process's databases under `data_dir()`, created on first call."""
+    if _Default.db is None:
+        with _Default.lock:
+            if _Default.db is None:
+                _Default.db = Databases()
+    return _Default.db
+
+
+def use(db: Databases | None) -> None:
+    """Replace the process's databases (tests, or a service given another data directory);
+    None makes the next `databases()` read `data_dir()` again."""
+    with _Default.lock:
+        _Default.db = db
