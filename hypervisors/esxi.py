@@ -100,7 +100,7 @@ class Target:
 
 def shown(key: str, value: str) -> str:
     """A property as a plan shows it: secrets hidden."""
-    return f"{key}=(secret, {len(value)} characters)" if key in SECRET_KEYS and value else f"{key}={value!r}"
+    return f"{key}=(secret, given)" if key in SECRET_KEYS and value else f"{key}={value!r}"
 
 
 # --- resolving names ---------------------------------------------------------------------
