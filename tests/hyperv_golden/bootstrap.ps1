@@ -1,0 +1,8 @@
+$ProgressPreference = 'SilentlyContinue'
+$script = $input | Out-String
+try {
+    & ([ScriptBlock]::Create($script))
+} catch {
+    [Console]::Error.WriteLine($_.Exception.Message)
+    exit 1
+}

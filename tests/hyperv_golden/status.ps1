@@ -1,0 +1,99 @@
+# nps-kit: status (rendered from templates/hyperv/status.ps1.j2; do not edit)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+Set-StrictMode -Version 3.0
+$Apply = $false
+
+$VmName = 'nps-sensor'
+$PortSecurity = 'Ethernet Switch Port Security Settings'
+
+function Write-Step([string]$Step, [string]$Status, [string]$Detail) {
+    $line = [ordered]@{ step = $Step; status = $Status; detail = $Detail } | ConvertTo-Json -Compress
+    [Console]::Out.WriteLine($line)
+}
+
+function Stop-Step([string]$Step, [string]$Reason) {
+    Write-Step $Step 'failed' (($Reason -replace '\s+', ' ').Trim())
+    throw ('step {0} failed' -f $Step)
+}
+
+function Invoke-Step([string]$Step, [string]$Detail, [scriptblock]$Test, [scriptblock]$Change) {
+    try {
+        if (& $Test) { Write-Step $Step 'ok' $Detail; return }
+        if (-not $Apply) { Write-Step $Step 'change' $Detail; return }
+        $null = & $Change
+        Write-Step $Step 'changed' $Detail
+    } catch {
+        Stop-Step $Step $_.Exception.Message
+    }
+}
+
+function Invoke-Check([string]$Step, [string]$Detail, [scriptblock]$Test, [string]$Problem) {
+    $found = $false
+    try { $found = [bool](& $Test) } catch { Stop-Step $Step $_.Exception.Message }
+    if (-not $found) { Stop-Step $Step $Problem }
+    Write-Step $Step 'ok' $Detail
+}
+
+function Find-VM {
+    Get-VM | Where-Object { $_.Name -eq $VmName } | Select-Object -First 1
+}
+
+function Find-Switch([string]$Name) {
+    Get-VMSwitch | Where-Object { $_.Name -eq $Name } | Select-Object -First 1
+}
+
+function Find-Nic([string]$Name) {
+    $vm = Find-VM
+    if ($vm) { Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Name -eq $Name } | Select-Object -First 1 }
+}
+
+function Assert-Off([string]$What) {
+    $vm = Find-VM
+    if ($vm.State -ne 'Off') {
+        throw ('VM {0} is {1}: its {2} change only while it is off (inv deploy.hyperv-resize stops and starts it)' -f $VmName, $vm.State, $What)
+    }
+}
+
+Invoke-Check 'hyper-v' 'the Hyper-V PowerShell module' {
+    Get-Command -Name 'New-VM' -Module 'Hyper-V' -ErrorAction SilentlyContinue
+} 'the Hyper-V PowerShell module is missing: Install-WindowsFeature Hyper-V-PowerShell (Windows Server) or enable Microsoft-Hyper-V-Management-PowerShell'
+
+Invoke-Check 'vm' ('VM {0}' -f $VmName) {
+    Find-VM
+} ('no VM named {0} on this host' -f $VmName)
+$vm = Find-VM
+$nics = foreach ($nic in @(Get-VMNetworkAdapter -VM $vm)) {
+    $vlan = Get-VMNetworkAdapterVlan -VMNetworkAdapter $nic
+    $monitor = $null
+    if ($nic.SwitchName) {
+        try {
+            $feature = Get-VMSwitchExtensionPortFeature -ExternalPort -SwitchName $nic.SwitchName -FeatureName $PortSecurity
+            if ($feature) { $monitor = [int]$feature.SettingData.MonitorMode }
+        } catch {
+            $monitor = $null
+        }
+    }
+    [ordered]@{
+        name = $nic.Name
+        switch = $nic.SwitchName
+        mac = $nic.MacAddress
+        mirroring = [string]$nic.PortMirroringMode
+        vlan = [string]$vlan.OperationMode
+        allowed_vlans = [string]$vlan.AllowedVlanIdListString
+        addresses = @($nic.IPAddresses)
+        monitor_mode = $monitor
+    }
+}
+$status = [ordered]@{
+    name = $vm.Name
+    state = [string]$vm.State
+    generation = $vm.Generation
+    memory_bytes = $vm.MemoryStartup
+    dynamic_memory = $vm.DynamicMemoryEnabled
+    cpus = (Get-VMProcessor -VM $vm).Count
+    uptime_seconds = [int]$vm.Uptime.TotalSeconds
+    stop_action = [string]$vm.AutomaticStopAction
+    nics = @($nics)
+}
+[Console]::Out.WriteLine((@{ vm = $status } | ConvertTo-Json -Compress -Depth 5))
