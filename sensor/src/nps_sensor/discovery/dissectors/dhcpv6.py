@@ -24,14 +24,17 @@ ETHERNET = 1
 MAX_RELAYS = 8
 
 
-def options(msg: bytes, at: int) -> list[tuple[int, bytes]]:
-    """(code, value) from `at`; an option running past the message ends the list there."""
+def options(msg: bytes, at: int, cut: bool = False) -> list[tuple[int, bytes]]:
+    """(code, value) from `at`; an option running past the message ends the list there
+    (included, cut, if `cut`: a relayed message cut short still has options to read)."""
     out = []
     n = len(msg)
     while at + 4 <= n:
         code = int.from_bytes(msg[at : at + 2], "big")
         size = int.from_bytes(msg[at + 2 : at + 4], "big")
         if at + 4 + size > n:
+            if cut:
+                out.append((code, msg[at + 4 :]))
             break
         out.append((code, msg[at + 4 : at + 4 + size]))
         at += 4 + size
@@ -74,7 +77,7 @@ def dissect(p: Packet) -> None:
             raise Malformed("short relay message")
         client, mac, relayed = int.from_bytes(msg[18:34], "big"), NO_MAC, True
         inner = b""
-        for code, value in options(msg, 34):
+        for code, value in options(msg, 34, cut=True):
             if code == RELAY_MSG:
                 inner = value
             elif code == CLIENT_LINKLAYER and len(value) == 8 and value[0:2] == b"\x00\x01":

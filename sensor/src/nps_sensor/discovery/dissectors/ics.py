@@ -196,7 +196,7 @@ def dissect_enip(p: Packet) -> None:
 
 
 def _identity(p: Packet, item: bytes) -> None:
-    if len(item) < 33:
+    if len(item) < 32:
         raise Malformed("short identity item")
     vendor, dtype, product, major, minor, _, serial = struct.unpack_from("<HHHBBHI", item, 18)
     p.fact("enip", "vendor_id", str(vendor))
@@ -206,6 +206,8 @@ def _identity(p: Packet, item: bytes) -> None:
     p.fact("enip", "product_code", str(product))
     p.fact("enip", "revision", f"{major}.{minor}")
     p.fact("enip", "serial", f"0x{serial:08x}")
+    if len(item) < 33:
+        raise Malformed("identity item cut before the product name")
     name = item[33 : 33 + item[32]]
     if len(name) != item[32]:
         raise Malformed("product name runs past the identity item")

@@ -28,10 +28,10 @@ def dissect(p: Packet) -> None:
     if mode == CONTROL:
         _control(p, b)
         return
-    if len(b) < 48:
-        raise Malformed("short NTP packet")
     p.fact("ntp", "mode", MODES[mode])
     p.fact("ntp", "version", str(version))
+    if len(b) < 48:
+        raise Malformed("short NTP packet")
     if mode in (SERVER, BROADCAST) and p.sport == NTP_PORT:
         stratum = b[1]
         p.fact("ntp", "service", ("udp", NTP_PORT, "ntp"))

@@ -21,8 +21,10 @@ SYSTEM_KEYS = {1: "sys_descr", 2: "sys_object_id", 5: "hostname", 6: "sys_locati
 VERSIONS = {0: "1", 1: "2c", 3: "3"}
 
 
-def tlv(b: bytes, at: int) -> tuple[int, int, int]:
-    """(tag, start of value, end of value) of the BER element at `at`."""
+def tlv(b: bytes, at: int, clamp: bool = False) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the BER element at `at`; with `clamp`, a
+    container cut by the packet's end ends there (the elements inside it that are
+    whole still count)."""
     if at + 2 > len(b):
         raise Malformed("BER element runs past the message")
     tag, size = b[at], b[at + 1]
@@ -34,7 +36,9 @@ def tlv(b: bytes, at: int) -> tuple[int, int, int]:
         size = int.from_bytes(b[at : at + n], "big")
         at += n
     if at + size > len(b):
-        raise Malformed("BER element runs past the message")
+        if not clamp:
+            raise Malformed("BER element runs past the message")
+        size = len(b) - at
     return tag, at, at + size
 
 
@@ -63,7 +67,7 @@ def _integer(b: bytes, at: int) -> tuple[int, int]:
 
 def dissect(p: Packet) -> None:
     b = p.payload
-    tag, start, end = tlv(b, 0)
+    tag, start, end = tlv(b, 0, clamp=True)
     if tag != SEQUENCE:
         raise Malformed("SNMP message is not a sequence")
     version, at = _integer(b, start)
@@ -79,7 +83,7 @@ def dissect(p: Packet) -> None:
 
 
 def _pdu(p: Packet, b: bytes, at: int, end: int, version: str) -> None:
-    kind, start, stop = tlv(b, at)
+    kind, start, stop = tlv(b, at, clamp=True)
     if kind not in FROM_AGENT or stop > end:
         return  # requests speak for the manager, and name nothing about it
     p.fact("snmp", "version", version)
@@ -95,7 +99,7 @@ def _pdu(p: Packet, b: bytes, at: int, end: int, version: str) -> None:
     else:
         for _ in range(3):  # request id, error status, error index
             _, at = _integer(b, at)
-    tag, at, stop = tlv(b, at)
+    tag, at, stop = tlv(b, at, clamp=True)
     if tag != SEQUENCE:
         raise Malformed("variable bindings are not a sequence")
     while at < stop:
@@ -128,7 +132,7 @@ def _v3(p: Packet, b: bytes, at: int, end: int) -> None:
         raise Malformed("USM parameters are not a sequence")
     tag, e_start, e_end = tlv(b, u_start)
     engine = b[e_start:e_end] if tag == OCTETS else b""
-    tag, scoped, scoped_end = tlv(b, at)
+    tag, scoped, scoped_end = tlv(b, at, clamp=True)
     if tag != SEQUENCE:
         return  # encrypted scoped PDU
     _, _, at = tlv(b, scoped)  # context engine id
