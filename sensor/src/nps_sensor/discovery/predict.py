@@ -25,6 +25,15 @@ from nps_sensor.discovery.facts import Seen, Value
 from nps_sensor.discovery.fingerprints import Databases, databases, fingerbank, oui, p0f, rules, satori
 from nps_sensor.discovery.fingerprints.claims import FAMILY_PARENT, OS, TYPE_PARENT, Claim, Device, family, lineage
 
+# Fact kinds that are one source when voting: a host's SYN and SYN+ACK are one TCP stack.
+VOTE_GROUPS = {
+    "tcp.synack": "tcp.syn",
+    "ssh.client_banner": "ssh.server_banner",
+    "smb.native_lanman": "smb.native_os",
+    "lldp.capabilities": "lldp.capabilities_enabled",
+    "ssdp.user_agent": "ssdp.server",
+}
+LOOSE_TYPES = frozenset({"virtual machine"})
 EVIDENCE_PER_SOURCE = 5  # shown per fact kind; all of them vote
 CONFLICT_SHARE = 0.3  # an incompatible candidate with at least this share of the winner's score is a conflict
 NETWORK_OSES = {
@@ -185,8 +194,11 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         one = m.p0f(value, key == "synack")
     elif source == "dhcp" and key == "prl":
         return m.dhcp_prl(value)
-    elif source in ("dhcp", "dhcpv6") and key == "vendor_class":
+    elif source == "dhcp" and key == "vendor_class":
         return m.dhcp_vendor(value)
+    elif source == "dhcpv6" and key == "vendor_class":
+        c = rules.dhcp_vendor_class(value.partition(":")[2] or value)  # "311:MSFT 5.0"
+        one = Claim(c.weight, c.os, c.device, c.match) if c else None
     elif source == "http" and key == "user_agent":
         one = rules.user_agent(value)
     elif source == "http" and key == "server":
@@ -212,11 +224,21 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         "description",
     ):
         one = rules.description(value)
-    elif source in ("lldp", "cdp") and key in ("capabilities", "system_capabilities"):
-        one = rules.capabilities(value)
-    elif source == "ssdp" and key == "server":
+    elif source in ("lldp", "cdp") and key in ("capabilities", "capabilities_enabled"):
+        one = rules.capabilities(value, enabled=source == "cdp" or key == "capabilities_enabled")
+    elif source == "lldp" and key in ("manufacturer", "model"):  # LLDP-MED inventory
+        one = Claim(
+            0.7, None, Device(None, value.strip(), None) if key == "manufacturer" else Device(None, None, value)
+        )
+    elif source == "snmp" and key in ("sys_object_id", "engine_enterprise"):
+        one = rules.snmp_enterprise(value)
+    elif source == "ssdp" and key in ("server", "user_agent"):
+        one = rules.ssdp_server(value)
+    elif source == "ntp" and key == "system":
         c = rules.description(value)
-        one = Claim(c.weight * 0.6, c.os, c.device, c.match) if c else None
+        one = Claim(round(c.weight * 0.7, 2), c.os, c.device, c.match) if c else None
+    elif source == "ndp" and key == "role" and value == "router":
+        one = Claim(0.6, None, Device("router"))
     elif source == "mdns" and key == "model":
         one = rules.mdns_model(value)
     elif source == "mdns" and key == "manufacturer":
@@ -224,7 +246,13 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
     elif source == "mdns" and key == "service":
         service = "_" + value.split("._", 1)[1] if "._" in value else ""
         one = rules.mdns_service(".".join(service.split(".")[:2]))
-    elif source == "s7comm" and key in ("module", "module_type", "order_number", "order_code"):
+    elif source == "s7comm" and key in (
+        "module",
+        "module_type",
+        "order_number",
+        "hardware_order_number",
+        "system_name",
+    ):
         one = (
             rules.s7_module(value)
             if re.match(r"\s*6(?:ES7|AV|ES5)", value)
@@ -239,14 +267,18 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         "model",
         "model_name",
     ):
+        if value.strip().isdigit():  # EtherNet/IP's product code is a number, not a name
+            return []
         one = rules.ics_product(value, ics_vendor.get(source), 0.85)
         if source == "bacnet" and one.device and one.device.type == "ICS device":
             one = Claim(one.weight, None, Device("building controller", one.device.vendor, one.device.model))
     elif source == "enip" and key == "device_type":
         kind = "PLC" if "logic controller" in value.lower() else ("HMI" if "interface" in value.lower() else None)
         one = Claim(0.8 if kind else 0.5, None, Device(kind or "ICS device"))
-    elif source == "dnp3" and key in ("outstation", "address", "source_address"):
-        one = Claim(0.4, None, Device("RTU" if key == "outstation" else "ICS device"))
+    elif source == "bacnet" and key == "device_instance":
+        one = Claim(0.5, None, Device("building controller"))
+    elif source == "dnp3" and key == "role":
+        one = Claim(0.6, None, Device("RTU")) if value == "outstation" else Claim(0.3, None, Device("ICS device"))
     return [one] if one else []
 
 
@@ -273,14 +305,23 @@ class Vote:
     candidates: list[tuple[str, float]]
 
 
-def vote(items: list[tuple[str, float, str]], parents: dict[str, str]) -> Vote | None:
-    """items: (source, weight, label). Each source counts once per label, with its best weight."""
+def vote(
+    items: list[tuple[str, float, str]], parents: dict[str, str], loose: frozenset[str] = frozenset()
+) -> Vote | None:
+    """items: (source, weight, label). Each source counts once per label, with its best weight.
+
+    A `loose` label ("virtual machine") says how a device exists, not what it does: it
+    agrees with every sibling ("server", "workstation") and loses ties to them.
+    """
     if not items:
         return None
+    items = [(VOTE_GROUPS.get(source, source), weight, label) for source, weight, label in items]
     chains = {label: lineage(label, parents) for _, _, label in items}
 
     def compatible(a: str, b: str) -> bool:
-        return a in chains[b] or b in chains[a]
+        if a in chains[b] or b in chains[a]:
+            return True
+        return any(x in loose and len(chains[x]) > 1 and chains[x][1] in chains[y] for x, y in ((a, b), (b, a)))
 
     def support(label: str) -> dict[str, float]:
         best: dict[str, float] = {}
@@ -291,7 +332,7 @@ def vote(items: list[tuple[str, float, str]], parents: dict[str, str]) -> Vote |
 
     supports = {label: support(label) for label in chains}
     scores = {label: sum(s.values()) for label, s in supports.items()}
-    winner = max(scores, key=lambda label: (round(scores[label], 6), len(chains[label]), label))
+    winner = max(scores, key=lambda label: (round(scores[label], 6), label not in loose, len(chains[label]), label))
     total_by_source: dict[str, float] = {}
     for source, weight, _ in items:
         total_by_source[source] = max(weight, total_by_source.get(source, 0.0))
@@ -314,7 +355,8 @@ def _pick(items: list[tuple[str, float, str]]) -> str | None:
     if not items:
         return None
     best: dict[tuple[str, str], float] = {}
-    for source, weight, label in items:
+    for kind, weight, label in items:
+        source = VOTE_GROUPS.get(kind, kind)
         best[(label, source)] = max(weight, best.get((label, source), 0.0))
     scores: dict[str, float] = {}
     for (label, _), weight in best.items():
@@ -372,7 +414,7 @@ def _device(evidence: list[Evidence], os: dict[str, Any] | None) -> dict[str, An
         devices.append((e, network))
     if not typed and not any(d and d.model for _, d in devices):
         return None
-    v = vote([(e.source, e.claim.weight, d.type) for e, d in typed if d and d.type], TYPE_PARENT)
+    v = vote([(e.source, e.claim.weight, d.type) for e, d in typed if d and d.type], TYPE_PARENT, LOOSE_TYPES)
     vendors = [(e.source, e.claim.weight, _vendor_key(d.vendor)) for e, d in devices if d and d.vendor]
     vendor_key = _pick(vendors)
     vendor = None
@@ -437,7 +479,7 @@ def predict(
     m = Matchers(db or databases())
     evidence = gather(facts.keys(), m)
     out: dict[str, Any] = {"vendor": None}
-    if mac is not None and mac >= 0:
+    if mac is not None and 0 < mac < 1 << 48 and not mac & oui.GROUP_BIT:
         if oui.is_local(mac):
             out["vendor_note"] = "locally administered MAC (randomized, virtual or assigned by software): no vendor"
         else:

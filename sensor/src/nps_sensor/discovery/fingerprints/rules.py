@@ -87,7 +87,7 @@ def windows_build(major: int, minor: int, build: int | None) -> OS:
     return OS("Windows", name, version)
 
 
-NTLM_VERSION = re.compile(r"(\d+)\.(\d+)(?:\D+(\d{3,5}))?")
+NTLM_VERSION = re.compile(r"(\d+)\.(\d+)(?:\D+(\d{1,5}))?")
 
 
 def ntlm_version(text: str) -> Claim | None:
@@ -99,6 +99,10 @@ def ntlm_version(text: str) -> Claim | None:
     if major not in (5, 6, 10):
         return None
     build = int(m.group(3)) if m.group(3) else None
+    if build == 0:  # Samba answers "6.1.0": no Windows has build 0
+        return Claim(0.4, OS("Unix", "Unix (Samba)"))
+    if (major, minor, build) == (6, 1, 7600):  # Windows 7 RTM, and what macOS's SMB client says
+        return Claim(0.5, windows_build(major, minor, build))
     os = windows_build(major, minor, build)
     server = "Server" in os.name and "/" not in os.name
     return Claim(0.9, os, Device("server") if server else None)
@@ -128,8 +132,11 @@ def smb_native_os(text: str) -> Claim | None:
         return Claim(0.5, OS("Unix", "Unix (Samba)", m.group(1) if m else None))
     if t in ("Unix", "UNIX"):
         return Claim(0.4, OS("Unix", "Unix (Samba)"))
-    if re.match(r"^Mac OS X", t):
-        return Claim(0.7, OS("macOS", "macOS"))
+    m = re.match(r"^(?:Mac OS X|macOS) ?([\d.]+)?|^SMBFS", t)
+    if m:
+        return Claim(0.7, OS("macOS", "macOS", m.group(1)), Device(None, "Apple"))
+    if t == "QTS":
+        return Claim(0.7, OS("Linux", "QTS"), Device("storage", "QNAP"))
     return None
 
 
@@ -528,26 +535,87 @@ def description(text: str) -> Claim | None:
     return _first(DESCRIPTION_RULES, text)
 
 
-LLDP_CAPABILITIES = [
-    ("router", "router"),
-    ("wlan", "access point"),
-    ("access point", "access point"),
-    ("bridge", "switch"),
-    ("switch", "switch"),
-    ("telephone", "VoIP phone"),
-    ("phone", "VoIP phone"),
-    ("docsis", "router"),
-    ("station", "workstation"),
+def capabilities(text: str, enabled: bool = True) -> Claim | None:
+    """LLDP ("bridge,router", IEEE names) or CDP ("router,switch,igmp") capabilities.
+
+    A switch that also routes is a (layer 3) switch; routing alone is a router. What a
+    device merely supports (LLDP's other list) is weaker than what it has enabled.
+    """
+    caps = {c.strip().lower() for c in text.split(",")}
+    weight = 0.5 if enabled else 0.3
+    if caps & {"telephone", "phone"}:
+        return Claim(weight + 0.1, None, Device("VoIP phone"))
+    if "wlan-ap" in caps:
+        return Claim(weight, None, Device("access point"))
+    if caps & {"bridge", "switch"}:
+        return Claim(weight, None, Device("switch"))
+    if caps & {"router", "docsis"}:
+        return Claim(weight, None, Device("router"))
+    if caps & {"station", "host"}:
+        return Claim(weight - 0.2, None, Device("workstation"))
+    return None
+
+
+# SNMP private enterprise numbers (sysObjectID 1.3.6.1.4.1.N..., SNMPv3 engine IDs).
+ENTERPRISES: dict[int, tuple[str, str | None, OS | None]] = {
+    9: ("Cisco", "network device", None),
+    11: ("HPE", None, None),
+    311: ("Microsoft", None, OS("Windows", "Windows")),
+    318: ("APC", "UPS", None),
+    641: ("Lexmark", "printer", None),
+    674: ("Dell", None, None),
+    1347: ("Kyocera", "printer", None),
+    1602: ("Canon", "printer", None),
+    1916: ("Extreme Networks", "switch", None),
+    2011: ("Huawei", "network device", None),
+    2435: ("Brother", "printer", None),
+    2636: ("Juniper", "network device", OS("Junos", "Junos")),
+    253: ("Xerox", "printer", None),
+    367: ("Ricoh", "printer", None),
+    3375: ("F5", "load balancer", None),
+    4329: ("Siemens", None, None),
+    4526: ("Netgear", "network device", None),
+    6574: ("Synology", "storage", OS("Linux", "DSM")),
+    6876: ("VMware", "hypervisor", OS("VMware ESXi", "VMware ESXi")),
+    8072: ("net-snmp", None, OS("Unix", "Unix (net-snmp)")),
+    8691: ("Moxa", "network device", None),
+    12356: ("Fortinet", "firewall", OS("FortiOS", "FortiOS")),
+    14823: ("Aruba", "network device", None),
+    14988: ("MikroTik", "router", OS("RouterOS", "RouterOS")),
+    24681: ("QNAP", "storage", OS("Linux", "QTS")),
+    25461: ("Palo Alto Networks", "firewall", OS("PAN-OS", "PAN-OS")),
+    30065: ("Arista", "switch", None),
+    41112: ("Ubiquiti", "network device", None),
+}
+
+
+def snmp_enterprise(text: str) -> Claim | None:
+    """sysObjectID ("1.3.6.1.4.1.9.1.1") or an engine's enterprise number ("9")."""
+    m = re.match(r"^(?:\.?1\.3\.6\.1\.4\.1\.)?(\d+)", text.strip())
+    hit = ENTERPRISES.get(int(m.group(1))) if m else None
+    if hit is None:
+        return None
+    vendor, kind, os = hit
+    device = Device(kind, None if vendor == "net-snmp" else vendor)
+    return Claim(0.6, os, device if device.type or device.vendor else None)
+
+
+SSDP_RULES: list[Rule] = [
+    (
+        re.compile(r"Microsoft-Windows(?:-NT)?/(\d+)\.(\d+)"),
+        lambda m: Claim(0.55, windows_build(int(m.group(1)), int(m.group(2)), None)),
+    ),
+    (re.compile(r"Darwin/([\d.]+)"), lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple"))),
 ]
 
 
-def capabilities(text: str) -> Claim | None:
-    """LLDP/CDP capabilities ("Bridge, Router" or "R S I"): routing wins over switching."""
-    t = text.lower()
-    for word, kind in LLDP_CAPABILITIES:
-        if word in t:
-            return Claim(0.5, None, Device(kind))
-    return None
+def ssdp_server(text: str) -> Claim | None:
+    """SSDP SERVER / USER-AGENT: "OS/version UPnP/1.0 product/version"."""
+    c = _first(SSDP_RULES, text)
+    if c is not None:
+        return c
+    c = description(text)
+    return Claim(round(c.weight * 0.6, 2), c.os, c.device, c.match) if c else None
 
 
 # --- mDNS ------------------------------------------------------------------------
@@ -716,7 +784,8 @@ def s7_module(text: str) -> Claim:
 
 PLC_WORDS = re.compile(
     r"Programmable Logic Controller|\bPLC\b|ControlLogix|CompactLogix|MicroLogix|GuardLogix|Micro8\d\d|"
-    r"\b17(?:56|69|66|63|62)-L|Modicon|\bM[2-5]\d{2}\b|\bBMX ?P|\bTM\d{3}|SIMATIC S7|CPU ?\d{3}|\bFX\dU|\bQ\d{2}U",
+    r"SIMATIC (?:S7|[345]00|1[25]00)|\b17(?:56|69|66|63|62)-L|Modicon|\bM[2-5]\d{2}\b|\bBMX ?P|\bTM\d{3}|"
+    r"CPU ?\d{3}|\bFX\dU|\bQ\d{2}U",
     re.I,
 )
 HMI_WORDS = re.compile(r"PanelView|\bHMI\b|Magelis|\bHMIG", re.I)
