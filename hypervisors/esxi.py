@@ -201,6 +201,23 @@ def check_properties(ova: Ova, values: Mapping[str, str]) -> None:
         raise DeployError(f"OVF properties: {exc}") from None
 
 
+def property_fixes(vapp: vim.vApp.VmConfigInfo | None, values: Mapping[str, str]) -> dict[str, vim.vApp.PropertySpec]:
+    """The vApp property edits, by key, that make the VM's values the ones asked for; [] when they are.
+
+    vSphere applies the property mapping of the import spec, except when it does not (a
+    key it does not match, an older host): the imported VM is read back and corrected.
+    The simulator keeps the mapping in extraConfig and has no vApp configuration (None).
+    """
+    if vapp is None:
+        return {}
+    by_key = {".".join(p for p in (prop.classId, prop.id, prop.instanceId) if p): prop for prop in vapp.property}
+    return {
+        k: vim.vApp.PropertySpec(operation="edit", info=vim.vApp.PropertyInfo(key=by_key[k].key, value=v))
+        for k, v in values.items()
+        if k in by_key and (by_key[k].value or "") != v
+    }
+
+
 # --- the VM's steps ------------------------------------------------------------------------
 
 
@@ -430,20 +447,24 @@ def _import_steps(
             properties=dict(deployment.properties),
             thin=deployment.thin,
         )
-        created.append(
-            import_ova(
-                session,
-                ova,
-                request,
-                pool=target.pool,
-                datastore=ds,
-                host=target.host,
-                folder=target.folder,
-                fail_on_warnings=deployment.fail_on_warnings,
-                say=say,
-                quiet=quiet,
-            )
+        vm = import_ova(
+            session,
+            ova,
+            request,
+            pool=target.pool,
+            datastore=ds,
+            host=target.host,
+            folder=target.folder,
+            fail_on_warnings=deployment.fail_on_warnings,
+            say=say,
+            quiet=quiet,
         )
+        created.append(vm)
+        fixes = property_fixes(vm.config.vAppConfig, deployment.properties)
+        if fixes:
+            say(f"  the host did not apply the OVF properties {', '.join(sorted(fixes))}: setting them")
+            spec = vim.vm.ConfigSpec(vAppConfig=vim.vApp.VmConfigSpec(property=list(fixes.values())))
+            _reconfigure(vm, spec, f"setting the OVF properties of {vm.name}")
 
     def finish() -> None:
         # The imported VM, brought to the rest of the deployment (size, NICs, power) like an existing one;

@@ -18,7 +18,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,12 @@ def vcsim_binary() -> Path:
     return binary
 
 
-@pytest.fixture(scope="module")
-def ova(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small OVA made like the real one: the same descriptor template, VMDK writer and packager."""
-    d = tmp_path_factory.mktemp("ova")
+def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml) -> Path:
+    """A small OVA made like the real one: the same descriptor template, VMDK writer and packager.
+
+    `edit` changes the descriptor (before the manifest is made) for the tests of bad OVFs.
+    """
+    d.mkdir(parents=True, exist_ok=True)
     raw = d / "raw.img"
     with open(raw, "wb") as f:
         f.truncate(64 * MiB)
@@ -78,12 +80,18 @@ def ova(tmp_path_factory: pytest.TempPathFactory) -> Path:
     vmdk = d / f"{name}-{version}-disk1.vmdk"
     info = write_stream_optimized(raw, vmdk)
     ovf = d / f"{name}-{version}.ovf"
-    ovf.write_text(render_ovf(name, version, OvfDisk(vmdk.name, info.file_size, info.capacity, info.populated)))
+    xml = render_ovf(name, version, OvfDisk(vmdk.name, info.file_size, info.capacity, info.populated))
+    ovf.write_text(edit(xml))
     mf = d / f"{name}-{version}.mf"
     mf.write_text(manifest([(ovf.name, ovf), (vmdk.name, vmdk)]))
     out = d / f"{name}-{version}.ova"
     write_ova(out, [(p.name, p) for p in (ovf, mf, vmdk)], 1_700_000_000)
     return out
+
+
+@pytest.fixture(scope="module")
+def ova(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_ova(tmp_path_factory.mktemp("ova"))
 
 
 @pytest.fixture(params=sorted(MODES))
@@ -354,6 +362,20 @@ def test_the_lease_is_kept_alive_while_the_upload_runs(esx_server, ova, view_of,
     assert sent[:3] == [42, 42, 42]
 
 
+def test_vapp_properties_the_host_did_not_apply_are_set_after_the_import() -> None:
+    info = vim.vApp.VmConfigInfo(
+        property=[
+            vim.vApp.PropertyInfo(key=0, id="hostname", value="sensor-7"),
+            vim.vApp.PropertyInfo(key=1, classId="mgmt", id="mode", value="dhcp"),
+            vim.vApp.PropertyInfo(key=2, classId="proxy", id="password", value=""),
+        ]
+    )
+    fixes = esxi.property_fixes(info, {"hostname": "sensor-7", "mgmt.mode": "dhcp", "proxy.password": "pw"})
+    assert list(fixes) == ["proxy.password"]
+    assert (fixes["proxy.password"].operation, fixes["proxy.password"].info.key) == ("edit", 2)
+    assert esxi.property_fixes(None, PROPERTIES) == {}  # the simulator: no vApp configuration
+
+
 def test_star_in_device_urls_is_the_connected_host(esx_server) -> None:
     session = type("S", (), {"endpoint": endpoint(esx_server)})()
     assert device_url("https://*/nfc/52a/disk-0.vmdk", session) == f"https://{esx_server.host}/nfc/52a/disk-0.vmdk"
@@ -428,6 +450,34 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     assert "a VM named 'nps-sensor' exists in ha-datacenter and --no-reconcile leaves it alone" in error(
         endpoint(s), deployment(ova, esxi.Placement(), reconcile=False)
     )
+
+
+def test_an_unmapped_network_or_a_refused_ovf_stop_the_deploy(esx_server, tmp_path, view_of) -> None:
+    backup = '<Network ovf:name="Backup">\n      <Description>x</Description>\n    </Network>\n  </NetworkSection>'
+    three = build_ova(tmp_path / "three", lambda xml: xml.replace("</NetworkSection>", backup, 1))
+    with pytest.raises(esxi.DeployError, match=r"the OVF's network.s. Backup would not be mapped"):
+        run_deploy(esx_server, deployment(three, esxi.Placement()))
+    mystery = (
+        "<Item>\n        <rasd:ElementName>Mystery device</rasd:ElementName>\n"
+        "        <rasd:InstanceID>99</rasd:InstanceID>\n        <rasd:ResourceType>99</rasd:ResourceType>\n"
+        "      </Item>\n    </VirtualHardwareSection>"
+    )
+    refused = build_ova(tmp_path / "refused", lambda xml: xml.replace("</VirtualHardwareSection>", mystery, 1))
+    with pytest.raises(esxi.DeployError, match=r"^the host refused the OVF: unsupported resource type: 99$"):
+        run_deploy(esx_server, deployment(refused, esxi.Placement()))
+    assert view_of(esx_server).vms("nps-sensor") == []
+
+
+def test_vcenter_folder_by_name(vcsim_binary, ova, view_of) -> None:
+    with vcsim.running(esx=False) as s:
+        view = view_of(s)
+        (dc,) = view.all(vim.Datacenter)
+        dc.vmFolder.CreateFolder("Sensors")
+        with pytest.raises(esxi.DeployError, match="VM folder 'Nope' not found in datacenter DC0; available: Sensors"):
+            run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", folder="Nope")))
+        run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", folder="Sensors")))
+        (vm,) = view.vms("nps-sensor")
+        assert vm.parent.name == "Sensors"
 
 
 def test_vcenter_asks_which_cluster_or_host(vcsim_binary, ova) -> None:
