@@ -358,8 +358,8 @@ Start = Callable[..., WSManServer]
 def start(tls: Tls) -> Iterator[Start]:
     servers: list[WSManServer] = []
 
-    def _start(host: FakeHyperV | None = None, auth: str = "ntlm") -> WSManServer:
-        server = WSManServer(tls, {USER: PASSWORD}, auth, host or FakeHyperV())
+    def _start(host: FakeHyperV | None = None, auth: str = "ntlm", https: bool = True) -> WSManServer:
+        server = WSManServer(tls if https else None, {USER: PASSWORD}, auth, host or FakeHyperV())
         server.start()
         servers.append(server)
         return server
@@ -522,6 +522,17 @@ def test_failing_hyperv_step_keeps_the_steps_before(start: Start, tls: Tls) -> N
     assert "nps-sniffing" in host.switches and host.switches["nps-sniffing"].monitor_mode is None
 
 
+def test_running_vm_of_another_size_is_not_resized_behind_its_back(start: Start, tls: Tls) -> None:
+    server = start(FakeHyperV.complete({**DEPLOYED, "memory_bytes": 8 * GIB, "cpus": 4}))
+    with pytest.raises(HyperVError) as caught:
+        _deploy(server, tls, DEPLOYMENT, dry_run=False)
+    assert str(caught.value) == (
+        "deploy.hyperv on 127.0.0.1: step memory failed: VM nps-sensor is Running: its memory and processors change "
+        "only while it is off; stop it and run again (inv deploy.hyperv-resize stops and starts it for its size)"
+    )
+    assert server.hyperv.vms["nps-sensor"].memory == 8 * GIB
+
+
 def test_wrong_password(start: Start, tls: Tls) -> None:
     server = start(_fresh())
     with pytest.raises(HyperVError) as caught, Session(_endpoint(server, tls), "not-it"):
@@ -558,6 +569,16 @@ def test_basic_over_https_and_refused_over_http(start: Start, tls: Tls) -> None:
     assert out.record("disk") == {"vhdx": False, "zip_sha256": None}
     with pytest.raises(HyperVError, match="would send the password in clear"):
         Endpoint("h", USER, auth="basic", http=True).check()
+
+
+def test_http_seals_every_message_with_ntlm(start: Start, tls: Tls) -> None:
+    """--http: no TLS, so each message is sealed with the NTLM session (MS-WSMV 2.2.9.1)."""
+    server = start(FakeHyperV.complete(DEPLOYED), https=False)
+    console, _ = _console()
+    with Session(_endpoint(server, tls, http=True, ca_bundle=""), PASSWORD) as session:
+        steps = hyperv.deploy(session, DEPLOYMENT, dry_run=True, console=console)
+    assert len(steps) == 15 and all(s.status == "ok" for s in steps)
+    assert server.encrypted == len(server.actions) > 5
 
 
 def test_missing_auth_extras_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

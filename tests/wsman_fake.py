@@ -24,6 +24,7 @@ import json
 import re
 import socket
 import ssl
+import struct
 import threading
 import uuid
 from collections.abc import Callable
@@ -59,6 +60,8 @@ ACTIONS = {
     "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Signal": "signal",
 }
 ANONYMOUS = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+SEALED = "application/HTTP-SPNEGO-session-encrypted"
+BOUNDARY = b"--Encrypted Boundary"
 TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate"
 DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
@@ -292,8 +295,8 @@ class FakeHyperV:
         assert vm is not None
         if vm.state != "Off":
             raise StepFailed(
-                f"VM {n['VmName']} is {vm.state}: its {what} change only while it is off "
-                "(inv deploy.hyperv-resize stops and starts it)"
+                f"VM {n['VmName']} is {vm.state}: its {what} change only while it is off; stop it and run again "
+                "(inv deploy.hyperv-resize stops and starts it for its size)"
             )
         return vm
 
@@ -386,8 +389,7 @@ class FakeHyperV:
         elif step == "processors":
             self._off(n, "memory and processors").cpus = n["Cpus"]
         elif step == "stop-action":
-            assert vm is not None
-            vm.stop_action = "TurnOff"
+            self._off(n, "automatic stop action").stop_action = "TurnOff"
         elif step == "management-nic":
             assert vm is not None
             vm.nics.setdefault(n["ManagementNic"], Nic(None)).switch = n["ManagementSwitch"]
@@ -494,7 +496,9 @@ class Shell:
 class WSManServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, tls: Tls, users: dict[str, str], auth: str, host: FakeHyperV) -> None:
+    def __init__(self, tls: Tls | None, users: dict[str, str], auth: str, host: FakeHyperV) -> None:
+        """HTTPS with `tls`; without, HTTP, where (as Windows insists, AllowUnencrypted
+        being false) every message after NTLM must be sealed with the NTLM session key."""
         super().__init__(("127.0.0.1", 0), _Handler)
         self.users = users
         self.auth = auth
@@ -507,21 +511,28 @@ class WSManServer(ThreadingHTTPServer):
         self.violations: list[str] = []
         self.auth_failures = 0
         self.timeouts_to_send = 0  # answer this many Receives with the operation timeout fault
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(tls.cert, tls.key)
-        der = ssl.PEM_cert_to_DER_cert(tls.cert.read_text())
-        cert = x509.load_der_x509_certificate(der)
-        algorithm = cert.signature_hash_algorithm
-        digest = hashlib.new(algorithm.name if algorithm and algorithm.name not in ("md5", "sha1") else "sha256", der)
-        self.bindings = GssChannelBindings(application_data=b"tls-server-end-point:" + digest.digest())
-        self.socket = self.context.wrap_socket(self.socket, server_side=True)
+        self.encrypted = 0  # messages that came sealed (HTTP)
+        self.https = tls is not None
+        self.bindings: GssChannelBindings | None = None
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert, tls.key)
+            der = ssl.PEM_cert_to_DER_cert(tls.cert.read_text())
+            cert = x509.load_der_x509_certificate(der)
+            algorithm = cert.signature_hash_algorithm
+            name = algorithm.name if algorithm and algorithm.name not in ("md5", "sha1") else "sha256"
+            # RFC 5929 tls-server-end-point: what the client must bind its NTLM answer to
+            self.bindings = GssChannelBindings(
+                application_data=b"tls-server-end-point:" + hashlib.new(name, der).digest()
+            )
+            self.socket = context.wrap_socket(self.socket, server_side=True)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
     def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/wsman"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}/wsman"
 
     def start(self) -> None:
         threading.Thread(target=self.serve_forever, name="wsman-fake", daemon=True).start()
@@ -575,14 +586,64 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authenticate():
             return
         content_type = self.headers.get("Content-Type", "")
-        if content_type.replace(" ", "").lower() != "application/soap+xml;charset=utf-8":
-            self.server.violate(f"Content-Type {content_type!r}")
+        sealed = not self.server.https and self.server.auth == "ntlm"
+        if sealed and not body:
+            self._reply(200)  # pywinrm's empty POST that sets the NTLM context up for sealing
+            return
         try:
+            if sealed:
+                body = self._unseal(content_type, body)
+            elif content_type.replace(" ", "").lower() != "application/soap+xml;charset=utf-8":
+                self.server.violate(f"Content-Type {content_type!r}")
             status, reply = self._soap(body)
         except Exception as e:  # a bug in the fake or the client: both show as a fault
             self.server.violate(f"{type(e).__name__}: {e}")
             status, reply = 500, _fault("uuid:0", "s:Receiver", "w:InternalError", str(e), INVALID)
-        self._reply(status, reply)
+        if sealed:
+            self._reply_sealed(status, reply)
+        else:
+            self._reply(status, reply)
+
+    # -- MS-WSMV 2.2.9.1: messages sealed with the NTLM session over HTTP ------------------
+
+    def _unseal(self, content_type: str, body: bytes) -> bytes:
+        expected = f'multipart/encrypted;protocol="{SEALED}";boundary="Encrypted Boundary"'
+        if content_type != expected:
+            raise ValueError(f"a message over HTTP is not sealed (Content-Type {content_type!r})")
+        parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
+        header, payload = parts[0].strip(), parts[1]
+        if not header.startswith(b"Content-Type: " + SEALED.encode()):
+            raise ValueError("the sealed part's header is wrong")
+        length = int(header.split(b"Length=")[1])
+        payload = payload.removesuffix(BOUNDARY + b"--\r\n").removeprefix(
+            b"\tContent-Type: application/octet-stream\r\n"
+        )
+        size = struct.unpack("<i", payload[:4])[0]
+        message = self._ntlm.unwrap(payload[4 : 4 + size] + payload[4 + size :]).data
+        if len(message) != length:
+            raise ValueError("the sealed message's length is not the one declared")
+        self.server.encrypted += 1
+        return bytes(message)
+
+    def _reply_sealed(self, code: int, body: bytes) -> None:
+        wrapped = self._ntlm.wrap(body, encrypt=True).data
+        payload = (
+            BOUNDARY + b"\r\n\tContent-Type: " + SEALED.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+            + str(len(body)).encode()
+            + b"\r\n"
+            + BOUNDARY
+            + b"\r\n\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<i", 16)
+            + wrapped
+            + BOUNDARY
+            + b"--\r\n"
+        )
+        self.send_response(code)
+        self.send_header("Content-Type", f'multipart/encrypted;protocol="{SEALED}";boundary="Encrypted Boundary"')
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _authenticate(self) -> bool:
         if self._authenticated:

@@ -52,7 +52,7 @@ function Find-Nic([string]$Name) {
 function Assert-Off([string]$What) {
     $vm = Find-VM
     if ($vm.State -ne 'Off') {
-        throw ('VM {0} is {1}: its {2} change only while it is off (inv deploy.hyperv-resize stops and starts it)' -f $VmName, $vm.State, $What)
+        throw ('VM {0} is {1}: its {2} change only while it is off; stop it and run again (inv deploy.hyperv-resize stops and starts it for its size)' -f $VmName, $vm.State, $What)
     }
 }
 
