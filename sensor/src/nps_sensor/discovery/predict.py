@@ -288,9 +288,7 @@ def _netbios_role(role: str) -> Claim | None:
         return Claim(0.6, OS("Windows", "Windows Server"), Device("server"))
     if r == "sql server":
         return Claim(0.4, None, Device("server"))
-    if r == "unix":
-        return Claim(0.4, OS("Unix", "Unix (Samba)"))
-    return None
+    return None  # "unix" (SV_TYPE_SERVER_UNIX) proves nothing: Windows 10 announces it too
 
 
 # --- voting ----------------------------------------------------------------------

@@ -176,6 +176,11 @@ FAMILY_ALIASES = {
     "openvms": "OpenVMS",
     "blackberry": "BlackBerry",
     "nintendo": "Nintendo",
+    "haiku": "Haiku",
+    "beos": "BeOS",
+    "netware": "NetWare",
+    "os/2 warp": "OS/2",
+    "xtos": "XTOS",
 }
 
 

@@ -543,6 +543,9 @@ def capabilities(text: str, enabled: bool = True) -> Claim | None:
     """
     caps = {c.strip().lower() for c in text.split(",")}
     weight = 0.5 if enabled else 0.3
+    if "router" in caps and caps & {"bridge", "switch"}:
+        # A layer 3 switch, or a router with a switch module: CDP says the same of both.
+        return Claim(weight - 0.2, None, Device("network device"))
     if caps & {"telephone", "phone"}:
         return Claim(weight + 0.1, None, Device("VoIP phone"))
     if "wlan-ap" in caps:
@@ -864,7 +867,11 @@ def port(proto: str, number: int) -> Claim | None:
 # --- MAC vendors -----------------------------------------------------------------
 
 OUI_KINDS: list[tuple[re.Pattern[str], str, float]] = [
-    (re.compile(r"^VMware|^Xensource|^Parallels|^innotek|^Oracle VirtualBox", re.I), "virtual machine", 0.5),
+    (
+        re.compile(r"^VMware|^Xensource|^Parallels|^innotek|^Oracle VirtualBox|^PCS Systemtechnik", re.I),
+        "virtual machine",
+        0.5,
+    ),
     (re.compile(r"^Raspberry Pi", re.I), "IoT", 0.25),
     (re.compile(r"^Espressif|^Tuya|^Shenzhen Bilian|^Particle", re.I), "IoT", 0.4),
     (re.compile(r"^Hikvision|^Hangzhou Hikvision|^Zhejiang Dahua|^Axis Communications|^Mobotix", re.I), "camera", 0.4),

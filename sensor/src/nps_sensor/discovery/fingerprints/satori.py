@@ -42,11 +42,12 @@ def entry_claim(fp: ET.Element) -> Claim | None:
     a = fp.attrib
     os_class, os_name = a.get("os_class", "").strip(), a.get("os_name", "").strip()
     os: OS | None = None
-    if os_class or os_name:
-        if os_class == "IOS" or (os_name == "IOS" and "cisco" in a.get("os_vendor", "").lower()):
-            fam = "Cisco IOS"
-        else:
-            fam = family(os_class) or family(os_name) or os_class or os_name
+    # Only OS families we know: web.xml names servers ("Apache") in os_name.
+    if os_class == "IOS" or (os_name == "IOS" and "cisco" in a.get("os_vendor", "").lower()):
+        fam: str | None = "Cisco IOS"
+    else:
+        fam = family(os_class) or family(os_name)
+    if fam:
         os = OS(fam, os_name or fam)
     kind = device_type(a.get("device_type", ""))
     vendor = a.get("device_vendor", "").strip() or None
