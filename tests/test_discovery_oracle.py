@@ -115,10 +115,10 @@ def expectations(tshark: str, capture: Path) -> list[tuple[str, str, str, str]]:
                 continue
             for rr in records(layer):
                 addr = rr.get("dns.a") or rr.get("dns.aaaa")
-                name = norm(rr.get("dns.resp.name", ""))
-                if addr and name:
+                owner = norm(str(rr.get("dns.resp.name", "")))
+                if addr and owner:
                     where = f"ip:{src}" if proto == "mdns" else f"ip:{addr}"
-                    out.append(("hostname", where, proto, name))
+                    out.append(("hostname", where, proto, owner))
         for sni in values(layers.get("tls") or {}, "tls.handshake.extensions_server_name"):
             if src and sni:
                 out.append(("tls_sni", f"ip:{src}", "tls", sni.lower().rstrip(".")))
