@@ -114,10 +114,10 @@ def expectations(tshark: str, capture: Path) -> list[tuple[str, str, str, str]]:
             if not layer or (layer.get("dns.flags_tree") or {}).get("dns.flags.response") != "1":
                 continue
             for rr in records(layer):
-                addr = rr.get("dns.a") or rr.get("dns.aaaa")
+                address = rr.get("dns.a") or rr.get("dns.aaaa")
                 owner = norm(str(rr.get("dns.resp.name", "")))
-                if addr and owner:
-                    where = f"ip:{src}" if proto == "mdns" else f"ip:{addr}"
+                if address and owner:
+                    where = f"ip:{src}" if proto == "mdns" else f"ip:{address}"
                     out.append(("hostname", where, proto, owner))
         for sni in values(layers.get("tls") or {}, "tls.handshake.extensions_server_name"):
             if src and sni:
