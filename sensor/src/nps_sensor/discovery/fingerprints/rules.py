@@ -4,7 +4,8 @@ User-Agents, SSH banners, SMB and NTLM versions, LLDP/CDP/SNMP descriptions, mDN
 models, DHCP vendor classes, industrial identification and listening ports follow
 conventions that change slowly; a short table of regular expressions reads them
 better than any of the open databases (which are years behind on Windows builds and
-say nothing about LLDP). Each function returns one `Claim` or None; its weight says
+say nothing about LLDP). Each table compiles on first use, so that a run without
+such facts never pays for it. Each function returns one `Claim` or None; its weight says
 how much the source proves (an NTLM build number is near proof, a listening port a
 hint).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
 
@@ -207,76 +209,81 @@ def _windows_ua(m: re.Match[str]) -> Claim:
     return Claim(0.55, windows_build(int(major), int(minor), None), Device("workstation"))
 
 
-UA_RULES: list[Rule] = [
-    (
-        re.compile(r"Windows Phone(?: OS)? ([\d.]+)"),
-        lambda m: Claim(0.6, OS("Windows", "Windows Phone", m.group(1)), Device("phone")),
-    ),
-    (re.compile(r"Xbox"), _c(0.6, OS("Windows", "Xbox OS"), Device("game console", "Microsoft", "Xbox"))),
-    (
-        re.compile(r"PlayStation (\d+|Vita|Portable)"),
-        lambda m: Claim(0.6, None, Device("game console", "Sony", f"PlayStation {m.group(1)}")),
-    ),
-    (re.compile(r"Nintendo (\w+)"), lambda m: Claim(0.6, None, Device("game console", "Nintendo", m.group(1)))),
-    (re.compile(r"\biPhone\b.*?OS (\d+(?:_\d+)*)"), _ios("phone", "iPhone")),
-    (re.compile(r"\biPad\b.*?OS (\d+(?:_\d+)*)"), _ios("tablet", "iPad")),
-    (re.compile(r"\biPod\b.*?OS (\d+(?:_\d+)*)"), _ios("media player", "iPod")),
-    (
-        re.compile(r"Apple ?TV|tvOS/?([\d.]+)?"),
-        lambda m: Claim(0.6, OS("tvOS", "tvOS", m.group(1)), Device("media player", "Apple", "Apple TV")),
-    ),
-    (re.compile(r"\bCrKey/"), _c(0.6, OS("Linux", "Chromecast OS"), Device("media player", "Google", "Chromecast"))),
-    (re.compile(r"\bRoku/"), _c(0.6, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
-    (
-        re.compile(r"Tizen ?([\d.]+)?.*(?:SMART-TV|SmartTV|TV)"),
-        lambda m: Claim(0.6, OS("Linux", "Tizen", m.group(1)), Device("TV", "Samsung")),
-    ),
-    (re.compile(r"Web0S|webOS.*TV|NetCast"), _c(0.6, OS("Linux", "webOS"), Device("TV", "LG"))),
-    (re.compile(r"HbbTV|SMART-TV|SmartTV|BRAVIA|Opera TV|AFT[A-Z]"), _c(0.5, None, Device("TV"))),
-    (re.compile(r"Android[ /](\d+(?:\.\d+)*)"), _android),
-    (
-        re.compile(r"\bCrOS \S+ ([\d.]+)"),
-        lambda m: Claim(0.6, OS("ChromeOS", "ChromeOS", m.group(1)), Device("workstation")),
-    ),
-    (re.compile(r"Windows NT (\d+\.\d+)"), _windows_ua),
-    (
-        re.compile(r"Windows (98|95|ME|XP)\b"),
-        lambda m: Claim(0.5, OS("Windows", f"Windows {m.group(1)}"), Device("workstation")),
-    ),
-    (
-        re.compile(
-            r"Windows-Update-Agent|Microsoft-CryptoAPI|Microsoft NCSI|Microsoft-Delivery-Optimization|"
-            r"Microsoft BITS|WinHttp|MSDW"
+@cache
+def _ua_rules() -> list[Rule]:
+    return [
+        (
+            re.compile(r"Windows Phone(?: OS)? ([\d.]+)"),
+            lambda m: Claim(0.6, OS("Windows", "Windows Phone", m.group(1)), Device("phone")),
         ),
-        _c(0.5, OS("Windows", "Windows")),
-    ),
-    (re.compile(r"Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?"), _mac),
-    (re.compile(r"Macintosh"), _c(0.5, OS("macOS", "macOS"), Device("workstation", "Apple"))),
-    (
-        re.compile(r"Darwin/(\d+(?:\.\d+)*)"),
-        lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
-    ),
-    (re.compile(r"Ubuntu"), _c(0.5, OS("Linux", "Ubuntu"))),
-    (re.compile(r"Fedora"), _c(0.5, OS("Linux", "Fedora"))),
-    (re.compile(r"CentOS|Red Hat|Rocky|AlmaLinux"), _c(0.5, OS("Linux", "Red Hat family"))),
-    (re.compile(r"Debian APT-HTTP|\bDebian\b"), _c(0.5, OS("Linux", "Debian family"))),
-    (re.compile(r"openSUSE|SUSE"), _c(0.5, OS("Linux", "SUSE"))),
-    (re.compile(r"Raspbian"), _c(0.5, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi"))),
-    (re.compile(r"FreeBSD"), _c(0.5, OS("FreeBSD", "FreeBSD"))),
-    (re.compile(r"OpenBSD"), _c(0.5, OS("OpenBSD", "OpenBSD"))),
-    (
-        re.compile(r"X11; Linux|\bLinux (x86_64|i686|aarch64|armv\w+)"),
-        _c(0.45, OS("Linux", "Linux"), Device("workstation")),
-    ),
-    (re.compile(r"\bLinux\b"), _c(0.35, OS("Linux", "Linux"))),
-]
+        (re.compile(r"Xbox"), _c(0.6, OS("Windows", "Xbox OS"), Device("game console", "Microsoft", "Xbox"))),
+        (
+            re.compile(r"PlayStation (\d+|Vita|Portable)"),
+            lambda m: Claim(0.6, None, Device("game console", "Sony", f"PlayStation {m.group(1)}")),
+        ),
+        (re.compile(r"Nintendo (\w+)"), lambda m: Claim(0.6, None, Device("game console", "Nintendo", m.group(1)))),
+        (re.compile(r"\biPhone\b.*?OS (\d+(?:_\d+)*)"), _ios("phone", "iPhone")),
+        (re.compile(r"\biPad\b.*?OS (\d+(?:_\d+)*)"), _ios("tablet", "iPad")),
+        (re.compile(r"\biPod\b.*?OS (\d+(?:_\d+)*)"), _ios("media player", "iPod")),
+        (
+            re.compile(r"Apple ?TV|tvOS/?([\d.]+)?"),
+            lambda m: Claim(0.6, OS("tvOS", "tvOS", m.group(1)), Device("media player", "Apple", "Apple TV")),
+        ),
+        (
+            re.compile(r"\bCrKey/"),
+            _c(0.6, OS("Linux", "Chromecast OS"), Device("media player", "Google", "Chromecast")),
+        ),
+        (re.compile(r"\bRoku/"), _c(0.6, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
+        (
+            re.compile(r"Tizen ?([\d.]+)?.*(?:SMART-TV|SmartTV|TV)"),
+            lambda m: Claim(0.6, OS("Linux", "Tizen", m.group(1)), Device("TV", "Samsung")),
+        ),
+        (re.compile(r"Web0S|webOS.*TV|NetCast"), _c(0.6, OS("Linux", "webOS"), Device("TV", "LG"))),
+        (re.compile(r"HbbTV|SMART-TV|SmartTV|BRAVIA|Opera TV|AFT[A-Z]"), _c(0.5, None, Device("TV"))),
+        (re.compile(r"Android[ /](\d+(?:\.\d+)*)"), _android),
+        (
+            re.compile(r"\bCrOS \S+ ([\d.]+)"),
+            lambda m: Claim(0.6, OS("ChromeOS", "ChromeOS", m.group(1)), Device("workstation")),
+        ),
+        (re.compile(r"Windows NT (\d+\.\d+)"), _windows_ua),
+        (
+            re.compile(r"Windows (98|95|ME|XP)\b"),
+            lambda m: Claim(0.5, OS("Windows", f"Windows {m.group(1)}"), Device("workstation")),
+        ),
+        (
+            re.compile(
+                r"Windows-Update-Agent|Microsoft-CryptoAPI|Microsoft NCSI|Microsoft-Delivery-Optimization|"
+                r"Microsoft BITS|WinHttp|MSDW"
+            ),
+            _c(0.5, OS("Windows", "Windows")),
+        ),
+        (re.compile(r"Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?"), _mac),
+        (re.compile(r"Macintosh"), _c(0.5, OS("macOS", "macOS"), Device("workstation", "Apple"))),
+        (
+            re.compile(r"Darwin/(\d+(?:\.\d+)*)"),
+            lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
+        ),
+        (re.compile(r"Ubuntu"), _c(0.5, OS("Linux", "Ubuntu"))),
+        (re.compile(r"Fedora"), _c(0.5, OS("Linux", "Fedora"))),
+        (re.compile(r"CentOS|Red Hat|Rocky|AlmaLinux"), _c(0.5, OS("Linux", "Red Hat family"))),
+        (re.compile(r"Debian APT-HTTP|\bDebian\b"), _c(0.5, OS("Linux", "Debian family"))),
+        (re.compile(r"openSUSE|SUSE"), _c(0.5, OS("Linux", "SUSE"))),
+        (re.compile(r"Raspbian"), _c(0.5, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi"))),
+        (re.compile(r"FreeBSD"), _c(0.5, OS("FreeBSD", "FreeBSD"))),
+        (re.compile(r"OpenBSD"), _c(0.5, OS("OpenBSD", "OpenBSD"))),
+        (
+            re.compile(r"X11; Linux|\bLinux (x86_64|i686|aarch64|armv\w+)"),
+            _c(0.45, OS("Linux", "Linux"), Device("workstation")),
+        ),
+        (re.compile(r"\bLinux\b"), _c(0.35, OS("Linux", "Linux"))),
+    ]
 
 
 def user_agent(ua: str) -> Claim | None:
     """OS and device class from an HTTP User-Agent; None for tools that run anywhere (curl, python, ...)."""
     if NOT_AN_OS.match(ua.strip()):
         return None
-    return _first(UA_RULES, ua)
+    return _first(_ua_rules(), ua)
 
 
 # --- SSH banners -------------------------------------------------------------------
@@ -303,30 +310,35 @@ def _debian(m: re.Match[str]) -> Claim:
     return Claim(0.6, OS("Linux", "Debian", version))
 
 
-SSH_RULES: list[Rule] = [
-    (re.compile(r"OpenSSH_([\w.]+) Ubuntu"), _ubuntu),
-    (re.compile(r"OpenSSH_([\w.]+) Raspbian"), _c(0.65, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi"))),
-    (re.compile(r"OpenSSH_([\w.]+) Debian"), _debian),
-    (re.compile(r"OpenSSH_[\w.]+ FreeBSD"), _c(0.65, OS("FreeBSD", "FreeBSD"))),
-    (re.compile(r"OpenSSH_[\w.]+ NetBSD|NetBSD_Secure_Shell"), _c(0.65, OS("NetBSD", "NetBSD"))),
-    (re.compile(r"OpenSSH_for_Windows_([\w.]+)"), _c(0.6, OS("Windows", "Windows"))),
-    (re.compile(r"OpenSSH_[\w.]+-hpn|OpenSSH_[\w.]+ (?:RHEL|Red Hat)"), _c(0.3, OS("Linux", "Linux"))),
-    (re.compile(r"-(?:dropbear|Dropbear)"), _c(0.45, OS("Linux", "embedded Linux"))),
-    (re.compile(r"-ROSSSH"), _c(0.8, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
-    (re.compile(r"-Cisco-|-Cisco_"), _c(0.75, OS("Cisco IOS", "Cisco IOS"), Device("network device", "Cisco"))),
-    (re.compile(r"-HUAWEI-"), _c(0.7, OS("Huawei VRP", "Huawei VRP"), Device("network device", "Huawei"))),
-    (re.compile(r"-Comware"), _c(0.7, OS("Comware", "Comware"), Device("switch", "HPE"))),
-    (re.compile(r"-NetScreen"), _c(0.7, OS("ScreenOS", "ScreenOS"), Device("firewall", "Juniper"))),
-    (re.compile(r"-lancom", re.I), _c(0.7, OS("LCOS", "LCOS"), Device("router", "LANCOM"))),
-    (re.compile(r"-Sun_SSH"), _c(0.7, OS("Solaris", "Solaris"))),
-    (re.compile(r"-RomSShell"), _c(0.4, None, Device("IoT"))),
-    (re.compile(r"-mpSSH"), _c(0.5, None, Device("server", "HPE", "iLO"))),
-    (re.compile(r"-WeOnlyDo"), _c(0.5, OS("Windows", "Windows"))),
-]
+@cache
+def _ssh_rules() -> list[Rule]:
+    return [
+        (re.compile(r"OpenSSH_([\w.]+) Ubuntu"), _ubuntu),
+        (
+            re.compile(r"OpenSSH_([\w.]+) Raspbian"),
+            _c(0.65, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi")),
+        ),
+        (re.compile(r"OpenSSH_([\w.]+) Debian"), _debian),
+        (re.compile(r"OpenSSH_[\w.]+ FreeBSD"), _c(0.65, OS("FreeBSD", "FreeBSD"))),
+        (re.compile(r"OpenSSH_[\w.]+ NetBSD|NetBSD_Secure_Shell"), _c(0.65, OS("NetBSD", "NetBSD"))),
+        (re.compile(r"OpenSSH_for_Windows_([\w.]+)"), _c(0.6, OS("Windows", "Windows"))),
+        (re.compile(r"OpenSSH_[\w.]+-hpn|OpenSSH_[\w.]+ (?:RHEL|Red Hat)"), _c(0.3, OS("Linux", "Linux"))),
+        (re.compile(r"-(?:dropbear|Dropbear)"), _c(0.45, OS("Linux", "embedded Linux"))),
+        (re.compile(r"-ROSSSH"), _c(0.8, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+        (re.compile(r"-Cisco-|-Cisco_"), _c(0.75, OS("Cisco IOS", "Cisco IOS"), Device("network device", "Cisco"))),
+        (re.compile(r"-HUAWEI-"), _c(0.7, OS("Huawei VRP", "Huawei VRP"), Device("network device", "Huawei"))),
+        (re.compile(r"-Comware"), _c(0.7, OS("Comware", "Comware"), Device("switch", "HPE"))),
+        (re.compile(r"-NetScreen"), _c(0.7, OS("ScreenOS", "ScreenOS"), Device("firewall", "Juniper"))),
+        (re.compile(r"-lancom", re.I), _c(0.7, OS("LCOS", "LCOS"), Device("router", "LANCOM"))),
+        (re.compile(r"-Sun_SSH"), _c(0.7, OS("Solaris", "Solaris"))),
+        (re.compile(r"-RomSShell"), _c(0.4, None, Device("IoT"))),
+        (re.compile(r"-mpSSH"), _c(0.5, None, Device("server", "HPE", "iLO"))),
+        (re.compile(r"-WeOnlyDo"), _c(0.5, OS("Windows", "Windows"))),
+    ]
 
 
 def ssh_banner(banner: str) -> Claim | None:
-    return _first(SSH_RULES, banner)
+    return _first(_ssh_rules(), banner)
 
 
 # --- Network equipment descriptions (LLDP, CDP, SNMP sysDescr) ----------------------
@@ -423,116 +435,126 @@ def _linux_sysdescr(m: re.Match[str]) -> Claim:
     return Claim(0.6, OS("Linux", "Linux", m.group(1)))
 
 
-DESCRIPTION_RULES: list[Rule] = [
-    (
-        re.compile(
-            r"Cisco (IOS|NX-OS|Adaptive Security|Internetwork Operating|Nexus)|IOS-XE|AireOS|Cisco Controller", re.I
+@cache
+def _description_rules() -> list[Rule]:
+    return [
+        (
+            re.compile(
+                r"Cisco (IOS|NX-OS|Adaptive Security|Internetwork Operating|Nexus)|IOS-XE|AireOS|Cisco Controller", re.I
+            ),
+            _cisco,
         ),
-        _cisco,
-    ),
-    (re.compile(r"^cisco\s+(.+)$", re.I), _cisco_platform),
-    (re.compile(r"JUNOS|Juniper Networks", re.I), _junos),
-    (
-        re.compile(r"RouterOS\s*([\d.]+)?|MikroTik", re.I),
-        lambda m: Claim(0.9, OS("RouterOS", "RouterOS", m.group(1)), Device("router", "MikroTik")),
-    ),
-    (
-        re.compile(r"ArubaOS|Aruba\b.*\bAP\b|Aruba Instant", re.I),
-        _dev(0.85, "access point", "Aruba", OS("ArubaOS", "ArubaOS"), r"MODEL: ([\w-]+)"),
-    ),
-    (
-        re.compile(r"\bAruba\b.*Switch|ArubaOS-(?:CX|Switch)", re.I),
-        _dev(0.85, "switch", "Aruba", None, r"Aruba (\w+ [\w+-]+) Switch"),
-    ),
-    (
-        re.compile(r"ProCurve|HP J\w+ .*Switch|HPE? .*Switch|Comware", re.I),
-        _dev(0.85, "switch", "HPE", None, r"(J\w{4,5}A?[\w -]*?) Switch"),
-    ),
-    (
-        re.compile(r"FortiGate|FortiOS", re.I),
-        _dev(0.85, "firewall", "Fortinet", OS("FortiOS", "FortiOS"), r"(FortiGate-\w+)"),
-    ),
-    (
-        re.compile(r"Palo Alto Networks|PAN-OS", re.I),
-        _dev(0.85, "firewall", "Palo Alto Networks", OS("PAN-OS", "PAN-OS"), r"\b(PA-\w+)"),
-    ),
-    (
-        re.compile(r"EdgeOS|EdgeSwitch|UniFi|Ubiquiti|\bUBNT\b", re.I),
-        _dev(0.8, "network device", "Ubiquiti", None, r"\b(U\w{1,3}-[\w-]+|ER-\w+|ES-[\w-]+)"),
-    ),
-    (
-        re.compile(r"Huawei Versatile Routing Platform|\bVRP\b.*Huawei", re.I),
-        _dev(0.85, "network device", "Huawei", OS("Huawei VRP", "Huawei VRP")),
-    ),
-    (re.compile(r"ExtremeXOS|Extreme Networks", re.I), _dev(0.85, "switch", "Extreme Networks")),
-    (
-        re.compile(r"Dell (?:EMC )?Networking|PowerConnect|Force10", re.I),
-        _dev(0.8, "switch", "Dell", None, r"\b(N\d{4}\w*|S\d{4}\w*|PowerConnect \d+)"),
-    ),
-    (re.compile(r"Brocade|Ruckus|ICX\d", re.I), _dev(0.8, "switch", "Ruckus", None, r"\b(ICX\d+[\w-]*)")),
-    (re.compile(r"NETGEAR|\bGS\d{3}\w*", re.I), _dev(0.75, "switch", "Netgear", None, r"\b(GS\d{3}\w*|M\d{4}[\w-]*)")),
-    (re.compile(r"TP-?LINK|\bTL-SG\w+", re.I), _dev(0.75, "switch", "TP-Link", None, r"\b(TL-\w+|T\d{4}\w*)")),
-    (re.compile(r"D-Link|\bDGS-\d+", re.I), _dev(0.75, "switch", "D-Link", None, r"\b(DGS-[\w-]+|DES-[\w-]+)")),
-    (re.compile(r"Meraki", re.I), _dev(0.8, "network device", "Cisco Meraki", None, r"\b(M[SRX]\d+[\w-]*)")),
-    (re.compile(r"Allied ?Telesis|AlliedWare", re.I), _dev(0.8, "switch", "Allied Telesis")),
-    (re.compile(r"SCALANCE", re.I), _dev(0.85, "switch", "Siemens", None, r"(SCALANCE [\w-]+)")),
-    (re.compile(r"Hirschmann", re.I), _dev(0.85, "switch", "Hirschmann")),
-    (re.compile(r"\bMoxa\b|\bEDS-\d+", re.I), _dev(0.8, "switch", "Moxa", None, r"\b(EDS-[\w-]+)")),
-    (re.compile(r"Zyxel|ZyXEL", re.I), _dev(0.75, "network device", "Zyxel")),
-    (re.compile(r"Avaya (?:IP )?Phone|Avaya \d{4}", re.I), _dev(0.8, "VoIP phone", "Avaya")),
-    (
-        re.compile(r"Polycom|Poly (?:VVX|CCX)", re.I),
-        _dev(0.8, "VoIP phone", "Poly", None, r"\b(VVX ?\d+|CCX ?\d+|SoundPoint[\w ]+)"),
-    ),
-    (re.compile(r"Yealink", re.I), _dev(0.8, "VoIP phone", "Yealink", None, r"\b(SIP-T\w+|T\d\d\w*)")),
-    (
-        re.compile(r"Mitel|Snom|Grandstream", re.I),
-        lambda m: Claim(0.75, None, Device("VoIP phone", m.group(0).title())),
-    ),
-    (
-        re.compile(r"(HP|Hewlett-Packard) (?:Color )?LaserJet|LaserJet|OfficeJet|DesignJet|PageWide|JetDirect", re.I),
-        _dev(0.85, "printer", "HP", None, r"((?:Color )?(?:LaserJet|OfficeJet|DesignJet|PageWide)[\w -]*?)(?:[,;]|$)"),
-    ),
-    (
-        re.compile(r"Brother (?:NC-|HL-|MFC-|DCP-)|\bBrother\b.*print", re.I),
-        _dev(0.85, "printer", "Brother", None, r"\b((?:HL|MFC|DCP)-\w+)"),
-    ),
-    (
-        re.compile(r"Canon iR|imageRUNNER|Canon MF|Canon LBP|Canon .*print", re.I),
-        _dev(0.85, "printer", "Canon", None, r"\b(iR[\w-]+|MF\d+\w*|LBP\d+\w*)"),
-    ),
-    (
-        re.compile(
-            r"Lexmark|Xerox|Kyocera|RICOH|KONICA MINOLTA|bizhub|EPSON|OKI Data|Sharp MX|TOSHIBA e-STUDIO|Zebra", re.I
+        (re.compile(r"^cisco\s+(.+)$", re.I), _cisco_platform),
+        (re.compile(r"JUNOS|Juniper Networks", re.I), _junos),
+        (
+            re.compile(r"RouterOS\s*([\d.]+)?|MikroTik", re.I),
+            lambda m: Claim(0.9, OS("RouterOS", "RouterOS", m.group(1)), Device("router", "MikroTik")),
         ),
-        lambda m: Claim(0.8, None, Device("printer", m.group(0).title())),
-    ),
-    (re.compile(r"APC Web/SNMP|Network Management Card|Smart-UPS|Eaton.*UPS", re.I), _dev(0.8, "UPS", "APC")),
-    (
-        re.compile(r"Synology|DiskStation|RackStation", re.I),
-        _dev(0.8, "storage", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
-    ),
-    (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "storage", "QNAP", OS("Linux", "QTS"))),
-    (
-        re.compile(r"VMware ESXi? ([\d.]+)", re.I),
-        lambda m: Claim(0.85, OS("VMware ESXi", "VMware ESXi", m.group(1)), Device("hypervisor", "VMware")),
-    ),
-    (re.compile(r"Hardware:.*Software: Windows Version (\d+)\.(\d+) \(Build (\d+)"), _windows_sysdescr),
-    (re.compile(r"Windows", re.I), _c(0.6, OS("Windows", "Windows"))),
-    (
-        re.compile(r"Darwin Kernel Version ([\d.]+)|macOS|Mac OS X", re.I),
-        lambda m: Claim(0.7, OS("macOS", "macOS"), Device(None, "Apple")),
-    ),
-    (re.compile(r"FreeBSD ([\w.-]+)?", re.I), lambda m: Claim(0.7, OS("FreeBSD", "FreeBSD", m.group(1)))),
-    (re.compile(r"OpenWrt", re.I), _c(0.7, OS("OpenWrt", "OpenWrt"), Device("router"))),
-    (re.compile(r"^Linux \S+ (\d+\.\d+[\w.-]*)"), _linux_sysdescr),
-    (re.compile(r"\bLinux\b ?([\d.]+)?"), lambda m: Claim(0.5, OS("Linux", "Linux", m.group(1)))),
-]
+        (
+            re.compile(r"ArubaOS|Aruba\b.*\bAP\b|Aruba Instant", re.I),
+            _dev(0.85, "access point", "Aruba", OS("ArubaOS", "ArubaOS"), r"MODEL: ([\w-]+)"),
+        ),
+        (
+            re.compile(r"\bAruba\b.*Switch|ArubaOS-(?:CX|Switch)", re.I),
+            _dev(0.85, "switch", "Aruba", None, r"Aruba (\w+ [\w+-]+) Switch"),
+        ),
+        (
+            re.compile(r"ProCurve|HP J\w+ .*Switch|HPE? .*Switch|Comware", re.I),
+            _dev(0.85, "switch", "HPE", None, r"(J\w{4,5}A?[\w -]*?) Switch"),
+        ),
+        (
+            re.compile(r"FortiGate|FortiOS", re.I),
+            _dev(0.85, "firewall", "Fortinet", OS("FortiOS", "FortiOS"), r"(FortiGate-\w+)"),
+        ),
+        (
+            re.compile(r"Palo Alto Networks|PAN-OS", re.I),
+            _dev(0.85, "firewall", "Palo Alto Networks", OS("PAN-OS", "PAN-OS"), r"\b(PA-\w+)"),
+        ),
+        (
+            re.compile(r"EdgeOS|EdgeSwitch|UniFi|Ubiquiti|\bUBNT\b", re.I),
+            _dev(0.8, "network device", "Ubiquiti", None, r"\b(U\w{1,3}-[\w-]+|ER-\w+|ES-[\w-]+)"),
+        ),
+        (
+            re.compile(r"Huawei Versatile Routing Platform|\bVRP\b.*Huawei", re.I),
+            _dev(0.85, "network device", "Huawei", OS("Huawei VRP", "Huawei VRP")),
+        ),
+        (re.compile(r"ExtremeXOS|Extreme Networks", re.I), _dev(0.85, "switch", "Extreme Networks")),
+        (
+            re.compile(r"Dell (?:EMC )?Networking|PowerConnect|Force10", re.I),
+            _dev(0.8, "switch", "Dell", None, r"\b(N\d{4}\w*|S\d{4}\w*|PowerConnect \d+)"),
+        ),
+        (re.compile(r"Brocade|Ruckus|ICX\d", re.I), _dev(0.8, "switch", "Ruckus", None, r"\b(ICX\d+[\w-]*)")),
+        (
+            re.compile(r"NETGEAR|\bGS\d{3}\w*", re.I),
+            _dev(0.75, "switch", "Netgear", None, r"\b(GS\d{3}\w*|M\d{4}[\w-]*)"),
+        ),
+        (re.compile(r"TP-?LINK|\bTL-SG\w+", re.I), _dev(0.75, "switch", "TP-Link", None, r"\b(TL-\w+|T\d{4}\w*)")),
+        (re.compile(r"D-Link|\bDGS-\d+", re.I), _dev(0.75, "switch", "D-Link", None, r"\b(DGS-[\w-]+|DES-[\w-]+)")),
+        (re.compile(r"Meraki", re.I), _dev(0.8, "network device", "Cisco Meraki", None, r"\b(M[SRX]\d+[\w-]*)")),
+        (re.compile(r"Allied ?Telesis|AlliedWare", re.I), _dev(0.8, "switch", "Allied Telesis")),
+        (re.compile(r"SCALANCE", re.I), _dev(0.85, "switch", "Siemens", None, r"(SCALANCE [\w-]+)")),
+        (re.compile(r"Hirschmann", re.I), _dev(0.85, "switch", "Hirschmann")),
+        (re.compile(r"\bMoxa\b|\bEDS-\d+", re.I), _dev(0.8, "switch", "Moxa", None, r"\b(EDS-[\w-]+)")),
+        (re.compile(r"Zyxel|ZyXEL", re.I), _dev(0.75, "network device", "Zyxel")),
+        (re.compile(r"Avaya (?:IP )?Phone|Avaya \d{4}", re.I), _dev(0.8, "VoIP phone", "Avaya")),
+        (
+            re.compile(r"Polycom|Poly (?:VVX|CCX)", re.I),
+            _dev(0.8, "VoIP phone", "Poly", None, r"\b(VVX ?\d+|CCX ?\d+|SoundPoint[\w ]+)"),
+        ),
+        (re.compile(r"Yealink", re.I), _dev(0.8, "VoIP phone", "Yealink", None, r"\b(SIP-T\w+|T\d\d\w*)")),
+        (
+            re.compile(r"Mitel|Snom|Grandstream", re.I),
+            lambda m: Claim(0.75, None, Device("VoIP phone", m.group(0).title())),
+        ),
+        (
+            re.compile(
+                r"(HP|Hewlett-Packard) (?:Color )?LaserJet|LaserJet|OfficeJet|DesignJet|PageWide|JetDirect", re.I
+            ),
+            _dev(
+                0.85, "printer", "HP", None, r"((?:Color )?(?:LaserJet|OfficeJet|DesignJet|PageWide)[\w -]*?)(?:[,;]|$)"
+            ),
+        ),
+        (
+            re.compile(r"Brother (?:NC-|HL-|MFC-|DCP-)|\bBrother\b.*print", re.I),
+            _dev(0.85, "printer", "Brother", None, r"\b((?:HL|MFC|DCP)-\w+)"),
+        ),
+        (
+            re.compile(r"Canon iR|imageRUNNER|Canon MF|Canon LBP|Canon .*print", re.I),
+            _dev(0.85, "printer", "Canon", None, r"\b(iR[\w-]+|MF\d+\w*|LBP\d+\w*)"),
+        ),
+        (
+            re.compile(
+                r"Lexmark|Xerox|Kyocera|RICOH|KONICA MINOLTA|bizhub|EPSON|OKI Data|Sharp MX|TOSHIBA e-STUDIO|Zebra",
+                re.I,
+            ),
+            lambda m: Claim(0.8, None, Device("printer", m.group(0).title())),
+        ),
+        (re.compile(r"APC Web/SNMP|Network Management Card|Smart-UPS|Eaton.*UPS", re.I), _dev(0.8, "UPS", "APC")),
+        (
+            re.compile(r"Synology|DiskStation|RackStation", re.I),
+            _dev(0.8, "storage", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
+        ),
+        (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "storage", "QNAP", OS("Linux", "QTS"))),
+        (
+            re.compile(r"VMware ESXi? ([\d.]+)", re.I),
+            lambda m: Claim(0.85, OS("VMware ESXi", "VMware ESXi", m.group(1)), Device("hypervisor", "VMware")),
+        ),
+        (re.compile(r"Hardware:.*Software: Windows Version (\d+)\.(\d+) \(Build (\d+)"), _windows_sysdescr),
+        (re.compile(r"Windows", re.I), _c(0.6, OS("Windows", "Windows"))),
+        (
+            re.compile(r"Darwin Kernel Version ([\d.]+)|macOS|Mac OS X", re.I),
+            lambda m: Claim(0.7, OS("macOS", "macOS"), Device(None, "Apple")),
+        ),
+        (re.compile(r"FreeBSD ([\w.-]+)?", re.I), lambda m: Claim(0.7, OS("FreeBSD", "FreeBSD", m.group(1)))),
+        (re.compile(r"OpenWrt", re.I), _c(0.7, OS("OpenWrt", "OpenWrt"), Device("router"))),
+        (re.compile(r"^Linux \S+ (\d+\.\d+[\w.-]*)"), _linux_sysdescr),
+        (re.compile(r"\bLinux\b ?([\d.]+)?"), lambda m: Claim(0.5, OS("Linux", "Linux", m.group(1)))),
+    ]
 
 
 def description(text: str) -> Claim | None:
     """A device's self-description: LLDP system description, CDP platform or software version, SNMP sysDescr."""
-    return _first(DESCRIPTION_RULES, text)
+    return _first(_description_rules(), text)
 
 
 def capabilities(text: str, enabled: bool = True) -> Claim | None:
@@ -603,18 +625,23 @@ def snmp_enterprise(text: str) -> Claim | None:
     return Claim(0.6, os, device if device.type or device.vendor else None)
 
 
-SSDP_RULES: list[Rule] = [
-    (
-        re.compile(r"Microsoft-Windows(?:-NT)?/(\d+)\.(\d+)"),
-        lambda m: Claim(0.55, windows_build(int(m.group(1)), int(m.group(2)), None)),
-    ),
-    (re.compile(r"Darwin/([\d.]+)"), lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple"))),
-]
+@cache
+def _ssdp_rules() -> list[Rule]:
+    return [
+        (
+            re.compile(r"Microsoft-Windows(?:-NT)?/(\d+)\.(\d+)"),
+            lambda m: Claim(0.55, windows_build(int(m.group(1)), int(m.group(2)), None)),
+        ),
+        (
+            re.compile(r"Darwin/([\d.]+)"),
+            lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
+        ),
+    ]
 
 
 def ssdp_server(text: str) -> Claim | None:
     """SSDP SERVER / USER-AGENT: "OS/version UPnP/1.0 product/version"."""
-    c = _first(SSDP_RULES, text)
+    c = _first(_ssdp_rules(), text)
     if c is not None:
         return c
     c = description(text)
@@ -695,74 +722,83 @@ def mdns_hinfo(cpu: str, os_name: str) -> Claim | None:
 
 # --- DHCP vendor class (option 60) -----------------------------------------------
 
-VENDOR_CLASS_RULES: list[Rule] = [
-    (re.compile(r"^MSFT 5\.0"), _c(0.45, OS("Windows", "Windows"))),
-    (re.compile(r"^MSFT 98"), _c(0.45, OS("Windows", "Windows 98"))),
-    (re.compile(r"^MSFT"), _c(0.4, OS("Windows", "Windows"))),
-    (
-        re.compile(r"^android-dhcp-(\d+(?:\.\d+)*)"),
-        lambda m: Claim(0.6, OS("Android", "Android", m.group(1)), Device("phone")),
-    ),
-    (re.compile(r"^dhcpcd[- ]([\d.]+):Linux-([\w.+-]+):"), lambda m: Claim(0.45, OS("Linux", "Linux", m.group(2)))),
-    (re.compile(r"^dhcpcd"), _c(0.4, OS("Linux", "Linux"))),
-    (re.compile(r"^udhcpc?\b"), _c(0.4, OS("Linux", "embedded Linux"))),
-    (
-        re.compile(r"^Cisco Systems,? Inc\.? IP Phone ?(\S+)?"),
-        lambda m: Claim(0.8, None, Device("VoIP phone", "Cisco", m.group(1))),
-    ),
-    (
-        re.compile(r"^Cisco AP c?(\w+)"),
-        lambda m: Claim(0.8, OS("Cisco IOS", "Cisco IOS"), Device("access point", "Cisco", m.group(1))),
-    ),
-    (re.compile(r"^ciscopnp"), _c(0.6, None, Device("network device", "Cisco"))),
-    (re.compile(r"^AAPLBSDPC"), _c(0.6, OS("macOS", "macOS"), Device("workstation", "Apple"))),
-    (re.compile(r"^PXEClient"), _c(0.2, None, Device("computer"))),
-    (
-        re.compile(r"Hewlett-Packard JetDirect|HP LaserJet|^HP ?(?:Color|Office)", re.I),
-        _c(0.75, None, Device("printer", "HP")),
-    ),
-    (
-        re.compile(r"Canon|Brother|Xerox|Lexmark|Kyocera|RICOH|EPSON", re.I),
-        lambda m: Claim(0.6, None, Device("printer", m.group(0).title())),
-    ),
-    (re.compile(r"^ubnt", re.I), _c(0.6, None, Device("network device", "Ubiquiti"))),
-    (re.compile(r"MikroTik", re.I), _c(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
-    (re.compile(r"ArubaAP|Aruba", re.I), _c(0.6, None, Device("access point", "Aruba"))),
-    (re.compile(r"Polycom", re.I), _c(0.7, None, Device("VoIP phone", "Poly"))),
-    (re.compile(r"yealink", re.I), _c(0.7, None, Device("VoIP phone", "Yealink"))),
-    (re.compile(r"Avaya|ccp\.avaya", re.I), _c(0.7, None, Device("VoIP phone", "Avaya"))),
-    (re.compile(r"^(?:SAMSUNG|LG) .*TV|SmartTV", re.I), _c(0.5, None, Device("TV"))),
-]
+
+@cache
+def _vendor_class_rules() -> list[Rule]:
+    return [
+        (re.compile(r"^MSFT 5\.0"), _c(0.45, OS("Windows", "Windows"))),
+        (re.compile(r"^MSFT 98"), _c(0.45, OS("Windows", "Windows 98"))),
+        (re.compile(r"^MSFT"), _c(0.4, OS("Windows", "Windows"))),
+        (
+            re.compile(r"^android-dhcp-(\d+(?:\.\d+)*)"),
+            lambda m: Claim(0.6, OS("Android", "Android", m.group(1)), Device("phone")),
+        ),
+        (re.compile(r"^dhcpcd[- ]([\d.]+):Linux-([\w.+-]+):"), lambda m: Claim(0.45, OS("Linux", "Linux", m.group(2)))),
+        (re.compile(r"^dhcpcd"), _c(0.4, OS("Linux", "Linux"))),
+        (re.compile(r"^udhcpc?\b"), _c(0.4, OS("Linux", "embedded Linux"))),
+        (
+            re.compile(r"^Cisco Systems,? Inc\.? IP Phone ?(\S+)?"),
+            lambda m: Claim(0.8, None, Device("VoIP phone", "Cisco", m.group(1))),
+        ),
+        (
+            re.compile(r"^Cisco AP c?(\w+)"),
+            lambda m: Claim(0.8, OS("Cisco IOS", "Cisco IOS"), Device("access point", "Cisco", m.group(1))),
+        ),
+        (re.compile(r"^ciscopnp"), _c(0.6, None, Device("network device", "Cisco"))),
+        (re.compile(r"^AAPLBSDPC"), _c(0.6, OS("macOS", "macOS"), Device("workstation", "Apple"))),
+        (re.compile(r"^PXEClient"), _c(0.2, None, Device("computer"))),
+        (
+            re.compile(r"Hewlett-Packard JetDirect|HP LaserJet|^HP ?(?:Color|Office)", re.I),
+            _c(0.75, None, Device("printer", "HP")),
+        ),
+        (
+            re.compile(r"Canon|Brother|Xerox|Lexmark|Kyocera|RICOH|EPSON", re.I),
+            lambda m: Claim(0.6, None, Device("printer", m.group(0).title())),
+        ),
+        (re.compile(r"^ubnt", re.I), _c(0.6, None, Device("network device", "Ubiquiti"))),
+        (re.compile(r"MikroTik", re.I), _c(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+        (re.compile(r"ArubaAP|Aruba", re.I), _c(0.6, None, Device("access point", "Aruba"))),
+        (re.compile(r"Polycom", re.I), _c(0.7, None, Device("VoIP phone", "Poly"))),
+        (re.compile(r"yealink", re.I), _c(0.7, None, Device("VoIP phone", "Yealink"))),
+        (re.compile(r"Avaya|ccp\.avaya", re.I), _c(0.7, None, Device("VoIP phone", "Avaya"))),
+        (re.compile(r"^(?:SAMSUNG|LG) .*TV|SmartTV", re.I), _c(0.5, None, Device("TV"))),
+    ]
 
 
 def dhcp_vendor_class(text: str) -> Claim | None:
-    return _first(VENDOR_CLASS_RULES, text)
+    return _first(_vendor_class_rules(), text)
 
 
 # --- Web servers -------------------------------------------------------------------
 
-SERVER_RULES: list[Rule] = [
-    (re.compile(r"Microsoft-IIS/([\d.]+)"), lambda m: Claim(0.5, OS("Windows", "Windows Server"), Device("server"))),
-    (re.compile(r"Microsoft-HTTPAPI"), _c(0.4, OS("Windows", "Windows"))),
-    (re.compile(r"\((Ubuntu)\)"), _c(0.5, OS("Linux", "Ubuntu"), Device("server"))),
-    (re.compile(r"\((Debian)\)"), _c(0.5, OS("Linux", "Debian"), Device("server"))),
-    (
-        re.compile(r"\((CentOS|Red Hat|Rocky|AlmaLinux|Fedora)\)"),
-        _c(0.5, OS("Linux", "Red Hat family"), Device("server")),
-    ),
-    (re.compile(r"\((FreeBSD)\)"), _c(0.5, OS("FreeBSD", "FreeBSD"), Device("server"))),
-    (re.compile(r"\(Win(?:32|64)\)"), _c(0.4, OS("Windows", "Windows"), Device("server"))),
-    (re.compile(r"HP HTTP Server|HP-ChaiSOE|Virata-EmWeb", re.I), _c(0.6, None, Device("printer", "HP"))),
-    (
-        re.compile(r"RomPager|GoAhead|Boa/|mini_httpd|lighttpd/1\.4\.\d+ \(embedded\)|micro_httpd", re.I),
-        _c(0.25, None, Device("IoT")),
-    ),
-    (re.compile(r"MikroTik|RouterOS"), _c(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
-]
+
+@cache
+def _server_rules() -> list[Rule]:
+    return [
+        (
+            re.compile(r"Microsoft-IIS/([\d.]+)"),
+            lambda m: Claim(0.5, OS("Windows", "Windows Server"), Device("server")),
+        ),
+        (re.compile(r"Microsoft-HTTPAPI"), _c(0.4, OS("Windows", "Windows"))),
+        (re.compile(r"\((Ubuntu)\)"), _c(0.5, OS("Linux", "Ubuntu"), Device("server"))),
+        (re.compile(r"\((Debian)\)"), _c(0.5, OS("Linux", "Debian"), Device("server"))),
+        (
+            re.compile(r"\((CentOS|Red Hat|Rocky|AlmaLinux|Fedora)\)"),
+            _c(0.5, OS("Linux", "Red Hat family"), Device("server")),
+        ),
+        (re.compile(r"\((FreeBSD)\)"), _c(0.5, OS("FreeBSD", "FreeBSD"), Device("server"))),
+        (re.compile(r"\(Win(?:32|64)\)"), _c(0.4, OS("Windows", "Windows"), Device("server"))),
+        (re.compile(r"HP HTTP Server|HP-ChaiSOE|Virata-EmWeb", re.I), _c(0.6, None, Device("printer", "HP"))),
+        (
+            re.compile(r"RomPager|GoAhead|Boa/|mini_httpd|lighttpd/1\.4\.\d+ \(embedded\)|micro_httpd", re.I),
+            _c(0.25, None, Device("IoT")),
+        ),
+        (re.compile(r"MikroTik|RouterOS"), _c(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+    ]
 
 
 def http_server(text: str) -> Claim | None:
-    return _first(SERVER_RULES, text)
+    return _first(_server_rules(), text)
 
 
 # --- Industrial identification -----------------------------------------------------
