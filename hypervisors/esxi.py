@@ -31,7 +31,7 @@ from .esxi_cli import PASSWORD_ENV, SECRET_ENV
 from .esxi_connect import Endpoint, Session, connect, fault_text, listing, named, pick, wait_task
 from .esxi_errors import DeployError
 from .esxi_import import ImportRequest, import_ova
-from .esxi_network import CapturePath, capture_status, capture_steps
+from .esxi_network import CapturePath, capture_status, capture_steps, dv_capture_steps, find_dvportgroup
 from .esxi_ova import Ova, open_ova, verify
 from .esxi_plan import Step, execute
 
@@ -226,16 +226,29 @@ def _nics(vm: vim.VirtualMachine) -> list[vim.vm.device.VirtualEthernetCard]:
     return [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
 
 
-def _nic_network(nic: vim.vm.device.VirtualEthernetCard) -> str:
+def _dv_names(session: Session, dc: vim.Datacenter) -> dict[str, str]:
+    """Distributed port group names by key: a NIC on one names its port group by key."""
+    if not session.is_vcenter:
+        return {}
+    return {
+        str(pg.key): name for name, pg in named(session, dc.networkFolder, vim.dvs.DistributedVirtualPortgroup).items()
+    }
+
+
+def _nic_network(nic: vim.vm.device.VirtualEthernetCard, dv_names: Mapping[str, str]) -> str:
     backing = nic.backing
     if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
         return str(backing.deviceName or (backing.network.name if backing.network else ""))
     if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
-        return f"dvportgroup:{backing.port.portgroupKey}"
+        key = str(backing.port.portgroupKey)
+        return dv_names.get(key, f"distributed port group {key}")
     return ""
 
 
-def _backing(net: vim.Network) -> vim.vm.device.VirtualEthernetCard.NetworkBackingInfo:
+def _backing(net: vim.Network) -> vim.vm.device.VirtualDevice.BackingInfo:
+    if isinstance(net, vim.dvs.DistributedVirtualPortgroup):
+        port = vim.dvs.PortConnection(portgroupKey=net.key, switchUuid=net.config.distributedVirtualSwitch.uuid)
+        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
     return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=net.name, network=net)
 
 
@@ -312,6 +325,7 @@ def nic_steps(
     """Management on NIC 1; `count` sniffing VMXNET3 adapters after it, all on `portgroup`."""
     nics = _nics(vm)
     steps: list[Step] = []
+    dv = _dv_names(session, target.datacenter)
 
     def reconnect(nic: vim.vm.device.VirtualEthernetCard, net_name: str, label: str) -> Step:
         def apply() -> None:
@@ -319,13 +333,13 @@ def nic_steps(
             change = vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)
             _reconfigure(vm, vim.vm.ConfigSpec(deviceChange=[change]), f"reconnecting {label} of {vm.name}")
 
-        return Step(f"VM {vm.name}: {label} {_nic_network(nic) or '(none)'} -> {net_name}", apply)
+        return Step(f"VM {vm.name}: {label} {_nic_network(nic, dv) or '(none)'} -> {net_name}", apply)
 
-    if nics and _nic_network(nics[0]) != management:
+    if nics and _nic_network(nics[0], dv) != management:
         steps.append(reconnect(nics[0], management, "management NIC"))
     sniffing = nics[1:]
     for i, nic in enumerate(sniffing[:count]):
-        if _nic_network(nic) != portgroup:
+        if _nic_network(nic, dv) != portgroup:
             steps.append(reconnect(nic, portgroup, f"sniffing NIC {i + 1}"))
     if len(sniffing) < count:
         add = count - len(sniffing)
@@ -410,7 +424,11 @@ def deploy(
                 "--no-reconcile leaves it alone: choose another --name, or drop --no-reconcile"
             )
         mgmt = network(session, target, deployment.management_network)
-        steps = capture_steps(target.host, deployment.capture)
+        capture = deployment.capture
+        if capture.dvswitch or find_dvportgroup(session, target.datacenter, capture.portgroup):
+            steps = dv_capture_steps(session, target.datacenter, capture)
+        else:
+            steps = capture_steps(target.host, capture)
         if vm is None:
             steps += _import_steps(session, target, ova, deployment, profile, mgmt, say, quiet)
         else:
@@ -548,7 +566,7 @@ def set_nics(
     try:
         target, vm = _existing_vm(session, placement, name)
         nics = _nics(vm)
-        mgmt_name = _nic_network(nics[0]) if nics else management_network
+        mgmt_name = _nic_network(nics[0], _dv_names(session, target.datacenter)) if nics else management_network
         current = max(len(nics) - 1, 0)
         wanted = count if count is not None else current + add - remove
         if wanted < 1:
@@ -569,6 +587,7 @@ def status(
         target, vm = _existing_vm(session, placement, name)
         hw = vm.config.hardware
         nics = _nics(vm)
+        dv = _dv_names(session, target.datacenter)
         return {
             "name": vm.name,
             "power": str(vm.runtime.powerState),
@@ -576,9 +595,11 @@ def status(
             "vcpus": int(hw.numCPU),
             "memory_mb": int(hw.memoryMB),
             "guest_ip": vm.guest.ipAddress if vm.guest else None,
-            "management_nic": _nic_network(nics[0]) if nics else None,
-            "sniffing_nics": [_nic_network(n) for n in nics[1:]],
-            "capture": capture_status(target.host, capture),
+            "management_nic": _nic_network(nics[0], dv) if nics else None,
+            "sniffing_nics": [_nic_network(n, dv) for n in nics[1:]],
+            "capture": capture_status(
+                target.host, capture, find_dvportgroup(session, target.datacenter, capture.portgroup)
+            ),
         }
     finally:
         session.close()

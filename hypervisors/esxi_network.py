@@ -1,4 +1,4 @@
-"""The capture path on a standard vSwitch: the sniffing port group and its vSwitch.
+"""The capture path: the sniffing port group and its vSwitch (standard or distributed).
 
 A sensor on a mirror port sees only what its port group lets through: VLAN ID 4095
 passes every VLAN with its tag, and the security policy must allow promiscuous
@@ -6,6 +6,12 @@ mode (frames for other MACs), forged transmits and MAC changes (mirrored frames
 carry other sources). The flags are set on the port group *and* on its vSwitch, so
 that the port group does not depend on inheritance. `UpdateVirtualSwitch` replaces
 the whole spec: the vSwitch's current spec is sent back with only the flags changed.
+
+On a distributed switch (vCenter), the distributed port group carries the same
+settings in its default port configuration: a VLAN trunk of 0-4094 (what VLAN 4095
+is on a standard vSwitch) and the three flags, set on the port group itself, which
+overrides the switch's defaults. It is used when a distributed port group of that
+name exists, or created on `dvswitch` when that is given.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 
 from pyVmomi import vim, vmodl
 
-from .esxi_connect import fault_text, listing
+from .esxi_connect import Session, fault_text, listing, named, wait_task
 from .esxi_errors import DeployError
 from .esxi_plan import Step
 
@@ -31,6 +37,7 @@ class CapturePath:
     portgroup: str = "NPS Sniffing"
     vswitch: str = "vSwitch0"
     vlan: int = ALL_VLANS
+    dvswitch: str = ""  # vCenter: the distributed switch to create the port group on, if it is missing
 
 
 def _open(security: vim.host.NetworkPolicy.SecurityPolicy | None) -> bool:
@@ -122,9 +129,117 @@ def capture_steps(host: vim.HostSystem, path: CapturePath) -> list[Step]:
     return steps
 
 
-def capture_status(host: vim.HostSystem, path: CapturePath) -> dict[str, object]:
+# --- distributed switches ----------------------------------------------------------------
+
+DVPortgroup = vim.dvs.DistributedVirtualPortgroup
+
+
+def _trunk() -> vim.dvs.VmwareDistributedVirtualSwitch.TrunkVlanSpec:
+    return vim.dvs.VmwareDistributedVirtualSwitch.TrunkVlanSpec(
+        vlanId=[vim.NumericRange(start=0, end=4094)], inherited=False
+    )
+
+
+def _dv_security() -> vim.dvs.VmwareDistributedVirtualSwitch.SecurityPolicy:
+    def on() -> vim.BoolPolicy:
+        return vim.BoolPolicy(value=True, inherited=False)
+
+    return vim.dvs.VmwareDistributedVirtualSwitch.SecurityPolicy(
+        allowPromiscuous=on(), forgedTransmits=on(), macChanges=on(), inherited=False
+    )
+
+
+def _dv_trunked(setting: object) -> bool:
+    vlan = getattr(setting, "vlan", None)
+    if not isinstance(vlan, vim.dvs.VmwareDistributedVirtualSwitch.TrunkVlanSpec):
+        return False
+    return any(r.start == 0 and r.end >= 4094 for r in vlan.vlanId)
+
+
+def _dv_open(setting: object) -> bool:
+    sec = getattr(setting, "securityPolicy", None)
+    return sec is not None and all(getattr(getattr(sec, f), "value", False) is True for f in FLAGS)
+
+
+def find_dvportgroup(session: Session, dc: vim.Datacenter, name: str) -> vim.dvs.DistributedVirtualPortgroup | None:
+    if not session.is_vcenter:
+        return None
+    return named(session, dc.networkFolder, DVPortgroup).get(name)
+
+
+def dv_capture_steps(session: Session, dc: vim.Datacenter, path: CapturePath) -> list[Step]:
+    """The changes that make the distributed port group `path.portgroup` a capture path."""
+    pg = find_dvportgroup(session, dc, path.portgroup)
+    if pg is None:
+        switches = named(session, dc.networkFolder, vim.DistributedVirtualSwitch)
+        if path.dvswitch not in switches:
+            raise DeployError(
+                f"distributed switch {path.dvswitch!r} not found in datacenter {dc.name}; available: "
+                f"{listing(switches)}"
+            )
+        dvs = switches[path.dvswitch]
+
+        def add() -> None:
+            setting = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
+                vlan=_trunk(), securityPolicy=_dv_security()
+            )
+            spec = DVPortgroup.ConfigSpec(
+                name=path.portgroup, type="earlyBinding", numPorts=8, autoExpand=True, defaultPortConfig=setting
+            )
+            wait_task(dvs.AddDVPortgroup_Task(spec=[spec]), f"creating distributed port group {path.portgroup}")
+
+        return [
+            Step(
+                f"distributed port group {path.portgroup} on {path.dvswitch}: create with VLAN trunk 0-4094, "
+                f"allow {FLAG_WORDS}",
+                add,
+            )
+        ]
+    config = pg.config
+    changes = []
+    if not _dv_trunked(config.defaultPortConfig):
+        changes.append("VLAN trunk 0-4094")
+    if not _dv_open(config.defaultPortConfig):
+        changes.append(f"allow {FLAG_WORDS}")
+    if not changes:
+        return []
+
+    def update() -> None:
+        current = pg.config
+        setting = current.defaultPortConfig or vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy()
+        setting.vlan = _trunk()
+        setting.securityPolicy = _dv_security()
+        # The current settings sent back (vCenter changes only what is set; the simulator takes all).
+        spec = DVPortgroup.ConfigSpec(
+            configVersion=current.configVersion,
+            name=current.name,
+            numPorts=current.numPorts,
+            type=current.type,
+            autoExpand=current.autoExpand,
+            description=current.description,
+            policy=current.policy,
+            portNameFormat=current.portNameFormat,
+            defaultPortConfig=setting,
+        )
+        wait_task(pg.ReconfigureDVPortgroup_Task(spec=spec), f"distributed port group {path.portgroup}")
+
+    return [Step(f"distributed port group {path.portgroup}: {', '.join(changes)}", update)]
+
+
+def capture_status(
+    host: vim.HostSystem, path: CapturePath, dvportgroup: vim.dvs.DistributedVirtualPortgroup | None = None
+) -> dict[str, object]:
     """What the capture path looks like now, for `deploy.esxi-status`."""
     out: dict[str, object] = {}
+    if dvportgroup is not None:
+        setting = dvportgroup.config.defaultPortConfig
+        sec = getattr(setting, "securityPolicy", None)
+        out["portgroup"] = {
+            "name": dvportgroup.name,
+            "vlan": "trunk 0-4094" if _dv_trunked(setting) else str(getattr(setting, "vlan", None)),
+            **{f: bool(sec and getattr(getattr(sec, f), "value", False)) for f in FLAGS},
+        }
+        return out
     vswitch = find_vswitch(host, path.vswitch)
     if vswitch is not None:
         sec = vswitch.spec.policy.security if vswitch.spec.policy else None

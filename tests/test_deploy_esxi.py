@@ -480,6 +480,27 @@ def test_vcenter_folder_by_name(vcsim_binary, ova, view_of) -> None:
         assert vm.parent.name == "Sensors"
 
 
+@pytest.mark.parametrize("portgroup", ["DC0_DVPG0", "NPS Mirror"])
+def test_vcenter_distributed_port_group(vcsim_binary, ova, view_of, portgroup) -> None:
+    """An existing distributed port group is opened; a missing one is created on --dvswitch."""
+    capture = esxi.CapturePath(portgroup=portgroup, dvswitch="DVS0" if portgroup == "NPS Mirror" else "")
+    d = deployment(ova, esxi.Placement(cluster="DC0_C0"), capture=capture)
+    with vcsim.running(esx=False) as s:
+        changed, lines = run_deploy(s, d)
+        assert changed and f"distributed port group {portgroup}" in lines.text
+        view = view_of(s)
+        (pg,) = [p for p in view.all(vim.dvs.DistributedVirtualPortgroup) if p.name == portgroup]
+        setting = pg.config.defaultPortConfig
+        assert [(r.start, r.end) for r in setting.vlan.vlanId] == [(0, 4094)]
+        sec = setting.securityPolicy
+        assert sec.allowPromiscuous.value and sec.forgedTransmits.value and sec.macChanges.value
+        (vm,) = view.vms("nps-sensor")
+        cards = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+        assert cards[1].backing.port.portgroupKey == pg.key
+        assert esxi.status(endpoint(s), "nps-sensor", capture=capture)["sniffing_nics"] == [portgroup]
+        assert run_deploy(s, d)[0] is False
+
+
 def test_vcenter_asks_which_cluster_or_host(vcsim_binary, ova) -> None:
     with (
         vcsim.running(esx=False) as s,
