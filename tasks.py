@@ -209,6 +209,8 @@ def _esxi(call: Callable[[], object]) -> object:
         "sniffing_portgroup": "port group of the sniffing NICs, created or fixed: VLAN 4095, promiscuous mode, "
         "forged transmits and MAC changes allowed (default 'NPS Sniffing')",
         "vswitch": "standard vSwitch of the sniffing port group, its security policy opened too (default vSwitch0)",
+        "dvswitch": "vCenter: distributed switch to create the sniffing port group on (an existing distributed port "
+        "group of that name is used without it): VLAN trunk 0-4094 and the three flags on the port group",
         "mbps": "mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24); default 1000 (8, 16)",
         "sniffing_nics": "number of sniffing VMXNET3 NICs (default 1; the appliance aggregates them)",
         "prop": "OVF property KEY=VALUE (repeat it), like hostname=sensor-1 or mgmt.mode=static; secrets "
@@ -239,6 +241,7 @@ def deploy_esxi(
     management_network: str = "VM Network",
     sniffing_portgroup: str = "NPS Sniffing",
     vswitch: str = "vSwitch0",
+    dvswitch: str = "",
     mbps: int = 1000,
     sniffing_nics: int = 1,
     prop: list[str] | None = None,
@@ -261,7 +264,7 @@ def deploy_esxi(
             name=name,
             placement=esxi.Placement(datacenter, cluster, host, resource_pool, folder, datastore),
             management_network=management_network,
-            capture=esxi.CapturePath(sniffing_portgroup, vswitch),
+            capture=esxi.CapturePath(sniffing_portgroup, vswitch, dvswitch=dvswitch),
             throughput=mbps,
             sniffing_nics=sniffing_nics,
             reserve=reserve,
