@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nps_sensor.discovery.facts import Seen, Value
 from nps_sensor.discovery.fingerprints import Databases
@@ -256,3 +258,43 @@ def test_real_samba_and_macos_smb(shared: Databases) -> None:
         db=shared,
     )
     assert (mac["os"]["family"], mac["os"]["version"]) == ("macOS", "10.10")
+
+
+SOURCES = ["tcp", "dhcp", "dhcpv6", "http", "ssh", "smb", "ntlm", "netbios", "lldp", "cdp", "snmp", "ssdp", "ntp"]
+SOURCES += ["mdns", "s7comm", "modbus", "enip", "bacnet", "dnp3", "ndp", "tls"]
+KEYS = ["syn", "synack", "prl", "vendor_class", "user_agent", "server", "server_banner", "client_banner", "native_os"]
+KEYS += ["native_lanman", "os_version", "role", "system_description", "platform", "software_version", "sys_descr"]
+KEYS += ["sys_object_id", "capabilities", "capabilities_enabled", "model", "manufacturer", "service", "hinfo", "srv"]
+KEYS += ["module", "order_number", "vendor", "product_name", "device_type", "system", "engine_enterprise"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(SOURCES),
+            st.sampled_from(KEYS),
+            st.one_of(
+                st.text(max_size=40),
+                st.tuples(st.text(max_size=5), st.integers(0, 70000), st.text(max_size=5)),
+                st.tuples(st.text(max_size=8), st.text(max_size=8)),
+            ),
+        ),
+        max_size=12,
+    ),
+    st.one_of(st.none(), st.integers(0, (1 << 48) - 1)),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_facts_give_a_well_formed_prediction(
+    items: list[tuple[str, str, Value]], mac: int | None, router: bool
+) -> None:
+    db = Databases(Path("/nonexistent-nps-data"), system=False)
+    out = predict(facts(*items), mac, router=router, db=db)
+    for field in ("os", "device"):
+        pred = out[field]
+        if pred is not None:
+            assert 0.0 <= pred["confidence"] <= 1.0
+            assert pred["evidence"] and all(0 < e["weight"] <= 1 for e in pred["evidence"])
+            assert [c["score"] for c in pred["candidates"]] == sorted(
+                (c["score"] for c in pred["candidates"]), reverse=True
+            )

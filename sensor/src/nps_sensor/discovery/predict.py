@@ -171,8 +171,8 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
         claims: list[Claim] = []
         if isinstance(value, str):
             claims = _claims_of(source, key, value, m, ics_vendor)
-        elif key == "service" and len(value) == 3:
-            c = rules.port(str(value[0]), int(value[1]))
+        elif key == "service" and len(value) == 3 and isinstance(value[1], int):
+            c = rules.port(str(value[0]), value[1])
             if c:
                 claims = [c]
             kind, shown = "service", f"{value[0]}/{value[1]}"
