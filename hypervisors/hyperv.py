@@ -209,15 +209,19 @@ def deploy(session: Session, d: Deployment, *, dry_run: bool, console: Console) 
     report = Report(console)
     host = session.endpoint.host
     if dry_run:
-        console.print(f"# The script a real run sends to {host} (templates/hyperv/deploy.ps1.j2):", highlight=False)
-        console.out(deploy_script(d, disk, apply=True), highlight=False)
-        console.print(f"# What it would do on {host} now (checked with $Apply = $false):", highlight=False)
+        _print_script(console, host, "deploy", deploy_script(d, disk, apply=True))
     if disk.local_zip is not None:
         _upload_step(session, disk, report, dry_run, console)
     output = session.run(deploy_script(d, disk, apply=not dry_run), on_step=report.step)
     _raise_for(output, f"deploy.hyperv on {host}")
     console.print(report.summary(f"{d.vm_name} on {host}", dry_run), highlight=False)
     return report.steps
+
+
+def _print_script(console: Console, host: str, template: str, script: str) -> None:
+    console.print(f"# The script a real run sends to {host} (templates/hyperv/{template}.ps1.j2):", highlight=False)
+    console.out(script, highlight=False, end="")
+    console.print(f"# What it would do on {host} now (checked with $Apply = $false):", highlight=False)
 
 
 def _upload_step(session: Session, disk: Disk, report: Report, dry_run: bool, console: Console) -> None:
@@ -252,14 +256,13 @@ def resize(session: Session, vm_name: str, mbps: int, *, dry_run: bool, console:
         profile = profile_for(mbps)
     except ValueError as e:
         raise HyperVError(str(e)) from None
-    script = render(
-        "resize",
-        apply=not dry_run,
-        vm_name=vm_name,
-        memory_bytes=profile.memory_mib * 1024 * 1024,
-        cpus=profile.vcpus,
-    )
-    return _day2(session, script, f"{vm_name} to {profile.label}", "deploy.hyperv-resize", dry_run, console)
+    values: dict[str, object] = {
+        "vm_name": vm_name,
+        "memory_bytes": profile.memory_mib * 1024 * 1024,
+        "cpus": profile.vcpus,
+    }
+    what = f"{vm_name} to {profile.label}"
+    return _day2(session, "resize", values, what, "deploy.hyperv-resize", dry_run, console)
 
 
 def nic(
@@ -279,33 +282,39 @@ def nic(
     if bool(add) == bool(remove):
         raise HyperVError("say one of --add PHYSICAL_ADAPTER or --remove VM_ADAPTER")
     if remove:
-        script = render(
-            "nic",
-            apply=not dry_run,
-            remove=True,
-            vm_name=vm_name,
-            sniffing_adapter="",
-            sniffing_switch="",
-            sniffing_nic=remove,
-        )
+        values: dict[str, object] = {
+            "remove": True,
+            "vm_name": vm_name,
+            "sniffing_adapter": "",
+            "sniffing_switch": "",
+            "sniffing_nic": remove,
+        }
         what = f"{vm_name}: remove adapter {remove}"
     else:
-        script = render(
-            "nic",
-            apply=not dry_run,
-            remove=False,
-            vm_name=vm_name,
-            sniffing_adapter=add,
-            sniffing_switch=switch or f"{DEFAULT_SNIFFING_SWITCH} ({add})",
-            sniffing_nic=nic_name or f"{SNIFFING_NIC} ({add})",
-        )
+        values = {
+            "remove": False,
+            "vm_name": vm_name,
+            "sniffing_adapter": add,
+            "sniffing_switch": switch or f"{DEFAULT_SNIFFING_SWITCH} ({add})",
+            "sniffing_nic": nic_name or f"{SNIFFING_NIC} ({add})",
+        }
         what = f"{vm_name}: sniffing adapter on {add}"
-    return _day2(session, script, what, "deploy.hyperv-nic", dry_run, console)
+    return _day2(session, "nic", values, what, "deploy.hyperv-nic", dry_run, console)
 
 
-def _day2(session: Session, script: str, what: str, action: str, dry_run: bool, console: Console) -> list[Step]:
+def _day2(
+    session: Session,
+    template: str,
+    values: dict[str, object],
+    what: str,
+    action: str,
+    dry_run: bool,
+    console: Console,
+) -> list[Step]:
     report = Report(console)
-    output = session.run(script, on_step=report.step)
+    if dry_run:
+        _print_script(console, session.endpoint.host, template, render(template, apply=True, **values))
+    output = session.run(render(template, apply=not dry_run, **values), on_step=report.step)
     _raise_for(output, f"{action} on {session.endpoint.host}")
     console.print(report.summary(what, dry_run), highlight=False)
     return report.steps

@@ -601,9 +601,12 @@ def test_receive_timeouts_are_retried(start: Start, tls: Tls) -> None:
 
 def test_resize_stops_changes_and_starts(start: Start, tls: Tls) -> None:
     server = start(FakeHyperV.complete(DEPLOYED))
-    console, _ = _console()
+    console, buffer = _console()
     with Session(_endpoint(server, tls), PASSWORD) as session:
         dry = hyperv.resize(session, "nps-sensor", 2000, dry_run=True, console=console)
+        script = render("resize", apply=True, vm_name="nps-sensor", memory_bytes=24 * GIB, cpus=16)
+        assert script in buffer.getvalue()  # the script a real run sends, printed by the dry run
+        assert server.scripts == [render("resize", apply=False, vm_name="nps-sensor", memory_bytes=24 * GIB, cpus=16)]
         assert [(s.step, s.status) for s in dry] == [
             ("hyper-v", "ok"),
             ("vm", "ok"),
