@@ -569,10 +569,35 @@ for _esxi_task in (deploy_esxi_resize, deploy_esxi_nic, deploy_esxi_status):
     deploy.add_task(_esxi_task)
 
 
-@task(name="configure")
-def configure_appliances(c: Context) -> None:
-    """Configure running appliances with the Ansible roles (issue #8)."""
-    _pending(8, "configure")
+def _ansible_env() -> dict[str, str]:
+    """Ansible's settings are the repository's (ansible.cfg); its tools are in this venv."""
+    return {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@task(
+    name="configure",
+    help={
+        "inventory": "the Ansible inventory of the appliances (see inventory/example/)",
+        "limit": "only these hosts or groups (ansible-playbook --limit)",
+        "check": "say what would change, with the differences, and change nothing",
+    },
+)
+def configure_appliances(c: Context, inventory: str, limit: str = "", check: bool = False) -> None:
+    """Configure running appliances with the Ansible roles (site.yml): management network, proxy, sniffing."""
+    if not Path(inventory).exists():
+        raise Exit(f"configure: {inventory}: no such inventory (see inventory/example/hosts.yml)", code=2)
+    playbook = BIN / "ansible-playbook"
+    if not playbook.exists():
+        raise Exit("configure: ansible-playbook is not installed; run ./bootstrap (the dev extra has it)", code=2)
+    args = [str(playbook), "-i", inventory, str(ROOT / "site.yml")]
+    if limit:
+        args += ["--limit", limit]
+    if check:
+        args += ["--check", "--diff"]
+    result = c.run(shlex.join(args), env=_ansible_env(), pty=sys.stdout.isatty(), warn=True)
+    if result is None or result.failed:
+        code = result.exited if result is not None else 1
+        raise Exit(f"configure: ansible-playbook failed on some hosts (exit {code}); the recap above names them", code)
 
 
 # --- quality ------------------------------------------------------------------------
@@ -597,11 +622,15 @@ def test(c: Context, all: bool = False, k: str = "") -> None:
 
 @task
 def lint(c: Context) -> None:
-    """ruff (lint and format check) and mypy (strict)."""
+    """ruff (lint and format check), mypy (strict), ansible-lint (production profile)."""
     with c.cd(str(ROOT)):
         c.run(f"{shlex.quote(str(BIN / 'ruff'))} check .")
         c.run(f"{shlex.quote(str(BIN / 'ruff'))} format --check .")
         c.run(f"{shlex.quote(str(BIN / 'mypy'))}")
+        c.run(
+            f"{shlex.quote(str(BIN / 'ansible-lint'))} --profile production --offline -q site.yml roles inventory",
+            env=_ansible_env(),
+        )
 
 
 @task(
