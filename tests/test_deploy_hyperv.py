@@ -533,6 +533,34 @@ def test_running_vm_of_another_size_is_not_resized_behind_its_back(start: Start,
     assert server.hyperv.vms["nps-sensor"].memory == 8 * GIB
 
 
+def test_non_utf8_host_output_is_still_one_line(start: Start, tls: Tls) -> None:
+    host = _fresh()
+    host.output_encoding = "cp850"  # a host whose console code page ignored the shell's 65001
+    server = start(host)
+    d = hyperv.Deployment(management_switch="LAN", sniffing_adapter="Réseau 2", disk_on_host=DEPLOYMENT.disk_on_host)
+    with pytest.raises(HyperVError) as caught:
+        _deploy(server, tls, d, dry_run=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("deploy.hyperv on 127.0.0.1: step sniffing-adapter failed: no physical network adapter")
+    assert "R\ufffdseau 2" in message
+
+
+def test_powershell_error_outside_a_step(start: Start, tls: Tls, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start(_fresh())
+    clixml = (
+        b"#< CLIXML\r\n"
+        b'<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        b'<S S="Error">Set-StrictMode : Cannot validate argument_x000D__x000A_</S></Objs>'
+    )
+    monkeypatch.setattr(server.hyperv, "run_script", lambda script: (b"", clixml, 1))
+    with pytest.raises(HyperVError) as caught:
+        _deploy(server, tls, DEPLOYMENT, dry_run=True)
+    assert str(caught.value) == (
+        "deploy.hyperv on 127.0.0.1: the script stopped with exit code 1: Set-StrictMode : Cannot validate argument"
+    )
+
+
 def test_wrong_password(start: Start, tls: Tls) -> None:
     server = start(_fresh())
     with pytest.raises(HyperVError) as caught, Session(_endpoint(server, tls), "not-it"):
