@@ -138,7 +138,7 @@ class Matchers:
         c = rules.http_server(text)
         if c:
             return [c]
-        idx = self.db.get("satori-web", _satori("webserver_tests"), satori.EMPTY)
+        idx = self.db.get("satori-web", _satori("webserver_tests", os_names=False), satori.EMPTY)
         c = satori.best(idx.match("webserver", text), 0.7)
         return [c] if c else []
 
@@ -150,8 +150,8 @@ class Matchers:
         return found
 
 
-def _satori(tag: str) -> Callable[[Any], satori.Index]:
-    return lambda path: satori.load(path, tag)
+def _satori(tag: str, os_names: bool = True) -> Callable[[Any], satori.Index]:
+    return lambda path: satori.load(path, tag, os_names)
 
 
 def _text(value: Value) -> str:
@@ -230,13 +230,15 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         one = Claim(
             0.7, None, Device(None, value.strip(), None) if key == "manufacturer" else Device(None, None, value)
         )
-    elif source == "snmp" and key in ("sys_object_id", "engine_enterprise"):
+    elif source == "snmp" and key in ("sys_object_id", "engine_enterprise", "trap_enterprise"):
         one = rules.snmp_enterprise(value)
     elif source == "ssdp" and key in ("server", "user_agent"):
         one = rules.ssdp_server(value)
     elif source == "ntp" and key == "system":
         c = rules.description(value)
         one = Claim(round(c.weight * 0.7, 2), c.os, c.device, c.match) if c else None
+    elif source == "ntp" and key == "stratum" and value == "1":  # a clock of its own: a time server
+        one = Claim(0.5, None, Device("time server"))
     elif source == "ndp" and key == "role" and value == "router":
         one = Claim(0.6, None, Device("router"))
     elif source == "mdns" and key == "model":

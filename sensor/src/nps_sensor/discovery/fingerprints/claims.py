@@ -57,6 +57,7 @@ TYPE_PARENT = {
     "workstation": "computer",
     "virtual machine": "computer",
     "hypervisor": "server",
+    "time server": "server",
 }
 
 

@@ -592,6 +592,7 @@ ENTERPRISES: dict[int, tuple[str, str | None, OS | None]] = {
     1347: ("Kyocera", "printer", None),
     1602: ("Canon", "printer", None),
     1916: ("Extreme Networks", "switch", None),
+    2001: ("Oki", "printer", None),
     2011: ("Huawei", "network device", None),
     2435: ("Brother", "printer", None),
     2636: ("Juniper", "network device", OS("Junos", "Junos")),
@@ -636,6 +637,12 @@ def _ssdp_rules() -> list[Rule]:
             re.compile(r"Darwin/([\d.]+)"),
             lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
         ),
+        (re.compile(r"Tomato|DD-WRT|OpenWrt|AsusWRT|Merlin", re.I), _c(0.6, OS("Linux", "Linux"), Device("router"))),
+        (re.compile(r"MiniUPnPd|\bIGD\b|InternetGatewayDevice", re.I), _c(0.5, None, Device("router"))),
+        (re.compile(r"Sonos/", re.I), _c(0.7, OS("Linux", "Linux"), Device("smart speaker", "Sonos"))),
+        (re.compile(r"Roku/|Roku UPnP", re.I), _c(0.7, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
+        (re.compile(r"SHP, UPnP/|Samsung.*TV|Tizen", re.I), _c(0.6, OS("Linux", "Tizen"), Device("TV", "Samsung"))),
+        (re.compile(r"DLNADOC|Synology", re.I), _c(0.3, None, Device("media player"))),
     ]
 
 

@@ -37,8 +37,11 @@ class Index:
 EMPTY = Index()
 
 
-def entry_claim(fp: ET.Element) -> Claim | None:
-    """What a `<fingerprint>` says, weight 1 (the test's weight scales it), or None."""
+def entry_claim(fp: ET.Element, os_names: bool = True) -> Claim | None:
+    """What a `<fingerprint>` says, weight 1 (the test's weight scales it), or None.
+
+    `os_names` False: `os_name` names a product, not an OS (web.xml's "nginx" on Linux).
+    """
     a = fp.attrib
     os_class, os_name = a.get("os_class", "").strip(), a.get("os_name", "").strip()
     os: OS | None = None
@@ -48,7 +51,7 @@ def entry_claim(fp: ET.Element) -> Claim | None:
     else:
         fam = family(os_class) or family(os_name)
     if fam:
-        os = OS(fam, os_name or fam)
+        os = OS(fam, (os_name if os_names else "") or fam)
     kind = device_type(a.get("device_type", ""))
     vendor = a.get("device_vendor", "").strip() or None
     device = Device(kind, vendor) if kind or vendor else None
@@ -57,7 +60,7 @@ def entry_claim(fp: ET.Element) -> Claim | None:
     return Claim(1.0, os, device, f"Satori {a.get('name', '').strip()}")
 
 
-def load(path: Path, tests_tag: str) -> Index:
+def load(path: Path, tests_tag: str, os_names: bool = True) -> Index:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
@@ -67,7 +70,7 @@ def load(path: Path, tests_tag: str) -> Index:
     if not fingerprints:
         raise Corrupt("no <fingerprint>")
     for fp in fingerprints:
-        claim = entry_claim(fp)
+        claim = entry_claim(fp, os_names)
         if claim is None:
             continue
         for test in fp.iterfind(f"{tests_tag}/test"):
