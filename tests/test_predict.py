@@ -298,3 +298,22 @@ def test_any_facts_give_a_well_formed_prediction(
             assert [c["score"] for c in pred["candidates"]] == sorted(
                 (c["score"] for c in pred["candidates"]), reverse=True
             )
+
+
+def test_more_sources_of_the_vocabulary(empty: Databases) -> None:
+    win = predict(facts(("dhcpv6", "vendor_class", "311:MSFT 5.0")), None, db=empty)["os"]
+    assert win["family"] == "Windows"
+    router = predict(
+        facts(("ssdp", "server", "UPnP/Tomato 1.28.7500 MIPSR2Toastman-RT K26 USB Ext UPnP/1.0 MiniUPnPd/1.6")),
+        None,
+        db=empty,
+    )
+    assert router["device"]["type"] == "router"
+    phone = predict(facts(("lldp", "capabilities_enabled", "bridge,telephone")), None, db=empty)["device"]
+    assert phone["type"] == "VoIP phone"
+    l3 = predict(facts(("cdp", "capabilities", "router,switch,igmp")), None, db=empty)["device"]
+    assert l3["type"] == "network device"
+    printer = predict(facts(("snmp", "sys_object_id", "1.3.6.1.4.1.2435.2.3.9.1")), None, db=empty)["device"]
+    assert (printer["type"], printer["vendor"]) == ("printer", "Brother")
+    rtu = predict(facts(("dnp3", "role", "outstation"), ("dnp3", "address", "10")), None, db=empty)["device"]
+    assert rtu["type"] == "RTU"
