@@ -76,7 +76,7 @@ $nics = foreach ($nic in @(Get-VMNetworkAdapter -VM $vm)) {
     }
     [ordered]@{
         name = $nic.Name
-        switch = $nic.SwitchName
+        'switch' = $nic.SwitchName  # quoted: switch is a keyword
         mac = $nic.MacAddress
         mirroring = [string]$nic.PortMirroringMode
         vlan = [string]$vlan.OperationMode
