@@ -15,8 +15,10 @@ adapters added or removed; the appliance aggregates them) and `status()`.
 
 from __future__ import annotations
 
+import http.client
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,6 +397,20 @@ def vm_steps(session: Session, target: Target, vm: vim.VirtualMachine, deploymen
 # --- the doors ---------------------------------------------------------------------------
 
 
+@contextmanager
+def connected(endpoint: Endpoint) -> Iterator[Session]:
+    """A session for the block; what vSphere or the network throws at it becomes one DeployError line."""
+    session = connect(endpoint)
+    try:
+        yield session
+    except vmodl.MethodFault as exc:
+        raise DeployError(f"{endpoint.netloc}: vSphere refused a request: {fault_text(exc)}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeployError(f"{endpoint.netloc}: the connection failed: {exc}") from None
+    finally:
+        session.close()
+
+
 def deploy(
     endpoint: Endpoint, deployment: Deployment, *, dry_run: bool = False, say: Say = print, quiet: bool = False
 ) -> bool:
@@ -407,6 +423,12 @@ def deploy(
         raise DeployError(str(exc)) from None
     ova = open_ova(deployment.ova)
     verify(ova, quiet=quiet)
+    try:
+        etree.fromstring(ova.descriptor.encode())
+    except etree.XMLSyntaxError as exc:
+        raise DeployError(
+            f"{ova.path}: {ova.descriptor_name} line {exc.lineno}: not well-formed XML ({exc.msg})"
+        ) from None
     check_properties(ova, deployment.properties)
     unmapped = [n for n in ovf_networks(ova) if n not in (MANAGEMENT_NETWORK, SNIFFING_NETWORK)]
     if unmapped:
@@ -414,8 +436,7 @@ def deploy(
             f"the OVF's network(s) {', '.join(unmapped)} would not be mapped: this deployer maps "
             f"{MANAGEMENT_NETWORK!r} and {SNIFFING_NETWORK!r} only"
         )
-    session = connect(endpoint)
-    try:
+    with connected(endpoint) as session:
         target = resolve(session, deployment.placement)
         vm = find_vm(session, target.datacenter, deployment.name)
         if vm is not None and not deployment.reconcile:
@@ -423,6 +444,8 @@ def deploy(
                 f"a VM named {deployment.name!r} exists in {target.datacenter.name} and "
                 "--no-reconcile leaves it alone: choose another --name, or drop --no-reconcile"
             )
+        if vm is not None and vm.runtime.host is not None:
+            target.host = vm.runtime.host  # the capture path goes where the VM runs (vMotion may have moved it)
         mgmt = network(session, target, deployment.management_network)
         capture = deployment.capture
         if capture.dvswitch or find_dvportgroup(session, target.datacenter, capture.portgroup):
@@ -434,8 +457,6 @@ def deploy(
         else:
             steps += vm_steps(session, target, vm, deployment, say)
         return execute(steps, dry_run=dry_run, subject=deployment.name, say=say)
-    finally:
-        session.close()
 
 
 def _import_steps(
@@ -536,16 +557,13 @@ def resize(
         profile = profile_for(throughput)
     except ValueError as exc:
         raise DeployError(str(exc)) from None
-    session = connect(endpoint)
-    try:
+    with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
         was_on = vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOn
         steps, cycles = sizing_steps(vm, target.host, profile, reserve, shutdown_timeout, say)
         if cycles and was_on:
             steps.append(Step(f"VM {name}: power on", lambda: power_on(vm)))
         return execute(steps, dry_run=dry_run, subject=name, say=say)
-    finally:
-        session.close()
 
 
 def set_nics(
@@ -562,8 +580,7 @@ def set_nics(
     say: Say = print,
 ) -> bool:
     """Add or remove sniffing VMXNET3 adapters (or set their `count`); at least one stays."""
-    session = connect(endpoint)
-    try:
+    with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
         nics = _nics(vm)
         mgmt_name = _nic_network(nics[0], _dv_names(session, target.datacenter)) if nics else management_network
@@ -573,8 +590,6 @@ def set_nics(
             raise DeployError(f"VM {name} has {current} sniffing NIC(s): at least one must stay")
         steps = nic_steps(session, target, vm, mgmt_name, portgroup, wanted)
         return execute(steps, dry_run=dry_run, subject=name, say=say)
-    finally:
-        session.close()
 
 
 def status(
@@ -582,8 +597,7 @@ def status(
 ) -> dict[str, Any]:
     """The VM and its capture path as vSphere reports them."""
     capture = capture or CapturePath()
-    session = connect(endpoint)
-    try:
+    with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
         hw = vm.config.hardware
         nics = _nics(vm)
@@ -601,5 +615,3 @@ def status(
                 target.host, capture, find_dvportgroup(session, target.datacenter, capture.portgroup)
             ),
         }
-    finally:
-        session.close()

@@ -462,6 +462,9 @@ def test_an_unmapped_network_or_a_refused_ovf_stop_the_deploy(esx_server, tmp_pa
         "        <rasd:InstanceID>99</rasd:InstanceID>\n        <rasd:ResourceType>99</rasd:ResourceType>\n"
         "      </Item>\n    </VirtualHardwareSection>"
     )
+    broken = build_ova(tmp_path / "broken", lambda xml: xml.replace("</References>", "</Refs>", 1))
+    with pytest.raises(esxi.DeployError, match=r"nps-sensor-0.0.1.ovf line \d+: not well-formed XML"):
+        run_deploy(esx_server, deployment(broken, esxi.Placement()))
     refused = build_ova(tmp_path / "refused", lambda xml: xml.replace("</VirtualHardwareSection>", mystery, 1))
     with pytest.raises(esxi.DeployError, match=r"^the host refused the OVF: unsupported resource type: 99$"):
         run_deploy(esx_server, deployment(refused, esxi.Placement()))

@@ -52,7 +52,7 @@ def build() -> Path:
         "GOPATH": f"{BUILD / 'gopath'}:{GOCODE}",
         "GOCACHE": str(BUILD / "gocache"),
     }
-    tmp = BUILD / "vcsim.tmp"
+    tmp = BUILD / f"vcsim.{os.getpid()}.tmp"  # two test runs building at once do not collide
     proc = subprocess.run(
         [go, "build", "-o", str(tmp), "."], cwd=SOURCE, env=env, capture_output=True, text=True, check=False
     )
