@@ -95,7 +95,7 @@ CASES: dict[str, tuple[str, bool, dict[str, Any]]] = {
         },
     ),
     "status": ("status", False, {"vm_name": "nps-sensor"}),
-    "probe": ("probe", False, {"vhdx": BASE["vhdx"], "disk_zip": BASE["disk_zip"]}),
+    "probe": ("probe", False, {"vm_name": "nps-sensor", "vhdx": BASE["vhdx"], "disk_zip": BASE["disk_zip"]}),
     "upload": ("upload", True, {"path": BASE["disk_zip"], "sha256": BASE["disk_sha256"]}),
     "bootstrap": ("bootstrap", True, {}),
 }
@@ -202,6 +202,34 @@ def test_script_parses_and_calls_only_known_cmdlets(case: str) -> None:
 
 def _first(node: ts.Node, kind: str) -> ts.Node | None:
     return next((c for c in node.children if c.type == kind), None)
+
+
+AUTOMATIC = {"_", "true", "false", "null", "input", "erroractionpreference", "progresspreference"}
+
+
+def _assigned(variable: ts.Node) -> bool:
+    """Whether this occurrence sets the variable: left of =, a parameter, a foreach variable."""
+    parent = variable.parent
+    if parent is not None and parent.type in ("script_parameter", "foreach_statement"):
+        return True
+    node = parent
+    while node is not None and node.type not in ("assignment_expression", "statement_list", "program"):
+        if node.type == "left_assignment_expression":
+            return True
+        node = node.parent
+    return False
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_script_reads_only_variables_it_sets(case: str) -> None:
+    """A misspelt variable is $null in PowerShell, silently: every one read must be set."""
+    script = _render(case)
+    source = "$upload = {\n" + script + "}\n" if script.startswith("begin {") else script
+    variables = list(_nodes(PARSER.parse(source.encode()).root_node, "variable"))
+    names = [_text(v)[1:].lower() for v in variables]
+    assigned = {name for name, v in zip(names, variables, strict=True) if _assigned(v)} | AUTOMATIC
+    unset = sorted({name for name in names if name not in assigned})
+    assert not unset, f"{case}: reads variables it never sets: {unset}"
 
 
 def test_deploy_script_has_the_plan_in_order() -> None:
@@ -593,7 +621,7 @@ def test_basic_over_https_and_refused_over_http(start: Start, tls: Tls) -> None:
     server = start(_fresh(), auth="basic")
     _deploy_ep = _endpoint(server, tls, auth="basic")
     with Session(_deploy_ep, PASSWORD) as session:
-        out = session.run(render("probe", apply=False, vhdx="C:\\x.vhdx", disk_zip="C:\\x.zip"))
+        out = session.run(render("probe", apply=False, vm_name="v", vhdx="C:\\x.vhdx", disk_zip="C:\\x.zip"))
     assert out.record("disk") == {"vhdx": False, "zip_sha256": None}
     with pytest.raises(HyperVError, match="would send the password in clear"):
         Endpoint("h", USER, auth="basic", http=True).check()

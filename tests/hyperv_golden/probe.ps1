@@ -4,6 +4,7 @@ $ProgressPreference = 'SilentlyContinue'
 Set-StrictMode -Version 3.0
 $Apply = $false
 
+$VmName = 'nps-sensor'
 $Vhdx = 'C:\Hyper-V\nps-sensor\Virtual Hard Disks\nps-sensor-0.1.0-disk1.vhdx'
 $DiskZip = 'C:\Hyper-V\nps-sensor\nps-sensor-0.1.0-vhdx.zip'
 
