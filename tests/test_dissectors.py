@@ -462,6 +462,35 @@ def bacnet_read_property_ack(prop: int, value: bytes) -> bytes:
     return b"\x81\x0a" + struct.pack(">H", 4 + len(npdu)) + npdu
 
 
+def bacnet_string(value: bytes) -> bytes:
+    string = b"\x00" + value
+    return b"\x75" + bytes([len(string)]) + string
+
+
+def bacnet_read_property_multiple_ack() -> bytes:
+    device = b"\x0c" + struct.pack(">I", 8 << 22 | 2401)
+    sensor = b"\x0c" + struct.pack(">I", 0 << 22 | 7)
+    results = (
+        device
+        + b"\x1e"
+        + b"\x29\x4d\x4e"
+        + bacnet_string(b"AHU-3 Controller")
+        + b"\x4f"
+        + b"\x29\x2c\x5e\x91\x02\x91\x20\x5f"  # firmware-revision: an error (class, code)
+        + b"\x29\x70\x4e\x91\x00\x4f"  # system-status: an enumerated value
+        + b"\x29\x46\x4e"
+        + bacnet_string(b"FEC2611-0")
+        + b"\x4f"
+        + b"\x1f"
+        + sensor
+        + b"\x1e\x29\x4d\x4e"
+        + bacnet_string(b"Supply Air Temp")
+        + b"\x4f\x1f"
+    )
+    npdu = b"\x01\x00" + b"\x30\x06\x0e" + results
+    return b"\x81\x0a" + struct.pack(">H", 4 + len(npdu)) + npdu
+
+
 def dnp3(control: int, dst: int, src: int) -> bytes:
     return b"\x05\x64\x05" + bytes([control]) + struct.pack("<HH", dst, src) + b"\x00\x00"
 
@@ -497,6 +526,7 @@ def _cases() -> list[Case]:
     component = s7_component_id()
     enip = enip_list_identity()
     sol = solicit()
+    rpm = bacnet_read_property_multiple_ack()
     return [
         Case(
             "lldp",
@@ -796,6 +826,14 @@ def _cases() -> list[Case]:
             {("bacnet", "model", "FEC2611-0")},
         ),
         Case(
+            "bacnet",
+            udp4(47808, 47808),
+            rpm,
+            {("bacnet", "object_name", "AHU-3 Controller"), ("bacnet", "model", "FEC2611-0")},
+            early_end=rpm.index(b"\x29\x46"),
+            early={("bacnet", "object_name", "AHU-3 Controller")},
+        ),
+        Case(
             "dnp3",
             tcp4(20000, 50000),
             dnp3(0x44, 3, 10),
@@ -947,6 +985,11 @@ def test_dnp3_master_and_outstation() -> None:
     facts, _ = collect([tcp4(50000, 20000, src=B4, dst=A4)(dnp3(0xC4, 10, 3))])
     assert {("dnp3", "address", "3"), ("dnp3", "role", "master")} <= about(facts, B4)
     assert {("dnp3", "address", "10"), ("dnp3", "role", "outstation")} <= about(facts, A4)
+
+
+def test_bacnet_read_property_multiple_names_only_the_device() -> None:
+    facts, _ = collect([udp4(47808, 47808)(bacnet_read_property_multiple_ack())])
+    assert ("bacnet", "object_name", "Supply Air Temp") not in triples(facts)
 
 
 def test_bacnet_read_property_of_another_object_is_not_the_device_name() -> None:

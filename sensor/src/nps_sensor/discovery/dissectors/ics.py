@@ -11,8 +11,8 @@ answers cross the mirror port:
   names, serial number);
 * EtherNet/IP (CIP): ListIdentity responses, over UDP or TCP 44818: vendor ID,
   device type, product code, revision, serial number and product name;
-* BACnet/IP: I-Am (device instance, vendor ID) and ReadProperty-ACK of a device
-  object's name, model, vendor name and firmware;
+* BACnet/IP: I-Am (device instance, vendor ID) and ReadProperty(Multiple)-ACK of a
+  device object's name, model, vendor name, firmware and location;
 * DNP3: each frame's link-layer source and destination addresses, and from its
   direction bit which end is the master and which the outstation.
 
@@ -221,7 +221,8 @@ BACNET_PORT = 47808
 BVLC = 0x81
 FORWARDED_NPDU = 0x04
 UNCONFIRMED, COMPLEX_ACK = 1, 3
-I_AM, READ_PROPERTY = 0, 12
+I_AM, READ_PROPERTY, READ_PROPERTY_MULTIPLE = 0, 12, 14
+OPENING, CLOSING = -1, -2  # what `_tag` gives as the length of an opening or closing tag
 DEVICE = 8
 PROPERTIES = {
     77: "object_name",
@@ -236,7 +237,8 @@ CHARACTER_STRING, UNSIGNED = 7, 2
 
 
 def _tag(b: bytes, at: int) -> tuple[int, bool, int, int]:
-    """A BACnet tag at `at`: (number, context?, value start, value length or L/V/T)."""
+    """A BACnet tag at `at`: (number, context?, value start, value length), the length
+    OPENING or CLOSING for a context tag that opens or closes a constructed value."""
     if at >= len(b):
         raise Malformed("BACnet tag runs past the message")
     head = b[at]
@@ -245,6 +247,8 @@ def _tag(b: bytes, at: int) -> tuple[int, bool, int, int]:
     if number == 0x0F:
         number = b[at]
         at += 1
+    if context and lvt in (6, 7):
+        return number, context, at, OPENING if lvt == 6 else CLOSING
     if lvt == 5:  # extended length
         lvt = b[at]
         at += 1
@@ -287,8 +291,11 @@ def dissect_bacnet(p: Packet) -> None:
     kind = apdu[0] >> 4
     if kind == UNCONFIRMED and apdu[1] == I_AM:
         _i_am(p, apdu)
-    elif kind == COMPLEX_ACK and not apdu[0] & 0x08 and len(apdu) >= 3 and apdu[2] == READ_PROPERTY:
-        _read_property_ack(p, apdu[3:])
+    elif kind == COMPLEX_ACK and not apdu[0] & 0x08 and len(apdu) >= 3:
+        if apdu[2] == READ_PROPERTY:
+            _read_property_ack(p, apdu[3:])
+        elif apdu[2] == READ_PROPERTY_MULTIPLE:
+            _read_property_multiple_ack(p, apdu[3:])
 
 
 def _i_am(p: Packet, apdu: bytes) -> None:
@@ -324,8 +331,13 @@ def _read_property_ack(p: Packet, body: bytes) -> None:
     if context and number == 2:  # array index
         number, context, at, size = _tag(body, at + size)
     key = PROPERTIES.get(prop)
-    if not key or ident >> 22 != DEVICE or not (context and number == 3 and size == 6):
-        return  # only the device object's own identity; 6: an opening tag
+    if not key or ident >> 22 != DEVICE or not (context and number == 3 and size == OPENING):
+        return  # only the device object's own identity
+    _string(p, key, body, at)
+
+
+def _string(p: Packet, key: str, body: bytes, at: int) -> None:
+    """A character string value (application tag 7) at `at` as the fact `key`."""
     number, context, at, size = _tag(body, at)
     if context or number != CHARACTER_STRING or size < 1:
         return
@@ -340,6 +352,58 @@ def _read_property_ack(p: Packet, body: bytes) -> None:
     v = text(value)
     if v:
         p.fact("bacnet", key, v)
+
+
+def _read_property_multiple_ack(p: Packet, body: bytes) -> None:
+    """Each object's results: its identifier, then within tag 1 each property's
+    identifier (tag 2), optional array index (3) and value (within tag 4) or error (5)."""
+    at = 0
+    while at < len(body):
+        number, context, at, size = _tag(body, at)
+        if not context or number != 0 or size != 4 or at + 4 > len(body):
+            raise Malformed("ReadPropertyMultiple-ACK without an object identifier")
+        ident = int.from_bytes(body[at : at + 4], "big")
+        number, context, at, size = _tag(body, at + 4)
+        if not (context and number == 1 and size == OPENING):
+            raise Malformed("ReadPropertyMultiple-ACK without its list of results")
+        while True:
+            number, context, start, size = _tag(body, at)
+            if context and number == 1 and size == CLOSING:
+                at = start
+                break
+            if not context or number != 2:
+                raise Malformed("ReadPropertyMultiple-ACK result without a property identifier")
+            prop = _unsigned(body, start, size)
+            number, context, start, size = _tag(body, start + size)
+            if context and number == 3 and size >= 0:  # array index
+                number, context, start, size = _tag(body, start + size)
+            if not (context and number in (4, 5) and size == OPENING):
+                raise Malformed("ReadPropertyMultiple-ACK result without a value or an error")
+            key = PROPERTIES.get(prop)
+            if number == 4 and key and ident >> 22 == DEVICE:
+                _string(p, key, body, start)
+            at = _past_closing(body, start, number)
+
+
+def _past_closing(body: bytes, at: int, number: int) -> int:
+    """The position after the closing tag `number` that ends the values from `at`."""
+    depth = 0
+    while True:
+        tag, context, start, size = _tag(body, at)
+        if context and size == OPENING:
+            depth += 1
+            at = start
+        elif context and size == CLOSING:
+            if depth == 0:
+                if tag != number:
+                    raise Malformed("BACnet closing tag does not match")
+                return start
+            depth -= 1
+            at = start
+        elif not context and tag == 1:  # boolean: the value is in the tag
+            at = start
+        else:
+            at = start + size
 
 
 # --- DNP3 -----------------------------------------------------------------------------
