@@ -204,6 +204,23 @@ def _first(node: ts.Node, kind: str) -> ts.Node | None:
     return next((c for c in node.children if c.type == kind), None)
 
 
+# Every property or method a script touches, by the object that has it: under
+# Set-StrictMode a misspelt property throws on the host, this catches it here.
+MEMBERS = {
+    # Microsoft.HyperV.PowerShell.VirtualMachine (Get-VM), VMProcessor, TimeSpan
+    *("Name", "State", "Generation", "MemoryStartup", "DynamicMemoryEnabled", "AutomaticStopAction", "Uptime"),
+    *("Count", "TotalSeconds"),
+    # VMSwitch (Get-VMSwitch), MSFT_NetAdapter (Get-NetAdapter)
+    *("SwitchType", "NetAdapterInterfaceDescription", "AllowManagementOS", "InterfaceDescription"),
+    # VMNetworkAdapter, VMNetworkAdapterVlanSetting
+    *("SwitchName", "MacAddress", "IPAddresses", "PortMirroringMode", "OperationMode", "NativeVlanId"),
+    "AllowedVlanIdListString",
+    # VMSwitchExtensionPortFeature and its Msvm_EthernetSwitchPortSecuritySettingData
+    *("SettingData", "MonitorMode"),
+    # .NET and PowerShell
+    *("Out", "Error", "WriteLine", "Exception", "Message", "Trim", "Replace", "Length", "Close", "Write", "new"),
+    *("Hash", "Create", "TransformBlock", "TransformFinalBlock", "FromBase64String", "ToString"),
+}
 AUTOMATIC = {"_", "true", "false", "null", "input", "erroractionpreference", "progresspreference"}
 
 
@@ -230,6 +247,14 @@ def test_script_reads_only_variables_it_sets(case: str) -> None:
     assigned = {name for name, v in zip(names, variables, strict=True) if _assigned(v)} | AUTOMATIC
     unset = sorted({name for name in names if name not in assigned})
     assert not unset, f"{case}: reads variables it never sets: {unset}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_script_touches_only_known_members(case: str) -> None:
+    script = _render(case)
+    source = "$upload = {\n" + script + "}\n" if script.startswith("begin {") else script
+    members = {_text(m) for m in _nodes(PARSER.parse(source.encode()).root_node, "member_name")}
+    assert members <= MEMBERS, f"{case}: unknown members {sorted(members - MEMBERS)}"
 
 
 def test_deploy_script_has_the_plan_in_order() -> None:
