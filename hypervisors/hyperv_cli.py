@@ -41,7 +41,8 @@ def latest_zip(dist: Path) -> Path:
 
 
 def _session(ep: Endpoint) -> Session:
-    return Session(ep, read_password())
+    # Kerberos authenticates with the ticket from kinit: no password is asked for
+    return Session(ep, "" if ep.auth == "kerberos" else read_password())
 
 
 def deploy(

@@ -73,7 +73,7 @@ class Endpoint:
         """Refuse settings that cannot work or would leak the password, before connecting."""
         if not self.host:
             raise HyperVError("no host: pass --host NAME (the Hyper-V host's DNS name or address)")
-        if not self.user:
+        if not self.user and self.auth != "kerberos":  # Kerberos may use the ticket kinit got
             raise HyperVError("no user: pass --user DOMAIN\\NAME (or NAME@DOMAIN, or a local account)")
         if self.auth not in AUTHS:
             raise HyperVError(f"auth {self.auth!r}: choose one of {', '.join(AUTHS)}")
@@ -177,7 +177,7 @@ class Session:
         self._protocol = Protocol(
             endpoint.url,
             transport=auth,
-            username=endpoint.user,
+            username=endpoint.user or None,
             password=password,
             server_cert_validation="validate",
             ca_trust_path=_trust(endpoint),  # type: ignore[arg-type]  # None: certifi's store
