@@ -240,19 +240,28 @@ def _upload(
             cert = conn.sock.getpeercert(binary_form=True) if isinstance(conn.sock, ssl.SSLSocket) else None
             if cert is None or hashlib.sha1(cert).hexdigest() != pinned:
                 raise DeployError(f"{url.hostname}: its TLS certificate is not the one vCenter vouches for")
+        sent: OSError | None = None
         with open(ova.path, "rb") as f:
             f.seek(member.offset)
-            conn.request(
-                "PUT" if item.create else "POST",
-                url.path + (f"?{url.query}" if url.query else ""),
-                body=cast(BinaryIO, _Slice(f, member.size, advance)),
-                headers={
-                    "Content-Type": "application/x-vnd.vmware-streamVmdk",
-                    "Content-Length": str(member.size),
-                    "Connection": "close",
-                },
-            )
-        response = conn.getresponse()
+            try:
+                conn.request(
+                    "PUT" if item.create else "POST",
+                    url.path + (f"?{url.query}" if url.query else ""),
+                    body=cast(BinaryIO, _Slice(f, member.size, advance)),
+                    headers={
+                        "Content-Type": "application/x-vnd.vmware-streamVmdk",
+                        "Content-Length": str(member.size),
+                        "Connection": "close",
+                    },
+                )
+            except OSError as exc:
+                sent = exc  # the host may have answered (404, 403) and closed before taking it all
+        try:
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            if sent is not None:
+                raise sent from None
+            raise
         response.read()
         if response.status not in (200, 201):
             raise DeployError(

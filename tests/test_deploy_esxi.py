@@ -446,6 +446,12 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     )
     assert view.vms("full") == []  # the lease was aborted and the half-imported VM removed
 
+    message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="upload-error"), name="late"))
+    # The host answers 404 and closes while the disk is still being sent: the status when it can
+    # still be read, the connection's error when the close came first.
+    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 failed: ")
+    assert view.vms("late") == []
+
     esxi.deploy(endpoint(s), d, say=Lines(), quiet=True)
     assert "a VM named 'nps-sensor' exists in ha-datacenter and --no-reconcile leaves it alone" in error(
         endpoint(s), deployment(ova, esxi.Placement(), reconcile=False)
@@ -536,6 +542,17 @@ def test_secret_properties_never_from_arguments_and_files_must_be_private(tmp_pa
     assert values == {"hostname": "s2", "registration.code": REGISTRATION_CODE, "proxy.password": PROXY_PASSWORD}
     assert PROXY_PASSWORD not in repr(esxi.Deployment(ova=Path("x"), properties=values))
     assert "vcsim" not in repr(esxi.Endpoint("h", "u", "vcsim-password"))
+
+
+def test_the_password_is_never_an_argument(monkeypatch) -> None:
+    monkeypatch.delenv("NPS_VSPHERE_PASSWORD", raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)  # as in CI: no terminal to prompt on
+    with pytest.raises(esxi.DeployError, match="no password: set NPS_VSPHERE_PASSWORD"):
+        esxi_cli.endpoint("esx1.lab", "root", "", False)
+    monkeypatch.setenv("NPS_VSPHERE_PASSWORD", "from-the-environment")
+    assert esxi_cli.endpoint("esx1.lab", "root", "", False).password == "from-the-environment"
+    with pytest.raises(esxi.DeployError, match="--ca-bundle and --insecure exclude each other"):
+        esxi_cli.endpoint("esx1.lab", "root", "ca.pem", True)
 
 
 def test_no_secret_in_output_logs_or_arguments(esx_server, ova, caplog, capsys, view_of) -> None:

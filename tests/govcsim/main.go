@@ -11,7 +11,9 @@
 //     a real host reports (ports, MTU, a security policy all false), so that a client
 //     that drops the existing spec when updating it is caught.
 //   - A resource pool named "lease-error" whose imports get a lease in the error
-//     state, as a host gives one when the datastore fills up or the import fails.
+//     state, as a host gives one when the datastore fills up or the import fails,
+//     and one named "upload-error" whose leases point the disk upload at a URL the
+//     host answers with 404, as when a lease expires during the upload.
 //
 // Usage: vcsim [-esx] [-l 127.0.0.1:0] [-ca-out FILE]
 // The login is read from VCSIM_USERNAME and VCSIM_PASSWORD (never an argument).
@@ -114,9 +116,11 @@ func (s *NetworkSystem) UpdatePortGroup(c *types.UpdatePortGroup) soap.HasFault 
 	return r
 }
 
-// LeaseErrorPool is a resource pool whose imports fail in the lease, as on a full datastore.
+// LeaseErrorPool is a resource pool whose imports fail in the lease, as on a full datastore,
+// or (upload) whose lease's upload URLs lead nowhere.
 type LeaseErrorPool struct {
 	simulator.ResourcePool
+	upload bool
 }
 
 func (p *LeaseErrorPool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp) soap.HasFault {
@@ -124,7 +128,12 @@ func (p *LeaseErrorPool) ImportVApp(ctx *simulator.Context, req *types.ImportVAp
 	if body.Res == nil {
 		return body
 	}
-	if lease, ok := ctx.Session.Get(body.Res.Returnval).(*simulator.HttpNfcLease); ok {
+	lease, ok := ctx.Session.Get(body.Res.Returnval).(*simulator.HttpNfcLease)
+	if ok && p.upload {
+		for i := range lease.Info.DeviceUrl {
+			lease.Info.DeviceUrl[i].Url = "https://*/nfc/expired-lease/" + lease.Info.DeviceUrl[i].TargetId
+		}
+	} else if ok {
 		lease.State = types.HttpNfcLeaseStateError
 		lease.Error = &types.LocalizedMethodFault{
 			Fault:            &types.FileFault{File: "[LocalDS_0] " + req.Spec.(*types.VirtualMachineImportSpec).ConfigSpec.Name},
@@ -175,15 +184,17 @@ func extend(esx bool) {
 		Reservation: types.NewInt64(0), ExpandableReservation: types.NewBool(true), Limit: &unlimited,
 		Shares: &types.SharesInfo{Level: types.SharesLevelNormal},
 	}
-	res := root.CreateResourcePool(&types.CreateResourcePool{
-		This: root.Self, Name: "lease-error",
-		Spec: types.ResourceConfigSpec{CpuAllocation: alloc, MemoryAllocation: alloc},
-	}).(*methods.CreateResourcePoolBody)
-	if res.Res == nil {
-		log.Fatalf("vcsim: creating the lease-error pool: %v", res.Fault_)
+	for _, name := range []string{"lease-error", "upload-error"} {
+		res := root.CreateResourcePool(&types.CreateResourcePool{
+			This: root.Self, Name: name,
+			Spec: types.ResourceConfigSpec{CpuAllocation: alloc, MemoryAllocation: alloc},
+		}).(*methods.CreateResourcePoolBody)
+		if res.Res == nil {
+			log.Fatalf("vcsim: creating the %s pool: %v", name, res.Fault_)
+		}
+		child := simulator.Map.Get(res.Res.Returnval).(*simulator.ResourcePool)
+		simulator.Map.Put(&LeaseErrorPool{*child, name == "upload-error"})
 	}
-	child := simulator.Map.Get(res.Res.Returnval).(*simulator.ResourcePool)
-	simulator.Map.Put(&LeaseErrorPool{*child})
 }
 
 // selfSigned makes a fresh P-256 certificate for the loopback addresses. net/http's
