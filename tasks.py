@@ -196,6 +196,7 @@ def _esxi(call: Callable[[], object]) -> object:
 
 @task(
     name="esxi",
+    auto_shortflags=False,  # a few dozen options: the automatic one-letter flags would be noise
     iterable=["prop"],
     help={
         **_VSPHERE_HELP,
@@ -251,7 +252,7 @@ def deploy_esxi(
     fail_on_warnings: bool = False,
     reconcile: bool = True,
     dry_run: bool = False,
-    shutdown_timeout: float = 120.0,
+    shutdown_timeout: int = 120,
 ) -> None:
     """Deploy the OVA to VMware ESXi or vCenter in one idempotent step: capture path, import, size, power on."""
 
@@ -281,6 +282,7 @@ def deploy_esxi(
 
 @task(
     name="esxi-resize",
+    auto_shortflags=False,
     help={
         **_VSPHERE_HELP,
         "mbps": "mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24)",
@@ -299,7 +301,7 @@ def deploy_esxi_resize(
     datacenter: str = "",
     name: str = "nps-sensor",
     reserve: bool = False,
-    shutdown_timeout: float = 120.0,
+    shutdown_timeout: int = 120,
     dry_run: bool = False,
 ) -> None:
     """Resize the appliance for a rate: guest shutdown (power off after the time-out), reconfigure, power on."""
@@ -324,6 +326,7 @@ def deploy_esxi_resize(
 
 @task(
     name="esxi-nic",
+    auto_shortflags=False,
     help={
         **_VSPHERE_HELP,
         "add": "sniffing VMXNET3 NICs to add",
@@ -367,6 +370,7 @@ def deploy_esxi_nic(
 
 @task(
     name="esxi-status",
+    auto_shortflags=False,
     help={
         **_VSPHERE_HELP,
         "sniffing_portgroup": "port group of the sniffing NICs (default 'NPS Sniffing')",
