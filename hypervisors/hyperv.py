@@ -183,9 +183,9 @@ class Report:
         return f"{what}: {', '.join(parts)}" + (" (dry run: nothing was changed)" if dry_run else "")
 
 
-def _raise_for(output: Output, action: str) -> None:
+def _raise_for(output: Output, host: str) -> None:
     if not output.ok:
-        raise HyperVError(f"{action}: {output.error_line()}")
+        raise HyperVError(f"{host}: {output.error_line()}")
 
 
 def _uploader(console: Console, total: int) -> tuple[Progress, Callable[[int], None]]:
@@ -213,7 +213,7 @@ def deploy(session: Session, d: Deployment, *, dry_run: bool, console: Console) 
     if disk.local_zip is not None:
         _upload_step(session, d.vm_name, disk, report, dry_run, console)
     output = session.run(deploy_script(d, disk, apply=not dry_run), on_step=report.step)
-    _raise_for(output, f"deploy.hyperv on {host}")
+    _raise_for(output, host)
     console.print(report.summary(f"{d.vm_name} on {host}", dry_run), highlight=False)
     return report.steps
 
@@ -229,7 +229,7 @@ def _upload_step(session: Session, vm_name: str, disk: Disk, report: Report, dry
     probe = session.run(
         render("probe", apply=False, vm_name=vm_name, vhdx=str(disk.vhdx), disk_zip=str(disk.zip_on_host))
     )
-    _raise_for(probe, "probe of the disk")
+    _raise_for(probe, session.endpoint.host)
     state: dict[str, Any] = probe.record("disk") or {}
     size = disk.local_zip.stat().st_size
     target = str(disk.zip_on_host)
@@ -243,7 +243,7 @@ def _upload_step(session: Session, vm_name: str, disk: Disk, report: Report, dry
         progress, advance = _uploader(console, size)
         with progress:
             output = session.upload(disk.local_zip, target, disk.sha256, advance)
-        _raise_for(output, "upload")
+        _raise_for(output, session.endpoint.host)
         for step in output.steps:
             report.step(step)
 
@@ -264,7 +264,7 @@ def resize(session: Session, vm_name: str, mbps: int, *, dry_run: bool, console:
         "cpus": profile.vcpus,
     }
     what = f"{vm_name} to {profile.label}"
-    return _day2(session, "resize", values, what, "deploy.hyperv-resize", dry_run, console)
+    return _day2(session, "resize", values, what, dry_run, console)
 
 
 def nic(
@@ -301,7 +301,7 @@ def nic(
             "sniffing_nic": nic_name or f"{SNIFFING_NIC} ({add})",
         }
         what = f"{vm_name}: sniffing adapter on {add}"
-    return _day2(session, "nic", values, what, "deploy.hyperv-nic", dry_run, console)
+    return _day2(session, "nic", values, what, dry_run, console)
 
 
 def _day2(
@@ -309,7 +309,6 @@ def _day2(
     template: str,
     values: dict[str, object],
     what: str,
-    action: str,
     dry_run: bool,
     console: Console,
 ) -> list[Step]:
@@ -317,7 +316,7 @@ def _day2(
     if dry_run:
         _print_script(console, session.endpoint.host, template, render(template, apply=True, **values))
     output = session.run(render(template, apply=not dry_run, **values), on_step=report.step)
-    _raise_for(output, f"{action} on {session.endpoint.host}")
+    _raise_for(output, session.endpoint.host)
     console.print(report.summary(what, dry_run), highlight=False)
     return report.steps
 
@@ -326,10 +325,10 @@ def status(session: Session, vm_name: str) -> dict[str, Any]:
     """The VM's state, size and adapters as the host reports them."""
     check_vm_name(vm_name)
     output = session.run(render("status", apply=False, vm_name=vm_name))
-    _raise_for(output, f"deploy.hyperv-status on {session.endpoint.host}")
+    _raise_for(output, session.endpoint.host)
     vm = output.record("vm")
     if not isinstance(vm, dict):
-        raise HyperVError(f"deploy.hyperv-status on {session.endpoint.host}: the host printed no status")
+        raise HyperVError(f"{session.endpoint.host}: the status script printed no status")
     return vm
 
 

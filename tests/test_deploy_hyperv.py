@@ -540,7 +540,7 @@ def test_upload_damaged_on_the_way(start: Start, tls: Tls, tmp_path: Path, monke
 
     monkeypatch.setattr(server.hyperv, "receive_upload", damaged)
     d = hyperv.Deployment(management_switch="LAN", sniffing_adapter="Ethernet 2", disk=archive)
-    with pytest.raises(HyperVError, match=r"^upload: step upload failed: .*received SHA256 [0-9A-F]{64}, sent"):
+    with pytest.raises(HyperVError, match=r"^127.0.0.1: step upload failed: .*received SHA256 [0-9A-F]{64}, sent"):
         _deploy(server, tls, d, dry_run=False)
     assert not server.hyperv.files
 
@@ -553,7 +553,7 @@ def test_missing_adapter_is_one_line(start: Start, tls: Tls) -> None:
     message = str(caught.value)
     assert "\n" not in message
     assert message == (
-        "deploy.hyperv on 127.0.0.1: step sniffing-adapter failed: no physical network adapter named Ethernet 9 "
+        "127.0.0.1: step sniffing-adapter failed: no physical network adapter named Ethernet 9 "
         "on this host (Get-NetAdapter -Physical lists them)"
     )
 
@@ -566,8 +566,7 @@ def test_failing_hyperv_step_keeps_the_steps_before(start: Start, tls: Tls) -> N
     with Session(_endpoint(server, tls), PASSWORD) as session, pytest.raises(HyperVError) as caught:
         hyperv.deploy(session, DEPLOYMENT, dry_run=False, console=console)
     assert str(caught.value) == (
-        "deploy.hyperv on 127.0.0.1: step monitor-mode failed: The operation failed because the object was not "
-        "found. (0x80041002)"
+        "127.0.0.1: step monitor-mode failed: The operation failed because the object was not found. (0x80041002)"
     )
     printed = buffer.getvalue()
     assert "changed  sniffing-switch" in printed and "failed   monitor-mode" in printed
@@ -580,7 +579,7 @@ def test_running_vm_of_another_size_is_not_resized_behind_its_back(start: Start,
     with pytest.raises(HyperVError) as caught:
         _deploy(server, tls, DEPLOYMENT, dry_run=False)
     assert str(caught.value) == (
-        "deploy.hyperv on 127.0.0.1: step memory failed: VM nps-sensor is Running: its memory and processors change "
+        "127.0.0.1: step memory failed: VM nps-sensor is Running: its memory and processors change "
         "only while it is off; stop it and run again (inv deploy.hyperv-resize stops and starts it for its size)"
     )
     assert server.hyperv.vms["nps-sensor"].memory == 8 * GIB
@@ -595,7 +594,7 @@ def test_non_utf8_host_output_is_still_one_line(start: Start, tls: Tls) -> None:
         _deploy(server, tls, d, dry_run=True)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith("deploy.hyperv on 127.0.0.1: step sniffing-adapter failed: no physical network adapter")
+    assert message.startswith("127.0.0.1: step sniffing-adapter failed: no physical network adapter")
     assert "R\ufffdseau 2" in message
 
 
@@ -610,7 +609,7 @@ def test_powershell_error_outside_a_step(start: Start, tls: Tls, monkeypatch: py
     with pytest.raises(HyperVError) as caught:
         _deploy(server, tls, DEPLOYMENT, dry_run=True)
     assert str(caught.value) == (
-        "deploy.hyperv on 127.0.0.1: the script stopped with exit code 1: Set-StrictMode : Cannot validate argument"
+        "127.0.0.1: the script stopped with exit code 1: Set-StrictMode : Cannot validate argument"
     )
 
 
@@ -741,7 +740,7 @@ def test_status_of_a_missing_vm(start: Start, tls: Tls) -> None:
     server = start(_fresh())
     with Session(_endpoint(server, tls), PASSWORD) as session, pytest.raises(HyperVError) as caught:
         hyperv.status(session, "nope")
-    assert str(caught.value) == "deploy.hyperv-status on 127.0.0.1: step vm failed: no VM named nope on this host"
+    assert str(caught.value) == "127.0.0.1: step vm failed: no VM named nope on this host"
 
 
 def test_deployment_checks_before_connecting(tmp_path: Path) -> None:
@@ -755,6 +754,28 @@ def test_deployment_checks_before_connecting(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip")
     with pytest.raises(HyperVError, match="not a readable zip"):
         hyperv.plan_disk(hyperv.Deployment("S", "E", disk=bad))
+
+
+def test_cli_glue(start: Start, tls: Tls, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    from nps_hypervisors import hyperv_cli
+
+    server = start(FakeHyperV.complete(DEPLOYED))
+    monkeypatch.setenv("NPS_WINRM_PASSWORD", PASSWORD)
+    ep = hyperv_cli.endpoint("127.0.0.1", USER, "NTLM", False, server.port, str(tls.ca))
+    console, buffer = _console()
+    hyperv_cli.status(ep, "nps-sensor", True, console)
+    assert json.loads(buffer.getvalue())["nics"][1]["monitor_mode"] == 2
+    hyperv_cli.resize(ep, "nps-sensor", 500, False, console)
+    assert server.hyperv.vms["nps-sensor"].cpus == 4
+    with pytest.raises(hyperv_cli.CliError, match=r"^deploy\.hyperv-nic: 127\.0\.0\.1: step sniffing"):
+        hyperv_cli.nic(ep, "nps-sensor", "Ethernet 7", "", "", "", True, console)
+    with pytest.raises(hyperv_cli.CliError) as caught:
+        hyperv_cli.endpoint("h", USER, "digest", False, 0, "")
+    assert caught.value.code == 2 and str(caught.value) == "auth 'digest': choose one of ntlm, kerberos, credssp, basic"
+    with pytest.raises(hyperv_cli.CliError, match=r"no .*/nps-sensor-\*-vhdx.zip: run inv image.build"):
+        hyperv_cli.latest_zip(tmp_path)
 
 
 # --- the task, as a user runs it ---------------------------------------------------------------
