@@ -1074,3 +1074,33 @@ def test_every_new_dissector_is_covered() -> None:
     assert covered >= {"lldp", "cdp", "ndp", "dhcpv6", "ssdp", "ntp", "snmp", "smb"}
     assert covered >= {"modbus", "s7comm", "enip", "bacnet", "dnp3"}
     assert NO_MAC == -1  # facts without a MAC carry -1, as `about` expects
+
+
+# --- a damaged record is skipped where the format allows, and counted ----------------
+
+
+def test_dhcpv6_bad_fqdn_keeps_the_options_after_it() -> None:
+    bad_name = dhcp6_option(39, b"\x01\x3fab")  # a label longer than the option
+    message = b"\x01\x12\x34\x56" + bad_name + dhcp6_option(16, struct.pack(">IH", 311, 8) + b"MSFT 5.0")
+    facts, errors = collect([udp6(V6_HOST, "ff02::1:2", 546, 547)(message)])
+    assert ("dhcpv6", "vendor_class", "311:MSFT 5.0") in about(facts, V6_HOST)
+    assert errors.get("malformed-dhcpv6") == 1
+
+
+def test_snmp_bad_binding_keeps_the_bindings_after_it() -> None:
+    binds = ber(0x30, ber(0x04, b"not an OID") + ber(0x04, b"x")) + ber(
+        0x30, ber_oid("1.3.6.1.2.1.1.5.0") + ber(0x04, b"edge02")
+    )
+    pdu = ber(0xA2, ber_int(1) + ber_int(0) + ber_int(0) + ber(0x30, binds))
+    facts, errors = collect([udp4(161, 50000)(ber(0x30, ber_int(1) + ber(0x04, COMMUNITY) + pdu))])
+    assert ("snmp", "hostname", "edge02") in about(facts, A4)
+    assert errors.get("malformed-snmp") == 1
+
+
+def test_ntlm_bad_domain_keeps_the_workstation() -> None:
+    auth = bytearray(ntlm_authenticate())
+    auth[28 + 4 : 28 + 8] = struct.pack("<I", 0xFFFF)  # the domain's offset past the message
+    facts, errors = collect([tcp4(50000, 445)(smb2_session_setup(False, bytes(auth)))])
+    assert ("ntlm", "workstation", "WS-0042") in about(facts, A4)
+    assert ("ntlm", "domain", "CORP") not in about(facts, A4)
+    assert errors.get("malformed-smb") == 1

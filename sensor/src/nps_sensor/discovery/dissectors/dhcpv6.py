@@ -95,6 +95,7 @@ def dissect(p: Packet) -> None:
         return
     about = {"ip": client, "mac": mac if mac != NO_MAC else None}
     from_client = kind in CLIENT_MESSAGES
+    bad: Malformed | None = None  # raised after the options that follow it
     for code, value in options(msg, 4):
         if code == CLIENT_ID and value:
             p.fact("dhcpv6", "duid", value.hex(), **about)
@@ -102,7 +103,10 @@ def dissect(p: Packet) -> None:
             if ll >= 0 and (relayed or mac in (NO_MAC, ll)):
                 p.fact("dhcpv6", "mac", mac_text(ll.to_bytes(6, "big")), ip=client, mac=ll)
         elif code == FQDN and len(value) >= 2:
-            name = domain_name(value[1:]).rstrip(".")
+            try:
+                name = domain_name(value[1:]).rstrip(".")
+            except Malformed as e:
+                bad, name = e, ""
             if name:
                 p.fact("dhcpv6", "fqdn", name, **about)
                 p.fact("dhcpv6", "hostname", name, **about)
@@ -119,6 +123,8 @@ def dissect(p: Packet) -> None:
             p.fact("dhcpv6", "oro", ",".join(codes), **about)
         elif code == MUD_URL and value:
             p.fact("dhcpv6", "mud_url", text(value, 512), **about)
+    if bad is not None:
+        raise bad
 
 
 def _vendor_class(value: bytes) -> str:

@@ -185,14 +185,21 @@ def dissect_enip(p: Packet) -> None:
         p.fact("enip", "service", (transport, ENIP_PORT, "enip"))
     data = b[24 : 24 + size]
     items, at = int.from_bytes(data[0:2], "little"), 2
+    bad: Malformed | None = None  # a damaged item is skipped; raised after the rest
     for _ in range(items):
         if at + 4 > len(data):
-            raise Malformed("ListIdentity item runs past the response")
+            bad = Malformed("ListIdentity item runs past the response")
+            break
         kind, length = struct.unpack_from("<HH", data, at)
         item = data[at + 4 : at + 4 + length]
         at += 4 + length
         if kind == IDENTITY_ITEM:
-            _identity(p, item)
+            try:
+                _identity(p, item)
+            except Malformed as e:
+                bad = e
+    if bad is not None:
+        raise bad
 
 
 def _identity(p: Packet, item: bytes) -> None:

@@ -180,6 +180,7 @@ def ntlmssp(p: Packet, m: bytes) -> None:
     if len(m) < 12:
         raise Malformed("short NTLMSSP message")
     kind = int.from_bytes(m[8:12], "little")
+    bad: Malformed | None = None  # a damaged name is skipped; raised after the others
     if kind == NEGOTIATE and len(m) >= 16:
         flags = int.from_bytes(m[12:16], "little")
         if flags & NTLM_VERSION:
@@ -188,7 +189,10 @@ def ntlmssp(p: Packet, m: bytes) -> None:
         flags = int.from_bytes(m[20:24], "little")
         if flags & NTLM_VERSION:
             _version(p, m, 48)
-        target = _buffer(m, 12, bool(flags & NTLM_UNICODE))
+        try:
+            target = _buffer(m, 12, bool(flags & NTLM_UNICODE))
+        except Malformed as e:  # the target info may still be whole
+            bad, target = e, ""
         if target:
             p.fact("ntlm", "target_name", target)
         size, _, offset = struct.unpack_from("<HHI", m, 40)
@@ -199,13 +203,16 @@ def ntlmssp(p: Packet, m: bytes) -> None:
         first = min(struct.unpack_from("<I", m, k)[0] for k in (16, 24, 32, 40, 48, 56))
         if flags & NTLM_VERSION and first >= 72:
             _version(p, m, 64)
-        domain = _buffer(m, 28, unicode)
-        if domain:
-            p.fact("ntlm", "domain", domain)
-        workstation = _buffer(m, 44, unicode)
-        if workstation:
-            p.fact("ntlm", "workstation", workstation)
-            p.fact("smb", "hostname", workstation)
+        for at, keys in ((28, ("domain",)), (44, ("workstation", "hostname"))):
+            try:
+                value = _buffer(m, at, unicode)
+            except Malformed as e:  # the other name may still be whole
+                bad, value = e, ""
+            if value:
+                for key in keys:
+                    p.fact("smb" if key == "hostname" else "ntlm", key, value)
+    if bad is not None:
+        raise bad
 
 
 def _av_pairs(p: Packet, info: bytes) -> None:

@@ -102,24 +102,35 @@ def _pdu(p: Packet, b: bytes, at: int, end: int, version: str) -> None:
     tag, at, stop = tlv(b, at, clamp=True)
     if tag != SEQUENCE:
         raise Malformed("variable bindings are not a sequence")
+    bad: Malformed | None = None  # a damaged binding is skipped; raised after the rest
     while at < stop:
         _, bind, at = tlv(b, at)
-        tag, o_start, o_end = tlv(b, bind)
-        if tag != OID:
-            raise Malformed("variable binding without an object identifier")
-        oid = b[o_start:o_end]
-        if len(oid) == 8 and oid[:6] == SYSTEM and oid[7] == 0:
-            key = SYSTEM_KEYS.get(oid[6])
-            if key:
-                v_tag, v_start, v_end = tlv(b, o_end)
-                value = b[v_start:v_end]
-                if key == "sys_object_id":
-                    if v_tag == OID and value:
-                        p.fact("snmp", key, oid_text(value))
-                elif v_tag == OCTETS:
-                    v = text(value.replace(b"\r\n", b" ").replace(b"\n", b" "), 512)
-                    if v:
-                        p.fact("snmp", key, v)
+        try:
+            _binding(p, b[:at], bind)
+        except Malformed as e:
+            bad = e
+    if bad is not None:
+        raise bad
+
+
+def _binding(p: Packet, b: bytes, at: int) -> None:
+    """One variable binding (OID, value) from `at`; `b` ends where the binding does."""
+    tag, o_start, o_end = tlv(b, at)
+    if tag != OID:
+        raise Malformed("variable binding without an object identifier")
+    oid = b[o_start:o_end]
+    if len(oid) == 8 and oid[:6] == SYSTEM and oid[7] == 0:
+        key = SYSTEM_KEYS.get(oid[6])
+        if key:
+            v_tag, v_start, v_end = tlv(b, o_end)
+            value = b[v_start:v_end]
+            if key == "sys_object_id":
+                if v_tag == OID and value:
+                    p.fact("snmp", key, oid_text(value))
+            elif v_tag == OCTETS:
+                v = text(value.replace(b"\r\n", b" ").replace(b"\n", b" "), 512)
+                if v:
+                    p.fact("snmp", key, v)
 
 
 def _v3(p: Packet, b: bytes, at: int, end: int) -> None:
