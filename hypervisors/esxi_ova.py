@@ -94,6 +94,13 @@ def open_ova(path: Path) -> Ova:
 
 def verify(ova: Ova, quiet: bool = False) -> None:
     """Check every file the manifest lists against its digest; DeployError on the first mismatch."""
+    try:
+        _verify(ova, quiet)
+    except OSError as exc:
+        raise DeployError(f"{ova.path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _verify(ova: Ova, quiet: bool) -> None:
     for name in ova.members:
         if name != ova.descriptor_name and not name.lower().endswith(".mf") and name not in ova.digests:
             raise DeployError(f"{ova.path}: {name} is not in the manifest; the OVA was altered: rebuild it")
