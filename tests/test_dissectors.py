@@ -1104,3 +1104,15 @@ def test_ntlm_bad_domain_keeps_the_workstation() -> None:
     assert ("ntlm", "workstation", "WS-0042") in about(facts, A4)
     assert ("ntlm", "domain", "CORP") not in about(facts, A4)
     assert errors.get("malformed-smb") == 1
+
+
+def test_lldp_and_cdp_behind_a_vlan_tag() -> None:
+    tag = (P.vlan_tag(42),)
+    body = CDP_LLC + cdp_payload()
+    frames = [
+        P.ethernet(LLDP_MULTICAST, MA, 0x88CC, lldp_payload(), tags=tag),
+        P.ethernet(CDP_MULTICAST, MB, len(body), body, tags=tag),
+    ]
+    facts, _ = collect(frames)
+    assert ("lldp", "hostname", "core-sw1.example.net") in about(facts, None, MA)
+    assert ("cdp", "hostname", "dist-sw2.example.net") in about(facts, None, MB)
