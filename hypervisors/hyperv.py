@@ -211,7 +211,7 @@ def deploy(session: Session, d: Deployment, *, dry_run: bool, console: Console) 
     if dry_run:
         _print_script(console, host, "deploy", deploy_script(d, disk, apply=True))
     if disk.local_zip is not None:
-        _upload_step(session, d.vm_name, disk, report, dry_run, console)
+        _upload_step(session, d, disk, report, dry_run, console)
     output = session.run(deploy_script(d, disk, apply=not dry_run), on_step=report.step)
     _raise_for(output, host)
     console.print(report.summary(f"{d.vm_name} on {host}", dry_run), highlight=False)
@@ -224,10 +224,18 @@ def _print_script(console: Console, host: str, template: str, script: str) -> No
     console.print(f"# What it would do on {host} now (checked with $Apply = $false):", highlight=False)
 
 
-def _upload_step(session: Session, vm_name: str, disk: Disk, report: Report, dry_run: bool, console: Console) -> None:
+def _upload_step(session: Session, d: Deployment, disk: Disk, report: Report, dry_run: bool, console: Console) -> None:
     assert disk.local_zip is not None and disk.zip_on_host is not None
     probe = session.run(
-        render("probe", apply=False, vm_name=vm_name, vhdx=str(disk.vhdx), disk_zip=str(disk.zip_on_host))
+        render(
+            "probe",
+            apply=False,
+            vm_name=d.vm_name,
+            vhdx=str(disk.vhdx),
+            disk_zip=str(disk.zip_on_host),
+            management_switch=d.management_switch,
+            sniffing_adapter=d.sniffing_adapter,
+        )
     )
     _raise_for(probe, session.endpoint.host)
     state: dict[str, Any] = probe.record("disk") or {}

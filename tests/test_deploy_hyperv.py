@@ -95,7 +95,11 @@ CASES: dict[str, tuple[str, bool, dict[str, Any]]] = {
         },
     ),
     "status": ("status", False, {"vm_name": "nps-sensor"}),
-    "probe": ("probe", False, {"vm_name": "nps-sensor", "vhdx": BASE["vhdx"], "disk_zip": BASE["disk_zip"]}),
+    "probe": (
+        "probe",
+        False,
+        {k: BASE[k] for k in ("vm_name", "vhdx", "disk_zip", "management_switch", "sniffing_adapter")},
+    ),
     "upload": ("upload", True, {"path": BASE["disk_zip"], "sha256": BASE["disk_sha256"]}),
     "bootstrap": ("bootstrap", True, {}),
 }
@@ -263,13 +267,13 @@ def test_deploy_script_has_the_plan_in_order() -> None:
     assert steps == [
         "hyper-v",
         "management-switch",
+        "sniffing-adapter",
         "disk",
         "vm",
         "memory",
         "processors",
         "stop-action",
         "management-nic",
-        "sniffing-adapter",
         "sniffing-switch",
         "monitor-mode",
         "sniffing-nic",
@@ -556,6 +560,17 @@ def test_missing_adapter_is_one_line(start: Start, tls: Tls) -> None:
         "127.0.0.1: step sniffing-adapter failed: no physical network adapter named Ethernet 9 "
         "on this host (Get-NetAdapter -Physical lists them)"
     )
+    assert not server.hyperv.vms and list(server.hyperv.files) == [DEPLOYMENT.disk_on_host]  # checked first
+
+
+def test_nothing_is_uploaded_to_a_host_that_will_refuse(start: Start, tls: Tls, tmp_path: Path) -> None:
+    server = start()
+    d = hyperv.Deployment(management_switch="Nope", sniffing_adapter="Ethernet 2", disk=_zip(tmp_path, 1000))
+    with pytest.raises(
+        HyperVError, match=r"^127\.0\.0\.1: step management-switch failed: no virtual switch named Nope"
+    ):
+        _deploy(server, tls, d, dry_run=False)
+    assert not server.hyperv.files and server.actions.count("send") == 1  # the probe, no upload
 
 
 def test_failing_hyperv_step_keeps_the_steps_before(start: Start, tls: Tls) -> None:
@@ -645,7 +660,17 @@ def test_basic_over_https_and_refused_over_http(start: Start, tls: Tls) -> None:
     server = start(_fresh(), auth="basic")
     _deploy_ep = _endpoint(server, tls, auth="basic")
     with Session(_deploy_ep, PASSWORD) as session:
-        out = session.run(render("probe", apply=False, vm_name="v", vhdx="C:\\x.vhdx", disk_zip="C:\\x.zip"))
+        out = session.run(
+            render(
+                "probe",
+                apply=False,
+                vm_name="v",
+                vhdx="C:\\x.vhdx",
+                disk_zip="C:\\x.zip",
+                management_switch="LAN",
+                sniffing_adapter="Ethernet 2",
+            )
+        )
     assert out.record("disk") == {"vhdx": False, "zip_sha256": None}
     with pytest.raises(HyperVError, match="would send the password in clear"):
         Endpoint("h", USER, auth="basic", http=True).check()

@@ -74,6 +74,10 @@ Invoke-Check 'management-switch' ('virtual switch {0}' -f $ManagementSwitch) {
     Find-Switch $ManagementSwitch
 } ('no virtual switch named {0} on this host (Get-VMSwitch lists them)' -f $ManagementSwitch)
 
+Invoke-Check 'sniffing-adapter' ('physical adapter {0}' -f $SniffingAdapter) {
+    Get-NetAdapter -Physical | Where-Object { $_.Name -eq $SniffingAdapter }
+} ('no physical network adapter named {0} on this host (Get-NetAdapter -Physical lists them)' -f $SniffingAdapter)
+
 Invoke-Check 'disk' $Vhdx {
     Test-Path -LiteralPath $Vhdx -PathType Leaf
 } ('no file {0} on this host' -f $Vhdx)
@@ -125,10 +129,6 @@ Invoke-Step 'management-nic' ('{0} on {1}' -f $ManagementNic, $ManagementSwitch)
         Add-VMNetworkAdapter -VM (Find-VM) -Name $ManagementNic -SwitchName $ManagementSwitch
     }
 }
-
-Invoke-Check 'sniffing-adapter' ('physical adapter {0}' -f $SniffingAdapter) {
-    Get-NetAdapter -Physical | Where-Object { $_.Name -eq $SniffingAdapter }
-} ('no physical network adapter named {0} on this host (Get-NetAdapter -Physical lists them)' -f $SniffingAdapter)
 
 Invoke-Step 'sniffing-switch' ('{0}: external on {1}, not shared with the host' -f $SniffingSwitch, $SniffingAdapter) {
     $switch = Find-Switch $SniffingSwitch

@@ -65,6 +65,10 @@ Invoke-Check 'hyper-v' 'the Hyper-V PowerShell module' {
 Invoke-Check 'vm' ('VM {0}' -f $VmName) {
     Find-VM
 } ('no VM named {0} on this host' -f $VmName)
+Invoke-Check 'sniffing-adapter' ('physical adapter {0}' -f $SniffingAdapter) {
+    Get-NetAdapter -Physical | Where-Object { $_.Name -eq $SniffingAdapter }
+} ('no physical network adapter named {0} on this host (Get-NetAdapter -Physical lists them)' -f $SniffingAdapter)
+
 $WasRunning = (Find-VM).State -eq 'Running'
 $nic = Find-Nic $SniffingNic
 $Ready = $nic -and $nic.SwitchName -eq $SniffingSwitch
@@ -74,10 +78,6 @@ Invoke-Step 'power-off' ('{0} off for the change' -f $VmName) {
 } {
     Stop-VM -VM (Find-VM) -Force
 }
-
-Invoke-Check 'sniffing-adapter' ('physical adapter {0}' -f $SniffingAdapter) {
-    Get-NetAdapter -Physical | Where-Object { $_.Name -eq $SniffingAdapter }
-} ('no physical network adapter named {0} on this host (Get-NetAdapter -Physical lists them)' -f $SniffingAdapter)
 
 Invoke-Step 'sniffing-switch' ('{0}: external on {1}, not shared with the host' -f $SniffingSwitch, $SniffingAdapter) {
     $switch = Find-Switch $SniffingSwitch

@@ -7,6 +7,8 @@ $Apply = $false
 $VmName = 'nps-sensor'
 $Vhdx = 'C:\Hyper-V\nps-sensor\Virtual Hard Disks\nps-sensor-0.1.0-disk1.vhdx'
 $DiskZip = 'C:\Hyper-V\nps-sensor\nps-sensor-0.1.0-vhdx.zip'
+$ManagementSwitch = 'LAN'
+$SniffingAdapter = 'Ethernet 2'
 
 function Write-Step([string]$Step, [string]$Status, [string]$Detail) {
     $line = [ordered]@{ step = $Step; status = $Status; detail = $Detail } | ConvertTo-Json -Compress
@@ -59,6 +61,14 @@ function Assert-Off([string]$What) {
 Invoke-Check 'hyper-v' 'the Hyper-V PowerShell module' {
     Get-Command -Name 'New-VM' -Module 'Hyper-V' -ErrorAction SilentlyContinue
 } 'the Hyper-V PowerShell module is missing: Install-WindowsFeature Hyper-V-PowerShell (Windows Server) or enable Microsoft-Hyper-V-Management-PowerShell'
+
+Invoke-Check 'management-switch' ('virtual switch {0}' -f $ManagementSwitch) {
+    Find-Switch $ManagementSwitch
+} ('no virtual switch named {0} on this host (Get-VMSwitch lists them)' -f $ManagementSwitch)
+
+Invoke-Check 'sniffing-adapter' ('physical adapter {0}' -f $SniffingAdapter) {
+    Get-NetAdapter -Physical | Where-Object { $_.Name -eq $SniffingAdapter }
+} ('no physical network adapter named {0} on this host (Get-NetAdapter -Physical lists them)' -f $SniffingAdapter)
 
 $zipHash = $null
 $hasVhdx = Test-Path -LiteralPath $Vhdx -PathType Leaf
