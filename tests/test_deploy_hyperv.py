@@ -531,6 +531,20 @@ def test_upload_in_chunks_with_the_hash_checked_on_the_host(start: Start, tls: T
     assert steps[0].status == "ok" and all(s.status == "ok" for s in steps)
 
 
+def test_upload_chunks_fit_the_smallest_envelope(
+    start: Start, tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake host refuses envelopes over 150 KiB, as hosts still on that default do."""
+    from nps_hypervisors import hyperv_winrm
+
+    monkeypatch.setattr(hyperv_winrm, "CHUNK", 128 * 1024)
+    server = start()
+    d = hyperv.Deployment(management_switch="LAN", sniffing_adapter="Ethernet 2", disk=_zip(tmp_path, 200_000))
+    with pytest.raises(HyperVError, match="WinRM refused the request: an envelope of"):
+        _deploy(server, tls, d, dry_run=False)
+    server.violations.clear()
+
+
 def test_upload_damaged_on_the_way(start: Start, tls: Tls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = _zip(tmp_path, 1000)
     server = start()

@@ -66,6 +66,7 @@ TERMINATE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/term
 DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
 RUNNING = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Running"
 TIMEOUT_CODE = 2150858793
+MAX_ENVELOPE = 150 * 1024
 SHELL_NOT_FOUND = 2150858843
 INVALID = 2150858817  # WSMAN_ERROR_INVALID_PARAMETER-like: the envelope is malformed
 
@@ -686,6 +687,10 @@ class _Handler(BaseHTTPRequestHandler):
         header = root.find("s:Header", NS)
         message_id = _text(root, "s:Header/a:MessageID") or ""
         problems = []
+        if len(body) > MAX_ENVELOPE:
+            problems.append(
+                f"an envelope of {len(body)} bytes: the oldest hosts take {MAX_ENVELOPE} (MaxEnvelopeSizekb 150)"
+            )
         if header is None or root.find("s:Body", NS) is None:
             problems.append("no SOAP header or body")
         # Windows does not compare wsa:To with its own address (pywinrm sends a placeholder),
