@@ -238,8 +238,12 @@ def _upload(
         conn.connect()
         if pinned:
             cert = conn.sock.getpeercert(binary_form=True) if isinstance(conn.sock, ssl.SSLSocket) else None
-            if cert is None or hashlib.sha1(cert).hexdigest() != pinned:
-                raise DeployError(f"{url.hostname}: its TLS certificate is not the one vCenter vouches for")
+            algorithm = "sha256" if len(pinned) == 64 else "sha1"  # vSphere gives SHA-1; allow for SHA-256
+            if cert is None or hashlib.new(algorithm, cert).hexdigest() != pinned:
+                raise DeployError(
+                    f"uploading {item.path} to {url.hostname} refused: the host's TLS certificate is not the one "
+                    "vCenter gives the thumbprint of (someone in between?)"
+                )
         sent: OSError | None = None
         with open(ova.path, "rb") as f:
             f.seek(member.offset)

@@ -452,6 +452,15 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 failed: ")
     assert view.vms("late") == []
 
+    # A host behind vCenter: its upload URL names it, with its certificate's thumbprint.
+    esxi.deploy(
+        endpoint(s), deployment(ova, esxi.Placement(resource_pool="pinned"), name="pin"), say=Lines(), quiet=True
+    )
+    assert len(view.vms("pin")) == 1
+    message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="pinned-wrong"), name="mitm"))
+    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 refused: the host's TLS certificate")
+    assert view.vms("mitm") == []
+
     esxi.deploy(endpoint(s), d, say=Lines(), quiet=True)
     assert "a VM named 'nps-sensor' exists in ha-datacenter and --no-reconcile leaves it alone" in error(
         endpoint(s), deployment(ova, esxi.Placement(), reconcile=False)

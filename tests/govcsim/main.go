@@ -12,8 +12,10 @@
 //     that drops the existing spec when updating it is caught.
 //   - A resource pool named "lease-error" whose imports get a lease in the error
 //     state, as a host gives one when the datastore fills up or the import fails,
-//     and one named "upload-error" whose leases point the disk upload at a URL the
-//     host answers with 404, as when a lease expires during the upload.
+//     one named "upload-error" whose leases point the disk upload at a URL the host
+//     answers with 404, as when a lease expires during the upload, and two ("pinned",
+//     "pinned-wrong") whose upload URLs name the host with its certificate's SHA-1
+//     thumbprint, as vCenter gives them for its hosts (the second one a wrong one).
 //
 // Usage: vcsim [-esx] [-l 127.0.0.1:0] [-ca-out FILE]
 // The login is read from VCSIM_USERNAME and VCSIM_PASSWORD (never an argument).
@@ -25,6 +27,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -39,6 +42,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,12 +120,16 @@ func (s *NetworkSystem) UpdatePortGroup(c *types.UpdatePortGroup) soap.HasFault 
 	return r
 }
 
-// LeaseErrorPool is a resource pool whose imports fail in the lease, as on a full datastore,
-// or (upload) whose lease's upload URLs lead nowhere.
+// LeaseErrorPool is a resource pool whose imports' leases are not the usual: in error, as
+// on a full datastore; with upload URLs that lead nowhere; or naming the host with a
+// certificate thumbprint.
 type LeaseErrorPool struct {
 	simulator.ResourcePool
-	upload bool
+	mode string
 }
+
+// thumbprint is the SHA-1 thumbprint of the server's certificate, as vSphere writes it.
+var thumbprint string
 
 func (p *LeaseErrorPool) ImportVApp(ctx *simulator.Context, req *types.ImportVApp) soap.HasFault {
 	body := p.ResourcePool.ImportVApp(ctx, req).(*methods.ImportVAppBody)
@@ -129,11 +137,25 @@ func (p *LeaseErrorPool) ImportVApp(ctx *simulator.Context, req *types.ImportVAp
 		return body
 	}
 	lease, ok := ctx.Session.Get(body.Res.Returnval).(*simulator.HttpNfcLease)
-	if ok && p.upload {
+	if !ok {
+		return body
+	}
+	switch p.mode {
+	case "upload-error":
 		for i := range lease.Info.DeviceUrl {
 			lease.Info.DeviceUrl[i].Url = "https://*/nfc/expired-lease/" + lease.Info.DeviceUrl[i].TargetId
 		}
-	} else if ok {
+	case "pinned", "pinned-wrong":
+		host := simulator.Map.SessionManager().ServiceHostName
+		for i := range lease.Info.DeviceUrl {
+			device := &lease.Info.DeviceUrl[i]
+			device.Url = strings.Replace(device.Url, "https://*/", "https://"+host+"/", 1)
+			device.SslThumbprint = thumbprint
+			if p.mode == "pinned-wrong" {
+				device.SslThumbprint = strings.Repeat("00:", 19) + "00"
+			}
+		}
+	default:
 		lease.State = types.HttpNfcLeaseStateError
 		lease.Error = &types.LocalizedMethodFault{
 			Fault:            &types.FileFault{File: "[LocalDS_0] " + req.Spec.(*types.VirtualMachineImportSpec).ConfigSpec.Name},
@@ -184,7 +206,7 @@ func extend(esx bool) {
 		Reservation: types.NewInt64(0), ExpandableReservation: types.NewBool(true), Limit: &unlimited,
 		Shares: &types.SharesInfo{Level: types.SharesLevelNormal},
 	}
-	for _, name := range []string{"lease-error", "upload-error"} {
+	for _, name := range []string{"lease-error", "upload-error", "pinned", "pinned-wrong"} {
 		res := root.CreateResourcePool(&types.CreateResourcePool{
 			This: root.Self, Name: name,
 			Spec: types.ResourceConfigSpec{CpuAllocation: alloc, MemoryAllocation: alloc},
@@ -193,7 +215,7 @@ func extend(esx bool) {
 			log.Fatalf("vcsim: creating the %s pool: %v", name, res.Fault_)
 		}
 		child := simulator.Map.Get(res.Res.Returnval).(*simulator.ResourcePool)
-		simulator.Map.Put(&LeaseErrorPool{*child, name == "upload-error"})
+		simulator.Map.Put(&LeaseErrorPool{*child, name})
 	}
 }
 
@@ -260,6 +282,12 @@ func main() {
 		os.Exit(1)
 	}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	sum := sha1.Sum(cert.Certificate[0])
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	thumbprint = strings.Join(parts, ":")
 	if *caOut != "" {
 		if err := ioutil.WriteFile(*caOut, certPEM, 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "vcsim: %v\n", err)
