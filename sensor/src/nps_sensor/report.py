@@ -38,6 +38,7 @@ from nps_sensor.classify import (
 )
 from nps_sensor.config import Config
 from nps_sensor.discovery.facts import Facts, Key, Seen
+from nps_sensor.discovery.predict import predict
 from nps_sensor.discovery.profile import Profiles, fields
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import NO_MAC, HostDeltas
@@ -193,6 +194,11 @@ class Reporter:
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
         self.profiles = Profiles()
+        # MACs that discovery heard from without an address (LLDP, a DHCP DISCOVER):
+        # devices of their own unless an address turns out to be theirs.
+        self.macs_new: set[int] = set()
+        self.macs_active: set[int] = set()
+        self.macs_reported: set[int] = set()
         self.window_start = math.nan  # start of the current new-assets window
         self.update_start = math.nan
         self.next_boundary = math.inf
@@ -251,7 +257,9 @@ class Reporter:
         for names, addresses in harvest.dns:
             self.classifier.learn_dns(names, addresses)
         if harvest.facts:
-            self.profiles.absorb(harvest.facts)
+            touched = self.profiles.absorb(harvest.facts)
+            self.macs_active |= touched
+            self.macs_new |= touched - self.macs_reported
         self._add_hosts(harvest.hosts)
         self._add_traffic(harvest.flows)
 
@@ -366,26 +374,35 @@ class Reporter:
                 for ip, a in self.assets.items()
                 if a.sender and not a.reported and self.classifier.verdict(ip, a.macs).cls in ANNOUNCED
             }
-            if not new:
+            macs, self.macs_new = self.macs_new, set()
+            self.macs_reported |= macs
+            if not new and not macs:
                 return
             records = [k for k, r in self.pending.items() if r.client_ip in new or r.server_ip in new]
             flows = [self.pending.pop(k).as_dict() for k in records]
             chosen = [self.assets[ip] for ip in new]
             for a in chosen:
                 a.reported = True
-            self.emit(Report(kind, self.window_start, end, self.asset_dicts(chosen), flows))
+            assets = self.asset_dicts(chosen, macs)
+            if assets or flows:
+                self.emit(Report(kind, self.window_start, end, assets, flows))
             return
         active = [a for a in self.assets.values() if a.sender and (a.active or not a.reported)]
         flows = [r.as_dict() for r in self.pending.values()]
         self.pending.clear()
-        if not active and not flows:
+        macs, self.macs_active = self.macs_active, set()
+        self.macs_reported |= macs
+        self.macs_new.clear()
+        if not active and not flows and not macs:
             return
         for a in active:
             a.reported = True
             a.active = False
-        self.emit(Report(kind, self.update_start, end, self.asset_dicts(active), flows))
+        assets = self.asset_dicts(active, macs)
+        if assets or flows:
+            self.emit(Report(kind, self.update_start, end, assets, flows))
 
-    def asset_dicts(self, assets: list[Asset]) -> list[dict[str, Any]]:
+    def asset_dicts(self, assets: list[Asset], macs: set[int] | None = None) -> list[dict[str, Any]]:
         """Assets as the report shows them (counts since the start of the run).
 
         An inventoried device is its MAC where the sensor sees one (so a laptop that
@@ -393,13 +410,14 @@ class Reporter:
         else its address. A MAC that carries many addresses at once, or addresses
         from outside, is a router's: it absorbs none of them. External and excluded
         addresses merge into one asset each; only inventoried ones get attributes.
+        Devices known only by their MAC come from `macs` (every one if None).
         """
         out: list[dict[str, Any]] = []
         merged: dict[str, dict[str, Any]] = {}
         devices: dict[str, list[Asset]] = {}
-        identity = _Identity(self) if any(a.sender for a in assets) else None
+        identity = _Identity(self)
         for a in sorted(assets, key=lambda a: a.ip):
-            if not a.sender or identity is None:
+            if not a.sender:
                 continue
             v = self.classifier.verdict(a.ip, a.macs)
             if v.cls == GROUP_ADDRESS:
@@ -420,11 +438,10 @@ class Reporter:
                 out.append(_asset_dict(ip_text(a.ip), ip_text(a.ip), v.cls, v.group, a))
                 continue
             devices.setdefault(identity.of(a), [])
-        if identity is not None:
-            for key in devices:
-                out.append(identity.device(key))
-            for key in identity.mac_only(set(devices)):
-                out.append(identity.device(key))
+        for key in devices:
+            out.append(identity.device(key))
+        for key in identity.mac_only(set(devices), macs):
+            out.append(identity.device(key))
         out.sort(key=lambda d: (d["ip"] is None, _ip_order(d["ip"]), d.get("id", "")))
         return out + [merged[k] for k in sorted(merged)]
 
@@ -474,11 +491,11 @@ class _Identity:
             return f"mac:{mac_text(mac)}"
         return f"ip:{ip_text(a.ip)}"
 
-    def mac_only(self, known: set[str]) -> list[str]:
+    def mac_only(self, known: set[str], macs: set[int] | None) -> list[str]:
         """MACs with discovery facts but no address of their own (a DHCP client that
         never got a lease, a switch that only speaks LLDP): devices all the same."""
         out = []
-        for mac in self.rep.profiles.by_mac:
+        for mac in sorted(self.rep.profiles.by_mac if macs is None else macs):
             key = f"mac:{mac_text(mac)}"
             if key in known or mac in self.by_mac or mac in self.routers:
                 continue
@@ -533,6 +550,7 @@ class _Identity:
             ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
         facts = rep.profiles.facts_of(ips, [] if mac is None or router else [mac])
         d.update(fields(facts))
+        d.update(predict(facts, None if router else mac, router=kind == "mac" and mac in self.routers))
         if router:
             d["behind_router"] = True  # the MAC is the router's, not this device's
         return d

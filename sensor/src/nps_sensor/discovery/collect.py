@@ -44,8 +44,9 @@ from nps_sensor.discovery.dissectors import (
     tls,
 )
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Facts
-from nps_sensor.discovery.packet import Malformed, Packet
+from nps_sensor.discovery.packet import RECENT_MAX, Malformed, Packet
 from nps_sensor.stats import Stats
+from nps_sensor.vtable import hash_columns
 
 TCP, UDP, ICMPV6 = 6, 17, 58
 LLDP_ETHERTYPE = 0x88CC
@@ -87,6 +88,29 @@ DISSECTORS: tuple[Dissector, ...] = (
     Dissector("cdp", cdp.dissect),
 )
 ID = {d.name: i for i, d in enumerate(DISSECTORS)}
+
+
+def _question(data: bytes, body: int) -> bytes:
+    """A DNS response's question: with the resolver, what identifies its answer (the
+    answer's TTLs count down from one response to the next)."""
+    end = data.find(b"\0", body + 12)
+    return data[body + 12 : end + 5] if end > 0 else data[body + 2 :]
+
+
+# What identifies a message's content, for protocols whose messages repeat: a device
+# announces itself every few seconds, a resolver answers the same question all day.
+# A repeat (same sender, same key) within one harvest is not dissected again.
+REPEATS: dict[int, Callable[[bytes, int], bytes]] = {
+    ID["dns"]: _question,
+    ID["mdns"]: lambda data, body: data[body + 2 :],  # all but the message ID
+    ID["llmnr"]: lambda data, body: data[body + 2 :],
+    ID["nbns"]: lambda data, body: data[body + 2 :],
+    ID["netbios-dgm"]: lambda data, body: data[body + 4 :],  # all but type, flags and datagram ID
+    ID["ssdp"]: lambda data, body: data[body:],
+    ID["ntp"]: lambda data, body: data[body : body + 2],  # mode, version and stratum; not the clocks
+    ID["lldp"]: lambda data, body: data[body:],
+    ID["cdp"]: lambda data, body: data[body + 4 :],  # all but version, TTL and checksum
+}
 
 
 def _port_table(entries: dict[str, tuple[int, ...]]) -> np.ndarray:
@@ -207,7 +231,10 @@ class Discoverer:
             body[rows] = start
             pick = np.zeros(len(rows), dtype=np.uint8)
             syn = (flags == 0x02) | (flags == 0x12)
-            pick[syn] = ID["tcp-fingerprint"]
+            if syn.any():
+                syn_rows = np.flatnonzero(syn)
+                frames_syn = rows[syn_rows] if isinstance(idx, slice) else idx[rows[syn_rows]]
+                pick[syn_rows[self._new_stacks(d, frames_syn)]] = ID["tcp-fingerprint"]
             has4 = room >= 4
             if has4.any():
                 sub_rows = rows[has4] if isinstance(idx, slice) else idx[rows[has4]]
@@ -235,6 +262,29 @@ class Discoverer:
             return
         frames = hits if isinstance(idx, slice) else idx[hits]
         self._dispatch(d, frames, chosen[hits], ts[hits], d.l3[frames], l4[hits], body[hits], end[hits])
+
+    def _new_stacks(self, d: Decoded, frames: np.ndarray) -> np.ndarray:
+        """Which SYNs may carry a signature not yet seen from their sender this window.
+
+        A host opens many connections with one TCP stack: its SYNs agree on TTL, DF,
+        window, header length and the first option bytes (MSS, window scale, SACK
+        permitted; timestamps come later). Those fields, hashed per packet, pick one
+        SYN per sender and stack to fingerprint.
+        """
+        l3, l4 = d.l3[frames], d.l4[frames]
+        v4 = d.ipver[frames] == 4
+        ttl = d.u8(frames, l3 + np.where(v4, 8, 7))
+        df = np.where(v4, (d.head[frames] >> U64(14)) & U64(1), U64(0))
+        opts = np.where(l4 + 28 <= d.end[frames], d.be64(frames, np.minimum(l4 + 20, d.end[frames] - 8)), U64(0))
+        key = hash_columns([d.src_hi[frames], d.src_lo[frames], d.t1[frames] & U64(0xFFFFFFFF), ttl, df, opts])
+        uniq, first = np.unique(key, return_index=True)
+        recent = self.facts.recent
+        fresh = []
+        for k, at in zip(uniq.tolist(), first.tolist(), strict=True):
+            if k not in recent:
+                recent.add(k)
+                fresh.append(at)
+        return np.array(fresh, dtype=np.int64)
 
     def link(self, d: Decoded, frames: np.ndarray) -> None:
         """Link-layer frames (state L2) that may be LLDP or CDP."""
@@ -282,7 +332,9 @@ class Discoverer:
             dst = [(h << 64) | lo for h, lo in zip(d.dst_hi[frames].tolist(), d.dst_lo[frames].tolist(), strict=True)]
             sport, dport, proto = d.sport[frames].tolist(), d.dport[frames].tolist(), d.proto[frames].tolist()
         facts = self.facts
+        recent = facts.recent
         errors = self.stats.decode_errors
+        repeats = REPEATS
         for k, (i, t, a, b4, b, e, sm, dm) in enumerate(
             zip(
                 ids.tolist(),
@@ -296,8 +348,16 @@ class Discoverer:
                 strict=True,
             )
         ):
+            data = bytes(raw[a:e])
+            content = repeats.get(i)
+            if content is not None:
+                key = (i, src[k], sm, content(data, b - a))
+                if key in recent:
+                    continue
+                if len(recent) < RECENT_MAX:
+                    recent.add(key)
             dissector = DISSECTORS[i]
-            p = Packet(t, src[k], dst[k], sm, dm, proto[k], sport[k], dport[k], bytes(raw[a:e]), b4 - a, b - a)
+            p = Packet(t, src[k], dst[k], sm, dm, proto[k], sport[k], dport[k], data, b4 - a, b - a)
             p.out = facts
             try:
                 dissector.parse(p)

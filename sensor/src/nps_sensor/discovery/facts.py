@@ -35,12 +35,15 @@ class Seen:
 class Facts:
     """Facts gathered since the last `drain`."""
 
-    __slots__ = ("items", "limit", "overflow")
+    __slots__ = ("items", "limit", "overflow", "recent")
 
     def __init__(self, limit: int = 200_000) -> None:
         self.items: dict[Key, Seen] = {}
         self.limit = limit  # distinct facts held between two harvests
         self.overflow = 0  # facts not kept because the limit was reached
+        # Messages already dissected since the last harvest (see Packet.once): a
+        # resolver answering the same question all day is parsed once per window.
+        self.recent: set[object] = set()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -61,6 +64,7 @@ class Facts:
 
     def drain(self) -> dict[Key, Seen]:
         items, self.items = self.items, {}
+        self.recent.clear()
         return items
 
     @staticmethod

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Facts, Value
 
+RECENT_MAX = 100_000  # repeated messages remembered per harvest
+
 
 class Malformed(ValueError):
     """A dissector met bytes it cannot read; the facts it found before stay."""
@@ -43,16 +45,34 @@ class Packet:
             value,
         )
 
+    def once(self, key: object) -> bool:
+        """True the first time since the last harvest that a message with this key
+        (what makes it say something new) is seen: its repeats are not parsed again.
+        Each fact's count is then the windows it was seen in, not the packets."""
+        assert self.out is not None
+        recent = self.out.recent
+        if key in recent:
+            return False
+        if len(recent) < RECENT_MAX:
+            recent.add(key)
+        return True
+
     def fact_dst(self, source: str, key: str, value: Value) -> None:
         """A fact about the receiver (a server's software seen in a client's request)."""
         assert self.out is not None
         self.out.add(self.ts, self.dst, self.dmac, source, key, value)
 
 
+CONTROL = bytes([*range(32), 127])
+
+
 def text(raw: bytes, limit: int = 256) -> str:
-    """Bytes from the wire as printable text: bounded, control characters dropped."""
-    s = raw[:limit].decode("utf-8", "replace")
-    return "".join(ch for ch in s if ch.isprintable()).strip()
+    """Bytes from the wire as printable text: bounded, control characters dropped.
+    (ASCII control bytes go in one C-level pass; other unprintables are rare.)"""
+    s = raw[:limit].translate(None, CONTROL).decode("utf-8", "replace")
+    if not s.isprintable():
+        s = "".join(ch for ch in s if ch.isprintable())
+    return s.strip()
 
 
 __all__ = ["NO_IP", "NO_MAC", "Malformed", "Packet", "text"]

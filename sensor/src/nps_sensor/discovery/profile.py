@@ -47,7 +47,9 @@ class Profiles:
         self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, mDNS, ...
         self.bound: dict[int, set[int]] = {}  # MAC -> its addresses, the reverse
 
-    def absorb(self, facts: dict[Key, Seen]) -> None:
+    def absorb(self, facts: dict[Key, Seen]) -> set[int]:
+        """Take in a harvest's facts; returns the MACs heard from without an address."""
+        touched: set[int] = set()
         for (ip, mac, source, key, value), seen in facts.items():
             if ip != NO_IP:
                 self.by_ip.setdefault(ip, Profile()).add(source, key, value, seen)
@@ -56,6 +58,8 @@ class Profiles:
                     self.bound.setdefault(mac, set()).add(ip)
             elif mac != NO_MAC:
                 self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
+                touched.add(mac)
+        return touched
 
     def facts_of(self, ips: Iterable[int], macs: Iterable[int]) -> dict[tuple[str, str, Value], Seen]:
         out: dict[tuple[str, str, Value], Seen] = {}

@@ -12,7 +12,8 @@ HEADERS_MAX = 8192
 
 
 def headers(head: bytes) -> dict[bytes, bytes]:
-    """Header names (lower case) to values; later repeats are ignored."""
+    """Every header name (lower case) to its value; later repeats are ignored. For
+    messages read whole (SSDP); HTTP itself looks up the few headers it needs."""
     out: dict[bytes, bytes] = {}
     for line in head.split(b"\r\n")[1:]:
         if not line:
@@ -23,22 +24,33 @@ def headers(head: bytes) -> dict[bytes, bytes]:
     return out
 
 
+def header(head: bytes, lower: bytes, name: bytes) -> bytes | None:
+    """The value of header `name` (lower case, with its colon) in `head`; `lower` is
+    `head` in lower case. Found with one search rather than by splitting every line."""
+    at = lower.find(b"\n" + name)
+    if at < 0:
+        return None
+    start = at + 1 + len(name)
+    end = head.find(b"\r\n", start)
+    return head[start : end if end >= 0 else len(head)].strip()
+
+
 def dissect(p: Packet) -> None:
     b = p.payload[:HEADERS_MAX]
     end = b.find(b"\r\n\r\n")
     head = b if end < 0 else b[:end]
-    fields = headers(head)
+    lower = head.lower()
     if head.startswith(b"HTTP/"):
-        server = fields.get(b"server")
+        server = header(head, lower, b"server:")
         product = text(server) if server else ""
         if product:
             p.fact("http", "server", product)
         p.fact("http", "service", ("tcp", p.sport, product or "http"))
         return
-    agent = fields.get(b"user-agent")
+    agent = header(head, lower, b"user-agent:")
     if agent:
         p.fact("http", "user_agent", text(agent, 512))
-    host = fields.get(b"host")
+    host = header(head, lower, b"host:")
     if host:
         p.fact("http", "host", text(host))
     p.fact_dst("http", "service", ("tcp", p.dport, "http"))
