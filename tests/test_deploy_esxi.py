@@ -281,6 +281,15 @@ def test_resize_and_sniffing_nics_then_deploy_reconciles(server, ova, view_of) -
     assert len(view.vms("nps-sensor")) == 1
 
 
+def test_resize_powers_off_a_guest_that_ignores_the_shutdown(esx_server, view_of) -> None:
+    """The simulator's VM that exists at start accepts a guest shutdown and does nothing (a hung guest)."""
+    lines = Lines()
+    assert esxi.resize(endpoint(esx_server), "ha-host_VM0", 750, shutdown_timeout=1, say=lines)
+    assert "  the guest did not shut down within 1 s: powering off" in lines
+    (vm,) = view_of(esx_server).vms("ha-host_VM0")
+    assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB, vm.runtime.powerState) == (6, 12288, "poweredOn")
+
+
 def test_a_drifted_capture_path_and_vm_are_reconciled(esx_server, ova, view_of) -> None:
     s = esx_server
     run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))

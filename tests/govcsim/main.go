@@ -16,6 +16,8 @@
 //     answers with 404, as when a lease expires during the upload, and two ("pinned",
 //     "pinned-wrong") whose upload URLs name the host with its certificate's SHA-1
 //     thumbprint, as vCenter gives them for its hosts (the second one a wrong one).
+//   - The VMs that exist at start ignore a guest shutdown, as a hung guest does: the
+//     request is accepted and nothing happens.
 //
 // Usage: vcsim [-esx] [-l 127.0.0.1:0] [-ca-out FILE]
 // The login is read from VCSIM_USERNAME and VCSIM_PASSWORD (never an argument).
@@ -165,7 +167,21 @@ func (p *LeaseErrorPool) ImportVApp(ctx *simulator.Context, req *types.ImportVAp
 	return body
 }
 
+// DeafVM is a VM whose guest ignores shutdown requests.
+type DeafVM struct {
+	simulator.VirtualMachine
+}
+
+func (vm *DeafVM) ShutdownGuest(ctx *simulator.Context, c *types.ShutdownGuest) soap.HasFault {
+	return &methods.ShutdownGuestBody{Res: new(types.ShutdownGuestResponse)}
+}
+
 func extend(esx bool) {
+	for _, entity := range simulator.Map.All("VirtualMachine") {
+		if vm, ok := entity.(*simulator.VirtualMachine); ok {
+			simulator.Map.Put(&DeafVM{*vm})
+		}
+	}
 	var pools []*simulator.ResourcePool
 	for _, entity := range simulator.Map.All("HostSystem") {
 		host := entity.(*simulator.HostSystem)
