@@ -132,7 +132,7 @@ class Facts(BaseModel):
 
 class Registration(BaseModel):
     code: str = Field(min_length=1, max_length=64)
-    facts: Facts = Field(default_factory=lambda: Facts())
+    facts: Facts = Field(default_factory=Facts)
 
 
 class Ack(BaseModel):

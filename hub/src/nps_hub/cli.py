@@ -91,6 +91,7 @@ def _serve(args: argparse.Namespace, settings: object) -> int:
             ssl_certfile=args.tls_cert,
             ssl_keyfile=args.tls_key,
             log_level="warning",
+            timeout_graceful_shutdown=5,  # SIGTERM: idle keep-alive connections do not hold the exit
             access_log=False,
         )
     except (OSError, ValueError) as e:  # unreadable certificate or key

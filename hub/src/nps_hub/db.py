@@ -64,8 +64,9 @@ def migrate(engine: Engine) -> None:
     try:
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as e:
+        reason = " ".join(str(e.orig).split())  # psycopg's messages run over several lines
         raise HubError(
-            f"database {redact(str(engine.url))}: {e.orig} (is the server running, the URL right?)"
+            f"database {redact(str(engine.url))}: {reason} (is the server running, the URL right?)"
         ) from None
 
 

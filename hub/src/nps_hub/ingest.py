@@ -103,11 +103,15 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
 
 def _hostname(a: dict[str, Any]) -> str:
     name = a.get("hostname")
-    if isinstance(name, str):
-        return name.lower()
+    if isinstance(name, str) and name:
+        return name.lower()[:255]
     names = a.get("hostnames")
-    if isinstance(names, list) and names and isinstance(names[0], str):
-        return names[0].lower()
+    if isinstance(names, list) and names:
+        first = names[0]
+        if isinstance(first, dict):  # {name, source, ...}
+            first = first.get("name") or first.get("hostname")
+        if isinstance(first, str):
+            return first.lower()[:255]
     return ""
 
 
@@ -117,7 +121,8 @@ def merge_assets(
     """Merge the report's assets; returns IP -> asset id for the flows."""
     network = sensor.network
     mine = [a for a in assets if a.get("ip") and a.get("class") in CLASSES_WITH_ADDRESS]
-    macs = sorted({a["mac"] for a in mine if a.get("mac")})
+    shared = _router_macs(mine)
+    macs = sorted({a["mac"] for a in mine if a.get("mac") and a["mac"] not in shared})
     ips = sorted({a["ip"] for a in mine})
     names = sorted({h for a in mine if (h := _hostname(a)) and h not in excluded_hostnames})
     known: dict[int, Asset] = {}
@@ -139,6 +144,8 @@ def merge_assets(
     touched: list[tuple[Asset, dict[str, Any]]] = []
     for a in mine:
         mac, ip, name = a.get("mac") or None, a["ip"], _hostname(a)
+        if mac in shared:
+            mac = None  # a router's MAC in front of the hosts behind it: the IP tells them apart
         found = by_mac.get(mac) if mac else None
         if found is None and name and name not in excluded_hostnames:
             found = by_name.get(name)
@@ -172,7 +179,7 @@ def merge_assets(
         if s is None:
             s = sightings[x.id] = Sighting(asset_id=x.id, sensor_id=sensor.id, first_seen=a.get("first_seen") or "")
             db.add(s)
-        s.last_seen = max(s.last_seen, a.get("last_seen") or "")
+        s.last_seen = max(s.last_seen or "", a.get("last_seen") or "")
         for k in ("packets", "bytes_in", "bytes_out"):
             v = a.get(k)
             if isinstance(v, int) and not isinstance(v, bool):
@@ -180,6 +187,23 @@ def merge_assets(
     db.flush()
     _totals(db, list({x.id: x for x, _ in touched}.values()))
     return {ip: x.id for ip, x in by_ip.items()}
+
+
+def _router_macs(assets: list[dict[str, Any]]) -> set[str]:
+    """MACs that do not identify one device: the sensor says the address is behind a
+    router, or one MAC carries several IPv4 addresses in one report (a router or a NAT
+    device; a host's IPv4 and IPv6 addresses on one MAC are still one device)."""
+    v4: dict[str, set[str]] = {}
+    out = set()
+    for a in assets:
+        mac = a.get("mac")
+        if not mac:
+            continue
+        if a.get("behind_router"):
+            out.add(mac)
+        if ":" not in a["ip"]:
+            v4.setdefault(mac, set()).add(a["ip"])
+    return out | {m for m, ips in v4.items() if len(ips) > 1}
 
 
 def _update(x: Asset, a: dict[str, Any], mac: str | None, ip: str, name: str) -> None:

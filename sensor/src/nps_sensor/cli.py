@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    from nps_sensor.uplink.cli import add_parsers
+
+    add_parsers(sub)
     for name, text in (
         ("status", "show the running sensor's state"),
         ("pause", "stop sensing (reports and spool stay)"),
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.command == "appliance":
             return _appliance(args)
+        if args.command in ("register", "uplink"):
+            from nps_sensor.uplink.cli import run as uplink
+
+            return uplink(args)
     except SensorError as e:
         print(f"nps-sensor: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 22:26:52.802325
+Create Date: 2026-11-27
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ def upgrade() -> None:
         sa.Column("sensor_id", sa.Integer(), nullable=False),
         sa.Column("first_seen", sa.String(length=40), nullable=False),
         sa.Column("last_seen", sa.String(length=40), nullable=False),
+        sa.Column("packets", sa.BigInteger(), nullable=False),
+        sa.Column("bytes_in", sa.BigInteger(), nullable=False),
+        sa.Column("bytes_out", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["asset_id"], ["assets.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["sensor_id"], ["sensors.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("asset_id", "sensor_id"),

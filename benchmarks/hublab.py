@@ -1,0 +1,232 @@
+"""Real peers for the management hub's tests and `inv bench --hub`: the hub as its own
+process (uvicorn, HTTPS with a certificate made for the occasion), a user's API client,
+and Debian's tinyproxy as the forward proxy with Basic authentication.
+
+Everything listens on loopback (or on a veth the test made); nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HUB_BIN = Path(sys.executable).parent / "nps-hub"
+SENSOR_BIN = Path(sys.executable).parent / "nps-sensor"
+ADMIN_PASSWORD = "admin-password-for-tests"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def make_cert(directory: Path, address: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate for `address` (what the sensor pins with --ca)."""
+    cert, key = directory / "hub.crt", directory / "hub.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", "/CN=nps-hub test",
+            "-addext", f"subjectAltName=IP:{address},DNS:localhost",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class HubProcess:
+    """`nps-hub serve` on a port of its own; stop() and start() again keep its data."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        host: str = "127.0.0.1",
+        tls: bool = True,
+        database: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.data = workdir / "hub-data"
+        self.host = host
+        self.port = free_port(host)
+        self.cert: Path | None = None
+        self.key: Path | None = None
+        if tls:
+            self.cert, self.key = make_cert(workdir, host)
+        self.database = database
+        self.env = {
+            **os.environ,
+            "NPS_HUB_DATA": str(self.data),
+            "NPS_HUB_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "NPS_HUB_HEARTBEAT": "1",
+            "NPS_HUB_OFFLINE_AFTER": "30",
+            **(env or {}),
+        }
+        if database:
+            self.env["NPS_HUB_DATABASE"] = database
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "hub.log"
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.cert)) if self.cert else True
+
+    def start(self, timeout: float = 60) -> None:
+        cmd = [str(HUB_BIN), "serve", "--host", self.host, "--port", str(self.port)]
+        if self.cert and self.key:
+            cmd += ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the hub ended with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                httpx.get(f"{self.url}/api/v1/health", verify=self.verify, timeout=2).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("the hub did not answer:\n" + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def cli(self, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(HUB_BIN), *args],
+            check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=120,
+        )
+
+    def api(self, user: str = "admin", password: str = ADMIN_PASSWORD) -> Api:
+        return Api(self, user, password)
+
+
+class Api:
+    """A logged-in user of the hub's HTTP API."""
+
+    def __init__(self, hub: HubProcess, user: str, password: str) -> None:
+        # No idle keep-alive connections: they would hold the hub's graceful shutdown.
+        self.http = httpx.Client(
+            base_url=hub.url, verify=hub.verify, timeout=60, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        r = self.http.post("/api/v1/login", json={"name": user, "password": password})
+        r.raise_for_status()
+        self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+
+    def get(self, path: str, **kw: Any) -> Any:
+        r = self.http.get(path, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        r = self.http.post(path, json=body)
+        r.raise_for_status()
+        return r.json()
+
+    def create_sensor(self, name: str, location: str = "lab", network: str = "Default") -> tuple[int, str]:
+        body = self.post("/api/v1/sensors", {"name": name, "location": location, "network": network})
+        return int(body["sensor"]["id"]), str(body["code"])
+
+    def sensor(self, sensor_id: int) -> dict[str, Any]:
+        body: dict[str, Any] = self.get(f"/api/v1/sensors/{sensor_id}")
+        return body
+
+    def act(self, sensor_id: int, action: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.post(f"/api/v1/sensors/{sensor_id}/actions", {"action": action})
+        return body
+
+
+class Tinyproxy:
+    """Debian's tinyproxy as the forward proxy, with Basic authentication when a user is given."""
+
+    def __init__(self, workdir: Path, user: str = "", password: str = "", host: str = "127.0.0.1") -> None:
+        binary = shutil.which("tinyproxy")
+        if binary is None:
+            raise FileNotFoundError("tinyproxy is not installed (./bootstrap installs tinyproxy-bin)")
+        self.binary = binary
+        self.host = host
+        self.port = free_port(host)
+        self.log = workdir / "tinyproxy.log"
+        self.conf = workdir / "tinyproxy.conf"
+        lines = [
+            f"Port {self.port}",
+            f"Listen {host}",
+            "Timeout 60",
+            "MaxClients 50",
+            "LogLevel Connect",
+            "DisableViaHeader Yes",
+        ]
+        if os.geteuid() == 0:
+            lines += ["User nobody", "Group nogroup"]
+        if user:
+            lines.append(f"BasicAuth {user} {password}")
+        fd = os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:  # in the foreground without a LogFile, it logs to stderr
+            self.proc = subprocess.Popen(
+                [self.binary, "-d", "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("tinyproxy did not start:\n" + self.logtext())
+
+    def logtext(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def env_file(self, path: Path, auth: str = "none", user: str = "", password: str = "") -> Path:
+        """The appliance's proxy file for this proxy (root only)."""
+        text = (
+            f"NPS_PROXY_ADDRESS={self.host}\nNPS_PROXY_PORT={self.port}\nNPS_PROXY_AUTH={auth}\n"
+            f"NPS_PROXY_USER={user}\nNPS_PROXY_PASSWORD={password}\n"
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None

@@ -1,0 +1,342 @@
+"""`nps-sensor uplink`: the agent that keeps a registered sensor in touch with its hub.
+
+Every heartbeat it sends the sensor's status (the live service's own, from its
+local status endpoint), and gets back what the hub wants: sensing or paused, quick
+actions to run (each runs once, and is acknowledged), a newer asset configuration.
+Between heartbeats it drains the report spool oldest first: each report is
+compressed and sent with its ID (a digest of its bytes, so a report sent twice is
+stored once), and its file is deleted only after the hub confirmed it stored the
+report. When the hub is unreachable it retries with a growing back-off; nothing
+leaves the spool meanwhile except what the spool's own size bound drops (counted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import logging
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from nps_sensor import config
+from nps_sensor.errors import SensorError
+from nps_sensor.live import status as local
+from nps_sensor.live.spool import NAME
+from nps_sensor.uplink import state
+from nps_sensor.uplink.client import Gone, HubClient, Retry
+from nps_sensor.uplink.proxy import ProxySettings
+
+log = logging.getLogger("nps-sensor.uplink")
+BACKOFF_MAX = 300.0
+DRAIN_EVERY = 5.0
+KEEP_DONE = 200
+CLASSIFICATION = ("internal", "excluded", "monitor_external")
+REBOOT = ("systemctl", "reboot")
+
+
+def report_id(data: bytes) -> str:
+    return "sha256-" + hashlib.sha256(data).hexdigest()
+
+
+class Agent:
+    def __init__(
+        self,
+        state_path: str,
+        config_path: str | None,
+        proxy: ProxySettings | None = None,
+        reboot: Callable[[], None] | None = None,
+    ) -> None:
+        self.state_path = state_path
+        self.config_path = config_path
+        self.state = state.load(state_path)
+        self.cfg = config.load(config_path)
+        self.client = HubClient(self.state.hub, self.state.token, self.state.ca_pem, proxy)
+        self.reboot = reboot or _reboot
+        self.stop = False
+        self.backoff = 0.0
+        self.failures = 0
+        self.uploaded = 0
+        self.last_error = ""
+
+    # --- the loop -------------------------------------------------------------------
+
+    def run(self, once: bool = False) -> int:
+        if not once:
+            signal.signal(signal.SIGTERM, self._on_stop)
+            signal.signal(signal.SIGINT, self._on_stop)
+        log.info("uplink to %s as sensor %s", self.state.hub, self.state.name)
+        next_beat = 0.0
+        next_drain = 0.0
+        try:
+            while not self.stop:
+                now = time.monotonic()
+                try:
+                    ran = False
+                    if now >= next_beat:
+                        if self.heartbeat():
+                            return 0  # deregistered
+                        next_beat = now + self.state.heartbeat_interval
+                        ran = True
+                    if now >= next_drain or once:
+                        self.drain()
+                        next_drain = time.monotonic() + DRAIN_EVERY
+                        ran = True
+                    if ran:
+                        self._recovered()
+                except Gone as e:
+                    log.error("%s; the uplink stops (register again with a new code)", e)
+                    return 1
+                except Retry as e:
+                    wait = self._failed(str(e))
+                    if once:
+                        raise SensorError(str(e)) from None
+                    next_beat = next_drain = time.monotonic() + wait
+                if once:
+                    return 0
+                time.sleep(max(0.05, min(1.0, min(next_beat, next_drain) - time.monotonic())))
+            return 0
+        finally:
+            self.client.close()
+
+    def _on_stop(self, signum: int, frame: object) -> None:
+        self.stop = True
+
+    def _failed(self, message: str) -> float:
+        self.failures += 1
+        self.backoff = min(BACKOFF_MAX, max(1.0, self.backoff * 2))
+        wait = self.backoff * random.uniform(0.8, 1.2)
+        if message != self.last_error or self.failures in (1, 10, 100) or self.failures % 1000 == 0:
+            log.warning("%s; trying again in %.0f s", message, wait)
+        self.last_error = message
+        return wait
+
+    def _recovered(self) -> None:
+        if self.failures:
+            log.info("the hub answers again after %d failed attempts", self.failures)
+        self.failures = 0
+        self.backoff = 0.0
+        self.last_error = ""
+
+    # --- heartbeat ------------------------------------------------------------------
+
+    def local_status(self) -> dict[str, Any]:
+        try:
+            return local.request(self.cfg.sensing.status, timeout=3.0)
+        except SensorError as e:
+            return {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
+
+    def heartbeat(self) -> bool:
+        """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
+        status = self.local_status()
+        body = {"status": status, "config_version": self.state.config_version, "acks": self.state.acks}
+        reply = self.client.post("/api/v1/agent/heartbeat", json=body)
+        if self.state.acks:
+            self.state.acks = []
+            self._save()
+        interval = reply.get("heartbeat_interval")
+        if isinstance(interval, int | float) and 1 <= interval <= 3600:
+            self.state.heartbeat_interval = float(interval)
+        for cmd in reply.get("commands") or []:
+            if self.run_command(cmd):
+                return True
+        if reply.get("deregistered") and not reply.get("commands"):
+            self._deregistered()
+            return True
+        changed = bool(reply.get("commands")) | self._sensing(bool(reply.get("sensing")))
+        cfg = reply.get("config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("version"), int):
+            self.apply_config(cfg["version"], str(cfg.get("yaml") or ""))
+        if changed:  # the hub shows the state as it is now, not as it was a heartbeat ago
+            body = {"status": self.local_status(), "config_version": self.state.config_version, "acks": []}
+            self.client.post("/api/v1/agent/heartbeat", json=body)
+        return False
+
+    def _sensing(self, wanted: bool) -> bool:
+        """Keep the service in the state the hub wants (it starts sensing after a restart)."""
+        current = self.local_status().get("state")
+        try:
+            if wanted and current == "paused":
+                self._local("resume")
+                return True
+            if not wanted and current == "sensing":
+                self._local("pause")
+                return True
+        except _ActionFailed as e:
+            log.warning("could not %s sensing: %s", "start" if wanted else "pause", e)
+        return False  # in the wanted state, or not running: nothing to steer
+
+    def _local(self, action: str) -> str:
+        try:
+            after = local.request(self.cfg.sensing.status, action, timeout=5.0)
+            return f"sensing service: {after.get('state')}"
+        except SensorError as e:
+            raise _ActionFailed(str(e)) from None
+
+    # --- commands -------------------------------------------------------------------
+
+    def run_command(self, cmd: dict[str, Any]) -> bool:
+        """Run a quick action once and acknowledge it; True if it was the deregistration."""
+        cid, action = cmd.get("id"), cmd.get("action")
+        if not isinstance(cid, int):
+            return False
+        if cid in self.state.done:
+            self._ack(cid, True, "done before")
+            return False
+        ok, result = True, ""
+        try:
+            if action == "start":
+                result = self._local("resume")
+            elif action == "pause":
+                result = self._local("pause")
+            elif action == "delete_assets":
+                result = "the hub deleted the assets this sensor discovered; sensing goes on"
+            elif action == "deregister":
+                result = "credential deleted"
+            elif action == "reboot":
+                result = "rebooting"
+            else:
+                ok, result = False, f"unknown action {action!r}: update the sensor"
+        except _ActionFailed as e:
+            ok, result = False, str(e)
+        self.state.done = [*self.state.done, cid][-KEEP_DONE:]
+        self._save()
+        log.info("hub action %s (#%d): %s", action, cid, result)
+        self._ack(cid, ok, result)
+        if action == "deregister" and ok:
+            self._deregistered()
+            return True
+        if action == "reboot" and ok:
+            self.reboot()
+        return False
+
+    def _ack(self, cid: int, ok: bool, result: str) -> None:
+        try:
+            self.client.post(f"/api/v1/agent/commands/{cid}/ack", json={"id": cid, "ok": ok, "result": result})
+        except Retry:
+            self.state.acks = [*self.state.acks, {"id": cid, "ok": ok, "result": result}]
+            self._save()
+
+    def _deregistered(self) -> None:
+        log.warning("the hub deregistered this sensor: its credential is deleted; reports stay in the spool")
+        state.forget(self.state_path)
+
+    def _save(self) -> None:
+        if os.path.exists(self.state_path):
+            state.save(self.state_path, self.state)
+
+    # --- configuration --------------------------------------------------------------
+
+    def apply_config(self, version: int, text: str) -> None:
+        """The hub's classification replaces the file's; the rest of the file stays."""
+        if not self.config_path:
+            log.warning("configuration %d from the hub not applied: the uplink runs without --config", version)
+            return
+        try:
+            with open(self.config_path, encoding="utf-8") as f:
+                current = yaml.safe_load(f) or {}
+            incoming = yaml.safe_load(text) or {} if text else {}
+            if not isinstance(current, dict) or not isinstance(incoming, dict):
+                raise ValueError("not a mapping")
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            log.error("configuration %d from the hub not applied: %s", version, e)
+            return
+        merged = {k: v for k, v in current.items() if k not in CLASSIFICATION}
+        merged = {**{k: incoming[k] for k in CLASSIFICATION if k in incoming}, **merged}
+        out = (
+            f"# nps-sensor configuration. internal, excluded and monitor_external come from the\n"
+            f"# management hub (configuration version {version}); edit them there.\n"
+            + yaml.safe_dump(merged, sort_keys=False)
+        )
+        try:
+            config.parse(out, self.config_path)
+        except SensorError as e:
+            log.error("configuration %d from the hub not applied: %s", version, e)
+            return
+        _write_atomic(self.config_path, out)
+        self.cfg = config.load(self.config_path)
+        self.state.config_version = version
+        self._save()
+        with contextlib.suppress(SensorError):
+            local.request(self.cfg.sensing.status, "reload", timeout=5.0)
+        log.info("configuration %d from the hub applied to %s", version, self.config_path)
+
+    # --- the spool ------------------------------------------------------------------
+
+    def _spooled(self) -> list[str]:
+        directory = self.cfg.sensing.spool_dir
+        try:
+            names = sorted(n for n in os.listdir(directory) if NAME.match(n))
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise SensorError(f"spool {directory}: cannot read it: {e.strerror}") from None
+        return [os.path.join(directory, n) for n in names]
+
+    def drain(self) -> int:
+        """Send every spooled report, oldest first; each file goes once the hub stored it."""
+        sent = 0
+        for path in self._spooled():
+            if self.stop:
+                break
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue  # the spool dropped it for room meanwhile
+            reply = self.client.post(
+                "/api/v1/agent/reports",
+                content=gzip.compress(data, compresslevel=6),
+                headers={
+                    "Content-Type": "application/json",
+                    "Content-Encoding": "gzip",
+                    "X-Report-Id": report_id(data),
+                },
+            )
+            if reply.get("stored") is not True:
+                raise Retry(f"the hub did not confirm report {os.path.basename(path)}")
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            sent += 1
+            self.uploaded += 1
+        if sent:
+            log.info("%d reports uploaded to the hub", sent)
+        return sent
+
+
+class _ActionFailed(Exception):
+    pass
+
+
+def _reboot() -> None:
+    command = os.environ.get("NPS_SENSOR_REBOOT_COMMAND")
+    args = command.split() if command else list(REBOOT)
+    try:
+        subprocess.run(args, check=False, stdin=subprocess.DEVNULL, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log.error("reboot failed: %s", e)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    mode = 0o640
+    with contextlib.suppress(OSError):
+        mode = os.stat(path).st_mode & 0o777
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

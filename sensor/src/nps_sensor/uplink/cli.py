@@ -1,0 +1,74 @@
+"""`nps-sensor register` and `nps-sensor uplink`: their arguments and what they run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from nps_sensor.errors import SensorError
+from nps_sensor.uplink.proxy import DEFAULT_PROXY_FILE
+from nps_sensor.uplink.state import DEFAULT_STATE
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    g = sub.add_parser(
+        "register",
+        help="register this sensor with a management hub",
+        description="Register with the hub using the 14-digit personalization code shown there when the sensor "
+        "was created. The code is read from --code-file, else from a prompt or standard input (never from "
+        "the command line, where `ps` would show it).",
+    )
+    g.add_argument("--hub", required=True, metavar="URL", help="the hub, https://HOST[:PORT]")
+    g.add_argument(
+        "--code-file", metavar="FILE", help="read the code from this file (e.g. /etc/nps-sensor/registration)"
+    )
+    g.add_argument("--ca", metavar="FILE", help="trust only this certificate (PEM) for the hub (pinned)")
+    _common(g)
+    u = sub.add_parser(
+        "uplink",
+        help="keep in touch with the hub: heartbeats, actions, configuration, report upload",
+        description="Send heartbeats, run the hub's quick actions, apply its configuration and upload the report "
+        "spool (each report deleted only once the hub stored it). Runs until SIGTERM.",
+    )
+    u.add_argument("--config", "-c", metavar="FILE", help="sensor configuration (YAML): spool, status address")
+    u.add_argument("--once", action="store_true", help="one heartbeat and one pass over the spool, then exit")
+    _common(u)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state", default=DEFAULT_STATE, metavar="FILE", help=f"registration file (default {DEFAULT_STATE})"
+    )
+    p.add_argument(
+        "--proxy-file",
+        default=DEFAULT_PROXY_FILE,
+        metavar="FILE",
+        help=f"proxy settings, NPS_PROXY_* lines (default {DEFAULT_PROXY_FILE}; absent: no proxy)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from nps_sensor.uplink import proxy
+
+    settings = proxy.load(args.proxy_file)
+    if getattr(args, "config", None):
+        from nps_sensor import config
+
+        p = config.load(args.config).proxy
+        if p is not None:  # sensor.yaml names the proxy file: it wins
+            settings = proxy.check(p.address, p.port, p.auth, p.user, p.password, p.source or args.config)
+    if args.command == "register":
+        from nps_sensor.uplink.register import read_code, register
+
+        code = read_code(args.code_file, sys.stdin, prompt=sys.stdin.isatty())
+        done = register(args.hub, code, args.state, args.ca, settings)
+        print(f"registered with {done.hub} as sensor {done.name!r}; start `nps-sensor uplink`")
+        return 0
+    from nps_sensor.uplink.agent import Agent
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request is noise in the journal
+    if not args.once and not args.config:
+        raise SensorError("give the sensor's configuration with --config (its spool and status address)")
+    return Agent(args.state, args.config, settings).run(once=args.once)

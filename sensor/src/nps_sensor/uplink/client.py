@@ -1,0 +1,134 @@
+"""HTTPS to the hub (httpx), through the proxy when there is one, with the hub's
+certificate verified against the pinned certificate or the system's authorities.
+
+Every failure becomes a SensorError whose message says what to check; `Retry`
+marks the ones worth trying again later (hub down, network, proxy trouble).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from nps_sensor.errors import SensorError
+from nps_sensor.uplink.proxy import ProxySettings
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class Retry(SensorError):
+    """The hub could not be reached or answered with a passing failure: try again later."""
+
+
+class Gone(SensorError):
+    """The hub no longer knows this sensor's credential (deregistered or deleted)."""
+
+
+def check_url(hub: str) -> str:
+    parts = urlsplit(hub)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise SensorError(f"hub URL {hub!r}: expected https://HOST[:PORT]")
+    if parts.scheme == "http":
+        try:
+            loopback = ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = parts.hostname == "localhost"
+        if not loopback:
+            raise SensorError(f"hub URL {hub}: the sensor talks to the hub over HTTPS only (use https://)")
+    return hub.rstrip("/")
+
+
+def tls_context(ca_pem: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if ca_pem:
+        ctx = ssl.create_default_context(cadata=ca_pem)
+    return ctx
+
+
+class HubClient:
+    def __init__(self, hub: str, token: str = "", ca_pem: str = "", proxy: ProxySettings | None = None) -> None:
+        self.hub = check_url(hub)
+        self.proxy = proxy
+        headers = {"User-Agent": "nps-sensor-uplink"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            verify: ssl.SSLContext | bool = tls_context(ca_pem)
+        except (ssl.SSLError, ValueError) as e:
+            raise SensorError(f"the pinned hub certificate is not a readable PEM certificate: {e}") from None
+        self.http = httpx.Client(
+            base_url=self.hub,
+            headers=headers,
+            verify=verify,
+            proxy=proxy.url() if proxy else None,
+            timeout=TIMEOUT,
+            trust_env=False,  # the appliance's proxy file decides, not stray environment variables
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def post(self, path: str, **kw: Any) -> dict[str, Any]:
+        via = f" through the proxy {self.proxy.where}" if self.proxy else ""
+        try:
+            r = self.http.post(path, **kw)
+        except httpx.ProxyError as e:
+            where = self.proxy.where if self.proxy else ""
+            if any(code in str(e) for code in ("407", "401")):  # tinyproxy says 401 to CONNECT
+                raise Retry(
+                    f"the proxy {where} refused the credentials ({e}): check NPS_PROXY_USER and NPS_PROXY_PASSWORD"
+                ) from None
+            raise Retry(f"the proxy {where} refused the way to {self.hub}: {e}") from None
+        except httpx.ConnectError as e:
+            text = str(e)
+            if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+                hint = (
+                    " (an SSL-inspecting proxy? the sensor needs the hub's own certificate: exempt the hub from "
+                    "inspection)"
+                    if self.proxy
+                    else " (pin the hub's certificate with --ca at registration)"
+                )
+                raise Retry(f"the hub's certificate at {self.hub} did not verify{via}: {_reason(text)}{hint}") from None
+            raise Retry(f"cannot reach the hub at {self.hub}{via}: {_reason(text)}") from None
+        except httpx.RemoteProtocolError as e:
+            if self.proxy:
+                raise Retry(
+                    f"the proxy {self.proxy.where} did not answer as an HTTP proxy ({e}); a SOCKS proxy? "
+                    "the sensor needs an HTTP proxy with CONNECT"
+                ) from None
+            raise Retry(f"the hub at {self.hub} broke the connection: {e}") from None
+        except httpx.HTTPError as e:
+            raise Retry(f"no answer from the hub at {self.hub}{via}: {e}") from None
+        if r.status_code == 407:
+            raise Retry(
+                f"the proxy {self.proxy.where if self.proxy else ''} refused the credentials (407): "
+                "check NPS_PROXY_USER and NPS_PROXY_PASSWORD"
+            )
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if r.status_code in (401, 410):
+            raise Gone(f"the hub refused this sensor: {detail or r.reason_phrase}")
+        if r.status_code >= 500 or r.status_code in (408, 429):
+            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}")
+        if r.status_code >= 400:
+            raise SensorError(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})")
+        if not isinstance(body, dict):
+            raise Retry(f"the hub at {self.hub} answered something else than JSON")
+        return body
+
+
+def _reason(text: str) -> str:
+    return text.split("] ", 1)[-1].strip() or text
