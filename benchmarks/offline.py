@@ -81,19 +81,17 @@ def _size(path: Path) -> tuple[int, int]:
     return packets, wire
 
 
+ENGINE_ONLY = "nps-sensor engine only"
+
+
 def _commands(capture: Path, scratch: Path) -> dict[str, list[str] | None]:
     bindir = Path(sys.executable).parent
     have = shutil.which
+    sensor = [str(bindir / "nps-sensor"), "analyze", str(capture), "-f", "json"]
+    (scratch / "engine-only.yaml").write_text("discovery:\n  enabled: false\n")
     return {
-        "nps-sensor": [
-            str(bindir / "nps-sensor"),
-            "analyze",
-            str(capture),
-            "-f",
-            "json",
-            "-o",
-            str(scratch / "s.json"),
-        ],
+        "nps-sensor": [*sensor, "-o", str(scratch / "s.json")],
+        ENGINE_ONLY: [*sensor, "--config", str(scratch / "engine-only.yaml"), "-o", str(scratch / "e.json")],
         "tshark": ["tshark", "-n", "-r", str(capture), "-q", "-z", "conv,ip"] if have("tshark") else None,
         "p0f": ["p0f", "-r", str(capture), "-o", "/dev/null"] if have("p0f") else None,
         "softflowd": [
@@ -211,9 +209,10 @@ def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
                     continue
                 with console.status(f"{tool} on {capture.name} ..."):
                     run = _measure(tool, argv, capture, count, wire)
-                if tool == "nps-sensor" and run.ok:
-                    stats = json.loads((scratch / "s.json").read_text())["stats"]
-                    run.note = f"engine alone: {stats['packets_per_second']:,} pkt/s"
+                if tool.startswith("nps-sensor") and run.ok:
+                    out = scratch / ("s.json" if tool == "nps-sensor" else "e.json")
+                    stats = json.loads(out.read_text())["stats"]
+                    run.note = f"packet loop: {stats['packets_per_second']:,} pkt/s"
                 runs.append(run)
     _print(console, runs)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -240,5 +239,13 @@ def _print(console: Console, runs: list[Run]) -> None:
             r.note,
         )
     console.print(table)
+    engine = {r.capture: r for r in runs if r.tool == ENGINE_ONLY and r.ok}
+    for capture, full in sensor.items():
+        alone = engine.get(capture)
+        if alone and full.ok and alone.pps:
+            console.print(
+                f"{capture}: the full pipeline (engine and discovery) runs at {full.pps / alone.pps:.0%} "
+                f"of the engine-only throughput ({full.pps:,.0f} vs {alone.pps:,.0f} packets/s)"
+            )
     cpus = os.cpu_count()
     console.print(f"{cpus} CPUs; wall time includes each tool's start-up; results in {OUT / 'results.json'}")

@@ -116,6 +116,14 @@ class Proxy:
 
 
 @dataclass
+class Discovery:
+    """Discovery's settings: off leaves the engine alone (flows and addresses only)."""
+
+    enabled: bool = True
+    data_dir: str = ""  # fingerprint databases; empty: $NPS_DATA_DIR, else /usr/share/nps-sensor/data
+
+
+@dataclass
 class Config:
     internal: list[Group] = field(default_factory=lambda: [default_group()])
     excluded: list[AddressRange] = field(default_factory=list)
@@ -125,6 +133,7 @@ class Config:
     flows: FlowSettings = field(default_factory=FlowSettings)
     duplicate_window: float = 0.01  # seconds within which an identical packet is a copy
     sensing: Sensing = field(default_factory=Sensing)
+    discovery: Discovery = field(default_factory=Discovery)
     proxy: Proxy | None = None
     source: str = "(defaults)"
 
@@ -230,7 +239,17 @@ class _Reader:
         return out
 
 
-TOP_LEVEL = {"internal", "excluded", "monitor_external", "reporting", "flows", "duplicates", "sensing", "proxy"}
+TOP_LEVEL = {
+    "internal",
+    "excluded",
+    "monitor_external",
+    "reporting",
+    "flows",
+    "duplicates",
+    "sensing",
+    "discovery",
+    "proxy",
+}
 MODES = ("DEFAULT", "ERSPAN")
 
 
@@ -296,6 +315,12 @@ def parse(text: str, path: str = "<config>") -> Config:
             cfg.duplicate_window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
     if "sensing" in top:
         cfg.sensing = _sensing(r, top["sensing"])
+    if "discovery" in top:
+        di = r.mapping(top["discovery"], "discovery", {"enabled", "data_dir"})
+        if "enabled" in di:
+            cfg.discovery.enabled = r.boolean(di["enabled"], "discovery.enabled")
+        if "data_dir" in di:
+            cfg.discovery.data_dir = r.text(di["data_dir"], "discovery.data_dir")
     if "proxy" in top:
         cfg.proxy = _proxy(r, top["proxy"])
     return cfg

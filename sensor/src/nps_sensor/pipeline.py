@@ -39,9 +39,9 @@ DNS_PORT = 53
 class Collector:
     """Per-packet work; `harvest` hands over everything gathered since the last call."""
 
-    def __init__(self, cfg: Config, discovery: bool = True) -> None:
+    def __init__(self, cfg: Config) -> None:
         self.stats = Stats()
-        self.discovery = Discoverer(self.stats) if discovery else None
+        self.discovery = Discoverer(self.stats) if cfg.discovery.enabled else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
         self.dedupe = Deduplicator(cfg.duplicate_window)
@@ -55,6 +55,10 @@ class Collector:
         self.flows.idle_timeout = cfg.flows.idle_timeout
         self.dedupe.window = cfg.duplicate_window
         self.watch_dns = any(m.domains for m in cfg.monitor)
+        if cfg.discovery.enabled and self.discovery is None:
+            self.discovery = Discoverer(self.stats)
+        elif not cfg.discovery.enabled:
+            self.discovery = None
 
     def process(self, batch: Batch) -> None:
         d = decode(batch)

@@ -194,6 +194,7 @@ class Reporter:
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
         self.profiles = Profiles()
+        _fingerprints(cfg)
         # MACs that discovery heard from without an address (LLDP, a DHCP DISCOVER):
         # devices of their own unless an address turns out to be theirs.
         self.macs_new: set[int] = set()
@@ -208,6 +209,7 @@ class Reporter:
     def reconfigure(self, cfg: Config, classifier: Classifier) -> None:
         """A new configuration: classification at once, window lengths from the next window."""
         self.classifier = classifier
+        _fingerprints(cfg)
         self.new_len = cfg.reporting.new_assets
         self.update_len = cfg.reporting.updates
 
@@ -444,6 +446,18 @@ class Reporter:
             out.append(identity.device(key))
         out.sort(key=lambda d: (d["ip"] is None, _ip_order(d["ip"]), d.get("id", "")))
         return out + [merged[k] for k in sorted(merged)]
+
+
+def _fingerprints(cfg: Config) -> None:
+    """The fingerprint databases from the configured data directory (loaded on first use)."""
+    from pathlib import Path
+
+    from nps_sensor.discovery import fingerprints
+
+    if cfg.discovery.data_dir:
+        current = fingerprints.databases()
+        if current.root != Path(cfg.discovery.data_dir):
+            fingerprints.use(fingerprints.Databases(Path(cfg.discovery.data_dir)))
 
 
 def _ip_order(text: str | None) -> tuple[int, int]:
