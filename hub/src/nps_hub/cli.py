@@ -79,8 +79,8 @@ def _serve(args: argparse.Namespace, settings: object) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise HubError("HTTPS needs both --tls-cert and --tls-key")
     _check_port(args.host, args.port)
-    app = build(settings)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    app = build(settings)  # type: ignore[arg-type]
     scheme = "https" if args.tls_cert else "http"
     logging.getLogger("nps-hub").info("serving on %s://%s:%d/", scheme, args.host, args.port)
     try:

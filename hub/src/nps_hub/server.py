@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from fastapi import FastAPI
@@ -34,6 +35,9 @@ def first_admin(sessions: sessionmaker[Session]) -> None:
         if db.scalar(select(func.count()).select_from(User)):
             return
         if not password:
+            logging.getLogger("nps-hub").warning(
+                "no user yet: create one with `nps-hub user NAME --admin` (or start with %s set)", ADMIN_ENV
+            )
             return
         add_user(db, os.environ.get("NPS_HUB_ADMIN_USER", "admin"), password, admin=True)
 
