@@ -51,6 +51,7 @@ def build() -> Path:
         "GOFLAGS": "",
         "GOPATH": f"{BUILD / 'gopath'}:{GOCODE}",
         "GOCACHE": str(BUILD / "gocache"),
+        "CGO_ENABLED": "0",  # pure Go: no C compiler involved
     }
     tmp = BUILD / f"vcsim.{os.getpid()}.tmp"  # two test runs building at once do not collide
     proc = subprocess.run(
