@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,15 +87,14 @@ def tree_digest(path: Path) -> str:
 
 
 # The host's packages whose code writes bytes of the image: the file system, GRUB's
-# modules and core.img, the partition table, the base. With the deflate engine (isal)
-# and the inputs above, they are what "the same inputs" means for a reproducible build.
+# modules and core.img, the partition table, the base. With zlib (the deliverables'
+# deflate) and the inputs above, they are what "the same inputs" means for a
+# reproducible build.
 HOST_TOOLS = ("e2fsprogs", "grub-common", "grub-pc-bin", "fdisk", "mmdebstrap")
 
 
 def tools() -> dict[str, str]:
     """The versions of the host's tools that write the image, for the build manifest."""
-    from importlib.metadata import version
-
     try:
         out = subprocess.run(
             ["dpkg-query", "-W", "-f=${Package} ${Version}\\n", *HOST_TOOLS],
@@ -105,7 +105,7 @@ def tools() -> dict[str, str]:
     except OSError:  # not a Debian host: the versions are unknown, not a failure
         out = ""
     found = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-    return {**{t: found.get(t, "") for t in HOST_TOOLS}, "isal": version("isal")}
+    return {**{t: found.get(t, "") for t in HOST_TOOLS}, "zlib": zlib.ZLIB_RUNTIME_VERSION}
 
 
 def build(b: Build, console: Console | None = None) -> list[Path]:

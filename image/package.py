@@ -95,11 +95,11 @@ def package(
 ) -> list[Path]:
     """Build the OVA and the zipped VHDX from `raw_disk`; return [ova, zip, SHA256SUMS].
 
-    The two are built side by side: each branch is bound by deflate on one core
-    for much of its run (the zip entirely), so together they take about the time
-    of the longer one. `extra_sums` are other files of `out_dir` (the build
-    manifest) to list in SHA256SUMS. `manifest_algorithm` "SHA1" is for hosts older
-    than ESXi 6.5. Pass `console` when the caller already shows a live status on it.
+    The two are built side by side, each deflating on every core: while one
+    branch waits for its reads, hashes or writes, the other computes. `extra_sums`
+    are other files of `out_dir` (the build manifest) to list in SHA256SUMS.
+    `manifest_algorithm` "SHA1" is for hosts older than ESXi 6.5. Pass `console`
+    when the caller already shows a live status on it.
     """
     base = f"{name}-{version}"
     if not _NAME.match(base):

@@ -85,6 +85,21 @@ def test_debugfs_paths_are_quoted_its_way() -> None:
         disk._debugfs_path("/two\nlines")
 
 
+def test_deflate_pieces_make_one_stream_and_the_same_bytes() -> None:
+    """The zip member's stream: independent pieces (zeros among them), then the end block."""
+    import random
+    import zlib
+
+    from nps_image.formats.deflate import RAW_END, map_ordered, raw_piece
+
+    rng = random.Random(5)
+    pieces = [rng.randbytes(MiB), bytes(4 * MiB), b"text " * 50_000, bytes(4 * MiB), bytes(17)]
+    streams = [b"".join([*map_ordered(raw_piece, pieces, workers=2), RAW_END]) for _ in range(2)]
+    assert streams[0] == streams[1]
+    assert zlib.decompress(streams[0], -15) == b"".join(pieces)
+    assert len(raw_piece(bytes(4 * MiB))) < 8 * 1024  # zeros: a thousandfold, not zlib level 1's 230
+
+
 # The whole appliance, twice.
 
 
