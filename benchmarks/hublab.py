@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,34 @@ class Tinyproxy:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster from Debian's server binaries: initdb in a private
+    directory as the postgres user, listening on a Unix socket only (no TCP port)."""
+
+    def __init__(self) -> None:
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not bins or os.geteuid() != 0:
+            raise FileNotFoundError("PostgreSQL tests need Debian's postgresql package and root (./bootstrap)")
+        self.bin = bins[-1].parent
+        self.root = Path(tempfile.mkdtemp(prefix="nps-pg-"))
+        shutil.chown(self.root, "postgres", "postgres")
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@/hub?host={self.root}&port={self.port}"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses='' -c fsync=off"
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
+                          str(self.root / "log"), "start")  # fmt: skip
+        self._as_postgres(str(self.bin / "createdb"), "-h", str(self.root), "-p", str(self.port), "hub")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -587,3 +587,77 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+# --- PostgreSQL -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_hub(tmp_path: Path) -> Iterator[HubProcess]:
+    from benchmarks.hublab import Postgres
+
+    try:
+        pg = Postgres()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    pg.start()
+    h = HubProcess(tmp_path, database=pg.url)
+    try:
+        h.start()
+        yield h
+    finally:
+        h.stop()
+        pg.stop()
+
+
+def test_the_lifecycle_on_postgresql(pg_hub: HubProcess, tmp_path: Path) -> None:
+    """Registration, actions, reports across a restart, merge, asset deletion, deregistration."""
+    from benchmarks.hublab import free_port
+
+    hub = pg_hub
+    api = hub.api()
+    sid, code = api.create_sensor("pg-1", "cellar")
+    _, other = api.create_sensor("pg-2")
+    where = tmp_path / "s"
+    assert register(hub, code, where).returncode == 0
+    again = register(hub, code, tmp_path / "again")
+    assert again.returncode == 2 and "already used" in again.stderr
+    assert register(hub, other, tmp_path / "s2").returncode == 0
+    assert not (hub.data / "hub.sqlite3").exists()
+
+    port = free_port()
+    local = LocalSensor(port)
+    cfg = sensor_config(where, port)
+    spool = Spool(str(where / "spool"), 100 << 20)
+    reports = engine_reports(tmp_path, 6)
+    try:
+        api.act(sid, "start")
+        for r in reports[:3]:
+            spool.write(r)
+        assert uplink(where / "hub.json", cfg).returncode == 0
+        assert local.state == "sensing" and not spool.pending()
+        hub.stop()
+        for r in reports[3:]:
+            spool.write(r)
+        failed = uplink(where / "hub.json", cfg)
+        assert failed.returncode == 2 and "cannot reach the hub" in failed.stderr
+        assert len(spool.pending()) == 3
+        hub.start()
+        api = hub.api()
+        assert uplink(where / "hub.json", cfg).returncode == 0
+        assert not spool.pending()
+        assert api.sensor(sid)["status"] == "Sensing"
+        flows = api.get("/api/v1/flows", params={"sensor": sid, "limit": 10000})
+        assert flows["total"] == sum(len(r["flows"]) for r in reports)
+        assets = api.get("/api/v1/assets", params={"sensor": sid, "limit": 10000})
+        assert assets["total"] > 0
+
+        api.act(sid, "delete_assets")
+        assert api.get("/api/v1/assets", params={"sensor": sid})["total"] == 0
+        assert api.get("/api/v1/flows", params={"sensor": sid})["total"] == 0
+        api.act(sid, "deregister")
+        assert uplink(where / "hub.json", cfg).returncode == 0
+        assert not (where / "hub.json").exists()
+        assert api.http.delete(f"/api/v1/sensors/{sid}").status_code == 200
+    finally:
+        local.server.stop()
