@@ -1,0 +1,183 @@
+"""End to end: a real `nps-sensor run` capturing a replay in a network namespace,
+registered with a real hub through `nps-sensor register`, steered and drained by
+`nps-sensor uplink`, both in the sensor's namespace, reaching the hub over HTTPS on
+a management veth pair the test creates (link-local addresses; nothing leaves it).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.hublab import SENSOR_BIN, HubProcess
+from benchmarks.lab import Lab, Sensor, sh
+from nps_sensor.synth import write_capture
+
+pytestmark = pytest.mark.live
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "live capture tests need root (network namespaces, packet sockets)"
+    for tool in ("ip", "tcpreplay", "openssl"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (run ./bootstrap)"
+    return None
+
+
+if (reason := _missing()) is not None:
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture
+def lab() -> Iterator[tuple[Lab, str]]:
+    """The capture lab plus a management link: the hub's side in this namespace."""
+    lab = Lab(1)
+    tag = lab.sensor.rsplit("-", 1)[1]
+    net = 16 + os.getpid() % 200
+    hub_side, sensor_side = f"169.254.{net}.1", f"169.254.{net}.2"
+    try:
+        sh("ip", "link", "add", f"nps-hm-{tag}", "type", "veth", "peer", "name", f"nps-hs-{tag}")
+        sh("ip", "link", "set", f"nps-hs-{tag}", "netns", lab.sensor, "name", "mgmt0")
+        sh("ip", "addr", "add", f"{hub_side}/30", "dev", f"nps-hm-{tag}")
+        sh("ip", "link", "set", f"nps-hm-{tag}", "up")
+        sh("ip", "-n", lab.sensor, "addr", "add", f"{sensor_side}/30", "dev", "mgmt0")
+        sh("ip", "-n", lab.sensor, "link", "set", "mgmt0", "up")
+        yield lab, hub_side
+    finally:
+        lab.close()
+        subprocess.run(["ip", "link", "delete", f"nps-hm-{tag}"], check=False, capture_output=True)
+
+
+def in_ns(lab: Lab, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", lab.sensor, str(SENSOR_BIN), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def wait_for(what: Any, timeout: float = 90, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], tmp_path: Path) -> None:
+    the_lab, address = lab
+    hub = HubProcess(tmp_path, host=address)
+    hub.start()
+    try:
+        api = hub.api()
+        sid, code = api.create_sensor("crane-1", "quay 4")
+        reg = in_ns(the_lab, "register", "--hub", hub.url, "--ca", str(hub.cert), "--state",
+                    str(tmp_path / "hub.json"), "--proxy-file", "-", stdin=code + "\n")  # fmt: skip
+        assert reg.returncode == 0, reg.stderr
+        facts = api.sensor(sid)
+        assert facts["status"] == "Paused" and facts["mgmt_ipv4"] == address.rsplit(".", 1)[0] + ".2"
+        assert (
+            facts["mac"]
+            and facts["mac"]
+            == sh("ip", "-n", the_lab.sensor, "-j", "link", "show", "mgmt0").split('"address":"')[1].split('"')[0]
+        )
+
+        sensor = Sensor(the_lab, tmp_path, workers=1, windows=(2, 4))
+        sensor.start()
+        log = (tmp_path / "uplink.log").open("w")
+        agent = subprocess.Popen(
+            ["ip", "netns", "exec", the_lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
+             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        the_lab.processes.append(agent)  # type: ignore[arg-type]
+        capture = tmp_path / "c.pcap"
+        write_capture(str(capture), 6_000, 13, "plain")
+        try:
+            # Registered means Paused: the uplink pauses the service that started sensing.
+            wait_for(lambda: sensor.status()["state"] == "paused")
+            the_lab.replay(capture, "--topspeed")
+            time.sleep(2)
+            assert sensor.received() == 0
+
+            api.act(sid, "start")
+            wait_for(lambda: api.sensor(sid)["status"] == "Sensing")
+            the_lab.replay(capture)
+            sensor.wait_received(6_000)
+            expected = _analyze(capture, sensor.config)
+            wait_for(lambda: _hub_flows(api, sid) == expected[1], timeout=120)
+            assets = api.get("/api/v1/assets", params={"sensor": sid, "limit": 10000})["assets"]
+            assert {ip for a in assets for ip in a["ips"]} == expected[0]
+            detail = api.get(f"/api/v1/assets/{assets[0]['id']}")
+            assert detail["raw"] and detail["sensors"][0]["name"] == "crane-1"
+            details = api.sensor(sid)
+            assert details["active_assets_last_hour"] and details["cpu_percent"] is not None
+
+            api.act(sid, "pause")
+            wait_for(lambda: api.sensor(sid)["status"] == "Paused")
+            assert sensor.status()["state"] == "paused"
+            api.act(sid, "delete_assets")
+            assert api.get("/api/v1/assets", params={"sensor": sid})["total"] == 0
+            api.act(sid, "deregister")
+            assert agent.wait(60) == 0
+            assert not (tmp_path / "hub.json").exists()
+            commands = api.get(f"/api/v1/sensors/{sid}/commands")
+            assert {c["action"]: c["state"] for c in commands} == {
+                "start": "done",
+                "pause": "done",
+                "delete_assets": "done",
+                "deregister": "done",
+            }
+        finally:
+            if agent.poll() is None:
+                agent.terminate()
+                agent.wait(30)
+            log.close()
+            sensor.stop()
+        text = (tmp_path / "uplink.log").read_text()
+        assert "Traceback" not in text and "reports uploaded" in text
+    finally:
+        hub.stop()
+
+
+def _analyze(capture: Path, config: Path) -> tuple[set[str], dict[Any, list[int]]]:
+    out = subprocess.run(
+        [str(SENSOR_BIN), "analyze", str(capture), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    ips = {a["ip"] for a in result["assets"] if a["ip"]}
+    return ips, _sum(result["flows"])
+
+
+def _sum(flows: list[dict[str, Any]]) -> dict[Any, list[int]]:
+    f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for r in flows:
+        s = f[(r["client"], r["server"], r["port"], r["proto"])]
+        s[0] += r["client_bytes"]
+        s[1] += r["server_bytes"]
+        s[2] += r["client_packets"]
+        s[3] += r["server_packets"]
+    return dict(f)
+
+
+def _hub_flows(api: Any, sid: int) -> dict[Any, list[int]]:
+    return _sum(api.get("/api/v1/flows", params={"sensor": sid, "limit": 10000})["flows"])
