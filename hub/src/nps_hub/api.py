@@ -474,6 +474,9 @@ def create_app(hub: Hub) -> FastAPI:
 
         return await run_in_threadpool(work)
 
+    from nps_hub.web import add_ui
+
+    add_ui(app, hub)
     return app
 
 
