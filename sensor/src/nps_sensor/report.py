@@ -194,6 +194,7 @@ class Reporter:
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
         self.profiles = Profiles()
+        self.predictions: dict[str, tuple[tuple[int, int | None, bool], dict[str, Any]]] = {}
         _fingerprints(cfg)
         # MACs that discovery heard from without an address (LLDP, a DHCP DISCOVER):
         # devices of their own unless an address turns out to be theirs.
@@ -518,6 +519,18 @@ class _Identity:
             out.append(key)
         return out
 
+    def predicted(self, key: str, facts: dict[Any, Any], mac: int | None, router: bool) -> dict[str, Any]:
+        """`predict`, once per device and set of facts: a device reported in window
+        after window without news is not predicted again."""
+        cache = self.rep.predictions
+        version = (len(facts), mac, router)
+        hit = cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        result = predict(facts, mac, router=router)
+        cache[key] = (version, result)
+        return result
+
     def device(self, key: str) -> dict[str, Any]:
         rep = self.rep
         kind, _, value = key.partition(":")
@@ -564,7 +577,7 @@ class _Identity:
             ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
         facts = rep.profiles.facts_of(ips, [] if mac is None or router else [mac])
         d.update(fields(facts))
-        d.update(predict(facts, None if router else mac, router=kind == "mac" and mac in self.routers))
+        d.update(self.predicted(key, facts, None if router else mac, kind == "mac" and mac in self.routers))
         if router:
             d["behind_router"] = True  # the MAC is the router's, not this device's
         return d

@@ -146,6 +146,13 @@ def _magic(words: list[bytes]) -> np.ndarray:
 
 HTTP_MAGIC = _magic([b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC", b"CONN", b"HTTP"])
 SSH_MAGIC = int(struct.unpack(">I", b"SSH-")[0])
+# First payload bytes that may start a message worth a closer look (an HTTP method or
+# status line, an SSH banner, a TLS record): most segments fail this one lookup.
+FIRST_BYTE = np.zeros(256, dtype=bool)
+FIRST_BYTE[[w >> 24 for w in HTTP_MAGIC.tolist()] + [SSH_MAGIC >> 24, 0x16]] = True
+# DNS-like protocols whose queries teach nothing: only responses (QR bit) are dissected.
+RESPONSES_ONLY = np.zeros(len(DISSECTORS), dtype=bool)
+RESPONSES_ONLY[[ID["dns"], ID["mdns"], ID["llmnr"]]] = True
 
 
 SMB1_MAGIC, SMB2_MAGIC = 0xFF534D42, 0xFE534D42
@@ -240,10 +247,13 @@ class Discoverer:
                 sub_rows = rows[has4] if isinstance(idx, slice) else idx[rows[has4]]
                 w = d.be32(sub_rows, start[has4]).astype(np.uint32)
                 kind = np.zeros(len(w), dtype=np.uint8)
-                kind[np.isin(w, HTTP_MAGIC)] = ID["http"]
-                kind[w == SSH_MAGIC] = ID["ssh"]
-                # A TLS handshake record (content type 22, version 3.x).
-                kind[(w >> 16) == 0x1603] = ID["tls"]
+                maybe = np.flatnonzero(FIRST_BYTE[w >> 24])
+                if len(maybe):
+                    wm = w[maybe]
+                    kind[maybe[np.isin(wm, HTTP_MAGIC)]] = ID["http"]
+                    kind[maybe[wm == SSH_MAGIC]] = ID["ssh"]
+                    # A TLS handshake record (content type 22, version 3.x).
+                    kind[maybe[(wm >> 16) == 0x1603]] = ID["tls"]
                 by_port = np.maximum(TCP_PORTS[d.dport[sub_rows]], TCP_PORTS[d.sport[sub_rows]])
                 by_port = _naming_messages(d, sub_rows, start[has4], room[has4], w, by_port)
                 kind = np.where(kind > 0, kind, by_port)
@@ -260,6 +270,18 @@ class Discoverer:
         hits = np.flatnonzero(chosen)
         if not len(hits):
             return
+        asks = RESPONSES_ONLY[chosen[hits]]
+        if asks.any():
+            rows = hits[asks]
+            at = body[rows] + 2
+            fits = at < end[rows]
+            qr = np.zeros(len(rows), dtype=bool)
+            qr[fits] = (d.u8(rows[fits] if isinstance(idx, slice) else idx[rows[fits]], at[fits]) & 0x80) > 0
+            keep = np.ones(len(hits), dtype=bool)
+            keep[np.flatnonzero(asks)[~qr]] = False
+            hits = hits[keep]
+            if not len(hits):
+                return
         frames = hits if isinstance(idx, slice) else idx[hits]
         self._dispatch(d, frames, chosen[hits], ts[hits], d.l3[frames], l4[hits], body[hits], end[hits])
 
