@@ -9,6 +9,7 @@ to, which is where a new source of difference has always been found so far.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -170,6 +171,8 @@ def test_two_builds_give_the_same_bytes(tmp_path: Path, monkeypatch: pytest.Monk
         build(Build("0.0.0-repro", dists[1], cache))
     finally:
         os.umask(umask)
+    inputs = [json.loads(next(d.glob("*-manifest.json")).read_text())["inputs"] for d in dists]
+    assert inputs[0] == inputs[1], "sensor/ or templates/ changed between the two builds: not the same inputs"
     sums = [(d / "SHA256SUMS").read_text() for d in dists]
     assert len(sums[0].splitlines()) == 3  # the OVA, the zip, the build manifest
     assert sums[0] == sums[1], _explain(first_disk, cache / "work" / "disk.raw")
