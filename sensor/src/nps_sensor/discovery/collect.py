@@ -6,8 +6,9 @@ a dissector can learn from:
 * UDP by port (`UDP_PORTS`: DHCP, DNS, mDNS, NBNS, SSDP, NTP, SNMP, BACnet, ...);
 * TCP by the first payload bytes, whatever the port (an HTTP method or status line,
   a TLS handshake record, an SSH banner), or by port for protocols without a magic
-  number (SMB, Modbus, S7comm, EtherNet/IP, DNP3), and then only the message types
-  that can name a device (`_naming_messages`), not their bulk;
+  number (SMB, Modbus, S7comm, EtherNet/IP, DNP3; SSH's KEXINIT, which OpenSSH sends
+  apart from its banner), and then only the message types that can name a device
+  (`_naming_messages`), not their bulk;
 * TCP SYN and SYN+ACK (one per connection) for OS fingerprints;
 * ICMPv6 router and neighbour discovery;
 * link-layer frames by EtherType (LLDP) or SNAP header (CDP).
@@ -90,7 +91,7 @@ DISSECTORS: tuple[Dissector, ...] = (
 ID = {d.name: i for i, d in enumerate(DISSECTORS)}
 
 
-def _question(data: bytes, body: int) -> bytes:
+def _question(data: bytes, l4: int, body: int) -> bytes:
     """A DNS response's question: with the resolver, what identifies its answer (the
     answer's TTLs count down from one response to the next)."""
     end = data.find(b"\0", body + 12)
@@ -100,16 +101,34 @@ def _question(data: bytes, body: int) -> bytes:
 # What identifies a message's content, for protocols whose messages repeat: a device
 # announces itself every few seconds, a resolver answers the same question all day.
 # A repeat (same sender, same key) within one harvest is not dissected again.
-REPEATS: dict[int, Callable[[bytes, int], bytes]] = {
+def _http(data: bytes, l4: int, body: int) -> bytes:
+    """A response: the server's port (its Server header is the same all day; its Date
+    is not). A request: the port it went to and the headers after the request line,
+    which a client repeats for every path it asks for."""
+    if data.startswith(b"HTTP/", body):
+        return data[l4 : l4 + 2]
+    line_end = data.find(b"\n", body)
+    return data[l4 + 2 : l4 + 4] + (data[line_end : line_end + 1024] if line_end > 0 else data[body:])
+
+
+def _dhcp(data: bytes, l4: int, body: int) -> bytes:
+    """Op, assigned address, client MAC and options: not the transaction ID or the
+    seconds a client has waited, which change on every retransmission."""
+    return data[body : body + 1] + data[body + 16 : body + 20] + data[body + 28 : body + 34] + data[body + 236 :]
+
+
+REPEATS: dict[int, Callable[[bytes, int, int], bytes]] = {
     ID["dns"]: _question,
-    ID["mdns"]: lambda data, body: data[body + 2 :],  # all but the message ID
-    ID["llmnr"]: lambda data, body: data[body + 2 :],
-    ID["nbns"]: lambda data, body: data[body + 2 :],
-    ID["netbios-dgm"]: lambda data, body: data[body + 4 :],  # all but type, flags and datagram ID
-    ID["ssdp"]: lambda data, body: data[body:],
-    ID["ntp"]: lambda data, body: data[body : body + 2],  # mode, version and stratum; not the clocks
-    ID["lldp"]: lambda data, body: data[body:],
-    ID["cdp"]: lambda data, body: data[body + 4 :],  # all but version, TTL and checksum
+    ID["mdns"]: lambda data, l4, body: data[body + 2 :],  # all but the message ID
+    ID["llmnr"]: lambda data, l4, body: data[body + 2 :],
+    ID["nbns"]: lambda data, l4, body: data[body + 2 :],
+    ID["netbios-dgm"]: lambda data, l4, body: data[body + 4 :],  # all but type, flags and datagram ID
+    ID["ssdp"]: lambda data, l4, body: data[body:],
+    ID["ntp"]: lambda data, l4, body: data[body : body + 2],  # mode, version and stratum; not the clocks
+    ID["lldp"]: lambda data, l4, body: data[body:],
+    ID["cdp"]: lambda data, l4, body: data[body + 4 :],  # all but version, TTL and checksum
+    ID["http"]: _http,
+    ID["dhcp"]: _dhcp,
 }
 
 
@@ -137,7 +156,9 @@ UDP_PORTS = _port_table(
         "dnp3": (20000,),
     }
 )
-TCP_PORTS = _port_table({"smb": (445, 139), "modbus": (502,), "s7comm": (102,), "enip": (44818,), "dnp3": (20000,)})
+TCP_PORTS = _port_table(
+    {"smb": (445, 139), "modbus": (502,), "s7comm": (102,), "enip": (44818,), "dnp3": (20000,), "ssh": (22,)}
+)
 
 
 def _magic(words: list[bytes]) -> np.ndarray:
@@ -159,6 +180,8 @@ SMB1_MAGIC, SMB2_MAGIC = 0xFF534D42, 0xFE534D42
 SMB1_COMMANDS = (0x72, 0x73)  # negotiate, session setup
 SMB2_COMMANDS = (0x0000, 0x0100)  # negotiate, session setup (little-endian, as read big-endian)
 NBSS_SESSION_REQUEST = 0x81
+SSH_KEXINIT = 20
+SSH_PACKET_MAX = 35000  # RFC 4253 6.1
 
 
 def _naming_messages(
@@ -170,8 +193,12 @@ def _naming_messages(
     ports' traffic and name nothing; the messages that do have a fixed layout, so a
     few more array reads tell them apart: SMB negotiate and session setup (and
     NetBIOS session requests), Modbus function 43, S7comm user data (SZL reads)
-    after a COTP data header, EtherNet/IP ListIdentity and DNP3 link frames.
+    after a COTP data header, EtherNet/IP ListIdentity, DNP3 link frames and SSH
+    KEXINIT (its length in clear, message code 20, a first name-list shorter than
+    64 KiB: encrypted packets fail these three).
     """
+    if not kind.any():
+        return kind
     out = kind.copy()
     smb = np.flatnonzero(kind == ID["smb"])
     if len(smb):
@@ -203,6 +230,14 @@ def _naming_messages(
     dnp3 = np.flatnonzero(kind == ID["dnp3"])
     if len(dnp3):
         out[dnp3[(w[dnp3] >> 16) != 0x0564]] = 0
+    ssh = np.flatnonzero(kind == ID["ssh"])
+    if len(ssh):
+        ok = room[ssh] >= 26
+        f = ssh[ok]
+        code = d.be32(rows[f], start[f] + 2) & 0xFF
+        names = d.be32(rows[f], start[f] + 22)
+        ok[ok] = (w[f] < SSH_PACKET_MAX) & (code == SSH_KEXINIT) & (names < 0x10000)
+        out[ssh[~ok]] = 0
     return out
 
 
@@ -289,16 +324,19 @@ class Discoverer:
         """Which SYNs may carry a signature not yet seen from their sender this window.
 
         A host opens many connections with one TCP stack: its SYNs agree on TTL, DF,
-        window, header length and the first option bytes (MSS, window scale, SACK
-        permitted; timestamps come later). Those fields, hashed per packet, pick one
-        SYN per sender and stack to fingerprint.
+        header length and the first option bytes (MSS, window scale, SACK permitted;
+        timestamps come later), and the first one tells its signature. The window is
+        left out (a host may vary it per connection; the first is as good as any).
+        A SYN+ACK's source port counts: each one proves an open port.
         """
         l3, l4 = d.l3[frames], d.l4[frames]
         v4 = d.ipver[frames] == 4
         ttl = d.u8(frames, l3 + np.where(v4, 8, 7))
         df = np.where(v4, (d.head[frames] >> U64(14)) & U64(1), U64(0))
         opts = np.where(l4 + 28 <= d.end[frames], d.be64(frames, np.minimum(l4 + 20, d.end[frames] - 8)), U64(0))
-        key = hash_columns([d.src_hi[frames], d.src_lo[frames], d.t1[frames] & U64(0xFFFFFFFF), ttl, df, opts])
+        flags = (d.t1[frames] >> U64(16)) & U64(0xFFFF)  # data offset and flags, not the window
+        port = np.where(flags & U64(0x10), d.sport[frames], 0)
+        key = hash_columns([d.src_hi[frames], d.src_lo[frames], flags, port, ttl, df, opts])
         uniq, first = np.unique(key, return_index=True)
         recent = self.facts.recent
         fresh = []
@@ -373,7 +411,7 @@ class Discoverer:
             data = bytes(raw[a:e])
             content = repeats.get(i)
             if content is not None:
-                key = (i, src[k], sm, content(data, b - a))
+                key = (i, src[k], sm, content(data, b4 - a, b - a))
                 if key in recent:
                     continue
                 if len(recent) < RECENT_MAX:

@@ -8,6 +8,8 @@ also proves its sender listens on the port it answers from.
 
 from __future__ import annotations
 
+import struct
+
 from nps_sensor.discovery.packet import Packet
 
 EOL, NOP, MSS, WS, SOK, SACK, TS = 0, 1, 2, 3, 4, 5, 8
@@ -23,75 +25,63 @@ def initial_ttl(ttl: int) -> int:
     return 255
 
 
+IPV4 = struct.Struct("!BBHHHB")  # version and IHL, TOS, length, ID, flags and offset, TTL
+TCP_HEAD = struct.Struct("!4xIIBBHxxH")  # (ports) seq, ack, data offset, flags, window, (checksum) urgent
+
+
 def signature(p: Packet) -> tuple[str, bool]:
     """(p0f signature, is SYN+ACK) of the segment."""
     d = p.data
-    ver = d[0] >> 4
     quirks: list[str] = []
-    if ver == 4:
-        ihl = (d[0] & 0x0F) * 4
-        olen = ihl - 20
-        ttl = d[8]
-        ipid = int.from_bytes(d[4:6], "big")
-        df = bool(d[6] & 0x40)
-        if df:
+    if d[0] >> 4 == 4:
+        ver = 4
+        vihl, tos, _, ipid, frag, ttl = IPV4.unpack_from(d)
+        olen = (vihl & 0x0F) * 4 - 20
+        if frag & 0x4000:
             quirks.append("df")
             if ipid:
                 quirks.append("id+")
         elif not ipid:
             quirks.append("id-")
-        if d[1] & 0x03:
+        if tos & 0x03:
             quirks.append("ecn")
-        if d[6] & 0x80:
+        if frag & 0x8000:
             quirks.append("0+")
     else:
-        olen = 0
-        ttl = d[7]
+        ver, olen, ttl = 6, 0, d[7]
         if d[1] & 0x30:  # traffic class ECN bits
             quirks.append("ecn")
         if (int.from_bytes(d[1:4], "big") & 0xFFFFF) != 0:
             quirks.append("flow")
     t = p.l4
-    seq = int.from_bytes(d[t + 4 : t + 8], "big")
-    ack = int.from_bytes(d[t + 8 : t + 12], "big")
-    doff = (d[t + 12] >> 4) * 4
-    flags = d[t + 13]
-    win = int.from_bytes(d[t + 14 : t + 16], "big")
-    urg = int.from_bytes(d[t + 18 : t + 20], "big")
+    seq, ack, off, flags, win, urg = TCP_HEAD.unpack_from(d, t)
+    doff = (off >> 4) * 4
     if flags & (ECE | CWR) and "ecn" not in quirks:
         quirks.append("ecn")
     if not seq:
         quirks.append("seq-")
-    if flags & ACK and not ack:
-        quirks.append("ack-")
-    if not flags & ACK and ack:
+    if flags & ACK:
+        if not ack:
+            quirks.append("ack-")
+    elif ack:
         quirks.append("ack+")
-    if not flags & URG and urg:
-        quirks.append("uptr+")
     if flags & URG:
         quirks.append("urgf+")
+    elif urg:
+        quirks.append("uptr+")
     if flags & PSH:
         quirks.append("pushf+")
     layout, mss, scale = _options(d[t + 20 : t + doff], quirks, bool(flags & ACK))
-    mtu = (mss + 40) if ver == 4 else (mss + 60)
     if mss and win and win % mss == 0:
         wsize = f"mss*{win // mss}"
-    elif mss and win and win % mtu == 0:
-        wsize = f"mtu*{win // mtu}"
+    elif mss and win and win % (mss + (40 if ver == 4 else 60)) == 0:
+        wsize = f"mtu*{win // (mss + (40 if ver == 4 else 60))}"
     else:
         wsize = str(win)
     start = initial_ttl(ttl)
-    sig = ":".join(
-        [
-            str(ver),
-            f"{start}+{start - ttl}",
-            str(olen),
-            str(mss) if mss else "*",
-            f"{wsize},{scale if scale is not None else '*'}",
-            ",".join(layout),
-            ",".join(quirks),
-            "+" if len(d) > t + doff else "0",
-        ]
+    sig = (
+        f"{ver}:{start}+{start - ttl}:{olen}:{mss if mss else '*'}:{wsize},{'*' if scale is None else scale}:"
+        f"{','.join(layout)}:{','.join(quirks)}:{'+' if len(d) > t + doff else '0'}"
     )
     return sig, bool(flags & ACK)
 
