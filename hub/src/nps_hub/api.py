@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
@@ -59,6 +59,12 @@ def _db(request: Request) -> Iterator[Session]:
 
 DB = Annotated[Session, Depends(_db)]
 HubDep = Annotated[Hub, Depends(_hub)]
+# Identifiers and counts within what every database stores (SQLite: 64-bit signed).
+BIG = 2**53
+PathId = Annotated[int, Path(ge=1, le=BIG)]
+QueryId = Annotated[int | None, Query(ge=1, le=BIG)]
+Limit = Annotated[int, Query(ge=1, le=10_000)]
+Offset = Annotated[int, Query(ge=0, le=BIG)]
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -136,14 +142,14 @@ class Registration(BaseModel):
 
 
 class Ack(BaseModel):
-    id: int
+    id: int = Field(ge=1, le=2**53)
     ok: bool = True
     result: str = Field(default="", max_length=2000)
 
 
 class Heartbeat(BaseModel):
     status: dict[str, Any] = Field(default_factory=dict)
-    config_version: int = 0
+    config_version: int = Field(default=0, ge=0, le=2**31)
     acks: list[Ack] = Field(default_factory=list)
 
 
@@ -243,14 +249,14 @@ def create_app(hub: Hub) -> FastAPI:
         return sensor
 
     @app.get("/api/v1/sensors/{sensor_id}", tags=["sensors"])
-    def get_sensor(sensor_id: int, user: UserDep, db: DB) -> dict[str, Any]:
+    def get_sensor(sensor_id: PathId, user: UserDep, db: DB) -> dict[str, Any]:
         s = _sensor(db, sensor_id)
         out = lifecycle.sensor_dict(s, offline)
         out["health"] = s.status
         return out
 
     @app.post("/api/v1/sensors/{sensor_id}/code", tags=["sensors"])
-    def new_code(sensor_id: int, user: UserDep, db: DB) -> dict[str, Any]:
+    def new_code(sensor_id: PathId, user: UserDep, db: DB) -> dict[str, Any]:
         s = _sensor(db, sensor_id)
         st = lifecycle.status(s, offline)
         if st not in (lifecycle.UNREGISTERED, lifecycle.DEREGISTERED):
@@ -263,7 +269,7 @@ def create_app(hub: Hub) -> FastAPI:
         return {"sensor": lifecycle.sensor_dict(s, offline), "code": code, "code_expires": expires.isoformat()}
 
     @app.post("/api/v1/sensors/{sensor_id}/actions", tags=["sensors"], status_code=202)
-    def act(sensor_id: int, body: Action, user: UserDep, db: DB) -> dict[str, Any]:
+    def act(sensor_id: PathId, body: Action, user: UserDep, db: DB) -> dict[str, Any]:
         s = _sensor(db, sensor_id)
         cmd = lifecycle.queue(db, s, body.action, user.name, offline)
         if body.action == "delete_assets":
@@ -272,13 +278,13 @@ def create_app(hub: Hub) -> FastAPI:
         return lifecycle.command_dict(cmd)
 
     @app.get("/api/v1/sensors/{sensor_id}/commands", tags=["sensors"])
-    def commands(sensor_id: int, user: UserDep, db: DB) -> list[dict[str, Any]]:
+    def commands(sensor_id: PathId, user: UserDep, db: DB) -> list[dict[str, Any]]:
         _sensor(db, sensor_id)
         rows = db.scalars(select(Command).where(Command.sensor_id == sensor_id).order_by(Command.id.desc()).limit(100))
         return [lifecycle.command_dict(c) for c in rows]
 
     @app.delete("/api/v1/sensors/{sensor_id}", tags=["sensors"])
-    def delete_sensor(sensor_id: int, user: UserDep, db: DB) -> dict[str, str]:
+    def delete_sensor(sensor_id: PathId, user: UserDep, db: DB) -> dict[str, str]:
         s = _sensor(db, sensor_id)
         st = lifecycle.status(s, offline)
         if st not in (lifecycle.UNREGISTERED, lifecycle.DEREGISTERED):
@@ -324,12 +330,11 @@ def create_app(hub: Hub) -> FastAPI:
         db: DB,
         network: str | None = None,
         klass: Annotated[str | None, Query(alias="class")] = None,
-        sensor: int | None = None,
-        q: str | None = None,
-        limit: int = 1000,
-        offset: int = 0,
+        sensor: QueryId = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Limit = 1000,
+        offset: Offset = 0,
     ) -> dict[str, Any]:
-        limit = max(1, min(limit, 10_000))
         stmt = select(Asset)
         if network:
             stmt = stmt.where(Asset.network == network)
@@ -345,7 +350,7 @@ def create_app(hub: Hub) -> FastAPI:
         return {"total": total, "assets": [_asset_dict(db, a, brief=True) for a in rows]}
 
     @app.get("/api/v1/assets/{asset_id}", tags=["inventory"])
-    def asset(asset_id: int, user: UserDep, db: DB) -> dict[str, Any]:
+    def asset(asset_id: PathId, user: UserDep, db: DB) -> dict[str, Any]:
         a = db.get(Asset, asset_id)
         if a is None:
             raise HTTPException(404, f"no asset {asset_id}")
@@ -355,9 +360,8 @@ def create_app(hub: Hub) -> FastAPI:
 
     @app.get("/api/v1/flows", tags=["traffic"])
     def flows(
-        user: UserDep, db: DB, asset: int | None = None, sensor: int | None = None, limit: int = 1000, offset: int = 0
+        user: UserDep, db: DB, asset: QueryId = None, sensor: QueryId = None, limit: Limit = 1000, offset: Offset = 0
     ) -> dict[str, Any]:
-        limit = max(1, min(limit, 10_000))
         stmt = select(Flow)
         if asset is not None:
             stmt = stmt.where(or_(Flow.client_asset == asset, Flow.server_asset == asset))
@@ -410,7 +414,7 @@ def create_app(hub: Hub) -> FastAPI:
         }
 
     @app.post("/api/v1/agent/commands/{command_id}/ack", tags=["agent"])
-    def ack(command_id: int, body: Ack, sensor: SensorDep, db: DB) -> dict[str, Any]:
+    def ack(command_id: PathId, body: Ack, sensor: SensorDep, db: DB) -> dict[str, Any]:
         cmd = lifecycle.acknowledge(db, sensor, command_id, body.ok, body.result)
         if cmd is None:
             raise HTTPException(404, f"no command {command_id} for this sensor")

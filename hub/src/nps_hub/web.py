@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from nps_hub import configuration, ingest, lifecycle, security
-from nps_hub.api import COOKIE, Hub, _asset_dict, _flow_dict, _traffic, latest_config
+from nps_hub.api import COOKIE, Hub, PathId, _asset_dict, _flow_dict, _traffic, latest_config
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
 from nps_hub.models import Asset, Command, ConfigVersion, Flow, Sensor, User, UserSession, now
@@ -177,7 +177,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return sensors_page(request, db, ctx, code=shown)
 
     @app.post("/sensors/{sensor_id}/action", include_in_schema=False)
-    async def action(sensor_id: int, request: Request) -> Response:
+    async def action(sensor_id: PathId, request: Request) -> Response:
         form = dict(await request.form())
         with hub.sessions() as db:
             ctx = guard(request, db, form)
@@ -198,7 +198,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return sensors_page(request, db, ctx, notice=f"{label}: sent to {s.name} with its next heartbeat")
 
     @app.get("/sensors/{sensor_id}", include_in_schema=False)
-    def sensor(sensor_id: int, request: Request) -> Response:
+    def sensor(sensor_id: PathId, request: Request) -> Response:
         with hub.sessions() as db:
             ctx = guard(request, db)
             if isinstance(ctx, Response):
@@ -216,7 +216,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             )  # fmt: skip
 
     @app.post("/sensors/{sensor_id}/delete", include_in_schema=False)
-    async def delete(sensor_id: int, request: Request) -> Response:
+    async def delete(sensor_id: PathId, request: Request) -> Response:
         form = dict(await request.form())
         with hub.sessions() as db:
             ctx = guard(request, db, form)
@@ -299,7 +299,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return page(request, "assets.html", "Assets", ctx, nav="assets", assets=rows, total=total, q=q)
 
     @app.get("/assets/{asset_id}", include_in_schema=False)
-    def asset(asset_id: int, request: Request) -> Response:
+    def asset(asset_id: PathId, request: Request) -> Response:
         with hub.sessions() as db:
             ctx = guard(request, db)
             if isinstance(ctx, Response):
