@@ -23,20 +23,20 @@ def is_grease(v: int) -> bool:
     return (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)
 
 
-def handshakes(payload: bytes) -> list[tuple[int, bytes]]:
-    """Handshake messages of the records in `payload` (types and bodies); a message
-    cut by the segment's end is returned cut."""
+def handshakes(payload: bytes) -> list[tuple[int, bytes, bool]]:
+    """Handshake messages of the records in `payload`: type, body, and whether the
+    segment ends inside it (a message cut there is returned cut)."""
     data = bytearray()
     at = 0
     while at + 5 <= len(payload) and payload[at] == HANDSHAKE:
         size = int.from_bytes(payload[at + 3 : at + 5], "big")
         data += payload[at + 5 : at + 5 + size]
         at += 5 + size
-    out: list[tuple[int, bytes]] = []
+    out: list[tuple[int, bytes, bool]] = []
     at = 0
     while at + 4 <= len(data):
         size = int.from_bytes(data[at + 1 : at + 4], "big")
-        out.append((data[at], bytes(data[at + 4 : at + 4 + size])))
+        out.append((data[at], bytes(data[at + 4 : at + 4 + size]), at + 4 + size > len(data)))
         at += 4 + size
     return out
 
@@ -53,25 +53,32 @@ def _u16s(b: bytes) -> list[int]:
     return list(struct.unpack(f">{len(b) // 2}H", b[: len(b) // 2 * 2]))
 
 
-def extensions(b: bytes, at: int) -> list[tuple[int, bytes]]:
+def extensions(b: bytes, at: int) -> tuple[list[tuple[int, bytes]], bool]:
+    """The extensions, and whether they are all there: of a hello cut by the segment's
+    end (a ClientHello with post-quantum key shares outgrows one), those before the cut."""
     if at + 2 > len(b):
-        return []
-    block, _ = _vector(b, at, 2)
-    out, k = [], 0
+        return [], True
+    size = int.from_bytes(b[at : at + 2], "big")
+    block = b[at + 2 : at + 2 + size]
+    out: list[tuple[int, bytes]] = []
+    k = 0
     while k + 4 <= len(block):
-        kind, size = struct.unpack_from(">HH", block, k)
-        out.append((kind, block[k + 4 : k + 4 + size]))
-        k += 4 + size
-    return out
+        kind, n = struct.unpack_from(">HH", block, k)
+        if k + 4 + n > len(block):
+            return out, False
+        out.append((kind, block[k + 4 : k + 4 + n]))
+        k += 4 + n
+    return out, k == size
 
 
-def client_hello(p: Packet, body: bytes) -> None:
+def client_hello(p: Packet, body: bytes, cut: bool = False) -> None:
+    """`cut`: the segment ends inside the hello, the rest is in the next one."""
     version = int.from_bytes(body[0:2], "big")
     at = 34
     _, at = _vector(body, at, 1)  # session id
     suites_raw, at = _vector(body, at, 2)
     _, at = _vector(body, at, 1)  # compression methods
-    exts = extensions(body, at)
+    exts, whole = extensions(body, at)
     suites = [s for s in _u16s(suites_raw) if not is_grease(s)]
     sni = ""
     alpn = b""
@@ -96,9 +103,13 @@ def client_hello(p: Packet, body: bytes) -> None:
     if sni:
         p.fact("tls", "sni", sni.lower().rstrip("."))
     p.fact_dst("tls", "service", ("tcp", p.dport, "tls"))
+    if not whole:  # no fingerprint from half a hello
+        if cut:
+            return
+        raise Malformed("extensions run past the ClientHello")
     ja3 = ",".join([str(version), *("-".join(map(str, v)) for v in (suites, ext_ids, groups, formats))])
     p.fact("tls", "ja3", hashlib.md5(ja3.encode(), usedforsecurity=False).hexdigest())
-    p.fact("tls", "ja4", ja4("t", version, versions, bool(sni), suites, ext_ids, alpn, sig_algs))
+    p.fact("tls", "ja4", ja4("t", version, versions, SNI in ext_ids, suites, ext_ids, alpn, sig_algs))
 
 
 def ja4(
@@ -138,25 +149,40 @@ def _hash12(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()[:12]
 
 
-def server_hello(p: Packet, body: bytes) -> None:
+def server_hello(p: Packet, body: bytes, cut: bool = False) -> None:
     version = int.from_bytes(body[0:2], "big")
     at = 34
     _, at = _vector(body, at, 1)
     if at + 3 > len(body):
         raise Malformed("short ServerHello")
     suite = int.from_bytes(body[at : at + 2], "big")
-    exts = [k for k, _ in extensions(body, at + 3)]
+    found, whole = extensions(body, at + 3)
+    p.fact("tls", "service", ("tcp", p.sport, "tls"))
+    if not whole:
+        if cut:
+            return
+        raise Malformed("extensions run past the ServerHello")
+    exts = [k for k, _ in found]
     ja3s = f"{version},{suite},{'-'.join(map(str, exts))}"
     p.fact("tls", "ja3s", hashlib.md5(ja3s.encode(), usedforsecurity=False).hexdigest())
-    p.fact("tls", "service", ("tcp", p.sport, "tls"))
 
 
-def certificate(p: Packet, body: bytes) -> None:
-    chain, _ = _vector(body, 0, 3) if len(body) >= 3 else (b"", 0)
+def certificate(p: Packet, body: bytes, cut: bool = False) -> None:
+    """The first certificate's subject. A chain is often longer than a segment; the
+    subject comes early in the first certificate and is read from the part there is."""
+    if cut:
+        chain = body[3:]
+    else:
+        chain, _ = _vector(body, 0, 3) if len(body) >= 3 else (b"", 0)
     if len(chain) < 3:
         return
     size = int.from_bytes(chain[0:3], "big")
-    subject = cert_subject(chain[3 : 3 + size])
+    try:
+        subject = cert_subject(chain[3 : 3 + size], whole=not cut)
+    except Malformed:
+        if not cut:
+            raise
+        return  # the subject is past the cut
     if subject:
         p.fact("tls", "cert_subject", subject)
 
@@ -166,8 +192,9 @@ def certificate(p: Packet, body: bytes) -> None:
 OID_NAMES = {b"\x55\x04\x03": "CN", b"\x55\x04\x0a": "O", b"\x55\x04\x0b": "OU", b"\x55\x04\x06": "C"}
 
 
-def _tlv(b: bytes, at: int) -> tuple[int, int, int]:
-    """(tag, start of value, end of value) of the DER element at `at`."""
+def _tlv(b: bytes, at: int, whole: bool = True) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the DER element at `at`; `whole=False`
+    lets its value run past the bytes there are."""
     if at + 2 > len(b):
         raise Malformed("DER element runs past the certificate")
     tag, size = b[at], b[at + 1]
@@ -178,15 +205,16 @@ def _tlv(b: bytes, at: int) -> tuple[int, int, int]:
             raise Malformed("DER length")
         size = int.from_bytes(b[at : at + n], "big")
         at += n
-    if at + size > len(b):
+    if whole and at + size > len(b):
         raise Malformed("DER element runs past the certificate")
     return tag, at, at + size
 
 
-def cert_subject(der: bytes) -> str:
-    """`CN=..., O=...` of an X.509 certificate's subject; empty if not found."""
-    _, cert, _ = _tlv(der, 0)
-    _, tbs, tbs_end = _tlv(der, cert)
+def cert_subject(der: bytes, whole: bool = True) -> str:
+    """`CN=..., O=...` of an X.509 certificate's subject; empty if not found. With
+    `whole=False` the certificate may be cut after its subject."""
+    _, cert, _ = _tlv(der, 0, whole)
+    _, tbs, tbs_end = _tlv(der, cert, whole)
     at = tbs
     tag, _, end = _tlv(der, at)
     if tag == 0xA0:  # explicit version
@@ -211,10 +239,10 @@ def cert_subject(der: bytes) -> str:
 
 
 def dissect(p: Packet) -> None:
-    for kind, body in handshakes(p.payload):
+    for kind, body, cut in handshakes(p.payload):
         if kind == CLIENT_HELLO and len(body) >= 38:
-            client_hello(p, body)
+            client_hello(p, body, cut)
         elif kind == SERVER_HELLO and len(body) >= 38:
-            server_hello(p, body)
+            server_hello(p, body, cut)
         elif kind == CERTIFICATE:
-            certificate(p, body)
+            certificate(p, body, cut)
