@@ -2,7 +2,9 @@
 
 The server is the side on port 22 or, on other ports, the side on the lower port.
 HASSH and HASSHServer follow Salesforce's definition: MD5 of the key exchange,
-cipher, MAC and compression lists of the direction each side offers for receiving.
+cipher, MAC and compression lists, the client-to-server ones for the client's HASSH
+and the server-to-client ones for HASSHServer (each side's lists for what it sends).
+KEXINIT comes in the banner's segment or, as OpenSSH sends it, in a segment of its own.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def dissect(p: Packet) -> None:
         banner = text(line.rstrip(b"\r"), 255)
         p.fact("ssh", "server_banner" if server else "client_banner", banner)
         if server:
-            p.fact("ssh", "service", ("tcp", p.sport, banner.split(" ")[0][8:] or "ssh"))
+            # SSH-protoversion-softwareversion SP comments; protoversion 2.0 or 1.99.
+            parts = banner.split(" ")[0].split("-", 2)
+            p.fact("ssh", "service", ("tcp", p.sport, parts[2] if len(parts) == 3 and parts[2] else "ssh"))
         else:
             p.fact_dst("ssh", "service", ("tcp", p.dport, "ssh"))
         b = rest
