@@ -17,24 +17,24 @@ HOSTNAME, REQUESTED_IP, MSG_TYPE, PRL, VENDOR_CLASS, FQDN = 12, 50, 53, 55, 60, 
 ACK = 5
 
 
-def options(raw: bytes, at: int) -> list[tuple[int, bytes]]:
-    """The options from `at` until END; a cut or overlong option ends the list there,
-    keeping the options before it."""
+def options(raw: bytes, at: int) -> tuple[list[tuple[int, bytes]], bool]:
+    """The options from `at` until END, and whether they end there: a cut or overlong
+    option ends the list, keeping the options before it."""
     out: list[tuple[int, bytes]] = []
     n = len(raw)
     while at < n:
         code = raw[at]
         if code == END:
-            break
+            return out, True
         if code == PAD:
             at += 1
             continue
         if at + 1 >= n or at + 2 + raw[at + 1] > n:
-            break
+            return out, False
         size = raw[at + 1]
         out.append((code, raw[at + 2 : at + 2 + size]))
         at += 2 + size
-    return out
+    return out, False
 
 
 def fqdn_name(value: bytes) -> str:
@@ -59,7 +59,7 @@ def dissect(p: Packet) -> None:
     mac = int.from_bytes(b[28:34], "big") if htype == 1 and hlen == 6 else -1
     ciaddr = int.from_bytes(b[12:16], "big")
     yiaddr = int.from_bytes(b[16:20], "big")
-    opts = options(b, 240)
+    opts, whole = options(b, 240)
     kind = next((v[0] for c, v in opts if c == MSG_TYPE and v), 0)
     if op == 1:
         ip = V4_MAPPED | ciaddr if ciaddr else (p.src if p.src != V4_MAPPED else NO_IP)
@@ -85,6 +85,8 @@ def dissect(p: Packet) -> None:
             p.fact("dhcp", "prl", ",".join(str(x) for x in value), ip=ip, mac=mac)
         elif code == REQUESTED_IP and len(value) == 4:
             p.fact("dhcp", "requested_ip", _ip(int.from_bytes(value, "big")), ip=ip, mac=mac)
+    if not whole:  # counted, after the facts of the options before the damage
+        raise Malformed("DHCP option runs past the message, or no END option")
 
 
 def _mac(mac: int) -> str:
