@@ -79,17 +79,17 @@ def dissect_ns(p: Packet) -> None:
             raise Malformed("truncated resource record")
         rtype, _, _, size = struct.unpack_from(">HHIH", msg, at)
         at += 10
-        rdata = msg[at : at + size]
-        if len(rdata) != size:
-            raise Malformed("record data runs past the message")
+        rdata = msg[at : at + size]  # read as far as it goes: a cut name table keeps its first names
         at += size
         if rtype == NB:
-            for k in range(0, size - 5, 6):
+            for k in range(0, len(rdata) - 5, 6):
                 nb_flags, addr = struct.unpack_from(">HI", rdata, k)
                 if addr:
                     _named(p, name, suffix, bool(nb_flags & GROUP), V4_MAPPED | addr)
-        elif rtype == NBSTAT and response and size:
+        elif rtype == NBSTAT and response and rdata:
             _node_status(p, rdata)
+        if len(rdata) != size:
+            raise Malformed("record data runs past the message")
 
 
 def _named(p: Packet, name: str, suffix: int, group: bool, ip: int) -> None:
