@@ -31,13 +31,15 @@ def header(head: bytes, lower: bytes, name: bytes) -> bytes | None:
     if at < 0:
         return None
     start = at + 1 + len(name)
-    end = head.find(b"\r\n", start)
+    end = head.find(b"\n", start)  # CRLF, or a bare LF as some embedded clients send
     return head[start : end if end >= 0 else len(head)].strip()
 
 
 def dissect(p: Packet) -> None:
     b = p.payload[:HEADERS_MAX]
     end = b.find(b"\r\n\r\n")
+    if end < 0:
+        end = b.find(b"\n\n")
     head = b if end < 0 else b[:end]
     lower = head.lower()
     if head.startswith(b"HTTP/"):
