@@ -1,9 +1,12 @@
 """TCP SYN and SYN+ACK: the p0f signature of the sender's stack, and open ports.
 
 The signature is p0f 3's `ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass`
-(p0f's README, section 5), with ittl written as `initial+distance` the way p0f
-logs observed packets; `fingerprints.p0f` matches it against p0f.fp. A SYN+ACK
-also proves its sender listens on the port it answers from.
+(p0f's README, section 5), with ittl written as `initial+distance` (p0f's own
+raw_sig writes `seen+distance`: 64+3 here is 61+3 there); `fingerprints.p0f`
+matches it against p0f.fp. The window is written `mss*N` or `mtu*N` only where it
+is an exact multiple (p0f also tries MSS-12, 1460 and 1500), so that the matcher
+gets the exact window back. A SYN+ACK also proves its sender listens on the port
+it answers from.
 """
 
 from __future__ import annotations
