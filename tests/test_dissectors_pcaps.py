@@ -383,3 +383,47 @@ def test_dnp3_against_tshark(pcaps_dir: Path, tshark: str) -> None:
         role = "master" if direction[0] in ("1", "True") else "outstation"
         expected += [(where, ("dnp3", "address", address[0])), (where, ("dnp3", "role", role))]
     check(path, expected)
+
+
+TLS = ["tls/tls12-chrome34-google.pcap", "tls/tls12-safari-ntop.pcap", "tls/tls13-curl-dns.pcap"]
+TLS += ["tls/tls13-ipv6-google.pcap"]
+SSH = ["ssh/ssh-banner-windows.pcap", "ssh/ssh-single-conn.pcap"]
+
+
+@pytest.mark.parametrize("rel", TLS)
+def test_tls_fingerprints_against_tshark(pcaps_dir: Path, tshark: str, rel: str) -> None:
+    """JA3 and SNI of each client, JA3S of each server (tshark 4.0 has no JA4)."""
+    path = _capture(pcaps_dir, rel)
+    expected: list[tuple[Where, Fact]] = []
+    for src, src6, ja3, ja3s, sni in fields(
+        tshark,
+        path,
+        "tls.handshake.type == 1 || tls.handshake.type == 2",
+        "ip.src",
+        "ipv6.src",
+        "tls.handshake.ja3",
+        "tls.handshake.ja3s",
+        "tls.handshake.extensions_server_name",
+    ):
+        where = ("ip", _ip((src or src6)[0]))
+        expected += [(where, ("tls", "ja3", v)) for v in ja3]
+        expected += [(where, ("tls", "ja3s", v)) for v in ja3s]
+        expected += [(where, ("tls", "sni", v.lower().rstrip("."))) for v in sni]
+    check(path, expected)
+
+
+@pytest.mark.parametrize("rel", SSH)
+def test_ssh_hassh_against_tshark(pcaps_dir: Path, tshark: str, rel: str) -> None:
+    """HASSH from a KEXINIT in its own segment, as OpenSSH sends it, and both banners."""
+    path = _capture(pcaps_dir, rel)
+    expected: list[tuple[Where, Fact]] = []
+    for src, hassh, server in fields(
+        tshark, path, "ssh.message_code == 20", "ip.src", "ssh.kex.hassh", "ssh.kex.hasshserver"
+    ):
+        where = ("ip", _ip(src[0]))
+        expected += [(where, ("ssh", "hassh", v)) for v in hassh]
+        expected += [(where, ("ssh", "hassh_server", v)) for v in server]
+    for src, port, banner in fields(tshark, path, "ssh.protocol", "ip.src", "tcp.srcport", "ssh.protocol"):
+        key = "server_banner" if port[0] == "22" else "client_banner"
+        expected += [(("ip", _ip(src[0])), ("ssh", key, v)) for v in banner]
+    check(path, expected)
