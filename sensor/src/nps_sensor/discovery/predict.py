@@ -142,12 +142,18 @@ class Matchers:
         c = satori.best(idx.match("webserver", text), 0.7)
         return [c] if c else []
 
-    def vendor(self, mac: int) -> str | None:
+    def vendor(self, mac: int) -> tuple[str | None, Claim | None]:
+        """The MAC's vendor and what it says about the device, the same for every MAC
+        of one 36-bit block (the longest prefix the lists know)."""
+        k = ("vendor", mac >> 12)
+        hit: tuple[str | None, Claim | None] | None = self.db.memo.get(k)
+        if hit is not None:
+            return hit
         tables = [self.db.get(name, oui.load_ieee, oui.EMPTY) for name in ("oui36", "iab", "mam", "oui")]
         found = oui.lookup(tables, mac)
         if found is None and not oui.is_local(mac):
             found = oui.lookup([self.db.get("manuf", oui.load_manuf, oui.EMPTY)], mac)
-        return found
+        return self.db.remember(k, (found, rules.oui_vendor(found) if found else None))
 
 
 def _satori(tag: str, os_names: bool = True) -> Callable[[Any], satori.Index]:
@@ -158,34 +164,63 @@ def _text(value: Value) -> str:
     return value if isinstance(value, str) else " ".join(str(v) for v in value)
 
 
+ICS_SOURCES = frozenset({"modbus", "enip", "bacnet", "s7comm"})
+ICS_PRODUCT_SOURCES = frozenset({"modbus", "enip", "bacnet"})
+ICS_PRODUCT_KEYS = frozenset({"product", "product_name", "product_code", "model", "model_name"})
+
+
 def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidence]:
-    """Every claim the facts support."""
+    """Every claim the facts support.
+
+    What one fact says is worked out once per databases (`Databases.memo`): the same
+    fact on another device, or in the next report, costs a dictionary look-up. An ICS
+    product name is the one fact whose claim depends on another (the vendor beside
+    it), so that vendor is part of its key.
+    """
     out: list[Evidence] = []
     ics_vendor: dict[str, str] = {}
     facts = list(facts)
+    memo = m.db.memo
     for source, key, value in facts:
-        if source in ("modbus", "enip", "bacnet", "s7comm") and key == "vendor" and isinstance(value, str):
-            ics_vendor[source] = rules.ics_vendor(value)
-    for source, key, value in facts:
-        kind = f"{source}.{key}"
-        claims: list[Claim] = []
-        if isinstance(value, str):
-            claims = _claims_of(source, key, value, m, ics_vendor)
-        elif key == "service" and len(value) == 3 and isinstance(value[1], int):
-            c = rules.port(str(value[0]), value[1])
-            if c:
-                claims = [c]
-            kind, shown = "service", f"{value[0]}/{value[1]}"
-            out.extend(Evidence(kind, shown, c) for c in claims)
-            continue
-        elif source == "mdns" and key == "hinfo" and len(value) == 2:
-            c = rules.mdns_hinfo(str(value[0]), str(value[1]))
-            claims = [c] if c else []
-        elif source == "mdns" and key == "srv" and len(value) == 3:
-            c = rules.mdns_service(str(value[0]))
-            claims = [c] if c else []
-        out.extend(Evidence(kind, _text(value), c) for c in claims)
+        if source in ICS_SOURCES and key == "vendor" and isinstance(value, str):
+            ics_vendor[source] = _ics_vendor(value, m)
+    for fact in facts:
+        source, key, value = fact
+        k: Any = fact
+        if source in ICS_PRODUCT_SOURCES and key in ICS_PRODUCT_KEYS:
+            k = (fact, ics_vendor.get(source))
+        found = memo.get(k)
+        if found is None:
+            found = m.db.remember(k, _evidence_of(source, key, value, m, ics_vendor))
+        out.extend(found)
     return out
+
+
+def _ics_vendor(value: str, m: Matchers) -> str:
+    k = ("ics_vendor", value)
+    found = m.db.memo.get(k)
+    return found if found is not None else m.db.remember(k, rules.ics_vendor(value))
+
+
+def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: dict[str, str]) -> tuple[Evidence, ...]:
+    """The evidence one fact gives."""
+    kind = f"{source}.{key}"
+    claims: list[Claim] = []
+    if isinstance(value, str):
+        claims = _claims_of(source, key, value, m, ics_vendor)
+    elif key == "service" and len(value) == 3 and isinstance(value[1], int):
+        c = rules.port(str(value[0]), value[1])
+        return (Evidence("service", f"{value[0]}/{value[1]}", c),) if c else ()
+    elif source == "mdns" and key == "hinfo" and len(value) == 2:
+        c = rules.mdns_hinfo(str(value[0]), str(value[1]))
+        claims = [c] if c else []
+    elif source == "mdns" and key == "srv" and len(value) == 3:
+        c = rules.mdns_service(str(value[0]))
+        claims = [c] if c else []
+    if not claims:
+        return ()
+    shown = _text(value)
+    return tuple(Evidence(kind, shown, c) for c in claims)
 
 
 def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[str, str]) -> list[Claim]:
@@ -321,6 +356,8 @@ def vote(
     def compatible(a: str, b: str) -> bool:
         if a in chains[b] or b in chains[a]:
             return True
+        if not loose:
+            return False
         return any(x in loose and len(chains[x]) > 1 and chains[x][1] in chains[y] for x, y in ((a, b), (b, a)))
 
     def support(label: str) -> dict[str, float]:
@@ -483,10 +520,10 @@ def predict(
         if oui.is_local(mac):
             out["vendor_note"] = "locally administered MAC (randomized, virtual or assigned by software): no vendor"
         else:
-            vendor = m.vendor(mac)
+            vendor, claim = m.vendor(mac)
             out["vendor"] = vendor
-            if vendor:
-                evidence.append(Evidence("oui", _mac(mac), rules.oui_vendor(vendor)))
+            if vendor and claim:
+                evidence.append(Evidence("oui", _mac(mac), claim))
     if router:
         count = f" with {router} IP addresses" if router is not True and int(router) > 1 else " with many IP addresses"
         evidence.append(Evidence("identity", f"MAC seen{count}", Claim(0.8, None, Device("router"))))

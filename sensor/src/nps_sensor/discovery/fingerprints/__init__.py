@@ -11,6 +11,10 @@ and the `shared/fingerprints` tree's), then at its Debian package's own path.
 Each database loads on first use, once per process: an `analyze` run whose assets
 carry no fingerprint never reads one. A missing or unreadable database is one
 warning naming the file, and predictions go on without that source.
+
+What is worked out from the databases is kept beside them (`Databases.memo`): one
+fact always says the same to the same databases, and a network repeats its facts
+(one User-Agent, one option 55 list, one TCP stack on a hundred hosts).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, TypeVar
 log = logging.getLogger("nps_sensor.discovery.fingerprints")
 
 DEFAULT_DATA_DIR = Path("/usr/share/nps-sensor/data")
+MEMO_LIMIT = 50_000  # results kept in `Databases.memo` before it starts afresh (bounded memory)
 
 # Database -> (names relative to the data directory or its extra/, Debian path or None, required)
 # "Required" databases come with the image; a missing one is a warning. The optional
@@ -80,6 +85,17 @@ class Databases:
         self.system = system  # also look at the Debian packages' own paths
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Results derived from these databases and nothing else, keyed by what they were
+        # derived from (see `remember`); safe to share between threads, as each value is
+        # computed from its key alone.
+        self.memo: dict[Any, Any] = {}
+
+    def remember(self, key: Any, value: T) -> T:
+        """Keep `value` in `memo` under `key` (emptied first when it holds MEMO_LIMIT) and return it."""
+        if len(self.memo) >= MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[key] = value
+        return value
 
     def path(self, name: str) -> Path | None:
         names, debian, _ = FILES[name]
