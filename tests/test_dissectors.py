@@ -1937,7 +1937,9 @@ def test_ssh_encrypted_segments_are_not_selected() -> None:
     assert c.stats_dict()["discovery"]["packets"] == 0
 
 
-def test_tcp_syn_distance_and_synack_service() -> None:
+def test_tcp_syn_distance_and_synack_signature() -> None:
+    """A SYN+ACK gives its sender's signature; its open port comes from the flows
+    (the report's `services`), not from a fact per port."""
     synack = syn_frame(
         P.tcp_options(mss=1460, sack_permitted=True, timestamps=(99, 2_953_741), wscale=7),
         src=B4,
@@ -1952,10 +1954,7 @@ def test_tcp_syn_distance_and_synack_service() -> None:
     )
     facts, _ = collect([syn_frame(LINUX_SYN_OPTIONS, ttl=52), synack])
     assert ("tcp", "syn", "4:64+12:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0") in about(facts, A4)
-    assert about(facts, B4) == {
-        ("tcp", "synack", "4:64+0:0:1460:65535,7:mss,sok,ts,nop,ws:df:0"),
-        ("tcp", "service", ("tcp", 443, "")),
-    }
+    assert about(facts, B4) == {("tcp", "synack", "4:64+0:0:1460:65535,7:mss,sok,ts,nop,ws:df:0")}
 
 
 def test_tcp_one_syn_per_stack() -> None:

@@ -23,18 +23,20 @@ class Answer:
 
 def read_name(msg: bytes, pos: int) -> tuple[str, int]:
     """A possibly compressed name at `pos`; returns it and the position after it."""
-    labels: list[str] = []
+    labels: list[bytes] = []
     end = -1
     jumps = 0
+    size = 0
+    limit = len(msg)
     while True:
-        if pos >= len(msg):
+        if pos >= limit:
             raise DNSError("name runs past the message")
         n = msg[pos]
         if n == 0:
             pos += 1
             break
-        if n & 0xC0 == 0xC0:
-            if pos + 1 >= len(msg):
+        if n >= 0xC0:
+            if pos + 1 >= limit:
                 raise DNSError("truncated compression pointer")
             jumps += 1
             if jumps > MAX_POINTERS:
@@ -45,14 +47,15 @@ def read_name(msg: bytes, pos: int) -> tuple[str, int]:
             continue
         if n & 0xC0:
             raise DNSError("unknown label type")
-        label = msg[pos + 1 : pos + 1 + n]
-        if len(label) != n:
+        if pos + 1 + n > limit:
             raise DNSError("label runs past the message")
-        labels.append(label.decode("ascii", "replace"))
+        labels.append(msg[pos + 1 : pos + 1 + n])
         pos += 1 + n
-        if sum(len(x) + 1 for x in labels) > 255:
+        size += n + 1
+        if size > 255:
             raise DNSError("name longer than 255 bytes")
-    return ".".join(labels).lower(), end if end >= 0 else pos
+    # One decode per name, not per label: names are most of what a DNS parser does.
+    return b".".join(labels).decode("ascii", "replace").lower(), end if end >= 0 else pos
 
 
 def parse_response(msg: bytes) -> Answer:

@@ -106,6 +106,7 @@ class Asset:
     bytes_out: int = 0
     vlans: set[int] = field(default_factory=set)
     tunnels: set[int] = field(default_factory=set)
+    served: set[tuple[int, int]] = field(default_factory=set)  # (protocol, port) it answered on
     reported: bool = False  # in a report already
     active: bool = False  # traffic since the last update report
     # Only senders are devices. Traffic to an address is counted from the first packet
@@ -339,6 +340,17 @@ class Reporter:
             text = self.classifier.label(ip, a.macs if a else ())
             label_of[k] = names.setdefault(text, len(names))
         texts = list(names)
+        # Ports a server answered on: its services, seen in the traffic itself.
+        answered = np.flatnonzero((d.server_packets > 0) & (d.port >= 0))
+        if len(answered):
+            first_served, _ = _group([s_end[answered], d.port[answered], d.proto[answered]])
+            rows = answered[first_served]
+            for server, port, proto in zip(
+                s_end[rows].tolist(), d.port[rows].tolist(), d.proto[rows].tolist(), strict=True
+            ):
+                a = self.assets.get(ip_of[server])
+                if a is not None and len(a.served) < MAX_SERVED:
+                    a.served.add((proto, port))
         c_label, s_label = label_of[c_end], label_of[s_end]
         first_flow, rec = _group([c_label, s_label, d.port, d.proto])
         r = len(first_flow)
@@ -470,6 +482,8 @@ def _ip_order(text: str | None) -> tuple[int, int]:
     return (addr.version, int(addr))
 
 
+MAX_SERVED = 256  # ports remembered per address
+
 # A MAC with more IPv4 addresses active at once than this is a router's.
 ROUTER_CONCURRENT_V4 = 2
 
@@ -577,10 +591,22 @@ class _Identity:
             ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
         facts = rep.profiles.facts_of(ips, [] if mac is None or router else [mac])
         d.update(fields(facts))
+        _add_served(d["services"], members)
         d.update(self.predicted(key, facts, None if router else mac, kind == "mac" and mac in self.routers))
         if router:
             d["behind_router"] = True  # the MAC is the router's, not this device's
         return d
+
+
+def _add_served(services: list[dict[str, Any]], members: list[Asset]) -> None:
+    """Ports the device answered on, beside those a dissector named a product for."""
+    known = {(s["proto"], s["port"]) for s in services}
+    for proto, port in sorted({x for a in members for x in a.served}, key=lambda x: (x[1], x[0])):
+        name = proto_name(proto)
+        if (name, port) not in known:
+            known.add((name, port))
+            services.append({"port": port, "proto": name, "product": None})
+    services.sort(key=lambda s: (s["port"], s["proto"]))
 
 
 def _concurrent(members: list[Asset]) -> bool:

@@ -327,7 +327,6 @@ class Discoverer:
         header length and the first option bytes (MSS, window scale, SACK permitted;
         timestamps come later), and the first one tells its signature. The window is
         left out (a host may vary it per connection; the first is as good as any).
-        A SYN+ACK's source port counts: each one proves an open port.
         """
         l3, l4 = d.l3[frames], d.l4[frames]
         v4 = d.ipver[frames] == 4
@@ -335,8 +334,7 @@ class Discoverer:
         df = np.where(v4, (d.head[frames] >> U64(14)) & U64(1), U64(0))
         opts = np.where(l4 + 28 <= d.end[frames], d.be64(frames, np.minimum(l4 + 20, d.end[frames] - 8)), U64(0))
         flags = (d.t1[frames] >> U64(16)) & U64(0xFFFF)  # data offset and flags, not the window
-        port = np.where(flags & U64(0x10), d.sport[frames], 0)
-        key = hash_columns([d.src_hi[frames], d.src_lo[frames], flags, port, ttl, df, opts])
+        key = hash_columns([d.src_hi[frames], d.src_lo[frames], flags, ttl, df, opts])
         uniq, first = np.unique(key, return_index=True)
         recent = self.facts.recent
         fresh = []

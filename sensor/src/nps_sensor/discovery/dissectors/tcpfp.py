@@ -1,12 +1,12 @@
-"""TCP SYN and SYN+ACK: the p0f signature of the sender's stack, and open ports.
+"""TCP SYN and SYN+ACK: the p0f signature of the sender's stack.
 
 The signature is p0f 3's `ver:ittl:olen:mss:wsize,scale:olayout:quirks:pclass`
 (p0f's README, section 5), with ittl written as `initial+distance` (p0f's own
 raw_sig writes `seen+distance`: 64+3 here is 61+3 there); `fingerprints.p0f`
 matches it against p0f.fp. The window is written `mss*N` or `mtu*N` only where it
 is an exact multiple (p0f also tries MSS-12, 1460 and 1500), so that the matcher
-gets the exact window back. A SYN+ACK also proves its sender listens on the port
-it answers from.
+gets the exact window back. (The ports a server answers on come from the flows
+themselves: see report.py.)
 """
 
 from __future__ import annotations
@@ -129,5 +129,3 @@ def _options(opts: bytes, quirks: list[str], synack: bool) -> tuple[list[str], i
 def dissect(p: Packet) -> None:
     sig, synack = signature(p)
     p.fact("tcp", "synack" if synack else "syn", sig)
-    if synack:
-        p.fact("tcp", "service", ("tcp", p.sport, ""))
