@@ -12,12 +12,15 @@ Two kinds of callers, kept apart by their credentials:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hmac
 import json
+import logging
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
@@ -25,11 +28,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
-from nps_hub import __version__, configuration, ingest, lifecycle, security
+from nps_hub import __version__, configuration, events, ingest, lifecycle, security
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
-from nps_hub.models import Asset, Command, ConfigVersion, Flow, Sensor, Sighting, User, UserSession, now
+from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, Sighting, User, UserSession, now
 from nps_hub.settings import Settings
 
 MAX_REPORT = 64 << 20  # bytes of one report on the wire
@@ -171,7 +175,31 @@ def latest_config(db: Session) -> ConfigVersion | None:
 
 
 def create_app(hub: Hub) -> FastAPI:
+    smtp = events.Smtp.from_env()
+
+    def sweep_once() -> None:
+        with hub.sessions() as db:
+            events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
+            events.notify(db, smtp)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(hub.settings.sweep_interval)
+                try:
+                    await run_in_threadpool(sweep_once)
+                except Exception:
+                    logging.getLogger("nps-hub").exception("event sweep failed; trying again")
+
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="nps-hub",
         version=__version__,
         description="Management hub for nps-sensor appliances: sensors, quick actions, configuration, "
@@ -371,6 +399,17 @@ def create_app(hub: Hub) -> FastAPI:
         rows = db.scalars(stmt.order_by(Flow.id).limit(limit).offset(max(0, offset)))
         return {"total": total, "flows": [_flow_dict(f) for f in rows]}
 
+    @app.get("/api/v1/events", tags=["events"])
+    def list_events(
+        user: UserDep, db: DB, sensor: QueryId = None, open: bool | None = None, limit: Limit = 1000
+    ) -> list[dict[str, Any]]:
+        stmt = select(Event, Sensor.name).join(Sensor, Sensor.id == Event.sensor_id)
+        if sensor is not None:
+            stmt = stmt.where(Event.sensor_id == sensor)
+        if open is not None:
+            stmt = stmt.where(Event.open.is_(open))
+        return [events.event_dict(e, name) for e, name in db.execute(stmt.order_by(Event.id.desc()).limit(limit))]
+
     # --- the sensor's own endpoints ---------------------------------------------------
 
     @app.post("/api/v1/agent/register", tags=["agent"], status_code=201)
@@ -398,6 +437,7 @@ def create_app(hub: Hub) -> FastAPI:
         sensor.state = state if isinstance(state, str) else ""
         sensor.status = _small(body.status)
         sensor.config_version = body.config_version
+        events.from_heartbeat(db, sensor, body.status)
         cmds = lifecycle.pending(db, sensor)
         latest = latest_config(db)
         config = None
@@ -457,8 +497,6 @@ def create_app(hub: Hub) -> FastAPI:
     async def _run_ingest(
         request: Request, sensor_id: int, rid: str, body: dict[str, Any], size: int
     ) -> dict[str, Any]:
-        from starlette.concurrency import run_in_threadpool
-
         def work() -> dict[str, Any]:
             with hub.sessions() as db:
                 sensor = db.get(Sensor, sensor_id)

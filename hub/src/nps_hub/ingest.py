@@ -92,6 +92,7 @@ def ingest(
         return Ingested(existing.id, True, existing.assets, existing.flows)
     by_ip = merge_assets(db, sensor, body["assets"], {h.lower() for h in dedupe_excluded_hostnames})
     add_flows(db, sensor, row.id, body["flows"], by_ip)
+    sensor.last_report = now()
     db.commit()
     return Ingested(row.id, False, row.assets, row.flows)
 

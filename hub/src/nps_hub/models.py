@@ -80,6 +80,7 @@ class Sensor(Base):
     state: Mapped[str] = mapped_column(String(32), default="")
     status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     config_version: Mapped[int] = mapped_column(Integer, default=0)  # applied on the sensor
+    last_report: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Command(Base):
@@ -181,3 +182,20 @@ class ConfigVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     author: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Event(Base):
+    """Something about a sensor that needs attention, open from `first` while it lasts
+    (`count` times seen); `notified` once its e-mail went out."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_sensor_kind_open", "sensor_id", "kind", "open"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    first: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    last: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -27,6 +27,8 @@ class Settings:
     code_ttl: float = 7 * 86400.0  # seconds a personalization code stays valid
     session_ttl: float = 8 * 3600.0  # seconds a user's login lasts
     heartbeat_interval: float = 30.0  # what sensors are told to use
+    sweep_interval: float = 30.0  # seconds between looks for events (and their e-mails)
+    reporting_stopped_after: float = 3600.0  # seconds without a report, while sensing, for an event
 
     @property
     def url(self) -> str:
@@ -68,6 +70,8 @@ def from_env(data_dir: str | None = None, database: str | None = None) -> Settin
         ("code_ttl", "NPS_HUB_CODE_TTL"),
         ("session_ttl", "NPS_HUB_SESSION_TTL"),
         ("heartbeat_interval", "NPS_HUB_HEARTBEAT"),
+        ("sweep_interval", "NPS_HUB_SWEEP"),
+        ("reporting_stopped_after", "NPS_HUB_REPORTING_STOPPED_AFTER"),
     ):
         if os.environ.get(var):
             try:

@@ -20,11 +20,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from nps_hub import configuration, ingest, lifecycle, security
+from nps_hub import configuration, events, ingest, lifecycle, security
 from nps_hub.api import COOKIE, Hub, PathId, _asset_dict, _flow_dict, _traffic, latest_config
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
-from nps_hub.models import Asset, Command, ConfigVersion, Flow, Sensor, User, UserSession, now
+from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, User, UserSession, now
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 LOGIN_COOKIE = "nps_login"
@@ -207,12 +207,16 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             if s is None:
                 return sensors_page(request, db, ctx, 404, error=f"no sensor {sensor_id}")
             cmds = db.scalars(select(Command).where(Command.sensor_id == s.id).order_by(Command.id.desc()).limit(50))
+            evs = [
+                events.event_dict(e, s.name)
+                for e in db.scalars(select(Event).where(Event.sensor_id == s.id).order_by(Event.id.desc()).limit(100))
+            ]
             health = s.status if isinstance(s.status, dict) else {}
             interfaces = [i for i in health.get("interfaces", []) if isinstance(i, dict)]
             return page(
                 request, "sensor.html", f"Sensor {s.name}", ctx, nav="sensors",
                 s=lifecycle.sensor_dict(s, offline), commands=[lifecycle.command_dict(c) for c in cmds],
-                interfaces=interfaces,
+                interfaces=interfaces, events=evs,
             )  # fmt: skip
 
     @app.post("/sensors/{sensor_id}/delete", include_in_schema=False)

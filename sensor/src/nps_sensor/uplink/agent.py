@@ -129,9 +129,10 @@ class Agent:
 
     def local_status(self) -> dict[str, Any]:
         try:
-            return local.request(self.cfg.sensing.status, timeout=3.0)
+            status = local.request(self.cfg.sensing.status, timeout=3.0)
         except SensorError as e:
-            return {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
+            status = {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
+        return appliance_facts(status)
 
     def heartbeat(self) -> bool:
         """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
@@ -309,6 +310,28 @@ class Agent:
         if sent:
             log.info("%d reports uploaded to the hub", sent)
         return sent
+
+
+# Sniffing NIC drivers the appliance does not support: emulated NICs whose hypervisor
+# offers a paravirtual one (ESXi: VMXNET3; Hyper-V: the synthetic adapter).
+UNSUPPORTED_DRIVERS = frozenset({"e1000", "pcnet32", "vmxnet", "tulip", "8139too", "ne2k-pci"})
+REBOOT_FLAGS = ("/run/reboot-required", "/var/run/reboot-required")
+
+
+def appliance_facts(status: dict[str, Any]) -> dict[str, Any]:
+    """What the hub's events need and the service does not say: a pending reboot, the
+    sniffing NICs' drivers."""
+    status.setdefault("reboot_required", any(os.path.exists(p) for p in REBOOT_FLAGS))
+    for iface in status.get("interfaces") or []:
+        if not isinstance(iface, dict) or "driver" in iface or not isinstance(iface.get("name"), str):
+            continue
+        try:
+            driver = os.path.basename(os.readlink(f"/sys/class/net/{iface['name']}/device/driver"))
+        except OSError:
+            driver = ""  # virtual interfaces (veth in labs) have no device
+        iface["driver"] = driver
+        iface["driver_supported"] = driver not in UNSUPPORTED_DRIVERS
+    return status
 
 
 class _ActionFailed(Exception):
