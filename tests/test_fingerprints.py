@@ -227,7 +227,9 @@ def test_real_oui_vmware_and_manuf(shared: Databases) -> None:
     assert oui.lookup(tables, oui.mac_int("00:0c:29:12:34:56")) == "VMware, Inc."
     assert oui.lookup(tables, oui.mac_int("b8:27:eb:00:00:01")) == "Raspberry Pi Foundation"
     manuf = shared.get("manuf", oui.load_manuf, oui.EMPTY)
-    assert len(manuf.by_bits[28]) > 1000 and len(manuf.by_bits[36]) > 1000
+    assert isinstance(manuf, oui.Manuf)  # indexed, parsed a block at a time
+    whole = manuf.table()
+    assert len(whole.by_bits[28]) > 1000 and len(whole.by_bits[36]) > 1000
     assert oui.lookup([manuf], oui.mac_int("00:55:da:10:00:01")) == "KoolPOS Inc."
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from nps_sensor.discovery.facts import Seen, Value
-from nps_sensor.discovery.fingerprints import Databases, oui
+from nps_sensor.discovery.fingerprints import Corrupt, Databases, oui
 from nps_sensor.discovery.fingerprints.oui import mac_int
 from nps_sensor.discovery.predict import predict
 
@@ -503,14 +503,74 @@ ODD_MANUF = (
 )
 
 
-def test_manuf_fast_path_reads_as_the_plain_one(tmp_path: Path) -> None:
+# In manuf's own form (sorted, the two usual line forms), with what can still vary.
+INDEXABLE_MANUF = (
+    "# comment\n"
+    "\n"
+    "00:00:01\tXerox\tXerox Corporation\n"
+    "00:00:01\tXerox2\tLater Line Wins\n"
+    "00:00:02\tXerox\n"
+    "00:00:03\tShort\t\n"
+    "00:00:04\tShort\tFull Name\tcomment\n"
+    "# a comment between blocks\n"
+    "00:0a:05\tlower\tLower Case Hex\n"
+    "00:0B:05\tUpper\tUpper Case Hex\n"
+    "00:0b:05:10:00:00/28\tTwenty8\tTwenty Eight Inside\n"
+    "00:0B:05:10:00:00/36\tThirty6\tThirty Six Inside\n"
+    "00:0B:05:10:00:00/36\tThirty6b\tThirty Six Again\n"
+    "00:0B:05:20:00:00/24\tTwenty4\tMasked Twenty Four\n"
+    "00:0B:05:30:00:00/40\tForty\tNot A Length We Keep\n"
+    "00:0B:05:40:00:00/2a\tHexMask\tNot A Number\n"
+    "00:0B:05:50:00:00/36\tEmpty\t \n"
+    "70:B3:D5:F2:F0:00/36\tTelepl\tTeleplatforms\n"
+    "\n"
+    "FC:FF:FF\tLast\tNo Newline At The End"
+)
+
+
+def _whole(v: oui.Vendors) -> dict[int, dict[int, str]]:
+    return v.table().by_bits if isinstance(v, oui.Manuf) else v.by_bits  # type: ignore[attr-defined]
+
+
+def _same_lookups(v: oui.Vendors, plain: dict[int, dict[int, str]]) -> None:
+    """Every prefix the plain reading knows, and its neighbours, look up the same."""
+    for bits, table in plain.items():
+        for prefix, name in table.items():
+            assert v.name(bits, prefix) == name, (bits, hex(prefix))
+            for near in (prefix - 1, prefix + 1):
+                assert v.name(bits, near) == table.get(near), (bits, hex(near))
+    assert v.name(24, 0x123456) == plain[24].get(0x123456)
+
+
+@pytest.mark.parametrize("text", [ODD_MANUF, INDEXABLE_MANUF, INDEXABLE_MANUF.replace("\n", "\r\n")])
+def test_manuf_reads_as_the_plain_way(tmp_path: Path, text: str) -> None:
     path = tmp_path / "manuf"
-    path.write_bytes(ODD_MANUF.encode())
-    assert oui.load_manuf(path).by_bits == _plain_manuf(path)
-    real = shared_root() / "wireshark" / "manuf"
-    for candidate in (real, Path("/usr/share/wireshark/manuf")):
-        if candidate.is_file():
-            assert oui.load_manuf(candidate).by_bits == _plain_manuf(candidate)
+    path.write_bytes(text.encode())
+    got, plain = oui.load_manuf(path), _plain_manuf(path)
+    assert isinstance(got, oui.Manuf) == (text != ODD_MANUF)
+    assert _whole(got) == plain
+    _same_lookups(oui.load_manuf(path), plain)
+
+
+def test_unsorted_or_empty_manuf(tmp_path: Path) -> None:
+    path = tmp_path / "manuf"
+    path.write_text("00:00:02\tB\tSecond\n00:00:01\tA\tFirst\n")
+    got = oui.load_manuf(path)
+    assert not isinstance(got, oui.Manuf) and _whole(got) == _plain_manuf(path)
+    path.write_text("# only\n00:00:01\t\t\n00:00:02:00:00:00/2a\tX\tY\n")
+    with pytest.raises(Corrupt):
+        oui.load_manuf(path)
+
+
+@pytest.mark.parametrize("where", ["shared", "debian"])
+def test_real_manuf_reads_as_the_plain_way(where: str) -> None:
+    path = shared_root() / "wireshark" / "manuf" if where == "shared" else Path("/usr/share/wireshark/manuf")
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    got, plain = oui.load_manuf(path), _plain_manuf(path)
+    assert isinstance(got, oui.Manuf)
+    _same_lookups(got, plain)
+    assert _whole(got) == plain
 
 
 def test_ieee_lists_read_as_the_plain_way(tmp_path: Path) -> None:

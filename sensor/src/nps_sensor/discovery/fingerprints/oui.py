@@ -5,13 +5,24 @@ Each table maps a prefix length to {prefix: organization}; a lookup tries 36, 28
 blocks the IEEE snapshot lacks). A locally administered address (bit 0x02 of the
 first octet: randomized by phones and laptops for privacy, or made up by a
 hypervisor or a container) has no vendor; `lookup` says so rather than guess.
+
+manuf has some 50,000 lines and a sensor looks up a few hundred blocks, so it is
+indexed rather than parsed (`Manuf`): its lines are sorted by their first three
+octets, each of which begins every prefix that the line can give, so the lines of
+one 24-bit block are found by bisection and parsed on its first look-up. A file not
+in that form (another line form, unsorted) is parsed whole, with the same result.
 """
 
 from __future__ import annotations
 
 import csv
+import operator
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress, islice, repeat
 from pathlib import Path
+from typing import Protocol
 
 from nps_sensor.discovery.fingerprints import Corrupt
 
@@ -34,8 +45,17 @@ class Table:
                 return name
         return None
 
+    def name(self, bits: int, prefix: int) -> str | None:
+        return self.by_bits[bits].get(prefix)
 
-EMPTY = Table()
+
+class Vendors(Protocol):
+    """A vendor list: the organization a prefix of `bits` bits is assigned to."""
+
+    def name(self, bits: int, prefix: int) -> str | None: ...
+
+
+EMPTY: Vendors = Table()
 
 
 def load_ieee(path: Path) -> Table:
@@ -65,46 +85,115 @@ def load_ieee(path: Path) -> Table:
     return table
 
 
-def load_manuf(path: Path) -> Table:
+def load_manuf(path: Path) -> Vendors:
     """Wireshark's manuf: `PREFIX[/bits]<TAB>short<TAB>full`; group addresses are skipped."""
+    raw = path.read_bytes()
+    raw.decode("utf-8")  # a file that is not UTF-8 fails here, as reading it as text would
+    if b"\r" in raw:  # universal newlines, as text mode reads them
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    index = Manuf.of(raw)
+    if index is not None:
+        return index
     table = Table()
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line or line[0] in "#\n":
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 2:
-                continue
-            prefix, _, mask = parts[0].strip().partition("/")
-            digits = prefix.replace(":", "").replace("-", "").replace(".", "")
-            try:
-                value = int(digits, 16)
-                bits = int(mask) if mask else len(digits) * 4
-            except ValueError:
-                continue
-            if bits not in table.by_bits or len(digits) * 4 < bits:
-                continue
-            value >>= len(digits) * 4 - bits
-            name = (parts[2] if len(parts) > 2 else parts[1]).strip()
-            if name:
-                table.by_bits[bits][value] = name
+    for line in raw.decode("utf-8").split("\n"):
+        if line and line[0] != "#":
+            _manuf_line(table.by_bits, line)
     if not len(table):
         raise Corrupt("no vendor prefix")
     return table
+
+
+def _manuf_line(by_bits: dict[int, dict[int, str]], line: str) -> None:
+    """One line of manuf (not a comment, not empty) into the table."""
+    parts = line.split("\t")
+    if len(parts) < 2:
+        return
+    prefix, _, mask = parts[0].strip().partition("/")
+    digits = prefix.replace(":", "").replace("-", "").replace(".", "")
+    try:
+        value = int(digits, 16)
+        bits = int(mask) if mask else len(digits) * 4
+    except ValueError:
+        return
+    if bits not in by_bits or len(digits) * 4 < bits:
+        return
+    value >>= len(digits) * 4 - bits
+    name = (parts[2] if len(parts) > 2 else parts[1]).strip()
+    if name:
+        by_bits[bits][value] = name
+
+
+# Every hexadecimal digit as "h": the shape of a line, to check its form in one pass.
+_SHAPE = bytes.maketrans(b"0123456789ABCDEFabcdef", b"h" * 22)
+_PLAIN = b"hh:hh:hh\t"  # XX:XX:XX<TAB>...: a 24-bit block
+_MASKED = b"hh:hh:hh:hh:hh:hh/hh\t"  # XX:XX:XX:XX:XX:XX/NN<TAB>...: a 28- or 36-bit block
+
+
+class Manuf:
+    """manuf's lines, sorted by their first three octets; each 24-bit block parsed on first use.
+
+    A line in one of manuf's two forms gives prefixes that begin with its first three
+    octets and no others, so the lines of one block give all of its prefixes, in file
+    order (the last line wins, as in a whole reading).
+    """
+
+    def __init__(self, lines: list[bytes], keys: list[bytes]) -> None:
+        self._lines = lines
+        self._keys = keys  # each line's first three octets, in lower case, sorted
+        self._blocks: dict[int, dict[int, dict[int, str]]] = {}
+
+    @classmethod
+    def of(cls, raw: bytes) -> Manuf | None:
+        """The index of a manuf file (universal newlines already), or None when it is not
+        in the indexable form; Corrupt when it has no vendor at all."""
+        lines = raw.split(b"\n")
+        heads = map(bytes.translate, map(operator.itemgetter(slice(0, len(_MASKED))), lines), repeat(_SHAPE))
+        usual = list(map(bytes.startswith, heads, repeat((_PLAIN, _MASKED))))
+        comments = sum(map(bytes.startswith, lines, repeat(b"#")))
+        if not any(usual) or sum(usual) + comments + lines.count(b"") != len(lines):
+            return None
+        lines = list(compress(lines, usual))
+        keys = list(map(bytes.lower, map(operator.itemgetter(slice(0, 8)), lines)))
+        if not all(map(operator.le, keys, islice(keys, 1, None))):
+            return None
+        scratch: dict[int, dict[int, str]] = {b: {} for b in BITS}
+        for line in lines:  # as a whole reading would: Corrupt when no line gives a vendor
+            _manuf_line(scratch, line.decode("utf-8"))
+            if any(scratch.values()):
+                return cls(lines, keys)
+        raise Corrupt("no vendor prefix")
+
+    def name(self, bits: int, prefix: int) -> str | None:
+        block = prefix >> (bits - 24)
+        found = self._blocks.get(block)
+        if found is None:
+            key = b"%02x:%02x:%02x" % (block >> 16, (block >> 8) & 0xFF, block & 0xFF)
+            found = {b: {} for b in BITS}
+            for line in self._lines[bisect_left(self._keys, key) : bisect_right(self._keys, key)]:
+                _manuf_line(found, line.decode("utf-8"))
+            self._blocks[block] = found
+        return found[bits].get(prefix)
+
+    def table(self) -> Table:
+        """Every line parsed: the whole table (for inspection and tests)."""
+        table = Table()
+        for line in self._lines:
+            _manuf_line(table.by_bits, line.decode("utf-8"))
+        return table
 
 
 def is_local(mac: int) -> bool:
     return bool(mac & LOCAL_BIT)
 
 
-def lookup(tables: list[Table], mac: int) -> str | None:
+def lookup(tables: Sequence[Vendors], mac: int) -> str | None:
     """The vendor of a universally administered unicast MAC, else None."""
     if mac & (LOCAL_BIT | GROUP_BIT):
         return None
     for bits in BITS:
         key = mac >> (48 - bits)
         for t in tables:
-            name = t.by_bits[bits].get(key)
+            name = t.name(bits, key)
             if name:
                 return name
     return None
