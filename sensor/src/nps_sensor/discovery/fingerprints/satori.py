@@ -8,13 +8,16 @@ Only fingerprints that say something about the OS or the device are kept.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nps_sensor.discovery.fingerprints import Corrupt
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device, device_type, family
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 
 @dataclass(slots=True)
@@ -61,6 +64,8 @@ def entry_claim(fp: ET.Element, os_names: bool = True) -> Claim | None:
 
 
 def load(path: Path, tests_tag: str, os_names: bool = True) -> Index:
+    import xml.etree.ElementTree as ET  # here: a run that reads no Satori file does not import it
+
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
