@@ -318,6 +318,15 @@ def test_the_same_device_seen_by_two_sensors_is_one_asset(hub: HubProcess, tmp_p
             }
         ],
     )
+    # Many hostnames and two OS families behind one address: a NAT device, says the hub.
+    nat_os = {
+        "family": "windows",
+        "candidates": [{"family": "windows", "score": 0.6}, {"family": "linux", "score": 0.4}],
+    }
+    send("a", [asset("10.0.0.77", None, hostnames=["pc-1", "pc-2", "PC-3"], os=nat_os)])
+    warnings = api.get("/api/v1/configuration")["warnings"]
+    nat = [w for w in warnings if "10.0.0.77 (Plant) looks like a NAT device" in w]
+    assert nat and "3 hostnames" in nat[0] and "OS families linux, windows" in nat[0]
     traffic = api.get(f"/api/v1/assets/{moved['id']}")["traffic"]
     assert traffic["totals"] == {"ingress": 100, "egress": 900, "total": 1000}
     assert traffic["services"][0]["role"] == "server" and traffic["services"][0]["service"] == "tcp/443"

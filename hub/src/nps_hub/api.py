@@ -170,6 +170,16 @@ def current_sensor(db: DB, hub: HubDep, authorization: Annotated[str | None, Hea
 SensorDep = Annotated[Sensor, Depends(current_sensor)]
 
 
+def warnings(db: Session, doc: AssetConfig, sensors: list[tuple[str, str]]) -> list[str]:
+    """Overlapping inventories, and inventoried addresses that look like NAT devices."""
+    out = configuration.overlaps(doc, sensors)
+    rows = db.execute(select(Asset.ip, Asset.network, Asset.raw).where(Asset.klass == "inventoried"))
+    for ip, network, raw in rows:
+        if isinstance(raw, dict) and ip and (w := configuration.nat_warning(ip, network, raw)):
+            out.append(w)
+    return out
+
+
 def latest_config(db: Session) -> ConfigVersion | None:
     return db.scalar(select(ConfigVersion).order_by(ConfigVersion.version.desc()).limit(1))
 
@@ -336,7 +346,7 @@ def create_app(hub: Hub) -> FastAPI:
             for s in db.scalars(select(Sensor).where(Sensor.registered.is_not(None)))
             if s.deregistered is None
         ]
-        return {"version": version, "document": doc.model_dump(), "warnings": configuration.overlaps(doc, sensors)}
+        return {"version": version, "document": doc.model_dump(), "warnings": warnings(db, doc, sensors)}
 
     @app.put("/api/v1/configuration", tags=["configuration"])
     def put_configuration(body: AssetConfig, user: UserDep, db: DB) -> dict[str, Any]:

@@ -144,3 +144,33 @@ def is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+NAT_HOSTNAMES = 3  # distinct hostnames behind one address that make it look like NAT
+
+
+def nat_warning(ip: str, network: str, raw: dict[str, Any]) -> str | None:
+    """An inventoried address behind which several devices seem to hide: many hostnames,
+    or OS families that contradict each other (the product's NAT warning)."""
+    names = []
+    for h in raw.get("hostnames") or []:
+        name = h.get("name") if isinstance(h, dict) else h
+        if isinstance(name, str) and name.lower() not in names:
+            names.append(name.lower())
+    families = []
+    os_ = raw.get("os")
+    if isinstance(os_, dict):
+        for c in os_.get("candidates") or []:
+            if isinstance(c, dict) and isinstance(c.get("family"), str) and (c.get("score") or 0) >= 0.3:
+                families.append(c["family"])
+    reasons = []
+    if len(names) >= NAT_HOSTNAMES:
+        reasons.append(f"{len(names)} hostnames ({', '.join(names[:4])}{'…' if len(names) > 4 else ''})")
+    if len(set(families)) >= 2:
+        reasons.append(f"OS families {', '.join(sorted(set(families)))}")
+    if not reasons:
+        return None
+    return (
+        f"{ip} ({network}) looks like a NAT device: {' and '.join(reasons)} behind one address; "
+        "inventory the network behind it with its own sensor, or exclude the address"
+    )

@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from nps_hub import configuration, events, ingest, lifecycle, security
-from nps_hub.api import COOKIE, Hub, PathId, _asset_dict, _flow_dict, _traffic, latest_config
+from nps_hub.api import COOKIE, Hub, PathId, _asset_dict, _flow_dict, _traffic, latest_config, warnings
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
 from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, User, UserSession, now
@@ -254,7 +254,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
         ]
         return page(
             request, "configuration.html", "Configuration", ctx, status, nav="configuration", doc=doc,
-            groups=groups, version=version, warnings=configuration.overlaps(doc, sensors), **more,
+            groups=groups, version=version, warnings=warnings(db, doc, sensors), **more,
         )  # fmt: skip
 
     @app.get("/configuration", include_in_schema=False)
