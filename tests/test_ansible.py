@@ -48,7 +48,8 @@ class Run:
     recap: dict[str, int] = field(default_factory=dict)
 
 
-def playbook(inventory: Path, *args: str, timeout: float = 900, oneline: bool = False) -> Run:
+def playbook(inventory: Path, *args: str, timeout: float = 900, oneline: bool = False, inv: bool = False) -> Run:
+    """ansible-playbook site.yml, or with `inv` the task users run (`inv configure`)."""
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -59,8 +60,11 @@ def playbook(inventory: Path, *args: str, timeout: float = 900, oneline: bool = 
     }
     if oneline:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.oneline"
+    command = [str(PLAYBOOK), "-i", str(inventory), str(ROOT / "site.yml"), *args]
+    if inv:
+        command = [str(BIN / "inv"), "configure", "--inventory", str(inventory), *args]
     proc = subprocess.run(
-        [str(PLAYBOOK), "-i", str(inventory), str(ROOT / "site.yml"), *args],
+        command,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -169,6 +173,21 @@ def test_invalid_variables_are_refused_with_their_name(local: tuple[Path, dict[s
     assert tree(root) == before
 
 
+def test_configure_without_an_inventory_is_one_line() -> None:
+    proc = subprocess.run(
+        [str(BIN / "inv"), "configure", "--inventory", "/nonexistent/hosts.yml"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "configure: /nonexistent/hosts.yml: no such inventory (see inventory/example/hosts.yml)"
+    ]
+
+
 def test_check_mode_reports_and_changes_nothing(local: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     root, host = local
     before = tree(root)
@@ -195,6 +214,37 @@ def test_check_mode_reports_and_changes_nothing(local: tuple[Path, dict[str, Any
     assert tree(root) == before
 
 
+def test_the_sensor_loader_reads_the_proxy_the_apply_wrote(local: tuple[Path, dict[str, Any]]) -> None:
+    from nps_sensor import config
+    from nps_sensor.appliance.apply import apply
+    from nps_sensor.errors import ConfigError
+
+    root, _ = local
+    password = "pw with = and # " + secrets.token_hex(4)
+    proxy = {"address": "proxy.example.net", "port": 3128, "auth": "basic", "user": "sensor", "password": password}
+    outcome = apply({"proxy": proxy}, root)
+    assert sorted(c.path for c in outcome.changes) == ["/etc/nps-sensor/proxy.env", "/etc/nps-sensor/sensor.yaml"]
+    assert outcome.restart_sensor and password not in json.dumps(outcome.as_dict())
+    env = root / "etc/nps-sensor/proxy.env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    # A changed password alone is a change, reported without the password.
+    again = apply({"proxy": {**proxy, "password": "other"}}, root, check=True)
+    assert [c.path for c in again.changes] == ["/etc/nps-sensor/proxy.env"]
+    assert "other" not in again.changes[0].after and "secret changed" in again.changes[0].after
+    sensor_yaml = root / "etc/nps-sensor/sensor.yaml"
+    text = sensor_yaml.read_text().replace("/etc/nps-sensor/proxy.env", str(env))  # the tree is not at /
+    sensor_yaml.write_text(text)
+    loaded = config.load(str(sensor_yaml)).proxy
+    assert loaded is not None
+    assert (loaded.address, loaded.port, loaded.auth, loaded.user, loaded.password) == (
+        "proxy.example.net", 3128, "basic", "sensor", password
+    )  # fmt: skip
+    assert password not in repr(loaded)
+    env.write_text(env.read_text().replace("NPS_PROXY_PORT=3128", "NPS_PROXY_PORT=http"))
+    with pytest.raises(ConfigError, match=r"proxy.env: NPS_PROXY_PORT: 'http' is not a port"):
+        config.load(str(sensor_yaml))
+
+
 # --- slow: the booted appliance -----------------------------------------------------
 
 STATIC = "10.0.2.50"  # in QEMU's user network (10.0.2.0/24, gateway .2, DNS .3)
@@ -219,10 +269,10 @@ class Appliance:
             "ansible_python_interpreter": "/usr/bin/python3",
         }
 
-    def play(self, port: int, changes: dict[str, Any], *args: str, oneline: bool = False) -> Run:
+    def play(self, port: int, changes: dict[str, Any], *args: str, oneline: bool = False, inv: bool = False) -> Run:
         variables = {**self.variables, **changes}
         inventory = write_inventory(self.work / "hosts.yml", {**self.host(port), **variables})
-        return playbook(inventory, *args, oneline=oneline)
+        return playbook(inventory, *args, oneline=oneline, inv=inv)
 
     def ssh(self, port: int, *cmd: str, check: bool = True) -> str:
         out = subprocess.run(
@@ -314,7 +364,7 @@ def test_check_mode_on_the_appliance_changes_nothing(appliance: Appliance) -> No
         "network_gateway": "10.0.2.2",
         "network_dns": ["10.0.2.3"],
     }
-    run = appliance.play(appliance.port, static, "--check", "--diff")
+    run = appliance.play(appliance.port, static, "--check", inv=True)  # inv configure --check: with diffs
     assert run.code == 0, run.output
     assert run.recap["changed"] >= 1
     assert f"+Address={STATIC}/24" in run.output
