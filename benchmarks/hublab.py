@@ -7,14 +7,18 @@ Everything listens on loopback (or on a veth the test made); nothing leaves the 
 
 from __future__ import annotations
 
+import base64
 import os
+import select
 import shutil
 import signal
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -271,3 +275,114 @@ class Postgres:
         if (self.data / "postmaster.pid").exists():
             self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class NtlmProxy:
+    """A forward proxy that demands NTLM for CONNECT and checks the answer against its
+    own user file (pyspnego's NTLM acceptor, the one pywinrm's servers-side tests use):
+    a wrong password is refused. Tunnels go to loopback only."""
+
+    def __init__(self, workdir: Path, domain: str, user: str, password: str) -> None:
+        self.users = workdir / "ntlm-users"
+        fd = os.open(self.users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{domain}:{user}:{password}\n")
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.tunnels = 0
+        self.refused = 0
+        self.server: socketserver.ThreadingTCPServer | None = None
+
+    def start(self) -> None:
+        os.environ["NTLM_USER_FILE"] = str(self.users)  # where pyspnego's acceptor reads the credentials
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                import spnego
+
+                context = spnego.server(protocol="ntlm")
+                while True:
+                    head = self._head()
+                    if head is None:
+                        return
+                    method, target, headers = head
+                    if method != "CONNECT":
+                        self._send("405 Method Not Allowed", close=True)
+                        return
+                    auth = headers.get("proxy-authorization", "")
+                    if not auth.upper().startswith("NTLM "):
+                        self._send("407 Proxy Authentication Required", ["Proxy-Authenticate: NTLM"])
+                        continue
+                    try:
+                        out = context.step(base64.b64decode(auth[5:].strip()))
+                    except Exception:  # a wrong password, a malformed message
+                        outer.refused += 1
+                        self._send("407 Proxy Authentication Required", ["Proxy-Authenticate: NTLM"], close=True)
+                        return
+                    if not context.complete:
+                        challenge = base64.b64encode(out or b"").decode()
+                        self._send("407 Proxy Authentication Required", [f"Proxy-Authenticate: NTLM {challenge}"])
+                        continue
+                    self._tunnel(target)
+                    return
+
+            def _head(self) -> tuple[str, str, dict[str, str]] | None:
+                line = self.rfile.readline(8192).decode("latin-1").strip()
+                if not line:
+                    return None
+                method, target, *_ = [*line.split(" "), "", ""]
+                headers = {}
+                while True:
+                    h = self.rfile.readline(8192).decode("latin-1")
+                    if h in ("\r\n", "\n", ""):
+                        break
+                    k, _, v = h.partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                return method, target, headers
+
+            def _send(self, status: str, headers: list[str] | None = None, close: bool = False) -> None:
+                lines = [f"HTTP/1.1 {status}", *(headers or []), "Content-Length: 0"]
+                if close:
+                    lines.append("Connection: close")
+                self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+                self.wfile.flush()
+
+            def _tunnel(self, target: str) -> None:
+                host, _, port = target.rpartition(":")
+                if host.strip("[]") not in ("127.0.0.1", "localhost", "::1") or not port.isdigit():
+                    self._send("403 Forbidden", close=True)
+                    return
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=30) as upstream:
+                    self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    self.wfile.flush()
+                    outer.tunnels += 1
+                    sockets = [self.connection, upstream]
+                    while True:
+                        ready, _, _ = select.select(sockets, [], [], 30)
+                        if not ready:
+                            return
+                        for s in ready:
+                            data = s.recv(65536)
+                            if not data:
+                                return
+                            (upstream if s is self.connection else self.connection).sendall(data)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer((self.host, self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env_file(self, path: Path, user: str, password: str) -> Path:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(
+                f"NPS_PROXY_ADDRESS={self.host}\nNPS_PROXY_PORT={self.port}\nNPS_PROXY_AUTH=ntlm\n"
+                f"NPS_PROXY_USER={user}\nNPS_PROXY_PASSWORD={password}\n"
+            )
+        return path
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

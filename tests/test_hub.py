@@ -503,7 +503,7 @@ def test_the_uplink_goes_through_a_proxy_with_basic_auth(hub: HubProcess, proxy:
     assert "proxy-secret" not in out.stderr
 
 
-def test_socks_and_ntlm_proxies_are_refused_clearly(hub: HubProcess, tmp_path: Path) -> None:
+def test_socks_proxies_are_refused_clearly(hub: HubProcess, tmp_path: Path) -> None:
     where = tmp_path / "x"
     where.mkdir()
     (where / "proxy.env").write_text("NPS_PROXY_ADDRESS=socks5://127.0.0.1\nNPS_PROXY_PORT=1080\n")
@@ -532,7 +532,7 @@ def test_socks_and_ntlm_proxies_are_refused_clearly(hub: HubProcess, tmp_path: P
 
     (where / "proxy.env").write_text("NPS_PROXY_ADDRESS=127.0.0.1\nNPS_PROXY_PORT=3128\nNPS_PROXY_AUTH=ntlm\n")
     out = register(hub, "12345678901234", where)
-    assert out.returncode == 2 and "NTLM" in out.stderr
+    assert out.returncode == 2 and "needs NPS_PROXY_USER" in out.stderr
 
 
 def test_the_hubs_certificate_is_verified(hub: HubProcess, tmp_path: Path) -> None:
@@ -670,3 +670,33 @@ def test_the_lifecycle_on_postgresql(pg_hub: HubProcess, tmp_path: Path) -> None
         assert api.http.delete(f"/api/v1/sensors/{sid}").status_code == 200
     finally:
         local.server.stop()
+
+
+def test_the_uplink_authenticates_to_an_ntlm_proxy(hub: HubProcess, tmp_path: Path) -> None:
+    from benchmarks.hublab import NtlmProxy
+
+    pytest.importorskip("spnego", reason="pyspnego is not installed")
+    proxy = NtlmProxy(tmp_path, "PLANT", "sensor", "ntlm-secret")
+    proxy.start()
+    try:
+        api = hub.api()
+        sid, code = api.create_sensor("ntlm")
+        where = tmp_path / "n"
+        where.mkdir()
+        proxy.env_file(where / "proxy.env", "PLANT\\sensor", "wrong")
+        refused = register(hub, code, where)
+        assert refused.returncode == 2 and "refused the credentials" in refused.stderr, refused.stderr
+        assert refused.stderr.count("\n") == 1 and proxy.refused == 1
+        proxy.env_file(where / "proxy.env", "PLANT\\sensor", "ntlm-secret")
+        done = register(hub, code, where)
+        assert done.returncode == 0, done.stderr
+        spool = Spool(str(where / "spool"), 100 << 20)
+        for r in engine_reports(tmp_path, 2):
+            spool.write(r)
+        cfg = sensor_config(where, extra=f"proxy: {{file: {where / 'proxy.env'}}}\n")
+        out = sensor_cmd("uplink", "--once", "--state", str(where / "hub.json"), "--config", str(cfg))
+        assert out.returncode == 0, out.stderr
+        assert not spool.pending() and proxy.tunnels >= 2
+        assert api.get("/api/v1/flows", params={"sensor": sid})["total"] > 0
+    finally:
+        proxy.stop()

@@ -60,14 +60,22 @@ class HubClient:
             verify: ssl.SSLContext | bool = tls_context(ca_pem)
         except (ssl.SSLError, ValueError) as e:
             raise SensorError(f"the pinned hub certificate is not a readable PEM certificate: {e}") from None
-        self.http = httpx.Client(
-            base_url=self.hub,
-            headers=headers,
-            verify=verify,
-            proxy=proxy.url() if proxy else None,
-            timeout=TIMEOUT,
-            trust_env=False,  # the appliance's proxy file decides, not stray environment variables
-        )
+        if proxy is not None and proxy.auth == "ntlm":
+            from nps_sensor.uplink.ntlm import transport
+
+            assert isinstance(verify, ssl.SSLContext)
+            self.http = httpx.Client(
+                base_url=self.hub, headers=headers, transport=transport(proxy, verify), timeout=TIMEOUT, trust_env=False
+            )
+        else:
+            self.http = httpx.Client(
+                base_url=self.hub,
+                headers=headers,
+                verify=verify,
+                proxy=proxy.url() if proxy else None,
+                timeout=TIMEOUT,
+                trust_env=False,  # the appliance's proxy file decides, not stray environment variables
+            )
 
     def close(self) -> None:
         self.http.close()

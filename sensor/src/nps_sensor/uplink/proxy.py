@@ -1,9 +1,8 @@
-"""The way out to the hub: direct, or through an HTTP proxy (no authentication or Basic).
+"""The way out to the hub: direct, or through an HTTP proxy (no authentication, Basic or NTLM).
 
 The appliance's proxy settings live in a root-only file of `NPS_PROXY_*=value` lines
 (the first boot, the console and the Ansible roles write it). A SOCKS proxy is
-refused: the hub is reached with HTTPS through an HTTP proxy's CONNECT. NTLM is not
-implemented yet and is refused with a clear message rather than sent in the clear.
+refused: the hub is reached with HTTPS through an HTTP proxy's CONNECT.
 """
 
 from __future__ import annotations
@@ -85,15 +84,10 @@ def check(address: str, port: str | int, auth: str, user: str, password: str, so
     except ValueError:
         raise SensorError(f"{source}: proxy port {port!r}: a number from 1 to 65535") from None
     auth = auth.lower()
-    if auth == "ntlm":
-        raise SensorError(
-            f"{source}: NTLM proxy authentication is not supported by this sensor version yet: "
-            "allow the sensor through with Basic authentication or none"
-        )
-    if auth not in ("none", "basic"):
-        raise SensorError(f"{source}: proxy authentication {auth!r}: none or basic")
-    if auth == "basic" and not user:
-        raise SensorError(f"{source}: Basic proxy authentication needs NPS_PROXY_USER")
+    if auth not in ("none", "basic", "ntlm"):
+        raise SensorError(f"{source}: proxy authentication {auth!r}: none, basic or ntlm")
+    if auth != "none" and not user:
+        raise SensorError(f"{source}: {auth} proxy authentication needs NPS_PROXY_USER (DOMAIN\\user for NTLM)")
     return ProxySettings(address.strip("[]"), number, auth, user, password)
 
 
