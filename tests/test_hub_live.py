@@ -79,9 +79,28 @@ def wait_for(what: Any, timeout: float = 90, every: float = 0.5) -> Any:
     raise AssertionError("timed out waiting")
 
 
-def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The hub's database: SQLite in its data directory, or a throwaway PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    from benchmarks.hublab import Postgres
+
+    try:
+        pg = Postgres()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    pg.start()
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
+
+
+def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str, tmp_path: Path) -> None:
     the_lab, address = lab
-    hub = HubProcess(tmp_path, host=address)
+    hub = HubProcess(tmp_path, host=address, database=database)
     hub.start()
     try:
         api = hub.api()
