@@ -224,6 +224,9 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
             "/etc/systemd/system/nps-firstboot.service": File(
                 env.get_template("systemd/nps-firstboot.service.j2").render(venv=VENV)
             ),
+            "/etc/systemd/system/nps-uplink.service": File(
+                env.get_template("systemd/nps-uplink.service.j2").render(venv=VENV)
+            ),
             "/etc/fstab": File(f"UUID={ROOT_UUID} / ext4 errors=remount-ro,noatime 0 1\n"),
             "/etc/hosts": File("127.0.0.1 localhost\n127.0.1.1 nps-sensor\n::1 localhost ip6-localhost\n"),
             "/etc/machine-id": File(""),  # systemd makes one at first boot: every VM its own
@@ -244,6 +247,7 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
     for unit, target in (
         ("nps-sensor.service", "multi-user.target.wants"),
         ("nps-firstboot.service", "multi-user.target.wants"),
+        ("nps-uplink.service", "multi-user.target.wants"),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
         ("serial-getty@ttyS0.service", "getty.target.wants"),

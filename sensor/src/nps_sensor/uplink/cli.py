@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
         code = read_code(args.code_file, sys.stdin, prompt=sys.stdin.isatty())
         done = register(args.hub, code, args.state, args.ca, settings)
-        print(f"registered with {done.hub} as sensor {done.name!r}; start `nps-sensor uplink`")
+        print(
+            f"registered with {done.hub} as sensor {done.name!r}; "
+            "start the uplink: `systemctl start nps-uplink` (on the appliance) or `nps-sensor uplink --config FILE`"
+        )
         return 0
     from nps_sensor.uplink.agent import Agent
 
