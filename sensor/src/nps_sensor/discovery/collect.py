@@ -321,20 +321,12 @@ class Discoverer:
         self._dispatch(d, frames, chosen[hits], ts[hits], d.l3[frames], l4[hits], body[hits], end[hits])
 
     def _new_stacks(self, d: Decoded, frames: np.ndarray) -> np.ndarray:
-        """Which SYNs may carry a signature not yet seen from their sender this window.
-
-        A host opens many connections with one TCP stack: its SYNs agree on TTL, DF,
-        header length and the first option bytes (MSS, window scale, SACK permitted;
-        timestamps come later), and the first one tells its signature. The window is
-        left out (a host may vary it per connection; the first is as good as any).
+        """Which SYNs to fingerprint: the first SYN and the first SYN+ACK of each
+        sender in each window. A host opens many connections with one TCP stack, so
+        the first tells its signature; each window takes a fresh one.
         """
-        l3, l4 = d.l3[frames], d.l4[frames]
-        v4 = d.ipver[frames] == 4
-        ttl = d.u8(frames, l3 + np.where(v4, 8, 7))
-        df = np.where(v4, (d.head[frames] >> U64(14)) & U64(1), U64(0))
-        opts = np.where(l4 + 28 <= d.end[frames], d.be64(frames, np.minimum(l4 + 20, d.end[frames] - 8)), U64(0))
-        flags = (d.t1[frames] >> U64(16)) & U64(0xFFFF)  # data offset and flags, not the window
-        key = hash_columns([d.src_hi[frames], d.src_lo[frames], flags, ttl, df, opts])
+        flags = (d.t1[frames] >> U64(16)) & U64(0x12)  # SYN, or SYN and ACK
+        key = hash_columns([d.src_hi[frames], d.src_lo[frames], flags])
         uniq, first = np.unique(key, return_index=True)
         recent = self.facts.recent
         fresh = []
