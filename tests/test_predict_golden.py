@@ -573,23 +573,31 @@ def test_real_manuf_reads_as_the_plain_way(where: str) -> None:
     assert _whole(got) == plain
 
 
-def test_ieee_lists_read_as_the_plain_way(tmp_path: Path) -> None:
+ODD_IEEE = (
+    "Registry,Assignment,Organization Name,Organization Address\n"
+    'MA-L,000C29,"VMware, Inc.",3401 Hillview Avenue Palo Alto CA US 94304\n'
+    "MA-L, 000C2A ,Spaced Assignment,\n"
+    "MA-L,000C2B,Private,\n"
+    "MA-L,000C2C,PRIVATE,\n"
+    "MA-L,00ZZ2C,Private,\n"
+    "MA-L,000C2D,\tTabbed Ltd\t,\n"
+    'MA-L,000C2E,"Ends In Comma,",\n'
+    "MA-L,000C2F,,\n"
+    "MA-L,000C2G0,Seven But Not Hex,\n"
+    "MA-L,000C29,Later Row Wins,\n"
+    "MA-L,000C30,Earlier Row Stays,\n"
+    "MA-L,000C30,Private,\n"
+    "MA-M,70B3D5E,Twenty Eight Bits Ltd,\n"
+    'MA-S,70B3D5F2F,Thirty Six,"Street 1\nTown"\n'
+    "short,row\n"
+    "\n"
+)
+
+
+@pytest.mark.parametrize("bad", ["", "MA-L,00ZZ2F,Not Hex,\n"])
+def test_ieee_lists_read_as_the_plain_way(tmp_path: Path, bad: str) -> None:
     path = tmp_path / "oui.csv"
-    path.write_text(
-        "Registry,Assignment,Organization Name,Organization Address\n"
-        'MA-L,000C29,"VMware, Inc.",3401 Hillview Avenue Palo Alto CA US 94304\n'
-        "MA-L, 000C2A ,Spaced Assignment,\n"
-        "MA-L,000C2B,Private,\n"
-        "MA-L,000C2C,PRIVATE,\n"
-        "MA-L,000C2D,\tTabbed Ltd\t,\n"
-        'MA-L,000C2E,"Ends In Comma,",\n'
-        "MA-L,00ZZ2F,Not Hex,\n"
-        "MA-L,000C29,Later Row Wins,\n"
-        "MA-M,70B3D5E,Twenty Eight Bits Ltd,\n"
-        'MA-S,70B3D5F2F,Thirty Six,"Street 1\nTown"\n'
-        "short,row\n"
-        "\n"
-    )
+    path.write_text(ODD_IEEE + bad + "MA-L,000C31,After,\n")
     assert oui.load_ieee(path).by_bits == _plain_ieee(path)
     for name in ("ieee-oui.csv", "ieee-mam.csv", "ieee-oui36.csv", "ieee-iab.csv"):
         real = shared_root() / "oui" / name
