@@ -603,3 +603,16 @@ def test_ieee_lists_read_as_the_plain_way(tmp_path: Path, bad: str) -> None:
         real = shared_root() / "oui" / name
         if real.is_file():
             assert oui.load_ieee(real).by_bits == _plain_ieee(real)
+
+
+def test_equal_values_of_other_types_are_other_facts(tmp_path: Path) -> None:
+    """("tcp", 1) == ("tcp", True): the memo must not give one device's fact the evidence of another's."""
+    db = Databases(tmp_path, system=False)
+    devices: list[list[F]] = [
+        [("tcp", "service", ("tcp", 1, "x")), ("mdns", "hinfo", ("arm", 1))],
+        [("tcp", "service", ("tcp", True, "x")), ("mdns", "hinfo", ("arm", True))],
+        [("tcp", "service", ("tcp", 1, "x")), ("mdns", "hinfo", ("arm", 1))],
+    ]
+    for items in devices:
+        assert predict(_facts(items), db=db) == predict(_facts(items), db=Databases(tmp_path, system=False))
+    assert len([k for k in db.memo if k[0] == ("tcp", "service", ("tcp", 1, "x"))]) == 2

@@ -175,7 +175,7 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
     What one fact says is worked out once per databases (`Databases.memo`): the same
     fact on another device, or in the next report, costs a dictionary look-up. An ICS
     product name is the one fact whose claim depends on another (the vendor beside
-    it), so that vendor is part of its key.
+    it), so that vendor is part of its key; a tuple's key names its items' types.
     """
     out: list[Evidence] = []
     ics_vendor: dict[str, str] = {}
@@ -189,6 +189,8 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
         k: Any = fact
         if source in ICS_PRODUCT_SOURCES and key in ICS_PRODUCT_KEYS:
             k = (fact, ics_vendor.get(source))
+        elif not isinstance(value, str):  # ("tcp", 80) and ("tcp", True) are equal keys, not equal facts
+            k = (fact, tuple(map(type, value)))
         found = memo.get(k)
         if found is None:
             found = m.db.remember(k, _evidence_of(source, key, value, m, ics_vendor))
