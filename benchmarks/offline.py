@@ -93,7 +93,7 @@ def _commands(capture: Path, scratch: Path) -> dict[str, list[str] | None]:
         "nps-sensor": [*sensor, "-o", str(scratch / "s.json")],
         ENGINE_ONLY: [*sensor, "--config", str(scratch / "engine-only.yaml"), "-o", str(scratch / "e.json")],
         "tshark": ["tshark", "-n", "-r", str(capture), "-q", "-z", "conv,ip"] if have("tshark") else None,
-        "p0f": ["p0f", "-r", str(capture), "-o", "/dev/null"] if have("p0f") else None,
+        "p0f": ["p0f", "-r", str(capture), "-o", str(scratch / "p0f.log")] if have("p0f") else None,
         "softflowd": [
             "softflowd",
             "-r",
