@@ -330,6 +330,7 @@ def test_the_same_device_seen_by_two_sensors_is_one_asset(hub: HubProcess, tmp_p
     traffic = api.get(f"/api/v1/assets/{moved['id']}")["traffic"]
     assert traffic["totals"] == {"ingress": 100, "egress": 900, "total": 1000}
     assert traffic["services"][0]["role"] == "server" and traffic["services"][0]["service"] == "tcp/443"
+    assert traffic["services"][0]["name"] == "https" and traffic["families"][0]["family"] == "web"
 
 
 # --- quick actions and configuration --------------------------------------------------

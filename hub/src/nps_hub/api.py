@@ -30,7 +30,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from nps_hub import __version__, configuration, events, ingest, lifecycle, security
+from nps_hub import __version__, configuration, events, families, ingest, lifecycle, security
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
 from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, Sighting, User, UserSession, now
@@ -606,9 +606,10 @@ def _flow_dict(f: Flow) -> dict[str, Any]:
 
 
 def _traffic(db: Session, asset_id: int) -> dict[str, Any]:
-    """Traffic per service (port and protocol) and role: as client (egress = its bytes sent)
-    and as server (ingress = the clients' bytes)."""
+    """Traffic per service family, service (protocol and port) and role: as client (egress =
+    its bytes sent) and as server (ingress = the clients' bytes)."""
     services: dict[str, dict[str, Any]] = {}
+    by_family: dict[str, dict[str, int]] = {}
     totals = {"ingress": 0, "egress": 0}
     for f in db.scalars(select(Flow).where(or_(Flow.client_asset == asset_id, Flow.server_asset == asset_id))):
         for role, sent, received in (
@@ -618,12 +619,24 @@ def _traffic(db: Session, asset_id: int) -> dict[str, Any]:
             if (f.client_asset if role == "client" else f.server_asset) != asset_id:
                 continue
             key = f"{f.proto}/{f.port}" if f.port is not None else f.proto
-            s = services.setdefault(f"{role} {key}", {"service": key, "role": role, "ingress": 0, "egress": 0})
+            name, family = families.classify(f.proto, f.port)
+            s = services.setdefault(
+                f"{role} {key}",
+                {"service": key, "name": name, "family": family, "role": role, "ingress": 0, "egress": 0},
+            )
             s["egress"] += sent
             s["ingress"] += received
+            fam = by_family.setdefault(family, {"ingress": 0, "egress": 0})
+            fam["egress"] += sent
+            fam["ingress"] += received
             totals["egress"] += sent
             totals["ingress"] += received
     for s in services.values():
         s["total"] = s["ingress"] + s["egress"]
     totals["total"] = totals["ingress"] + totals["egress"]
-    return {"totals": totals, "services": sorted(services.values(), key=lambda s: -s["total"])}
+    fams = [{"family": k, **v, "total": v["ingress"] + v["egress"]} for k, v in by_family.items()]
+    return {
+        "totals": totals,
+        "families": sorted(fams, key=lambda x: -x["total"]),
+        "services": sorted(services.values(), key=lambda s: -s["total"]),
+    }
