@@ -194,6 +194,7 @@ def test_a_sensor_credential_reaches_only_its_own_endpoints(hub: HubProcess, tmp
 # --- reports -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_spool_arrives_exactly_once_across_hub_restarts(hub: HubProcess, tmp_path: Path) -> None:
     api = hub.api()
     sid, code = api.create_sensor("s1")
@@ -620,6 +621,7 @@ def pg_hub(tmp_path: Path) -> Iterator[HubProcess]:
         pg.stop()
 
 
+@pytest.mark.slow
 def test_the_lifecycle_on_postgresql(pg_hub: HubProcess, tmp_path: Path) -> None:
     """Registration, actions, reports across a restart, merge, asset deletion, deregistration."""
     from benchmarks.hublab import free_port
