@@ -227,3 +227,22 @@ def test_traffic_to_an_address_counts_before_it_first_answers(tmp_path: Path) ->
     server = next(a for a in result["assets"] if a["ip"] == "10.0.0.2")
     assert (server["packets"], server["bytes_in"], server["bytes_out"]) == (2, 40, 40)
     assert len(result["reports"]) >= 2
+
+
+def test_a_device_that_changes_address_is_one_asset_with_both(tmp_path: Path) -> None:
+    """DHCP churn: one MAC, an early and a later address; the device sums them both,
+    whichever address is its current one."""
+    start = 1_700_002_000.0
+    frames = [
+        (start + 1, eth(7, 2, udp("10.0.0.50", "10.0.0.2", 5000, 53))),
+        (start + 2, eth(7, 2, udp("10.0.0.50", "10.0.0.2", 5000, 53))),
+        (start + 3, eth(7, 2, udp("10.0.0.60", "10.0.0.2", 5000, 53))),
+        (start + 4, eth(7, 2, udp("10.0.0.60", "10.0.0.2", 5000, 53))),
+        (start + 5, eth(7, 2, udp("10.0.0.60", "10.0.0.2", 5000, 53))),
+    ]
+    result = run(tmp_path, frames)
+    device = [a for a in result["assets"] if a.get("id") == "mac:02:00:00:00:00:07"]
+    assert len(device) == 1
+    assert device[0]["ip"] == "10.0.0.60"  # the address it uses now
+    assert [x["ip"] for x in device[0]["ips"]] == ["10.0.0.50", "10.0.0.60"]
+    assert device[0]["packets"] == 5

@@ -570,7 +570,9 @@ class _Identity:
         d["id"] = key
         d["ips"] = [{"ip": ip_text(a.ip), "first_seen": iso(a.first), "last_seen": iso(a.last)} for a in members]
         macs: set[int] = set()
-        for a in members[1:] if members else []:
+        for a in members:
+            if a is primary:
+                continue
             d["packets"] += a.packets
             d["bytes_in"] += a.bytes_in
             d["bytes_out"] += a.bytes_out

@@ -250,75 +250,105 @@ class Discoverer:
         self.selected = 0  # packets handed to a dissector
 
     def ip(self, d: Decoded, idx: Sel, ts: np.ndarray) -> None:
-        """The IP packets `idx` of `d` (copies already dropped), with their times `ts`."""
+        """The IP packets `idx` of `d` (copies already dropped), with their times `ts`.
+
+        Each transport is handled on its own rows only, so that a batch pays a few
+        whole-batch operations and the rest on the packets of that transport.
+        """
         proto = d.proto[idx]
-        l4 = d.l4[idx]
-        end = np.minimum(d.end[idx], d.l3[idx] + d.iplen[idx])
-        whole = (d.frag[idx] == 0) & d.has_ports[idx]
-        chosen = np.zeros(len(proto), dtype=np.uint8)
-        body = l4 + 8
+        ported = d.has_ports[idx] & (d.frag[idx] == 0)
+        rows: list[np.ndarray] = []  # positions in `idx` of the chosen packets
+        ids: list[np.ndarray] = []  # their dissectors
+        bodies: list[np.ndarray] = []  # where their payload starts
 
-        udp = whole & (proto == UDP)
-        if udp.any():
-            by_dst = UDP_PORTS[d.dport[idx]]
-            chosen = np.where(udp, np.where(by_dst > 0, by_dst, UDP_PORTS[d.sport[idx]]), chosen)
+        udp = np.flatnonzero(ported & (proto == UDP))
+        if len(udp):
+            f = udp if isinstance(idx, slice) else idx[udp]
+            kind = UDP_PORTS[d.dport[f]]
+            kind = np.where(kind > 0, kind, UDP_PORTS[d.sport[f]])
+            keep = np.flatnonzero(kind)
+            if len(keep):
+                rows.append(udp[keep])
+                ids.append(kind[keep])
+                bodies.append(d.l4[f[keep]] + 8)
 
-        tcp = whole & (proto == TCP)
-        if tcp.any():
-            rows = np.flatnonzero(tcp)
-            t1 = d.t1[idx][rows] if isinstance(idx, slice) else d.t1[idx[rows]]
-            start = l4[rows] + ((t1 >> U64(28)) & U64(0xF)).astype(np.int64) * 4
-            flags = ((t1 >> U64(16)) & U64(0x17)).astype(np.int64)
-            room = end[rows] - start
-            body[rows] = start
-            pick = np.zeros(len(rows), dtype=np.uint8)
-            syn = (flags == 0x02) | (flags == 0x12)
-            if syn.any():
-                syn_rows = np.flatnonzero(syn)
-                frames_syn = rows[syn_rows] if isinstance(idx, slice) else idx[rows[syn_rows]]
-                pick[syn_rows[self._new_stacks(d, frames_syn)]] = ID["tcp-fingerprint"]
-            has4 = room >= 4
-            if has4.any():
-                sub_rows = rows[has4] if isinstance(idx, slice) else idx[rows[has4]]
-                w = d.be32(sub_rows, start[has4]).astype(np.uint32)
-                kind = np.zeros(len(w), dtype=np.uint8)
-                maybe = np.flatnonzero(FIRST_BYTE[w >> 24])
-                if len(maybe):
-                    wm = w[maybe]
-                    kind[maybe[np.isin(wm, HTTP_MAGIC)]] = ID["http"]
-                    kind[maybe[wm == SSH_MAGIC]] = ID["ssh"]
-                    # A TLS handshake record (content type 22, version 3.x).
-                    kind[maybe[(wm >> 16) == 0x1603]] = ID["tls"]
-                by_port = np.maximum(TCP_PORTS[d.dport[sub_rows]], TCP_PORTS[d.sport[sub_rows]])
-                by_port = _naming_messages(d, sub_rows, start[has4], room[has4], w, by_port)
-                kind = np.where(kind > 0, kind, by_port)
-                pick[has4] = np.where(kind > 0, kind, pick[has4])
-            chosen[rows] = pick
+        tcp = np.flatnonzero(ported & (proto == TCP))
+        if len(tcp):
+            self._tcp(d, idx, tcp, rows, ids, bodies)
 
-        icmp6 = (proto == ICMPV6) & (d.frag[idx] == 0)
-        if icmp6.any():
-            t = d.icmptype[idx]
-            nd = icmp6 & (t >= 133) & (t <= 136)
-            chosen[nd] = ID["ndp"]
-            body = np.where(nd, l4, body)
+        nd = np.flatnonzero((d.icmptype[idx] >= 133) & (d.icmptype[idx] <= 136) & (proto == ICMPV6))
+        if len(nd):
+            f = nd if isinstance(idx, slice) else idx[nd]
+            nd = nd[d.frag[f] == 0]
+            rows.append(nd)
+            ids.append(np.full(len(nd), ID["ndp"], dtype=np.uint8))
+            bodies.append(d.l4[nd if isinstance(idx, slice) else idx[nd]])
 
-        hits = np.flatnonzero(chosen)
-        if not len(hits):
+        if not rows:
             return
-        asks = RESPONSES_ONLY[chosen[hits]]
+        hits = np.concatenate(rows)
+        chosen = np.concatenate(ids).astype(np.uint8)
+        body = np.concatenate(bodies)
+        if len(rows) > 1:  # in packet order
+            order = np.argsort(hits, kind="stable")
+            hits, chosen, body = hits[order], chosen[order], body[order]
+        frames = hits if isinstance(idx, slice) else idx[hits]
+        end = np.minimum(d.end[frames], d.l3[frames] + d.iplen[frames])
+        asks = RESPONSES_ONLY[chosen]
         if asks.any():
-            rows = hits[asks]
-            at = body[rows] + 2
-            fits = at < end[rows]
-            qr = np.zeros(len(rows), dtype=bool)
-            qr[fits] = (d.u8(rows[fits] if isinstance(idx, slice) else idx[rows[fits]], at[fits]) & 0x80) > 0
+            at = body[asks] + 2
+            fits = at < end[asks]
+            qr = np.zeros(len(at), dtype=bool)
+            qr[fits] = (d.u8(frames[asks][fits], at[fits]) & 0x80) > 0
             keep = np.ones(len(hits), dtype=bool)
             keep[np.flatnonzero(asks)[~qr]] = False
-            hits = hits[keep]
+            if not keep.all():
+                hits, chosen, body, frames, end = hits[keep], chosen[keep], body[keep], frames[keep], end[keep]
             if not len(hits):
                 return
-        frames = hits if isinstance(idx, slice) else idx[hits]
-        self._dispatch(d, frames, chosen[hits], ts[hits], d.l3[frames], l4[hits], body[hits], end[hits])
+        self._dispatch(d, frames, chosen, ts[hits], d.l3[frames], d.l4[frames], body, end)
+
+    def _tcp(
+        self,
+        d: Decoded,
+        idx: Sel,
+        tcp: np.ndarray,
+        rows: list[np.ndarray],
+        ids: list[np.ndarray],
+        bodies: list[np.ndarray],
+    ) -> None:
+        """TCP segments worth a dissector: SYNs to fingerprint, and segments whose first
+        payload bytes (or port and message type) say they can name a device."""
+        f = tcp if isinstance(idx, slice) else idx[tcp]
+        t1 = d.t1[f]
+        start = d.l4[f] + ((t1 >> U64(28)) & U64(0xF)).astype(np.int64) * 4
+        flags = (t1 >> U64(16)) & U64(0x17)
+        pick = np.zeros(len(f), dtype=np.uint8)
+        syn = np.flatnonzero((flags == U64(0x02)) | (flags == U64(0x12)))
+        if len(syn):
+            pick[syn[self._new_stacks(d, f[syn])]] = ID["tcp-fingerprint"]
+        room = np.minimum(d.end[f], d.l3[f] + d.iplen[f]) - start
+        has4 = np.flatnonzero(room >= 4)
+        if len(has4):
+            sub = f[has4]
+            w = d.be32(sub, start[has4]).astype(np.uint32)
+            kind = np.zeros(len(w), dtype=np.uint8)
+            maybe = np.flatnonzero(FIRST_BYTE[w >> 24])
+            if len(maybe):
+                wm = w[maybe]
+                kind[maybe[np.isin(wm, HTTP_MAGIC)]] = ID["http"]
+                kind[maybe[wm == SSH_MAGIC]] = ID["ssh"]
+                # A TLS handshake record (content type 22, version 3.x).
+                kind[maybe[(wm >> 16) == 0x1603]] = ID["tls"]
+            by_port = np.maximum(TCP_PORTS[d.dport[sub]], TCP_PORTS[d.sport[sub]])
+            by_port = _naming_messages(d, sub, start[has4], room[has4], w, by_port)
+            kind = np.where(kind > 0, kind, by_port)
+            pick[has4] = np.where(kind > 0, kind, pick[has4])
+        keep = np.flatnonzero(pick)
+        if len(keep):
+            rows.append(tcp[keep])
+            ids.append(pick[keep])
+            bodies.append(start[keep])
 
     def _new_stacks(self, d: Decoded, frames: np.ndarray) -> np.ndarray:
         """Which SYNs to fingerprint: the first SYN and the first SYN+ACK of each
