@@ -265,6 +265,13 @@ class Postgres:
             raise RuntimeError(f"{Path(args[0]).name} failed ({out.returncode}): {out.stderr.strip()}")
 
     def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a half-made cluster goes with its directory
+            raise
+
+    def _start(self) -> None:
         self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
         options = f"-p {self.port} -k {self.root} -c listen_addresses='' -c fsync=off"
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
