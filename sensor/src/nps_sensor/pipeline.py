@@ -41,7 +41,7 @@ class Collector:
 
     def __init__(self, cfg: Config) -> None:
         self.stats = Stats()
-        self.discovery = Discoverer(self.stats) if cfg.discovery.enabled else None
+        self.discovery = Discoverer(self.stats, cfg) if cfg.discovery.enabled else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
         self.dedupe = Deduplicator(cfg.duplicate_window)
@@ -55,10 +55,12 @@ class Collector:
         self.flows.idle_timeout = cfg.flows.idle_timeout
         self.dedupe.window = cfg.duplicate_window
         self.watch_dns = any(m.domains for m in cfg.monitor)
-        if cfg.discovery.enabled and self.discovery is None:
-            self.discovery = Discoverer(self.stats)
-        elif not cfg.discovery.enabled:
+        if not cfg.discovery.enabled:
             self.discovery = None
+        elif self.discovery is None:
+            self.discovery = Discoverer(self.stats, cfg)
+        else:
+            self.discovery.reconfigure(cfg)
 
     def process(self, batch: Batch) -> None:
         d = decode(batch)

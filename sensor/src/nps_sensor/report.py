@@ -261,11 +261,14 @@ class Reporter:
         for names, addresses in harvest.dns:
             self.classifier.learn_dns(names, addresses)
         if harvest.facts:
-            touched = self.profiles.absorb(harvest.facts)
+            touched = self.profiles.absorb(harvest.facts, self._inventoried)
             self.macs_active |= touched
             self.macs_new |= touched - self.macs_reported
         self._add_hosts(harvest.hosts)
         self._add_traffic(harvest.flows)
+
+    def _inventoried(self, ip: int) -> bool:
+        return self.classifier.verdict(ip).cls == INVENTORIED
 
     def _add_hosts(self, h: HostDeltas) -> None:
         cols = zip(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nps_sensor.config import Config
 from nps_sensor.decode import Decoded
 from nps_sensor.decode.frames import LLC, Sel
 from nps_sensor.discovery.dissectors import (
@@ -244,10 +245,17 @@ def _naming_messages(
 class Discoverer:
     """Runs the dissectors on the packets that matter; facts accumulate in `facts`."""
 
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, cfg: Config | None = None) -> None:
         self.stats = stats
         self.facts = Facts()
+        if cfg is not None:
+            self.reconfigure(cfg)
         self.selected = 0  # packets handed to a dissector
+
+    def reconfigure(self, cfg: Config) -> None:
+        """Keep facts about others (DNS answers) only for inventoried ranges."""
+        ranges = [(r.start, r.end) for g in cfg.internal if g.inventory for r in g.ranges]
+        self.facts.wanted = lambda ip: any(start <= ip <= end for start, end in ranges)
 
     def ip(self, d: Decoded, idx: Sel, ts: np.ndarray) -> None:
         """The IP packets `idx` of `d` (copies already dropped), with their times `ts`.

@@ -10,6 +10,7 @@ last time and a count: a chatty device costs memory per distinct fact, not per p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -35,7 +36,7 @@ class Seen:
 class Facts:
     """Facts gathered since the last `drain`."""
 
-    __slots__ = ("items", "limit", "overflow", "recent")
+    __slots__ = ("items", "limit", "overflow", "recent", "wanted")
 
     def __init__(self, limit: int = 200_000) -> None:
         self.items: dict[Key, Seen] = {}
@@ -44,6 +45,9 @@ class Facts:
         # Messages already dissected since the last harvest (see Packet.once): a
         # resolver answering the same question all day is parsed once per window.
         self.recent: set[object] = set()
+        # Addresses facts *about others* are worth keeping for (the inventoried ranges):
+        # a DNS answer names Internet servers by the thousand, none of them an asset.
+        self.wanted: Callable[[int], bool] = lambda ip: True
 
     def __len__(self) -> int:
         return len(self.items)

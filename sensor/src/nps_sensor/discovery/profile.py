@@ -10,7 +10,7 @@ that invents a new User-Agent every minute cannot grow the sensor without bound.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,18 @@ class Profiles:
         self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, mDNS, ...
         self.bound: dict[int, set[int]] = {}  # MAC -> its addresses, the reverse
 
-    def absorb(self, facts: dict[Key, Seen]) -> set[int]:
-        """Take in a harvest's facts; returns the MACs heard from without an address."""
+    def absorb(self, facts: dict[Key, Seen], keep: Callable[[int], bool] = lambda ip: True) -> set[int]:
+        """Take in a harvest's facts; returns the MACs heard from without an address.
+
+        Facts about an address that `keep` refuses (one that can never be an
+        inventoried device: external, excluded, non-inventoried) are dropped here,
+        or the names DNS gives every server on the Internet would pile up all day.
+        """
         touched: set[int] = set()
         for (ip, mac, source, key, value), seen in facts.items():
             if ip != NO_IP:
+                if not keep(ip):
+                    continue
                 self.by_ip.setdefault(ip, Profile()).add(source, key, value, seen)
                 if mac != NO_MAC and key in BINDING_KEYS:
                     self.bindings[ip] = mac

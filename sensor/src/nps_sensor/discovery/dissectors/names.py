@@ -91,13 +91,16 @@ def dissect_dns(p: Packet) -> None:
     msg = p.payload
     if not _is_response(msg):
         return
+    assert p.out is not None
+    wanted = p.out.wanted
     for name, rtype, at, size in records(msg):
         addr = address(msg, rtype, at, size)
         if addr is not None and name:
-            p.fact("dns", "name", name, ip=addr)
+            if wanted(addr):
+                p.fact("dns", "name", name, ip=addr)
         elif rtype == PTR:
             owner = ptr_address(name)
-            if owner is not None:
+            if owner is not None and wanted(owner):
                 target, _ = _name(msg, at)
                 if target:
                     p.fact("dns", "name", target, ip=owner)
