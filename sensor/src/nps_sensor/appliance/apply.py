@@ -248,9 +248,9 @@ def plan(root: Path, wanted: dict[str, File]) -> list[Change]:
 
 def apply(request: dict[str, Any], root: Path = Path("/"), check: bool = False) -> Outcome:
     """Apply the sections of `request` to the appliance under `root` (nothing if `check`)."""
-    before = current(root)
-    old_sniffing = [s.name for s in before.sniffing]
-    settings = merge(current(root), request)
+    settings = current(root)
+    old_sniffing = [s.name for s in settings.sniffing]
+    settings = merge(settings, request)
     wanted = files(settings, classification=_classification(root), **_sizes(root))
     changes = plan(root, wanted)
     if not check and changes:
