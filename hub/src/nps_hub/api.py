@@ -30,10 +30,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from nps_hub import __version__, configuration, events, families, ingest, lifecycle, security
+from nps_hub import __version__, configuration, events, families, ingest, lifecycle, ratelimit, security
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
-from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, Sighting, User, UserSession, now
+from nps_hub.models import (
+    Asset,
+    Command,
+    ConfigVersion,
+    Event,
+    Flow,
+    RangeTag,
+    Sensor,
+    Sighting,
+    User,
+    UserSession,
+    now,
+)
 from nps_hub.settings import Settings
 
 MAX_REPORT = 64 << 20  # bytes of one report on the wire
@@ -49,6 +61,24 @@ class Hub:
         self.settings = settings
         self.sessions = sessions
         self.keyed = keyed
+        self.logins = ratelimit.Limiter("login attempts", settings.login_limit, settings.limit_window)
+        self.codes = ratelimit.Limiter("registration attempts", settings.code_limit, settings.limit_window)
+
+    def try_login(self, db: Session, name: str, password: str, address: str) -> User:
+        """The user, when the name and password are right and the user is not disabled;
+        ratelimit.Limited when this address or name failed too often; otherwise
+        PermissionError with the one-line reason."""
+        keys = {"address": address, "user name": name}
+        self.logins.check(keys)
+        user = db.scalar(select(User).where(User.name == name))
+        ok = security.check_password(user.password_hash if user else security.DUMMY_HASH, password)
+        if user is None or not ok:
+            self.logins.failed(keys)
+            raise PermissionError("wrong user name or password")
+        self.logins.forget("user name", name)
+        if user.disabled:
+            raise PermissionError(f"user {name} is disabled: ask an administrator")
+        return user
 
 
 def _hub(request: Request) -> Hub:
@@ -105,17 +135,53 @@ def current_user(
     ):
         raise HTTPException(403, "missing or wrong X-CSRF-Token (the value login returned)")
     user = db.get(User, session.user_id)
-    if user is None:
-        raise HTTPException(401, "this user no longer exists")
+    if user is None or user.disabled:
+        raise HTTPException(401, "this user no longer exists or is disabled")
     return user
 
 
 UserDep = Annotated[User, Depends(current_user)]
 
 
+def current_admin(user: UserDep) -> User:
+    if not user.admin:
+        raise HTTPException(403, f"user {user.name} is not an administrator: ask one to do this")
+    return user
+
+
+AdminDep = Annotated[User, Depends(current_admin)]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def limited(exc: ratelimit.Limited) -> HTTPException:
+    return HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+
 class Login(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\s]+$")
+    password: str = Field(min_length=8, max_length=1024)
+    admin: bool = False
+
+
+class UserChange(BaseModel):
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    admin: bool | None = None
+    disabled: bool | None = Field(default=None, description="a disabled user cannot log in; their sessions end")
+
+
+class NewTag(BaseModel):
+    name: str = Field(min_length=1, max_length=128, pattern=configuration.NAME)
+    ranges: list[str] = Field(
+        min_length=1, max_length=10_000, description="addresses, CIDR blocks or first-last ranges"
+    )
 
 
 class NewSensor(BaseModel):
@@ -172,12 +238,60 @@ SensorDep = Annotated[Sensor, Depends(current_sensor)]
 
 def warnings(db: Session, doc: AssetConfig, sensors: list[tuple[str, str]]) -> list[str]:
     """Overlapping inventories, and inventoried addresses that look like NAT devices."""
-    out = configuration.overlaps(doc, sensors)
+    out = configuration.overlaps(doc, sensors, tag_ranges(db))
     rows = db.execute(select(Asset.ip, Asset.network, Asset.raw).where(Asset.klass == "inventoried"))
     for ip, network, raw in rows:
         if isinstance(raw, dict) and ip and (w := configuration.nat_warning(ip, network, raw)):
             out.append(w)
     return out
+
+
+def tag_ranges(db: Session) -> dict[str, list[str]]:
+    """Each IP-range tag's name and ranges."""
+    return {t.name: list(t.ranges) for t in db.scalars(select(RangeTag))}
+
+
+def tag_dict(t: RangeTag, doc: AssetConfig | None) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "ranges": list(t.ranges),
+        "created": t.created.isoformat(),
+        "author": t.author,
+        "used_by": configuration.tag_users(doc, t.name) if doc else [],
+    }
+
+
+def create_tag(db: Session, name: str, ranges: list[str], author: str) -> RangeTag:
+    """Raise ValueError (the range at fault) or LookupError (the name is taken)."""
+    name = name.strip()
+    ranges = [r.strip() for r in ranges if r.strip()]
+    if not name:
+        raise ValueError("an IP-range tag needs a name")
+    configuration.check_ranges(ranges)
+    if db.scalar(select(RangeTag).where(RangeTag.name == name)) is not None:
+        raise LookupError(f"an IP-range tag named {name!r} exists already: choose another name")
+    tag = RangeTag(name=name, ranges=list(dict.fromkeys(ranges)), author=author)
+    db.add(tag)
+    db.commit()
+    return tag
+
+
+def delete_tag(db: Session, tag: RangeTag) -> None:
+    """Raise LookupError when the configuration's groups still use it."""
+    latest = latest_config(db)
+    users = configuration.tag_users(AssetConfig.model_validate(latest.document), tag.name) if latest else []
+    if users:
+        raise LookupError(
+            f"IP-range tag {tag.name!r} is used by the asset group(s) {', '.join(users)}: "
+            "remove it from them (and save the configuration) first"
+        )
+    db.delete(tag)
+    db.commit()
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    return {"id": u.id, "name": u.name, "admin": u.admin, "disabled": u.disabled, "created": u.created.isoformat()}
 
 
 def latest_config(db: Session) -> ConfigVersion | None:
@@ -230,10 +344,12 @@ def create_app(hub: Hub) -> FastAPI:
 
     @app.post("/api/v1/login", tags=["users"])
     def login(body: Login, response: Response, request: Request, db: DB) -> dict[str, Any]:
-        user = db.scalar(select(User).where(User.name == body.name))
-        ok = security.check_password(user.password_hash if user else security.DUMMY_HASH, body.password)
-        if user is None or not ok:
-            raise HTTPException(401, "wrong user name or password")
+        try:
+            user = hub.try_login(db, body.name, body.password, _address(request))
+        except ratelimit.Limited as e:
+            raise limited(e) from None
+        except PermissionError as e:
+            raise HTTPException(401, str(e)) from None
         token, csrf = security.new_session_token(), security.new_session_token()[len(security.SESSION_PREFIX) :]
         expires = now() + dt.timedelta(seconds=hub.settings.session_ttl)
         db.query(UserSession).filter(UserSession.expires < now()).delete()
@@ -262,6 +378,37 @@ def create_app(hub: Hub) -> FastAPI:
         db.commit()
         response.delete_cookie(COOKIE)
         return {"status": "logged out"}
+
+    @app.get("/api/v1/users", tags=["users"])
+    def list_users(admin: AdminDep, db: DB) -> list[dict[str, Any]]:
+        return [user_dict(u) for u in db.scalars(select(User).order_by(User.name))]
+
+    @app.post("/api/v1/users", tags=["users"], status_code=201)
+    def create_user(body: NewUser, admin: AdminDep, db: DB) -> dict[str, Any]:
+        if db.scalar(select(User).where(User.name == body.name)) is not None:
+            raise HTTPException(409, f"a user named {body.name!r} exists already: choose another name")
+        user = User(name=body.name, password_hash=security.hash_password(body.password), admin=body.admin)
+        db.add(user)
+        db.commit()
+        return user_dict(user)
+
+    @app.patch("/api/v1/users/{user_id}", tags=["users"])
+    def change_user(user_id: PathId, body: UserChange, admin: AdminDep, db: DB) -> dict[str, Any]:
+        user = db.get(User, user_id)
+        if user is None:
+            raise HTTPException(404, f"no user {user_id}")
+        if user.id == admin.id and (body.disabled or body.admin is False):
+            raise HTTPException(409, "you cannot disable yourself nor drop your own admin right: ask another admin")
+        if body.password is not None:
+            user.password_hash = security.hash_password(body.password)
+        if body.admin is not None:
+            user.admin = body.admin
+        if body.disabled is not None:
+            user.disabled = body.disabled
+        if body.disabled or (body.password is not None and user.id != admin.id):
+            db.query(UserSession).filter(UserSession.user_id == user.id).delete()
+        db.commit()
+        return user_dict(user)
 
     @app.get("/api/v1/sensors", tags=["sensors"])
     def list_sensors(user: UserDep, db: DB) -> list[dict[str, Any]]:
@@ -351,7 +498,7 @@ def create_app(hub: Hub) -> FastAPI:
     @app.put("/api/v1/configuration", tags=["configuration"])
     def put_configuration(body: AssetConfig, user: UserDep, db: DB) -> dict[str, Any]:
         try:
-            configuration.check(body, list(db.scalars(select(Sensor.name))))
+            configuration.check(body, list(db.scalars(select(Sensor.name))), tag_ranges(db))
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
         latest = latest_config(db)
@@ -359,6 +506,33 @@ def create_app(hub: Hub) -> FastAPI:
         db.add(ConfigVersion(version=version, document=body.model_dump(), author=user.name))
         db.commit()
         return _config_reply(db, version, body)
+
+    @app.get("/api/v1/tags", tags=["configuration"])
+    def list_tags(user: UserDep, db: DB) -> list[dict[str, Any]]:
+        latest = latest_config(db)
+        doc = AssetConfig.model_validate(latest.document) if latest else None
+        return [tag_dict(t, doc) for t in db.scalars(select(RangeTag).order_by(RangeTag.name))]
+
+    @app.post("/api/v1/tags", tags=["configuration"], status_code=201)
+    def new_tag(body: NewTag, user: UserDep, db: DB) -> dict[str, Any]:
+        try:
+            tag = create_tag(db, body.name, body.ranges, user.name)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        except LookupError as e:
+            raise HTTPException(409, str(e)) from None
+        return tag_dict(tag, None)
+
+    @app.delete("/api/v1/tags/{tag_id}", tags=["configuration"])
+    def remove_tag(tag_id: PathId, user: UserDep, db: DB) -> dict[str, str]:
+        tag = db.get(RangeTag, tag_id)
+        if tag is None:
+            raise HTTPException(404, f"no IP-range tag {tag_id}")
+        try:
+            delete_tag(db, tag)
+        except LookupError as e:
+            raise HTTPException(409, str(e)) from None
+        return {"status": "deleted", "name": tag.name}
 
     # --- inventory and traffic ------------------------------------------------------
 
@@ -423,10 +597,15 @@ def create_app(hub: Hub) -> FastAPI:
     # --- the sensor's own endpoints ---------------------------------------------------
 
     @app.post("/api/v1/agent/register", tags=["agent"], status_code=201)
-    def register(body: Registration, db: DB) -> dict[str, Any]:
+    def register(body: Registration, request: Request, db: DB) -> dict[str, Any]:
+        keys = {"address": _address(request), "code": hub.keyed.digest("attempt", security.normalise_code(body.code))}
         try:
+            hub.codes.check(keys)
             sensor, token = lifecycle.register(db, hub.keyed, body.code, body.facts.model_dump())
+        except ratelimit.Limited as e:
+            raise limited(e) from None
         except lifecycle.Refused as e:
+            hub.codes.failed(keys)
             raise HTTPException(403, str(e)) from None
         return {
             "sensor": {"id": sensor.id, "name": sensor.name, "network": sensor.network},
@@ -453,7 +632,7 @@ def create_app(hub: Hub) -> FastAPI:
         config = None
         if latest is not None and latest.version != body.config_version:
             doc = AssetConfig.model_validate(latest.document)
-            config = {"version": latest.version, "yaml": configuration.for_sensor(doc, sensor.name)}
+            config = {"version": latest.version, "yaml": configuration.for_sensor(doc, sensor.name, tag_ranges(db))}
         db.commit()
         return {
             "deregistered": sensor.deregistered is not None,

@@ -3,12 +3,16 @@ sensor's own YAML schema (checked with the sensor's own parser before it is save
 
 Groups name the sensors they apply to (none: every sensor). A sensor gets the groups
 that apply to it; with none, it keeps its defaults (the private ranges, inventoried).
+
+A group's IP ranges come from the defaults, from IP-range tags (named sets of ranges
+kept on the hub, `tags` maps each name to its ranges) and from its own custom ranges;
+what a sensor receives has the tags resolved, so its schema knows nothing of them.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import yaml
@@ -23,6 +27,7 @@ class AssetGroup(BaseModel):
     sensors: list[str] = Field(default_factory=list, description="sensor names it applies to; empty: every sensor")
     inventory: bool = True
     defaults: bool = Field(default=False, description="include the private and link-local ranges")
+    tags: list[str] = Field(default_factory=list, description="names of IP-range tags whose ranges it includes")
     ranges: list[str] = Field(default_factory=list, description="addresses, CIDR blocks or first-last ranges")
     type: Literal["dhcp", "static"] = "dhcp"
 
@@ -50,17 +55,35 @@ class AssetConfig(BaseModel):
     general: General = Field(default_factory=General)
 
 
-def _sensor_yaml(doc: AssetConfig, groups: list[AssetGroup]) -> str:
+Tags = Mapping[str, list[str]]
+NAME = r"^[^\x00-\x1f,]+$"  # a tag's name: no control characters, no comma (the UI's separator)
+
+
+def group_ranges(g: AssetGroup, tags: Tags) -> list[str]:
+    """The group's ranges: the defaults, then each tag's (in order), then its own; a tag
+    that no longer exists gives none (check() refuses a document that names one)."""
+    out = list(DEFAULT_RANGES if g.defaults else ())
+    for t in g.tags:
+        out.extend(tags.get(t, ()))
+    out.extend(g.ranges)
+    return list(dict.fromkeys(out))
+
+
+def check_ranges(ranges: list[str]) -> None:
+    """Raise ValueError naming the first range the sensor's parser refuses."""
+    if not ranges:
+        raise ValueError("give at least one IP range")
+    for i, r in enumerate(ranges):
+        try:
+            parse_range(r)
+        except ValueError as e:
+            raise ValueError(f"ranges[{i}]: {e}") from None
+
+
+def _sensor_yaml(doc: AssetConfig, groups: list[AssetGroup], tags: Tags) -> str:
     out: dict[str, Any] = {}
     if groups:
-        out["internal"] = [
-            {
-                "name": g.name,
-                "inventory": g.inventory,
-                "ranges": [*(DEFAULT_RANGES if g.defaults else ()), *g.ranges],
-            }
-            for g in groups
-        ]
+        out["internal"] = [{"name": g.name, "inventory": g.inventory, "ranges": group_ranges(g, tags)} for g in groups]
     if doc.excluded.ips or doc.excluded.macs:
         out["excluded"] = {"ips": list(doc.excluded.ips), "macs": list(doc.excluded.macs)}
     if doc.monitor_external:
@@ -68,16 +91,32 @@ def _sensor_yaml(doc: AssetConfig, groups: list[AssetGroup]) -> str:
     return yaml.safe_dump(out, sort_keys=False) if out else ""
 
 
-def for_sensor(doc: AssetConfig, sensor_name: str) -> str:
+def for_sensor(doc: AssetConfig, sensor_name: str, tags: Tags) -> str:
     """The classification part of the sensor's configuration file, as YAML."""
-    return _sensor_yaml(doc, [g for g in doc.internal if not g.sensors or sensor_name in g.sensors])
+    return _sensor_yaml(doc, [g for g in doc.internal if not g.sensors or sensor_name in g.sensors], tags)
 
 
-def check(doc: AssetConfig, known_sensors: Iterable[str] | None = None) -> None:
+def tag_users(doc: AssetConfig, tag: str) -> list[str]:
+    """The internal asset groups that use an IP-range tag."""
+    return [g.name for g in doc.internal if tag in g.tags]
+
+
+def check(doc: AssetConfig, known_sensors: Iterable[str] | None = None, tags: Tags | None = None) -> None:
     """Raise ValueError with the first problem, named by where it is in the document."""
+    tags = tags or {}
     for i, g in enumerate(doc.internal):
-        if not g.ranges and not g.defaults:
-            raise ValueError(f"internal[{i}] ({g.name}): give IP ranges or use the defaults")
+        if not g.ranges and not g.defaults and not g.tags:
+            raise ValueError(f"internal[{i}] ({g.name}): give IP ranges, IP-range tags or use the defaults")
+        for t in g.tags:
+            if t not in tags:
+                raise ValueError(
+                    f"internal[{i}] ({g.name}): no IP-range tag is named {t!r} (create it first, or remove it)"
+                )
+        for j, r in enumerate(g.ranges):  # named by the document's path (tags' ranges are checked on creation)
+            try:
+                parse_range(r)
+            except ValueError as e:
+                raise ValueError(f"internal[{i}].ranges[{j}]: {e}") from None
         if known_sensors is not None:
             known = set(known_sensors)
             for s in g.sensors:
@@ -92,7 +131,7 @@ def check(doc: AssetConfig, known_sensors: Iterable[str] | None = None) -> None:
         if "@" not in r.strip(" @") or any(c.isspace() for c in r):
             raise ValueError(f"general.recipients[{i}]: {r!r} is not an e-mail address")
     try:
-        parse(_sensor_yaml(doc, doc.internal), "configuration")
+        parse(_sensor_yaml(doc, doc.internal, tags), "configuration")
     except ConfigError as e:
         # "configuration:LINE: internal[0].ranges[1]: problem": the line is of the generated
         # file, the path is the document's.
@@ -101,7 +140,7 @@ def check(doc: AssetConfig, known_sensors: Iterable[str] | None = None) -> None:
         raise ValueError(": ".join(parts[1:]) if len(parts) == 3 else text) from None
 
 
-def overlaps(doc: AssetConfig, sensors: list[tuple[str, str]]) -> list[str]:
+def overlaps(doc: AssetConfig, sensors: list[tuple[str, str]], tags: Tags | None = None) -> list[str]:
     """Warnings: two sensors of one Network inventory overlapping ranges (the product's first
     best practice is that each address is inventoried by one sensor). `sensors`: (name, network)."""
 
@@ -110,7 +149,7 @@ def overlaps(doc: AssetConfig, sensors: list[tuple[str, str]]) -> list[str]:
         if not doc.internal:
             texts = list(DEFAULT_RANGES)
         else:
-            texts = [r for g in groups for r in (*(DEFAULT_RANGES if g.defaults else ()), *g.ranges)]
+            texts = [r for g in groups for r in group_ranges(g, tags or {})]
         out = []
         for t in texts:
             try:

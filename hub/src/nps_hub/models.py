@@ -40,6 +40,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # may not log in; sessions ended
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
 
 
@@ -180,6 +181,17 @@ class ConfigVersion(Base):
     __tablename__ = "config_versions"
     version: Mapped[int] = mapped_column(primary_key=True)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+    author: Mapped[str] = mapped_column(String(64), default="")
+
+
+class RangeTag(Base):
+    """A named set of IP ranges that internal asset groups can use by name."""
+
+    __tablename__ = "range_tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    ranges: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
     author: Mapped[str] = mapped_column(String(64), default="")
 

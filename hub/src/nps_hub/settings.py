@@ -29,6 +29,11 @@ class Settings:
     heartbeat_interval: float = 30.0  # what sensors are told to use
     sweep_interval: float = 30.0  # seconds between looks for events (and their e-mails)
     reporting_stopped_after: float = 3600.0  # seconds without a report, while sensing, for an event
+    # Failed attempts allowed per source address and per user name (or code) within
+    # limit_window seconds before further attempts get HTTP 429 (0: no limit).
+    login_limit: int = 10
+    code_limit: int = 10
+    limit_window: float = 300.0
 
     @property
     def url(self) -> str:
@@ -72,10 +77,17 @@ def from_env(data_dir: str | None = None, database: str | None = None) -> Settin
         ("heartbeat_interval", "NPS_HUB_HEARTBEAT"),
         ("sweep_interval", "NPS_HUB_SWEEP"),
         ("reporting_stopped_after", "NPS_HUB_REPORTING_STOPPED_AFTER"),
+        ("limit_window", "NPS_HUB_LIMIT_WINDOW"),
     ):
         if os.environ.get(var):
             try:
                 setattr(s, attr, float(os.environ[var]))
             except ValueError:
                 raise HubError(f"{var}={os.environ[var]!r} is not a number of seconds") from None
+    for attr, var in (("login_limit", "NPS_HUB_LOGIN_LIMIT"), ("code_limit", "NPS_HUB_CODE_LIMIT")):
+        if os.environ.get(var):
+            try:
+                setattr(s, attr, int(os.environ[var]))
+            except ValueError:
+                raise HubError(f"{var}={os.environ[var]!r} is not a whole number of attempts") from None
     return s

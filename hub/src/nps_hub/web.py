@@ -20,11 +20,25 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from nps_hub import configuration, events, ingest, lifecycle, security
-from nps_hub.api import COOKIE, Hub, PathId, _asset_dict, _flow_dict, _traffic, latest_config, warnings
+from nps_hub import configuration, events, ingest, lifecycle, ratelimit, security
+from nps_hub.api import (
+    COOKIE,
+    Hub,
+    PathId,
+    _address,
+    _asset_dict,
+    _flow_dict,
+    _traffic,
+    create_tag,
+    delete_tag,
+    latest_config,
+    tag_dict,
+    tag_ranges,
+    warnings,
+)
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
-from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, Sensor, User, UserSession, now
+from nps_hub.models import Asset, Command, ConfigVersion, Event, Flow, RangeTag, Sensor, User, UserSession, now
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 LOGIN_COOKIE = "nps_login"
@@ -46,7 +60,7 @@ def _session(request: Request, db: Session, hub: Hub) -> tuple[User, UserSession
     if s is None or expires is None or expires <= now():
         return None
     user = db.get(User, s.user_id)
-    return (user, s) if user else None
+    return (user, s) if user and not user.disabled else None
 
 
 def _split(text: str) -> list[str]:
@@ -89,15 +103,17 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return HTMLResponse("the login form is stale: reload the page", status_code=403)
         name, password = str(form.get("name", "")), str(form.get("password", ""))
         with hub.sessions() as db:
-            user = db.scalar(select(User).where(User.name == name))
-            ok = security.check_password(user.password_hash if user else security.DUMMY_HASH, password)
-            if user is None or not ok:
+            try:
+                user = hub.try_login(db, name, password, _address(request))
+            except (PermissionError, ratelimit.Limited) as e:
                 token = secrets.token_urlsafe(16)
                 refused = page(
                     request, "login.html", "Log in", {"user": None, "login_csrf": token},
-                    status=401, error="wrong user name or password",
+                    status=429 if isinstance(e, ratelimit.Limited) else 401, error=str(e),
                 )  # fmt: skip
                 refused.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict")
+                if isinstance(e, ratelimit.Limited):
+                    refused.headers["Retry-After"] = str(e.retry_after)
                 return refused
             token = security.new_session_token()
             csrf = secrets.token_urlsafe(32)
@@ -244,7 +260,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
         groups = [
             *doc.internal,
             configuration.AssetGroup.model_construct(
-                name="", sensors=[], inventory=True, defaults=False, ranges=[], type="dhcp"
+                name="", sensors=[], inventory=True, defaults=False, tags=[], ranges=[], type="dhcp"
             ),
         ]
         sensors = [
@@ -252,9 +268,12 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             for s in db.scalars(select(Sensor).where(Sensor.registered.is_not(None)))
             if s.deregistered is None
         ]
+        latest = latest_config(db)
+        saved = AssetConfig.model_validate(latest.document) if latest else None
+        tags = [tag_dict(t, saved) for t in db.scalars(select(RangeTag).order_by(RangeTag.name))]
         return page(
             request, "configuration.html", "Configuration", ctx, status, nav="configuration", doc=doc,
-            groups=groups, version=version, warnings=warnings(db, doc, sensors), **more,
+            groups=groups, version=version, warnings=warnings(db, doc, sensors), tags=tags, **more,
         )  # fmt: skip
 
     @app.get("/configuration", include_in_schema=False)
@@ -281,12 +300,52 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             except ValueError as e:
                 return config_page(request, db, ctx, AssetConfig(), version, 422, error=str(e))
             try:
-                configuration.check(doc, list(db.scalars(select(Sensor.name))))
+                configuration.check(doc, list(db.scalars(select(Sensor.name))), tag_ranges(db))
             except ValueError as e:
                 return config_page(request, db, ctx, doc, version, 422, error=str(e))
             db.add(ConfigVersion(version=version + 1, document=doc.model_dump(), author=ctx["user"].name))
             db.commit()
             return config_page(request, db, ctx, doc, version + 1, notice=f"configuration version {version + 1} saved")
+
+    def saved_config(db: Session) -> tuple[AssetConfig, int]:
+        latest = latest_config(db)
+        return (AssetConfig.model_validate(latest.document), latest.version) if latest else (AssetConfig(), 0)
+
+    @app.post("/configuration/tags", include_in_schema=False)
+    async def tag_post(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with hub.sessions() as db:
+            ctx = guard(request, db, form)
+            if isinstance(ctx, Response):
+                return ctx
+            doc, version = saved_config(db)
+            name = form.get("tag_name", "")[:128]
+            try:
+                if not name.strip() or any(ord(c) < 32 or c == "," for c in name):
+                    raise ValueError("an IP-range tag needs a name without commas")
+                tag = create_tag(db, name, _split(form.get("tag_ranges", "")), ctx["user"].name)
+            except ValueError as e:
+                return config_page(request, db, ctx, doc, version, 422, error=f"IP-range tag: {e}")
+            except LookupError as e:
+                return config_page(request, db, ctx, doc, version, 409, error=str(e))
+            return config_page(request, db, ctx, doc, version, notice=f"IP-range tag {tag.name} created")
+
+    @app.post("/configuration/tags/{tag_id}/delete", include_in_schema=False)
+    async def tag_delete(tag_id: PathId, request: Request) -> Response:
+        form = dict(await request.form())
+        with hub.sessions() as db:
+            ctx = guard(request, db, form)
+            if isinstance(ctx, Response):
+                return ctx
+            doc, version = saved_config(db)
+            tag = db.get(RangeTag, tag_id)
+            if tag is None:
+                return config_page(request, db, ctx, doc, version, 404, error=f"no IP-range tag {tag_id}")
+            try:
+                delete_tag(db, tag)
+            except LookupError as e:
+                return config_page(request, db, ctx, doc, version, 409, error=str(e))
+            return config_page(request, db, ctx, doc, version, notice=f"IP-range tag {tag.name} deleted")
 
     @app.get("/assets", include_in_schema=False)
     def assets(request: Request, q: str | None = None) -> Response:
@@ -345,6 +404,7 @@ def _form_document(form: dict[str, str]) -> AssetConfig:
                     "sensors": _split(form.get(f"g{i}_sensors", "")),
                     "inventory": f"g{i}_inventory" in form,
                     "defaults": f"g{i}_defaults" in form,
+                    "tags": _split(form.get(f"g{i}_tags", "")),
                     "ranges": _split(form.get(f"g{i}_ranges", "")),
                     "type": form.get(f"g{i}_type", "dhcp") if form.get(f"g{i}_type") in ("dhcp", "static") else "dhcp",
                 }
