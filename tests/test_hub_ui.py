@@ -104,6 +104,16 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
         page.fill("textarea[name=g0_ranges]", "10.1.0.0/16")
         page.click("button:has-text('Save')")
         assert "configuration version 1 saved" in page.inner_text("main")
+        # An IP-range tag, then used by the group.
+        page.fill("#new-tag input[name=tag_name]", "quay cranes")
+        page.fill("#new-tag textarea[name=tag_ranges]", "10.7.0.0/16\n10.8.0.1-10.8.0.20")
+        page.click("button:has-text('Create tag')")
+        assert "IP-range tag quay cranes created" in page.inner_text("main")
+        page.fill("input[name=g0_tags]", "quay cranes")
+        page.click("button:has-text('Save')")
+        assert "configuration version 2 saved" in page.inner_text("main")
+        assert "office" in page.inner_text("#tags tr:has-text('quay cranes')")
+        page.screenshot(path=str(artifacts / "04b-ip-range-tags.png"), full_page=True)
 
         # A report from the registered sensor, with the evidence discovery gives.
         token = json.loads(state.read_text())["token"]
