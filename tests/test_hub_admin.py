@@ -4,6 +4,7 @@ with clients on two loopback addresses (127.0.0.1 and 127.0.0.2) as two sources.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks.hublab import ADMIN_PASSWORD, HubProcess
+from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
 from nps_hub.ratelimit import Limited, Limiter
 from nps_sensor import config
 
@@ -148,7 +149,7 @@ def test_a_right_password_clears_the_user_names_failures(hub: HubProcess) -> Non
     assert login(c, "carol", "carol-password").status_code == 429
 
 
-def test_failed_registrations_are_limited_per_address_and_per_code(hub: HubProcess) -> None:
+def test_failed_registrations_are_limited_per_address_and_per_code(hub: HubProcess, tmp_path: Path) -> None:
     api = hub.api()
     _, code = api.create_sensor("s")
     one, two = client(hub, "127.0.0.1"), client(hub, "127.0.0.2")
@@ -159,6 +160,19 @@ def test_failed_registrations_are_limited_per_address_and_per_code(hub: HubProce
     refused = one.post("/api/v1/agent/register", json={"code": code})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert "too many failed registration attempts for this address" in refused.json()["detail"]
+    # The appliance's own command says so in one line.
+    out = subprocess.run(
+        [str(SENSOR_BIN), "register", "--hub", hub.url, "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode != 0 and out.stderr.count("\n") == 1, out.stderr
+    assert (
+        "429" in out.stderr and "too many failed registration attempts" in out.stderr and "try again in" in out.stderr
+    )
     # The same wrong code from two other addresses, each under its own limit: refused by
     # the code's count.
     three = client(hub, "127.0.0.3")

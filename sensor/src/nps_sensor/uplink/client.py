@@ -130,7 +130,7 @@ class HubClient:
         if r.status_code in (401, 410):
             raise Gone(f"the hub refused this sensor: {detail or r.reason_phrase}")
         if r.status_code >= 500 or r.status_code in (408, 429):
-            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}")
+            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}" + (f": {detail}" if detail else ""))
         if r.status_code >= 400:
             raise SensorError(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})")
         if not isinstance(body, dict):
