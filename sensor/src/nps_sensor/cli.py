@@ -59,6 +59,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    c = sub.add_parser(
+        "console",
+        help="the appliance's own screen: personalize, network, proxy, status, shutdown",
+        description="A full-screen text console (arrows, Tab, Space, Enter) for the appliance's tty1 and serial line.",
+    )
+    c.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    c.add_argument(
+        "--system-command",
+        metavar="CMD",
+        help="run `CMD ACTION ARGS...` for reboot, poweroff, network reloads and address checks instead of the "
+        "machine's own (tests; default with --root other than /: nothing runs)",
+    )
+    c.add_argument(
+        "--rollback-seconds",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="wait this long for a new static address before restoring the previous network settings (default 30)",
+    )
     from nps_sensor.uplink.cli import add_parsers
 
     add_parsers(sub)
@@ -87,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args)
         if args.command == "appliance":
             return _appliance(args)
+        if args.command == "console":
+            return _console(args)
         if args.command in ("register", "uplink"):
             from nps_sensor.uplink.cli import run as uplink
 
@@ -154,6 +175,23 @@ def _apply(args: argparse.Namespace) -> int:
     except OSError as e:
         raise SensorError(f"{e.filename or args.root}: {e.strerror or e} (run as root)") from None
     print(json.dumps(outcome.as_dict()))
+    return EXIT_OK
+
+
+def _console(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nps_sensor.console.actions import Console
+    from nps_sensor.console.system import CommandSystem, NoSystem, System
+    from nps_sensor.console.ui import App
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise SensorError(f"--root {args.root}: not a directory")
+    system: System = CommandSystem(args.system_command) if args.system_command else System()
+    if not args.system_command and root.resolve() != Path("/"):
+        system = NoSystem()
+    App(Console(root, system, args.rollback_seconds)).run()
     return EXIT_OK
 
 

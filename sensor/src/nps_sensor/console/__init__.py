@@ -1,0 +1,1 @@
+"""`nps-sensor console`: the appliance's own screen (tty1, serial line)."""

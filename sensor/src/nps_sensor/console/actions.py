@@ -1,0 +1,168 @@
+"""What each console screen does, apart from the screen: read the settings, change them
+through `nps_sensor.appliance.apply` (the Ansible roles' and first boot's code), register
+with the hub through `nps_sensor.uplink.register`, and gather the status.
+
+A network change that loses the management address is undone: the previous files are
+written back and the network reloaded again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nps_sensor.appliance.apply import MANAGEMENT_FILE, Outcome, apply, current
+from nps_sensor.appliance.render import PROXY_ENV, SENSOR_YAML, File, write
+from nps_sensor.appliance.settings import CODE, Settings, SettingsError
+from nps_sensor.console.system import System, wait_for_address
+from nps_sensor.errors import SensorError
+
+STATE = "/var/lib/nps-sensor/hub.json"
+LABELS = {
+    "management.address": "IP address",
+    "management.netmask": "Netmask",
+    "management.gateway": "Gateway",
+    "management.dns": "DNS",
+    "management.mode": "Mode",
+    "proxy.address": "Proxy address",
+    "proxy.port": "Port",
+    "proxy.auth": "Authentication",
+    "proxy.user": "User",
+    "proxy.password": "Password",
+}
+
+
+class RolledBack(SensorError):
+    """The new network settings lost the management address: the previous ones are back."""
+
+
+@dataclass
+class Console:
+    """The appliance under `root`, and the machine's side of it."""
+
+    root: Path
+    system: System
+    rollback_seconds: float = 30.0
+
+    def path(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+    def settings(self) -> Settings:
+        return current(self.root)
+
+    def set_network(self, management: dict[str, Any]) -> str:
+        """Apply the management section; roll back if the static address does not appear."""
+        target = self.path(MANAGEMENT_FILE)
+        before: bytes | None = None
+        mode = 0o644
+        with contextlib.suppress(OSError):
+            before = target.read_bytes()
+            mode = target.stat().st_mode & 0o777
+        outcome = apply({"management": management}, self.root)
+        if not outcome.changed:
+            return "Nothing changed."
+        s = self.settings().management
+        self.system.reload_network(s.interface)
+        if s.mode == "static" and not wait_for_address(
+            lambda: self.system.has_address(s.interface, s.address), self.rollback_seconds
+        ):
+            if before is None:
+                target.unlink(missing_ok=True)
+            else:
+                write(self.root, {MANAGEMENT_FILE: File(before.decode("utf-8", "replace"), mode)})
+            self.system.reload_network(s.interface)
+            raise RolledBack(
+                f"{s.address} did not appear on {s.interface} within {self.rollback_seconds:.0f} s: "
+                "the previous network settings are restored (check the address and the cabling)"
+            )
+        return _said(outcome, f"Management network: {'static ' + s.address if s.mode == 'static' else 'DHCP'}.")
+
+    def set_proxy(self, proxy: dict[str, Any]) -> str:
+        outcome = apply({"proxy": proxy}, self.root)
+        if outcome.restart_sensor:
+            self.system.restart_services()
+        p = self.settings().proxy
+        return _said(outcome, f"Proxy: {p.address}:{p.port} ({p.auth})." if p.enabled else "Proxy: none.")
+
+    def register(self, hub: str, code: str, ca_file: str = "") -> str:
+        """Register with the hub in-process; SensorError says why not and what to check."""
+        from nps_sensor.uplink import proxy
+        from nps_sensor.uplink.register import register
+
+        code = code.strip()
+        if not CODE.match(code):
+            raise SensorError("the personalization code is exactly 14 digits (shown on the hub for this sensor)")
+        if not hub.strip():
+            raise SensorError("give the hub's address, like https://hub.example.org")
+        settings = proxy.load(str(self.path(PROXY_ENV)))
+        try:
+            register(hub.strip(), code, str(self.path(STATE)), ca_file.strip() or None, settings)
+        except SensorError as e:
+            reason, check = explain(str(e))
+            raise SensorError(f"{reason}: {e}. Check: {check}") from None
+        self.system.start_uplink()
+        return "Appliance registration completed successfully"
+
+    def registration(self) -> dict[str, Any]:
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.path(STATE).read_text())
+            if isinstance(data, dict):
+                return {"hub": data.get("hub", ""), "name": data.get("name", ""), "id": data.get("sensor_id", 0)}
+        return {}
+
+    def status(self) -> dict[str, Any]:
+        """The status endpoint's answer, or {"error": why} when the sensor does not answer."""
+        from nps_sensor import config
+        from nps_sensor.live.status import request
+
+        try:
+            address = config.load(str(self.path(SENSOR_YAML))).sensing.status
+            return request(address, timeout=2.0)
+        except SensorError as e:
+            return {"error": str(e)}
+
+    def check_root_password(self, password: str) -> bool:
+        """The root password against the root's /etc/shadow (crypt, any scheme libcrypt knows)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        try:
+            lines = self.path("/etc/shadow").read_text().splitlines()
+        except OSError:
+            return False
+        for line in lines:
+            name, _, rest = line.partition(":")
+            if name == "root":
+                stored = rest.split(":", 1)[0]
+                if not stored or stored[0] in "!*":
+                    return False
+                hashed = crypt.crypt(password, stored) or ""
+                return hmac.compare_digest(hashed, stored)
+        return False
+
+
+def _said(outcome: Outcome, text: str) -> str:
+    return f"Applied. {text}" if outcome.changed else "Nothing changed."
+
+
+def explain(message: str) -> tuple[str, str]:
+    """The registration failure's kind, and what to check, from the uplink's message."""
+    m = message.lower()
+    if "certificate" in m and ("verify" in m or "pem" in m):
+        return "certificate not trusted", "give the hub's certificate file, or exempt the hub from SSL inspection"
+    if "proxy" in m:
+        return "proxy refused", "the proxy's address, port, authentication, user and password (Proxy Configuration)"
+    if "code" in m or "hub refused" in m:
+        return "wrong code", "the 14 digits shown on the hub for this sensor (a code works once, and expires)"
+    if "reach" in m or "no answer" in m or "broke the connection" in m or "hub url" in m:
+        return "hub unreachable", "the hub's address, the network settings (gateway, DNS) and the firewall"
+    return "registration failed", "the hub's address and its log"
+
+
+def field_label(e: SettingsError) -> str:
+    return LABELS.get(e.field, e.field or "settings")

@@ -1,0 +1,353 @@
+"""The console's screens (urwid): a main menu and one form per task, usable with the
+arrow keys, Tab, Space and Enter on an 80x25 text screen.
+
+Every change goes through `actions.Console` (the appliance's shared settings code);
+the screen only gathers the fields and shows the outcome. Passwords and the code are
+typed into masked fields and never shown or logged.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import urwid
+
+from nps_sensor.appliance.settings import SettingsError
+from nps_sensor.console.actions import Console, field_label
+from nps_sensor.errors import SensorError
+
+PALETTE = [
+    ("header", "white", "dark blue"),
+    ("footer", "black", "light gray"),
+    ("focus", "white", "dark red"),
+    ("error", "light red", "default"),
+    ("ok", "light green", "default"),
+    ("label", "light gray", "default"),
+    ("field", "white", "dark gray"),
+]
+HELP = "Arrows/Tab: move  Space: select  Enter: activate  Esc: back"
+
+
+class TabListBox(urwid.ListBox[int]):
+    """Tab and Shift-Tab move between fields like Down and Up."""
+
+    def keypress(self, size: tuple[int, int], key: str) -> str | None:  # type: ignore[override]
+        key = {"tab": "down", "shift tab": "up"}.get(key, key)
+        return super().keypress(size, key)
+
+
+class ButtonRow(urwid.Columns):
+    """A row of buttons entered on its first button (or the one last used), not on
+    the one under the cursor's column of the field above."""
+
+    def move_cursor_to_coords(self, size: Any, col: Any, row: int) -> bool:
+        return True
+
+
+def button(label: str, on_press: Callable[[], None]) -> urwid.Widget:
+    b = urwid.Button(label, on_press=lambda _b: on_press())
+    return urwid.AttrMap(b, None, focus_map="focus")
+
+
+def field(caption: str, text: str = "", mask: str | None = None) -> tuple[urwid.Widget, urwid.Edit]:
+    edit = urwid.Edit("", text, mask=mask)
+    row = urwid.Columns(
+        [(22, urwid.Text(("label", caption))), urwid.AttrMap(edit, "field", focus_map="focus")], dividechars=1
+    )
+    return row, edit
+
+
+class App:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.header = urwid.Text("", align="center")
+        self.message = urwid.Text("")
+        self.body: urwid.WidgetPlaceholder[Any] = urwid.WidgetPlaceholder(urwid.SolidFill(" "))
+        footer = urwid.Pile([self.message, urwid.AttrMap(urwid.Text(HELP), "footer")])
+        self.frame = urwid.Frame(self.body, header=urwid.AttrMap(self.header, "header"), footer=footer)
+        self.loop = urwid.MainLoop(self.frame, PALETTE, unhandled_input=self.unhandled, handle_mouse=False)
+        self.back: Callable[[], None] | None = None
+        self.main_menu()
+
+    def run(self) -> None:
+        self.loop.run()
+
+    # -- plumbing --------------------------------------------------------------------
+    def show(self, title: str, widgets: list[urwid.Widget], back: Callable[[], None] | None = None) -> None:
+        try:
+            hostname = self.console.settings().hostname
+        except SettingsError:
+            hostname = socket.gethostname()
+        self.header.set_text(f"NPS sensor appliance {hostname}")
+        walker = urwid.SimpleFocusListWalker(widgets)
+        self.body.original_widget = urwid.LineBox(TabListBox(walker), title=title)  # type: ignore[arg-type]
+        self.back = back
+        self.say("")
+
+    def say(self, text: str, style: str = "ok") -> None:
+        self.message.set_text((style, text) if text else "")
+
+    def error(self, text: str) -> None:
+        self.say(text, "error")
+
+    def busy(self, text: str) -> None:
+        self.say(text, "label")
+        self.loop.draw_screen()
+
+    def unhandled(self, key: str | tuple[str, int, int, int]) -> bool | None:
+        if key == "esc" and self.back is not None:
+            self.back()
+            return True
+        return None
+
+    # -- the main menu ---------------------------------------------------------------
+    def main_menu(self) -> None:
+        items = [
+            ("Personalize this scanner", self.personalize),
+            ("Set up Network", self.network),
+            ("Proxy Configuration", self.proxy),
+            ("Sniffing interfaces", self.sniffing),
+            ("Status", self.status),
+            ("Reboot", lambda: self.confirm("Reboot the appliance now?", "reboot")),
+            ("System Shutdown", lambda: self.confirm("Shut the appliance down now?", "poweroff")),
+            ("Root shell", self.root_shell),
+        ]
+        widgets: list[urwid.Widget] = [urwid.Text("Choose with the arrow keys and Enter."), urwid.Divider()]
+        widgets += [urwid.Padding(button(label, action), width=30, left=2) for label, action in items]
+        self.show("Main menu", widgets)
+
+    def buttons(self, *pairs: tuple[str, Callable[[], None]]) -> urwid.Widget:
+        return ButtonRow([(len(label) + 4, button(label, action)) for label, action in pairs], dividechars=2)
+
+    # -- Personalize -----------------------------------------------------------------
+    def personalize(self) -> None:
+        reg = self.console.registration()
+        hub_row, hub = field("Hub URL", reg.get("hub", ""))
+        code_row, code = field("Code (14 digits)", "", mask="*")
+        ca_row, ca = field("Hub certificate file", "")
+        state = urwid.Text(f"Registered with {reg['hub']} as {reg['name']!r}." if reg else "Not registered yet.")
+
+        def go() -> None:
+            self.busy("Registering with the hub...")
+            try:
+                self.say(self.console.register(hub.edit_text, code.edit_text, ca.edit_text))
+                code.set_edit_text("")
+            except SensorError as e:
+                self.error(f"Registration failed: {e}")
+
+        self.show(
+            "Personalize this scanner",
+            [
+                state,
+                urwid.Divider(),
+                hub_row,
+                code_row,
+                ca_row,
+                urwid.Text(("label", "  (optional: the hub's PEM certificate, pinned)")),
+                urwid.Divider(),
+                self.buttons(("Register", go), ("Back", self.main_menu)),
+            ],
+            self.main_menu,
+        )
+
+    # -- Network ---------------------------------------------------------------------
+    def network(self) -> None:
+        m = self.console.settings().management
+        group: list[urwid.RadioButton] = []
+        dhcp = urwid.RadioButton(group, "DHCP", m.mode == "dhcp")
+        static = urwid.RadioButton(group, "Static address", m.mode == "static")
+        rows = [
+            field("IP address", m.address),
+            field("Netmask", m.netmask),
+            field("Gateway", m.gateway),
+            field("DNS 1", m.dns[0] if m.dns else ""),
+            field("DNS 2 (optional)", m.dns[1] if len(m.dns) > 1 else ""),
+        ]
+        live = ", ".join(self.console.system.addresses(m.interface)) or "none"
+        if m.mode == "dhcp":
+            now = f"Current: DHCP on {m.interface}; address now {live}"
+        else:
+            now = f"Current: static {m.address}/{m.netmask} gateway {m.gateway} on {m.interface}"
+
+        def go() -> None:
+            address, netmask, gateway, dns1, dns2 = (e.edit_text.strip() for _, e in rows)
+            request: dict[str, Any] = {"mode": "dhcp"}
+            if static.state:
+                request = {
+                    "mode": "static",
+                    "address": address,
+                    "netmask": netmask,
+                    "gateway": gateway,
+                    "dns": [d for d in (dns1, dns2) if d],
+                }
+            self.busy("Applying the network settings...")
+            try:
+                text = self.console.set_network(request)
+            except SettingsError as e:
+                self.error(f"{field_label(e)}: {e}")
+                return
+            except (SensorError, OSError) as e:
+                self.error(str(e))
+                return
+            self.network()
+            self.say(text)
+
+        self.show(
+            "Set up Network",
+            [
+                urwid.Text(now),
+                urwid.Divider(),
+                urwid.AttrMap(dhcp, None, focus_map="focus"),
+                urwid.AttrMap(static, None, focus_map="focus"),
+                urwid.Divider(),
+                *(r for r, _ in rows),
+                urwid.Divider(),
+                self.buttons(("Apply", go), ("Back", self.main_menu)),
+            ],
+            self.main_menu,
+        )
+
+    # -- Proxy -----------------------------------------------------------------------
+    def proxy(self) -> None:
+        p = self.console.settings().proxy
+        enabled = urwid.CheckBox("Use a proxy to reach the hub", p.enabled)
+        address_row, address = field("Proxy address", p.address)
+        port_row, port = field("Port", str(p.port) if p.port else "")
+        group: list[urwid.RadioButton] = []
+        auths = {
+            "none": urwid.RadioButton(group, "NoAuth", p.auth == "none"),
+            "basic": urwid.RadioButton(group, "BasicAuth", p.auth == "basic"),
+            "ntlm": urwid.RadioButton(group, "NTLMAuth", p.auth == "ntlm"),
+        }
+        user_row, user = field("User", p.user)
+        password_row, password = field("Password", "", mask="*")
+        note = "  (leave empty to keep the current password)" if p.password else "  (typed characters show as *)"
+
+        def go() -> None:
+            auth = next(k for k, r in auths.items() if r.state)
+            request: dict[str, Any] = {"enabled": False}
+            if enabled.state:
+                secret = password.edit_text or (p.password if auth != "none" else "")
+                request = {
+                    "enabled": True,
+                    "address": address.edit_text.strip(),
+                    "port": port.edit_text.strip(),
+                    "auth": auth,
+                    "user": user.edit_text.strip() if auth != "none" else "",
+                    "password": secret if auth != "none" else "",
+                }
+            self.busy("Applying the proxy settings...")
+            try:
+                text = self.console.set_proxy(request)
+            except SettingsError as e:
+                self.error(f"{field_label(e)}: {e}")
+                return
+            except (SensorError, OSError) as e:
+                self.error(str(e))
+                return
+            self.proxy()
+            self.say(text)
+
+        self.show(
+            "Proxy Configuration",
+            [
+                urwid.AttrMap(enabled, None, focus_map="focus"),
+                urwid.Divider(),
+                address_row,
+                port_row,
+                urwid.Divider(),
+                urwid.Columns([urwid.AttrMap(r, None, focus_map="focus") for r in auths.values()]),
+                urwid.Divider(),
+                user_row,
+                password_row,
+                urwid.Text(("label", note)),
+                urwid.Divider(),
+                self.buttons(("Apply", go), ("Back", self.main_menu)),
+            ],
+            self.main_menu,
+        )
+
+    # -- Sniffing --------------------------------------------------------------------
+    def sniffing(self) -> None:
+        s = self.console.settings()
+        lines: list[urwid.Widget] = [urwid.Text(f"{'Interface':<12}{'Mode':<10}Address"), urwid.Divider("-")]
+        for i in s.sniffing:
+            where = f"{i.address}/{i.netmask}" if i.mode == "ERSPAN" else "(mirror port: no address)"
+            lines.append(urwid.Text(f"{i.name:<12}{i.mode:<10}{where}"))
+        lines += [
+            urwid.Divider(),
+            urwid.Text(("label", "Changed through the hub or the Ansible roles (sniffing section).")),
+            urwid.Divider(),
+            self.buttons(("Back", self.main_menu)),
+        ]
+        self.show("Sniffing interfaces", lines, self.main_menu)
+
+    # -- Status ----------------------------------------------------------------------
+    def status(self) -> None:
+        reg = self.console.registration()
+        s = self.console.settings()
+        st = self.console.status()
+        lines = [
+            f"Registration:   {'registered as ' + repr(reg['name']) if reg else 'not registered'}",
+            f"Hub:            {reg.get('hub') or '-'}",
+            f"Management:     {s.management.interface} "
+            + ("DHCP" if s.management.mode == "dhcp" else f"static {s.management.address}/{s.management.netmask}"),
+            f"Addresses now:  {', '.join(self.console.system.addresses()) or 'none'}",
+        ]
+        if "error" in st:
+            lines.append(f"Sensing:        not reachable: {st['error']}")
+        else:
+            tp = st.get("throughput", {})
+            lines.append(f"Sensing:        {st.get('state')} ({st.get('workers')} capture workers)")
+            lines.append(f"Throughput:     {tp.get('mbps', 0):.1f} Mbit/s, {tp.get('pps', 0):.0f} packets/s")
+            lines.append(f"Assets:         {st.get('assets_last_hour', 0)} active in the last hour")
+        widgets: list[urwid.Widget] = [urwid.Text(line) for line in lines]
+        widgets += [urwid.Divider(), self.buttons(("Refresh", self.status), ("Back", self.main_menu))]
+        self.show("Status", widgets, self.main_menu)
+
+    # -- Power -----------------------------------------------------------------------
+    def confirm(self, question: str, action: str) -> None:
+        def yes() -> None:
+            system = self.console.system
+            done = system.reboot() if action == "reboot" else system.poweroff()
+            if done:
+                self.say(f"{action} requested.")
+            else:
+                self.error(f"{action}: not done (a test root without a system command, or systemctl failed)")
+
+        self.show(
+            question.split(" ", maxsplit=1)[0],
+            [urwid.Text(question), urwid.Divider(), self.buttons(("No", self.main_menu), ("Yes", yes))],
+            self.main_menu,
+        )
+
+    # -- Root shell ------------------------------------------------------------------
+    def root_shell(self) -> None:
+        row, password = field("Root password", "", mask="*")
+
+        def go() -> None:
+            ok = self.console.check_root_password(password.edit_text)
+            password.set_edit_text("")
+            if not ok:
+                self.error("Wrong password (or root has none: a locked account opens no shell).")
+                return
+            self.loop.stop()
+            try:
+                self.console.system.shell()
+            finally:
+                self.loop.start()
+                self.main_menu()
+
+        self.show(
+            "Root shell",
+            [
+                urwid.Text("The root password opens a shell; leave it to come back."),
+                urwid.Divider(),
+                row,
+                urwid.Divider(),
+                self.buttons(("Open", go), ("Back", self.main_menu)),
+            ],
+            self.main_menu,
+        )

@@ -1,0 +1,392 @@
+"""`nps-sensor console` driven as a person drives it: in a real terminal (tmux, 80x25),
+with keys sent by `tmux send-keys` and the screen read back by `tmux capture-pane`,
+against a temporary root holding the files the console manages. Registration goes to
+a real `nps-hub serve` on loopback with a test certificate.
+
+Every wait is for text on the screen, with a timeout (no fixed sleeps). The screens
+are saved as text (tmp_path/captures, and $NPS_CONSOLE_CAPTURES when set: the README's
+"Appliance console" section comes from there).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmarks.hublab import SENSOR_BIN, HubProcess, free_port
+from nps_sensor.appliance.apply import current
+from nps_sensor.appliance.render import files, write
+from nps_sensor.appliance.settings import Settings
+from nps_sensor.console.actions import Console, RolledBack
+from nps_sensor.console.system import NoSystem
+from nps_sensor.live.status import StatusServer
+
+if shutil.which("tmux") is None:
+    pytest.skip("tmux is needed to drive the console (./bootstrap installs it)", allow_module_level=True)
+
+MGMT = "etc/systemd/network/10-management.network"
+PROXY = "etc/nps-sensor/proxy.env"
+
+RECORDER = """#!/bin/sh
+# The console's system command in tests: records each request; an address "arrives"
+# unless the test left a file saying it does not.
+echo "$@" >> "$(dirname "$0")/requests.log"
+case "$1" in
+    has-address) [ ! -e "$(dirname "$0")/no-address" ] ;;
+    addresses) [ "$#" -eq 2 ] && echo 192.0.2.99/24 || echo "eth0 192.0.2.99/24" ;;
+esac
+"""
+
+
+class Screen:
+    """One console in a private tmux server, 80 columns by 25 lines."""
+
+    def __init__(self, tmp: Path, root: Path, *extra: str) -> None:
+        self.socket = tmp / "tmux.sock"
+        self.captures = tmp / "captures"
+        self.captures.mkdir(exist_ok=True)
+        cmd = f"{SENSOR_BIN} console --root {root} " + " ".join(extra) + "; echo console-exited; sleep 600"
+        self._tmux("new-session", "-d", "-x", "80", "-y", "25", "-s", "console", cmd)
+        self._tmux("set-option", "-g", "status", "off")
+
+    def _tmux(self, *args: str) -> str:
+        r = subprocess.run(
+            ["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=30, check=True
+        )
+        return r.stdout
+
+    def text(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "console")
+
+    def wait(self, *texts: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.text()
+            flat = " ".join(line.strip() for line in screen.splitlines())  # wrapped messages as one line
+            if all(t in screen or t in flat for t in texts):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{texts} not on the screen after {timeout} s:\n{screen}")
+            time.sleep(0.1)
+
+    def gone(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.text()
+            if text not in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} still on the screen after {timeout} s:\n{screen}")
+            time.sleep(0.1)
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            self._tmux("send-keys", "-t", "console", k)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "console", "-l", text)
+
+    def save(self, name: str) -> None:
+        screen = self.text()
+        (self.captures / f"{name}.txt").write_text(screen)
+        extra = os.environ.get("NPS_CONSOLE_CAPTURES")
+        if extra:
+            Path(extra).mkdir(parents=True, exist_ok=True)
+            (Path(extra) / f"{name}.txt").write_text(screen)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True, check=False)
+
+    def menu(self, position: int) -> None:
+        """From the main menu, open its `position`th item (0: Personalize)."""
+        self.wait("Main menu", "Root shell")
+        self.keys(*(["Down"] * position), "Enter")
+
+
+def make_root(where: Path) -> Path:
+    root = where / "root"
+    write(root, files(Settings()))
+    return root
+
+
+@pytest.fixture
+def appliance(tmp_path: Path) -> Iterator[tuple[Screen, Path]]:
+    root = make_root(tmp_path)
+    recorder = tmp_path / "system"
+    recorder.write_text(RECORDER)
+    recorder.chmod(0o755)
+    screen = Screen(tmp_path, root, "--system-command", str(recorder), "--rollback-seconds", "1")
+    try:
+        yield screen, root
+    finally:
+        screen.close()
+
+
+def requests(root: Path) -> list[str]:
+    log = root.parent / "requests.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_static_address_set_shown_and_back_to_dhcp(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    screen.wait("Personalize this scanner", "System Shutdown")
+    screen.save("main-menu")
+    screen.menu(1)
+    screen.wait("Set up Network", "(X) DHCP", "address now 192.0.2.99/24")
+    screen.save("network-dhcp")
+    screen.keys("Down", "Space", "Tab")  # Static, then the IP address field
+    for value in ("192.0.2.10", "255.255.255.0", "192.0.2.1", "192.0.2.53"):
+        screen.type(value)
+        screen.keys("Tab")
+    screen.keys("Tab", "Enter")  # past DNS 2 (optional), on Apply
+    shown = screen.wait("Applied. Management network: static 192.0.2.10")
+    assert "Current: static 192.0.2.10/255.255.255.0 gateway 192.0.2.1 on eth0" in shown
+    assert "(X) Static address" in shown
+    screen.save("network-static")
+    text = (root / MGMT).read_text()
+    assert "Address=192.0.2.10/24" in text and "Gateway=192.0.2.1" in text and "DNS=192.0.2.53" in text
+    assert "reload-network eth0" in requests(root) and "has-address eth0 192.0.2.10" in requests(root)
+
+    # Back to the menu with Esc, in again: the form shows what the files say.
+    screen.keys("Escape")
+    screen.menu(1)
+    screen.wait("Current: static 192.0.2.10/255.255.255.0")
+    screen.keys("Space")  # DHCP (the first field)
+    screen.keys(*(["Tab"] * 7), "Enter")
+    screen.wait("Applied. Management network: DHCP.", "(X) DHCP")
+    assert current(root).management.mode == "dhcp"
+    assert "Address=" not in (root / MGMT).read_text()
+
+
+def test_an_invalid_netmask_is_refused_naming_the_field(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    before = (root / MGMT).read_bytes()
+    screen.menu(1)
+    screen.wait("(X) DHCP")
+    screen.keys("Down", "Space", "Tab")
+    for value in ("192.0.2.10", "255.0.255.0", "192.0.2.1", "192.0.2.53"):
+        screen.type(value)
+        screen.keys("Tab")
+    screen.keys("Tab", "Enter")
+    shown = screen.wait("Netmask: management netmask: '255.0.255.0' is not a netmask")
+    screen.save("network-invalid-netmask")
+    assert "Current: DHCP" in shown
+    assert (root / MGMT).read_bytes() == before
+    # And a gateway off the subnet names the gateway.
+    screen.keys("Up", "Up", "Up", "Up", "End")  # Apply -> DNS 2 -> DNS 1 -> Gateway -> Netmask
+    screen.keys(*(["BSpace"] * 11))
+    screen.type("255.255.255.0")
+    screen.keys("Tab", "End")
+    screen.keys(*(["BSpace"] * 9))
+    screen.type("198.51.100.1")
+    screen.keys("Tab", "Tab", "Tab", "Enter")
+    screen.wait("Gateway: management gateway 198.51.100.1 is outside 192.0.2.0/24")
+    assert (root / MGMT).read_bytes() == before
+
+
+def test_a_static_address_that_does_not_arrive_is_rolled_back(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    before = (root / MGMT).read_bytes()
+    (root.parent / "no-address").touch()
+    screen.menu(1)
+    screen.wait("(X) DHCP")
+    screen.keys("Down", "Space", "Tab")
+    for value in ("192.0.2.10", "24", "192.0.2.1", "192.0.2.53"):
+        screen.type(value)
+        screen.keys("Tab")
+    screen.keys("Tab", "Enter")
+    screen.wait("did not appear on eth0 within 1 s: the previous network settings are restored")
+    screen.save("network-rolled-back")
+    assert (root / MGMT).read_bytes() == before
+    assert requests(root).count("reload-network eth0") == 2
+
+
+def test_proxy_with_ntlm_then_disabled(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    screen.menu(2)
+    screen.wait("Proxy Configuration", "[ ] Use a proxy")
+    screen.keys("Space", "Tab")
+    screen.type("proxy.example.org")
+    screen.keys("Tab")
+    screen.type("3128")
+    screen.keys("Tab", "Right", "Right", "Space", "Tab")  # NTLMAuth, then User
+    screen.type("CORP\\sensor")
+    screen.keys("Tab")
+    screen.type("s3cret-Pass")
+    shown = screen.wait("***********")
+    assert "s3cret-Pass" not in shown
+    screen.keys("Tab", "Enter")
+    shown = screen.wait("Applied. Proxy: proxy.example.org:3128 (ntlm).", "(X) NTLMAuth")
+    screen.save("proxy-ntlm")
+    assert "s3cret" not in shown and "leave empty to keep the current password" in shown
+    env = (root / PROXY).read_text()
+    assert "NPS_PROXY_AUTH=ntlm" in env and "NPS_PROXY_USER=CORP\\sensor" in env
+    assert "NPS_PROXY_PASSWORD=s3cret-Pass" in env and (root / PROXY).stat().st_mode & 0o777 == 0o600
+    assert "restart-services" in requests(root)
+
+    # Applying again with the password field empty keeps the password.
+    screen.keys(*(["Tab"] * 6), "Enter")  # address, port, auth, user, password, Apply
+    screen.wait("Nothing changed.")
+    assert "NPS_PROXY_PASSWORD=s3cret-Pass" in (root / PROXY).read_text()
+
+    screen.keys("Space")  # the form was drawn again: the check box has the focus
+    screen.wait("[ ] Use a proxy")
+    screen.keys(*(["Tab"] * 6), "Enter")
+    screen.wait("Applied. Proxy: none.")
+    screen.save("proxy-disabled")
+    assert not (root / PROXY).exists() and not current(root).proxy.enabled
+
+
+def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the hub's test certificate")
+    screen, root = appliance
+    hub = HubProcess(tmp_path)
+    hub.start()
+    try:
+        _, code = hub.api().create_sensor("console-1", "rack 4")
+        wrong = "12345678901234" if code != "12345678901234" else "43210987654321"
+        assert hub.cert is not None
+
+        def register(url: str, digits: str, ca: str) -> None:
+            screen.menu(0)
+            screen.wait("Personalize this scanner", "Hub URL")
+            screen.type(url)
+            screen.keys("Tab")
+            screen.type(digits)
+            screen.keys("Tab")
+            screen.type(ca)
+            screen.keys("Tab", "Enter")
+
+        # Without the certificate: not trusted.
+        register(hub.url, code, "")
+        shown = screen.wait("Registration failed: certificate not trusted")
+        assert code not in shown
+        screen.keys("Escape")
+        register(hub.url, wrong, str(hub.cert))
+        shown = screen.wait("Registration failed: wrong code", "personalization code not recognised")
+        assert wrong not in shown and "**************" in shown  # the code is masked
+        screen.save("personalize-wrong-code")
+        screen.keys("Escape")
+        register(f"https://127.0.0.1:{free_port()}", code, str(hub.cert))
+        screen.wait("Registration failed: hub unreachable", "Check: the hub's address")
+        screen.keys("Escape")
+        register(hub.url, code, str(hub.cert))
+        shown = screen.wait("Appliance registration completed successfully")
+        screen.save("personalize-done")
+        assert code not in shown and "*" not in shown  # and the field is emptied
+        assert (root / "var/lib/nps-sensor/hub.json").stat().st_mode & 0o777 == 0o600
+        assert "start-uplink" in requests(root)
+        screen.keys("Escape")
+        screen.menu(4)
+        shown = screen.wait("Registration:   registered as 'console-1'", f"Hub:            {hub.url}")
+        assert "Sensing:        not reachable" in shown
+        screen.save("status")
+    finally:
+        hub.stop()
+
+
+def test_sniffing_status_and_power(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    screen.menu(3)
+    screen.wait("Sniffing interfaces", "eth1        DEFAULT")
+    screen.save("sniffing")
+    screen.keys("Escape")
+    screen.menu(5)
+    screen.wait("Reboot the appliance now?")
+    screen.save("reboot-confirm")
+    screen.keys("Enter")  # No is the default
+    screen.wait("Main menu")
+    assert "reboot" not in requests(root)
+    screen.menu(5)
+    screen.wait("Reboot the appliance now?")
+    screen.keys("Right", "Enter")
+    screen.wait("reboot requested.")
+    screen.keys("Escape")
+    screen.menu(6)
+    screen.wait("Shut the appliance down now?")
+    screen.keys("Right", "Enter")
+    screen.wait("poweroff requested.")
+    assert requests(root)[-2:] == ["reboot", "poweroff"]
+
+
+def test_root_shell_asks_for_the_password(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    crypt = pytest.importorskip("crypt")
+    (root / "etc/shadow").write_text(f"root:{crypt.crypt('rootpw', crypt.mksalt(crypt.METHOD_SHA512))}:19000::::::\n")
+    screen.menu(7)
+    screen.wait("Root password")
+    screen.save("root-shell")
+    screen.type("wrong")
+    screen.keys("Tab", "Enter")
+    screen.wait("Wrong password")
+    assert "shell" not in requests(root)
+    screen.keys("Up")
+    screen.type("rootpw")
+    screen.keys("Tab", "Enter")
+    screen.wait("Main menu")
+    deadline = time.monotonic() + 10
+    while "shell" not in requests(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "shell" in requests(root)
+
+
+def test_rollback_with_an_injected_checker(tmp_path: Path) -> None:
+    """The rollback mechanism itself, with a System whose address never arrives."""
+
+    class Lost(NoSystem):
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def has_address(self, interface: str, address: str) -> bool:
+            self.asked.append(address)
+            return False
+
+    root = make_root(tmp_path)
+    before = (root / MGMT).read_bytes()
+    system = Lost()
+    console = Console(root, system, rollback_seconds=0)
+    request = {"mode": "static", "address": "10.1.2.3", "netmask": "24", "gateway": "10.1.2.1", "dns": ["10.1.2.1"]}
+    with pytest.raises(RolledBack, match=r"10\.1\.2\.3 did not appear on eth0"):
+        console.set_network(request)
+    assert (root / MGMT).read_bytes() == before and system.asked == ["10.1.2.3"]
+    # An address that arrives stays.
+    assert "static 10.1.2.3" in Console(root, NoSystem()).set_network(request)
+    assert current(root).management.address == "10.1.2.3"
+
+
+def test_console_outside_a_terminal_or_root_fails_in_one_line(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "nps_sensor.cli", "console", "--root", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a directory" in r.stderr
+
+
+def test_status_shows_the_sensing_state_and_throughput(appliance: tuple[Screen, Path]) -> None:
+    """The live service's real status endpoint (its StatusServer) at the address sensor.yaml names."""
+    screen, root = appliance
+    port = free_port()
+    yaml_path = root / "etc/nps-sensor/sensor.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("127.0.0.1:8470", f"127.0.0.1:{port}"))
+    body = {"state": "sensing", "workers": 2, "throughput": {"mbps": 412.5, "pps": 61234}, "assets_last_hour": 87}
+    server = StatusServer(f"127.0.0.1:{port}", lambda: body, {})
+    server.start()
+    try:
+        screen.menu(4)
+        shown = screen.wait("Sensing:        sensing (2 capture workers)")
+        assert "Throughput:     412.5 Mbit/s, 61234 packets/s" in shown and "87 active in the last hour" in shown
+        assert "Registration:   not registered" in shown and "eth0 192.0.2.99/24" in shown
+        screen.save("status-sensing")
+    finally:
+        server.stop()
