@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hublab import SENSOR_BIN, HubProcess, free_port
-from nps_sensor.appliance.apply import current
+from benchmarks.hublab import SENSOR_BIN, HubProcess, Tinyproxy, free_port
+from nps_sensor.appliance.apply import apply, current
 from nps_sensor.appliance.render import files, write
 from nps_sensor.appliance.settings import Settings
 from nps_sensor.console.actions import Console, RolledBack
@@ -245,8 +245,8 @@ def test_proxy_with_ntlm_then_disabled(appliance: tuple[Screen, Path]) -> None:
 
 
 def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make the hub's test certificate")
+    if shutil.which("openssl") is None or shutil.which("tinyproxy") is None:
+        pytest.skip("openssl and tinyproxy are needed: the hub's test certificate, the proxy (./bootstrap)")
     screen, root = appliance
     hub = HubProcess(tmp_path)
     hub.start()
@@ -278,6 +278,18 @@ def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Pa
         register(f"https://127.0.0.1:{free_port()}", code, str(hub.cert))
         screen.wait("Registration failed: hub unreachable", "Check: the hub's address")
         screen.keys("Escape")
+        # Through a proxy that refuses the credentials (set through the same door as the console's form).
+        proxy = Tinyproxy(tmp_path, "sensor", "right-password")
+        proxy.start()
+        try:
+            auth = {"enabled": True, "address": proxy.host, "port": proxy.port, "auth": "basic", "user": "sensor"}
+            apply({"proxy": {**auth, "password": "wrong-password"}}, root)
+            register(hub.url, code, str(hub.cert))
+            screen.wait("Registration failed: proxy refused", "Check: the proxy's address")
+            screen.keys("Escape")
+        finally:
+            proxy.stop()
+        apply({"proxy": {"enabled": False}}, root)
         register(hub.url, code, str(hub.cert))
         shown = screen.wait("Appliance registration completed successfully")
         screen.save("personalize-done")
@@ -371,6 +383,23 @@ def test_console_outside_a_terminal_or_root_fails_in_one_line(tmp_path: Path) ->
         check=False,
     )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not a directory" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "nps_sensor.cli", "console", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "needs a terminal" in r.stderr
+
+
+def test_a_broken_file_is_one_line_on_the_screen(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    (root / "etc/nps-sensor/sensor.yaml").write_text("sensing: [unclosed\n")
+    screen.menu(3)
+    shown = screen.wait("sensor.yaml: not valid YAML", "Main menu")
+    assert "Traceback" not in shown
 
 
 def test_status_shows_the_sensing_state_and_throughput(appliance: tuple[Screen, Path]) -> None:

@@ -188,6 +188,8 @@ def _console(args: argparse.Namespace) -> int:
     root = Path(args.root)
     if not root.is_dir():
         raise SensorError(f"--root {args.root}: not a directory")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise SensorError("the console needs a terminal (tty1, a serial line, ssh -t)")
     system: System = CommandSystem(args.system_command) if args.system_command else System()
     if not args.system_command and root.resolve() != Path("/"):
         system = NoSystem()

@@ -115,8 +115,23 @@ class App:
             ("Root shell", self.root_shell),
         ]
         widgets: list[urwid.Widget] = [urwid.Text("Choose with the arrow keys and Enter."), urwid.Divider()]
-        widgets += [urwid.Padding(button(label, action), width=30, left=2) for label, action in items]
+        widgets += [urwid.Padding(button(label, self.guarded(action)), width=30, left=2) for label, action in items]
         self.show("Main menu", widgets)
+
+    def guarded(self, action: Callable[[], None]) -> Callable[[], None]:
+        """A screen that cannot open (an unreadable or hand-broken file) says why, in one line."""
+
+        def run() -> None:
+            try:
+                action()
+            except (SettingsError, SensorError) as e:
+                self.main_menu()
+                self.error(str(e))
+            except OSError as e:
+                self.main_menu()
+                self.error(f"{e.filename or 'a file'}: {e.strerror or e}")
+
+        return run
 
     def buttons(self, *pairs: tuple[str, Callable[[], None]]) -> urwid.Widget:
         return ButtonRow([(len(label) + 4, button(label, action)) for label, action in pairs], dividechars=2)
