@@ -51,7 +51,8 @@ class System:
         return _run("systemctl", "try-restart", "nps-sensor.service", "nps-uplink.service")
 
     def start_uplink(self) -> bool:
-        return _run("systemctl", "enable", "--now", "nps-uplink.service")
+        # Restart: a new registration replaces the credential a running uplink holds.
+        return _run("systemctl", "restart", "nps-uplink.service")
 
     def reboot(self) -> bool:
         return _run("systemctl", "reboot")
