@@ -179,7 +179,7 @@ class UserChange(BaseModel):
 
 class NewTag(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=configuration.NAME)
-    ranges: list[str] = Field(
+    ranges: list[Annotated[str, Field(max_length=100)]] = Field(
         min_length=1, max_length=10_000, description="addresses, CIDR blocks or first-last ranges"
     )
 
@@ -397,15 +397,15 @@ def create_app(hub: Hub) -> FastAPI:
         user = db.get(User, user_id)
         if user is None:
             raise HTTPException(404, f"no user {user_id}")
-        if user.id == admin.id and (body.disabled or body.admin is False):
-            raise HTTPException(409, "you cannot disable yourself nor drop your own admin right: ask another admin")
+        if user.id == admin.id:  # so that a stolen session cannot lock its owner out
+            raise HTTPException(409, "you cannot change your own account here: ask another admin, or use nps-hub user")
         if body.password is not None:
             user.password_hash = security.hash_password(body.password)
         if body.admin is not None:
             user.admin = body.admin
         if body.disabled is not None:
             user.disabled = body.disabled
-        if body.disabled or (body.password is not None and user.id != admin.id):
+        if body.disabled or body.password is not None:
             db.query(UserSession).filter(UserSession.user_id == user.id).delete()
         db.commit()
         return user_dict(user)
