@@ -153,6 +153,19 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
         assert page.query_selector("svg rect") is not None and "502" in page.inner_text("#flows")
         page.screenshot(path=str(artifacts / "06-traffic.png"), full_page=True)
 
+        # Users (admins only): create one, disable it; it can no longer log in.
+        page.click("header a:has-text('Users')")
+        page.fill("#new-user input[name=name]", "viewer")
+        page.fill("#new-user input[name=password]", "viewer-password")
+        page.click("button:has-text('Create user')")
+        assert "user viewer created" in page.inner_text("main")
+        assert "admin" in page.inner_text("#users") and page.query_selector("tr[data-user='admin'] button") is None
+        page.click("tr[data-user='viewer'] button:has-text('Disable')")
+        assert "disabled" in page.inner_text("tr[data-user='viewer']")
+        page.screenshot(path=str(artifacts / "07-users.png"), full_page=True)
+        refused = httpx.post(f"{hub.url}/api/v1/login", json={"name": "viewer", "password": "viewer-password"})
+        assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
+
         # Forms without the session's CSRF token are refused.
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         forged = httpx.post(f"{hub.url}/sensors", data={"name": "forged"}, cookies=cookies)

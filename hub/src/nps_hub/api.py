@@ -290,6 +290,38 @@ def delete_tag(db: Session, tag: RangeTag) -> None:
     db.commit()
 
 
+def add_user(db: Session, name: str, password: str, admin: bool) -> User:
+    """Raise ValueError (name or password unfit) or LookupError (the name is taken)."""
+    if not name or len(name) > 64 or any(c.isspace() or ord(c) < 32 for c in name):
+        raise ValueError("a user name is 1 to 64 characters without spaces")
+    if len(password) < 8:
+        raise ValueError("a password has at least 8 characters")
+    if db.scalar(select(User).where(User.name == name)) is not None:
+        raise LookupError(f"a user named {name!r} exists already: choose another name")
+    user = User(name=name, password_hash=security.hash_password(password), admin=admin)
+    db.add(user)
+    db.commit()
+    return user
+
+
+def change_user(
+    db: Session, actor: User, user: User, password: str | None, admin: bool | None, disabled: bool | None
+) -> None:
+    """Raise LookupError when the actor changes their own account (so that a stolen session
+    cannot lock its owner out)."""
+    if user.id == actor.id:
+        raise LookupError("you cannot change your own account here: ask another admin, or use nps-hub user")
+    if password is not None:
+        user.password_hash = security.hash_password(password)
+    if admin is not None:
+        user.admin = admin
+    if disabled is not None:
+        user.disabled = disabled
+    if disabled or password is not None:  # their sessions end
+        db.query(UserSession).filter(UserSession.user_id == user.id).delete()
+    db.commit()
+
+
 def user_dict(u: User) -> dict[str, Any]:
     return {"id": u.id, "name": u.name, "admin": u.admin, "disabled": u.disabled, "created": u.created.isoformat()}
 
@@ -385,29 +417,23 @@ def create_app(hub: Hub) -> FastAPI:
 
     @app.post("/api/v1/users", tags=["users"], status_code=201)
     def create_user(body: NewUser, admin: AdminDep, db: DB) -> dict[str, Any]:
-        if db.scalar(select(User).where(User.name == body.name)) is not None:
-            raise HTTPException(409, f"a user named {body.name!r} exists already: choose another name")
-        user = User(name=body.name, password_hash=security.hash_password(body.password), admin=body.admin)
-        db.add(user)
-        db.commit()
+        try:
+            user = add_user(db, body.name, body.password, body.admin)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
+        except LookupError as e:
+            raise HTTPException(409, str(e)) from None
         return user_dict(user)
 
     @app.patch("/api/v1/users/{user_id}", tags=["users"])
-    def change_user(user_id: PathId, body: UserChange, admin: AdminDep, db: DB) -> dict[str, Any]:
+    def patch_user(user_id: PathId, body: UserChange, admin: AdminDep, db: DB) -> dict[str, Any]:
         user = db.get(User, user_id)
         if user is None:
             raise HTTPException(404, f"no user {user_id}")
-        if user.id == admin.id:  # so that a stolen session cannot lock its owner out
-            raise HTTPException(409, "you cannot change your own account here: ask another admin, or use nps-hub user")
-        if body.password is not None:
-            user.password_hash = security.hash_password(body.password)
-        if body.admin is not None:
-            user.admin = body.admin
-        if body.disabled is not None:
-            user.disabled = body.disabled
-        if body.disabled or body.password is not None:
-            db.query(UserSession).filter(UserSession.user_id == user.id).delete()
-        db.commit()
+        try:
+            change_user(db, admin, user, body.password, body.admin, body.disabled)
+        except LookupError as e:
+            raise HTTPException(409, str(e)) from None
         return user_dict(user)
 
     @app.get("/api/v1/sensors", tags=["sensors"])

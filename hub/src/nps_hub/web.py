@@ -29,11 +29,14 @@ from nps_hub.api import (
     _asset_dict,
     _flow_dict,
     _traffic,
+    add_user,
+    change_user,
     create_tag,
     delete_tag,
     latest_config,
     tag_dict,
     tag_ranges,
+    user_dict,
     warnings,
 )
 from nps_hub.configuration import AssetConfig
@@ -346,6 +349,57 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             except LookupError as e:
                 return config_page(request, db, ctx, doc, version, 409, error=str(e))
             return config_page(request, db, ctx, doc, version, notice=f"IP-range tag {tag.name} deleted")
+
+    def users_page(request: Request, db: Session, ctx: dict[str, Any], status: int = 200, **more: Any) -> Response:
+        if not ctx["user"].admin:
+            return page(request, "users.html", "Users", ctx, 403, nav="users", users=[],
+                        error=f"user {ctx['user'].name} is not an administrator: ask one to do this")  # fmt: skip
+        users = [user_dict(u) for u in db.scalars(select(User).order_by(User.name))]
+        return page(request, "users.html", "Users", ctx, status, nav="users", users=users, **more)
+
+    @app.get("/users", include_in_schema=False)
+    def users(request: Request) -> Response:
+        with hub.sessions() as db:
+            ctx = guard(request, db)
+            if isinstance(ctx, Response):
+                return ctx
+            return users_page(request, db, ctx)
+
+    @app.post("/users", include_in_schema=False)
+    async def user_create(request: Request) -> Response:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with hub.sessions() as db:
+            ctx = guard(request, db, form)
+            if isinstance(ctx, Response):
+                return ctx
+            if not ctx["user"].admin:
+                return users_page(request, db, ctx)
+            name = form.get("name", "").strip()
+            try:
+                add_user(db, name, form.get("password", ""), "admin" in form)
+            except ValueError as e:
+                return users_page(request, db, ctx, 422, error=str(e))
+            except LookupError as e:
+                return users_page(request, db, ctx, 409, error=str(e))
+            return users_page(request, db, ctx, notice=f"user {name} created")
+
+    @app.post("/users/{user_id}/{change}", include_in_schema=False)
+    async def user_change(user_id: PathId, change: str, request: Request) -> Response:
+        form = dict(await request.form())
+        with hub.sessions() as db:
+            ctx = guard(request, db, form)
+            if isinstance(ctx, Response):
+                return ctx
+            if not ctx["user"].admin:
+                return users_page(request, db, ctx)
+            target = db.get(User, user_id)
+            if target is None or change not in ("disable", "enable"):
+                return users_page(request, db, ctx, 404, error=f"no user {user_id}, or no such change")
+            try:
+                change_user(db, ctx["user"], target, None, None, change == "disable")
+            except LookupError as e:
+                return users_page(request, db, ctx, 409, error=str(e))
+            return users_page(request, db, ctx, notice=f"user {target.name} {change}d")
 
     @app.get("/assets", include_in_schema=False)
     def assets(request: Request, q: str | None = None) -> Response:
