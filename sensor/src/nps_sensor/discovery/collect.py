@@ -90,6 +90,8 @@ DISSECTORS: tuple[Dissector, ...] = (
     Dissector("cdp", cdp.dissect),
 )
 ID = {d.name: i for i, d in enumerate(DISSECTORS)}
+QUESTION = 64  # bytes of a DNS question read on arrays
+DNS_QUESTION_SALT = 0x5A17_D0E5_0000_0001  # keeps these keys apart from the SYN keys
 
 
 def _question(data: bytes, l4: int, body: int) -> bytes:
@@ -314,7 +316,49 @@ class Discoverer:
                 hits, chosen, body, frames, end = hits[keep], chosen[keep], body[keep], frames[keep], end[keep]
             if not len(hits):
                 return
+        answers = np.flatnonzero(chosen == ID["dns"])
+        if len(answers):
+            seen = self._answered(d, frames[answers], body[answers], end[answers])
+            if seen.any():
+                self.selected += int(seen.sum())  # selected, then found to be repeats
+                keep = np.ones(len(hits), dtype=bool)
+                keep[answers[seen]] = False
+                hits, chosen, body, frames, end = hits[keep], chosen[keep], body[keep], frames[keep], end[keep]
+                if not len(hits):
+                    return
         self._dispatch(d, frames, chosen, ts[hits], d.l3[frames], d.l4[frames], body, end)
+
+    def _answered(self, d: Decoded, frames: np.ndarray, body: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """DNS responses whose question this resolver already answered this window.
+
+        The same check as REPEATS' (resolver, question), made on arrays: a resolver
+        answers the same questions all day, and most responses stop here without a
+        line of Python each. The question (a name is never compressed there, then
+        type and class) is read as QUESTION bytes; a longer one goes on to the
+        per-packet check.
+        """
+        at = body + 12
+        room = end - at
+        cols = np.arange(QUESTION)
+        inside = cols < room[:, None]
+        raw = d.buf.u8[np.minimum(at[:, None] + cols, d.buf.size - 1)]
+        raw = np.where(inside, raw, 0)
+        zero = (raw == 0) & inside
+        qlen = np.argmax(zero, axis=1) + 5
+        usable = zero.any(axis=1) & (qlen <= np.minimum(room, QUESTION))
+        raw = np.where(cols < qlen[:, None], raw, 0)
+        words = np.ascontiguousarray(raw).view(np.uint64)
+        key = hash_columns([d.src_hi[frames], d.src_lo[frames], qlen, *words.T]) ^ U64(DNS_QUESTION_SALT)
+        seen = np.zeros(len(frames), dtype=bool)
+        recent = self.facts.recent
+        for k, (h, ok) in enumerate(zip(key.tolist(), usable.tolist(), strict=True)):
+            if not ok:
+                continue
+            if h in recent:
+                seen[k] = True
+            elif len(recent) < RECENT_MAX:
+                recent.add(h)
+        return seen
 
     def _tcp(
         self,
