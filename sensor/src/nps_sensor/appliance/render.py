@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nps_sensor import atomic
 from nps_sensor.appliance.settings import Settings
 
 ADMIN = "nps-admin"  # the management user (SSH, Ansible)
@@ -141,20 +141,7 @@ def write(root: Path, wanted: dict[str, File], uids: dict[str, tuple[int, int]] 
             if target.read_bytes() == data and (target.stat().st_mode & 0o777) == f.mode:
                 continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".nps-", dir=target.parent)
-        try:
-            os.fchmod(fd, f.mode)
-            if uids and f.owner in uids:
-                os.fchown(fd, *uids[f.owner])
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic.write(target, data, f.mode, uids.get(f.owner) if uids else None)
         changed.append(path)
     for p in stale(root, wanted):
         p.unlink()

@@ -45,18 +45,6 @@ class Packet:
             value,
         )
 
-    def once(self, key: object) -> bool:
-        """True the first time since the last harvest that a message with this key
-        (what makes it say something new) is seen: its repeats are not parsed again.
-        Each fact's count is then the windows it was seen in, not the packets."""
-        assert self.out is not None
-        recent = self.out.recent
-        if key in recent:
-            return False
-        if len(recent) < RECENT_MAX:
-            recent.add(key)
-        return True
-
     def fact_dst(self, source: str, key: str, value: Value) -> None:
         """A fact about the receiver (a server's software seen in a client's request)."""
         assert self.out is not None

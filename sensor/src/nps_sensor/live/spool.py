@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from nps_sensor import atomic
 from nps_sensor.errors import SensorError
 
 NAME = re.compile(r"^(\d{12})-([a-z-]+)\.json$")
@@ -50,7 +51,7 @@ class Spool:
         except OSError as e:
             raise SensorError(f"spool {directory}: cannot create it: {e.strerror}") from None
         for name in os.listdir(directory):
-            if name.startswith(".tmp-"):
+            if name.startswith(atomic.TEMP_PREFIX):
                 os.unlink(os.path.join(directory, name))  # a write that a crash interrupted
         self._files = self._scan()
         self.dropped = int(self._read_state().get("dropped", 0))
@@ -72,23 +73,7 @@ class Spool:
             return {}
 
     def _write_atomic(self, name: str, data: bytes) -> None:
-        tmp = os.path.join(self.directory, f".tmp-{name}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, os.path.join(self.directory, name))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        dirfd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
+        atomic.write(os.path.join(self.directory, name), data, 0o640, sync_directory=True)
 
     @property
     def size(self) -> int:

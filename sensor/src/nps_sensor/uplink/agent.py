@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from nps_sensor import config
+from nps_sensor import atomic, config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import status as local
 from nps_sensor.live.spool import NAME
@@ -348,18 +348,8 @@ def _reboot() -> None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
+    """Keep the file's mode (sensor.yaml is readable by the service's group)."""
     mode = 0o640
     with contextlib.suppress(OSError):
         mode = os.stat(path).st_mode & 0o777
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write(path, text.encode(), mode)

@@ -9,6 +9,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from nps_sensor import atomic
 from nps_sensor.errors import SensorError
 
 DEFAULT_STATE = "/var/lib/nps-sensor/hub.json"
@@ -44,18 +45,7 @@ def save(path: str, state: HubState) -> None:
     """Atomically, mode 0600: the credential is a secret."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o750, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(state), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic.write(path, json.dumps(asdict(state), indent=1).encode(), 0o600)
 
 
 def forget(path: str) -> None:
