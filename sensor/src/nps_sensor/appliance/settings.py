@@ -11,8 +11,9 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from nps_sensor.config import PROXY_AUTH
+
 MODES = ("DEFAULT", "ERSPAN")
-PROXY_AUTH = ("none", "basic", "ntlm")
 HOSTNAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
 CODE = re.compile(r"^\d{14}$")
 

@@ -10,16 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from nps_sensor.config import PROXY_AUTH, PROXY_KEYS
 from nps_sensor.errors import SensorError
 
 DEFAULT_PROXY_FILE = "/etc/nps-sensor/proxy.env"
-KEYS = {
-    "NPS_PROXY_ADDRESS": "address",
-    "NPS_PROXY_PORT": "port",
-    "NPS_PROXY_AUTH": "auth",
-    "NPS_PROXY_USER": "user",
-    "NPS_PROXY_PASSWORD": "password",
-}
+KEYS = PROXY_KEYS  # the file's format is the configuration loader's
 
 
 @dataclass
@@ -84,7 +79,7 @@ def check(address: str, port: str | int, auth: str, user: str, password: str, so
     except ValueError:
         raise SensorError(f"{source}: proxy port {port!r}: a number from 1 to 65535") from None
     auth = auth.lower()
-    if auth not in ("none", "basic", "ntlm"):
+    if auth not in PROXY_AUTH:
         raise SensorError(f"{source}: proxy authentication {auth!r}: none, basic or ntlm")
     if auth != "none" and not user:
         raise SensorError(f"{source}: {auth} proxy authentication needs NPS_PROXY_USER (DOMAIN\\user for NTLM)")
