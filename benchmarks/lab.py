@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent / "nps-sensor"
+
+
+def missing(*tools: str) -> str | None:
+    """Why the lab cannot run here (it needs root and these tools), or None."""
+    if os.geteuid() != 0:
+        return "live capture tests need root (network namespaces, packet sockets)"
+    for tool in ("ip", *tools):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (run ./bootstrap)"
+    return None
 
 
 def sh(*args: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,22 +18,13 @@ from typing import Any
 import pytest
 
 from benchmarks.hublab import SENSOR_BIN, HubProcess
-from benchmarks.lab import Lab, Sensor, sh
+from benchmarks.lab import Lab, Sensor, missing, sh
 from nps_sensor.synth import write_capture
 
 pytestmark = pytest.mark.live
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "live capture tests need root (network namespaces, packet sockets)"
-    for tool in ("ip", "tcpreplay", "openssl"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed (run ./bootstrap)"
-    return None
-
-
-if (reason := _missing()) is not None:
+if (reason := missing("tcpreplay", "openssl")) is not None:
     pytest.skip(reason, allow_module_level=True)
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import shutil
 import signal
 import subprocess
 import time
@@ -21,22 +19,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.lab import BIN, Lab, Sensor
+from benchmarks.lab import BIN, Lab, Sensor, missing
 from nps_sensor.synth import write_capture
 
 pytestmark = pytest.mark.live
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "live capture tests need root (network namespaces, packet sockets)"
-    for tool in ("ip", "tcpreplay", "tcpprep"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed (run ./bootstrap)"
-    return None
-
-
-if (reason := _missing()) is not None:
+if (reason := missing("tcpreplay", "tcpprep")) is not None:
     pytest.skip(reason, allow_module_level=True)
 
 
