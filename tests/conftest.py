@@ -156,3 +156,22 @@ def tshark() -> str:
     except (OSError, subprocess.SubprocessError) as e:
         pytest.skip(f"tshark at {path} does not run: {e}")
     return path
+
+
+@pytest.fixture(scope="session")
+def fingerprints_root() -> Path:
+    """Where the shared fingerprint databases are expected (whether or not they are
+    there): `$NPS_FINGERPRINTS`, else `<repo>/../shared/fingerprints`."""
+    env = os.environ.get("NPS_FINGERPRINTS")
+    return Path(env).expanduser() if env else REPO.parent / "shared" / "fingerprints"
+
+
+@pytest.fixture(scope="session")
+def shared_fingerprints(fingerprints_root: Path) -> Path:
+    """The shared fingerprint databases' folder; skips when they are absent."""
+    if not (fingerprints_root / "p0f" / "p0f.fp").is_file():
+        pytest.skip(
+            f"fingerprint databases not found at {fingerprints_root} "
+            "(set NPS_FINGERPRINTS to the shared/fingerprints folder)"
+        )
+    return fingerprints_root

@@ -8,7 +8,6 @@ reason when it is absent. The others write small databases of their own.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,9 @@ from nps_sensor.discovery.fingerprints import Databases, fingerbank, oui, p0f, r
 REPO = Path(__file__).resolve().parent.parent
 
 
-def shared_root() -> Path:
-    env = os.environ.get("NPS_FINGERPRINTS")
-    return Path(env).expanduser() if env else REPO.parent / "shared" / "fingerprints"
-
-
 @pytest.fixture(scope="module")
-def shared() -> Databases:
-    root = shared_root()
-    if not (root / "p0f" / "p0f.fp").is_file():
-        pytest.skip(
-            f"fingerprint databases not found at {root} (set NPS_FINGERPRINTS to the shared/fingerprints folder)"
-        )
-    return Databases(root, system=False)
+def shared(shared_fingerprints: Path) -> Databases:
+    return Databases(shared_fingerprints, system=False)
 
 
 # --- p0f ------------------------------------------------------------------------

@@ -8,7 +8,6 @@ they run anywhere; those that need the real databases read `$NPS_FINGERPRINTS`, 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,6 @@ from nps_sensor.discovery.fingerprints.oui import mac_int
 from nps_sensor.discovery.predict import predict
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_root() -> Path:
-    env = os.environ.get("NPS_FINGERPRINTS")
-    return Path(env).expanduser() if env else REPO.parent / "shared" / "fingerprints"
 
 
 WIN10_PRL = "1,3,6,15,31,33,43,44,46,47,119,121,249,252"
@@ -43,13 +37,8 @@ def empty(tmp_path: Path) -> Databases:
 
 
 @pytest.fixture(scope="module")
-def shared() -> Databases:
-    root = shared_root()
-    if not (root / "p0f" / "p0f.fp").is_file():
-        pytest.skip(
-            f"fingerprint databases not found at {root} (set NPS_FINGERPRINTS to the shared/fingerprints folder)"
-        )
-    return Databases(root, system=False)
+def shared(shared_fingerprints: Path) -> Databases:
+    return Databases(shared_fingerprints, system=False)
 
 
 def facts(*items: tuple[str, str, Value]) -> dict[tuple[str, str, Value], Seen]:

@@ -35,11 +35,6 @@ GOLDEN = Path(__file__).resolve().parent / "predict_golden"
 REGOLD = os.environ.get("NPS_REGOLD") == "1"
 
 
-def shared_root() -> Path:
-    env = os.environ.get("NPS_FINGERPRINTS")
-    return Path(env).expanduser() if env else REPO.parent / "shared" / "fingerprints"
-
-
 WIN10_PRL = "1,3,6,15,31,33,43,44,46,47,119,121,249,252"
 WIN_SYN = "4:128+1:0:1460:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0"
 WIN_SYNACK = "4:128+0:0:1460:65535,8:mss,nop,ws,nop,nop,sok:df,id+:0"
@@ -393,13 +388,8 @@ def test_rules_alone_predict_as_before(tmp_path: Path) -> None:
     _compare(json.loads(json.dumps(_predict_all(db))), want, "no database, remembered")
 
 
-def test_shared_databases_predict_as_before() -> None:
-    root = shared_root()
-    if not (root / "p0f" / "p0f.fp").is_file():
-        pytest.skip(
-            f"fingerprint databases not found at {root} (set NPS_FINGERPRINTS to the shared/fingerprints folder)"
-        )
-    db = Databases(root, system=False)
+def test_shared_databases_predict_as_before(shared_fingerprints: Path) -> None:
+    db = Databases(shared_fingerprints, system=False)
     first = {name: _digest(p) for name, p in _predict_all(db).items()}
     if REGOLD:
         GOLDEN.mkdir(exist_ok=True)
@@ -563,8 +553,8 @@ def test_unsorted_or_empty_manuf(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("where", ["shared", "debian"])
-def test_real_manuf_reads_as_the_plain_way(where: str) -> None:
-    path = shared_root() / "wireshark" / "manuf" if where == "shared" else Path("/usr/share/wireshark/manuf")
+def test_real_manuf_reads_as_the_plain_way(where: str, fingerprints_root: Path) -> None:
+    path = fingerprints_root / "wireshark" / "manuf" if where == "shared" else Path("/usr/share/wireshark/manuf")
     if not path.is_file():
         pytest.skip(f"{path} not found")
     got, plain = oui.load_manuf(path), _plain_manuf(path)
@@ -595,12 +585,12 @@ ODD_IEEE = (
 
 
 @pytest.mark.parametrize("bad", ["", "MA-L,00ZZ2F,Not Hex,\n"])
-def test_ieee_lists_read_as_the_plain_way(tmp_path: Path, bad: str) -> None:
+def test_ieee_lists_read_as_the_plain_way(tmp_path: Path, bad: str, fingerprints_root: Path) -> None:
     path = tmp_path / "oui.csv"
     path.write_text(ODD_IEEE + bad + "MA-L,000C31,After,\n")
     assert oui.load_ieee(path).by_bits == _plain_ieee(path)
     for name in ("ieee-oui.csv", "ieee-mam.csv", "ieee-oui36.csv", "ieee-iab.csv"):
-        real = shared_root() / "oui" / name
+        real = fingerprints_root / "oui" / name
         if real.is_file():
             assert oui.load_ieee(real).by_bits == _plain_ieee(real)
 

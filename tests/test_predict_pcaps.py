@@ -10,8 +10,7 @@ list the evidence it came from. Fingerprint databases come from
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +57,6 @@ PROOFS = [
 ]
 
 
-def fingerprints_dir() -> Path:
-    env = os.environ.get("NPS_FINGERPRINTS")
-    return Path(env) if env else REPO.parent / "shared" / "fingerprints"
-
-
 def find(assets: list[dict[str, Any]], device: str) -> dict[str, Any] | None:
     for a in assets:
         if device.startswith("mac:") and a.get("id") == device:
@@ -72,21 +66,24 @@ def find(assets: list[dict[str, Any]], device: str) -> dict[str, Any] | None:
     return None
 
 
+@pytest.fixture(scope="module")
+def analyzed(pcaps_dir: Path, shared_fingerprints: Path, analyze: Callable[..., Any]) -> Iterator[Callable[[str], Any]]:
+    """`nps-sensor analyze` on a shared capture with the shared databases, once per capture."""
+    done: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NPS_DATA_DIR", str(shared_fingerprints))
+
+        def result(capture: str) -> Any:
+            if capture not in done:
+                done[capture] = analyze(pcaps_dir / capture)
+            return done[capture]
+
+        yield result
+
+
 @pytest.mark.parametrize("proof", PROOFS, ids=lambda p: f"{p.capture}:{p.device}:{p.field}")
-def test_prediction_agrees_with_the_capture(
-    proof: Proof,
-    pcaps_dir: Path,
-    analyze: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-    cache: dict[str, Any] = {},  # noqa: B006 - one analyze run per capture
-) -> None:
-    data = fingerprints_dir()
-    if not data.is_dir():
-        pytest.skip(f"fingerprint databases not found at {data} (set NPS_FINGERPRINTS)")
-    monkeypatch.setenv("NPS_DATA_DIR", str(data))
-    if proof.capture not in cache:
-        cache[proof.capture] = analyze(pcaps_dir / proof.capture)
-    code, result, err = cache[proof.capture]
+def test_prediction_agrees_with_the_capture(proof: Proof, analyzed: Callable[[str], Any]) -> None:
+    code, result, err = analyzed(proof.capture)
     assert result is not None, f"{proof.capture}: no result (exit {code}): {err[-300:]}"
     asset = find(result["assets"], proof.device)
     assert asset is not None, f"{proof.capture}: no asset for {proof.device}"
