@@ -16,6 +16,7 @@ record of every report gives the totals of the whole run.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -195,7 +196,7 @@ class Reporter:
         self.assets: dict[int, Asset] = {}
         self.pending: dict[tuple[str, str, int | None, str], Record] = {}
         self.profiles = Profiles()
-        self.predictions: dict[str, tuple[tuple[int, int | None, bool], dict[str, Any]]] = {}
+        self.predictions: dict[DeviceKey, tuple[tuple[int, int | None, bool], dict[str, Any]]] = {}
         _fingerprints(cfg)
         # MACs that discovery heard from without an address (LLDP, a DHCP DISCOVER):
         # devices of their own unless an address turns out to be theirs.
@@ -432,7 +433,7 @@ class Reporter:
         """
         out: list[dict[str, Any]] = []
         merged: dict[str, dict[str, Any]] = {}
-        devices: dict[str, list[Asset]] = {}
+        devices: dict[DeviceKey, None] = {}  # in order of first address
         identity = _Identity(self)
         for a in sorted(assets, key=lambda a: a.ip):
             if not a.sender:
@@ -455,10 +456,14 @@ class Reporter:
             if v.cls != INVENTORIED:
                 out.append(_asset_dict(ip_text(a.ip), ip_text(a.ip), v.cls, v.group, a))
                 continue
-            devices.setdefault(identity.of(a), [])
-        for key in devices:
-            out.append(identity.device(key))
-        for key in identity.mac_only(set(devices), macs):
+            devices[identity.of(a)] = None
+        # A router's MAC is reported as the router it is, beside the devices behind it.
+        routers = {
+            ("mac", mac)
+            for kind, ip in devices
+            if kind == "ip" and (mac := identity.mac_of(self.assets[ip])) in identity.routers
+        }
+        for key in [*devices, *identity.mac_only(set(devices), macs), *sorted(routers)]:
             out.append(identity.device(key))
         out.sort(key=lambda d: (d["ip"] is None, _ip_order(d["ip"]), d.get("id", "")))
         return out + [merged[k] for k in sorted(merged)]
@@ -479,13 +484,14 @@ def _fingerprints(cfg: Config) -> None:
 def _ip_order(text: str | None) -> tuple[int, int]:
     if text is None:
         return (2, 0)
-    import ipaddress
-
     addr = ipaddress.ip_address(text)
     return (addr.version, int(addr))
 
 
 MAX_SERVED = 256  # ports remembered per address
+
+# A device: ("mac", MAC) where the sensor sees its MAC, else ("ip", address).
+DeviceKey = tuple[str, int]
 
 # A MAC with more IPv4 addresses active at once than this is a router's.
 ROUTER_CONCURRENT_V4 = 2
@@ -517,18 +523,18 @@ class _Identity:
         mac = a.mac()
         return mac if mac is not None else self.rep.profiles.bindings.get(a.ip)
 
-    def of(self, a: Asset) -> str:
+    def of(self, a: Asset) -> DeviceKey:
         mac = self.mac_of(a)
         if mac is not None and mac not in self.routers:
-            return f"mac:{mac_text(mac)}"
-        return f"ip:{ip_text(a.ip)}"
+            return ("mac", mac)
+        return ("ip", a.ip)
 
-    def mac_only(self, known: set[str], macs: set[int] | None) -> list[str]:
+    def mac_only(self, known: set[DeviceKey], macs: set[int] | None) -> list[DeviceKey]:
         """MACs with discovery facts but no address of their own (a DHCP client that
         never got a lease, a switch that only speaks LLDP): devices all the same."""
         out = []
         for mac in sorted(self.rep.profiles.by_mac if macs is None else macs):
-            key = f"mac:{mac_text(mac)}"
+            key = ("mac", mac)
             if key in known or mac in self.by_mac or mac in self.routers:
                 continue
             if mac in self.rep.classifier.cfg.excluded_macs:
@@ -536,7 +542,7 @@ class _Identity:
             out.append(key)
         return out
 
-    def predicted(self, key: str, facts: dict[Any, Any], mac: int | None, router: bool) -> dict[str, Any]:
+    def predicted(self, key: DeviceKey, facts: dict[Any, Any], mac: int | None, router: bool) -> dict[str, Any]:
         """`predict`, once per device and set of facts: a device reported in window
         after window without news is not predicted again."""
         cache = self.rep.predictions
@@ -548,19 +554,20 @@ class _Identity:
         cache[key] = (version, result)
         return result
 
-    def device(self, key: str) -> dict[str, Any]:
+    def device(self, key: DeviceKey) -> dict[str, Any]:
+        """One device's report entry. A router's MAC (kind "mac", in `routers`) is an
+        entry of its own that absorbs none of the addresses it carries."""
         rep = self.rep
-        kind, _, value = key.partition(":")
+        kind, value = key
+        mac: int | None
         if kind == "mac":
-            mac: int | None = int(value.replace(":", ""), 16)
-            members = sorted(self.by_mac.get(mac or 0, []), key=lambda a: (a.first, a.ip))
+            mac = value
+            own = [] if mac in self.routers else self.by_mac.get(mac, [])
+            members = sorted(own, key=lambda a: (a.first, a.ip))
         else:
-            from ipaddress import ip_address
-
-            addr = ip_address(value)
-            ip = int(addr) | (0xFFFF << 32) if addr.version == 4 else int(addr)
-            members = [rep.assets[ip]]
+            members = [rep.assets[value]]
             mac = self.mac_of(members[0])
+        name = mac_text(value) if kind == "mac" else ip_text(value)
         if members:
             v4 = [a for a in members if a.ip >> 32 == 0xFFFF]
             primary = max(v4 or members, key=lambda a: (a.last, a.ip))
@@ -568,9 +575,9 @@ class _Identity:
             d = _asset_dict(ip_text(primary.ip), ip_text(primary.ip), v.cls, v.group, primary)
         else:
             primary = Asset(0)
-            d = _asset_dict(None, value, INVENTORIED, "", primary)
+            d = _asset_dict(None, name, INVENTORIED, "", primary)
             d["group"] = None
-        d["id"] = key
+        d["id"] = f"{kind}:{name}"
         d["ips"] = [{"ip": ip_text(a.ip), "first_seen": iso(a.first), "last_seen": iso(a.last)} for a in members]
         macs: set[int] = set()
         for a in members:
@@ -586,7 +593,8 @@ class _Identity:
             macs.update(m for m in a.macs if m != int(NO_MAC))
         if mac is not None:
             macs.add(mac)
-        router = mac is not None and mac in self.routers
+        router = mac is not None and mac in self.routers  # behind it, or the router itself
+        behind = router and kind == "ip"
         d["mac"] = None if mac is None else mac_text(mac)
         d["macs"] = sorted(mac_text(m) for m in macs)
         d["vlans"] = sorted({v for a in members for v in a.vlans})
@@ -594,11 +602,11 @@ class _Identity:
         ips = [a.ip for a in members]
         if mac is not None and not router:
             ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
-        facts = rep.profiles.facts_of(ips, [] if mac is None or router else [mac])
+        facts = rep.profiles.facts_of(ips, [] if mac is None or behind else [mac])
         d.update(fields(facts))
         _add_served(d["services"], members)
-        d.update(self.predicted(key, facts, None if router else mac, kind == "mac" and mac in self.routers))
-        if router:
+        d.update(self.predicted(key, facts, None if behind else mac, router and kind == "mac"))
+        if behind:
             d["behind_router"] = True  # the MAC is the router's, not this device's
         return d
 
