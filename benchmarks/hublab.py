@@ -37,14 +37,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def make_cert(directory: Path, address: str = "127.0.0.1") -> tuple[Path, Path]:
-    """A self-signed certificate for `address` (what the sensor pins with --ca)."""
+def make_cert(directory: Path, address: str = "127.0.0.1", *more: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `address` and `more` addresses (what the sensor pins
+    with --ca): a VM reaches the host's loopback at another address (QEMU's 10.0.2.2)."""
+    names = ",".join(f"IP:{a}" for a in (address, *more))
     cert, key = directory / "hub.crt", directory / "hub.key"
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
             "-nodes", "-days", "2", "-subj", "/CN=nps-hub test",
-            "-addext", f"subjectAltName=IP:{address},DNS:localhost",
+            "-addext", f"subjectAltName={names},DNS:localhost",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,
@@ -64,6 +66,7 @@ class HubProcess:
         tls: bool = True,
         database: str = "",
         env: dict[str, str] | None = None,
+        also_known_as: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
         self.data = workdir / "hub-data"
@@ -72,7 +75,7 @@ class HubProcess:
         self.cert: Path | None = None
         self.key: Path | None = None
         if tls:
-            self.cert, self.key = make_cert(workdir, host)
+            self.cert, self.key = make_cert(workdir, host, *also_known_as)
         self.database = database
         self.env = {
             **os.environ,

@@ -10,7 +10,6 @@ are saved as text (tmp_path/captures, and $NPS_CONSOLE_CAPTURES when set: the RE
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from nps_sensor.appliance.settings import Settings
 from nps_sensor.console.actions import Console, RolledBack
 from nps_sensor.console.system import NoSystem
 from nps_sensor.live.status import StatusServer
+from tests.terminal import Screen
 
 if shutil.which("tmux") is None:
     pytest.skip("tmux is needed to drive the console (./bootstrap installs it)", allow_module_level=True)
@@ -45,71 +45,6 @@ esac
 """
 
 
-class Screen:
-    """One console in a private tmux server, 80 columns by 25 lines."""
-
-    def __init__(self, tmp: Path, root: Path, *extra: str) -> None:
-        self.socket = tmp / "tmux.sock"
-        self.captures = tmp / "captures"
-        self.captures.mkdir(exist_ok=True)
-        cmd = f"{SENSOR_BIN} console --root {root} " + " ".join(extra) + "; echo console-exited; sleep 600"
-        self._tmux("new-session", "-d", "-x", "80", "-y", "25", "-s", "console", cmd)
-        self._tmux("set-option", "-g", "status", "off")
-
-    def _tmux(self, *args: str) -> str:
-        r = subprocess.run(
-            ["tmux", "-S", str(self.socket), *args], capture_output=True, text=True, timeout=30, check=True
-        )
-        return r.stdout
-
-    def text(self) -> str:
-        return self._tmux("capture-pane", "-p", "-t", "console")
-
-    def wait(self, *texts: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.text()
-            flat = " ".join(line.strip() for line in screen.splitlines())  # wrapped messages as one line
-            if all(t in screen or t in flat for t in texts):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{texts} not on the screen after {timeout} s:\n{screen}")
-            time.sleep(0.1)
-
-    def gone(self, text: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.text()
-            if text not in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} still on the screen after {timeout} s:\n{screen}")
-            time.sleep(0.1)
-
-    def keys(self, *keys: str) -> None:
-        for k in keys:
-            self._tmux("send-keys", "-t", "console", k)
-
-    def type(self, text: str) -> None:
-        self._tmux("send-keys", "-t", "console", "-l", text)
-
-    def save(self, name: str) -> None:
-        screen = self.text()
-        (self.captures / f"{name}.txt").write_text(screen)
-        extra = os.environ.get("NPS_CONSOLE_CAPTURES")
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            (Path(extra) / f"{name}.txt").write_text(screen)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True, check=False)
-
-    def menu(self, position: int) -> None:
-        """From the main menu, open its `position`th item (0: Personalize)."""
-        self.wait("Main menu", "Root shell")
-        self.keys(*(["Down"] * position), "Enter")
-
-
 def make_root(where: Path) -> Path:
     root = where / "root"
     write(root, files(Settings()))
@@ -122,7 +57,8 @@ def appliance(tmp_path: Path) -> Iterator[tuple[Screen, Path]]:
     recorder = tmp_path / "system"
     recorder.write_text(RECORDER)
     recorder.chmod(0o755)
-    screen = Screen(tmp_path, root, "--system-command", str(recorder), "--rollback-seconds", "1")
+    command = f"{SENSOR_BIN} console --root {root} --system-command {recorder} --rollback-seconds 1"
+    screen = Screen(tmp_path, command)
     try:
         yield screen, root
     finally:

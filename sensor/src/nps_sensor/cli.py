@@ -183,7 +183,7 @@ def _console(args: argparse.Namespace) -> int:
 
     from nps_sensor.console.actions import Console
     from nps_sensor.console.system import CommandSystem, NoSystem, System
-    from nps_sensor.console.ui import App
+    from nps_sensor.console.ui import App, fit_serial_line
 
     root = Path(args.root)
     if not root.is_dir():
@@ -193,6 +193,7 @@ def _console(args: argparse.Namespace) -> int:
     system: System = CommandSystem(args.system_command) if args.system_command else System()
     if not args.system_command and root.resolve() != Path("/"):
         system = NoSystem()
+    fit_serial_line(sys.stdout.fileno())
     App(Console(root, system, args.rollback_seconds)).run()
     return EXIT_OK
 

@@ -8,7 +8,10 @@ typed into masked fields and never shown or logged.
 
 from __future__ import annotations
 
+import fcntl
 import socket
+import struct
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -18,16 +21,18 @@ from nps_sensor.appliance.settings import SettingsError
 from nps_sensor.console.actions import Console, field_label
 from nps_sensor.errors import SensorError
 
+# The fourth column is for monochrome terminals (a serial line's vt220): the focus must show there too.
 PALETTE = [
-    ("header", "white", "dark blue"),
-    ("footer", "black", "light gray"),
-    ("focus", "white", "dark red"),
-    ("error", "light red", "default"),
-    ("ok", "light green", "default"),
-    ("label", "light gray", "default"),
-    ("field", "white", "dark gray"),
+    ("header", "white", "dark blue", "standout"),
+    ("footer", "black", "light gray", "standout"),
+    ("focus", "white", "dark red", "standout"),
+    ("error", "light red", "default", "bold"),
+    ("ok", "light green", "default", "bold"),
+    ("label", "light gray", "default", ""),
+    ("field", "white", "dark gray", "underline"),
 ]
-HELP = "Arrows/Tab: move  Space: select  Enter: activate  Esc: back"
+HELP = "Arrows/Tab: move  Space: select  Enter: activate  Esc: back  Ctrl-L: redraw"
+SERIAL_SIZE = (25, 80)  # rows, columns: what a serial line is given when it reports none
 
 
 class TabListBox(urwid.ListBox[int]):
@@ -57,6 +62,17 @@ def field(caption: str, text: str = "", mask: str | None = None) -> tuple[urwid.
         [(22, urwid.Text(("label", caption))), urwid.AttrMap(edit, "field", focus_map="focus")], dividechars=1
     )
     return row, edit
+
+
+def fit_serial_line(fd: int) -> None:
+    """A serial line has no window size (0x0), so full-screen programs cannot lay out:
+    give it 80x25, the screen the console is designed for. A real terminal keeps its own."""
+    try:
+        rows, cols, *_ = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+        if rows == 0 or cols == 0:
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", *SERIAL_SIZE, 0, 0))
+    except OSError:
+        pass
 
 
 class App:
@@ -97,6 +113,11 @@ class App:
         self.loop.draw_screen()
 
     def unhandled(self, key: str | tuple[str, int, int, int]) -> bool | None:
+        if key == "ctrl l":
+            # A serial line shows nothing of what was drawn before one connected, and kernel
+            # messages can land on the screen: redraw all of it, as curses programs do.
+            self.loop.screen.clear()
+            return True
         if key == "esc" and self.back is not None:
             self.back()
             return True
