@@ -10,6 +10,7 @@ are saved as text (tmp_path/captures, and $NPS_CONSOLE_CAPTURES when set: the RE
 
 from __future__ import annotations
 
+import ctypes.util
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,9 @@ import pytest
 from benchmarks.hublab import SENSOR_BIN, HubProcess, Tinyproxy, free_port
 from nps_sensor.appliance.apply import apply, current
 from nps_sensor.appliance.render import files, write
-from nps_sensor.appliance.settings import Settings
+from nps_sensor.appliance.settings import Settings, SettingsError
 from nps_sensor.console.actions import Console, RolledBack
-from nps_sensor.console.system import NoSystem
+from nps_sensor.console.system import NoSystem, System
 from nps_sensor.live.status import StatusServer
 from tests.terminal import Screen
 
@@ -35,12 +36,19 @@ MGMT = "etc/systemd/network/10-management.network"
 PROXY = "etc/nps-sensor/proxy.env"
 
 RECORDER = """#!/bin/sh
-# The console's system command in tests: records each request; an address "arrives"
-# unless the test left a file saying it does not.
-echo "$@" >> "$(dirname "$0")/requests.log"
+# The console's system command in tests: records each request (never a password: that
+# comes on stdin); an address "arrives", and DHCP gives one, unless the test left a file
+# saying it does not. The machine has eth0 to eth2; root's password is rootpw.
+here="$(dirname "$0")"
+echo "$@" >> "$here/requests.log"
 case "$1" in
-    has-address) [ ! -e "$(dirname "$0")/no-address" ] ;;
-    addresses) [ "$#" -eq 2 ] && echo 192.0.2.99/24 || echo "eth0 192.0.2.99/24" ;;
+    has-address) [ ! -e "$here/no-address" ] ;;
+    addresses)
+        if [ "$#" -eq 1 ]; then echo "eth0 192.0.2.99/24"
+        elif [ ! -e "$here/no-address" ]; then echo 192.0.2.99/24
+        fi ;;
+    interfaces) printf 'lo\neth0\neth1\neth2\n' ;;
+    authenticate) IFS= read -r password; [ "$1 $2 $password" = "authenticate root rootpw" ] ;;
 esac
 """
 
@@ -144,6 +152,21 @@ def test_a_static_address_that_does_not_arrive_is_rolled_back(appliance: tuple[S
     assert requests(root).count("reload-network eth0") == 2
 
 
+def test_dhcp_without_a_lease_is_rolled_back(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
+    static = {"mode": "static", "address": "192.0.2.10", "netmask": "24", "gateway": "192.0.2.1", "dns": ["192.0.2.53"]}
+    apply({"management": static}, root)
+    before = (root / MGMT).read_bytes()
+    (root.parent / "no-address").touch()
+    screen.menu(1)
+    screen.wait("Current: static 192.0.2.10/255.255.255.0")
+    screen.keys("Space", *(["Tab"] * 7), "Enter")  # DHCP, then Apply
+    screen.wait("no DHCP lease on eth0 within 1 s: the previous network settings are restored")
+    screen.save("network-dhcp-rolled-back")
+    assert (root / MGMT).read_bytes() == before and current(root).management.address == "192.0.2.10"
+    assert requests(root).count("reload-network eth0") == 2 and "addresses eth0" in requests(root)
+
+
 def test_proxy_with_ntlm_then_disabled(appliance: tuple[Screen, Path]) -> None:
     screen, root = appliance
     screen.menu(2)
@@ -241,12 +264,59 @@ def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Pa
         hub.stop()
 
 
-def test_sniffing_status_and_power(appliance: tuple[Screen, Path]) -> None:
+def test_sniffing_interfaces_edited(appliance: tuple[Screen, Path]) -> None:
     screen, root = appliance
+    yaml_path = root / "etc/nps-sensor/sensor.yaml"
     screen.menu(3)
-    screen.wait("Sniffing interfaces", "eth1        DEFAULT")
+    shown = screen.wait("Sniffing interfaces", "[X] eth1", "[ ] eth2")
+    assert "eth0" not in shown.split("Sniffing interfaces")[1]  # the management interface is not offered
     screen.save("sniffing")
-    screen.keys("Escape")
+    # eth2 in ERSPAN mode, with an address that is not one.
+    screen.keys("Tab", "Tab", "Tab", "Space", "Right", "Right", "Space", "Tab")  # eth1's two fields, eth2
+    screen.type("10.0.0")
+    screen.keys("Tab")
+    screen.type("24")
+    screen.keys("Tab", "Enter")
+    screen.wait("ERSPAN address: sniffing eth2 address: '10.0.0' is not an IPv4 address")
+    screen.save("sniffing-invalid-address")
+    before = yaml_path.read_bytes()
+    assert "eth2" not in before.decode() and "reload-network eth2" not in requests(root)
+    screen.keys("Up", "Up", "End")  # Apply -> netmask -> address
+    screen.type(".5")
+    screen.keys("Tab", "End", "BSpace", "BSpace")
+    screen.type("255.255.0")
+    screen.keys("Tab", "Enter")
+    screen.wait("ERSPAN netmask: sniffing eth2 netmask: '255.255.0' is not a netmask")
+    screen.keys("Up", "End", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
+    screen.type("24")
+    screen.keys("Tab", "Enter")
+    shown = screen.wait("Applied. Sniffing on eth1 (DEFAULT), eth2 (ERSPAN 10.0.0.5/24).")
+    screen.save("sniffing-erspan")
+    assert "[X] eth2" in shown and "(X) ERSPAN" in shown
+    sniffing = current(root).sniffing
+    assert [(i.name, i.mode, i.address, i.prefix if i.address else 0) for i in sniffing] == [
+        ("eth1", "DEFAULT", "", 0),
+        ("eth2", "ERSPAN", "10.0.0.5", 24),
+    ]
+    assert "Address=10.0.0.5/24" in (root / "etc/systemd/network/20-sniffing-eth2.network").read_text()
+    assert {"reload-network eth2", "restart-services"} <= set(requests(root))
+
+    # None chosen: refused, naming the field; nothing changes.
+    before = yaml_path.read_bytes()
+    screen.keys("Space", "Tab", "Tab", "Tab", "Space", "Tab", "Tab", "Tab", "Enter")  # untick eth1, eth2; Apply
+    screen.wait("Sniff on: choose at least one interface")
+    assert yaml_path.read_bytes() == before
+
+    # eth1 unticked: its file goes, and networkd is told.
+    screen.keys("Up", "Up", "Up", "Space", "Tab", "Tab", "Tab", "Enter")
+    screen.wait("Applied. Sniffing on eth2 (ERSPAN 10.0.0.5/24).", "[ ] eth1")
+    assert [i.name for i in current(root).sniffing] == ["eth2"]
+    assert not (root / "etc/systemd/network/20-sniffing-eth1.network").exists()
+    assert "reload-network eth1" in requests(root)
+
+
+def test_reboot_and_shutdown_after_confirmation(appliance: tuple[Screen, Path]) -> None:
+    screen, root = appliance
     screen.menu(5)
     screen.wait("Reboot the appliance now?")
     screen.save("reboot-confirm")
@@ -267,15 +337,13 @@ def test_sniffing_status_and_power(appliance: tuple[Screen, Path]) -> None:
 
 def test_root_shell_asks_for_the_password(appliance: tuple[Screen, Path]) -> None:
     screen, root = appliance
-    crypt = pytest.importorskip("crypt")
-    (root / "etc/shadow").write_text(f"root:{crypt.crypt('rootpw', crypt.mksalt(crypt.METHOD_SHA512))}:19000::::::\n")
     screen.menu(7)
     screen.wait("Root password")
     screen.save("root-shell")
     screen.type("wrong")
     screen.keys("Tab", "Enter")
     screen.wait("Wrong password")
-    assert "shell" not in requests(root)
+    assert "shell" not in requests(root) and "authenticate root" in requests(root)
     screen.keys("Up")
     screen.type("rootpw")
     screen.keys("Tab", "Enter")
@@ -284,10 +352,22 @@ def test_root_shell_asks_for_the_password(appliance: tuple[Screen, Path]) -> Non
     while "shell" not in requests(root) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "shell" in requests(root)
+    log = (root.parent / "requests.log").read_text()
+    assert "rootpw" not in log and "wrong" not in log  # passwords go on stdin, never in arguments
+
+
+def test_pam_refuses_a_wrong_password() -> None:
+    """The appliance's own check (PAM's "login" service) on this machine's PAM stack: a wrong
+    password is a plain refusal, no exception; no account is touched. Slow by design:
+    pam_faildelay holds a failure for up to 3 s."""
+    if ctypes.util.find_library("pam") is None:
+        pytest.skip("libpam is not installed (Debian: libpam0g)")
+    assert System().authenticate("root", "certainly-wrong") is False
+    assert System().authenticate("no-such-user-nps", "x\0y") is False  # a NUL PAM cannot take
 
 
 def test_rollback_with_an_injected_checker(tmp_path: Path) -> None:
-    """The rollback mechanism itself, with a System whose address never arrives."""
+    """The rollback mechanism itself, with a System whose address never arrives (static or DHCP)."""
 
     class Lost(NoSystem):
         def __init__(self) -> None:
@@ -295,6 +375,10 @@ def test_rollback_with_an_injected_checker(tmp_path: Path) -> None:
 
         def has_address(self, interface: str, address: str) -> bool:
             self.asked.append(address)
+            return False
+
+        def has_any_address(self, interface: str) -> bool:
+            self.asked.append(interface)
             return False
 
     root = make_root(tmp_path)
@@ -308,6 +392,64 @@ def test_rollback_with_an_injected_checker(tmp_path: Path) -> None:
     # An address that arrives stays.
     assert "static 10.1.2.3" in Console(root, NoSystem()).set_network(request)
     assert current(root).management.address == "10.1.2.3"
+
+    # DHCP that gives no address: the static file comes back.
+    before = (root / MGMT).read_bytes()
+    system.asked.clear()
+    with pytest.raises(
+        RolledBack, match=r"^no DHCP lease on eth0 within 0 s: the previous network settings are restored"
+    ):
+        console.set_network({"mode": "dhcp"})
+    assert (root / MGMT).read_bytes() == before and system.asked == ["eth0"]
+    assert current(root).management.mode == "static"
+    assert "DHCP" in Console(root, NoSystem()).set_network({"mode": "dhcp"})
+    assert current(root).management.mode == "dhcp"
+
+
+def test_sniffing_choices_and_apply_with_an_injected_system(tmp_path: Path) -> None:
+    """The machine's NICs beside the configured ones, and what an apply asks of the machine."""
+
+    class Machine(NoSystem):
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def interfaces(self) -> list[str]:
+            return ["eth0", "eth1", "eth3"]
+
+        def reload_network(self, interface: str) -> bool:
+            self.asked.append(f"reload {interface}")
+            return True
+
+        def restart_services(self) -> bool:
+            self.asked.append("restart")
+            return True
+
+    root = make_root(tmp_path)
+    system = Machine()
+    console = Console(root, system)
+    choices = [(i.name, i.mode, chosen) for i, chosen in console.sniffing_choices()]
+    assert choices == [("eth1", "DEFAULT", True), ("eth3", "DEFAULT", False)]  # eth0 manages
+    said = console.set_sniffing(
+        [{"name": "eth1"}, {"name": "eth3", "mode": "ERSPAN", "address": "10.9.8.7", "netmask": "255.255.255.0"}]
+    )
+    assert said == "Applied. Sniffing on eth1 (DEFAULT), eth3 (ERSPAN 10.9.8.7/24)."
+    assert system.asked == ["reload eth1", "reload eth3", "restart"]
+    assert (
+        console.set_sniffing(
+            [{"name": "eth1"}, {"name": "eth3", "mode": "ERSPAN", "address": "10.9.8.7", "netmask": "24"}]
+        )
+        == "Nothing changed."
+    )
+    for bad, where in (
+        ([{"name": "eth3", "mode": "ERSPAN", "address": "10.9.8.256", "netmask": "24"}], "sniffing.address"),
+        ([{"name": "eth3", "mode": "ERSPAN", "address": "10.9.8.7", "netmask": "255.0.255.0"}], "sniffing.netmask"),
+        ([{"name": "eth0"}], "sniffing"),
+        ([], "sniffing"),
+    ):
+        with pytest.raises(SettingsError) as e:
+            console.set_sniffing(bad)
+        assert e.value.field == where, bad
+    assert [i.name for i in current(root).sniffing] == ["eth1", "eth3"]  # a refusal changes nothing
 
 
 def test_console_outside_a_terminal_or_root_fails_in_one_line(tmp_path: Path) -> None:

@@ -2,23 +2,22 @@
 through `nps_sensor.appliance.apply` (the Ansible roles' and first boot's code), register
 with the hub through `nps_sensor.uplink.register`, and gather the status.
 
-A network change that loses the management address is undone: the previous files are
-written back and the network reloaded again.
+A network change that loses the management address (a static address that does not
+appear, DHCP that gives none) is undone: the previous file is written back and the
+network reloaded again, so that a typo at the console cannot cut the appliance off.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nps_sensor.appliance.apply import MANAGEMENT_FILE, Outcome, apply, current
 from nps_sensor.appliance.render import PROXY_ENV, SENSOR_YAML, File, write
-from nps_sensor.appliance.settings import CODE, Settings, SettingsError
+from nps_sensor.appliance.settings import CODE, Settings, SettingsError, Sniffing
 from nps_sensor.console.system import System, wait_for_address
 from nps_sensor.errors import SensorError
 
@@ -34,6 +33,11 @@ LABELS = {
     "proxy.auth": "Authentication",
     "proxy.user": "User",
     "proxy.password": "Password",
+    "sniffing": "Sniff on",
+    "sniffing.name": "Interface",
+    "sniffing.mode": "Mode",
+    "sniffing.address": "ERSPAN address",
+    "sniffing.netmask": "ERSPAN netmask",
 }
 
 
@@ -56,7 +60,8 @@ class Console:
         return current(self.root)
 
     def set_network(self, management: dict[str, Any]) -> str:
-        """Apply the management section; roll back if the static address does not appear."""
+        """Apply the management section; roll back if the appliance is left without an
+        address: the static one does not appear, or DHCP gives none."""
         target = self.path(MANAGEMENT_FILE)
         before: bytes | None = None
         mode = 0o644
@@ -68,18 +73,22 @@ class Console:
             return "Nothing changed."
         s = self.settings().management
         self.system.reload_network(s.interface)
-        if s.mode == "static" and not wait_for_address(
-            lambda: self.system.has_address(s.interface, s.address), self.rollback_seconds
-        ):
+        seconds = self.rollback_seconds
+        if s.mode == "static":
+            arrived = wait_for_address(lambda: self.system.has_address(s.interface, s.address), seconds)
+            why = f"{s.address} did not appear on {s.interface}"
+            check = "check the address and the cabling"
+        else:
+            arrived = wait_for_address(lambda: self.system.has_any_address(s.interface), seconds)
+            why = f"no DHCP lease on {s.interface}"
+            check = "check the DHCP server and the cabling"
+        if not arrived:
             if before is None:
                 target.unlink(missing_ok=True)
             else:
                 write(self.root, {MANAGEMENT_FILE: File(before.decode("utf-8", "replace"), mode)})
             self.system.reload_network(s.interface)
-            raise RolledBack(
-                f"{s.address} did not appear on {s.interface} within {self.rollback_seconds:.0f} s: "
-                "the previous network settings are restored (check the address and the cabling)"
-            )
+            raise RolledBack(f"{why} within {seconds:.0f} s: the previous network settings are restored ({check})")
         return _said(outcome, f"Management network: {'static ' + s.address if s.mode == 'static' else 'DHCP'}.")
 
     def set_proxy(self, proxy: dict[str, Any]) -> str:
@@ -88,6 +97,36 @@ class Console:
             self.system.restart_services()
         p = self.settings().proxy
         return _said(outcome, f"Proxy: {p.address}:{p.port} ({p.auth})." if p.enabled else "Proxy: none.")
+
+    def sniffing_choices(self) -> list[tuple[Sniffing, bool]]:
+        """Every interface the sniffing form offers, and whether the sensor sniffs on it now.
+
+        The configured ones first, even one the machine does not report (a NIC removed
+        from the VM keeps its settings until someone unticks it), then the machine's
+        other NICs; never the management interface: the sensor must not capture its own
+        uplink, and the settings refuse it.
+        """
+        s = self.settings()
+        chosen = [(i, True) for i in s.sniffing]
+        known = {i.name for i in s.sniffing} | {s.management.interface}
+        return chosen + [(Sniffing(name), False) for name in self.system.interfaces() if name not in known]
+
+    def set_sniffing(self, interfaces: list[dict[str, Any]]) -> str:
+        """Apply the sniffing section; networkd reloads the interfaces whose files changed
+        (an ERSPAN address comes or goes) and the sensor restarts to capture on the new set."""
+        if not interfaces:
+            # The settings allow none (a template, an image being built); a running sensor does not.
+            raise SettingsError("choose at least one interface: the sensor captures nothing without one", "sniffing")
+        outcome = apply({"sniffing": interfaces}, self.root)
+        for name in outcome.reconfigure:
+            self.system.reload_network(name)
+        if outcome.restart_sensor:
+            self.system.restart_services()
+        said = ", ".join(
+            f"{i.name} (ERSPAN {i.address}/{i.prefix})" if i.mode == "ERSPAN" else f"{i.name} (DEFAULT)"
+            for i in self.settings().sniffing
+        )
+        return _said(outcome, f"Sniffing on {said}.")
 
     def register(self, hub: str, code: str, ca_file: str = "") -> str:
         """Register with the hub in-process; SensorError says why not and what to check."""
@@ -125,25 +164,6 @@ class Console:
             return request(address, timeout=2.0)
         except SensorError as e:
             return {"error": str(e)}
-
-    def check_root_password(self, password: str) -> bool:
-        """The root password against the root's /etc/shadow (crypt, any scheme libcrypt knows)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
-        try:
-            lines = self.path("/etc/shadow").read_text().splitlines()
-        except OSError:
-            return False
-        for line in lines:
-            name, _, rest = line.partition(":")
-            if name == "root":
-                stored = rest.split(":", 1)[0]
-                if not stored or stored[0] in "!*":
-                    return False
-                hashed = crypt.crypt(password, stored) or ""
-                return hmac.compare_digest(hashed, stored)
-        return False
 
 
 def _said(outcome: Outcome, text: str) -> str:

@@ -1,9 +1,11 @@
-"""What the console asks of the machine: reload the network, check an address, restart
-the services, reboot, power off, open a root shell.
+"""What the console asks of the machine: list its network interfaces, reload the network,
+check an address, restart the services, reboot, power off, check root's password, open
+a root shell.
 
-On the appliance (`--root /`) these are systemd's and iproute2's commands. Against a
-test root they go to a command the caller names (`CMD ACTION ARGS...`), so a test sees
-what was requested and decides whether an address "arrived"; without one, nothing runs.
+On the appliance (`--root /`) these are systemd's, iproute2's and PAM's. Against a test
+root they go to a command the caller names (`CMD ACTION ARGS...`, a password on its
+standard input, never in its arguments), so a test sees what was requested and decides
+whether an address "arrived" or a password is right; without one, nothing runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import contextlib
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+import pam  # type: ignore[import-untyped]
+
+SYS_NET = Path("/sys/class/net")
 
 
 def _run(*cmd: str) -> bool:
@@ -35,17 +42,47 @@ def addresses(interface: str = "") -> list[str]:
     return found
 
 
+def interfaces(sys_net: Path = SYS_NET) -> list[str]:
+    """The machine's Ethernet NICs by name, in `ip -o link`'s order.
+
+    Only links with a device behind them: the kernel's own virtual links (ifb, the
+    fallback gretap0/erspan0 that loading ip_gre creates, veth, bridges) are nothing a
+    mirror port is wired to.
+    """
+    out = ""
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        out = subprocess.run(
+            ["ip", "-o", "link", "show"], check=False, capture_output=True, text=True, timeout=10
+        ).stdout
+    found = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 2 or "link/ether" not in parts:
+            continue
+        name = parts[1].rstrip(":").split("@")[0]
+        if name != "lo" and (sys_net / name / "device").exists():
+            found.append(name)
+    return found
+
+
 class System:
     """The appliance itself."""
 
     def addresses(self, interface: str = "") -> list[str]:
         return addresses(interface)
 
+    def interfaces(self) -> list[str]:
+        return interfaces()
+
     def reload_network(self, interface: str) -> bool:
         return _run("networkctl", "reload") and _run("networkctl", "reconfigure", interface)
 
     def has_address(self, interface: str, address: str) -> bool:
         return any(a.split("/")[0] == address for a in addresses(interface))
+
+    def has_any_address(self, interface: str) -> bool:
+        """Whether DHCP has given the interface an address (whichever the server chose)."""
+        return bool(self.addresses(interface))
 
     def restart_services(self) -> bool:
         return _run("systemctl", "try-restart", "nps-sensor.service", "nps-uplink.service")
@@ -59,6 +96,17 @@ class System:
 
     def poweroff(self) -> bool:
         return _run("systemctl", "poweroff")
+
+    def authenticate(self, user: str, password: str) -> bool:
+        """PAM's "login" service decides, as at a login prompt: any hash scheme, a locked
+        or expired account, and whatever else the image's PAM stack says, without this
+        code reading /etc/shadow itself (Python's crypt module is gone in 3.13).
+
+        Anything PAM cannot do (no libpam, a NUL in the password) is a refusal."""
+        try:
+            return bool(pam.PamAuthenticator().authenticate(user, password, service="login", resetcreds=False))
+        except (OSError, AttributeError, ValueError, TypeError):
+            return False
 
     def shell(self) -> None:
         subprocess.run(["/bin/bash", "--login"], check=False)
@@ -80,6 +128,30 @@ class CommandSystem(System):
         except (OSError, subprocess.TimeoutExpired):
             return []
         return [line.strip() for line in out.splitlines() if line.strip()]
+
+    def interfaces(self) -> list[str]:
+        try:
+            out = subprocess.run(
+                [self.command, "interfaces"], check=False, capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return [line.strip() for line in out.splitlines() if line.strip() and line.strip() != "lo"]
+
+    def authenticate(self, user: str, password: str) -> bool:
+        # The password goes on standard input, one line: process arguments are readable by every user.
+        try:
+            r = subprocess.run(
+                [self.command, "authenticate", user],
+                input=password + "\n",
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return r.returncode == 0
 
     def reload_network(self, interface: str) -> bool:
         return self._ask("reload-network", interface)
@@ -109,10 +181,19 @@ class NoSystem(System):
     def addresses(self, interface: str = "") -> list[str]:
         return []
 
+    def interfaces(self) -> list[str]:
+        return []
+
+    def authenticate(self, user: str, password: str) -> bool:
+        return False
+
     def reload_network(self, interface: str) -> bool:
         return True
 
     def has_address(self, interface: str, address: str) -> bool:
+        return True
+
+    def has_any_address(self, interface: str) -> bool:
         return True
 
     def restart_services(self) -> bool:

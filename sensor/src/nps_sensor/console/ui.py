@@ -307,18 +307,66 @@ class App:
 
     # -- Sniffing --------------------------------------------------------------------
     def sniffing(self) -> None:
-        s = self.console.settings()
-        lines: list[urwid.Widget] = [urwid.Text(f"{'Interface':<12}{'Mode':<10}Address"), urwid.Divider("-")]
-        for i in s.sniffing:
-            where = f"{i.address}/{i.netmask}" if i.mode == "ERSPAN" else "(mirror port: no address)"
-            lines.append(urwid.Text(f"{i.name:<12}{i.mode:<10}{where}"))
-        lines += [
+        present = set(self.console.system.interfaces())
+        rows: list[tuple[str, urwid.CheckBox, urwid.RadioButton, urwid.Edit, urwid.Edit]] = []
+        widgets: list[urwid.Widget] = [
+            urwid.Text("Tick the interfaces to sniff on; Right/Left reach an interface's mode."),
             urwid.Divider(),
-            urwid.Text(("label", "Changed through the hub or the Ansible roles (sniffing section).")),
-            urwid.Divider(),
-            self.buttons(("Back", self.main_menu)),
         ]
-        self.show("Sniffing interfaces", lines, self.main_menu)
+        for iface, chosen in self.console.sniffing_choices():
+            # A configured interface the machine does not report is marked, not hidden:
+            # unticking it is how its settings go.
+            missing = " (not found)" if present and iface.name not in present else ""
+            check = urwid.CheckBox(f"{iface.name}{missing}", chosen)
+            group: list[urwid.RadioButton] = []
+            default = urwid.RadioButton(group, "DEFAULT", iface.mode != "ERSPAN")
+            erspan = urwid.RadioButton(group, "ERSPAN", iface.mode == "ERSPAN")
+            address_row, address = field("  ERSPAN address", iface.address)
+            netmask_row, netmask = field("  ERSPAN netmask", iface.netmask)
+            rows.append((iface.name, check, erspan, address, netmask))
+            widgets += [
+                ButtonRow(
+                    [
+                        (30, urwid.AttrMap(check, None, focus_map="focus")),
+                        (12, urwid.AttrMap(default, None, focus_map="focus")),
+                        (12, urwid.AttrMap(erspan, None, focus_map="focus")),
+                    ],
+                    dividechars=1,
+                ),
+                address_row,
+                netmask_row,
+                urwid.Divider(),
+            ]
+        if not rows:
+            widgets += [urwid.Text("No network interface found besides the management one."), urwid.Divider()]
+
+        def go() -> None:
+            request = [
+                {
+                    "name": name,
+                    "mode": "ERSPAN",
+                    "address": address.edit_text.strip(),
+                    "netmask": netmask.edit_text.strip(),
+                }
+                if erspan.state
+                else {"name": name, "mode": "DEFAULT"}
+                for name, check, erspan, address, netmask in rows
+                if check.state
+            ]
+            self.busy("Applying the sniffing interfaces...")
+            try:
+                text = self.console.set_sniffing(request)
+            except SettingsError as e:
+                self.error(f"{field_label(e)}: {e}")
+                return
+            except (SensorError, OSError) as e:
+                self.error(str(e))
+                return
+            self.sniffing()
+            self.say(text)
+
+        widgets.append(self.buttons(("Apply", go), ("Back", self.main_menu)))
+        self.show("Sniffing interfaces", widgets, self.main_menu)
 
     # -- Status ----------------------------------------------------------------------
     def status(self) -> None:
@@ -364,7 +412,8 @@ class App:
         row, password = field("Root password", "", mask="*")
 
         def go() -> None:
-            ok = self.console.check_root_password(password.edit_text)
+            self.busy("Checking the password...")
+            ok = self.console.system.authenticate("root", password.edit_text)
             password.set_edit_text("")
             if not ok:
                 self.error("Wrong password (or root has none: a locked account opens no shell).")
