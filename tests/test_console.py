@@ -427,8 +427,8 @@ def test_sniffing_choices_and_apply_with_an_injected_system(tmp_path: Path) -> N
     root = make_root(tmp_path)
     system = Machine()
     console = Console(root, system)
-    choices = [(i.name, i.mode, chosen) for i, chosen in console.sniffing_choices()]
-    assert choices == [("eth1", "DEFAULT", True), ("eth3", "DEFAULT", False)]  # eth0 manages
+    choices = [(c.interface.name, c.interface.mode, c.chosen, c.found) for c in console.sniffing_choices()]
+    assert choices == [("eth1", "DEFAULT", True, True), ("eth3", "DEFAULT", False, True)]  # eth0 manages
     said = console.set_sniffing(
         [{"name": "eth1"}, {"name": "eth3", "mode": "ERSPAN", "address": "10.9.8.7", "netmask": "255.255.255.0"}]
     )
@@ -450,6 +450,11 @@ def test_sniffing_choices_and_apply_with_an_injected_system(tmp_path: Path) -> N
             console.set_sniffing(bad)
         assert e.value.field == where, bad
     assert [i.name for i in current(root).sniffing] == ["eth1", "eth3"]  # a refusal changes nothing
+    # A configured NIC the machine no longer has stays offered, marked; one it never had is not invented.
+    system.interfaces = lambda: ["eth0", "eth1"]  # type: ignore[method-assign]
+    choices = [(c.interface.name, c.interface.mode, c.chosen, c.found) for c in console.sniffing_choices()]
+    assert choices == [("eth1", "DEFAULT", True, True), ("eth3", "ERSPAN", True, False)]
+    assert all(c.found for c in Console(root, NoSystem()).sniffing_choices())  # no machine: nothing is missing
 
 
 def test_console_outside_a_terminal_or_root_fails_in_one_line(tmp_path: Path) -> None:

@@ -46,6 +46,16 @@ class RolledBack(SensorError):
 
 
 @dataclass
+class Choice:
+    """One line of the sniffing form: the interface's settings, whether the sensor
+    sniffs on it now, and whether the machine has it."""
+
+    interface: Sniffing
+    chosen: bool
+    found: bool
+
+
+@dataclass
 class Console:
     """The appliance under `root`, and the machine's side of it."""
 
@@ -98,8 +108,8 @@ class Console:
         p = self.settings().proxy
         return _said(outcome, f"Proxy: {p.address}:{p.port} ({p.auth})." if p.enabled else "Proxy: none.")
 
-    def sniffing_choices(self) -> list[tuple[Sniffing, bool]]:
-        """Every interface the sniffing form offers, and whether the sensor sniffs on it now.
+    def sniffing_choices(self) -> list[Choice]:
+        """Every interface the sniffing form offers.
 
         The configured ones first, even one the machine does not report (a NIC removed
         from the VM keeps its settings until someone unticks it), then the machine's
@@ -107,9 +117,13 @@ class Console:
         uplink, and the settings refuse it.
         """
         s = self.settings()
-        chosen = [(i, True) for i in s.sniffing]
+        machine = self.system.interfaces()
+        # A machine that reports nothing (a test root) cannot say an interface is missing.
+        found = set(machine) if machine else {i.name for i in s.sniffing}
         known = {i.name for i in s.sniffing} | {s.management.interface}
-        return chosen + [(Sniffing(name), False) for name in self.system.interfaces() if name not in known]
+        return [Choice(i, True, i.name in found) for i in s.sniffing] + [
+            Choice(Sniffing(name), False, True) for name in machine if name not in known
+        ]
 
     def set_sniffing(self, interfaces: list[dict[str, Any]]) -> str:
         """Apply the sniffing section; networkd reloads the interfaces whose files changed

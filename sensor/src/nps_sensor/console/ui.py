@@ -307,17 +307,15 @@ class App:
 
     # -- Sniffing --------------------------------------------------------------------
     def sniffing(self) -> None:
-        present = set(self.console.system.interfaces())
         rows: list[tuple[str, urwid.CheckBox, urwid.RadioButton, urwid.Edit, urwid.Edit]] = []
         widgets: list[urwid.Widget] = [
             urwid.Text("Tick the interfaces to sniff on; Right/Left reach an interface's mode."),
             urwid.Divider(),
         ]
-        for iface, chosen in self.console.sniffing_choices():
-            # A configured interface the machine does not report is marked, not hidden:
-            # unticking it is how its settings go.
-            missing = " (not found)" if present and iface.name not in present else ""
-            check = urwid.CheckBox(f"{iface.name}{missing}", chosen)
+        for choice in self.console.sniffing_choices():
+            iface = choice.interface
+            # Marked, not hidden: unticking it is how its settings go.
+            check = urwid.CheckBox(iface.name + ("" if choice.found else " (not found)"), choice.chosen)
             group: list[urwid.RadioButton] = []
             default = urwid.RadioButton(group, "DEFAULT", iface.mode != "ERSPAN")
             erspan = urwid.RadioButton(group, "ERSPAN", iface.mode == "ERSPAN")
