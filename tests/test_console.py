@@ -366,6 +366,16 @@ def test_pam_refuses_a_wrong_password() -> None:
     assert System().authenticate("no-such-user-nps", "x\0y") is False  # a NUL PAM cannot take
 
 
+def test_the_machines_nics_from_ip_link() -> None:
+    """What the sniffing form offers on a real machine: NICs only (a device behind the link),
+    never loopback nor the kernel's virtual links."""
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 is not installed")
+    found = System().interfaces()
+    assert "lo" not in found
+    assert all(Path("/sys/class/net", name, "device").exists() for name in found)
+
+
 def test_rollback_with_an_injected_checker(tmp_path: Path) -> None:
     """The rollback mechanism itself, with a System whose address never arrives (static or DHCP)."""
 
