@@ -5,7 +5,8 @@ NICs), the VHDX on Hyper-V Generation 1-like hardware (the disk on IDE; QEMU has
 Hyper-V synthetic NIC, so the NICs are virtio). The deployment's properties come on
 a CD in the OVF environment format (VMware's ISO transport). The management NIC is
 QEMU's user network (DHCP, SSH forwarded to the host's loopback); the sniffing NIC is
-a UDP socket on loopback into which the test sends frames. No packet leaves the host.
+a UDP socket on loopback into which the test sends frames. The serial line (where the
+appliance's console runs) is a TCP socket on loopback. No packet leaves the host.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class VM:
     work: Path
     ssh_port: int = field(default_factory=free_port)
     sniff_port: int = field(default_factory=free_port)  # QEMU listens here for frames
+    serial_port: int = field(default_factory=free_port)  # the serial console (ttyS0), TCP on loopback
     proc: subprocess.Popen[bytes] | None = None
     # More SSH forwards, by guest address: the appliance reached at an address it is
     # given later (a static management address) through its own loopback port.
@@ -91,8 +93,13 @@ class VM:
             "2",
             "-display",
             "none",
+            # The serial line: a socket on loopback a terminal can attach to (the console
+            # runs there), and everything it says kept in serial.log for when a boot fails.
+            "-chardev",
+            f"socket,id=serial0,host=127.0.0.1,port={self.serial_port},server=on,wait=off,"
+            f"logfile={self.work / 'serial.log'}",
             "-serial",
-            f"file:{self.work / 'serial.log'}",
+            "chardev:serial0",
             "-no-reboot",
         ]
         mgmt = f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
@@ -245,6 +252,9 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
             time.sleep(3)
         state = vm.ssh("systemctl", "is-active", "nps-sensor", check=False).strip()
         checks["sensor service is active"] = state == "active"
+        consoles = vm.ssh("systemctl", "is-active", "nps-console@tty1", "nps-console@ttyS0", check=False).split()
+        checks["console on tty1 and the serial line"] = consoles == ["active", "active"]
+        checks["no login prompt beside the console"] = "agetty" not in vm.ssh("ps", "-eo", "comm", check=False)
         checks["OVF hostname applied"] = vm.ssh("hostname").strip() == TEST_PROPERTIES["hostname"]
         checks["OVF registration code applied (root only)"] = (
             vm.ssh("sudo", "stat", "-c", "%a %U", "/etc/nps-sensor/registration", check=False).strip() == "600 root"

@@ -47,6 +47,7 @@ PACKAGES = (
     "less",
     "nano",
 )
+CONSOLES = ("tty1", "ttyS0")  # where nps-sensor console runs instead of a login prompt
 KERNEL_ARGS = "net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,115200n8"
 ROOT_UUID = "6e70732d-7365-4e73-af72-000000000001"  # fixed: reproducible images, stable fstab
 
@@ -227,6 +228,14 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
             "/etc/systemd/system/nps-uplink.service": File(
                 env.get_template("systemd/nps-uplink.service.j2").render(venv=VENV)
             ),
+            # The console in place of the login prompt, on the screen (tty1) and the serial line.
+            "/etc/systemd/system/nps-console@.service": File(
+                env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
+            ),
+            # What serial-getty assumes of the far end; the palette shows the focus in monochrome.
+            "/etc/systemd/system/nps-console@ttyS0.service.d/serial.conf": File(
+                "[Unit]\nBindsTo=dev-ttyS0.device\nAfter=dev-ttyS0.device\n\n[Service]\nEnvironment=TERM=vt220\n"
+            ),
             "/etc/fstab": File(f"UUID={ROOT_UUID} / ext4 errors=remount-ro,noatime 0 1\n"),
             "/etc/hosts": File("127.0.0.1 localhost\n127.0.1.1 nps-sensor\n::1 localhost ip6-localhost\n"),
             "/etc/machine-id": File(""),  # systemd makes one at first boot: every VM its own
@@ -250,15 +259,22 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         ("nps-uplink.service", "multi-user.target.wants"),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
-        ("serial-getty@ttyS0.service", "getty.target.wants"),
+        *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),
     ):
         link = root / "etc/systemd/system" / target / unit
         link.parent.mkdir(parents=True, exist_ok=True)
-        source = f"/etc/systemd/system/{unit}" if unit.startswith("nps-") else f"/lib/systemd/system/{unit}"
-        if unit.startswith("serial-getty"):
-            source = "/lib/systemd/system/serial-getty@.service"
+        name, at, _instance = unit.partition("@")
+        template = f"{name}@.service" if at else unit  # an instance links to its template
+        source = f"/etc/systemd/system/{template}" if unit.startswith("nps-") else f"/lib/systemd/system/{template}"
         if not link.is_symlink():
             link.symlink_to(source)
+    # No login prompt where the console runs: Debian's getty on tty1 (wanted by the
+    # preset, and logind's autovt), the generator's serial getty for console=ttyS0.
+    for unit in ("getty@tty1.service", "serial-getty@ttyS0.service"):
+        (root / "etc/systemd/system/getty.target.wants" / unit).unlink(missing_ok=True)
+        mask = root / "etc/systemd/system" / unit
+        if not mask.is_symlink():
+            mask.symlink_to("/dev/null")
     resolv = root / "etc/resolv.conf"
     if resolv.exists() or resolv.is_symlink():
         resolv.unlink()

@@ -11,6 +11,7 @@ whether an address "arrived" or a password is right; without one, nothing runs.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -109,7 +110,21 @@ class System:
             return False
 
     def shell(self) -> None:
-        subprocess.run(["/bin/bash", "--login"], check=False)
+        """root's login shell set up as login(1) would: the console runs as a service,
+        which has no HOME, USER or a login's PATH."""
+        env = {
+            "HOME": "/root",
+            "USER": "root",
+            "LOGNAME": "root",
+            "SHELL": "/bin/bash",
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM": os.environ.get("TERM", "linux"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+        }
+        home = "/root" if os.path.isdir("/root") else "/"
+        # Standard error to the terminal too: the service's goes to the journal, and bash
+        # writes its prompt and what is typed there.
+        subprocess.run(["/bin/bash", "--login"], check=False, env=env, cwd=home, stderr=subprocess.STDOUT)
 
 
 class CommandSystem(System):

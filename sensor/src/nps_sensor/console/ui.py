@@ -163,13 +163,20 @@ class App:
         hub_row, hub = field("Hub URL", reg.get("hub", ""))
         code_row, code = field("Code (14 digits)", "", mask="*")
         ca_row, ca = field("Hub certificate file", "")
-        state = urwid.Text(f"Registered with {reg['hub']} as {reg['name']!r}." if reg else "Not registered yet.")
+        state = urwid.Text("")
+
+        def registered() -> None:
+            now = self.console.registration()
+            state.set_text(f"Registered with {now['hub']} as {now['name']!r}." if now else "Not registered yet.")
+
+        registered()
 
         def go() -> None:
             self.busy("Registering with the hub...")
             try:
                 self.say(self.console.register(hub.edit_text, code.edit_text, ca.edit_text))
                 code.set_edit_text("")
+                registered()
             except SensorError as e:
                 self.error(f"Registration failed: {e}")
 
@@ -417,6 +424,8 @@ class App:
                 self.error("Wrong password (or root has none: a locked account opens no shell).")
                 return
             self.loop.stop()
+            # A clean screen for the shell (a serial line keeps what the menu drew), and the way back.
+            print("\x1b[H\x1b[2JRoot shell. Type exit to return to the console.", flush=True)
             try:
                 self.console.system.shell()
             finally:
