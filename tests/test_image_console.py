@@ -26,6 +26,7 @@ BRIDGE = Path(__file__).with_name("serial_bridge.py")
 HOST = "10.0.2.2"  # the host's loopback, seen from QEMU's user network
 CA = "/etc/nps-sensor/hub-ca.pem"
 ROOT_PASSWORD = "Console-root-9"
+VCS1 = "tr -cd '[:print:]' < /dev/vcs1"  # tty1's text; its box drawing is in the VGA code page
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
@@ -62,6 +63,12 @@ def test_personalization_through_the_serial_console(appliance_dist: Path, tmp_pa
             wait_for("the console on ttyS0 and tty1", lambda: units()[:2] == ["active", "active"], 120)
             assert units()[2:] == ["inactive", "inactive"], "a login prompt runs beside the console"
             assert "agetty" not in vm.ssh("ps", "-eo", "comm", check=False)
+            # The VGA screen shows the menu too (as the hypervisor's console shows it).
+            wait_for(
+                "the menu on tty1",
+                lambda: "Personalize this scanner" in vm.ssh("sudo", "sh", "-c", VCS1, check=False),
+                60,
+            )
             # The hub's certificate where the operator would have put it (not a secret).
             vm.ssh("sudo", "sh", "-c", f"cat > {CA} <<'PEM'\n{hub.cert.read_text()}PEM")
 
