@@ -1861,15 +1861,17 @@ def test_tls_ja4_without_sni_or_alpn() -> None:
 
 def test_tls_client_hello_split_over_two_segments() -> None:
     """A ClientHello longer than a segment (post-quantum key shares make Chrome's about
-    1,800 bytes): the SNI in the first segment is kept; no JA3/JA4 from half a hello."""
+    1,800 bytes) is completed from the next segment: the facts of the whole hello, the
+    SNI from the first segment counted once."""
     exts = client_hello_extensions()
     exts.insert(3, tls_ext(0xFE0D, bytes(1500)))  # a large extension after the SNI
     hello = client_hello(exts)
-    first, second = hello[:1400], hello[1400:]
-    facts, _ = collect([tcp4(50000, 443)(first), tcp4(50000, 443)(second)])
-    got = about(facts, A4)
-    assert ("tls", "sni", SNI_NAME) in got
-    assert not any(k in ("ja3", "ja4") for _, k, _ in got)
+    whole, _ = collect(conversation(443, [(True, hello)]))
+    facts, errors = collect(conversation(443, [(True, hello[:1400]), (True, hello[1400:])]))
+    assert about(facts, A4) == about(whole, A4)
+    assert {k for _, k, _ in about(facts, A4)} == {"sni", "ja3", "ja4"}
+    assert facts[(ip_key(A4), mac_key(MA), "tls", "sni", SNI_NAME)].count == 1
+    assert not errors
 
 
 def test_tls_server_flight_ja3s_and_certificate() -> None:

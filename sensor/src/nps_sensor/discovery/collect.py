@@ -10,6 +10,8 @@ a dissector can learn from:
   apart from its banner), and then only the message types that can name a device
   (`_naming_messages`), not their bulk;
 * TCP SYN and SYN+ACK (one per connection) for OS fingerprints;
+* the segments that continue a ClientHello cut by its first segment's end, found by
+  their sequence number, only while such a hello is pending (`tls.Hellos`);
 * ICMPv6 router and neighbour discovery;
 * link-layer frames by EtherType (LLDP) or SNAP header (CDP).
 
@@ -187,6 +189,27 @@ SSH_KEXINIT = 20
 SSH_PACKET_MAX = 35000  # RFC 4253 6.1
 
 
+HELLO_SEGMENTS = 6  # segments after the first that may complete a ClientHello
+
+
+def _cut_hellos(d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Of TLS segments, those that open a ClientHello which goes on past their end:
+    `tls.starts_cut_hello` on arrays (record type and version are already known).
+    A whole hello in one segment, the common case, is one compare away from here."""
+    ok = np.flatnonzero(room >= 6)
+    x = d.be32(rows[ok], start[ok] + 2)  # version's low byte, record length, message type
+    record = ((x >> 8) & 0xFFFF).astype(np.int64)
+    r = room[ok]
+    cut = ((x & 0xFF) == tls.CLIENT_HELLO) & ((record + 5 > r) | (r < 9))
+    inside = np.flatnonzero(((x & 0xFF) == tls.CLIENT_HELLO) & ~cut)
+    if len(inside):  # whole records: a hello may still go on in a next record (rarely)
+        i = ok[inside]
+        size = (d.be32(rows[i], start[i] + 5) & 0xFFFFFF).astype(np.int64)
+        cut[inside] = size + 4 > record[inside]
+    out: np.ndarray = ok[cut]
+    return out
+
+
 def _naming_messages(
     d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarray, w: np.ndarray, kind: np.ndarray
 ) -> np.ndarray:
@@ -250,6 +273,10 @@ class Discoverer:
     def __init__(self, stats: Stats, cfg: Config | None = None) -> None:
         self.stats = stats
         self.facts = Facts()
+        self.hellos = tls.Hellos()  # ClientHellos waiting for their next segment
+        # The dissectors by id; TLS's keeps this discoverer's pending hellos.
+        self.parsers: list[Callable[[Packet], None]] = [d.parse for d in DISSECTORS]
+        self.parsers[ID["tls"]] = self.hellos.dissect
         if cfg is not None:
             self.reconfigure(cfg)
         self.selected = 0  # packets handed to a dissector
@@ -284,7 +311,7 @@ class Discoverer:
 
         tcp = np.flatnonzero(ported & (proto == TCP))
         if len(tcp):
-            self._tcp(d, idx, tcp, rows, ids, bodies)
+            self._tcp(d, idx, tcp, rows, ids, bodies, float(ts[tcp[-1]]))
 
         nd = np.flatnonzero((d.icmptype[idx] >= 133) & (d.icmptype[idx] <= 136) & (proto == ICMPV6))
         if len(nd):
@@ -368,9 +395,11 @@ class Discoverer:
         rows: list[np.ndarray],
         ids: list[np.ndarray],
         bodies: list[np.ndarray],
+        now: float,
     ) -> None:
-        """TCP segments worth a dissector: SYNs to fingerprint, and segments whose first
-        payload bytes (or port and message type) say they can name a device."""
+        """TCP segments worth a dissector: SYNs to fingerprint, segments whose first
+        payload bytes (or port and message type) say they can name a device, and those
+        that continue a ClientHello longer than its first segment."""
         f = tcp if isinstance(idx, slice) else idx[tcp]
         t1 = d.t1[f]
         start = d.l4[f] + ((t1 >> U64(28)) & U64(0xF)).astype(np.int64) * 4
@@ -396,11 +425,38 @@ class Discoverer:
             by_port = _naming_messages(d, sub, start[has4], room[has4], w, by_port)
             kind = np.where(kind > 0, kind, by_port)
             pick[has4] = np.where(kind > 0, kind, pick[has4])
+            hellos = has4[kind == ID["tls"]]
+            cut = _cut_hellos(d, f[hellos], start[hellos], room[hellos]) if len(hellos) else hellos
+            if len(cut) or self.hellos.pending:
+                pick[self._hello_rest(d, f, room, hellos[cut], now)] = ID["tls"]
         keep = np.flatnonzero(pick)
         if len(keep):
             rows.append(tcp[keep])
             ids.append(pick[keep])
             bodies.append(start[keep])
+
+    def _hello_rest(self, d: Decoded, f: np.ndarray, room: np.ndarray, cut: np.ndarray, now: float) -> np.ndarray:
+        """Rows of `f` whose sequence number continues a cut ClientHello: one pending
+        from an earlier batch, or one of this batch's `cut` rows (whose following
+        segments are most often in the same batch), then the segments after those.
+
+        A sequence number is 32 random bits: other flows' segments almost never match,
+        and the TLS dissector checks the flow of those that do. Only batches with a cut
+        hello, or while one is pending, pay for these few array operations.
+        """
+        seq = d.t0[f] & U64(tls.SEQ_MASK)  # the first 8 TCP bytes: ports and sequence number
+        want = np.array(self.hellos.expected(now), dtype=np.uint64)
+        if len(cut):
+            want = np.concatenate([want, (seq[cut] + room[cut].astype(np.uint64)) & U64(tls.SEQ_MASK)])
+        data = np.flatnonzero(room > 0)
+        found = []
+        for _ in range(HELLO_SEGMENTS):
+            if not len(want):
+                break
+            hit = data[np.isin(seq[data], want)]
+            found.append(hit)
+            want = (seq[hit] + room[hit].astype(np.uint64)) & U64(tls.SEQ_MASK)
+        return np.concatenate(found) if found else data[:0]
 
     def _new_stacks(self, d: Decoded, frames: np.ndarray) -> np.ndarray:
         """Which SYNs to fingerprint: the first SYN and the first SYN+ACK of each
@@ -466,6 +522,7 @@ class Discoverer:
         facts = self.facts
         recent = facts.recent
         errors = self.stats.decode_errors
+        parsers = self.parsers
         repeats = REPEATS
         for k, (i, t, a, b4, b, e, sm, dm) in enumerate(
             zip(
@@ -488,10 +545,9 @@ class Discoverer:
                     continue
                 if len(recent) < RECENT_MAX:
                     recent.add(key)
-            dissector = DISSECTORS[i]
             p = Packet(t, src[k], dst[k], sm, dm, proto[k], sport[k], dport[k], data, b4 - a, b - a)
             p.out = facts
             try:
-                dissector.parse(p)
+                parsers[i](p)
             except (Malformed, IndexError, ValueError, struct.error, UnicodeError, OverflowError):
-                errors[f"malformed-{dissector.name}"] += 1
+                errors[f"malformed-{DISSECTORS[i].name}"] += 1

@@ -1,15 +1,22 @@
 """TLS handshakes: the client's SNI, JA4 and JA3; the server's JA3S and certificate.
 
 JA4 follows FoxIO's specification (ja4/technical_details/JA4.md); JA3 and JA3S
-follow Salesforce's. GREASE values (RFC 8701) are left out of both, as specified.
+follow Salesforce's. GREASE values (RFC 8701) are left out of both, as specified
+(JA4 also from the signature algorithms, as FoxIO's own tools do since they fixed it).
 A certificate is visible only up to TLS 1.2, where it travels in clear after the
 ServerHello; its subject names the server.
+
+A ClientHello longer than its segment (post-quantum key shares make a current
+browser's about 1,800 bytes: two segments) is completed from the next in-order
+segments of its flow by `Hellos`; the vector stage (`collect`) sends those segments
+here only while such a hello is pending, so other traffic pays nothing for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass
 
 from nps_sensor.discovery.packet import Malformed, Packet, text
 
@@ -71,8 +78,10 @@ def extensions(b: bytes, at: int) -> tuple[list[tuple[int, bytes]], bool]:
     return out, k == size
 
 
-def client_hello(p: Packet, body: bytes, cut: bool = False) -> None:
-    """`cut`: the segment ends inside the hello, the rest is in the next one."""
+def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = None) -> str:
+    """The hello's SNI ('' if none). `cut`: the segment ends inside the hello, the rest
+    is in the next one. `told`: the hello was reassembled, and its first segment already
+    gave its facts (this SNI) as far as they went: they are not counted twice."""
     version = int.from_bytes(body[0:2], "big")
     at = 34
     _, at = _vector(body, at, 1)  # session id
@@ -96,20 +105,23 @@ def client_hello(p: Packet, body: bytes, cut: bool = False) -> None:
         elif kind == POINT_FORMATS and data:
             formats = list(data[1 : 1 + data[0]])
         elif kind == SIG_ALGS and len(data) >= 2:
-            sig_algs = _u16s(data[2:])
+            sig_algs = [a for a in _u16s(data[2 : 2 + int.from_bytes(data[0:2], "big")]) if not is_grease(a)]
         elif kind == SUPPORTED_VERSIONS and data:
             versions = [v for v in _u16s(data[1 : 1 + data[0]]) if not is_grease(v)]
     ext_ids = [k for k, _ in exts if not is_grease(k)]
-    if sni:
-        p.fact("tls", "sni", sni.lower().rstrip("."))
-    p.fact_dst("tls", "service", ("tcp", p.dport, "tls"))
+    sni = sni.lower().rstrip(".")
+    if sni and sni != told:
+        p.fact("tls", "sni", sni)
+    if told is None:
+        p.fact_dst("tls", "service", ("tcp", p.dport, "tls"))
     if not whole:  # no fingerprint from half a hello
         if cut:
-            return
+            return sni
         raise Malformed("extensions run past the ClientHello")
     ja3 = ",".join([str(version), *("-".join(map(str, v)) for v in (suites, ext_ids, groups, formats))])
     p.fact("tls", "ja3", hashlib.md5(ja3.encode(), usedforsecurity=False).hexdigest())
     p.fact("tls", "ja4", ja4("t", version, versions, SNI in ext_ids, suites, ext_ids, alpn, sig_algs))
+    return sni
 
 
 def ja4(
@@ -239,10 +251,124 @@ def cert_subject(der: bytes, whole: bool = True) -> str:
 
 
 def dissect(p: Packet) -> None:
-    for kind, body, cut in handshakes(p.payload):
+    _messages(p, handshakes(p.payload))
+
+
+def _messages(p: Packet, found: list[tuple[int, bytes, bool]]) -> str:
+    """Facts of the handshake messages `found`; the ClientHello's SNI, if any."""
+    sni = ""
+    for kind, body, cut in found:
         if kind == CLIENT_HELLO and len(body) >= 38:
-            client_hello(p, body, cut)
+            sni = client_hello(p, body, cut)
         elif kind == SERVER_HELLO and len(body) >= 38:
             server_hello(p, body, cut)
         elif kind == CERTIFICATE:
             certificate(p, body, cut)
+    return sni
+
+
+# --- ClientHellos over several segments ------------------------------------------------
+
+HELLO_MAX = 8192  # bytes held per flow: a hello with post-quantum shares needs ~1,800
+PENDING_MAX = 512  # flows held at once: at most HELLO_MAX * PENDING_MAX bytes
+PENDING_AGE = 5.0  # seconds: a client sends its hello's segments back to back
+SEQ_MASK = 0xFFFFFFFF
+
+
+def starts_cut_hello(payload: bytes) -> bool:
+    """Whether `payload` opens a ClientHello that goes on past its end: the record is
+    longer than the segment, or the hello longer than its record. The vector stage in
+    `collect` asks the same of its arrays, so that the segments after it are sent here."""
+    n = len(payload)
+    if n < 6 or payload[0] != HANDSHAKE or payload[1] != 3 or payload[5] != CLIENT_HELLO:
+        return False
+    record = int.from_bytes(payload[3:5], "big")
+    return record + 5 > n or n < 9 or int.from_bytes(payload[6:9], "big") + 4 > record
+
+
+@dataclass(slots=True)
+class Pending:
+    data: bytearray  # the hello's records so far
+    next_seq: int  # where the next segment must start
+    ts: float  # when its first segment came
+    sni: str  # what that segment gave
+
+
+class Hellos:
+    """ClientHellos cut by their segment's end, completed from the segments that follow.
+
+    Only in-order segments of the same direction complete a hello: a segment that
+    leaves a gap or starts elsewhere drops it (its first segment's facts stay). The
+    state is bounded by `PENDING_MAX` flows of at most `HELLO_MAX` bytes, and a hello
+    not completed within `PENDING_AGE` seconds is forgotten.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[int, int, int, int], Pending] = {}
+
+    def expected(self, now: float) -> list[int]:
+        """Sequence numbers that would continue a pending hello (for the vector stage)."""
+        self._expire(now)
+        return [h.next_seq for h in self.pending.values()]
+
+    def _expire(self, now: float) -> None:
+        pending = self.pending
+        while pending:
+            key = next(iter(pending))
+            if pending[key].ts >= now - PENDING_AGE:
+                break
+            del pending[key]
+
+    def dissect(self, p: Packet) -> None:
+        if self.pending:
+            key = (p.src, p.dst, p.sport, p.dport)
+            held = self.pending.get(key)
+            if held is not None and self._more(p, key, held):
+                return
+        payload = p.payload
+        found = handshakes(payload)
+        if found:  # the vector stage's guess made sure: its records say whether it is cut
+            cut = found[0][0] == CLIENT_HELLO and found[0][2]
+        else:
+            cut = starts_cut_hello(payload)
+        if not cut:
+            _messages(p, found)
+            return
+        held = self._hold(p, payload)
+        sni = _messages(p, found)
+        if held is not None:
+            held.sni = sni
+
+    def _hold(self, p: Packet, payload: bytes) -> Pending | None:
+        key = (p.src, p.dst, p.sport, p.dport)
+        pending = self.pending
+        pending.pop(key, None)  # a retransmitted first segment starts afresh
+        if len(payload) >= HELLO_MAX:
+            return None
+        self._expire(p.ts)
+        while len(pending) >= PENDING_MAX:
+            del pending[next(iter(pending))]
+        seq = int.from_bytes(p.data[p.l4 + 4 : p.l4 + 8], "big")
+        held = Pending(bytearray(payload), (seq + len(payload)) & SEQ_MASK, p.ts, "")
+        pending[key] = held
+        return held
+
+    def _more(self, p: Packet, key: tuple[int, int, int, int], held: Pending) -> bool:
+        """Add the segment `p` to the hello `held`; False if it does not continue it."""
+        payload = p.payload
+        seq = int.from_bytes(p.data[p.l4 + 4 : p.l4 + 8], "big")
+        if seq != held.next_seq or p.ts - held.ts > PENDING_AGE:
+            del self.pending[key]  # out of order, a gap, or too late: no reordering here
+            return False
+        if not payload:
+            return True
+        held.data += payload
+        held.next_seq = (seq + len(payload)) & SEQ_MASK
+        found = handshakes(bytes(held.data))
+        if found and found[0][0] == CLIENT_HELLO and not found[0][2]:
+            del self.pending[key]
+            if len(found[0][1]) >= 38:
+                client_hello(p, found[0][1], told=held.sni)
+        elif len(held.data) >= HELLO_MAX or (found and found[0][0] != CLIENT_HELLO):
+            del self.pending[key]
+        return True
