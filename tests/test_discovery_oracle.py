@@ -9,7 +9,8 @@ attributes):
   registration, on the asset of the address it names;
 * every name of an A/AAAA record in an mDNS or LLMNR response, on the asset of
   the responder (mDNS) or of the address (LLMNR);
-* every TLS SNI, on the asset of the client that sent it;
+* every TLS SNI and ClientHello JA3 (tshark's `tls.handshake.ja3`), on the asset of
+  the client that sent it (its `tls_sni` and `ja3`);
 * every HTTP User-Agent, on the asset of the client that sent it.
 
 Names compare case-insensitively, without NetBIOS suffix types, a `.local` domain
@@ -37,7 +38,10 @@ CONFIG = textwrap.dedent(
         ranges: ["0.0.0.0/0", "::/0"]
     """
 )
-FILTER = "dhcp.option.hostname || nbns || mdns || llmnr || tls.handshake.extensions_server_name || http.user_agent"
+FILTER = (
+    "dhcp.option.hostname || nbns || mdns || llmnr || tls.handshake.extensions_server_name || tls.handshake.ja3"
+    " || http.user_agent"
+)
 LAYERS = "frame eth ip ipv6 dhcp nbns mdns llmnr tls http"
 HOST_SUFFIX = re.compile(r"<(00|20)>$")
 
@@ -122,6 +126,9 @@ def expectations(tshark: str, capture: Path) -> list[tuple[str, str, str, str]]:
         for sni in values(layers.get("tls") or {}, "tls.handshake.extensions_server_name"):
             if src and sni:
                 out.append(("tls_sni", f"ip:{src}", "tls", sni.lower().rstrip(".")))
+        for ja3 in values(layers.get("tls") or {}, "tls.handshake.ja3"):
+            if src and ja3:
+                out.append(("ja3", f"ip:{src}", "tls", ja3))
         for agent in values(layers.get("http") or {}, "http.user_agent"):
             if src and agent.strip():
                 out.append(("user_agents", f"ip:{src}", "http", "".join(c for c in agent if c.isprintable()).strip()))

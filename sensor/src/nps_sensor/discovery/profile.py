@@ -88,6 +88,7 @@ def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
     """The report's discovery fields for one asset, from all its facts."""
     hostnames: dict[tuple[str, str], str] = {}
     sni: set[str] = set()
+    client_fps: dict[str, set[str]] = {"ja3": set(), "ja4": set()}  # its TLS stacks
     agents: set[str] = set()
     services: dict[tuple[str, int], str] = {}
     for (source, key, value), _ in sorted(facts.items(), key=lambda kv: kv[1].first):
@@ -95,6 +96,8 @@ def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
             hostnames.setdefault((value.lower().rstrip("."), source), value.rstrip("."))
         elif source == "tls" and key == "sni" and isinstance(value, str):
             sni.add(value)
+        elif source == "tls" and key in client_fps and isinstance(value, str):
+            client_fps[key].add(value)
         elif source == "http" and key == "user_agent" and isinstance(value, str):
             agents.add(value)
         elif key == "service" and isinstance(value, tuple) and len(value) == 3:
@@ -105,6 +108,8 @@ def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
     return {
         "hostnames": [{"name": name, "source": source} for (_, source), name in sorted(hostnames.items())],
         "tls_sni": sorted(sni),
+        "ja3": sorted(client_fps["ja3"]),
+        "ja4": sorted(client_fps["ja4"]),
         "user_agents": sorted(agents),
         "services": [
             {"port": port, "proto": proto, "product": product or None}
