@@ -48,6 +48,8 @@ PROPERTY_KEYS = (
     "proxy.password",
     "ssh.authorized_key",
     "registration.code",
+    "registration.hub",
+    "registration.fingerprint",
 )
 
 OVF_NS = "http://schemas.dmtf.org/ovf/envelope/1"

@@ -228,6 +228,9 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
             "/etc/systemd/system/nps-uplink.service": File(
                 env.get_template("systemd/nps-uplink.service.j2").render(venv=VENV)
             ),
+            "/etc/systemd/system/nps-register.service": File(
+                env.get_template("systemd/nps-register.service.j2").render(venv=VENV)
+            ),
             # The console in place of the login prompt, on the screen (tty1) and the serial line.
             "/etc/systemd/system/nps-console@.service": File(
                 env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
@@ -257,6 +260,7 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         ("nps-sensor.service", "multi-user.target.wants"),
         ("nps-firstboot.service", "multi-user.target.wants"),
         ("nps-uplink.service", "multi-user.target.wants"),
+        ("nps-register.service", "multi-user.target.wants"),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
         *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),

@@ -11,7 +11,9 @@ are saved as text (tmp_path/captures, and $NPS_CONSOLE_CAPTURES when set: the RE
 from __future__ import annotations
 
 import ctypes.util
+import hashlib
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -512,3 +514,29 @@ def test_status_shows_the_sensing_state_and_throughput(appliance: tuple[Screen, 
         screen.save("status-sensing")
     finally:
         server.stop()
+
+
+def test_personalize_with_what_the_deployment_gave(appliance: tuple[Screen, Path], tmp_path: Path) -> None:
+    """The OVF properties named the hub, the code and the certificate's fingerprint, but the
+    boot could not register (say the hub was down): the form offers them, Register is enough."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed: the hub's test certificate (./bootstrap)")
+    screen, root = appliance
+    hub = HubProcess(tmp_path)
+    hub.start()
+    try:
+        sid, code = hub.api().create_sensor("deployed-console")
+        assert hub.cert is not None
+        pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(hub.cert.read_text())).hexdigest()
+        settings = Settings(registration_hub=hub.url, registration_code=code, registration_fingerprint=pin)
+        write(root, files(settings))
+        screen.menu(0)
+        shown = screen.wait("(left empty: the code the deployment gave)", hub.url, pin[:40])
+        assert code not in shown
+        screen.keys("Tab", "Tab", "Tab", "Enter")
+        screen.wait("Appliance registration completed successfully")
+        screen.save("personalize-deployed")
+        assert not (root / "etc/nps-sensor/registration").exists()  # a code works once
+        assert hub.api().sensor(sid)["status"] == "Paused"
+    finally:
+        hub.stop()

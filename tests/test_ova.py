@@ -46,6 +46,8 @@ EXPECTED_KEYS = [
     "proxy.password",
     "ssh.authorized_key",
     "registration.code",
+    "registration.hub",
+    "registration.fingerprint",
 ]
 
 
@@ -142,6 +144,8 @@ def test_first_boot_reads_the_environment_the_descriptor_implies() -> None:
         "proxy.password": "pw",
         "ssh.authorized_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasic test@host",
         "registration.code": "12345678901234",
+        "registration.hub": "https://hub.example.net:8443/",
+        "registration.fingerprint": "AB:" * 31 + "AB",
     }
     names = list(properties(etree.tostring(descriptor())))
     env = (
@@ -159,6 +163,7 @@ def test_first_boot_reads_the_environment_the_descriptor_implies() -> None:
     )
     assert (settings.proxy.address, settings.proxy.port, settings.proxy.auth) == ("proxy.example.net", 3128, "basic")
     assert settings.registration_code == "12345678901234"
+    assert (settings.registration_hub, settings.registration_fingerprint) == ("https://hub.example.net:8443", "ab" * 32)
     assert settings.ssh_keys == ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBasic test@host"]
 
 

@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     ap = sub.add_parser("appliance", help="appliance settings (first boot, changes)", description="Appliance settings.")
     ap_sub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     ap_sub.add_parser("firstboot", help="apply the OVF environment's properties (run by nps-firstboot.service)")
+    ap_sub.add_parser(
+        "register",
+        help="register with the hub the deployment named (run by nps-register.service)",
+        description="Register with the hub and code the deployment gave (OVF properties registration.hub, "
+        "registration.code and optionally registration.fingerprint). Exit 75 while the hub cannot be reached "
+        "(the service tries again), 2 when the hub refuses.",
+    )
     apply = ap_sub.add_parser(
         "apply",
         help="change the settings: a JSON document on standard input (the Ansible roles' door)",
@@ -151,6 +158,10 @@ def _appliance(args: argparse.Namespace) -> int:
         return _apply(args)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    if args.action == "register":
+        from nps_sensor.appliance import registration
+
+        return registration.run()
     return firstboot.run()
 
 

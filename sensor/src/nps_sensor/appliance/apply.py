@@ -19,6 +19,7 @@ from typing import Any
 
 from nps_sensor.appliance.firstboot import _classification, _uids
 from nps_sensor.appliance.render import (
+    HUB_ENV,
     NETWORK_DIR,
     PROXY_ENV,
     REGISTRATION,
@@ -132,6 +133,10 @@ def current(root: Path = Path("/")) -> Settings:
             raise SettingsError(f"{e}; the proxy settings replace it", "proxy") from None
         s.proxy = Proxy(p.address, p.port, p.auth, p.user, p.password)
     s.registration_code = _read(root / REGISTRATION.lstrip("/")).strip()
+    hub = dict(
+        line.split("=", 1) for line in _read(root / HUB_ENV.lstrip("/")).splitlines() if "=" in line and line[0] != "#"
+    )
+    s.registration_hub, s.registration_fingerprint = hub.get("NPS_HUB_URL", ""), hub.get("NPS_HUB_FINGERPRINT", "")
     return s
 
 

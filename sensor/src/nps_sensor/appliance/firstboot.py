@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from nps_sensor.appliance.render import files, write
-from nps_sensor.appliance.settings import Management, Proxy, Settings, SettingsError, Sniffing
+from nps_sensor.appliance.settings import Management, Proxy, Settings, SettingsError, Sniffing, fingerprint
 
 log = logging.getLogger("nps-firstboot")
 OE = "{http://schemas.dmtf.org/ovf/environment/1}"
@@ -68,6 +68,9 @@ def settings_from(props: dict[str, str], base: Settings | None = None) -> Settin
         )
     if get("registration.code"):
         s.registration_code = get("registration.code").replace(" ", "")
+    if get("registration.hub"):
+        s.registration_hub = get("registration.hub").rstrip("/")
+        s.registration_fingerprint = fingerprint(get("registration.fingerprint"))
     keys = [k for k in props.get("ssh.authorized_key", "").splitlines() if k.strip()]
     if keys:
         s.ssh_keys = keys

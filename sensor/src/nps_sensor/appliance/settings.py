@@ -10,12 +10,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from nps_sensor.config import PROXY_AUTH
 
 MODES = ("DEFAULT", "ERSPAN")
 HOSTNAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
 CODE = re.compile(r"^\d{14}$")
+FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 of the hub's certificate, hex
+
+
+def fingerprint(text: str) -> str:
+    """A certificate fingerprint as people copy it (`AB:CD:...`, spaces) in one form: lowercase hex."""
+    return "".join(c for c in text.lower() if c not in ": ")
 
 
 class SettingsError(ValueError):
@@ -76,6 +83,8 @@ class Settings:
     proxy: Proxy = field(default_factory=Proxy)
     sniffing: list[Sniffing] = field(default_factory=lambda: [Sniffing("eth1")])
     registration_code: str = field(default="", repr=False)
+    registration_hub: str = ""  # the hub the deployment names: registration at boot, no console needed
+    registration_fingerprint: str = ""  # the hub's certificate, pinned by its SHA-256
     ssh_keys: list[str] = field(default_factory=list)
 
     def check(self) -> None:
@@ -99,6 +108,18 @@ class Settings:
                 _netmask(f"sniffing {s.name} netmask", s.netmask, "sniffing.netmask")
         if self.registration_code and not CODE.match(self.registration_code):
             raise SettingsError("registration code: exactly 14 digits", "registration_code")
+        if self.registration_hub:
+            parts = urlsplit(self.registration_hub)
+            if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in self.registration_hub):
+                raise SettingsError(
+                    f"registration hub {self.registration_hub!r}: the hub's address, like https://hub.example.org",
+                    "registration_hub",
+                )
+        if self.registration_fingerprint and not FINGERPRINT.match(self.registration_fingerprint):
+            raise SettingsError(
+                "registration fingerprint: the SHA-256 of the hub's certificate, 64 hex digits (colons allowed)",
+                "registration_fingerprint",
+            )
         for key in self.ssh_keys:
             if not re.match(r"^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$", key.strip()):
                 raise SettingsError("ssh key: one public key per line, like 'ssh-ed25519 AAAA... comment'", "ssh_keys")

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from nps_sensor.appliance.apply import MANAGEMENT_FILE, Outcome, apply, current
-from nps_sensor.appliance.render import PROXY_ENV, SENSOR_YAML, File, write
-from nps_sensor.appliance.settings import CODE, Settings, SettingsError, Sniffing
+from nps_sensor.appliance.render import PROXY_ENV, REGISTRATION, SENSOR_YAML, File, write
+from nps_sensor.appliance.settings import CODE, FINGERPRINT, Settings, SettingsError, Sniffing, fingerprint
 from nps_sensor.console.system import System, wait_for_address
 from nps_sensor.errors import SensorError
+from nps_sensor.uplink.state import DEFAULT_STATE
 
-STATE = "/var/lib/nps-sensor/hub.json"
+STATE = DEFAULT_STATE
 LABELS = {
     "management.address": "IP address",
     "management.netmask": "Netmask",
@@ -142,22 +143,35 @@ class Console:
         )
         return _said(outcome, f"Sniffing on {said}.")
 
-    def register(self, hub: str, code: str, ca_file: str = "") -> str:
-        """Register with the hub in-process; SensorError says why not and what to check."""
+    def register(self, hub: str, code: str, certificate: str = "") -> str:
+        """Register with the hub in-process; SensorError says why not and what to check.
+
+        An empty code is the deployment's (OVF property), if it gave one. `certificate`
+        pins the hub's certificate: a PEM file, or its SHA-256 fingerprint."""
         from nps_sensor.uplink import proxy
         from nps_sensor.uplink.register import register
 
-        code = code.strip()
+        code = code.strip() or self.settings().registration_code
         if not CODE.match(code):
             raise SensorError("the personalization code is exactly 14 digits (shown on the hub for this sensor)")
         if not hub.strip():
             raise SensorError("give the hub's address, like https://hub.example.org")
+        pin = certificate.strip()
+        by_fingerprint = bool(FINGERPRINT.match(fingerprint(pin)))
         settings = proxy.load(str(self.path(PROXY_ENV)))
         try:
-            register(hub.strip(), code, str(self.path(STATE)), ca_file.strip() or None, settings)
+            register(
+                hub.strip(),
+                code,
+                str(self.path(STATE)),
+                None if by_fingerprint else pin or None,
+                settings,
+                fingerprint(pin) if by_fingerprint else None,
+            )
         except SensorError as e:
             reason, check = explain(str(e))
             raise SensorError(f"{reason}: {e}. Check: {check}") from None
+        self.path(REGISTRATION).unlink(missing_ok=True)  # a code works once
         self.system.start_uplink()
         return "Appliance registration completed successfully"
 

@@ -36,11 +36,20 @@ SERIAL_SIZE = (25, 80)  # rows, columns: what a serial line is given when it rep
 
 
 class TabListBox(urwid.ListBox[int]):
-    """Tab and Shift-Tab move between fields like Down and Up."""
+    """Tab and Shift-Tab go to the next and previous field. Not Down and Up: in a field
+    whose text wraps (a fingerprint), those move the cursor inside the field."""
 
     def keypress(self, size: tuple[int, int], key: str) -> str | None:  # type: ignore[override]
-        key = {"tab": "down", "shift tab": "up"}.get(key, key)
-        return super().keypress(size, key)
+        if key not in ("tab", "shift tab"):
+            return super().keypress(size, key)
+        following = self.body.get_next if key == "tab" else self.body.get_prev
+        widget, position = following(self.focus_position)
+        while widget is not None and position is not None:
+            if widget.selectable():
+                self.focus_position = position
+                return None
+            widget, position = following(position)
+        return None
 
 
 class ButtonRow(urwid.Columns):
@@ -160,10 +169,12 @@ class App:
     # -- Personalize -----------------------------------------------------------------
     def personalize(self) -> None:
         reg = self.console.registration()
-        hub_row, hub = field("Hub URL", reg.get("hub", ""))
+        deployed = self.console.settings()
+        hub_row, hub = field("Hub URL", reg.get("hub", "") or deployed.registration_hub)
         code_row, code = field("Code (14 digits)", "", mask="*")
-        ca_row, ca = field("Hub certificate file", "")
+        ca_row, ca = field("Hub certificate", "" if reg else deployed.registration_fingerprint)
         state = urwid.Text("")
+        deployed_code = urwid.Text(("label", "  (left empty: the code the deployment gave)"))
 
         def registered() -> None:
             now = self.console.registration()
@@ -187,8 +198,9 @@ class App:
                 urwid.Divider(),
                 hub_row,
                 code_row,
+                *([deployed_code] if deployed.registration_code else []),
                 ca_row,
-                urwid.Text(("label", "  (optional: the hub's PEM certificate, pinned)")),
+                urwid.Text(("label", "  (optional, pinned: the hub's PEM file, or its SHA-256 fingerprint)")),
                 urwid.Divider(),
                 self.buttons(("Register", go), ("Back", self.main_menu)),
             ],

@@ -23,7 +23,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     g.add_argument(
         "--code-file", metavar="FILE", help="read the code from this file (e.g. /etc/nps-sensor/registration)"
     )
-    g.add_argument("--ca", metavar="FILE", help="trust only this certificate (PEM) for the hub (pinned)")
+    pin = g.add_mutually_exclusive_group()
+    pin.add_argument("--ca", metavar="FILE", help="trust only this certificate (PEM) for the hub (pinned)")
+    pin.add_argument(
+        "--fingerprint",
+        metavar="SHA256",
+        help="trust only the hub certificate with this SHA-256 (hex, colons allowed): checked before the code is sent",
+    )
     _common(g)
     u = sub.add_parser(
         "uplink",
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         from nps_sensor.uplink.register import read_code, register
 
         code = read_code(args.code_file, sys.stdin, prompt=sys.stdin.isatty())
-        done = register(args.hub, code, args.state, args.ca, settings)
+        done = register(args.hub, code, args.state, args.ca, settings, args.fingerprint)
         print(
             f"registered with {done.hub} as sensor {done.name!r}; "
             "start the uplink: `systemctl start nps-uplink` (on the appliance) or `nps-sensor uplink --config FILE`"

@@ -46,18 +46,37 @@ def tls_context(ca_pem: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if ca_pem:
         ctx = ssl.create_default_context(cadata=ca_pem)
+        # A pinned certificate is trusted as it is, even one a private authority signed
+        # (whose root the appliance does not have); the host name is still checked.
+        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return ctx
+
+
+def inspecting_context() -> ssl.SSLContext:
+    """Accepts any certificate: only to read the hub's before anything is sent, and compare
+    it with a pinned fingerprint (`register.pinned`)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
 class HubClient:
-    def __init__(self, hub: str, token: str = "", ca_pem: str = "", proxy: ProxySettings | None = None) -> None:
+    def __init__(
+        self,
+        hub: str,
+        token: str = "",
+        ca_pem: str = "",
+        proxy: ProxySettings | None = None,
+        context: ssl.SSLContext | None = None,
+    ) -> None:
         self.hub = check_url(hub)
         self.proxy = proxy
         headers = {"User-Agent": "nps-sensor-uplink"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
-            verify: ssl.SSLContext | bool = tls_context(ca_pem)
+            verify: ssl.SSLContext | bool = context or tls_context(ca_pem)
         except (ssl.SSLError, ValueError) as e:
             raise SensorError(f"the pinned hub certificate is not a readable PEM certificate: {e}") from None
         if proxy is not None and proxy.auth == "ntlm":
@@ -86,10 +105,38 @@ class HubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def certificate(self) -> bytes:
+        """The certificate (DER) the hub showed on this client's connection."""
+        r = self._send("GET", "/api/v1/health")
+        stream = r.extensions.get("network_stream")
+        ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+        der = ssl_object.getpeercert(True) if ssl_object is not None else None  # DER; positional for both socket kinds
+        if not der:
+            raise SensorError(f"the hub at {self.hub} showed no certificate (is it https://?)")
+        return bytes(der)
+
     def post(self, path: str, **kw: Any) -> dict[str, Any]:
+        r = self._send("POST", path, **kw)
+        try:
+            body = r.json()
+        except ValueError:
+            body = {}
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if r.status_code in (401, 410):
+            raise Gone(f"the hub refused this sensor: {detail or r.reason_phrase}")
+        if r.status_code >= 500 or r.status_code in (408, 429):
+            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}" + (f": {detail}" if detail else ""))
+        if r.status_code >= 400:
+            raise SensorError(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})")
+        if not isinstance(body, dict):
+            raise Retry(f"the hub at {self.hub} answered something else than JSON")
+        return body
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The request; every way it can fail becomes one line saying what to check."""
         via = f" through the proxy {self.proxy.where}" if self.proxy else ""
         try:
-            r = self.http.post(path, **kw)
+            r = self.http.request(method, path, **kw)
         except httpx.ProxyError as e:
             where = self.proxy.where if self.proxy else ""
             if any(code in str(e) for code in ("407", "401")):  # tinyproxy says 401 to CONNECT
@@ -104,7 +151,7 @@ class HubClient:
                     " (an SSL-inspecting proxy? the sensor needs the hub's own certificate: exempt the hub from "
                     "inspection)"
                     if self.proxy
-                    else " (pin the hub's certificate with --ca at registration)"
+                    else " (pin the hub's certificate at registration: --ca FILE or --fingerprint SHA256)"
                 )
                 raise Retry(f"the hub's certificate at {self.hub} did not verify{via}: {_reason(text)}{hint}") from None
             raise Retry(f"cannot reach the hub at {self.hub}{via}: {_reason(text)}") from None
@@ -122,20 +169,7 @@ class HubClient:
                 f"the proxy {self.proxy.where if self.proxy else ''} refused the credentials (407): "
                 "check NPS_PROXY_USER and NPS_PROXY_PASSWORD"
             )
-        try:
-            body = r.json()
-        except ValueError:
-            body = {}
-        detail = body.get("detail") if isinstance(body, dict) else None
-        if r.status_code in (401, 410):
-            raise Gone(f"the hub refused this sensor: {detail or r.reason_phrase}")
-        if r.status_code >= 500 or r.status_code in (408, 429):
-            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}" + (f": {detail}" if detail else ""))
-        if r.status_code >= 400:
-            raise SensorError(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})")
-        if not isinstance(body, dict):
-            raise Retry(f"the hub at {self.hub} answered something else than JSON")
-        return body
+        return r
 
 
 def _reason(text: str) -> str:

@@ -1,22 +1,28 @@
 """`nps-sensor register --hub URL`: trade a personalization code for the sensor's own credential.
 
 The code is read from a file, standard input or a prompt, never from the command
-line (it would show in `ps`). The hub's certificate can be pinned with `--ca`: the
-registration and every later connection trust that certificate only.
+line (it would show in `ps`). The hub's certificate can be pinned with `--ca` (the
+certificate) or `--fingerprint` (its SHA-256): the registration and every later
+connection trust that certificate only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import socket
+import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from nps_sensor import __version__
+from nps_sensor.appliance.settings import FINGERPRINT
+from nps_sensor.appliance.settings import fingerprint as normalized
 from nps_sensor.errors import SensorError
 from nps_sensor.uplink import state
-from nps_sensor.uplink.client import HubClient, Retry
+from nps_sensor.uplink.client import HubClient, inspecting_context
 from nps_sensor.uplink.proxy import ProxySettings
 
 
@@ -101,8 +107,37 @@ def read_code(code_file: str | None, stdin: Any, prompt: bool) -> str:
     return code
 
 
+def pinned(hub: str, fingerprint: str, proxy: ProxySettings | None = None) -> str:
+    """The hub's certificate (PEM) if its SHA-256 is `fingerprint`, from a connection on
+    which nothing is sent but a health check; from then on it is trusted as with --ca.
+
+    A fingerprint is what fits in a deployment property or is read out over the phone;
+    the certificate itself does not."""
+    want = normalized(fingerprint)
+    if not FINGERPRINT.match(want):
+        raise SensorError(f"fingerprint {fingerprint!r}: the SHA-256 of the hub's certificate, 64 hex digits")
+    with HubClient(hub, proxy=proxy, context=inspecting_context()) as client:
+        der = client.certificate()
+    seen = hashlib.sha256(der).hexdigest()
+    if not hmac.compare_digest(seen, want):
+        raise SensorError(
+            f"the hub's certificate did not verify: {hub} shows SHA-256 {_colons(seen)}, not the pinned "
+            f"{_colons(want)} (another hub, or an SSL-inspecting proxy on the way); nothing was sent to it"
+        )
+    return ssl.DER_cert_to_PEM_cert(der)
+
+
+def _colons(hex_digest: str) -> str:
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
 def register(
-    hub: str, code: str, state_path: str, ca_file: str | None = None, proxy: ProxySettings | None = None
+    hub: str,
+    code: str,
+    state_path: str,
+    ca_file: str | None = None,
+    proxy: ProxySettings | None = None,
+    fingerprint: str | None = None,
 ) -> state.HubState:
     ca_pem = ""
     if ca_file:
@@ -110,11 +145,11 @@ def register(
             ca_pem = Path(ca_file).read_text()
         except OSError as e:
             raise SensorError(f"{ca_file}: cannot read the hub's certificate: {e.strerror}") from None
+    elif fingerprint:
+        ca_pem = pinned(hub, fingerprint, proxy)
     with HubClient(hub, ca_pem=ca_pem, proxy=proxy) as client:
-        try:
-            body = client.post("/api/v1/agent/register", json={"code": code, "facts": facts(hub)})
-        except Retry as e:
-            raise SensorError(str(e)) from None
+        # A Retry stays one (the hub unreachable for now): a caller at boot tries again later.
+        body = client.post("/api/v1/agent/register", json={"code": code, "facts": facts(hub)})
     try:
         new = state.HubState(
             hub=client.hub,
