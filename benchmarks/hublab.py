@@ -126,6 +126,14 @@ class HubProcess:
                 self.proc.wait(10)
         self.proc = None
 
+    def __enter__(self) -> HubProcess:
+        """Started for a `with` block, stopped at its end whatever happens."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def cli(self, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(HUB_BIN), *args],

@@ -209,9 +209,7 @@ def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Pa
     if shutil.which("openssl") is None or shutil.which("tinyproxy") is None:
         pytest.skip("openssl and tinyproxy are needed: the hub's test certificate, the proxy (./bootstrap)")
     screen, root = appliance
-    hub = HubProcess(tmp_path)
-    hub.start()
-    try:
+    with HubProcess(tmp_path) as hub:
         _, code = hub.api().create_sensor("console-1", "rack 4")
         wrong = "12345678901234" if code != "12345678901234" else "43210987654321"
         assert hub.cert is not None
@@ -262,8 +260,6 @@ def test_registration_against_a_hub(appliance: tuple[Screen, Path], tmp_path: Pa
         shown = screen.wait("Registration:   registered as 'console-1'", f"Hub:            {hub.url}")
         assert "Sensing:        not reachable" in shown
         screen.save("status")
-    finally:
-        hub.stop()
 
 
 def test_sniffing_interfaces_edited(appliance: tuple[Screen, Path]) -> None:
@@ -522,9 +518,7 @@ def test_personalize_with_what_the_deployment_gave(appliance: tuple[Screen, Path
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed: the hub's test certificate (./bootstrap)")
     screen, root = appliance
-    hub = HubProcess(tmp_path)
-    hub.start()
-    try:
+    with HubProcess(tmp_path) as hub:
         sid, code = hub.api().create_sensor("deployed-console")
         assert hub.cert is not None
         pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(hub.cert.read_text())).hexdigest()
@@ -538,5 +532,3 @@ def test_personalize_with_what_the_deployment_gave(appliance: tuple[Screen, Path
         screen.save("personalize-deployed")
         assert not (root / "etc/nps-sensor/registration").exists()  # a code works once
         assert hub.api().sensor(sid)["status"] == "Paused"
-    finally:
-        hub.stop()

@@ -38,12 +38,8 @@ if shutil.which("openssl") is None:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    h = HubProcess(tmp_path)
-    h.start()
-    try:
+    with HubProcess(tmp_path) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def sensor_cmd(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

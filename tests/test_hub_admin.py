@@ -22,12 +22,8 @@ LIMIT = 3
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
     env = {"NPS_HUB_LOGIN_LIMIT": str(LIMIT), "NPS_HUB_CODE_LIMIT": str(LIMIT), "NPS_HUB_LIMIT_WINDOW": "600"}
-    h = HubProcess(tmp_path, tls=False, env=env)
-    h.start()
-    try:
+    with HubProcess(tmp_path, tls=False, env=env) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def client(hub: HubProcess, source: str = "127.0.0.1", token: str = "") -> httpx.Client:

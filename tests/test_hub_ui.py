@@ -34,12 +34,8 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    h = HubProcess(tmp_path, tls=False)
-    h.start()
-    try:
+    with HubProcess(tmp_path, tls=False) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) -> None:

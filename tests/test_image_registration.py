@@ -28,9 +28,7 @@ def test_the_appliance_registers_itself_from_its_ovf_properties(appliance_dist: 
 
     disk = extract_disk(appliance_dist, "nps-sensor", "0.0.0-test", "vmdk", tmp_path / "disk")
     (tmp_path / "hub").mkdir()
-    hub = HubProcess(tmp_path / "hub", also_known_as=(HOST,))
-    hub.start()
-    try:
+    with HubProcess(tmp_path / "hub", also_known_as=(HOST,)) as hub:
         api = hub.api()
         sensor_id, code = api.create_sensor("zero-touch-1", "rack 2")
         assert hub.cert is not None
@@ -59,5 +57,3 @@ def test_the_appliance_registers_itself_from_its_ovf_properties(appliance_dist: 
             journal = vm.ssh("sudo", "journalctl", "-b", "--no-pager", check=False)
             assert code not in journal and properties["registration.code"] not in journal
             assert "registered with" in journal
-    finally:
-        hub.stop()

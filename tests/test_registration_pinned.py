@@ -29,12 +29,8 @@ if shutil.which("openssl") is None:
 
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    h = HubProcess(tmp_path)
-    h.start()
-    try:
+    with HubProcess(tmp_path) as h:
         yield h
-    finally:
-        h.stop()
 
 
 def fingerprint(hub: HubProcess) -> str:

@@ -163,6 +163,21 @@ class App:
 
         return run
 
+    def applying(self, what: str, change: Callable[[], str], screen: Callable[[], None]) -> None:
+        """Apply a form's change: the screen again with the outcome, or the form as typed with
+        the reason (a refused value names its field)."""
+        self.busy(f"Applying {what}...")
+        try:
+            text = change()
+        except SettingsError as e:
+            self.error(f"{field_label(e)}: {e}")
+            return
+        except (SensorError, OSError) as e:
+            self.error(str(e))
+            return
+        screen()
+        self.say(text)
+
     def buttons(self, *pairs: tuple[str, Callable[[], None]]) -> urwid.Widget:
         return ButtonRow([(len(label) + 4, button(label, action)) for label, action in pairs], dividechars=2)
 
@@ -237,17 +252,7 @@ class App:
                     "gateway": gateway,
                     "dns": [d for d in (dns1, dns2) if d],
                 }
-            self.busy("Applying the network settings...")
-            try:
-                text = self.console.set_network(request)
-            except SettingsError as e:
-                self.error(f"{field_label(e)}: {e}")
-                return
-            except (SensorError, OSError) as e:
-                self.error(str(e))
-                return
-            self.network()
-            self.say(text)
+            self.applying("the network settings", lambda: self.console.set_network(request), self.network)
 
         self.show(
             "Set up Network",
@@ -293,17 +298,7 @@ class App:
                     "user": user.edit_text.strip() if auth != "none" else "",
                     "password": secret if auth != "none" else "",
                 }
-            self.busy("Applying the proxy settings...")
-            try:
-                text = self.console.set_proxy(request)
-            except SettingsError as e:
-                self.error(f"{field_label(e)}: {e}")
-                return
-            except (SensorError, OSError) as e:
-                self.error(str(e))
-                return
-            self.proxy()
-            self.say(text)
+            self.applying("the proxy settings", lambda: self.console.set_proxy(request), self.proxy)
 
         self.show(
             "Proxy Configuration",
@@ -370,17 +365,7 @@ class App:
                 for name, check, erspan, address, netmask in rows
                 if check.state
             ]
-            self.busy("Applying the sniffing interfaces...")
-            try:
-                text = self.console.set_sniffing(request)
-            except SettingsError as e:
-                self.error(f"{field_label(e)}: {e}")
-                return
-            except (SensorError, OSError) as e:
-                self.error(str(e))
-                return
-            self.sniffing()
-            self.say(text)
+            self.applying("the sniffing interfaces", lambda: self.console.set_sniffing(request), self.sniffing)
 
         widgets.append(self.buttons(("Apply", go), ("Back", self.main_menu)))
         self.show("Sniffing interfaces", widgets, self.main_menu)
