@@ -26,8 +26,16 @@ SNI, GROUPS, POINT_FORMATS, SIG_ALGS, ALPN, SUPPORTED_VERSIONS = 0, 10, 11, 13, 
 VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2"}
 
 
+GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))  # RFC 8701
+
+
 def is_grease(v: int) -> bool:
-    return (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)
+    return v in GREASE
+
+
+def _hex4(values: list[int]) -> str:
+    """'002f,0035,...': JA4's lists, formatted in one C call rather than per value."""
+    return struct.pack(f">{len(values)}H", *values).hex(",", 2)
 
 
 def handshakes(payload: bytes) -> list[tuple[int, bytes, bool]]:
@@ -88,7 +96,7 @@ def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = N
     suites_raw, at = _vector(body, at, 2)
     _, at = _vector(body, at, 1)  # compression methods
     exts, whole = extensions(body, at)
-    suites = [s for s in _u16s(suites_raw) if not is_grease(s)]
+    suites = [s for s in _u16s(suites_raw) if s not in GREASE]
     sni = ""
     alpn = b""
     groups: list[int] = []
@@ -101,14 +109,14 @@ def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = N
         elif kind == ALPN and len(data) > 3:
             alpn = data[3 : 3 + data[2]]
         elif kind == GROUPS and len(data) >= 2:
-            groups = [g for g in _u16s(data[2:]) if not is_grease(g)]
+            groups = [g for g in _u16s(data[2:]) if g not in GREASE]
         elif kind == POINT_FORMATS and data:
             formats = list(data[1 : 1 + data[0]])
         elif kind == SIG_ALGS and len(data) >= 2:
-            sig_algs = [a for a in _u16s(data[2 : 2 + int.from_bytes(data[0:2], "big")]) if not is_grease(a)]
+            sig_algs = [a for a in _u16s(data[2 : 2 + int.from_bytes(data[0:2], "big")]) if a not in GREASE]
         elif kind == SUPPORTED_VERSIONS and data:
-            versions = [v for v in _u16s(data[1 : 1 + data[0]]) if not is_grease(v)]
-    ext_ids = [k for k, _ in exts if not is_grease(k)]
+            versions = [v for v in _u16s(data[1 : 1 + data[0]]) if v not in GREASE]
+    ext_ids = [k for k, _ in exts if k not in GREASE]
     sni = sni.lower().rstrip(".")
     if sni and sni != told:
         p.fact("tls", "sni", sni)
@@ -139,11 +147,11 @@ def ja4(
         f"{transport}{VERSIONS.get(top, '00')}{'d' if sni else 'i'}"
         f"{min(len(suites), 99):02d}{min(len(ext_ids), 99):02d}{_alpn_chars(alpn)}"
     )
-    b = _hash12(",".join(f"{s:04x}" for s in sorted(suites))) if suites else "000000000000"
+    b = _hash12(_hex4(sorted(suites))) if suites else "000000000000"
     rest = sorted(e for e in ext_ids if e not in (SNI, ALPN))
-    c_text = ",".join(f"{e:04x}" for e in rest)
+    c_text = _hex4(rest)
     if sig_algs:
-        c_text += "_" + ",".join(f"{s:04x}" for s in sig_algs)
+        c_text += "_" + _hex4(sig_algs)
     c = _hash12(c_text) if rest else "000000000000"
     return f"{a}_{b}_{c}"
 
