@@ -527,6 +527,7 @@ def test_personalize_with_what_the_deployment_gave(appliance: tuple[Screen, Path
         screen.menu(0)
         shown = screen.wait("(left empty: the code the deployment gave)", hub.url, pin[:40])
         assert code not in shown
+        screen.save("personalize-offered")
         screen.keys("Tab", "Tab", "Tab", "Enter")
         screen.wait("Appliance registration completed successfully")
         screen.save("personalize-deployed")

@@ -188,23 +188,18 @@ class App:
         hub_row, hub = field("Hub URL", reg.get("hub", "") or deployed.registration_hub)
         code_row, code = field("Code (14 digits)", "", mask="*")
         ca_row, ca = field("Hub certificate", "" if reg else deployed.registration_fingerprint)
-        state = urwid.Text("")
+        state = urwid.Text(f"Registered with {reg['hub']} as {reg['name']!r}." if reg else "Not registered yet.")
         deployed_code = urwid.Text(("label", "  (left empty: the code the deployment gave)"))
-
-        def registered() -> None:
-            now = self.console.registration()
-            state.set_text(f"Registered with {now['hub']} as {now['name']!r}." if now else "Not registered yet.")
-
-        registered()
 
         def go() -> None:
             self.busy("Registering with the hub...")
             try:
-                self.say(self.console.register(hub.edit_text, code.edit_text, ca.edit_text))
-                code.set_edit_text("")
-                registered()
+                text = self.console.register(hub.edit_text, code.edit_text, ca.edit_text)
             except SensorError as e:
                 self.error(f"Registration failed: {e}")
+                return
+            self.personalize()  # the new registration shown, the code's field and hint gone
+            self.say(text)
 
         self.show(
             "Personalize this scanner",
