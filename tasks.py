@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,7 +170,49 @@ def image_test(c: Context, format: str = "both", output: str = "dist") -> None:
         raise Exit("image.test: some checks failed (logs in build/image-test-*)", code=1)
 
 
-image = Collection("image", image_build, image_lint, image_test)
+@task(
+    name="run",
+    iterable=["prop"],
+    help={
+        "format": "vmdk (ESXi-like hardware, default) or vhdx (Hyper-V Gen 1-like)",
+        "output": "where the built image is (default dist/)",
+        "prop": "an OVF property KEY=VALUE for the first boot (repeatable; keys as `inv image.lint` lists them)",
+    },
+)
+def image_run(c: Context, format: str = "vmdk", output: str = "dist", prop: list[str] | None = None) -> None:
+    """Boot the built image in QEMU with this terminal on its serial line: the appliance's
+    console as an operator meets it. Ctrl-] leaves and stops the VM; nothing is kept."""
+    import tempfile
+
+    from nps_image import qemu
+    from nps_image.steps import BuildError
+
+    os.chdir(ROOT)
+    (ROOT / "build").mkdir(exist_ok=True)
+    properties = dict(p.split("=", 1) for p in prop or [] if "=" in p)
+    if len(properties) != len(prop or []):
+        raise Exit("image.run: --prop takes KEY=VALUE", code=2)
+    fmt = format.lower().replace("ova", "vmdk")
+    try:
+        dist = Path(output)
+        version = qemu.latest(dist, "nps-sensor")
+        with tempfile.TemporaryDirectory(prefix="nps-run-", dir=ROOT / "build") as work:
+            disk = qemu.extract_disk(dist, "nps-sensor", version, fmt, Path(work))
+            with qemu.booted(disk, fmt, properties, Path(work) / "vm") as vm:
+                print(
+                    f"{disk.name} booting in QEMU (software emulation: a minute or two); Ctrl-L redraws the console, "
+                    f"Ctrl-] leaves.\nSSH once it is up: ssh -p {vm.ssh_port} -i {vm.key} nps-admin@127.0.0.1\r"
+                )
+                time.sleep(0.5)  # QEMU's serial socket listens once it has started
+                qemu.attach(vm.serial_port)
+    except BuildError as e:
+        raise Exit(f"image.run: {e}", code=1) from None
+    except OSError as e:
+        raise Exit(f"image.run: {e.strerror or e} (is this a terminal?)", code=1) from None
+    print("\nimage.run: the VM is stopped")
+
+
+image = Collection("image", image_build, image_lint, image_test, image_run)
 
 
 _VSPHERE_HELP = {

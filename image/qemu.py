@@ -207,6 +207,48 @@ def booted(
         vm.stop()
 
 
+ESCAPE = b"\x1d"  # Ctrl-], as telnet and virsh console
+
+
+def attach(port: int, escape: bytes = ESCAPE) -> None:
+    """This terminal on the VM's serial line (its TCP socket) until the line closes or
+    `escape` is typed: keys go as typed (raw mode: escape sequences, Ctrl-L), what the
+    VM writes comes back byte for byte. The terminal is restored however it ends."""
+    import selectors
+    import termios
+    import tty
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.settimeout(None)
+    saved = termios.tcgetattr(0)
+    tty.setraw(0)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(0, selectors.EVENT_READ)
+        sel.register(sock, selectors.EVENT_READ)
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj == 0:
+                    data = os.read(0, 4096)
+                    if not data or escape in data:
+                        sock.sendall(data.split(escape, 1)[0])
+                        return
+                    sock.sendall(data)
+                else:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    os.write(1, data)
+    finally:
+        with contextlib.suppress(termios.error):  # the terminal may be gone already
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        # What the VM's full-screen console left set on this terminal: the alternate
+        # screen, colours, a hidden cursor.
+        with contextlib.suppress(OSError):
+            os.write(1, b"\x1b[?1049l\x1b[0m\x1b[?25h\r\n")
+        sock.close()
+
+
 @dataclass
 class Result:
     fmt: str
@@ -317,4 +359,4 @@ def keep_logs(work: Path, into: Path) -> None:
             shutil.copy2(work / name, into / name)
 
 
-__all__ = ["VM", "Result", "booted", "check", "environment_iso", "keep_logs", "os", "ovf_environment"]
+__all__ = ["VM", "Result", "attach", "booted", "check", "environment_iso", "keep_logs", "os", "ovf_environment"]
