@@ -85,10 +85,6 @@ sensor = Collection("sensor", demo, analyze, generate)
 # --- appliance image ----------------------------------------------------------------
 
 
-def _pending(issue: int, what: str) -> None:
-    raise Exit(f"{what} is not built yet (issue #{issue}); see `issues show {issue}`.", code=2)
-
-
 @task(
     name="build",
     help={
