@@ -339,8 +339,10 @@ def _proxy(r: _Reader, node: yaml.Node) -> Proxy:
     return parse_proxy(text, str(path))
 
 
-def parse_proxy(text: str, path: str = "<proxy>") -> Proxy:
-    """The proxy file: `NPS_PROXY_ADDRESS=...` lines (PORT, AUTH, USER, PASSWORD likewise)."""
+def proxy_values(text: str, path: str = "<proxy>") -> dict[str, str]:
+    """The proxy file's `NPS_PROXY_ADDRESS=...` lines (PORT, AUTH, USER, PASSWORD likewise)
+    as {address, port, auth, user, password}: one reading of the format for the service
+    and the uplink. The password is kept as written: spaces can be part of it."""
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -352,6 +354,12 @@ def parse_proxy(text: str, path: str = "<proxy>") -> Proxy:
         if PROXY_KEYS[key] in values:
             raise ConfigError(f"{path}:{number}: {key}: given twice")
         values[PROXY_KEYS[key]] = value if key == "NPS_PROXY_PASSWORD" else value.strip()
+    return values
+
+
+def parse_proxy(text: str, path: str = "<proxy>") -> Proxy:
+    """The proxy file, checked as the service needs it."""
+    values = proxy_values(text, path)
     if not values.get("address"):
         raise ConfigError(f"{path}: NPS_PROXY_ADDRESS: missing (the proxy's host name or address)")
     port = values.get("port", "")

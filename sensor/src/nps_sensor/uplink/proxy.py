@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from nps_sensor.config import PROXY_AUTH, PROXY_KEYS
+from nps_sensor.config import PROXY_AUTH, proxy_values
 from nps_sensor.errors import SensorError
 
 DEFAULT_PROXY_FILE = "/etc/nps-sensor/proxy.env"
-KEYS = PROXY_KEYS  # the file's format is the configuration loader's
 
 
 @dataclass
@@ -38,14 +37,8 @@ class ProxySettings:
 
 
 def parse(text: str, source: str) -> ProxySettings | None:
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, eq, value = line.partition("=")
-        if not eq or key.strip() not in KEYS:
-            raise SensorError(f"{source}:{number}: expected KEY=VALUE with a key among {', '.join(KEYS)}")
-        values[KEYS[key.strip()]] = value.strip()
+    """The proxy file (read as the service reads it), None when it names no proxy."""
+    values = proxy_values(text, source)
     address = values.get("address", "")
     if not address:
         return None
