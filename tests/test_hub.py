@@ -240,10 +240,10 @@ def test_the_spool_arrives_exactly_once_across_hub_restarts(hub: HubProcess, tmp
     got = {(f["client"], f["server"], f["port"], f["proto"], f["client_bytes"]) for f in flows["flows"]}
     assert got == sent
     assets = api.get("/api/v1/assets", params={"limit": 10000})
-    with_ip = {a["ip"] for r in reports for a in r["assets"] if a["ip"]}
+    with_ip = {i for r in reports for a in r["assets"] if a["ip"] for i in [a["ip"], *(x["ip"] for x in a["ips"])]}
     owners = [ip for a in assets["assets"] for ip in a["ips"]]
     assert sorted(owners) == sorted(with_ip)  # each address belongs to one asset, once
-    assert assets["total"] == len(assets["assets"]) <= len(with_ip)
+    assert assets["total"] == len(assets["assets"]) <= len({a["ip"] for r in reports for a in r["assets"] if a["ip"]})
     assert spool.status().dropped == 0
 
 
@@ -336,6 +336,14 @@ def test_the_same_device_seen_by_two_sensors_is_one_asset(hub: HubProcess, tmp_p
     assert traffic["totals"] == {"ingress": 100, "egress": 900, "total": 1000}
     assert traffic["services"][0]["role"] == "server" and traffic["services"][0]["service"] == "tcp/443"
     assert traffic["services"][0]["name"] == "https" and traffic["families"][0]["family"] == "web"
+    # A dual-stack host: every address the sensor saw it use is the asset's, and its IPv6
+    # traffic is its traffic (a junk entry in the list is left out).
+    dual = asset("10.0.0.40", "00:11:22:33:44:66", ips=[{"ip": "10.0.0.40"}, {"ip": "fd00::40"}, {"ip": "x"}])
+    v6_flow = {"client": "fd00::40", "server": "fd00::9", "port": 22, "proto": "tcp", "client_bytes": 7}
+    send("a", [dual], [{**v6_flow, "server_bytes": 3}])
+    host = next(a for a in api.get("/api/v1/assets", params={"network": "Plant"})["assets"] if a["ip"] == "10.0.0.40")
+    assert host["ips"] == ["10.0.0.40", "fd00::40"]
+    assert api.get(f"/api/v1/assets/{host['id']}")["traffic"]["totals"]["total"] == 10
 
 
 # --- quick actions and configuration --------------------------------------------------

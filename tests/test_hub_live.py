@@ -173,7 +173,9 @@ def _analyze(capture: Path, config: Path) -> tuple[set[str], dict[Any, list[int]
         check=True,
     )
     result = json.loads(out.stdout)
-    ips = {a["ip"] for a in result["assets"] if a["ip"]}
+    # Every address of every asset: which one a window's report names first depends on
+    # where the window boundaries fall (a dual-stack host), the addresses do not.
+    ips = {i for a in result["assets"] if a["ip"] for i in [a["ip"], *(x["ip"] for x in a.get("ips", []))]}
     return ips, _sum(result["flows"])
 
 

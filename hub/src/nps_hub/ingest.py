@@ -16,6 +16,7 @@ IP address.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -167,6 +168,9 @@ def merge_assets(
             by_name.setdefault(name, found)
         by_ip[ip] = found
         touched.append((found, a))
+    for x, a in touched:  # its other addresses, for the flows, unless one is another asset's main one
+        for other in addresses(a)[1:]:
+            by_ip.setdefault(other, x)
     if fresh:
         db.flush()  # ids for the new assets
     ids = sorted({x.id for x, _ in touched})
@@ -208,12 +212,28 @@ def _router_macs(assets: list[dict[str, Any]]) -> set[str]:
     return out | {m for m, ips in v4.items() if len(ips) > 1}
 
 
+def addresses(a: dict[str, Any]) -> list[str]:
+    """The asset's addresses: its main one, then every other one the sensor saw it use
+    (`ips`: a dual-stack host's IPv6 beside its IPv4), each a valid address, once."""
+    out = [a["ip"]]
+    for item in a.get("ips") or []:
+        text = item.get("ip") if isinstance(item, dict) else item
+        if isinstance(text, str) and text not in out:
+            try:
+                ipaddress.ip_address(text)
+            except ValueError:
+                continue
+            out.append(text)
+    return out
+
+
 def _update(x: Asset, a: dict[str, Any], mac: str | None, ip: str, name: str) -> None:
     if mac and not x.mac:
         x.mac = mac
     x.ip = ip
-    if ip not in (x.ips or []):
-        x.ips = [*(x.ips or []), ip]
+    new = [i for i in addresses(a) if i not in (x.ips or [])]
+    if new:
+        x.ips = [*(x.ips or []), *new]
     more = [m for m in ([mac] if mac else []) + list(a.get("macs") or []) if isinstance(m, str)]
     if any(m not in (x.macs or []) for m in more):
         x.macs = sorted({*(x.macs or []), *more})
