@@ -13,6 +13,7 @@ changed, or (dry run) change; a second run reports every step ok.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,7 +153,15 @@ def deploy_script(d: Deployment, disk: Disk, *, apply: bool) -> str:
         sniffing_adapter=d.sniffing_adapter,
         sniffing_switch=d.sniffing_switch,
         sniffing_nic=SNIFFING_NIC,
+        serial_pipe=serial_pipe(d.vm_name),
     )
+
+
+def serial_pipe(vm_name: str) -> str:
+    """The named pipe COM1 is wired to: the appliance console's serial line, reached on the
+    host with PuTTY (Serial, this pipe as the line, 115200) as the hypervisor's console
+    reaches tty1. A VM name can hold what a pipe name cannot."""
+    return "\\\\.\\pipe\\" + re.sub(r"[^A-Za-z0-9._-]+", "-", vm_name).strip("-") + "-com1"
 
 
 # --- reporting ----------------------------------------------------------------------
@@ -215,6 +224,8 @@ def deploy(session: Session, d: Deployment, *, dry_run: bool, console: Console) 
     output = session.run(deploy_script(d, disk, apply=not dry_run), on_step=report.step)
     _raise_for(output, host)
     console.print(report.summary(f"{d.vm_name} on {host}", dry_run), highlight=False)
+    if not dry_run:
+        console.print(f"  serial console: {serial_pipe(d.vm_name)} on {host} (PuTTY: Serial, 115200)", highlight=False)
     return report.steps
 
 

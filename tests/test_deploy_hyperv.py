@@ -57,6 +57,7 @@ BASE: dict[str, Any] = {
     "sniffing_adapter": "Ethernet 2",
     "sniffing_switch": "nps-sniffing",
     "sniffing_nic": "Sniffing",
+    "serial_pipe": "\\\\.\\pipe\\nps-sensor-com1",
 }
 QUOTED = {
     **BASE,
@@ -131,6 +132,8 @@ COMMANDS: dict[str, set[str]] = {
     "Set-VMMemory": {"VM", "DynamicMemoryEnabled", "StartupBytes"},
     "Get-VMProcessor": {"VM"},
     "Set-VMProcessor": {"VM", "Count"},
+    "Get-VMComPort": {"VM", "Number"},
+    "Set-VMComPort": {"VM", "Number", "Path"},
     "Get-VMSwitch": set(),
     "New-VMSwitch": {"Name", "NetAdapterName", "AllowManagementOS"},
     "Set-VMSwitch": {"VMSwitch", "AllowManagementOS"},
@@ -221,6 +224,8 @@ MEMBERS = {
     "AllowedVlanIdListString",
     # VMSwitchExtensionPortFeature and its Msvm_EthernetSwitchPortSecuritySettingData
     *("SettingData", "MonitorMode"),
+    # VMComPort (Get-VMComPort): the named pipe it is wired to
+    "Path",
     # .NET and PowerShell
     *("Out", "Error", "WriteLine", "Exception", "Message", "Trim", "Replace", "Length", "Close", "Write", "new"),
     *("Hash", "Create", "TransformBlock", "TransformFinalBlock", "FromBase64String", "ToString"),
@@ -273,6 +278,7 @@ def test_deploy_script_has_the_plan_in_order() -> None:
         "memory",
         "processors",
         "stop-action",
+        "serial-console",
         "management-nic",
         "sniffing-switch",
         "monitor-mode",
@@ -287,6 +293,7 @@ def test_deploy_script_has_the_plan_in_order() -> None:
         "Set-VMMemory -VM (Find-VM) -DynamicMemoryEnabled $false -StartupBytes $MemoryBytes",
         "Set-VMProcessor -VM (Find-VM) -Count $Cpus",
         "Set-VM -VM (Find-VM) -AutomaticStopAction TurnOff",
+        "Set-VMComPort -VM (Find-VM) -Number 1 -Path $SerialPipe",
         "New-VMSwitch -Name $SniffingSwitch -NetAdapterName $SniffingAdapter -AllowManagementOS $false",
         "$feature = Get-VMSystemSwitchExtensionPortFeature -FeatureName $PortSecurity",
         "$feature.SettingData.MonitorMode = 2",
@@ -447,6 +454,7 @@ DEPLOYED = {
     "sniffing_switch": "nps-sniffing",
     "memory_bytes": 16 * GIB,
     "cpus": 8,
+    "serial_pipe": "\\\\.\\pipe\\nps-sensor-com1",
 }
 
 
@@ -476,7 +484,7 @@ def test_dry_run_on_a_fresh_host(start: Start, tls: Tls) -> None:
     assert server.scripts == [render("deploy", apply=False, **values)]
     # and it printed the script a real run sends, then the plan
     assert render("deploy", apply=True, **values) in printed
-    assert "12 to change, 3 ok (dry run: nothing was changed)" in printed
+    assert "13 to change, 3 ok (dry run: nothing was changed)" in printed
     # the WinRS conversation: one shell, one command, the script on stdin, output, terminate, close
     actions = server.actions
     assert actions[:3] == ["create", "command", "send"] and actions[-2:] == ["signal", "delete"]
@@ -490,19 +498,20 @@ def test_deploy_then_every_step_ok(start: Start, tls: Tls) -> None:
     assert {s.status for s in steps} == {"ok", "changed"}
     vm = server.hyperv.vms["nps-sensor"]
     assert (vm.generation, vm.memory, vm.cpus, vm.stop_action, vm.state) == (1, 16 * GIB, 8, "TurnOff", "Running")
+    assert vm.com1 == "\\\\.\\pipe\\nps-sensor-com1"  # the appliance console's serial line
     assert vm.nics["Sniffing"].mirroring == "Destination" and vm.nics["Sniffing"].allowed == "1-4094"
     switch = server.hyperv.switches["nps-sniffing"]
     assert (switch.adapter, switch.allow_management_os, switch.monitor_mode) == ("Ethernet 2", False, 2)
     again, printed = _deploy(server, tls, DEPLOYMENT, dry_run=False)
-    assert [s.status for s in again] == ["ok"] * 15
-    assert "0 changed, 15 ok" in printed
+    assert [s.status for s in again] == ["ok"] * 16
+    assert "0 changed, 16 ok" in printed
 
 
 def test_dry_run_where_everything_exists(start: Start, tls: Tls) -> None:
     server = start(FakeHyperV.complete(DEPLOYED))
     steps, printed = _deploy(server, tls, DEPLOYMENT, dry_run=True)
-    assert len(steps) == 15 and all(s.status == "ok" for s in steps)
-    assert "0 to change, 15 ok" in printed
+    assert len(steps) == 16 and all(s.status == "ok" for s in steps)
+    assert "0 to change, 16 ok" in printed
 
 
 def _zip(tmp_path: Path, size: int) -> Path:
@@ -696,7 +705,7 @@ def test_http_seals_every_message_with_ntlm(start: Start, tls: Tls) -> None:
     console, _ = _console()
     with Session(_endpoint(server, tls, http=True, ca_bundle=""), PASSWORD) as session:
         steps = hyperv.deploy(session, DEPLOYMENT, dry_run=True, console=console)
-    assert len(steps) == 15 and all(s.status == "ok" for s in steps)
+    assert len(steps) == 16 and all(s.status == "ok" for s in steps)
     assert server.encrypted == len(server.actions) > 5
 
 
@@ -715,7 +724,7 @@ def test_receive_timeouts_are_retried(start: Start, tls: Tls) -> None:
     server = start(FakeHyperV.complete(DEPLOYED))
     server.timeouts_to_send = 2  # the host's answer to a Receive with nothing to say yet
     steps, _ = _deploy(server, tls, DEPLOYMENT, dry_run=True)
-    assert len(steps) == 15
+    assert len(steps) == 16
 
 
 def test_resize_stops_changes_and_starts(start: Start, tls: Tls) -> None:
@@ -858,11 +867,11 @@ def test_inv_dry_run_prints_the_full_plan(start: Start, tls: Tls, host: str) -> 
     assert "New-VM -Name $VmName -Generation 1" in out and "$Apply = $true" in out
     lines = [line.split() for line in out.splitlines() if line.startswith("  ")]
     steps = {parts[1]: parts[0] for parts in lines if parts and parts[0] in ("ok", "change")}
-    assert len(steps) == 15
+    assert len(steps) == 16
     if host == "fresh":
-        assert "12 to change, 3 ok (dry run: nothing was changed)" in out
+        assert "13 to change, 3 ok (dry run: nothing was changed)" in out
     else:
-        assert set(steps.values()) == {"ok"} and "0 to change, 15 ok" in out
+        assert set(steps.values()) == {"ok"} and "0 to change, 16 ok" in out
     assert PASSWORD not in out + result.stderr
 
 

@@ -192,6 +192,7 @@ class VM:
     state: str = "Off"
     vhdx: str = ""
     nics: dict[str, Nic] = field(default_factory=dict)
+    com1: str = ""  # the named pipe COM1 is wired to
 
 
 @dataclass
@@ -330,6 +331,8 @@ class FakeHyperV:
             return bool(vm and vm.cpus == n["Cpus"])
         if step == "stop-action":
             return bool(vm and vm.stop_action == "TurnOff")
+        if step == "serial-console":
+            return bool(vm and vm.com1 == n["SerialPipe"])
         if step == "management-nic":
             nic = self._nic(n, n["ManagementNic"])
             return bool(nic and nic.switch == n["ManagementSwitch"])
@@ -391,6 +394,8 @@ class FakeHyperV:
             self._off(n, "memory and processors").cpus = n["Cpus"]
         elif step == "stop-action":
             self._off(n, "automatic stop action").stop_action = "TurnOff"
+        elif step == "serial-console":
+            self._off(n, "serial port").com1 = n["SerialPipe"]
         elif step == "management-nic":
             assert vm is not None
             vm.nics.setdefault(n["ManagementNic"], Nic(None)).switch = n["ManagementSwitch"]
@@ -468,7 +473,15 @@ class FakeHyperV:
             "Sniffing": Nic(deployed["sniffing_switch"], "Destination", "Trunk", "1-4094", 0),
         }
         host.vms[deployed["vm_name"]] = VM(
-            1, deployed["memory_bytes"], False, deployed["cpus"], "TurnOff", "Running", deployed["vhdx"], nics
+            1,
+            deployed["memory_bytes"],
+            False,
+            deployed["cpus"],
+            "TurnOff",
+            "Running",
+            deployed["vhdx"],
+            nics,
+            deployed["serial_pipe"],
         )
         return host
 

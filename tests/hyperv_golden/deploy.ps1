@@ -16,6 +16,7 @@ $ManagementNic = 'Management'
 $SniffingAdapter = 'Ethernet 2'
 $SniffingSwitch = 'nps-sniffing'
 $SniffingNic = 'Sniffing'
+$SerialPipe = '\\.\pipe\nps-sensor-com1'
 $PortSecurity = 'Ethernet Switch Port Security Settings'
 
 function Write-Step([string]$Step, [string]$Status, [string]$Detail) {
@@ -124,6 +125,14 @@ Invoke-Step 'stop-action' 'automatic stop action TurnOff' {
 } {
     Assert-Off 'automatic stop action'
     Set-VM -VM (Find-VM) -AutomaticStopAction TurnOff
+}
+
+Invoke-Step 'serial-console' ('COM1, the appliance console, on {0}' -f $SerialPipe) {
+    $vm = Find-VM
+    $vm -and (Get-VMComPort -VM $vm -Number 1).Path -eq $SerialPipe
+} {
+    Assert-Off 'serial port'
+    Set-VMComPort -VM (Find-VM) -Number 1 -Path $SerialPipe
 }
 
 Invoke-Step 'management-nic' ('{0} on {1}' -f $ManagementNic, $ManagementSwitch) {
