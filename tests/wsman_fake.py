@@ -395,7 +395,7 @@ class FakeHyperV:
         elif step == "stop-action":
             self._off(n, "automatic stop action").stop_action = "TurnOff"
         elif step == "serial-console":
-            self._off(n, "serial port").com1 = n["SerialPipe"]
+            self._off(n, "COM ports").com1 = n["SerialPipe"]
         elif step == "management-nic":
             assert vm is not None
             vm.nics.setdefault(n["ManagementNic"], Nic(None)).switch = n["ManagementSwitch"]

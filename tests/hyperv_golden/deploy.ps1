@@ -131,7 +131,7 @@ Invoke-Step 'serial-console' ('COM1, the appliance console, on {0}' -f $SerialPi
     $vm = Find-VM
     $vm -and (Get-VMComPort -VM $vm -Number 1).Path -eq $SerialPipe
 } {
-    Assert-Off 'serial port'
+    Assert-Off 'COM ports'
     Set-VMComPort -VM (Find-VM) -Number 1 -Path $SerialPipe
 }
 
