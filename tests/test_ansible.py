@@ -491,3 +491,40 @@ def test_sniffing_interface_to_erspan_and_back(appliance: Appliance) -> None:
     assert appliance.loaded(port)["interfaces"] == [["eth1", "DEFAULT"]]
     assert not appliance.ssh(port, "ls", "/etc/systemd/network/", check=False).count("20-sniffing-eth2")
     assert_second_run_changes_nothing(appliance, port, {})
+
+
+@pytest.mark.slow
+def test_registration_with_a_hub_on_the_host(appliance: Appliance, tmp_path: Path) -> None:
+    """The registration role against `nps-hub serve` on the host (10.0.2.2 from the VM),
+    its certificate pinned by fingerprint: a wrong code fails the host with the hub's
+    reason, the right one registers, the uplink reports, a second run changes nothing."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed: the hub's certificate (./bootstrap)")
+    import ssl
+    import time
+
+    from benchmarks.hublab import HubProcess
+
+    with HubProcess(tmp_path, also_known_as=("10.0.2.2",)) as hub:
+        api = hub.api()
+        sensor_id, code = api.create_sensor("ansible-1")
+        assert hub.cert is not None
+        pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(hub.cert.read_text())).hexdigest()
+        registration = {"registration_hub": f"https://10.0.2.2:{hub.port}", "registration_fingerprint": pin}
+        # Straight to the hub: an earlier test left a proxy that does not exist (which the
+        # registration then names as the reason: "cannot reach the hub ... through the proxy").
+        appliance.variables["proxy_enabled"] = False
+        wrong = "12345678901234" if code != "12345678901234" else "43210987654321"
+        run = appliance.play(appliance.port, {**registration, "registration_code": wrong})
+        assert run.code != 0 and "personalization code not recognised" in run.output, run.output
+        assert wrong not in run.output
+
+        run = appliance.play(appliance.port, {**registration, "registration_code": code})
+        assert run.code == 0, run.output
+        assert code not in run.output and run.recap["changed"] >= 1
+        deadline = time.monotonic() + 240
+        while api.sensor(sensor_id)["hostname"] != "nps-ansible-1":
+            assert time.monotonic() < deadline, "no heartbeat from the appliance's uplink at the hub"
+            time.sleep(3)
+        assert appliance.ssh(appliance.port, "systemctl", "is-active", "nps-uplink").strip() == "active"
+        assert_second_run_changes_nothing(appliance, appliance.port, {**registration, "registration_code": code})
