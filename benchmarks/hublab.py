@@ -67,8 +67,10 @@ class HubProcess:
         database: str = "",
         env: dict[str, str] | None = None,
         also_known_as: tuple[str, ...] = (),
+        self_signed: bool = False,
     ) -> None:
         self.workdir = workdir
+        self.self_signed = self_signed  # `serve --self-signed`: the hub makes its certificate
         self.data = workdir / "hub-data"
         self.host = host
         self.port = free_port(host)
@@ -92,17 +94,22 @@ class HubProcess:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.cert else "http"
+        scheme = "https" if self.cert or self.self_signed else "http"
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
+        own = self.data / "tls" / "hub.crt"
+        if self.self_signed:
+            return ssl.create_default_context(cafile=str(own)) if own.exists() else False
         return ssl.create_default_context(cafile=str(self.cert)) if self.cert else True
 
     def start(self, timeout: float = 60) -> None:
         cmd = [str(HUB_BIN), "serve", "--host", self.host, "--port", str(self.port)]
         if self.cert and self.key:
             cmd += ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
+        if self.self_signed:
+            cmd += ["--self-signed", "--name", self.host]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout

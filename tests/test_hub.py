@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -812,3 +813,26 @@ def test_deployment_settings_are_checked() -> None:
         with pytest.raises(SettingsError) as e:
             Settings(registration_hub=hub_url, registration_fingerprint=pin).check()
         assert e.value.field == field
+
+
+def test_a_self_signed_hub_prints_the_fingerprint_sensors_pin(tmp_path: Path) -> None:
+    """`nps-hub serve --self-signed`: a certificate of its own, made once and kept (its
+    fingerprint is what sensors pin), the key readable by the hub's user only."""
+    hub = HubProcess(tmp_path, tls=False, self_signed=True)
+    data = tmp_path / "hub-data"
+    with hub:
+        said = re.search(r"SHA-256 ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", hub.log.read_text())
+        assert said, hub.log.read_text()
+        pin = said.group(1)
+        cert = data / "tls" / "hub.crt"
+        der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+        assert colons(hashlib.sha256(der).hexdigest()) == pin
+        assert (data / "tls" / "hub.key").stat().st_mode & 0o777 == 0o600
+        _, code = hub.api().create_sensor("self-signed-1")
+        code_file = tmp_path / "code"
+        code_file.write_text(code)
+        args = ["register", "--hub", hub.url, "--code-file", str(code_file), "--state", str(tmp_path / "hub.json")]
+        r = sensor_cmd(*args, "--fingerprint", pin)
+        assert r.returncode == 0, r.stderr
+    with hub:  # started again: the same certificate
+        assert hub.log.read_text().count(pin) == 2

@@ -10,7 +10,7 @@ import sys
 
 from nps_hub import __version__
 from nps_hub.errors import HubError
-from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, from_env
+from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, Settings, from_env
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -31,6 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
     s.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    s.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="HTTPS with a certificate of the hub's own, made once in the data directory; "
+        "its SHA-256 is printed for the sensors to pin",
+    )
+    s.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="with --self-signed: a name or address the sensors use for the hub (repeatable)",
+    )
     sub.add_parser("migrate", help="bring the database schema up to date and exit")
     u = sub.add_parser(
         "user", help="add a user or set a password", description="The password is read from a prompt or stdin."
@@ -71,16 +84,27 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-def _serve(args: argparse.Namespace, settings: object) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from nps_hub.server import build
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise HubError("HTTPS needs both --tls-cert and --tls-key")
+    if args.self_signed and args.tls_cert:
+        raise HubError("--self-signed or --tls-cert/--tls-key, not both")
     _check_port(args.host, args.port)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    app = build(settings)  # type: ignore[arg-type]
+    if args.self_signed:
+        from nps_hub.selfsigned import ensure
+
+        settings.prepare()
+        cert, key, pin = ensure(settings.data_dir, args.host, args.name)
+        args.tls_cert, args.tls_key = str(cert), str(key)
+        logging.getLogger("nps-hub").info(
+            "certificate %s, SHA-256 %s: give it to the sensors (registration.fingerprint, --fingerprint)", cert, pin
+        )
+    app = build(settings)
     scheme = "https" if args.tls_cert else "http"
     logging.getLogger("nps-hub").info("serving on %s://%s:%d/", scheme, args.host, args.port)
     try:
