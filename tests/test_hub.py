@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from benchmarks.hublab import SENSOR_BIN, HubProcess, Tinyproxy, free_port
+from nps_hub.ingest import addresses
 from nps_sensor import config
 from nps_sensor.analyze import analyze
 from nps_sensor.appliance.registration import EX_TEMPFAIL
@@ -241,7 +242,7 @@ def test_the_spool_arrives_exactly_once_across_hub_restarts(hub: HubProcess, tmp
     got = {(f["client"], f["server"], f["port"], f["proto"], f["client_bytes"]) for f in flows["flows"]}
     assert got == sent
     assets = api.get("/api/v1/assets", params={"limit": 10000})
-    with_ip = {i for r in reports for a in r["assets"] if a["ip"] for i in [a["ip"], *(x["ip"] for x in a["ips"])]}
+    with_ip = {i for r in reports for a in r["assets"] if a["ip"] for i in addresses(a)}
     owners = [ip for a in assets["assets"] for ip in a["ips"]]
     assert sorted(owners) == sorted(with_ip)  # each address belongs to one asset, once
     assert assets["total"] == len(assets["assets"]) <= len({a["ip"] for r in reports for a in r["assets"] if a["ip"]})
@@ -750,7 +751,7 @@ def test_a_fingerprint_pins_the_hub_and_a_wrong_one_sends_nothing(hub: HubProces
     r = sensor_cmd(*args, "--fingerprint", colons(fingerprint(hub)))  # as people copy it: colons, capitals
     assert r.returncode == 0, r.stderr
     saved = json.loads((tmp_path / "hub.json").read_text())
-    assert saved["ca_pem"].strip() == hub.cert.read_text().strip() if hub.cert else False
+    assert hub.cert is not None and saved["ca_pem"].strip() == hub.cert.read_text().strip()
 
     r = sensor_cmd(*args, "--fingerprint", "not-hex")
     assert r.returncode == 2 and "64 hex digits" in r.stderr

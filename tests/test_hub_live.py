@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks.hublab import SENSOR_BIN, HubProcess
 from benchmarks.lab import Lab, Sensor, missing, sh
+from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
 
 pytestmark = pytest.mark.live
@@ -175,7 +176,7 @@ def _analyze(capture: Path, config: Path) -> tuple[set[str], dict[Any, list[int]
     result = json.loads(out.stdout)
     # Every address of every asset: which one a window's report names first depends on
     # where the window boundaries fall (a dual-stack host), the addresses do not.
-    ips = {i for a in result["assets"] if a["ip"] for i in [a["ip"], *(x["ip"] for x in a.get("ips", []))]}
+    ips = {i for a in result["assets"] if a["ip"] for i in addresses(a)}
     return ips, _sum(result["flows"])
 
 

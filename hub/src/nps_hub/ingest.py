@@ -145,6 +145,7 @@ def merge_assets(
             by_ip.setdefault(x.ip, x)
     fresh: list[tuple[Asset, dict[str, Any]]] = []
     touched: list[tuple[Asset, dict[str, Any]]] = []
+    others: list[tuple[Asset, list[str]]] = []  # each asset's addresses besides its main one
     for a in mine:
         mac, ip, name = a.get("mac") or None, a["ip"], _hostname(a)
         if mac in shared:
@@ -161,15 +162,17 @@ def merge_assets(
             found = Asset(network=network, mac=mac, ip=ip, ips=[], macs=[], first_seen=a.get("first_seen") or "")
             db.add(found)
             fresh.append((found, a))
-        _update(found, a, mac, ip, name)
+        known_at = addresses(a)
+        _update(found, a, mac, known_at, name)
         if mac:
             by_mac[mac] = found
         if name:
             by_name.setdefault(name, found)
         by_ip[ip] = found
         touched.append((found, a))
-    for x, a in touched:  # its other addresses, for the flows, unless one is another asset's main one
-        for other in addresses(a)[1:]:
+        others.append((found, known_at[1:]))
+    for x, more in others:  # its other addresses, for the flows, unless one is another asset's main one
+        for other in more:
             by_ip.setdefault(other, x)
     if fresh:
         db.flush()  # ids for the new assets
@@ -227,11 +230,12 @@ def addresses(a: dict[str, Any]) -> list[str]:
     return out
 
 
-def _update(x: Asset, a: dict[str, Any], mac: str | None, ip: str, name: str) -> None:
+def _update(x: Asset, a: dict[str, Any], mac: str | None, known_at: list[str], name: str) -> None:
+    """`known_at`: the report's addresses for it (`addresses`), its main one first."""
     if mac and not x.mac:
         x.mac = mac
-    x.ip = ip
-    new = [i for i in addresses(a) if i not in (x.ips or [])]
+    x.ip = known_at[0]
+    new = [i for i in known_at if i not in (x.ips or [])]
     if new:
         x.ips = [*(x.ips or []), *new]
     more = [m for m in ([mac] if mac else []) + list(a.get("macs") or []) if isinstance(m, str)]

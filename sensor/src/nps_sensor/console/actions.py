@@ -22,7 +22,6 @@ from nps_sensor.console.system import System, wait_for_address
 from nps_sensor.errors import SensorError
 from nps_sensor.uplink.state import DEFAULT_STATE
 
-STATE = DEFAULT_STATE
 LABELS = {
     "management.address": "IP address",
     "management.netmask": "Netmask",
@@ -157,16 +156,17 @@ class Console:
         if not hub.strip():
             raise SensorError("give the hub's address, like https://hub.example.org")
         pin = certificate.strip()
-        by_fingerprint = bool(FINGERPRINT.match(fingerprint(pin)))
+        digits = fingerprint(pin)
+        by_fingerprint = bool(FINGERPRINT.match(digits))
         settings = proxy.load(str(self.path(PROXY_ENV)))
         try:
             register(
                 hub.strip(),
                 code,
-                str(self.path(STATE)),
+                str(self.path(DEFAULT_STATE)),
                 None if by_fingerprint else pin or None,
                 settings,
-                fingerprint(pin) if by_fingerprint else None,
+                digits if by_fingerprint else None,
             )
         except SensorError as e:
             reason, check = explain(str(e))
@@ -177,7 +177,7 @@ class Console:
 
     def registration(self) -> dict[str, Any]:
         with contextlib.suppress(OSError, ValueError):
-            data = json.loads(self.path(STATE).read_text())
+            data = json.loads(self.path(DEFAULT_STATE).read_text())
             if isinstance(data, dict):
                 return {"hub": data.get("hub", ""), "name": data.get("name", ""), "id": data.get("sensor_id", 0)}
         return {}
