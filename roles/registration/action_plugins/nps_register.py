@@ -19,7 +19,7 @@ SPEC: dict[str, dict[str, Any]] = {
     "hub": {"type": "str", "required": True},
     "code": {"type": "str", "required": True, "no_log": True},
     "fingerprint": {"type": "str", "default": ""},
-    "command": {"type": "str", "default": "/opt/nps-sensor/bin/nps-sensor"},
+    "command": {"type": "str", "required": True},  # appliance_command (the appliance role's)
 }
 
 
