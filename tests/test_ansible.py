@@ -501,9 +501,9 @@ def test_registration_with_a_hub_on_the_host(appliance: Appliance, tmp_path: Pat
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed: the hub's certificate (./bootstrap)")
     import ssl
-    import time
 
     from benchmarks.hublab import HubProcess
+    from tests.waiting import wait_for
 
     with HubProcess(tmp_path, also_known_as=("10.0.2.2",)) as hub:
         api = hub.api()
@@ -522,9 +522,8 @@ def test_registration_with_a_hub_on_the_host(appliance: Appliance, tmp_path: Pat
         run = appliance.play(appliance.port, {**registration, "registration_code": code})
         assert run.code == 0, run.output
         assert code not in run.output and run.recap["changed"] >= 1
-        deadline = time.monotonic() + 240
-        while api.sensor(sensor_id)["hostname"] != "nps-ansible-1":
-            assert time.monotonic() < deadline, "no heartbeat from the appliance's uplink at the hub"
-            time.sleep(3)
+        heartbeat = "a heartbeat from the appliance's uplink at the hub"
+        wait_for(lambda: api.sensor(sensor_id)["last_heartbeat"], 240, every=3, why=heartbeat)
+        assert api.sensor(sensor_id)["hostname"] == "nps-ansible-1"
         assert appliance.ssh(appliance.port, "systemctl", "is-active", "nps-uplink").strip() == "active"
         assert_second_run_changes_nothing(appliance, appliance.port, {**registration, "registration_code": code})

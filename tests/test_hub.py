@@ -41,6 +41,7 @@ from nps_sensor.live.status import StatusServer
 from nps_sensor.synth import write_capture
 from nps_sensor.uplink.agent import report_id
 from nps_sensor.uplink.register import register as register_in_process
+from tests.waiting import wait_for
 
 if shutil.which("openssl") is None:
     pytest.skip("openssl is needed to make the hub's test certificate", allow_module_level=True)
@@ -113,16 +114,6 @@ def uplink(state: Path, cfg: Path, *extra: str, env: dict[str, str] | None = Non
     return sensor_cmd(
         "uplink", "--once", "--state", str(state), "--config", str(cfg), "--proxy-file", "/nonexistent", *extra, env=env
     )
-
-
-def wait_for(what: Any, timeout: float = 60, every: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 # --- registration ------------------------------------------------------------------

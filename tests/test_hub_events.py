@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from benchmarks.hublab import SENSOR_BIN, HubProcess, free_port
 from nps_sensor.live.status import StatusServer
+from tests.waiting import wait_for
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is not installed (./bootstrap)")
 
@@ -42,16 +42,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
-
-
-def wait_for(what: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
 
 
 def test_events_are_kept_and_mailed(smtp: tuple[Inbox, int], tmp_path: Path) -> None:

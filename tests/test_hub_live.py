@@ -7,6 +7,7 @@ a management veth pair the test creates (link-local addresses; nothing leaves it
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from benchmarks.hublab import SENSOR_BIN, HubProcess
 from benchmarks.lab import Lab, Sensor, missing, sh
 from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
+from tests import waiting
 
 pytestmark = pytest.mark.live
 
@@ -60,14 +62,7 @@ def in_ns(lab: Lab, *args: str, stdin: str = "") -> subprocess.CompletedProcess[
     )
 
 
-def wait_for(what: Any, timeout: float = 90, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
+wait_for = functools.partial(waiting.wait_for, timeout=90, every=0.5)  # a live sensor answers slower
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,13 +12,13 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from benchmarks.hublab import HubProcess
 from tests.terminal import Screen
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +27,6 @@ HOST = "10.0.2.2"  # the host's loopback, seen from QEMU's user network
 CA = "/etc/nps-sensor/hub-ca.pem"
 ROOT_PASSWORD = "Console-root-9"
 VCS1 = "tr -cd '[:print:]' < /dev/vcs1"  # tty1's text; its box drawing is in the VGA code page
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(2)
 
 
 def test_personalization_through_the_serial_console(appliance_dist: Path, tmp_path: Path) -> None:
@@ -60,15 +52,12 @@ def test_personalization_through_the_serial_console(appliance_dist: Path, tmp_pa
                 out: str = vm.ssh("systemctl", "is-active", *names, check=False)
                 return out.split()
 
-            wait_for("the console on ttyS0 and tty1", lambda: units()[:2] == ["active", "active"], 120)
+            wait_for(lambda: units()[:2] == ["active", "active"], 120, every=2, why="the console on ttyS0 and tty1")
             assert units()[2:] == ["inactive", "inactive"], "a login prompt runs beside the console"
             assert "agetty" not in vm.ssh("ps", "-eo", "comm", check=False)
             # The VGA screen shows the menu too (as the hypervisor's console shows it).
-            wait_for(
-                "the menu on tty1",
-                lambda: "Personalize this scanner" in vm.ssh("sudo", "sh", "-c", VCS1, check=False),
-                60,
-            )
+            on_tty1 = "Personalize this scanner"
+            wait_for(lambda: on_tty1 in vm.ssh("sudo", "sh", "-c", VCS1, check=False), 60, every=2, why="tty1's menu")
             # The hub's certificate where the operator would have put it (not a secret).
             vm.ssh("sudo", "sh", "-c", f"cat > {CA} <<'PEM'\n{hub.cert.read_text()}PEM")
 
@@ -102,11 +91,9 @@ def test_personalization_through_the_serial_console(appliance_dist: Path, tmp_pa
             screen.save("serial-personalize-done")
 
             # The registration is the appliance's own: its uplink now reports to the hub.
-            wait_for(
-                "the appliance's heartbeat at the hub",
-                lambda: api.sensor(sensor_id)["hostname"] == "nps-serial-1",
-                240,
-            )
+            # (the hostname came with the registration; only the uplink sends heartbeats)
+            wait_for(lambda: api.sensor(sensor_id)["last_heartbeat"], 240, every=2, why="the uplink's heartbeat")
+            assert api.sensor(sensor_id)["hostname"] == "nps-serial-1"
             details = api.sensor(sensor_id)
             assert details["registered"] and details["status"] in ("Paused", "Sensing")
             assert vm.ssh("systemctl", "is-active", "nps-uplink", check=False).strip() == "active"
