@@ -3,7 +3,7 @@
 Builders compose from the inside out (`ethernet(..., ipv4(..., udp(..., dns_query(...))))`)
 and take addresses either as text or already packed, so tests read naturally and the
 generator can pass packed constants. Every layout here was checked against Wireshark's
-dissectors (tests/test_synth.py keeps checking it); checksums are always correct, since
+dissectors (tests/sensor/test_synth.py keeps checking it); checksums are always correct, since
 a sensor that meets a bad checksum in a test should meet it on purpose.
 
 Plain `struct` and integer arithmetic only: no scapy or dpkt, whose per-packet object

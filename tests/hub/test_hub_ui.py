@@ -18,7 +18,7 @@ from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
 from nps_sensor.uplink.agent import report_id
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (./bootstrap)")
 if not os.path.exists(CHROMIUM):

@@ -21,7 +21,7 @@ import pytest
 from nps_image import disk
 from nps_image.steps import BuildError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPOCH = 1_767_225_600
 MiB = 1024 * 1024
 OFFSET = 1 * MiB  # the file system starts inside the image, as on the appliance's disk

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.hublab import HubProcess
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

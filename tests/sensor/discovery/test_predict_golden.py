@@ -11,7 +11,7 @@ compared with the plain line-by-line reading they replace, on the real lists and
 lines of every odd form.
 
 After a deliberate change to the predictions, rewrite the expectations with
-`NPS_REGOLD=1 .venv/bin/pytest tests/test_predict_golden.py` and review the diff.
+`NPS_REGOLD=1 .venv/bin/pytest tests/sensor/discovery/test_predict_golden.py` and review the diff.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from nps_sensor.discovery.fingerprints import Corrupt, Databases, oui
 from nps_sensor.discovery.fingerprints.oui import mac_int
 from nps_sensor.discovery.predict import predict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 GOLDEN = Path(__file__).resolve().parent / "predict_golden"
 REGOLD = os.environ.get("NPS_REGOLD") == "1"
 

@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.hublab import SENSOR_BIN, HubProcess, free_port
 from nps_sensor.live.status import StatusServer
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd is not installed (./bootstrap)")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SOURCE = Path(__file__).resolve().parent / "govcsim"
 BUILD = REPO / "build" / "vcsim"
 BINARY = BUILD / "vcsim"

@@ -41,7 +41,7 @@ from nps_sensor.live.status import StatusServer
 from nps_sensor.synth import write_capture
 from nps_sensor.uplink.agent import report_id
 from nps_sensor.uplink.register import register as register_in_process
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 if shutil.which("openssl") is None:
     pytest.skip("openssl is needed to make the hub's test certificate", allow_module_level=True)

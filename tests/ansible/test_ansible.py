@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = BIN / "ansible-playbook"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -503,7 +503,7 @@ def test_registration_with_a_hub_on_the_host(appliance: Appliance, tmp_path: Pat
     import ssl
 
     from benchmarks.hublab import HubProcess
-    from tests.waiting import wait_for
+    from tests.support.waiting import wait_for
 
     with HubProcess(tmp_path, also_known_as=("10.0.2.2",)) as hub:
         api = hub.api()

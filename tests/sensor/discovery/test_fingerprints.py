@@ -14,7 +14,7 @@ import pytest
 
 from nps_sensor.discovery.fingerprints import Databases, fingerbank, oui, p0f, rules, satori
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from nps_sensor.appliance.settings import Settings, SettingsError
 from nps_sensor.console.actions import Console, RolledBack
 from nps_sensor.console.system import NoSystem, System
 from nps_sensor.live.status import StatusServer
-from tests.terminal import Screen
+from tests.support.terminal import Screen
 
 if shutil.which("tmux") is None:
     pytest.skip("tmux is needed to drive the console (./bootstrap installs it)", allow_module_level=True)

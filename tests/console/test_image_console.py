@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.hublab import HubProcess
-from tests.terminal import Screen
-from tests.waiting import wait_for
+from tests.support.terminal import Screen
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-BRIDGE = Path(__file__).with_name("serial_bridge.py")
+BRIDGE = Path(__file__).resolve().parents[1] / "support" / "serial_bridge.py"
 HOST = "10.0.2.2"  # the host's loopback, seen from QEMU's user network
 CA = "/etc/nps-sensor/hub-ca.pem"
 ROOT_PASSWORD = "Console-root-9"

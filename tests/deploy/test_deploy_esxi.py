@@ -33,11 +33,7 @@ from nps_image.formats.vmdk import write_stream_optimized
 from nps_image.ova import manifest, write_ova
 from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, render_ovf
 from nps_image.sizing import profile_for
-
-# The simulator's helper lives beside the tests (tests/vcsim.py), imported as tests.vcsim.
-if str(Path(__file__).resolve().parent.parent) not in sys.path:
-    sys.path.append(str(Path(__file__).resolve().parent.parent))
-from tests import vcsim
+from tests.support import vcsim
 
 MiB = 1024 * 1024
 PROXY_PASSWORD = "Pr0xy-S3cret-Value"
@@ -585,7 +581,7 @@ def test_no_secret_in_output_logs_or_arguments(esx_server, ova, caplog, capsys, 
         "NPS_PROXY_PASSWORD": PROXY_PASSWORD,
         "NPS_REGISTRATION_CODE": REGISTRATION_CODE,
     }
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     args = [
         str(Path(sys.executable).with_name("inv")),
         "deploy.esxi",

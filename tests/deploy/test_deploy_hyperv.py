@@ -30,13 +30,9 @@ from rich.console import Console
 from nps_hypervisors import hyperv
 from nps_hypervisors.hyperv_scripts import Literal, parse, ps_literal, render
 from nps_hypervisors.hyperv_winrm import Endpoint, HyperVError, Session
+from tests.support.wsman_fake import FakeHyperV, Tls, WSManServer, make_tls
 
-# The fake host lives beside the tests (tests/wsman_fake.py), imported as tests.wsman_fake.
-if str(Path(__file__).resolve().parent.parent) not in sys.path:
-    sys.path.append(str(Path(__file__).resolve().parent.parent))
-from tests.wsman_fake import FakeHyperV, Tls, WSManServer, make_tls
-
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "hyperv_golden"
 USER = "HV01\\deployer"
 PASSWORD = "Corr3ct-h0rse;'$(x)"  # quotes and PowerShell syntax: it must never reach a script

@@ -21,7 +21,7 @@ import pytest
 from nps_image.lint import RULES, lint_ova
 from nps_image.package import package
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 OVF, MF, VMDK = "nps-sensor-2.0.ovf", "nps-sensor-2.0.mf", "nps-sensor-2.0-disk1.vmdk"
 Parts = dict[str, bytes]

@@ -20,7 +20,7 @@ from nps_sensor.discovery.fingerprints import Databases
 from nps_sensor.discovery.fingerprints.oui import mac_int
 from nps_sensor.discovery.predict import predict
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 WIN10_PRL = "1,3,6,15,31,33,43,44,46,47,119,121,249,252"

@@ -22,7 +22,7 @@ from benchmarks.hublab import SENSOR_BIN, HubProcess
 from benchmarks.lab import Lab, Sensor, missing, sh
 from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
-from tests import waiting
+from tests.support import waiting
 
 pytestmark = pytest.mark.live
 
