@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from invoke.context import Context
@@ -75,21 +76,25 @@ SHARED = Shared("lab", {"server": Option("", "s"), "port": Option(443, "p"), "tl
     ],
 )
 def test_shared_options_settle_cli_then_environment_then_file(
-    monkeypatch: pytest.MonkeyPatch, given: dict, env: dict, config: dict, expected: dict
+    monkeypatch: pytest.MonkeyPatch,
+    given: dict[str, Any],
+    env: dict[str, str],
+    config: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
     for key in list(os.environ):
         if key.startswith("NPS_LAB_"):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    seen: list[dict] = []
+    seen: list[dict[str, Any]] = []
 
     @with_shared(SHARED)
-    def body(c: Context, lab: dict, extra: int = 1) -> None:
+    def body(c: Context, lab: dict[str, Any], extra: int = 1) -> None:
         seen.append({**lab, "extra": extra})
 
     context = Context()
-    context.config["lab"] = config
+    context.config["lab"] = config  # type: ignore[assignment]
     body(context, extra=2, **given)
     assert seen == [{**expected, "extra": 2}]
 
