@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,16 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
+from invoke.exceptions import Exit
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 BIN = Path(PY).parent
 
 
-def run(c: Context, args: list[str], **kw: Any) -> Any:
-    """Run a command of this environment, on the terminal's pty when there is one."""
-    kw.setdefault("pty", sys.stdout.isatty())
-    return c.run(shlex.join(args), **kw)
+def run(args: list[str], env: Mapping[str, str] | None = None) -> None:
+    """Run a command with this process's standard streams: its output reaches the
+    terminal, pipe or file untouched (the same bytes as run directly; Invoke's runner
+    would decode and re-encode it chunk by chunk), and its exit status is the task's."""
+    try:
+        code = subprocess.run(args, check=False, env={**os.environ, **env} if env else None).returncode
+    except OSError as e:
+        raise Exit(f"{args[0]}: {e.strerror or e}", code=127) from None
+    except KeyboardInterrupt:
+        raise Exit(code=130) from None
+    if code:
+        raise Exit(code=code if code > 0 else 128 - code)
 
 
 def ansible_env() -> dict[str, str]:

@@ -8,6 +8,7 @@ import sys
 
 from nps_sensor import __version__, config
 from nps_sensor.errors import SensorError
+from nps_sensor.output import FORMAT_HELP, FORMATS
 from nps_sensor.synth import WRAPS
 
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
@@ -26,10 +27,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Decode capture files and report assets, flows and statistics. "
         "Exit status 1 if a capture is damaged (results cover the packets before the damage).",
     )
-    a.add_argument("captures", nargs="+", metavar="CAPTURE")
+    a.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files (pcap or pcapng), read in order")
     a.add_argument("--config", "-c", metavar="FILE", help="classification and reporting settings (YAML)")
-    a.add_argument("--format", "-f", choices=("json", "ndjson", "table"), default="json")
-    a.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    a.add_argument("--format", "-f", choices=FORMATS, default="json", help=f"{FORMAT_HELP}; default json")
+    a.add_argument("--output", "-o", metavar="FILE", help="write here (mode 0644) instead of standard output")
     g = sub.add_parser(
         "generate",
         help="write a synthetic capture (pcap) of a busy LAN",
@@ -125,15 +126,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nps-sensor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return EXIT_USAGE
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from nps_sensor.analyze import analyze
+    from nps_sensor.capture import open_capture
     from nps_sensor.output import write
+    from nps_sensor.progress import Progress
 
     cfg = config.load(args.config)
-    analysis = analyze(args.captures, cfg)
+    for path in args.captures:  # a capture that cannot be read at all ends the run before any output
+        open_capture(path)
+    with Progress("analyzing") as progress:
+        analysis = analyze(args.captures, cfg, progress=progress)
     write(analysis.result, args.format, args.output)
     for err in analysis.errors:
         print(f"nps-sensor: {err}", file=sys.stderr)
