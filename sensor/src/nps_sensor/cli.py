@@ -14,7 +14,7 @@ from nps_sensor.synth import WRAPS
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nps-sensor",
         description="Passive network sensor: inventory of devices and who talks to whom, from mirrored traffic.",
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write a synthetic capture (pcap) of a busy LAN",
         description="Write a deterministic synthetic capture: the same seed gives the same bytes.",
     )
-    g.add_argument("output", metavar="OUTPUT")
+    g.add_argument("output", metavar="OUTPUT", help="the pcap file to write")
     g.add_argument("--packets", "-n", type=int, default=100_000, metavar="N", help="how many (default 100000)")
     g.add_argument("--seed", "-s", type=int, default=1, metavar="S", help="random seed (default 1)")
     g.add_argument("--wrap", choices=WRAPS, default="plain", help="delivery: plain Ethernet, 802.1Q, ERSPAN II")
@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.command == "analyze":
             return _analyze(args)
