@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import shutil
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from .ssh import Remote, SSHError
 from .steps import BuildError, require
 
 OVF_ENV_NS = "http://schemas.dmtf.org/ovf/environment/1"
@@ -78,6 +78,7 @@ class VM:
     # given later (a static management address) through its own loopback port.
     forwards: dict[str, int] = field(default_factory=dict)
     extra_nics: int = 0  # more sniffing NICs (eth2, ...), each on its own loopback UDP socket
+    remotes: dict[int, Remote] = field(default_factory=dict)  # SSH connections by forwarded port
 
     def command(self) -> list[str]:
         cmd = [
@@ -139,19 +140,24 @@ class VM:
         log = (self.work / "qemu.log").open("wb")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
 
+    def remote(self, port: int | None = None) -> Remote:
+        """The management user's SSH connection (paramiko; the VM's host key recorded in
+        its work folder on first use), on the forwarded port or another forward."""
+        port = port or self.ssh_port
+        if port not in self.remotes:
+            self.remotes[port] = Remote("127.0.0.1", port, self.key, known_hosts=self.work / "known_hosts", timeout=10)
+        return self.remotes[port]
+
     def ssh(self, *cmd: str, check: bool = True, timeout: float = 60) -> str:
-        out = subprocess.run(
-            [
-                "ssh", "-q", "-p", str(self.ssh_port), "-i", str(self.key),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=5", "-o", "BatchMode=yes",
-                "nps-admin@127.0.0.1", shlex.join(cmd),
-            ],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-        if check and out.returncode != 0:
-            raise BuildError(f"in the VM: {' '.join(cmd)}: {out.stderr.strip() or out.stdout.strip()}")
-        return out.stdout
+        try:
+            done = self.remote().run(*cmd, timeout=timeout)
+        except SSHError as e:
+            if check:
+                raise BuildError(f"in the VM: {' '.join(cmd)}: {e}") from None
+            return ""
+        if check and done.code != 0:
+            raise BuildError(f"in the VM: {' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
 
     def wait_ssh(self) -> float:
         start = time.monotonic()
@@ -159,9 +165,8 @@ class VM:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise BuildError(f"QEMU exited ({self.proc.returncode}); see {self.work / 'qemu.log'}")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                if self.ssh("true", check=False, timeout=10) == "" and self._ssh_ok():
-                    return time.monotonic() - start
+            if self._ssh_ok():
+                return time.monotonic() - start
             time.sleep(3)
         raise BuildError(f"the VM did not answer on SSH in {BOOT_TIMEOUT} s; see {self.work / 'serial.log'}")
 
@@ -177,6 +182,8 @@ class VM:
                     time.sleep(0.02)  # the emulated NIC is slow: do not overrun its queue
 
     def stop(self) -> None:
+        for remote in self.remotes.values():
+            remote.close()
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
@@ -192,7 +199,7 @@ def booted(
     extra_nics: int = 0,
 ) -> Iterator[VM]:
     """A VM of the image with the OVF properties (plus a fresh SSH key), booted."""
-    require("ssh-keygen", "ssh")
+    require("ssh-keygen")
     work.mkdir(parents=True, exist_ok=True)
     key = work / "id_ed25519"
     if not key.exists():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
+from .appliance import appliance
 from .bench import bench
 from .configure import configure_appliances
 from .deploy import deploy
@@ -18,7 +19,7 @@ from .image import image
 from .quality import lint, test
 from .sensor import sensor
 
-ns = Collection(sensor, image, deploy, configure_appliances, hub, test, lint, bench)
+ns = Collection(sensor, image, deploy, configure_appliances, appliance, hub, test, lint, bench)
 # No task reads its commands' input: without a stdin thread, a run that ends while
 # stdin is closed (CI) does not fail after the command succeeded.
 ns.configure({"run": {"in_stream": False}})

@@ -32,6 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
+from nps_image.ssh import SSHError
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = BIN / "ansible-playbook"
@@ -275,23 +277,17 @@ class Appliance:
         return playbook(inventory, *args, oneline=oneline, inv=inv)
 
     def ssh(self, port: int, *cmd: str, check: bool = True) -> str:
-        out = subprocess.run(
-            [
-                "ssh", "-q", "-p", str(port), "-i", str(self.vm.key),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=10", "-o", "BatchMode=yes",
-                "nps-admin@127.0.0.1", " ".join(cmd),
-            ],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert not check or out.returncode == 0, f"{' '.join(cmd)}: {out.stderr}"
-        return out.stdout
+        """A shell line on the appliance (its words joined as written) through the port's forward."""
+        try:
+            out = self.vm.remote(port).shell(" ".join(cmd), timeout=120)
+        except SSHError as e:
+            assert not check, str(e)
+            return ""
+        assert not check or out.code == 0, f"{' '.join(cmd)}: {out.stderr}"
+        return str(out.stdout)
 
     def answers(self, port: int) -> bool:
-        try:
-            return self.ssh(port, "echo", "up", check=False).strip() == "up"
-        except subprocess.TimeoutExpired:
-            return False
+        return self.ssh(port, "echo", "up", check=False).strip() == "up"
 
     def addresses(self, port: int, iface: str) -> list[str]:
         info = json.loads(self.ssh(port, "ip", "-j", "-4", "addr", "show", "dev", iface))

@@ -221,15 +221,35 @@ def _console(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import json
 
+    from nps_sensor.appliance import health
     from nps_sensor.live.status import render, request
+    from nps_sensor.uplink.state import DEFAULT_STATE
 
     address = args.address or config.load(args.config).sensing.status
     body = request(address, None if args.command == "status" else args.command)
+    # What the machine says beside what the service says: promiscuous mode, offloads, registration.
+    for iface in body.get("interfaces", []):
+        iface.update(health.interface(iface["name"]))
+    body["registration"] = health.registration(DEFAULT_STATE)
     if getattr(args, "json", False):
         print(json.dumps(body, indent=1))
+        return EXIT_OK
+    print(render(body))
+    for iface in body.get("interfaces", []):
+        print(
+            f"nic:          {iface['name']} promiscuous {_yes(iface['promiscuous'])}, "
+            f"receive offloads off {_yes(iface['offloads_off'])}"
+        )
+    reg = body["registration"]
+    if reg.get("registered"):
+        print(f"registration: {reg['hub']} as {reg['name']!r}")
     else:
-        print(render(body))
+        print(f"registration: {reg.get('error') or 'not registered'}")
     return EXIT_OK
+
+
+def _yes(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "NO")
 
 
 def _generate(args: argparse.Namespace) -> int:
