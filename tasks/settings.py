@@ -44,8 +44,16 @@ def run(args: list[str], env: Mapping[str, str] | None = None) -> None:
         raise Exit(code=code if code > 0 else 128 - code)
 
 
+COLLECTIONS = ROOT / "build" / "collections"
+
+
 def ansible_env() -> dict[str, str]:
-    """Ansible's settings are the repository's (ansible.cfg); its tools are in this venv."""
+    """Ansible's settings are the repository's (ansible.cfg); its tools are in this venv; the
+    collection nps.appliance is this checkout (linked where ansible.cfg looks for collections)."""
+    link = COLLECTIONS / "ansible_collections" / "nps" / "appliance"
+    if not link.is_symlink():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT, target_is_directory=True)
     return {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 

@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from nps_image.ssh import SSHError
+from tasks.settings import ansible_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -54,11 +55,10 @@ def playbook(inventory: Path, *args: str, timeout: float = 900, oneline: bool = 
     """ansible-playbook site.yml, or with `inv` the task users run (`inv configure`)."""
     env = {
         **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        **ansible_env(),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     if oneline:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.oneline"
