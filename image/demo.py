@@ -36,7 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 GUEST_HOST = "10.0.2.2"  # the host, as QEMU's user network shows it to the guest
 ADMIN = "admin"
 VERSION = "demo"
-INPUTS = ("sensor/src", "sensor/pyproject.toml", "image", "templates")
+# What the image is made of: the sensor (with its templates), the kit's templates, the build's code.
+INPUTS = (
+    "sensor/src", "sensor/pyproject.toml", "templates", "image/formats",
+    *(f"image/{m}.py" for m in ("build", "disk", "ova", "ovf", "package", "rootfs", "sizing", "steps", "ziparchive")),
+)  # fmt: skip
 
 
 @dataclass
@@ -44,14 +48,15 @@ class Demo:
     work: Path  # build/demo: the cached image, and this run's temporary folder
     capture: Path | None = None  # None: a generated LAN
     packets: int = 5000
+    image: Path | None = None  # a folder `inv image.build` filled: use its newest image, build none
     cache: Path = ROOT / "build" / "cache"
     say: Callable[[str], None] = print
     timings: dict[str, float] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
-def stage(demo: Demo, number: int, name: str) -> Iterator[None]:
-    demo.say(f"[{number}/6] {name} ...")
+def stage(demo: Demo, number: int, name: str, what: str) -> Iterator[None]:
+    demo.say(f"[{number}/6] {name}: {what} ...")
     start = time.monotonic()
     yield
     took = time.monotonic() - start
@@ -60,7 +65,7 @@ def stage(demo: Demo, number: int, name: str) -> Iterator[None]:
 
 
 def inputs_digest() -> str:
-    """What the image is made of, hashed: the sensor, the image code, the templates."""
+    """The image's inputs (INPUTS), hashed."""
     h = hashlib.sha256()
     for top in INPUTS:
         path = ROOT / top
@@ -72,20 +77,24 @@ def inputs_digest() -> str:
     return h.hexdigest()
 
 
-def image(demo: Demo) -> tuple[Path, bool]:
-    """The demo's image: reused while its inputs are those it was built from."""
+def image(demo: Demo) -> tuple[Path, str, bool]:
+    """The demo's image (its folder and version): reused while its inputs are those it was built from."""
+    if demo.image is not None:
+        from .qemu import latest
+
+        return demo.image, latest(demo.image, "nps-sensor"), True
     dist = demo.work / "dist"
     stamp = dist / "inputs.sha256"
     digest = inputs_digest()
     ova = dist / f"nps-sensor-{VERSION}.ova"
     if ova.exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return dist, True
+        return dist, VERSION, True
     from .build import Build, build
 
     shutil.rmtree(dist, ignore_errors=True)
     build(Build(VERSION, dist, demo.cache))
     stamp.write_text(digest + "\n")
-    return dist, False
+    return dist, VERSION, False
 
 
 class Hub:
@@ -206,19 +215,19 @@ class Shown:
 def run(demo: Demo, keep: Callable[[Shown], None] | None = None) -> Shown:
     """The demo; `keep(shown)` runs while everything is up (the task waits there for Ctrl-C)."""
     demo.work.mkdir(parents=True, exist_ok=True)
-    with stage(demo, 1, "appliance image (built once, then cached)"):
-        dist, cached = image(demo)
-        demo.say(f"      {'reused' if cached else 'built'}: {dist / f'nps-sensor-{VERSION}.ova'}")
+    with stage(demo, 1, "image", "the appliance image (built once, then reused)"):
+        dist, version, cached = image(demo)
+        demo.say(f"      {'reused' if cached else 'built'}: {dist / f'nps-sensor-{version}.ova'}")
     with tempfile.TemporaryDirectory(prefix="run-", dir=demo.work) as tmp:
         work = Path(tmp)
         (work / "hub").mkdir(mode=0o700)
         hub = Hub(work / "hub", secrets.token_urlsafe(12))
         try:
-            with stage(demo, 2, "hub (nps-hub serve --self-signed, SQLite)"):
+            with stage(demo, 2, "hub", "nps-hub serve --self-signed, on SQLite"):
                 hub.start()
                 created = hub.post("/api/v1/sensors", {"name": "demo-1", "location": "inv demo", "network": "Default"})
                 sensor_id, code = int(created["sensor"]["id"]), str(created["code"])
-            disk = extract_disk(dist, "nps-sensor", VERSION, "vmdk", work / "disk")
+            disk = extract_disk(dist, "nps-sensor", version, "vmdk", work / "disk")
             properties = {
                 "hostname": "nps-demo-1",
                 "registration.hub": f"https://{GUEST_HOST}:{hub.port}",
@@ -239,14 +248,14 @@ def _sensing(demo: Demo, hub: Hub, vm: VM, sensor_id: int) -> Shown:
         body: dict[str, Any] = hub.get(f"/api/v1/sensors/{sensor_id}")
         return body
 
-    with stage(demo, 3, "appliance booted in QEMU, registered with the hub by its OVF properties"):
+    with stage(demo, 3, "boot", "the appliance in QEMU, registering with the hub from its OVF properties"):
         demo.say("      software emulation: a minute or two")
         wait(lambda: sensor()["last_heartbeat"], 420, "the appliance's registration and first heartbeat")
-    with stage(demo, 4, "sensing started from the hub"):
+    with stage(demo, 4, "sensing", "started from the hub"):
         hub.post(f"/api/v1/sensors/{sensor_id}/actions", {"action": "start"})
         wait(lambda: sensor()["status"] == "Sensing", 120, "the appliance to say it is sensing")
         vm.wait_ssh()
-    with stage(demo, 5, "capture replayed into the sniffing NIC"):
+    with stage(demo, 5, "replay", "the capture into the appliance's sniffing NIC"):
         replay = frames(demo)
         demo.say(f"      {len(replay)} frames from {demo.capture or 'a generated LAN'}")
         vm.send_frames(replay)
@@ -254,7 +263,7 @@ def _sensing(demo: Demo, hub: Hub, vm: VM, sensor_id: int) -> Shown:
         # which the uplink sends within seconds.
         time.sleep(3)
         vm.ssh("sudo", "systemctl", "restart", "nps-sensor", timeout=120)
-    with stage(demo, 6, "the hub shows the assets"):
+    with stage(demo, 6, "assets", "until the hub shows them"):
 
         def assets() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = hub.get("/api/v1/assets", params={"sensor": sensor_id, "limit": 10000})[

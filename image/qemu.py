@@ -77,6 +77,7 @@ class VM:
     # More SSH forwards, by guest address: the appliance reached at an address it is
     # given later (a static management address) through its own loopback port.
     forwards: dict[str, int] = field(default_factory=dict)
+    ports: dict[int, int] = field(default_factory=dict)  # guest TCP port -> loopback port (a hub on the VM)
     extra_nics: int = 0  # more sniffing NICs (eth2, ...), each on its own loopback UDP socket
     remotes: dict[int, Remote] = field(default_factory=dict)  # SSH connections by forwarded port
 
@@ -105,6 +106,7 @@ class VM:
         ]
         mgmt = f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
         mgmt += "".join(f",hostfwd=tcp:127.0.0.1:{port}-{guest}:22" for guest, port in self.forwards.items())
+        mgmt += "".join(f",hostfwd=tcp:127.0.0.1:{port}-:{guest}" for guest, port in self.ports.items())
         sniff = f"socket,id=sniff,udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{self.sniff_port}"
         if self.fmt == "vmdk":
             nic = "vmxnet3"
@@ -197,6 +199,7 @@ def booted(
     work: Path,
     forwards: dict[str, int] | None = None,
     extra_nics: int = 0,
+    ports: dict[int, int] | None = None,
 ) -> Iterator[VM]:
     """A VM of the image with the OVF properties (plus a fresh SSH key), booted."""
     require("ssh-keygen")
@@ -206,7 +209,7 @@ def booted(
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     props = {**properties, "ssh.authorized_key": (work / "id_ed25519.pub").read_text().strip()}
     iso = environment_iso(props, work / "ovf-env.iso")
-    vm = VM(disk, fmt, iso, key, work, forwards=dict(forwards or {}), extra_nics=extra_nics)
+    vm = VM(disk, fmt, iso, key, work, forwards=dict(forwards or {}), extra_nics=extra_nics, ports=dict(ports or {}))
     vm.start()
     try:
         yield vm

@@ -12,6 +12,7 @@ from invoke.collection import Collection
 
 from .appliance import appliance
 from .bench import bench
+from .collection import collection
 from .configure import configure_appliances
 from .demo import demo
 from .deploy import deploy
@@ -20,7 +21,7 @@ from .image import image
 from .quality import lint, test
 from .sensor import sensor
 
-ns = Collection(demo, sensor, image, deploy, configure_appliances, appliance, hub, test, lint, bench)
+ns = Collection(demo, sensor, image, deploy, configure_appliances, appliance, collection, hub, test, lint, bench)
 # No task reads its commands' input: without a stdin thread, a run that ends while
 # stdin is closed (CI) does not fail after the command succeeded.
 ns.configure({"run": {"in_stream": False}})

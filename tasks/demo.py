@@ -20,9 +20,10 @@ from .settings import ROOT
         "pcap": "replay this capture (its first --packets Ethernet frames) instead of a generated LAN",
         "packets": "how many frames to replay (default 5000)",
         "stop": "stop once the hub shows the assets, instead of waiting for Ctrl-C (scripts, CI)",
+        "image": "boot the newest image in this folder (inv image.build --output's) instead of building one",
     },
 )
-def demo(c: Context, pcap: str = "", packets: int = 5000, stop: bool = False) -> None:
+def demo(c: Context, pcap: str = "", packets: int = 5000, stop: bool = False, image: str = "") -> None:
     """Build the image (cached), start a hub, boot the appliance in QEMU registered to it, replay a capture
     into its sniffing NIC and wait until the hub shows the assets; then the hub's URL and login.
     Ctrl-C stops everything and leaves nothing behind."""
@@ -40,7 +41,7 @@ def demo(c: Context, pcap: str = "", packets: int = 5000, stop: bool = False) ->
             f"  hub:          {shown.url}/  (its own certificate, SHA-256 {shown.fingerprint})\n"
             f"  login:        {shown.user} / {shown.password}\n"
             f"  API:          {shown.url}/api/v1/assets?sensor={shown.sensor['id']}\n"
-            "  stages:       " + ", ".join(f"{k.split(' (')[0]} {v:.0f} s" for k, v in d.timings.items()),
+            "  stages:       " + ", ".join(f"{k} {v:.0f} s" for k, v in d.timings.items()),
             flush=True,
         )
         if stop:
@@ -49,7 +50,13 @@ def demo(c: Context, pcap: str = "", packets: int = 5000, stop: bool = False) ->
         while True:
             signal.pause()
 
-    d = Demo(ROOT / "build" / "demo", Path(pcap) if pcap else None, packets, say=lambda s: print(s, flush=True))
+    d = Demo(
+        ROOT / "build" / "demo",
+        Path(pcap) if pcap else None,
+        packets,
+        Path(image) if image else None,
+        say=lambda s: print(s, flush=True),
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         run(d, keep)

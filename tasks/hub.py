@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from .settings import BIN, ROOT, run
+from .settings import BIN, PY, ROOT, run
 
 
 @task(
@@ -23,6 +25,7 @@ from .settings import BIN, ROOT, run
         "self_signed": "HTTPS with a certificate of the hub's own, made once in the data directory; its SHA-256 is "
         "printed for the sensors to pin",
         "name": "with --self-signed: a name or address the sensors use for the hub (repeatable)",
+        "workers": "serving processes (default 1; more need PostgreSQL)",
     },
 )
 def hub_serve(
@@ -35,6 +38,7 @@ def hub_serve(
     tls_key: str = "",
     self_signed: bool = False,
     name: list[str] | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the management hub (`nps-hub serve`, the same options); the first user: `nps-hub user NAME --admin`."""
     args = [str(BIN / "nps-hub"), "serve", "--data", data, "--host", host, "--port", str(port)]
@@ -46,7 +50,27 @@ def hub_serve(
         args.append("--self-signed")
     for n in name or []:
         args += ["--name", n]
+    if workers != 1:
+        args += ["--workers", str(workers)]
     run(args)
 
 
-hub = Collection("hub", hub_serve)
+@task(
+    auto_shortflags=False,
+    name="wheels",
+    help={"output": "the folder to fill (default build/hub-wheels); the hub role's hub_wheels"},
+)
+def hub_wheels(c: Context, output: str = str(ROOT / "build" / "hub-wheels")) -> None:
+    """The wheels of nps-hub, nps-sensor and their dependencies, for the hub role (an offline install)."""
+    import shutil
+    import tempfile
+
+    # From copies: setuptools builds in the tree it is given, and the checkout stays clean.
+    debris = shutil.ignore_patterns("*.egg-info", "__pycache__", "build", "dist")
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = [shutil.copytree(ROOT / name, Path(tmp) / name, ignore=debris) for name in ("sensor", "hub")]
+        run([str(PY), "-m", "pip", "wheel", "--quiet", "--wheel-dir", output, *map(str, sources)])
+    print(f"hub.wheels: {output} (give it to the hub role as hub_wheels)")
+
+
+hub = Collection("hub", hub_serve, hub_wheels)

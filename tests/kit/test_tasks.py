@@ -181,11 +181,12 @@ def test_hub_options_go_before_or_after_the_command(tmp_path: Path) -> None:
 
 
 def test_inv_hub_serve_mirrors_nps_hub_serve() -> None:
-    """The same options (long names), so that what works for one works for the other."""
+    """Every option of nps-hub serve, by the same name, so that what works for one works for the other
+    (inv's --workers reaches nps-hub only when it is not 1)."""
     import re
 
     hub = str(Path(sys.executable).parent / "nps-hub")
     direct = subprocess.run([hub, "serve", "--help"], capture_output=True, text=True, check=True).stdout
     through = subprocess.run([INV, "--help", "hub.serve"], capture_output=True, text=True, check=True).stdout
     options = set(re.findall(r"(--[a-z][a-z-]+)", direct)) - {"--help"}
-    assert options == set(re.findall(r"^\s+(--[a-z][a-z-]+)", through, re.M))
+    assert options <= set(re.findall(r"^\s+(--[a-z][a-z-]+)", through, re.M))
