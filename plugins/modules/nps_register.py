@@ -15,7 +15,7 @@ description:
   - Runs C(nps-sensor register) on the appliance with the personalization code on its
     standard input (never in arguments or logs), then starts the uplink
     (C(nps-uplink.service)). An appliance that is registered already
-    (C(/var/lib/nps-sensor/hub.json)) is left alone: a code works once.
+    (C(/var/lib/nps-sensor/hub.json)) is left alone, since a code works once.
   - A refusal fails the task with the hub's one-line reason (wrong, used or expired code,
     another certificate, hub unreachable). Supports check mode.
 options:
