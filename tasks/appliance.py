@@ -22,6 +22,7 @@ from invoke.tasks import task
         "known_hosts": "the kit's known-hosts file: the appliance's host key is recorded there on first use and "
         "checked afterwards (default $NPS_KNOWN_HOSTS or ~/.config/nps-kit/known_hosts)",
         "wait": "seconds to keep asking until the appliance is sensing (a fresh deployment; default 0: ask once)",
+        "packets": "also wait until its sniffing interfaces have received this many packets (test traffic sent)",
         "json": "print the appliance's status as JSON",
     },
 )
@@ -33,6 +34,7 @@ def check(
     user: str = "nps-admin",
     known_hosts: str = "",
     wait: int = 0,
+    packets: int = 0,
     json: bool = False,
 ) -> None:
     """Is the appliance sensing? Its state, each sniffing interface (up, promiscuous, offloads off,
@@ -43,7 +45,7 @@ def check(
     remote = Remote(host, port, Path(key) if key else None, user, Path(known_hosts) if known_hosts else None)
     try:
         with remote:
-            verdict = verify(remote, wait=wait)
+            verdict = verify(remote, wait=wait, packets=packets)
     except SSHError as e:
         raise Exit(f"appliance.check: {e}", code=2) from None
     except KeyboardInterrupt:
