@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -63,3 +65,32 @@ def check(
 
 
 appliance = Collection("appliance", check)
+
+
+def wait_sensing(
+    address: str | Callable[[], str | None], key: str = "", timeout: float = 900, known_hosts: str = ""
+) -> None:
+    """After a deployment: wait for the appliance's address (a callable asks the hypervisor
+    again until it knows one), then until it is sensing; print the verdict, Exit 1 if not."""
+    from nps_image.ssh import Remote, SSHError
+    from nps_image.verify import check as verify
+
+    deadline = time.monotonic() + timeout
+    where = address() if callable(address) else address
+    while not where:
+        if time.monotonic() > deadline:
+            raise Exit("--wait-sensing: the appliance reported no management address (VMware Tools)", code=1)
+        time.sleep(10)
+        where = address() if callable(address) else address
+    print(f"waiting for {where} to sense (SSH as nps-admin) ...", flush=True)
+    remote = Remote(where, 22, Path(key) if key else None, known_hosts=Path(known_hosts) if known_hosts else None)
+    try:
+        with remote:
+            verdict = verify(remote, wait=max(0.0, deadline - time.monotonic()))
+    except SSHError as e:
+        raise Exit(f"--wait-sensing: {e}", code=1) from None
+    print(f"appliance {remote.where}: {'sensing' if verdict.ok else 'NOT sensing'}")
+    for line in verdict.lines():
+        print("  " + line)
+    if not verdict.ok:
+        raise Exit(code=1)

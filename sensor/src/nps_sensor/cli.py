@@ -14,13 +14,8 @@ from nps_sensor.synth import WRAPS
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="nps-sensor",
-        description="Passive network sensor: inventory of devices and who talks to whom, from mirrored traffic.",
-    )
-    p.add_argument("--version", action="version", version=f"nps-sensor {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _file_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands on capture files: analyze and generate."""
     a = sub.add_parser(
         "analyze",
         help="analyze capture files (pcap, pcapng)",
@@ -40,6 +35,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--packets", "-n", type=int, default=100_000, metavar="N", help="how many (default 100000)")
     g.add_argument("--seed", "-s", type=int, default=1, metavar="S", help="random seed (default 1)")
     g.add_argument("--wrap", choices=WRAPS, default="plain", help="delivery: plain Ethernet, 802.1Q, ERSPAN II")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nps-sensor",
+        description="Passive network sensor: inventory of devices and who talks to whom, from mirrored traffic.",
+    )
+    p.add_argument("--version", action="version", version=f"nps-sensor {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _file_parsers(sub)
     r = sub.add_parser(
         "run",
         help="sense the configured interfaces (the appliance's service)",
