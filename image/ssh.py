@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import shlex
 import socket
@@ -23,6 +24,9 @@ from typing import Any
 import paramiko
 
 USER = "nps-admin"
+# paramiko logs every failed attempt (a booting VM refuses for a minute) with a traceback;
+# this module says why a connection failed, in one line, itself.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 class SSHError(Exception):

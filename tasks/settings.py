@@ -59,10 +59,12 @@ def ansible_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Option:
-    """One shared option: its default and its help text."""
+    """One shared option: its default, its help text, and other tools' environment
+    variables that mean the same (govc's GOVC_URL), read after the kit's own."""
 
     default: str | bool | int
     help: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ class Shared:
         for key, option in self.options.items():
             value = given.get(key)
             if value in (None, "", 0, False) or value == option.default:
-                env = os.environ.get(f"NPS_{self.name}_{key}".upper())
-                if env is not None and env != "":
+                names = (f"NPS_{self.name}_{key}".upper(), *option.aliases)
+                env = next((os.environ[n] for n in names if os.environ.get(n)), None)
+                if env is not None:
                     value = _typed(env, option.default)
                 elif key in section and section[key] not in (None, ""):
                     value = _typed(section[key], option.default)

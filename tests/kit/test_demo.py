@@ -80,7 +80,13 @@ def test_an_interrupted_demo_leaves_nothing_behind(appliance_dist: Path) -> None
     if reason:
         pytest.skip(reason)
     before = set((ROOT / "build" / "demo").glob("run-*"))
-    proc = subprocess.Popen([INV, "demo", "--image", str(appliance_dist)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen(
+        [INV, "demo", "--image", str(appliance_dist)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("[3/6] boot"):

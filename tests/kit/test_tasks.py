@@ -55,7 +55,7 @@ def test_help_of_a_task_lists_the_shared_options() -> None:
         assert option in out
 
 
-SHARED = Shared("lab", {"server": Option("", "s"), "port": Option(443, "p"), "tls": Option(False, "t")})
+SHARED = Shared("lab", {"server": Option("", "s", ("LAB_URL",)), "port": Option(443, "p"), "tls": Option(False, "t")})
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,18 @@ SHARED = Shared("lab", {"server": Option("", "s"), "port": Option(443, "p"), "tl
             {"NPS_LAB_SERVER": "env", "NPS_LAB_TLS": "yes"},
             {"server": "file"},
             {"server": "env", "port": 443, "tls": True},
+        ),
+        (
+            {},
+            {"LAB_URL": "alias", "NPS_LAB_PORT": "8443"},
+            {"server": "file"},
+            {"server": "alias", "port": 8443, "tls": False},
+        ),
+        (
+            {},
+            {"LAB_URL": "alias", "NPS_LAB_SERVER": "env"},
+            {},
+            {"server": "env", "port": 443, "tls": False},
         ),
         (
             {"server": "cli"},
@@ -85,7 +97,7 @@ def test_shared_options_settle_cli_then_environment_then_file(
     expected: dict[str, Any],
 ) -> None:
     for key in list(os.environ):
-        if key.startswith("NPS_LAB_"):
+        if key.startswith(("NPS_LAB_", "LAB_")):
             monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
