@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 from pyVmomi import vim
@@ -80,7 +81,8 @@ def document(
     """The OVF environment document for `values` (every property, defaults included)."""
     oe = f"{{{OE_NS}}}"
     ve = f"{{{VE_NS}}}"
-    root = etree.Element(f"{oe}Environment", nsmap={None: OE_NS, "oe": OE_NS, "xsi": XSI_NS, "ve": VE_NS})
+    nsmap: Any = {None: OE_NS, "oe": OE_NS, "xsi": XSI_NS, "ve": VE_NS}  # the default namespace, as vCenter writes
+    root = etree.Element(f"{oe}Environment", nsmap=nsmap)
     root.set(f"{oe}id", "")
     root.set(f"{ve}vCenterId" if vcenter else f"{ve}esxId", vm_id)
     section = etree.SubElement(root, f"{oe}PlatformSection")

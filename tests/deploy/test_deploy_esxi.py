@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
@@ -31,8 +32,9 @@ from nps_hypervisors.esxi_import import ImportRequest, device_url, import_spec_p
 from nps_hypervisors.esxi_ova import open_ova
 from nps_image.formats.vmdk import write_stream_optimized
 from nps_image.ova import manifest, write_ova
-from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, render_ovf
+from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, environment_errors, render_ovf
 from nps_image.sizing import profile_for
+from nps_sensor.appliance.firstboot import parse_environment
 from tests.support import vcsim
 
 MiB = 1024 * 1024
@@ -199,6 +201,28 @@ def is_open(security: Any) -> bool:
     return bool(security.allowPromiscuous and security.forgedTransmits and security.macChanges)
 
 
+FLAGS = ("allowPromiscuous", "forgedTransmits", "macChanges")
+CLOSED = dict.fromkeys(FLAGS, False)
+
+
+def effective(info: Any, name: str) -> dict[str, bool]:
+    """A port group's security flags as the host applies them: its own, else its vSwitch's (read here,
+    not through the deployer's code)."""
+    pg = portgroup(info, name)
+    sw = vswitch(info, pg.spec.vswitchName)
+    own = pg.spec.policy.security
+    out = {}
+    for flag in FLAGS:
+        value = getattr(own, flag) if own is not None else None
+        out[flag] = bool(getattr(sw.spec.policy.security, flag) if value is None else value)
+    return out
+
+
+def overrides(info: Any, name: str) -> dict[str, bool | None]:
+    own = portgroup(info, name).spec.policy.security
+    return {flag: getattr(own, flag) if own is not None else None for flag in FLAGS}
+
+
 # --- the acceptance: deploy, capture path, idempotence, dry run --------------------------
 
 
@@ -232,13 +256,34 @@ def test_deploy_imports_wires_sizes_and_powers_on_then_changes_nothing(server, o
     pg = portgroup(info, "NPS Sniffing")
     assert pg.spec.vlanId == 4095 and pg.spec.vswitchName == "vSwitch0"
     assert is_open(pg.spec.policy.security)
+    # Least privilege: the vSwitch and its other port groups are left closed.
     sw = vswitch(info, "vSwitch0")
-    assert is_open(sw.spec.policy.security)
-    # UpdateVirtualSwitch replaces the whole spec: what was there before is kept.
-    assert (sw.spec.numPorts, sw.spec.mtu, list(sw.spec.bridge.nicDevice)) == (128, 1500, ["vmnic0"])
+    assert not is_open(sw.spec.policy.security)
+    assert [effective(info, name) for name in ("VM Network", "Management Network")] == [CLOSED, CLOSED]
     # The simulator keeps the property mapping in extraConfig: every value was sent.
     extra = {o.key: o.value for o in vm.config.extraConfig}
     assert {k: extra.get(k) for k in PROPERTIES} == PROPERTIES
+    # Neither a standalone host nor the simulator's vCenter (no vApp options) builds the OVF
+    # environment: the deployer wrote it, valid against DSP8027, with every property.
+    env = extra["guestinfo.ovfEnv"]
+    assert environment_errors(env.encode()) == []
+    values = parse_environment(env)
+    assert set(values) == set(PROPERTY_KEYS) and {k: values[k] for k in PROPERTIES} == PROPERTIES
+    assert values["proxy.port"] == "3128" and values["mgmt.dns1"] == ""  # given, and the OVF's default
+    doc = etree.fromstring(env.encode())
+    oe, ve = "{http://schemas.dmtf.org/ovf/environment/1}", "{http://www.vmware.com/schema/ovfenv}"
+    assert doc.get(f"{ve}{'esxId' if esx else 'vCenterId'}") == vm._moId and doc.get(f"{oe}id") == ""
+    assert doc.findtext(f"{oe}PlatformSection/{oe}Kind") == "VMware ESXi"
+    macs = [a.get(f"{ve}mac") for a in doc.iter(f"{ve}Adapter")]
+    assert macs == [d.macAddress for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert "OVF environment written into guestinfo.ovfEnv" in plan.text or not esx
+    assert extra["nps.capture.host"] == vm.runtime.host.name
+    if not esx:  # kept on its host: DRS leaves it alone, HA does not restart it elsewhere
+        cluster = vm.runtime.host.parent
+        (drs,) = [o for o in cluster.configurationEx.drsVmConfig if o.key == vm]
+        (das,) = [o for o in cluster.configurationEx.dasVmConfig if o.key == vm]
+        assert drs.enabled is False and das.dasSettings.restartPriority == "disabled"
+        assert "cluster DC0_C0: keep VM nps-sensor on DC0_C0_H0" in plan.text
 
     for dry_run in (True, False):
         changed, lines = run_deploy(s, d, dry_run=dry_run)
@@ -269,8 +314,12 @@ def test_resize_and_sniffing_nics_then_deploy_reconciles(server, ova, view_of) -
     assert status["sniffing_nics"] == ["NPS Sniffing"] * 2 and status["vcpus"] == 4
     assert status["capture"]["portgroup"]["vlan"] == 4095
 
-    # The deploy's settings win: sized back for 1000 Mbit/s, one sniffing NIC, never a second VM.
+    # Omitted means keep: a plain re-run leaves the day-2 changes alone.
     changed, lines = run_deploy(s, deployment(ova, placement))
+    assert not changed and lines == ["nps-sensor: nothing to change, it is as asked"]
+    assert (vm.config.hardware.numCPU, nics(vm)) == (4, ["VM Network"] + ["NPS Sniffing"] * 2)
+    # What an option asks wins: sized back for 1000 Mbit/s, one sniffing NIC, never a second VM.
+    changed, lines = run_deploy(s, deployment(ova, placement, throughput=1000, sniffing_nics=1))
     assert changed and "remove 1 sniffing NIC(s)" in lines.text
     assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB) == (8, 16384)
     assert nics(vm) == ["VM Network", "NPS Sniffing"] and vm.runtime.powerState == "poweredOn"
@@ -307,7 +356,7 @@ def test_a_drifted_capture_path_and_vm_are_reconciled(esx_server, ova, view_of) 
     )
     vm.PowerOffVM_Task()
 
-    changed, lines = run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))
+    changed, lines = run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True, power_on=True))
     assert changed
     assert "port group NPS Sniffing: VLAN 10 -> 4095, allow promiscuous mode" in lines.text
     assert "sniffing NIC 2 VM Network -> NPS Sniffing" in lines.text
@@ -454,7 +503,7 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="upload-error"), name="late"))
     # The host answers 404 and closes while the disk is still being sent: the status when it can
     # still be read, the connection's error when the close came first.
-    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 failed: ")
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to {s.host} failed")
     assert view.vms("late") == []
 
     # A host behind vCenter: its upload URL names it, with its certificate's thumbprint.
@@ -463,7 +512,7 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     )
     assert len(view.vms("pin")) == 1
     message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="pinned-wrong"), name="mitm"))
-    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 refused: the host's TLS certificate")
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to {s.host} refused: the host's TLS certificate")
     assert view.vms("mitm") == []
 
     esxi.deploy(endpoint(s), d, say=Lines(), quiet=True)
