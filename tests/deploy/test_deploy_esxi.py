@@ -63,7 +63,7 @@ def vcsim_binary() -> Path:
     return binary
 
 
-def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml) -> Path:
+def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml, size: int = 2 * MiB) -> Path:
     """A small OVA made like the real one: the same descriptor template, VMDK writer and packager.
 
     `edit` changes the descriptor (before the manifest is made) for the tests of bad OVFs.
@@ -73,7 +73,7 @@ def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml) -> Path:
     with open(raw, "wb") as f:
         f.truncate(64 * MiB)
         f.seek(MiB)
-        f.write(os.urandom(2 * MiB))
+        f.write(os.urandom(size))  # random: the stream-optimized VMDK does not shrink it
     name, version = "nps-sensor", "0.0.1"
     vmdk = d / f"{name}-{version}-disk1.vmdk"
     info = write_stream_optimized(raw, vmdk)
@@ -692,3 +692,140 @@ def test_no_secret_in_output_logs_or_arguments(esx_server, ova, caplog, capsys, 
     (vm,) = view_of(s).vms("nps-sensor")
     extra = {o.key: o.value for o in vm.config.extraConfig}
     assert extra["proxy.password"] == PROXY_PASSWORD and extra["registration.code"] == REGISTRATION_CODE
+
+
+# --- what a real host does that the simulator hides --------------------------------------
+
+
+def test_the_switch_policy_opens_the_sniffing_port_group_only(vcsim_binary, ova, view_of) -> None:
+    """Two other port groups on vSwitch0: one inherits everything, one has an override of its own."""
+    for open_vswitch in (False, True):
+        with vcsim.running(esx=True) as s:
+            view = view_of(s)
+            ns = view.host(True).configManager.networkSystem
+            spec = portgroup(ns.networkInfo, "Management Network").spec
+            spec.policy.security = vim.host.NetworkPolicy.SecurityPolicy(macChanges=True)
+            ns.UpdatePortGroup(pgName="Management Network", portgrp=spec)
+            others = ("VM Network", "Management Network")
+            before = {name: effective(ns.networkInfo, name) for name in others}
+            capture = esxi.CapturePath(open_vswitch=open_vswitch)
+            changed, plan = run_deploy(s, deployment(ova, esxi.Placement(), capture=capture), dry_run=True)
+            run_deploy(s, deployment(ova, esxi.Placement(), capture=capture))
+            info = ns.networkInfo
+            assert {name: effective(info, name) for name in others} == before
+            assert effective(info, "NPS Sniffing") == dict.fromkeys(FLAGS, True)
+            assert is_open(vswitch(info, "vSwitch0").spec.policy.security) is open_vswitch
+            if open_vswitch:
+                # Each now carries its old effective policy as its own, set before the vSwitch changed.
+                assert {name: overrides(info, name) for name in others} == before
+                lines = plan.text.splitlines()
+                pins = [i for i, line in enumerate(lines) if "as its own policy before vSwitch0 changes" in line]
+                opened = next(i for i, line in enumerate(lines) if "vSwitch vSwitch0 on" in line)
+                assert len(pins) == 2 and max(pins) < opened
+            else:
+                assert overrides(info, "VM Network") == dict.fromkeys(FLAGS, None)
+                assert "vSwitch" not in plan.text.replace("on vSwitch0: create", "")
+
+
+def test_cluster_and_host_must_agree(vcsim_binary, ova, view_of) -> None:
+    with vcsim.running(esx=False) as s:
+        with pytest.raises(esxi.DeployError) as info:
+            run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", host="DC0_H0")))
+        assert str(info.value) == (
+            "host DC0_H0 is not in cluster DC0_C0: its hosts are DC0_C0_H0, DC0_C0_H1, DC0_C0_H2; "
+            "give one of them with --host, or leave --cluster out"
+        )
+        run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", host="DC0_C0_H1")))
+        (vm,) = view_of(s).vms("nps-sensor")
+        assert vm.runtime.host.name == "DC0_C0_H1"
+        # vMotion (here: a relocation behind the deployer's back) is what status reports.
+        target = next(h for h in view_of(s).all(vim.HostSystem) if h.name == "DC0_C0_H2")
+        vm.RelocateVM_Task(spec=vim.vm.RelocateSpec(host=target))
+        report = esxi.status(endpoint(s), "nps-sensor")
+        assert (report["host"], report["deployed_on"], report["moved"]) == ("DC0_C0_H2", "DC0_C0_H1", True)
+
+
+def test_a_host_too_small_for_the_profile_refuses_before_any_upload(vcsim_binary, ova, view_of) -> None:
+    with vcsim.running(esx=True, host_cpus=8, host_memory_gib=64, datastore_free_gib=10) as s:
+        view = view_of(s)
+        with pytest.raises(esxi.DeployError) as info:
+            run_deploy(s, deployment(ova, esxi.Placement(), throughput=2000))
+        assert str(info.value) == (
+            "profile 2000 Mbit/s: 16 vCPU, 24 GB RAM needs 16 vCPU but host localhost.localdomain has 8 logical "
+            "CPUs: --mbps 1000 at most, or another --host"
+        )
+        with pytest.raises(esxi.DeployError, match=r"^datastore LocalDS_0 has 10.0 GB free; the disk .* and its 16 GB"):
+            run_deploy(s, deployment(ova, esxi.Placement(), throughput=1000))
+        assert view.vms("nps-sensor") == []
+        assert portgroup(view.network_info(True), "NPS Sniffing") is None  # refused before any change
+        # Reserved memory needs no swap file: 1000 Mbit/s then fits.
+        run_deploy(s, deployment(ova, esxi.Placement(), throughput=1000, reserve=True))
+        assert len(view.vms("nps-sensor")) == 1
+
+
+class StallingProxy:
+    """A TCP proxy on loopback in front of the simulator that stops forwarding a connection's
+    upload after `after` bytes (as a dead link or a hung host does) and keeps it open."""
+
+    def __init__(self, upstream: tuple[str, int], after: int) -> None:
+        import socket
+        import threading
+
+        self.upstream, self.after = upstream, after
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[Any] = []
+        self.stalled = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            self.held += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any, up: bool) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if up and sent + len(data) > self.after:
+                    self.stalled.set()
+                    return  # stop reading: the client's send blocks once the buffers are full
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.server.close()
+        for sock in self.held:
+            sock.close()
+
+
+def test_a_stalled_upload_ends_within_the_time_out_with_the_vm_removed(esx_server, tmp_path, view_of) -> None:
+    s = esx_server
+    big = build_ova(tmp_path / "big", size=24 * MiB)  # more than loopback's socket buffers hold
+    proxy = StallingProxy(("127.0.0.1", int(s.host.rsplit(":", 1)[1])), after=4 * MiB)
+    try:
+        ep = esxi.Endpoint(f"127.0.0.1:{proxy.port}", s.user, s.password, ca_bundle=s.ca_file)
+        d = deployment(big, esxi.Placement(), upload=esxi.UploadLimits(connect=5, stall=2))
+        start = time.monotonic()
+        with pytest.raises(esxi.DeployError) as info:
+            esxi.deploy(ep, d, say=Lines(), quiet=True)
+        elapsed = time.monotonic() - start
+    finally:
+        proxy.close()
+    message = str(info.value)
+    assert proxy.stalled.is_set() and "\n" not in message
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1:{proxy.port} stalled: ")
+    assert " for 2 s after " in message and message.endswith(" sent; the import is aborted")
+    assert elapsed < 60  # bounded by the stall time-out, not by the upload (no timing beyond that)
+    assert view_of(s).vms("nps-sensor") == []
