@@ -139,12 +139,9 @@ class VmdkInfo:
 def descriptor(capacity: int, extent_name: str, cid: int, long_content_id: str) -> str:
     """The embedded disk descriptor.
 
-    - ddb.adapterType: "lsilogic" although the appliance runs on a paravirtual SCSI
-      controller. The controller an imported VM gets is the OVF's VirtualSCSI item;
-      ovftool and ESXi do not read this hint, which only matters to hosted products
-      attaching the bare disk. The format knows ide, buslogic, lsilogic and legacyESX:
-      "pvscsi" would be a value that VMware's own stream writers never produce and
-      that other readers may refuse, so the value VMware writes is kept.
+    - ddb.adapterType: "pvscsi", the controller the OVF gives the disk (VirtualSCSI): the
+      descriptor and the OVF agree. ESXi's own tools write it (vmkfstools -a pvscsi); an
+      import takes the controller from the OVF's item, and QEMU ignores the hint.
     - ddb.virtualHWVersion: "4", as VMware's open-vmdk writes. The field dates from
       ESX 3 and is ignored since; the VM's hardware version is the OVF's vmx-13.
     - ddb.toolsVersion 2147483647: the guest's tools are open-vm-tools, managed by the
@@ -167,7 +164,7 @@ def descriptor(capacity: int, extent_name: str, cid: int, long_content_id: str) 
         "# The Disk Data Base\n"
         "#DDB\n"
         "\n"
-        'ddb.adapterType = "lsilogic"\n'
+        'ddb.adapterType = "pvscsi"\n'
         f'ddb.geometry.cylinders = "{cylinders}"\n'
         'ddb.geometry.heads = "255"\n'
         'ddb.geometry.sectors = "63"\n'

@@ -709,7 +709,7 @@ def test_the_switch_policy_opens_the_sniffing_port_group_only(vcsim_binary, ova,
             others = ("VM Network", "Management Network")
             before = {name: effective(ns.networkInfo, name) for name in others}
             capture = esxi.CapturePath(open_vswitch=open_vswitch)
-            changed, plan = run_deploy(s, deployment(ova, esxi.Placement(), capture=capture), dry_run=True)
+            _, plan = run_deploy(s, deployment(ova, esxi.Placement(), capture=capture), dry_run=True)
             run_deploy(s, deployment(ova, esxi.Placement(), capture=capture))
             info = ns.networkInfo
             assert {name: effective(info, name) for name in others} == before
@@ -829,3 +829,24 @@ def test_a_stalled_upload_ends_within_the_time_out_with_the_vm_removed(esx_serve
     assert " for 2 s after " in message and message.endswith(" sent; the import is aborted")
     assert elapsed < 60  # bounded by the stall time-out, not by the upload (no timing beyond that)
     assert view_of(s).vms("nps-sensor") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "ca", "advice"),
+    [
+        (62, "Hostname mismatch, certificate is not valid for 'esx1'.", "ca.pem", "connect by a name its certificate"),
+        (20, "unable to get local issuer certificate", "ca.pem", "it is not signed by a CA in ca.pem"),
+        (20, "unable to get local issuer certificate", None, "give its CA with --ca-bundle FILE, or --insecure"),
+        (10, "certificate has expired", None, "renew it, or check this machine's and the host's clocks"),
+        (66, "EE certificate key too weak", None, "too weak (EE certificate key too weak): replace it"),
+    ],
+)
+def test_the_tls_advice_fits_the_failure(code, message, ca, advice) -> None:
+    from nps_hypervisors.esxi_connect import tls_advice
+
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    exc.verify_code, exc.verify_message = code, message
+    text = tls_advice(exc, esxi.Endpoint("esx1", "root", "pw", ca_bundle=Path(ca) if ca else None))
+    assert advice in text and "\n" not in text
+    if code == 62:
+        assert "--ca-bundle" not in text.replace("a CA bundle", "")
