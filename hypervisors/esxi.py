@@ -297,26 +297,7 @@ def _import_steps(
             properties=dict(deployment.properties),
             thin=deployment.thin,
         )
-        vm = import_ova(
-            session,
-            ova,
-            request,
-            pool=target.pool,
-            datastore=ds,
-            host=target.host,
-            folder=target.folder,
-            fail_on_warnings=deployment.fail_on_warnings,
-            say=say,
-            quiet=quiet,
-            limits=deployment.upload,
-        )
-        created.append(vm)
-        spec = vim.vm.ConfigSpec(extraConfig=[pin_record(target.host)])
-        fixes = property_fixes(vm.config.vAppConfig, deployment.properties)
-        if fixes:
-            say(f"  the host did not apply the OVF properties {', '.join(sorted(fixes))}: setting them")
-            spec.vAppConfig = vim.vApp.VmConfigSpec(property=list(fixes.values()))
-        reconfigure(vm, spec, f"setting up {vm.name}")
+        created.append(_import(session, target, ova, request, deployment, ds, say, quiet))
 
     def shape() -> None:
         # The imported VM, brought to the rest of the deployment (size, NICs) like an existing one.
@@ -327,22 +308,7 @@ def _import_steps(
             step.run()
 
     def environment() -> None:
-        vm = created[0]
-        if ovfenv.vcenter_builds_it(vm, session.is_vcenter):
-            transports = ", ".join(vm.config.vAppConfig.ovfEnvironmentTransport)
-            say(f"  vCenter builds the OVF environment at each power-on ({transports})")
-            return
-        values = {**ovfenv.defaults(ova.descriptor.encode()), **deployment.properties}
-        dv = dv_names(session, target.datacenter)
-        xml = ovfenv.document(
-            values,
-            vm_id=str(vm._moId),
-            vcenter=session.is_vcenter,
-            platform=ovfenv.platform_of(session.content, target.host),
-            adapters=ovfenv.adapters_of(vm, [nic_network(n, dv) for n in vm_nics(vm)]),
-            deployment_option=option,
-        )
-        reconfigure(vm, ovfenv.write_spec(xml), f"writing the OVF environment of {vm.name}")
+        _write_environment(session, target, ova, deployment.properties, option, created[0], say)
 
     after = []
     count = deployment.sniffing_nics or DEFAULT_SNIFFING_NICS
@@ -350,12 +316,7 @@ def _import_steps(
         after.append(f"add {count - 1} sniffing NIC(s)")
     if deployment.reserve:
         after.append("reserve CPU and memory")
-    transport = (
-        "vCenter builds it at power-on (ISO and guestInfo transports); written into guestinfo.ovfEnv instead if "
-        "the imported VM has no vApp options"
-        if session.is_vcenter
-        else f"written into {ovfenv.GUESTINFO_KEY} before power-on (a standalone ESXi host builds none)"
-    )
+    transport = _transport_text(session.is_vcenter)
 
     def import_shaped() -> None:
         run_import()
@@ -377,6 +338,74 @@ def _import_steps(
     if deployment.power_on is not False:
         steps.append(Step(f"VM {name}: power on", lambda: power_on(created[0])))
     return steps
+
+
+def _import(
+    session: Session,
+    target: Target,
+    ova: Ova,
+    request: ImportRequest,
+    deployment: Deployment,
+    ds: vim.Datastore,
+    say: Say,
+    quiet: bool,
+) -> vim.VirtualMachine:
+    """The import, then what vSphere did not apply of it and the host the VM was placed on."""
+    vm = import_ova(
+        session,
+        ova,
+        request,
+        pool=target.pool,
+        datastore=ds,
+        host=target.host,
+        folder=target.folder,
+        fail_on_warnings=deployment.fail_on_warnings,
+        say=say,
+        quiet=quiet,
+        limits=deployment.upload,
+    )
+    spec = vim.vm.ConfigSpec(extraConfig=[pin_record(target.host)])
+    fixes = property_fixes(vm.config.vAppConfig, deployment.properties)
+    if fixes:
+        say(f"  the host did not apply the OVF properties {', '.join(sorted(fixes))}: setting them")
+        spec.vAppConfig = vim.vApp.VmConfigSpec(property=list(fixes.values()))
+    reconfigure(vm, spec, f"setting up {vm.name}")
+    return vm
+
+
+def _transport_text(vcenter: bool) -> str:
+    if vcenter:
+        return (
+            "vCenter builds it at power-on (ISO and guestInfo transports); written into guestinfo.ovfEnv instead "
+            "if the imported VM has no vApp options"
+        )
+    return f"written into {ovfenv.GUESTINFO_KEY} before power-on (a standalone ESXi host builds none)"
+
+
+def _write_environment(
+    session: Session,
+    target: Target,
+    ova: Ova,
+    values: Mapping[str, str],
+    option: str,
+    vm: vim.VirtualMachine,
+    say: Say,
+) -> None:
+    """The OVF environment into `guestinfo.ovfEnv`, unless vCenter builds it at power-on."""
+    if ovfenv.vcenter_builds_it(vm, session.is_vcenter):
+        transports = ", ".join(vm.config.vAppConfig.ovfEnvironmentTransport)
+        say(f"  vCenter builds the OVF environment at each power-on ({transports})")
+        return
+    dv = dv_names(session, target.datacenter)
+    xml = ovfenv.document(
+        {**ovfenv.defaults(ova.descriptor.encode()), **values},
+        vm_id=str(vm._moId),
+        vcenter=session.is_vcenter,
+        platform=ovfenv.platform_of(session.content, target.host),
+        adapters=ovfenv.adapters_of(vm, [nic_network(n, dv) for n in vm_nics(vm)]),
+        deployment_option=option,
+    )
+    reconfigure(vm, ovfenv.write_spec(xml), f"writing the OVF environment of {vm.name}")
 
 
 def _existing_vm(session: Session, placement: Placement, name: str) -> tuple[Target, vim.VirtualMachine]:

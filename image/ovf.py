@@ -122,10 +122,10 @@ class _LocalSchemas(etree.Resolver):
     """The DMTF schemas name their imports by URL (DSP8027 imports common.xsd so): every one
     is read from the local copy beside them, as the copy's catalog.xml maps it for xmllint."""
 
-    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+    def resolve(self, system_url: str, public_id: str, context: Any = None) -> Any:
         name = (system_url or "").rsplit("/", 1)[-1]
         if name and (SCHEMAS / name).is_file():
-            return self.resolve_filename(str(SCHEMAS / name), context)
+            return cast(Any, self).resolve_filename(str(SCHEMAS / name), context)  # lxml-stubs lack it
         return None
 
 
