@@ -333,7 +333,7 @@ def _import_steps(
     ]
     if after:
         steps.append(Step(f"VM {name}: {', '.join(after)}", shape))
-    steps.append(Step(f"VM {name}: OVF environment {transport}", environment))
+    steps.append(Step(f"VM {name}: OVF environment: {transport}", environment))
     steps += pin_steps(target, name, lambda: created[0], vm_now=False)
     if deployment.power_on is not False:
         steps.append(Step(f"VM {name}: power on", lambda: power_on(created[0])))

@@ -276,7 +276,7 @@ def test_deploy_imports_wires_sizes_and_powers_on_then_changes_nothing(server, o
     assert doc.findtext(f"{oe}PlatformSection/{oe}Kind") == "VMware ESXi"
     macs = [a.get(f"{ve}mac") for a in doc.iter(f"{ve}Adapter")]
     assert macs == [d.macAddress for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
-    assert "OVF environment written into guestinfo.ovfEnv" in plan.text or not esx
+    assert "OVF environment: written into guestinfo.ovfEnv" in plan.text or not esx
     assert extra["nps.capture.host"] == vm.runtime.host.name
     if not esx:  # kept on its host: DRS leaves it alone, HA does not restart it elsewhere
         cluster = vm.runtime.host.parent
