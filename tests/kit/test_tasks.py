@@ -202,3 +202,30 @@ def test_inv_hub_serve_mirrors_nps_hub_serve() -> None:
     through = subprocess.run([INV, "--help", "hub.serve"], capture_output=True, text=True, check=True).stdout
     options = set(re.findall(r"(--[a-z][a-z-]+)", direct)) - {"--help"}
     assert options <= set(re.findall(r"^\s+(--[a-z][a-z-]+)", through, re.M))
+
+
+def test_wait_sensing_needs_the_ssh_key_property() -> None:
+    """--wait-sensing logs in with the key the deployment gives: without one it stops before any change."""
+    out = subprocess.run(
+        [INV, "deploy.esxi", "--wait-sensing", "60", "--ova", "/nonexistent.ova", "--prop", "hostname=s-1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "deploy.esxi: --wait-sensing needs the property ssh.authorized_key (the appliance lets SSH in)"
+    ]
+
+
+def test_govc_variables_are_the_vsphere_options_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("NPS_VSPHERE_", "GOVC_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GOVC_URL", "vc.example.net")
+    monkeypatch.setenv("GOVC_USERNAME", "administrator@vsphere.local")
+    monkeypatch.setenv("GOVC_INSECURE", "1")
+    settled = VSPHERE.settle(Context(), {})
+    assert (settled["server"], settled["user"], settled["insecure"]) == (
+        "vc.example.net", "administrator@vsphere.local", True
+    )  # fmt: skip
+    monkeypatch.setenv("NPS_VSPHERE_SERVER", "esx1.example.net")  # the kit's own variable first
+    assert VSPHERE.settle(Context(), {})["server"] == "esx1.example.net"
