@@ -7,20 +7,18 @@ pair. No packet leaves them. Needs root, iproute2 and tcpreplay (./bootstrap).
 
 from __future__ import annotations
 
-import collections
-import json
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from benchmarks.lab import BIN, Lab, Sensor, missing
 from nps_sensor.synth import write_capture
+from tests.sensor.live.compare import analyze_result, live_result, unoriented, without_sampled, write_qinq
 
 pytestmark = pytest.mark.live
 
@@ -39,65 +37,28 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         lab.close()
 
 
-def summarize(assets: list[dict[str, Any]], flows: list[dict[str, Any]]) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """What must agree between `run` and `analyze`: per-address counters and MACs, and
-    per-4-tuple traffic summed over windows (times differ: replay is not the capture)."""
-    a: dict[Any, Any] = {}
-    for x in assets:
-        key = x.get("id") or x["ip"] or x["name"]
-        a[key] = (x["mac"], tuple(x.get("macs", ())), x["packets"], x["bytes_in"], x["bytes_out"])
-    f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
-    for r in flows:
-        s = f[(r["client"], r["server"], r["port"], r["proto"])]
-        s[0] += r["client_bytes"]
-        s[1] += r["server_bytes"]
-        s[2] += r["client_packets"]
-        s[3] += r["server_packets"]
-    return a, dict(f)
-
-
-def unoriented(flows: dict[Any, list[int]]) -> dict[Any, list[int]]:
-    """Flows keyed by their two endpoints in either order, byte and packet counts paired
-    the same way, for endpoints whose roles only packet order decides."""
-    out: dict[Any, list[int]] = {}
-    for (client, server, port, proto), (cb, sb, cp, sp) in flows.items():
-        key, counts = (
-            ((client, server, port, proto), (cb, sb, cp, sp))
-            if client <= server
-            else ((server, client, port, proto), (sb, cb, sp, cp))
-        )
-        total = out.setdefault(key, [0, 0, 0, 0])
-        for i, n in enumerate(counts):
-            total[i] += n
-    return out
-
-
-def live_result(sensor: Sensor) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    reports = sensor.reports()
-    latest: dict[Any, dict[str, Any]] = {}
-    for r in reports:  # assets carry totals: the last report of each one counts
-        for x in r["assets"]:
-            latest[x.get("id") or x["ip"] or x["name"]] = x
-    return summarize(list(latest.values()), [f for r in reports for f in r["flows"]])
-
-
-def analyze_result(capture: Path, config: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    cmd = [str(BIN), "analyze", str(capture), "--config", str(config)]
-    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
-    return summarize(result["assets"], result["flows"])
-
-
 @pytest.mark.parametrize(
     ("wrap", "workers", "lab"),
-    [("plain", 1, 1), ("plain", 2, 1), ("vlan", 2, 1), ("erspan2", 2, 1), ("plain", 2, 2)],
+    [
+        ("plain", 1, 1),
+        ("vlan", 1, 1),
+        ("qinq", 1, 1),
+        ("erspan2", 1, 1),
+        ("plain", 2, 1),
+        ("erspan2", 2, 1),
+        ("plain", 2, 2),
+    ],
     indirect=["lab"],
-    ids=["plain-1-worker", "plain-2-workers", "vlan-2-workers", "erspan2-2-workers", "plain-tap-2-interfaces"],
-)
+    ids=["plain-1-worker", "vlan-1-worker", "qinq-1-worker", "erspan2-1-worker", "plain-2-workers",
+         "erspan2-2-workers", "plain-tap-2-interfaces"],
+)  # fmt: skip
 def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, workers: int) -> None:
+    """Every field of every asset and of the engine's counters, and the traffic."""
     capture = tmp_path / f"{wrap}.pcap"
-    write_capture(str(capture), 20_000, 11, wrap)
+    if wrap == "qinq":
+        write_qinq(capture, 20_000, 11)
+    else:
+        write_capture(str(capture), 20_000, 11, wrap)
     sensor = Sensor(lab, tmp_path, workers=workers)
     sensor.start()
     lab.replay(capture, split=len(lab.sniff) == 2)
@@ -105,15 +66,21 @@ def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, w
     status = sensor.status()
     assert sum(i["dropped"] for i in status["interfaces"]) == 0
     assert sensor.stop() == 0
-    live_assets, live_flows = live_result(sensor)
-    file_assets, file_flows = analyze_result(capture, sensor.config)
+    live_assets, live_flows, live_stats = live_result(sensor)
+    file_assets, file_flows, file_stats = analyze_result(capture, sensor.config)
     if len(lab.sniff) == 2:
         # A TAP's two directions arrive on two interfaces: between a request and its
         # answer on the same ports (NTP 123 to 123) nothing orders them, and the first
         # packet seen names the client. Compare such flows without their orientation.
         live_flows, file_flows = unoriented(live_flows), unoriented(file_flows)
     assert live_flows == file_flows
+    if workers > 1:
+        live_assets, live_stats = without_sampled(live_assets, live_stats)
+        file_assets, file_stats = without_sampled(file_assets, file_stats)
     assert live_assets == file_assets
+    assert live_stats == file_stats
+    if wrap != "plain":
+        assert any(a.get("vlans") for a in live_assets.values())
     assert "report" in sensor.logtext() and "Traceback" not in sensor.logtext()
 
 
