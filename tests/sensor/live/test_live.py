@@ -19,6 +19,7 @@ import pytest
 from benchmarks.lab import BIN, Lab, Sensor, missing
 from nps_sensor.synth import write_capture
 from tests.sensor.live.compare import analyze_result, live_result, unoriented, without_sampled, write_qinq
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -156,14 +157,40 @@ def test_pause_resume_and_reload(lab: Lab, tmp_path: Path) -> None:
     assert sensor.stop() == 0
 
 
-def test_operational_errors_are_one_line(lab: Lab, tmp_path: Path) -> None:
-    sensor = Sensor(lab, tmp_path, interfaces=["nosuch0"])
-    out = subprocess.run(
+def test_a_missing_interface_is_waited_for(lab: Lab, tmp_path: Path) -> None:
+    """An interface that is not there (yet) is waited for, not a reason to end; what the
+    service cannot run without still ends its start in one line (a busy status port)."""
+    capture = tmp_path / "m.pcap"
+    write_capture(str(capture), 2_000, 8, "plain")
+    lab.unplug()
+    sensor = Sensor(lab, tmp_path)
+    sensor.start()
+    first = render_status(sensor)  # the very first status: every figure there, or said to be missing
+    assert "None" not in first and "CPU " in first and "link missing" in first, first
+    iface = sensor.status()["interfaces"][0]
+    assert (iface["link"], iface["capturing"]) == ("missing", False)
+    assert "sniff0 does not exist: waiting for it" in sensor.logtext()
+    lab.plug()
+    wait_for(lambda: sensor.status()["interfaces"][0]["capturing"], why="capturing")
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(2_000)
+    second = subprocess.run(
         ["ip", "netns", "exec", lab.sensor, str(BIN), "run", "--config", str(sensor.config)],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert out.returncode != 0
-    assert "nosuch0 does not exist" in out.stderr and "Traceback" not in out.stderr
+    assert second.returncode != 0
+    assert "status endpoint" in second.stderr and "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert sensor.stop() == 0
+
+
+def render_status(sensor: Sensor) -> str:
+    """`nps-sensor status` as a person reads it."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", sensor.lab.sensor, str(BIN), "status", "--address", f"127.0.0.1:{sensor.port}"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    return out.stdout + out.stderr
