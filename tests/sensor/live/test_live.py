@@ -7,6 +7,7 @@ pair. No packet leaves them. Needs root, iproute2 and tcpreplay (./bootstrap).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -110,6 +111,27 @@ def test_a_crash_keeps_every_closed_window_intact(lab: Lab, tmp_path: Path) -> N
     after = {p.name: p.read_bytes() for p in sensor.spool.glob("0*.json")}
     assert len(after) > len(before)
     assert all(after[name] == data for name, data in before.items())
+
+
+def test_a_worker_that_dies_costs_no_window(lab: Lab, tmp_path: Path) -> None:
+    """A capture worker killed (a bug, the OOM killer): the other's harvest is still
+    reported, the partial window is written, and the service ends with status 1 for
+    systemd to start it again, in one line, without a traceback."""
+    capture = tmp_path / "w.pcap"
+    write_capture(str(capture), 4_000, 9, "plain")
+    sensor = Sensor(lab, tmp_path, windows=(300, 1800))
+    sensor.start()
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(4_000)
+    assert sensor.proc is not None
+    workers = subprocess.run(["pgrep", "-P", str(sensor.proc.pid)], capture_output=True, text=True, check=True)
+    os.kill(int(workers.stdout.split()[0]), signal.SIGKILL)
+    sensor.proc.wait(60)
+    assert sensor.stop() == 1  # ended already
+    log = sensor.logtext()
+    assert "stopped (exit code -9)" in log and "Traceback" not in log and "BrokenPipe" not in log, log
+    reports = sensor.reports()
+    assert reports and sum(len(r["flows"]) for r in reports) > 0  # the other worker's traffic
 
 
 def _epoch(stamp: str) -> float:
