@@ -82,7 +82,7 @@ class Service:
 
     # --- setup ----------------------------------------------------------------------
 
-    def _check_start(self) -> None:
+    def preflight(self) -> None:
         """What is worth a line at start: an ERSPAN interface without an address, a
         spool bound its file system cannot hold."""
         for iface in self.cfg.sensing.interfaces:
@@ -122,7 +122,7 @@ class Service:
     # --- running --------------------------------------------------------------------
 
     def run(self) -> int:
-        self._check_start()
+        self.preflight()
         # The status endpoint's port first: a busy one ends the start before an interface is touched.
         status = StatusServer(
             self.cfg.sensing.status,

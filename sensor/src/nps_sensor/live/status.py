@@ -223,9 +223,10 @@ def render(status: dict[str, Any]) -> str:
     spool = status.get("spool", {})
     lines = [
         f"state:        {status.get('state')} ({status.get('workers')} capture workers, "
-        f"up {_figure(status.get('uptime_seconds'), '.0f')} s)",
-        f"throughput:   {_figure(tp.get('mbps'), '.1f')} Mbit/s, {_figure(tp.get('pps'), '.0f')} packets/s "
-        f"({_figure(tp.get('utilisation_percent'), '.1f')}% of {_figure(cap.get('mbps'), '.0f')} Mbit/s calibrated)",
+        f"up {_figure(status.get('uptime_seconds'), '.0f', ' s')})",
+        f"throughput:   {_figure(tp.get('mbps'), '.1f', ' Mbit/s')}, {_figure(tp.get('pps'), '.0f', ' packets/s')} "
+        f"({_figure(tp.get('utilisation_percent'), '.1f', '%')} of "
+        f"{_figure(cap.get('mbps'), '.0f', ' Mbit/s')} calibrated)",
         f"assets:       {status.get('assets_last_hour', 0)} active in the last hour",
     ]
     for i in status.get("interfaces", []):
@@ -237,9 +238,10 @@ def render(status: dict[str, Any]) -> str:
         )
     memory, disk = sysinfo.get("memory", {}), sysinfo.get("disk", {})
     lines.append(
-        f"system:       CPU {_figure(sysinfo.get('cpu_percent'), '.1f')}%, "
-        f"sensor memory {_figure(sysinfo.get('sensor_memory_mb'), '.1f')} MB, "
-        f"RAM {_figure(memory.get('used_percent'), '.1f')}% used, disk {_figure(disk.get('used_percent'), '.1f')}% used"
+        f"system:       CPU {_figure(sysinfo.get('cpu_percent'), '.1f', '%')}, "
+        f"sensor memory {_figure(sysinfo.get('sensor_memory_mb'), '.1f', ' MB')}, "
+        f"RAM {_figure(memory.get('used_percent'), '.1f', '%')} used, "
+        f"disk {_figure(disk.get('used_percent'), '.1f', '%')} used"
     )
     lines.append(
         f"spool:        {spool.get('reports', 0)} reports, {spool.get('bytes', 0)} bytes in {spool.get('directory')}; "
@@ -255,8 +257,8 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _figure(value: Any, spec: str) -> str:
-    """A number as `spec` formats it, or "n/a" when there is none (yet)."""
+def _figure(value: Any, spec: str, unit: str) -> str:
+    """A number as `spec` formats it, with its unit; "n/a" when there is none (yet)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "n/a"
-    return format(value, spec)
+    return format(value, spec) + unit
