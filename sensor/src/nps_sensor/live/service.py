@@ -143,6 +143,7 @@ class Service:
             )
             self._start_workers(status)
             self.links.watch(self._handles())
+            status.listen()
         except BaseException:
             status.close()
             self._end_workers()

@@ -11,7 +11,9 @@ sensing state and when the configuration is read.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sys
 import threading
 import time
 import urllib.error
@@ -29,6 +31,7 @@ from nps_sensor.report import iso
 if TYPE_CHECKING:
     from nps_sensor.live.service import Service
 
+log = logging.getLogger("nps-sensor")
 KERNEL_COUNTERS = ("received", "dropped", "freezes")
 
 
@@ -141,6 +144,16 @@ def status_of(service: Service) -> dict[str, Any]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is not worth a line; anything else is one line, never a traceback."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, BrokenPipeError | ConnectionResetError):
+            log.error("status request failed: %s", error)
+
+
 class StatusServer:
     def __init__(
         self,
@@ -179,16 +192,31 @@ class StatusServer:
 
         self.status = status
         self.actions = actions
-        try:
-            self.server = ThreadingHTTPServer((host.strip("[]"), int(port)), Handler)
-        except OSError as e:
-            raise SensorError(
-                f"status endpoint {address}: {e.strerror} (is another sensor running? set sensing.status)"
-            ) from None
-        self.server.daemon_threads = True
+        self.address = address
+        # Bound now (the port is this sensor's), listening only once it can answer: until
+        # then a client is refused at once rather than kept waiting.
+        self.server = _Server((host.strip("[]"), int(port)), Handler, bind_and_activate=False)
+        self._os(self.server.server_bind)
+        self.listening = False
         self.thread = threading.Thread(target=self.server.serve_forever, name="status", daemon=True)
 
+    def _os(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except OSError as e:
+            self.server.server_close()
+            raise SensorError(
+                f"status endpoint {self.address}: {e.strerror} (is another sensor running? set sensing.status)"
+            ) from None
+
+    def listen(self) -> None:
+        if not self.listening:
+            self._os(self.server.server_activate)
+            self.listening = True
+
     def start(self) -> None:
+        """Listen (if not yet) and answer, in a thread of its own."""
+        self.listen()
         self.thread.start()
 
     def stop(self) -> None:
