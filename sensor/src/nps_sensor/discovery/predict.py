@@ -508,12 +508,14 @@ def predict(
     *,
     router: bool | int = False,
     db: Databases | None = None,
+    only: Callable[[Evidence], bool] | None = None,
 ) -> dict[str, Any]:
     """The report fields `vendor`, `os` and `device` of one asset.
 
     `facts` are the asset's (`Profiles.facts_of`); `mac` its MAC where known.
     `router`: the MAC carries many IP addresses (True, or how many), so it routes.
     Adds `vendor_note` when the MAC is locally administered and so has no vendor.
+    `only` keeps the evidence it accepts (the benchmark scores one database alone).
     """
     m = Matchers(db or databases())
     evidence = gather(facts.keys(), m)
@@ -529,6 +531,8 @@ def predict(
     if router:
         count = f" with {router} IP addresses" if router is not True and int(router) > 1 else " with many IP addresses"
         evidence.append(Evidence("identity", f"MAC seen{count}", Claim(0.8, None, Device("router"))))
+    if only is not None:
+        evidence = [e for e in evidence if only(e)]
     out["os"] = _os(evidence)
     out["device"] = _device(evidence, out["os"])
     return out
