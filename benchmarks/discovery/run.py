@@ -12,6 +12,7 @@ from rich.table import Table
 
 from benchmarks.discovery.score import (
     FIELDS,
+    GENERATED,
     confusion,
     labels,
     module_makers,
@@ -53,6 +54,14 @@ def main() -> int:
             summary.setdefault(tool, {})[name] = [right, total]
             cells.append(f"{right}/{total} ({right / total:.0%})" if total else "-")
         scores.add_row(tool, *cells)
+    for origin, generated in (("shared captures", False), ("generated LAN", True)):
+        part = [o for o in results["nps-sensor"] if (o.label.capture == GENERATED) == generated]
+        cells = []
+        for name in FIELDS:
+            right, total = score(part, name)
+            summary.setdefault(f"nps-sensor, {origin}", {})[name] = [right, total]
+            cells.append(f"{right}/{total} ({right / total:.0%})" if total else "-")
+        scores.add_row(f"  nps-sensor, {len(part)} devices of the {origin}", *cells)
     console.print(scores)
     ok, total = module_makers(results["nps-sensor"], corpus)
     console.print(f"Wi-Fi module makers named as such and not as the brand: {ok}/{total}")

@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from nps_sensor.discovery.facts import Seen, Value
-from nps_sensor.discovery.fingerprints import Databases, databases, fingerbank, oui, p0f, rules, satori
+from nps_sensor.discovery.fingerprints import (
+    Databases,
+    brands,
+    databases,
+    fingerbank,
+    identity,
+    oui,
+    p0f,
+    rules,
+    satori,
+)
 from nps_sensor.discovery.fingerprints.claims import FAMILY_PARENT, OS, TYPE_PARENT, Claim, Device, family, lineage
 
 # Fact kinds that are one source when voting: a host's SYN and SYN+ACK are one TCP stack.
@@ -32,7 +42,16 @@ VOTE_GROUPS = {
     "smb.native_lanman": "smb.native_os",
     "lldp.capabilities": "lldp.capabilities_enabled",
     "ssdp.user_agent": "ssdp.server",
+    "ssdp.st": "ssdp.nt",
+    "mdns.srv": "mdns.service",
+    "tls.sni": "http.host",
+    # A name is one source whichever protocol carried it: a device that says its name
+    # by DHCP, mDNS and NetBIOS has said one thing three times.
+    **{f"{s}.hostname": "name" for s in ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr", "smb", "ssdp")},
+    "dhcp.fqdn": "name",
+    "dhcpv6.fqdn": "name",
 }
+PRL_DEVICE_WEIGHT = 0.25  # a DHCP client is shared by every product built on it: its kind is a hint
 LOOSE_TYPES = frozenset({"virtual machine"})
 EVIDENCE_PER_SOURCE = 5  # shown per fact kind; all of them vote
 CONFLICT_SHARE = 0.3  # an incompatible candidate with at least this share of the winner's score is a conflict
@@ -88,6 +107,16 @@ class Matchers:
         return Claim(weight, OS(fam, name, version), device, f"p0f {m.label}{fuzzy}")
 
     def dhcp_prl(self, prl: str) -> list[Claim]:
+        """Option 55 names the DHCP client, so the OS; the products built on that client
+        are many, so the device type is a hint and the vendor is left out."""
+        out: list[Claim] = []
+        for c in self._prl(prl):
+            out.append(Claim(c.weight, c.os, None, c.match))
+            if c.device and c.device.type:
+                out.append(Claim(min(c.weight, PRL_DEVICE_WEIGHT), None, Device(c.device.type), c.match))
+        return [c for c in out if c.os or c.device]
+
+    def _prl(self, prl: str) -> list[Claim]:
         out = []
         fb = self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY).by_prl.get(prl)
         if fb:
@@ -153,7 +182,22 @@ class Matchers:
         found = oui.lookup(tables, mac)
         if found is None and not oui.is_local(mac):
             found = oui.lookup([self.db.get("manuf", oui.load_manuf, oui.EMPTY)], mac)
-        return self.db.remember(k, (found, rules.oui_vendor(found) if found else None))
+        return self.db.remember(k, (found, _oui_claim(found) if found else None))
+
+
+IOT_MODULES = re.compile(
+    r"^(Espressif|Hi-?flying|Shanghai High-Flying|GainSpan|Tuya|Shenzhen Bilian|Particle|Beken)", re.I
+)
+
+
+def _oui_claim(registrant: str) -> Claim | None:
+    """What a block's registrant says: the brand (a fallback) and a kind for single-purpose
+    makers; for a Wi-Fi module's maker, at most that the device is a small one."""
+    if brands.module_maker(registrant):
+        return Claim(0.3, None, Device("IoT")) if IOT_MODULES.match(registrant) else None
+    c = rules.oui_vendor(registrant)
+    assert c.device is not None
+    return Claim(c.weight, c.os, Device(c.device.type, brands.brand(registrant)), c.match)
 
 
 def _satori(tag: str, os_names: bool = True) -> Callable[[Any], satori.Index]:
@@ -209,7 +253,7 @@ def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: d
     kind = f"{source}.{key}"
     claims: list[Claim] = []
     if isinstance(value, str):
-        claims = _claims_of(source, key, value, m, ics_vendor)
+        claims = _claims_of(source, key, value, m, ics_vendor) + identity.claims(source, key, value)
     elif key == "service" and len(value) == 3 and isinstance(value[1], int):
         c = rules.port(str(value[0]), value[1])
         return (Evidence("service", f"{value[0]}/{value[1]}", c),) if c else ()
@@ -218,7 +262,7 @@ def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: d
         claims = [c] if c else []
     elif source == "mdns" and key == "srv" and len(value) == 3:
         c = rules.mdns_service(str(value[0]))
-        claims = [c] if c else []
+        claims = ([c] if c else []) + identity.service(str(value[0]))
     if not claims:
         return ()
     shown = _text(value)
@@ -446,16 +490,17 @@ def _says_os(os: OS) -> str:
 def _device(evidence: list[Evidence], os: dict[str, Any] | None) -> dict[str, Any] | None:
     devices = [(e, e.claim.device) for e in evidence if e.claim.device is not None]
     typed = [(e, d) for e, d in devices if d and d.type]
-    if os and os["family"] in NETWORK_OSES:
-        network = Device("network device")
-        e = Evidence("os", os["name"], Claim(round(0.5 * os["confidence"], 2), None, network))
-        typed.append((e, network))
-        devices.append((e, network))
-    if not typed and not any(d and d.model for _, d in devices):
+    implied = _implied(os, bool(typed))
+    if implied is not None:
+        e = Evidence("os", os["name"] if os else "", implied)
+        assert implied.device is not None
+        typed.append((e, implied.device))
+        devices.append((e, implied.device))
+    if not typed and not any(d and (d.model or d.vendor) for _, d in devices):
         return None
     v = vote([(e.source, e.claim.weight, d.type) for e, d in typed if d and d.type], TYPE_PARENT, LOOSE_TYPES)
     vendors = [(e.source, e.claim.weight, _vendor_key(d.vendor)) for e, d in devices if d and d.vendor]
-    vendor_key = _pick(vendors)
+    vendor_key = _pick([v for v in vendors if v[0] != "oui"] or vendors)  # the MAC's block: a fallback
     vendor = None
     model = None
     if vendor_key:
@@ -480,6 +525,33 @@ def _device(evidence: list[Evidence], os: dict[str, Any] | None) -> dict[str, An
     out["candidates"] = [{"type": t, "score": round(s, 2)} for t, s in v.candidates] if v else []
     out["evidence"] = _shown([(e, _says_device(d)) for e, d in devices if d])
     return out
+
+
+# What an OS says of the device it runs on, weakly: other evidence names it better.
+OS_TYPES = {
+    "macOS": ("workstation", "Apple", 0.3),
+    "iOS": ("phone", "Apple", 0.3),
+    "iPadOS": ("tablet", "Apple", 0.3),
+    "Android": ("phone", None, 0.2),
+    "ChromeOS": ("workstation", None, 0.25),
+    "Windows": ("workstation", None, 0.2),
+}
+
+
+def _implied(os: dict[str, Any] | None, typed: bool) -> Claim | None:
+    """The kind of device the OS runs on: a network OS always says so; a desktop or
+    phone OS only where nothing else names the type (a Windows VM stays a VM)."""
+    if not os:
+        return None
+    if os["family"] in NETWORK_OSES:
+        return Claim(round(0.5 * os["confidence"], 2), None, Device("network device"))
+    hit = None if typed else OS_TYPES.get(os["family"])
+    if hit is None:
+        return None
+    kind, vendor, weight = hit
+    if os["family"] == "Windows" and "Server" in os["name"] and "/" not in os["name"]:
+        kind = "server"
+    return Claim(round(weight * os["confidence"], 2), None, Device(kind, vendor))
 
 
 def _says_device(d: Device) -> str:
@@ -520,14 +592,19 @@ def predict(
     m = Matchers(db or databases())
     evidence = gather(facts.keys(), m)
     out: dict[str, Any] = {"vendor": None}
+    module = None
     if mac is not None and 0 < mac < 1 << 48 and not mac & oui.GROUP_BIT:
         if oui.is_local(mac):
             out["vendor_note"] = "locally administered MAC (randomized, virtual or assigned by software): no vendor"
         else:
             vendor, claim = m.vendor(mac)
             out["vendor"] = vendor
-            if vendor and claim:
+            if vendor and brands.reserved(mac):
+                out["vendor_note"] = f"a reserved or lab block ({vendor}'s first blocks, IANA's): no claim from it"
+            elif vendor and claim:
                 evidence.append(Evidence("oui", _mac(mac), claim))
+            if vendor and brands.module_maker(vendor):
+                module = vendor
     if router:
         count = f" with {router} IP addresses" if router is not True and int(router) > 1 else " with many IP addresses"
         evidence.append(Evidence("identity", f"MAC seen{count}", Claim(0.8, None, Device("router"))))
@@ -535,6 +612,10 @@ def predict(
         evidence = [e for e in evidence if only(e)]
     out["os"] = _os(evidence)
     out["device"] = _device(evidence, out["os"])
+    if module:  # the Wi-Fi module's maker, never the brand
+        out["device"] = (out["device"] or {"type": None, "vendor": None, "model": None, "confidence": 0.0}) | {
+            "module": module
+        }
     return out
 
 

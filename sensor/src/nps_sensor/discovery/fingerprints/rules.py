@@ -138,12 +138,15 @@ def smb_native_os(text: str) -> Claim | None:
     if m:
         return Claim(0.7, OS("macOS", "macOS", m.group(1)), Device(None, "Apple"))
     if t == "QTS":
-        return Claim(0.7, OS("Linux", "QTS"), Device("storage", "QNAP"))
+        return Claim(0.7, OS("Linux", "QTS"), Device("NAS", "QNAP"))
     return None
 
 
 def netbios_version(text: str) -> Claim | None:
     """A browser announcement's OS version: Windows NT's major.minor (Samba says 4.9 or 6.1)."""
+    nine_x = {"4.0": "Windows 95 / NT 4.0", "4.10": "Windows 98", "4.90": "Windows ME"}  # 4.9 is Samba's
+    if text.strip() in nine_x:
+        return Claim(0.35, OS("Windows", nine_x[text.strip()]))
     m = re.match(r"^(\d+)\.(\d+)$", text.strip())
     if not m:
         return None
@@ -283,7 +286,10 @@ def user_agent(ua: str) -> Claim | None:
     """OS and device class from an HTTP User-Agent; None for tools that run anywhere (curl, python, ...)."""
     if NOT_AN_OS.match(ua.strip()):
         return None
-    return _first(_ua_rules(), ua)
+    c = _first(_ua_rules(), ua)
+    if c is not None and c.device is None and "X11;" in ua:  # a desktop's browser
+        return Claim(c.weight, c.os, Device("workstation"), c.match)
+    return c
 
 
 # --- SSH banners -------------------------------------------------------------------
@@ -479,6 +485,16 @@ def _description_rules() -> list[Rule]:
             _dev(0.85, "network device", "Huawei", OS("Huawei VRP", "Huawei VRP")),
         ),
         (re.compile(r"ExtremeXOS|Extreme Networks", re.I), _dev(0.85, "switch", "Extreme Networks")),
+        (re.compile(r"^Summit\w*-\d+", re.I), _dev(0.8, "switch", "Extreme Networks", None, r"^(Summit[\w-]+)")),
+        (
+            re.compile(r"Arista Networks EOS", re.I),
+            lambda m: Claim(
+                0.9,
+                OS("EOS", "Arista EOS", _version(r"EOS version ([\w.]+)")(m.string)),
+                Device("switch", "Arista", _version(r"running on an Arista Networks ([\w-]+)")(m.string)),
+            ),
+        ),
+        (re.compile(r"^SMC\w+-?\w*", re.I), _dev(0.7, "switch", "SMC", None, r"^(SMC[\w-]+)")),
         (
             re.compile(r"Dell (?:EMC )?Networking|PowerConnect|Force10", re.I),
             _dev(0.8, "switch", "Dell", None, r"\b(N\d{4}\w*|S\d{4}\w*|PowerConnect \d+)"),
@@ -532,9 +548,9 @@ def _description_rules() -> list[Rule]:
         (re.compile(r"APC Web/SNMP|Network Management Card|Smart-UPS|Eaton.*UPS", re.I), _dev(0.8, "UPS", "APC")),
         (
             re.compile(r"Synology|DiskStation|RackStation", re.I),
-            _dev(0.8, "storage", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
+            _dev(0.8, "NAS", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
         ),
-        (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "storage", "QNAP", OS("Linux", "QTS"))),
+        (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "NAS", "QNAP", OS("Linux", "QTS"))),
         (
             re.compile(r"VMware ESXi? ([\d.]+)", re.I),
             lambda m: Claim(0.85, OS("VMware ESXi", "VMware ESXi", m.group(1)), Device("hypervisor", "VMware")),
@@ -601,14 +617,14 @@ ENTERPRISES: dict[int, tuple[str, str | None, OS | None]] = {
     3375: ("F5", "load balancer", None),
     4329: ("Siemens", None, None),
     4526: ("Netgear", "network device", None),
-    6574: ("Synology", "storage", OS("Linux", "DSM")),
+    6574: ("Synology", "NAS", OS("Linux", "DSM")),
     6876: ("VMware", "hypervisor", OS("VMware ESXi", "VMware ESXi")),
     8072: ("net-snmp", None, OS("Unix", "Unix (net-snmp)")),
     8691: ("Moxa", "network device", None),
     12356: ("Fortinet", "firewall", OS("FortiOS", "FortiOS")),
     14823: ("Aruba", "network device", None),
     14988: ("MikroTik", "router", OS("RouterOS", "RouterOS")),
-    24681: ("QNAP", "storage", OS("Linux", "QTS")),
+    24681: ("QNAP", "NAS", OS("Linux", "QTS")),
     25461: ("Palo Alto Networks", "firewall", OS("PAN-OS", "PAN-OS")),
     30065: ("Arista", "switch", None),
     41112: ("Ubiquiti", "network device", None),
@@ -752,6 +768,7 @@ def _vendor_class_rules() -> list[Rule]:
             lambda m: Claim(0.8, OS("Cisco IOS", "Cisco IOS"), Device("access point", "Cisco", m.group(1))),
         ),
         (re.compile(r"^ciscopnp"), _c(0.6, None, Device("network device", "Cisco"))),
+        (re.compile(r"^Arista\b"), _c(0.8, None, Device("switch", "Arista"))),  # zero-touch provisioning
         (re.compile(r"^AAPLBSDPC"), _c(0.6, OS("macOS", "macOS"), Device("workstation", "Apple"))),
         (re.compile(r"^PXEClient"), _c(0.2, None, Device("computer"))),
         (
@@ -891,7 +908,6 @@ PORTS: dict[tuple[str, int], Claim] = {
     ("tcp", 1433): Claim(0.3, OS("Windows", "Windows"), Device("server")),
     ("udp", 53): Claim(0.3, None, Device("server")),
     ("tcp", 53): Claim(0.3, None, Device("server")),
-    ("udp", 67): Claim(0.3, None, Device("server")),
     ("tcp", 25): Claim(0.3, None, Device("server")),
     ("tcp", 554): Claim(0.3, None, Device("camera")),
     ("tcp", 62078): Claim(0.6, OS("iOS", "iOS"), Device("phone", "Apple")),
