@@ -40,6 +40,7 @@ from nps_sensor.discovery.dissectors import (
     nbns,
     ndp,
     ntp,
+    quic,
     smb,
     snmp,
     ssdp,
@@ -90,6 +91,7 @@ DISSECTORS: tuple[Dissector, ...] = (
     Dissector("ndp", ndp.dissect),
     Dissector("lldp", lldp.dissect),
     Dissector("cdp", cdp.dissect),
+    Dissector("quic", lambda p: None),  # a Discoverer's Initials put hellos together across packets
 )
 ID = {d.name: i for i, d in enumerate(DISSECTORS)}
 QUESTION = 64  # bytes of a DNS question read on arrays
@@ -159,8 +161,10 @@ UDP_PORTS = _port_table(
         "bacnet": (47808,),
         "enip": (44818,),
         "dnp3": (20000,),
+        "quic": (443,),
     }
 )
+QUIC_INITIAL_MIN = 1200  # RFC 9000 §14.1: a client pads every datagram with an Initial to 1,200 bytes
 TCP_PORTS = _port_table(
     {"smb": (445, 139), "modbus": (502,), "s7comm": (102,), "enip": (44818,), "dnp3": (20000,), "ssh": (22,)}
 )
@@ -207,6 +211,20 @@ def _cut_hellos(d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarra
         size = (d.be32(rows[i], start[i] + 5) & 0xFFFFFF).astype(np.int64)
         cut[inside] = size + 4 > record[inside]
     out: np.ndarray = ok[cut]
+    return out
+
+
+def _client_initials(d: Decoded, rows: np.ndarray) -> np.ndarray:
+    """Of UDP datagrams on port 443, the client's that start with a QUIC v1 or v2 long
+    header: to port 443, padded to 1,200 bytes, version 1 or 2. Short-header packets,
+    the bulk of QUIC, and the server's answers fail these few array reads."""
+    at = d.l4[rows] + 8
+    ok = (d.dport[rows] == 443) & (np.minimum(d.end[rows], d.l3[rows] + d.iplen[rows]) - at >= QUIC_INITIAL_MIN)
+    if ok.any():
+        r, a = rows[ok], at[ok]
+        version = d.be32(r, a + 1)
+        ok[ok] = ((d.u8(r, a) & 0xC0) == 0xC0) & ((version == quic.V1) | (version == quic.V2))
+    out: np.ndarray = ok
     return out
 
 
@@ -277,6 +295,8 @@ class Discoverer:
         # The dissectors by id; TLS's keeps this discoverer's pending hellos.
         self.parsers: list[Callable[[Packet], None]] = [d.parse for d in DISSECTORS]
         self.parsers[ID["tls"]] = self.hellos.dissect
+        self.initials = quic.Initials()  # QUIC client Initials, likewise
+        self.parsers[ID["quic"]] = self.initials.dissect
         if cfg is not None:
             self.reconfigure(cfg)
         self.selected = 0  # packets handed to a dissector
@@ -303,6 +323,9 @@ class Discoverer:
             f = udp if isinstance(idx, slice) else idx[udp]
             kind = UDP_PORTS[d.dport[f]]
             kind = np.where(kind > 0, kind, UDP_PORTS[d.sport[f]])
+            q = np.flatnonzero(kind == ID["quic"])
+            if len(q):
+                kind[q[~_client_initials(d, f[q])]] = 0
             keep = np.flatnonzero(kind)
             if len(keep):
                 rows.append(udp[keep])
