@@ -166,3 +166,53 @@ def test_hostname_schemes(name: str, kind: str, brand: str | None, model: str | 
 @pytest.mark.parametrize("name", ["printer", "dev-ubuntu", "kitchen", "my-camera", "DCS", "HS110-garage-lights"])
 def test_names_people_choose_say_nothing(name: str) -> None:
     assert hostnames.hostname(name) is None
+
+
+def test_mac_sharing_its_connection_is_one_asset(tmp_path: Path) -> None:
+    """macOS Internet Sharing: the Wi-Fi interface (Apple's MAC) and bridge100 (a locally
+    administered MAC) each with an IPv4 and an IPv6 address, each announcing the
+    Mac's one mDNS name. One asset, with both MACs and all four addresses."""
+    from nps_sensor.synth import packets as P
+    from nps_sensor.synth.pcapw import PcapWriter
+
+    en0, bridge = "f0:18:98:3b:80:01", "f2:18:98:3b:80:64"
+    frames = []
+    for mac, v4, v6 in (
+        (en0, "192.168.77.44", "fe80::1c2a:3bff:fe01:8001"),
+        (bridge, "192.168.2.1", "fe80::f018:98ff:fe3b:8064"),
+    ):
+        msg = P.mdns_announcement("Lucas-iMac", v4, service="_device-info._tcp", txt=("model=iMac20,1",))
+        frames.append(P.eth_ipv4_udp(mac, P.multicast_mac("224.0.0.251"), v4, "224.0.0.251", 5353, 5353, msg))
+        msg6 = P.mdns_announcement("Lucas-iMac", v6)
+        seg = P.udp(v6, "ff02::fb", 5353, 5353, msg6)
+        frames.append(
+            P.ethernet(P.multicast_mac("ff02::fb"), mac, P.ETH_IPV6, P.ipv6(v6, "ff02::fb", P.PROTO_UDP, seg))
+        )
+    # a phone behind the shared connection: its own device
+    frames.append(P.eth_ipv4_udp("0a:11:22:33:44:55", bridge, "192.168.2.2", "192.168.2.1", 5000, 53, b"\0" * 12))
+    path = tmp_path / "sharing.pcap"
+    with PcapWriter(str(path)) as w:
+        for i, f in enumerate(frames):
+            w.write(1_700_000_000.0 + i, f)
+    assets = [
+        a for a in analyze([str(path)], Config()).result["assets"] if a.get("class") == "inventoried" or a.get("id")
+    ]
+    mac_assets = [a for a in assets if "lucas-imac" in {h["name"].lower() for h in a.get("hostnames", [])}]
+    assert len(mac_assets) == 1, [a.get("id") for a in assets]
+    imac = mac_assets[0]
+    assert imac["id"] == f"mac:{en0}" and set(imac["macs"]) >= {en0, bridge}
+    assert {x["ip"] for x in imac["ips"]} == {
+        "192.168.77.44",
+        "192.168.2.1",
+        "fe80::1c2a:3bff:fe01:8001",
+        "fe80::f018:98ff:fe3b:8064",
+    }
+    assert imac["device"]["model"] == "iMac20,1"
+    assert any(a.get("mac") == "0a:11:22:33:44:55" for a in assets)  # the client stays its own asset
+
+
+def test_generic_names_do_not_merge_devices() -> None:
+    from nps_sensor.discovery.profile import GENERIC_NAMES
+
+    assert GENERIC_NAMES.match("raspberrypi") and GENERIC_NAMES.match("iphone-2")
+    assert not GENERIC_NAMES.match("lucas-imac")

@@ -10,6 +10,7 @@ that invents a new User-Agent every minute cannot grow the sensor without bound.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,12 @@ from typing import Any
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
 
 MAX_VALUES = 64
+LOCAL_BIT = 0x02 << 40
+# Default names that many devices share: no evidence that two interfaces are one host.
+GENERIC_NAMES = re.compile(
+    r"^(raspberrypi|localhost|android|iphone|ipad|imac|macbook(-pro|-air)?|ubuntu|debian|kali|linux|"
+    r"homeassistant|octopi|esp[_-]?[0-9a-f]*|printer)(-\d+)?$"
+)
 # Facts that tie an address to a MAC: the packet said whose address it is.
 BINDING_KEYS = ("mac", "hostname", "assigned_ip")
 HOSTNAME_SOURCES = ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr", "lldp", "cdp", "smb", "ssdp")
@@ -67,6 +74,35 @@ class Profiles:
                 self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
                 touched.add(mac)
         return touched
+
+    def same_devices(self) -> dict[int, int]:
+        """MACs that are one device's interfaces: MAC -> the MAC that stands for them.
+
+        A host announces its mDNS name on every interface it has, and mDNS keeps a
+        name unique on its link (RFC 6762 §9): a Mac sharing its connection answers
+        for `Lucas-iMac.local` from its Wi-Fi's MAC and from its bridge's. Names every
+        device of a kind starts with (`raspberrypi`, `iPhone`) are left out, as two
+        such devices on two VLANs keep them. The universally administered MAC (the
+        hardware's) stands for the others.
+        """
+        by_name: dict[str, set[int]] = {}
+        for ip, profile in self.by_ip.items():
+            mac = self.bindings.get(ip)
+            if mac is None:
+                continue
+            for source, key, value in profile.facts:
+                if source == "mdns" and key == "hostname" and isinstance(value, str):
+                    name = value.lower().rstrip(".")
+                    if not GENERIC_NAMES.match(name):
+                        by_name.setdefault(name, set()).add(mac)
+        out: dict[int, int] = {}
+        for macs in by_name.values():
+            if len(macs) > 1:
+                lead = min(macs, key=lambda m: (bool(m & LOCAL_BIT), m))
+                for m in macs:
+                    if m != lead:
+                        out[m] = out.get(lead, lead)
+        return out
 
     def facts_of(self, ips: Iterable[int], macs: Iterable[int]) -> dict[tuple[str, str, Value], Seen]:
         out: dict[tuple[str, str, Value], Seen] = {}
