@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -23,6 +24,8 @@ from .settings import ROOT
 def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False, discovery: bool = False) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
     os.chdir(ROOT)
+    if str(ROOT) not in sys.path:  # benchmarks/ is imported from the checkout, not installed
+        sys.path.insert(0, str(ROOT))
     if discovery:
         from benchmarks.discovery.run import main as discovery_main
 

@@ -17,6 +17,7 @@ from benchmarks.discovery.score import (
     labels,
     module_makers,
     outcomes,
+    partial,
     reliability,
     run_corpus,
     score,
@@ -72,18 +73,30 @@ def main() -> int:
     for truth, n, said in confusion(results["nps-sensor"]):
         kinds.add_row(truth, str(n), ", ".join(f"{k} {v}" for k, v in said.most_common()))
     console.print(kinds)
+    halves = partial(corpus, rows)
+    reliable: dict[str, list[list[object]]] = {}
     for name in ("type", "os"):
         cal = Table(title=f"Reliability of the {name} confidence", title_justify="left")
-        for col in ("confidence", "predictions", "mean confidence", "right"):
+        for col in ("confidence", "all facts", "mean", "right", "half the facts", "mean ", "right "):
             cal.add_column(col, justify="right")
-        for span, n, mean, share in reliability(results["nps-sensor"], name):
-            cal.add_row(span, str(n), f"{mean:.2f}" if mean is not None else "-", f"{share:.0%}" if n else "-")
+        whole, half = reliability(results["nps-sensor"], name), reliability(halves, name)
+        for (span, n, mean, share), (_, n2, mean2, share2) in zip(whole, half, strict=True):
+            cal.add_row(
+                span,
+                str(n),
+                f"{mean:.2f}" if mean is not None else "-",
+                f"{share:.0%}" if n else "-",
+                str(n2),
+                f"{mean2:.2f}" if mean2 is not None else "-",
+                f"{share2:.0%}" if n2 else "-",
+            )
         console.print(cal)
+        reliable[name] = [list(r) for r in half]
     wrong = [o for o in results["nps-sensor"] if any(v is False for v in o.right.values())]
     console.print(f"[bold]Misses[/bold] ({len(wrong)} devices):")
     for o in wrong:
         bad = ", ".join(f"{k} {o.said.get(k)!r} (is {getattr(o.label, k)!r})" for k, v in o.right.items() if v is False)
         console.print(f"  {o.label.capture} {o.label.mac}: {bad}")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "discovery.json").write_text(json.dumps(summary, indent=1))
+    (OUT / "discovery.json").write_text(json.dumps({"scores": summary, "reliability": reliable}, indent=1))
     return 0

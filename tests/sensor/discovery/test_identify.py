@@ -216,3 +216,30 @@ def test_generic_names_do_not_merge_devices() -> None:
 
     assert GENERIC_NAMES.match("raspberrypi") and GENERIC_NAMES.match("iphone-2")
     assert not GENERIC_NAMES.match("lucas-imac")
+
+
+def test_confidence_is_calibrated_on_partial_evidence(
+    tmp_path: Path, pcaps_dir: Path, shared_fingerprints: Path
+) -> None:
+    """Predictions from random halves of each labeled device's facts: in each band of
+    confidence with 30 predictions or more, the share right is within 0.15 of the
+    mean confidence (the calibration was fitted on these: in-sample, see docs)."""
+    from benchmarks.discovery.score import partial, reliability
+
+    rows = labels()
+    corpus = run_corpus(pcaps_dir, shared_fingerprints, tmp_path, rows)
+    halves = partial(corpus, rows)
+    for name in ("type", "os"):
+        for span, n, mean, share in reliability(halves, name):
+            if n >= 30:
+                assert mean is not None and share is not None
+                assert abs(share - mean) <= 0.15, f"{name} {span}: {n} predictions at {mean:.2f}, {share:.0%} right"
+
+
+def test_calibration_is_a_probability() -> None:
+    from nps_sensor.discovery.calibration import STEPS, calibrated
+
+    for kind, steps in STEPS.items():
+        values = [calibrated(kind, x / 100) for x in range(101)]
+        assert values == sorted(values) and max(values) <= 0.99 and min(values) > 0
+        assert [x for x, _ in steps] == sorted(x for x, _ in steps)
