@@ -63,6 +63,13 @@ def main() -> int:
             summary.setdefault(f"nps-sensor, {origin}", {})[name] = [right, total]
             cells.append(f"{right}/{total} ({right / total:.0%})" if total else "-")
         scores.add_row(f"  nps-sensor, {len(part)} devices of the {origin}", *cells)
+    halves = partial(corpus, rows)
+    cells = []
+    for name in FIELDS:
+        right, total = score(halves, name)
+        summary.setdefault("nps-sensor, half the facts", {})[name] = [right, total]
+        cells.append(f"{right / total:.0%}" if total else "-")
+    scores.add_row("  nps-sensor, from random halves of the facts", *cells)
     console.print(scores)
     ok, total = module_makers(results["nps-sensor"], corpus)
     console.print(f"Wi-Fi module makers named as such and not as the brand: {ok}/{total}")
@@ -73,7 +80,6 @@ def main() -> int:
     for truth, n, said in confusion(results["nps-sensor"]):
         kinds.add_row(truth, str(n), ", ".join(f"{k} {v}" for k, v in said.most_common()))
     console.print(kinds)
-    halves = partial(corpus, rows)
     reliable: dict[str, list[list[object]]] = {}
     for name in ("type", "os"):
         cal = Table(title=f"Reliability of the {name} confidence", title_justify="left")
