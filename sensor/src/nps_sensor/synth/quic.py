@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from nps_sensor.discovery.dissectors.quic import INITIAL, V1, client_keys, mask
+from nps_sensor.discovery.dissectors.quic import INITIAL, V1, aead, client_keys, mask
 
 DATAGRAM_MIN = 1200
 TAG = 16
@@ -54,7 +52,7 @@ def initial_packet(frames: bytes, dcid: bytes, scid: bytes, pn: int, version: in
     head = header(length)
     keys = client_keys(version, dcid)
     nonce = (int.from_bytes(keys.iv, "big") ^ pn).to_bytes(12, "big")
-    sealed = AESGCM(keys.key).encrypt(nonce, plain, head)
+    sealed: bytes = aead(keys.key).encrypt(nonce, plain, head)
     sample = sealed[4 - len(pn_bytes) : 20 - len(pn_bytes)]
     m = mask(keys.hp, sample)
     pn_at = len(head) - len(pn_bytes)

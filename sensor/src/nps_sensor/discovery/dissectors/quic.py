@@ -19,9 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from functools import cache
+from typing import Any
 
 from nps_sensor.discovery.dissectors import tls
 from nps_sensor.discovery.packet import Malformed, Packet
@@ -69,9 +68,26 @@ def varint(b: bytes, at: int) -> tuple[int, int]:
     return int.from_bytes(b[at : at + size], "big") & ((1 << (8 * size - 2)) - 1), at + size
 
 
+@cache
+def _aes() -> Any:
+    """cryptography's AES, imported on the first QUIC Initial: a run without QUIC, or
+    without discovery, does not pay its import (about 50 ms)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return Cipher, algorithms, modes, AESGCM
+
+
 def mask(hp: bytes, sample: bytes) -> bytes:
-    enc = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()
-    return enc.update(sample) + enc.finalize()
+    """Header protection's mask: AES-ECB of the sample under the hp key (RFC 9001 §5.4.3)."""
+    cipher, algorithms, modes, _ = _aes()
+    enc = cipher(algorithms.AES(hp), modes.ECB()).encryptor()
+    return bytes(enc.update(sample) + enc.finalize())
+
+
+def aead(key: bytes) -> Any:
+    """AES-128-GCM under `key` (RFC 9001 §5.3)."""
+    return _aes()[3](key)
 
 
 @dataclass(slots=True)
@@ -118,7 +134,7 @@ def decrypt(d: bytes, at: int, pkt: Initial, keys: Keys) -> bytes:
     header = bytes([first]) + d[at + 1 : pkt.pn_at] + pn
     nonce = (int.from_bytes(keys.iv, "big") ^ int.from_bytes(pn, "big")).to_bytes(12, "big")
     try:
-        return AESGCM(keys.key).decrypt(nonce, d[pkt.pn_at + pn_len : pkt.end], header)
+        return bytes(aead(keys.key).decrypt(nonce, d[pkt.pn_at + pn_len : pkt.end], header))
     except Exception as e:  # cryptography's InvalidTag: not a client Initial of this DCID
         raise Malformed("Initial packet does not decrypt") from e
 
