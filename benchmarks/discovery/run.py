@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.discovery.score import (
+    BLIND,
     FIELDS,
     GENERATED,
     confusion,
@@ -55,8 +56,12 @@ def main() -> int:
             summary.setdefault(tool, {})[name] = [right, total]
             cells.append(f"{right}/{total} ({right / total:.0%})" if total else "-")
         scores.add_row(tool, *cells)
-    for origin, generated in (("shared captures", False), ("generated LAN", True)):
-        part = [o for o in results["nps-sensor"] if (o.label.capture == GENERATED) == generated]
+    for origin, keep in (
+        ("shared captures", lambda c: c not in (GENERATED, BLIND)),
+        ("generated LAN", lambda c: c == GENERATED),
+        ("blind set, written after the rules", lambda c: c == BLIND),
+    ):
+        part = [o for o in results["nps-sensor"] if keep(o.label.capture)]
         cells = []
         for name in FIELDS:
             right, total = score(part, name)

@@ -39,6 +39,7 @@ from nps_sensor.synth.devices import write_lan
 HERE = Path(__file__).resolve().parent
 TRUTH = HERE / "truth.tsv"
 GENERATED = "generated"
+BLIND = "generated-blind"  # written after the rules were frozen
 FIELDS = ("type", "brand", "model", "os")
 # Names a brand goes by: the key is the label's, the values what a prediction may say.
 BRAND_ALIASES = {
@@ -193,14 +194,14 @@ class Corpus:
 
 def run_corpus(pcaps: Path, data: Path, scratch: Path, rows: Iterable[Label]) -> Corpus:
     """Each capture of the labels analyzed once (the generated LAN written first)."""
-    from benchmarks.discovery.lan import DEVICES
+    from benchmarks.discovery import lan
 
     captures: dict[str, Path] = {}
     for label in rows:
-        if label.capture == GENERATED:
-            path = scratch / "generated-lan.pcap"
+        if label.capture in (GENERATED, BLIND):
+            path = scratch / f"{label.capture}.pcap"
             if not path.exists():
-                write_lan(str(path), DEVICES)
+                write_lan(str(path), lan.DEVICES if label.capture == GENERATED else lan.BLIND)
         else:
             path = pcaps / label.capture
         if path.exists():
