@@ -50,6 +50,7 @@ BRAND_ALIASES = {
     "asus": ("asustek",),
     "tp-link": ("tp link", "tplink"),
     "qnap": ("icp electronics",),
+    "apc": ("american power conversion",),
     "vmware": (),
 }
 

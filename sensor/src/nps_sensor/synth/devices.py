@@ -108,7 +108,9 @@ def _notify(d: Device, ip: str, n: Notify) -> bytes:
 
 
 def _mdns(d: Device, ip: str, s: Service) -> bytes:
-    host = (d.hostname or "device").replace(" ", "-").replace("(", "").replace(")", "")
+    # A device without a DHCP hostname still has an mDNS name of its own (mDNS keeps
+    # names unique on a link): its MAC's last three bytes.
+    host = (d.hostname or "device-" + d.mac.replace(":", "")[-6:]).replace(" ", "-").replace("(", "").replace(")", "")
     msg = P.mdns_announcement(host, ip, service=s.kind, instance=s.instance, port=s.port, txt=s.txt or ("txtvers=1",))
     return P.eth_ipv4_udp(d.mac, P.multicast_mac(MDNS_GROUP), ip, MDNS_GROUP, 5353, 5353, msg)
 
