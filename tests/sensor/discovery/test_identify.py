@@ -243,3 +243,11 @@ def test_calibration_is_a_probability() -> None:
         values = [calibrated(kind, x / 100) for x in range(101)]
         assert values == sorted(values) and max(values) <= 0.99 and min(values) > 0
         assert [x for x, _ in steps] == sorted(x for x, _ in steps)
+
+
+def test_ja4_names_its_client_stack(shared_fingerprints: Path) -> None:
+    """Satori's TLS table knows FoxIO's example JA4 as Chrome's."""
+    db = Databases(shared_fingerprints, system=False)
+    out = predict(facts(("tls", "ja4", "t13d1516h2_8daaf6152771_e5627efa2ab1")), None, db=db)
+    assert out["tls_clients"] == ["Chrome"]
+    assert "tls_clients" not in predict(facts(("tls", "ja4", "t13d0000h2_000000000000_000000000000")), None, db=db)

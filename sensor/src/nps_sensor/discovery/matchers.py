@@ -102,6 +102,14 @@ class Matchers:
         c = satori.best(idx.match("webserver", text), 0.7)
         return [c] if c else []
 
+    def tls(self, fingerprint: str) -> tuple[list[str], Claim | None]:
+        """A JA3 or JA4: the client stacks Satori knows it from, and what it says of the OS
+        (its RDP clients name Windows releases)."""
+        empty: dict[str, list[str]] = {}
+        names = self.db.get("satori-ssl", satori.load_clients, empty).get(fingerprint, [])
+        idx = self.db.get("satori-ssl-os", _satori("ssl_tests"), satori.EMPTY)
+        return names, satori.best(idx.match("sslsig", fingerprint), 0.6)
+
     def vendor(self, mac: int) -> tuple[str | None, Claim | None]:
         """The MAC's vendor and what it says about the device, the same for every MAC
         of one 36-bit block (the longest prefix the lists know)."""

@@ -141,6 +141,8 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         one = Claim(c.weight, c.os, c.device, c.match) if c else None
     elif source == "http" and key == "user_agent":
         one = rules.user_agent(value)
+    elif source == "tls" and key in ("ja3", "ja4"):
+        one = m.tls(value)[1]
     elif source == "http" and key == "server":
         return m.http_server(value)
     elif source == "ssh" and key in ("server_banner", "client_banner"):
@@ -400,6 +402,9 @@ def predict(
     if router:
         count = f" with {router} IP addresses" if router is not True and int(router) > 1 else " with many IP addresses"
         evidence.append(Evidence("identity", f"MAC seen{count}", Claim(0.8, None, Device("router"))))
+    clients = {n for s, k, v in facts if s == "tls" and k in ("ja3", "ja4") and isinstance(v, str) for n in m.tls(v)[0]}
+    if clients:
+        out["tls_clients"] = sorted(clients)  # the client stacks its JA3s and JA4s are known from
     if only is not None:
         evidence = [e for e in evidence if only(e)]
     out["os"], os_raw = _os(evidence, calibrate)
