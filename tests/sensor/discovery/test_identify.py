@@ -122,12 +122,15 @@ def test_ssdp_and_mdns_name_type_and_model(lan: dict[str, dict[str, Any]]) -> No
     assert (hue["device"]["type"], hue["device"]["model"]) == ("hub", "BSB002")
 
 
-def test_no_claim_from_a_lab_block() -> None:
-    """00:00:01:01:00:00 is in Xerox's first block, which lab gear and made-up addresses use."""
-    out = predict({}, mac_int("00:00:01:01:00:00"), db=Databases(Path("/nonexistent"), system=True))
-    assert out["device"] is None
-    if out["vendor"]:  # the registry knows the block when its lists are installed
-        assert "reserved or lab block" in out["vendor_note"]
+def test_no_claim_from_a_lab_block(shared_fingerprints: Path) -> None:
+    """00:00:01:01:00:00 is in Xerox's first block, which lab gear and made-up addresses
+    use: the registry's name is reported, no printer is claimed. A later Xerox block
+    still hints at a printer."""
+    db = Databases(shared_fingerprints, system=False)
+    out = predict({}, mac_int("00:00:01:01:00:00"), db=db)
+    assert out["vendor"] == "XEROX CORPORATION" and out["device"] is None and out["os"] is None
+    assert "reserved or lab block" in out["vendor_note"]
+    assert predict({}, mac_int("00:00:aa:01:00:00"), db=db)["device"]["type"] == "printer"
 
 
 def test_brand_from_the_strongest_evidence_the_mac_block_only_as_fallback(shared_fingerprints: Path) -> None:
