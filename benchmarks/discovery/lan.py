@@ -384,14 +384,16 @@ BLIND: list[Device] = [
         "98:41:5c:0a:c1:07",
         "Switch",
         (1, 3, 6, 15, 28, 33),
-        user_agent="Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko) NF/6.0.1.15.4 NintendoBrowser/5.1.0.20393",
+        user_agent="Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko)"
+        " NF/6.0.1.15.4 NintendoBrowser/5.1.0.20393",
     ),
     Device(
         "de:7a:21:33:c1:08",
         "Galaxy-Tab-S7",
         ANDROID,
         "android-dhcp-12",
-        user_agent="Mozilla/5.0 (Linux; Android 12; SM-T870) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36",
+        user_agent="Mozilla/5.0 (Linux; Android 12; SM-T870) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/118.0.0.0 Safari/537.36",
     ),
     Device("d4:ae:52:8b:c1:09", "WIN-3K2J8H7G6F5", WINDOWS, "MSFT 5.0", syn="windows", listens=(445, 3389, 88)),
     Device("00:50:56:9a:c1:0a", None, http_server="Apache/2.4.52 (Ubuntu)", syn="linux", listens=(22, 80)),
@@ -420,6 +422,7 @@ BLIND: list[Device] = [
         "74:c2:46:aa:c1:10",
         None,
         UDHCPC,
-        user_agent="Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7633) AppleWebKit/537.36 (KHTML, like Gecko) Silk/120.2.1 like Chrome/120.0.6099.230 Mobile Safari/537.36",
+        user_agent="Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7633) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Silk/120.2.1 like Chrome/120.0.6099.230 Mobile Safari/537.36",
     ),
 ]

@@ -602,12 +602,13 @@ class _Identity:
             macs.add(mac)
         router = mac is not None and mac in self.routers  # behind it, or the router itself
         behind = router and kind == "ip"
+        nics = [] if mac is None or behind else self.interfaces(mac)
+        macs.update(nics)
         d["mac"] = None if mac is None else mac_text(mac)
         d["macs"] = sorted(mac_text(m) for m in macs)
         d["vlans"] = sorted({v for a in members for v in a.vlans})
         d["tunnel_ids"] = sorted({t for a in members for t in a.tunnels})
         ips = [a.ip for a in members]
-        nics = [] if mac is None or behind else self.interfaces(mac)
         if mac is not None and not router:
             ips += sorted(set().union(*(rep.profiles.bound.get(m, set()) for m in nics)) - set(ips))
         facts = rep.profiles.facts_of(ips, nics)

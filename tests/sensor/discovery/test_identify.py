@@ -254,3 +254,23 @@ def test_ja4_names_its_client_stack(shared_fingerprints: Path) -> None:
     out = predict(facts(("tls", "ja4", "t13d1516h2_8daaf6152771_e5627efa2ab1")), None, db=db)
     assert out["tls_clients"] == ["Chrome"]
     assert "tls_clients" not in predict(facts(("tls", "ja4", "t13d0000h2_000000000000_000000000000")), None, db=db)
+
+
+def test_phone_changing_its_private_address_is_one_asset(tmp_path: Path) -> None:
+    """A phone's private MAC changes (iOS and Android rotate them); the name its owner
+    gave it, in its DHCP requests, stays: one asset. Two phones with a maker's default
+    name stay two."""
+    from nps_sensor.synth.devices import Device, write_lan
+
+    first = Device("5a:1c:3e:90:70:01", "Lucas-iPhone", (1, 121, 3, 6, 15, 119, 252))
+    later = Device("6e:02:11:3c:aa:07", "Lucas-iPhone", (1, 121, 3, 6, 15, 119, 252))
+    one = Device("be:34:7a:10:70:02", "Galaxy-S21", (1, 3, 6, 15, 26, 28, 51, 58, 59, 43), "android-dhcp-13")
+    other = Device("d2:9c:01:5e:70:09", "Galaxy-S21", (1, 3, 6, 15, 26, 28, 51, 58, 59, 43), "android-dhcp-13")
+    path = tmp_path / "phones.pcap"
+    write_lan(str(path), [first, one, later, other])
+    assets = [a for a in analyze([str(path)], Config()).result["assets"] if a.get("mac")]
+    lucas = [a for a in assets if "Lucas-iPhone" in {h["name"] for h in a.get("hostnames", [])}]
+    assert len(lucas) == 1 and set(lucas[0]["macs"]) == {first.mac, later.mac}
+    assert lucas[0]["device"]["type"] == "phone" and lucas[0]["os"]["family"] == "iOS"
+    galaxies = [a for a in assets if "Galaxy-S21" in {h["name"] for h in a.get("hostnames", [])}]
+    assert len(galaxies) == 2
