@@ -164,7 +164,6 @@ UDP_PORTS = _port_table(
         "quic": (443,),
     }
 )
-QUIC_INITIAL_MIN = 1200  # RFC 9000 §14.1: a client pads every datagram with an Initial to 1,200 bytes
 TCP_PORTS = _port_table(
     {"smb": (445, 139), "modbus": (502,), "s7comm": (102,), "enip": (44818,), "dnp3": (20000,), "ssh": (22,)}
 )
@@ -211,20 +210,6 @@ def _cut_hellos(d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarra
         size = (d.be32(rows[i], start[i] + 5) & 0xFFFFFF).astype(np.int64)
         cut[inside] = size + 4 > record[inside]
     out: np.ndarray = ok[cut]
-    return out
-
-
-def _client_initials(d: Decoded, rows: np.ndarray) -> np.ndarray:
-    """Of UDP datagrams on port 443, the client's that start with a QUIC v1 or v2 long
-    header: to port 443, padded to 1,200 bytes, version 1 or 2. Short-header packets,
-    the bulk of QUIC, and the server's answers fail these few array reads."""
-    at = d.l4[rows] + 8
-    ok = (d.dport[rows] == 443) & (np.minimum(d.end[rows], d.l3[rows] + d.iplen[rows]) - at >= QUIC_INITIAL_MIN)
-    if ok.any():
-        r, a = rows[ok], at[ok]
-        version = d.be32(r, a + 1)
-        ok[ok] = ((d.u8(r, a) & 0xC0) == 0xC0) & ((version == quic.V1) | (version == quic.V2))
-    out: np.ndarray = ok
     return out
 
 
@@ -325,7 +310,7 @@ class Discoverer:
             kind = np.where(kind > 0, kind, UDP_PORTS[d.sport[f]])
             q = np.flatnonzero(kind == ID["quic"])
             if len(q):
-                kind[q[~_client_initials(d, f[q])]] = 0
+                kind[q[~quic.client_initials(d, f[q])]] = 0
             keep = np.flatnonzero(kind)
             if len(keep):
                 rows.append(udp[keep])

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
+
+from nps_sensor.decode import Decoded
 from nps_sensor.discovery.dissectors import tls
 from nps_sensor.discovery.packet import Malformed, Packet
 
@@ -33,6 +36,7 @@ SALTS = {
 LABELS = {V1: (b"quic key", b"quic iv", b"quic hp"), V2: (b"quicv2 key", b"quicv2 iv", b"quicv2 hp")}
 INITIAL = {V1: 0, V2: 1}  # the long header's packet type bits of an Initial
 PADDING, PING, ACK, ACK_ECN, CRYPTO = 0x00, 0x01, 0x02, 0x03, 0x06
+INITIAL_MIN = 1200  # RFC 9000 §14.1: a client pads every datagram with an Initial to 1,200 bytes
 KEYS_MAX = 1024  # connections whose keys are kept (a client sends a few Initials per connection)
 
 
@@ -248,3 +252,17 @@ def _contiguous(chunks: dict[int, bytes]) -> bytes:
             o, c = inside[0]
             piece = c[len(out) - o :]
         out += piece
+
+
+def client_initials(d: Decoded, rows: np.ndarray) -> np.ndarray:
+    """Of UDP datagrams on port 443, the client's that start with a QUIC v1 or v2 long
+    header: to port 443, padded to 1,200 bytes, version 1 or 2. Short-header packets,
+    the bulk of QUIC, and the server's answers fail these few array reads."""
+    at = d.l4[rows] + 8
+    ok = (d.dport[rows] == 443) & (np.minimum(d.end[rows], d.l3[rows] + d.iplen[rows]) - at >= INITIAL_MIN)
+    if ok.any():
+        r, a = rows[ok], at[ok]
+        version = d.be32(r, a + 1)
+        ok[ok] = ((d.u8(r, a) & 0xC0) == 0xC0) & ((version == V1) | (version == V2))
+    out: np.ndarray = ok
+    return out
