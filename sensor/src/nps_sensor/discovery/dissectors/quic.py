@@ -76,15 +76,16 @@ def varint(b: bytes, at: int) -> tuple[int, int]:
 def _aes() -> Any:
     """cryptography's AES, imported on the first QUIC Initial: a run without QUIC, or
     without discovery, does not pay its import (about 50 ms)."""
+    from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    return Cipher, algorithms, modes, AESGCM
+    return Cipher, algorithms, modes, AESGCM, InvalidTag
 
 
 def mask(hp: bytes, sample: bytes) -> bytes:
     """Header protection's mask: AES-ECB of the sample under the hp key (RFC 9001 §5.4.3)."""
-    cipher, algorithms, modes, _ = _aes()
+    cipher, algorithms, modes, _, _ = _aes()
     enc = cipher(algorithms.AES(hp), modes.ECB()).encryptor()
     return bytes(enc.update(sample) + enc.finalize())
 
@@ -139,7 +140,7 @@ def decrypt(d: bytes, at: int, pkt: Initial, keys: Keys) -> bytes:
     nonce = (int.from_bytes(keys.iv, "big") ^ int.from_bytes(pn, "big")).to_bytes(12, "big")
     try:
         return bytes(aead(keys.key).decrypt(nonce, d[pkt.pn_at + pn_len : pkt.end], header))
-    except Exception as e:  # cryptography's InvalidTag: not a client Initial of this DCID
+    except _aes()[4] as e:  # InvalidTag: damaged, or not a client's Initial for this connection ID
         raise Malformed("Initial packet does not decrypt") from e
 
 
