@@ -1,17 +1,32 @@
 """Copies of one packet delivered twice by a TAP or SPAN session, counted once.
 
 A SPAN session that mirrors both the ingress and the egress port of a switched path,
-or overlapping sessions, hand the sensor the same packet twice within microseconds.
-A copy is a packet whose IP header (all of it but TTL/hop limit and checksum) and
-first 16 transport bytes (ports, TCP sequence and acknowledgment numbers, UDP length
-and checksum) equal those of a packet seen at most `window` seconds before. The
-transport checksum covers the payload, so different packets of a flow do not match;
-a retransmission gets a new IP ID and comes after a retransmission timeout, far
-outside the window.
+a routed path mirrored on both of its VLANs, or two ERSPAN sessions covering the same
+link hand the sensor the same packet twice, microseconds apart. A copy is a packet
+whose IP header (all of it but TTL/hop limit and checksum, with the IPv6 fragment
+header), and first 16 bytes after it (ports, TCP sequence and acknowledgment numbers,
+UDP length and checksum; a later fragment's first data bytes) equal those of a packet
+seen at most `window` seconds before. The transport checksum covers the payload, so
+different packets of a flow do not match, and neither do the fragments of one
+datagram (their offsets differ) nor two datagrams (their identifications differ).
+
+What the check cannot know is whether a byte-identical packet was sent twice: a host
+answering two segments with two identical RSTs, an IPv6 host (no IP ID) repeating a
+pure ACK. So each copy is counted under what proves it a copy:
+
+* `hop-limit`: its TTL or hop limit differs from the original's: the same packet seen
+  on both sides of a router, which a sender cannot produce;
+* `other-path`: same TTL, but it came another way: another VLAN, ERSPAN session,
+  VXLAN/Geneve VNI, tunnel source or source MAC;
+* `identical`: same in every field and the same path: a session mirroring both ports
+  of one switch, or a sender that repeated itself. This count is what the window
+  may take from genuine traffic; docs/engine.md says how to choose it.
 
 The check sorts each batch's packet hashes together with those of the previous
-batch's last `window` seconds: equal neighbours in the sorted order are copies.
-The IP header and transport words come from the decoder, which read them anyway.
+batches' last `window` seconds: equal neighbours in the sorted order are copies.
+The IP header and transport words come from the decoder, which read them anyway;
+the path of a packet is looked at only for the copies found (and for the packets kept
+for the next batch), so traffic without copies pays nothing for the reasons.
 """
 
 from __future__ import annotations
@@ -25,6 +40,8 @@ U64 = np.uint64
 MAX_TAIL = 1 << 15  # packets kept from the previous batch, whatever the window
 POSITION = U64(0xFFFF)  # positions (tail + batch) fit 16 bits: batches hold at most 32768
 PREFIX = ~POSITION
+REASONS = ("hop-limit", "other-path", "identical")
+HOP_LIMIT, OTHER_PATH, IDENTICAL = range(3)
 
 
 class Deduplicator:
@@ -32,7 +49,16 @@ class Deduplicator:
         self.window = window
         self.tail_h = np.zeros(0, dtype=U64)
         self.tail_ts = np.zeros(0)
-        self.dropped = 0
+        self.tail_ttl = np.zeros(0, dtype=np.uint8)
+        self.tail_path = np.zeros(0, dtype=U64)
+        self.reasons = np.zeros(len(REASONS), dtype=np.int64)
+
+    @property
+    def dropped(self) -> int:
+        return int(self.reasons.sum())
+
+    def as_dict(self) -> dict[str, object]:
+        return {"dropped": self.dropped, "reasons": dict(zip(REASONS, self.reasons.tolist(), strict=True))}
 
     def copies(self, d: Decoded, idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Mask over `idx` (IP frames of `d`, in order) of the packets that are copies."""
@@ -57,13 +83,38 @@ class Deduplicator:
             later = (keys[tied + 1] & POSITION).astype(np.int64)
             earlier = (keys[tied] & POSITION).astype(np.int64)
             same = (all_h[later] == all_h[earlier]) & (np.abs(all_ts[later] - all_ts[earlier]) <= self.window)
-            copy[later[same]] = True
+            if same.any():
+                later, earlier = later[same], earlier[same]
+                copy[later] = True
+                self._count(d, idx, t, later, earlier)
         recent = all_ts >= all_ts[-1] - self.window
         recent[: max(0, t + n - MAX_TAIL)] = False
-        self.tail_h, self.tail_ts = all_h[recent], all_ts[recent]
-        mine = copy[t:]
-        self.dropped += int(mine.sum())
-        return mine
+        self._keep(d, idx, t, all_h, all_ts, np.flatnonzero(recent))
+        return copy[t:]
+
+    def _paths(self, d: Decoded, idx: np.ndarray, t: int, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """TTL and path of positions `at` (tail first, then the batch's frames `idx`)."""
+        ttl = np.empty(len(at), dtype=np.uint8)
+        path = np.empty(len(at), dtype=U64)
+        old = at < t
+        if old.any():
+            ttl[old], path[old] = self.tail_ttl[at[old]], self.tail_path[at[old]]
+        if not old.all():
+            ttl[~old], path[~old] = _path(d, idx[at[~old] - t])
+        return ttl, path
+
+    def _count(self, d: Decoded, idx: np.ndarray, t: int, later: np.ndarray, earlier: np.ndarray) -> None:
+        ttl_c, path_c = self._paths(d, idx, t, later)
+        ttl_o, path_o = self._paths(d, idx, t, earlier)
+        reason = np.where(ttl_c != ttl_o, HOP_LIMIT, np.where(path_c != path_o, OTHER_PATH, IDENTICAL))
+        self.reasons += np.bincount(reason, minlength=len(REASONS))
+
+    def _keep(
+        self, d: Decoded, idx: np.ndarray, t: int, all_h: np.ndarray, all_ts: np.ndarray, keep: np.ndarray
+    ) -> None:
+        """The packets of the last `window` seconds, for the next batch's check."""
+        self.tail_ttl, self.tail_path = self._paths(d, idx, t, keep)
+        self.tail_h, self.tail_ts = all_h[keep], all_ts[keep]
 
 
 def _hash(d: Decoded, idx: np.ndarray) -> np.ndarray:
@@ -73,4 +124,19 @@ def _hash(d: Decoded, idx: np.ndarray) -> np.ndarray:
     v6 = d.ipver[idx] == 6
     if v6.any():
         addrs = np.where(v6, mix64(src_lo ^ d.src_hi[idx]) ^ mix64(d.dst_hi[idx]) ^ dst_lo, addrs)
-    return hash_columns([d.head[idx], addrs, d.t0[idx], d.t1[idx]])
+    h = hash_columns([d.head[idx], addrs, d.t0[idx], d.t1[idx]])
+    # IPv6 fragments: the fragment header's offset, M flag and identification. Mixed
+    # in only where there is one, so a packet hashes the same whatever its batch holds.
+    fraghdr = d.fraghdr[idx]
+    fragmented = fraghdr != 0
+    if fragmented.any():
+        h = np.where(fragmented, hash_columns([h, fraghdr]), h)
+    return h
+
+
+def _path(d: Decoded, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TTL (hop limit) and a hash of the way frames came: VLANs, tunnels, source MAC."""
+    ttl_at = d.l3[frames] + np.where(d.ipver[frames] == 4, 8, 7)
+    ttl = d.u8(frames, ttl_at).astype(np.uint8)
+    cols = [d.vlan_outer[frames], d.vlan_inner[frames], d.tunnel_id[frames], d.path[frames], d.src_mac(frames)]
+    return ttl, hash_columns([c.astype(np.int64).view(U64) for c in cols])

@@ -105,7 +105,7 @@ def table(result: dict[str, Any], console: Console) -> None:
     console.print(flows)
     s = result["stats"]
     line = (
-        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']} duplicates dropped; "
+        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']['dropped']} duplicates dropped; "
         f"{sum(s['decode_errors'].values())} undecodable; flows {s['flows']['created']} "
         f"(evicted {s['flows']['evicted_idle']} idle, {s['flows']['evicted_full']} for memory)"
     )

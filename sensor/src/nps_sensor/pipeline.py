@@ -96,7 +96,7 @@ class Collector:
         fr = self.fragments.stats
         return self.stats.as_dict(
             {
-                "duplicates": self.dedupe.dropped,
+                "duplicates": self.dedupe.as_dict(),
                 "flows": {
                     "created": fs.flows,
                     "active": self.flows.rows,
