@@ -18,9 +18,15 @@ pure ACK. So each copy is counted under what proves it a copy:
   on both sides of a router, which a sender cannot produce;
 * `other-path`: same TTL, but it came another way: another VLAN, ERSPAN session,
   VXLAN/Geneve VNI, tunnel source or source MAC;
-* `identical`: same in every field and the same path: a session mirroring both ports
-  of one switch, or a sender that repeated itself. This count is what the window
-  may take from genuine traffic; docs/engine.md says how to choose it.
+* `ip-id`: the same way, but it carries an identification its sender gives each
+  datagram anew (IPv4's IP ID when not 0, an IPv6 fragment header's): one datagram
+  seen twice, as a sender resending data numbers it anew;
+* `identical`: nothing tells it from a packet sent twice (IPv6, or an IPv4 ID of 0 as
+  many stacks send with DF): a session mirroring both ports of one switch (the copies
+  microseconds apart, a frame's time through the switch), or a sender that repeated
+  itself (two RSTs answering two segments, under a millisecond apart). Such a copy must
+  come within the much shorter `identical_window`; this count is what the check may
+  take from genuine traffic (docs/engine.md says how to choose the windows).
 
 The check sorts each batch's packet hashes together with those of the previous
 batches' last `window` seconds: equal neighbours in the sorted order are copies.
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nps_sensor.config import Duplicates
 from nps_sensor.decode.frames import Decoded
 from nps_sensor.vtable import hash_columns, mix64
 
@@ -40,13 +47,13 @@ U64 = np.uint64
 MAX_TAIL = 1 << 15  # packets kept from the previous batch, whatever the window
 POSITION = U64(0xFFFF)  # positions (tail + batch) fit 16 bits: batches hold at most 32768
 PREFIX = ~POSITION
-REASONS = ("hop-limit", "other-path", "identical")
-HOP_LIMIT, OTHER_PATH, IDENTICAL = range(3)
+REASONS = ("hop-limit", "other-path", "ip-id", "identical")
+HOP_LIMIT, OTHER_PATH, IP_ID, IDENTICAL = range(4)
 
 
 class Deduplicator:
-    def __init__(self, window: float) -> None:
-        self.window = window
+    def __init__(self, settings: Duplicates) -> None:
+        self.settings = settings
         self.tail_h = np.zeros(0, dtype=U64)
         self.tail_ts = np.zeros(0)
         self.tail_ttl = np.zeros(0, dtype=np.uint8)
@@ -63,7 +70,8 @@ class Deduplicator:
     def copies(self, d: Decoded, idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Mask over `idx` (IP frames of `d`, in order) of the packets that are copies."""
         n = len(idx)
-        if self.window <= 0 or not n:
+        window = self.settings.window
+        if window <= 0 or not n:
             return np.zeros(n, dtype=bool)
         if n > MAX_TAIL:  # positions must fit 16 bits: big batches go in parts
             half = n // 2
@@ -82,12 +90,13 @@ class Deduplicator:
         if len(tied):
             later = (keys[tied + 1] & POSITION).astype(np.int64)
             earlier = (keys[tied] & POSITION).astype(np.int64)
-            same = (all_h[later] == all_h[earlier]) & (np.abs(all_ts[later] - all_ts[earlier]) <= self.window)
+            gap = np.abs(all_ts[later] - all_ts[earlier])
+            # Repeats among the previous batches' packets were counted with them.
+            same = (all_h[later] == all_h[earlier]) & (gap <= window) & (later >= t)
             if same.any():
-                later, earlier = later[same], earlier[same]
-                copy[later] = True
-                self._count(d, idx, t, later, earlier)
-        recent = all_ts >= all_ts[-1] - self.window
+                later, earlier, gap = later[same], earlier[same], gap[same]
+                copy[later[self._count(d, idx, t, later, earlier, gap)]] = True
+        recent = all_ts >= all_ts[-1] - window
         recent[: max(0, t + n - MAX_TAIL)] = False
         self._keep(d, idx, t, all_h, all_ts, np.flatnonzero(recent))
         return copy[t:]
@@ -103,11 +112,22 @@ class Deduplicator:
             ttl[~old], path[~old] = _path(d, idx[at[~old] - t])
         return ttl, path
 
-    def _count(self, d: Decoded, idx: np.ndarray, t: int, later: np.ndarray, earlier: np.ndarray) -> None:
+    def _count(
+        self, d: Decoded, idx: np.ndarray, t: int, later: np.ndarray, earlier: np.ndarray, gap: np.ndarray
+    ) -> np.ndarray:
+        """Which of the repeats (`later` of `earlier`, `gap` seconds on) are copies, counted by reason."""
         ttl_c, path_c = self._paths(d, idx, t, later)
         ttl_o, path_o = self._paths(d, idx, t, earlier)
-        reason = np.where(ttl_c != ttl_o, HOP_LIMIT, np.where(path_c != path_o, OTHER_PATH, IDENTICAL))
-        self.reasons += np.bincount(reason, minlength=len(REASONS))
+        numbered = _numbered(d, idx[later - t])
+        reason = np.where(
+            ttl_c != ttl_o,
+            HOP_LIMIT,
+            np.where(path_c != path_o, OTHER_PATH, np.where(numbered, IP_ID, IDENTICAL)),
+        )
+        near = min(self.settings.identical_window, self.settings.window)
+        copy: np.ndarray = (reason != IDENTICAL) | (gap <= near)
+        self.reasons += np.bincount(reason[copy], minlength=len(REASONS))
+        return copy
 
     def _keep(
         self, d: Decoded, idx: np.ndarray, t: int, all_h: np.ndarray, all_ts: np.ndarray, keep: np.ndarray
@@ -132,6 +152,14 @@ def _hash(d: Decoded, idx: np.ndarray) -> np.ndarray:
     if fragmented.any():
         h = np.where(fragmented, hash_columns([h, fraghdr]), h)
     return h
+
+
+def _numbered(d: Decoded, frames: np.ndarray) -> np.ndarray:
+    """Frames whose IP header carries a per-datagram identification: IPv4 with an IP
+    ID other than 0, IPv6 with a fragment header."""
+    v4_id = (d.head[frames] >> U64(16)) & U64(0xFFFF)
+    numbered: np.ndarray = np.where(d.ipver[frames] == 4, v4_id != 0, d.fraghdr[frames] != 0)
+    return numbered
 
 
 def _path(d: Decoded, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

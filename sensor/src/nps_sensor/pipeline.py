@@ -44,7 +44,7 @@ class Collector:
         self.discovery = Discoverer(self.stats, cfg) if cfg.discovery.enabled else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
-        self.dedupe = Deduplicator(cfg.duplicate_window)
+        self.dedupe = Deduplicator(cfg.duplicates)
         self.fragments = Fragments()
         self.watch_dns = any(m.domains for m in cfg.monitor)
         self._dns: list[tuple[list[str], list[int]]] = []
@@ -53,7 +53,7 @@ class Collector:
         """New settings (SIGHUP): the tables keep their flows and hosts."""
         self.flows.max_flows = cfg.flows.max_flows
         self.flows.idle_timeout = cfg.flows.idle_timeout
-        self.dedupe.window = cfg.duplicate_window
+        self.dedupe.settings = cfg.duplicates
         self.watch_dns = any(m.domains for m in cfg.monitor)
         if not cfg.discovery.enabled:
             self.discovery = None
