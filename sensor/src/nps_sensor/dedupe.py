@@ -147,10 +147,9 @@ def _hash(d: Decoded, idx: np.ndarray) -> np.ndarray:
     h = hash_columns([d.head[idx], addrs, d.t0[idx], d.t1[idx]])
     # IPv6 fragments: the fragment header's offset, M flag and identification. Mixed
     # in only where there is one, so a packet hashes the same whatever its batch holds.
-    fraghdr = d.fraghdr[idx]
-    fragmented = fraghdr != 0
-    if fragmented.any():
-        h = np.where(fragmented, hash_columns([h, fraghdr]), h)
+    if d.any_fraghdr:
+        fraghdr = d.fraghdr[idx]
+        h = np.where(fraghdr != 0, hash_columns([h, fraghdr]), h)
     return h
 
 
@@ -163,8 +162,12 @@ def _numbered(d: Decoded, frames: np.ndarray) -> np.ndarray:
 
 
 def _path(d: Decoded, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """TTL (hop limit) and a hash of the way frames came: VLANs, tunnels, source MAC."""
-    ttl_at = d.l3[frames] + np.where(d.ipver[frames] == 4, 8, 7)
-    ttl = d.u8(frames, ttl_at).astype(np.uint8)
-    cols = [d.vlan_outer[frames], d.vlan_inner[frames], d.tunnel_id[frames], d.path[frames], d.src_mac(frames)]
-    return ttl, hash_columns([c.astype(np.int64).view(U64) for c in cols])
+    """The TTL (hop limit) of frames, and a key of the way they came: their source MAC
+    in the low 48 bits, VLANs, tunnel id and tunnel sources folded in above and over
+    it. Two keys differ where the ways differ, but in a crafted case; no hash is
+    needed, as keys are only compared, and this runs for every packet kept for the
+    next batch."""
+    ttl = d.u8(frames, d.l3[frames] + 7 + (d.ipver[frames] == 4))
+    vlans = (d.vlan_outer[frames].astype(np.int64) & 0xFFF) << 12 | (d.vlan_inner[frames].astype(np.int64) & 0xFFF)
+    way = (vlans << 40 ^ d.tunnel_id[frames] << 20).view(U64) ^ d.path[frames]
+    return ttl.astype(np.uint8), way ^ (d.src_mac(frames) & 0xFFFFFFFFFFFF).view(U64)

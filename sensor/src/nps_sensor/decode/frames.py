@@ -149,6 +149,7 @@ class Decoded:
         # a later fragment's data): what tells two packets apart, for the dedupe.
         self.head = np.zeros(n, dtype=np.uint64)
         self.fraghdr = np.zeros(n, dtype=np.uint64)
+        self.any_fraghdr = False  # whether any frame has an IPv6 fragment header
         self.t0 = np.zeros(n, dtype=np.uint64)
         self.t1 = np.zeros(n, dtype=np.uint64)
         self.sport = np.zeros(n, dtype=I64)

@@ -135,6 +135,7 @@ def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
             d.frag[fi] = np.where(field & 0xFFF8, 2, np.where(field & 1, 1, 0))
             d.ipid[fi] = (whole & LOW32).astype(I64)
             d.fraghdr[fi] = whole
+            d.any_fraghdr = True
             d.mark(fi[d.frag[fi] > 0], "fragment")
         nh[walking] = following
         pos[walking] = wp + step

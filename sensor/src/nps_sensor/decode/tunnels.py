@@ -26,6 +26,7 @@ from nps_sensor.decode.frames import (
     MAX_TUNNELS,
     Decoded,
     Sel,
+    lut,
     size,
     sub,
 )
@@ -35,6 +36,8 @@ GRE = 47
 IPIP, IPV6_IN_IP = 4, 41
 VXLAN_PORT, VXLAN_GPE_PORT, GENEVE_PORT = 4789, 4790, 6081
 MPLS_UNICAST = 0x8847
+IP_TUNNEL = lut((GRE, IPIP, IPV6_IN_IP))
+UDP_TUNNEL = lut((VXLAN_PORT, VXLAN_GPE_PORT, GENEVE_PORT), 65536)
 
 GRE_C, GRE_R, GRE_K, GRE_S = 0x8000, 0x4000, 0x2000, 0x1000
 ERSPAN_I_II = 0x88BE
@@ -54,20 +57,24 @@ def detect(d: Decoded, idx: Sel) -> None:
         return
     whole = sub(idx, d.frag[idx] != 2)
     proto = d.proto[whole]
-    gre = proto == GRE
-    if gre.any():
-        _gre(d, sub(whole, gre))
-    ipip = (proto == IPIP) | (proto == IPV6_IN_IP)
-    if ipip.any():
-        sel = sub(whole, ipip)
-        _enter(d, sel, d.p[sel], np.where(d.proto[sel] == IPIP, IPV4, IPV6), "ip_in_ip")
-    udp = (proto == UDP) & d.has_ports[whole]
+    if IP_TUNNEL[proto].any():
+        gre = proto == GRE
+        if gre.any():
+            _gre(d, sub(whole, gre))
+        ipip = (proto == IPIP) | (proto == IPV6_IN_IP)
+        if ipip.any():
+            sel = sub(whole, ipip)
+            _enter(d, sel, d.p[sel], np.where(d.proto[sel] == IPIP, IPV4, IPV6), "ip_in_ip")
+    # A later fragment or a frame without ports has destination port 0.
+    udp = UDP_TUNNEL[d.dport[whole]]
     if udp.any():
-        dport = d.dport[whole]
+        sel = sub(whole, udp)
+        sel = sub(sel, (d.proto[sel] == UDP) & d.has_ports[sel])
+        dport = d.dport[sel]
         for port, parse in ((VXLAN_PORT, _vxlan), (GENEVE_PORT, _geneve), (VXLAN_GPE_PORT, _vxlan_gpe)):
-            chosen = udp & (dport == port)
+            chosen = dport == port
             if chosen.any():
-                parse(d, sub(whole, chosen))
+                parse(d, sub(sel, chosen))
 
 
 def _enter(
