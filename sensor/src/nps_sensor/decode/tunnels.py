@@ -32,6 +32,8 @@ from nps_sensor.decode.frames import (
 )
 from nps_sensor.decode.ip import UDP
 
+U64 = np.uint64
+
 GRE = 47
 IPIP, IPV6_IN_IP = 4, 41
 VXLAN_PORT, VXLAN_GPE_PORT, GENEVE_PORT = 4789, 4790, 6081
@@ -109,7 +111,7 @@ def _enter(
     d.et[idx] = et
     d.depth[idx] += 1
     # The tunnel's source (the switch or VTEP that sent it) joins the frame's path.
-    d.path[idx] = (d.path[idx] << np.uint64(1)) ^ d.src_lo[idx] ^ d.src_hi[idx]
+    d.path[idx] = (d.path[idx] << U64(1)) ^ d.src_lo[idx] ^ d.src_hi[idx]
     d.vlan_outer[idx] = -1
     d.vlan_inner[idx] = -1
     d.has_ports[idx] = False
@@ -198,16 +200,28 @@ def _erspan_iii(d: Decoded, idx: Sel, at: np.ndarray) -> None:
     _enter(d, idx, inner, et, "erspan_iii", w0 & 0x3FF, (w0 >> 16) & 0xFFF)
 
 
-def _vxlan(d: Decoded, idx: Sel) -> None:
+def _udp_header(d: Decoded, idx: Sel, reason: str) -> tuple[Sel, np.ndarray, np.ndarray]:
+    """The frames of `idx` holding the 8-byte header after their UDP header (the others
+    fail with `reason`), where it starts, and its bytes."""
     at = d.l4[idx] + 8
     ok = at + 8 <= d.end[idx]
     if not ok.all():
-        d.fail(sub(idx, ~ok), "truncated-vxlan")
+        d.fail(sub(idx, ~ok), reason)
         idx, at = sub(idx, ok), at[ok]
-    valid = (d.u8(idx, at) & 0x08) > 0  # the I flag: a VNI is present
-    idx, at = sub(idx, valid), at[valid]
-    vni = d.be32(idx, at + 4).astype(I64) >> 8
-    _enter(d, idx, at + 8, ETHER, "vxlan", vni)
+    return idx, at, d.be64(idx, at)
+
+
+def _vni(w0: np.ndarray) -> np.ndarray:
+    """The 24-bit network identifier, in bytes 4-6 of VXLAN, VXLAN-GPE and Geneve headers."""
+    vni: np.ndarray = ((w0 >> U64(8)) & U64(0xFFFFFF)).astype(I64)
+    return vni
+
+
+def _vxlan(d: Decoded, idx: Sel) -> None:
+    idx, at, w0 = _udp_header(d, idx, "truncated-vxlan")
+    valid = (w0 >> U64(56)) & U64(0x08) > 0  # the I flag: a VNI is present
+    idx, at, w0 = sub(idx, valid), at[valid], w0[valid]
+    _enter(d, idx, at + 8, ETHER, "vxlan", _vni(w0))
 
 
 # VXLAN-GPE's next protocol field -> what follows its header.
@@ -217,17 +231,11 @@ GPE_NEXT[[1, 2, 3, 5]] = [IPV4, IPV6, ETHER, MPLS_UNICAST]
 
 def _vxlan_gpe(d: Decoded, idx: Sel) -> None:
     """VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe): the header names its payload; NSH is not decoded."""
-    at = d.l4[idx] + 8
-    ok = at + 8 <= d.end[idx]
-    if not ok.all():
-        d.fail(sub(idx, ~ok), "truncated-vxlan")
-        idx, at = sub(idx, ok), at[ok]
-    w0 = d.be64(idx, at)  # flags, reserved, next protocol, VNI, reserved
-    nxt = GPE_NEXT[((w0 >> np.uint64(32)) & np.uint64(0xFF)).astype(I64)]
+    idx, at, w0 = _udp_header(d, idx, "truncated-vxlan")
+    nxt = GPE_NEXT[((w0 >> U64(32)) & U64(0xFF)).astype(I64)]
     known = nxt >= 0
     idx, at, w0, nxt = sub(idx, known), at[known], w0[known], nxt[known]
-    vni = ((w0 >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(I64)
-    _enter(d, idx, at + 8, nxt, "vxlan_gpe", vni)
+    _enter(d, idx, at + 8, nxt, "vxlan_gpe", _vni(w0))
 
 
 GENEVE_PAYLOADS = (TEB, IPV4, IPV6)
@@ -235,20 +243,13 @@ GENEVE_PAYLOADS = (TEB, IPV4, IPV6)
 
 def _geneve(d: Decoded, idx: Sel) -> None:
     """Geneve (RFC 8926): version 0, options skipped; Ethernet, IPv4 or IPv6 inside."""
-    at = d.l4[idx] + 8
-    ok = at + 8 <= d.end[idx]
-    if not ok.all():
-        d.fail(sub(idx, ~ok), "truncated-geneve")
-        idx, at = sub(idx, ok), at[ok]
-    w0 = d.be64(idx, at)  # version, options length, flags, protocol type, VNI, reserved
-    version = w0 >> np.uint64(62)
-    kind = ((w0 >> np.uint64(32)) & np.uint64(0xFFFF)).astype(I64)
-    known = (version == 0) & np.isin(kind, GENEVE_PAYLOADS)
+    idx, at, w0 = _udp_header(d, idx, "truncated-geneve")
+    kind = ((w0 >> U64(32)) & U64(0xFFFF)).astype(I64)
+    known = ((w0 >> U64(62)) == 0) & np.isin(kind, GENEVE_PAYLOADS)  # version 0
     idx, at, w0, kind = sub(idx, known), at[known], w0[known], kind[known]
-    inner = at + 8 + 4 * ((w0 >> np.uint64(56)) & np.uint64(0x3F)).astype(I64)
+    inner = at + 8 + 4 * ((w0 >> U64(56)) & U64(0x3F)).astype(I64)  # options, in 4-byte words
     ok = inner <= d.end[idx]
     if not ok.all():
         d.fail(sub(idx, ~ok), "truncated-geneve")
         idx, inner, w0, kind = sub(idx, ok), inner[ok], w0[ok], kind[ok]
-    vni = ((w0 >> np.uint64(8)) & np.uint64(0xFFFFFF)).astype(I64)
-    _enter(d, idx, inner, np.where(kind == TEB, ETHER, kind), "geneve", vni)
+    _enter(d, idx, inner, np.where(kind == TEB, ETHER, kind), "geneve", _vni(w0))
