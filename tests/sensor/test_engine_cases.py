@@ -116,6 +116,11 @@ def fragment_cases() -> tuple[Frames, Frames]:
     frames += [(at(), eth(1, 2, ipv4_piece(overlap, o, n))) for o, n in ((1000, 1480), (0, 1480), (2480, 600))]
     lost = P.fragment_ipv4(udp4(b, a, 5002, 40003, rnd.randbytes(2500), ident=0x1004), 1200)[1:]
     frames += [(at(), eth(2, 1, f)) for f in lost]
+    # A DNS answer between two servers' port 53, its first fragment (with the response
+    # bit that says who the server is) last.
+    answer = P.dns_response(5, "example.org", P.DNS_TXT, [P.RR("example.org", P.DNS_TXT, ["t" * 200] * 12)])
+    between_servers = udp4("10.0.1.6", "10.0.1.5", 53, 53, answer, ident=0x1007)
+    frames += [(at(), eth(6, 5, f)) for f in reversed(P.fragment_ipv4(between_servers, 1000))]
     ping = P.ipv4(a, b, P.PROTO_ICMP, P.icmp_echo(9, 1, rnd.randbytes(2000)), ident=0x1005)
     frames += [(at(), eth(1, 2, f)) for f in P.fragment_ipv4(ping, 1500)]
     # Repeated: a fragment again 20 µs later (the mirror's copy) and one 50 ms later (sent again).
@@ -157,6 +162,7 @@ def test_fragments_agree_with_tshark_and_copies_are_counted(tshark: str, tmp_pat
     result = run(mirrored, DEFAULT)
     assert result["stats"]["duplicates"] == dropped(ip_id=2)
     assert_agrees(tshark, write(tmp_path / "fragments.pcap", frames), result)
+    assert ("10.0.1.5", "10.0.1.6", 53, "udp") in flows(result)  # the answer's sender is the server
     # The issue's case: every fragment of the multicast announcements counts.
     by_flow = {(f["client"], f["server"], f["port"]): f["client_packets"] for f in result["flows"]}
     assert by_flow[("fe80::1", "ff02::fb", 5353)] == 9

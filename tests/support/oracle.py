@@ -350,17 +350,21 @@ def compute_truth(frames: list[dict[str, list[str]]]) -> Truth:
         truth.packets.append(p)
         if not is_group_or_unspecified(p.src):
             truth.hosts.setdefault((p.src, p.mac), []).append(p.frame)
-    first_ports: dict[tuple[str, str, int, int], tuple[int, int] | None] = {}
+    firsts: dict[tuple[str, str, int, int], Packet] = {}
     for p in truth.packets:
         if p.frag == 1 and p.frag_key is not None:
-            first_ports[p.frag_key] = None if p.sport is None or p.dport is None else (p.sport, p.dport)
+            firsts[p.frag_key] = p
     for p in truth.packets:
         if p.frag != 2 or p.frag_key is None:
             continue
         if p.frag_key in truth.tunnel_first_fragments:
             p.absorbed = True
-        elif p.frag_key in first_ports:
-            ports = first_ports[p.frag_key]
-            if ports is not None:
-                p.sport, p.dport = ports
+        elif p.frag_key in firsts:
+            first = firsts[p.frag_key]
+            if first.sport is not None and first.dport is not None:
+                p.sport, p.dport = first.sport, first.dport
+            if first.frame > p.frame:
+                # The sensor holds a fragment that comes before its datagram's first
+                # one until that one is counted: the flow sees the first one first.
+                p.tcpflags, p.icmptype, p.says_client = first.tcpflags, first.icmptype, first.says_client
     return truth
