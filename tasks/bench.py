@@ -1,0 +1,38 @@
+"""`inv bench`: the sensor and the hub measured beside their peers on the same input."""
+
+from __future__ import annotations
+
+import os
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from .settings import ROOT
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "packets": "packets in the benchmark capture (default 1,000,000)",
+        "live": "the live service instead: tcpreplay into a veth pair at rising rates (needs root)",
+        "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, SQLite and PostgreSQL",
+    },
+)
+def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False) -> None:
+    """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
+    os.chdir(ROOT)
+    if hub:
+        from benchmarks.hub import main as hub_main
+
+        code = hub_main()
+    elif live:
+        from benchmarks.live import main as live_main
+
+        code = live_main(packets=packets)
+    else:
+        from benchmarks.offline import main as bench_main
+
+        code = bench_main(packets=packets)
+    if code:
+        raise Exit(code=code)
