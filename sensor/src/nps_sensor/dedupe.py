@@ -98,7 +98,7 @@ class Deduplicator:
                 copy[later[self._count(d, idx, t, later, earlier, gap)]] = True
         recent = all_ts >= all_ts[-1] - window
         recent[: max(0, t + n - MAX_TAIL)] = False
-        self._keep(d, idx, t, all_h, all_ts, np.flatnonzero(recent))
+        self._keep(d, idx, t, all_h, all_ts, recent)
         return copy[t:]
 
     def _paths(self, d: Decoded, idx: np.ndarray, t: int, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +132,13 @@ class Deduplicator:
     def _keep(
         self, d: Decoded, idx: np.ndarray, t: int, all_h: np.ndarray, all_ts: np.ndarray, keep: np.ndarray
     ) -> None:
-        """The packets of the last `window` seconds, for the next batch's check."""
-        self.tail_ttl, self.tail_path = self._paths(d, idx, t, keep)
+        """The packets of the last `window` seconds (`keep`, a mask over the tail and the
+        batch), for the next batch's check: their hashes, times, TTLs and ways."""
+        ttl, path = _path(d, idx[keep[t:]])
+        if t:
+            ttl = np.concatenate([self.tail_ttl[keep[:t]], ttl])
+            path = np.concatenate([self.tail_path[keep[:t]], path])
+        self.tail_ttl, self.tail_path = ttl, path
         self.tail_h, self.tail_ts = all_h[keep], all_ts[keep]
 
 

@@ -47,7 +47,10 @@ class PacketRows:
     icmptype: np.ndarray  # int64, -1 if not ICMP
     vlan: np.ndarray  # int64, outer VLAN id or -1
     tunnel: np.ndarray  # int64, ERSPAN session / VXLAN VNI or -1
-    role: np.ndarray  # int8, what the payload says of the sender (roles.payload_role)
+    # The first 16 bytes after the IP header (the decoder's t0, t1): for UDP the header
+    # and 8 payload bytes, which say who speaks in protocols with one port on both sides.
+    t0: np.ndarray  # uint64
+    t1: np.ndarray  # uint64
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -136,7 +139,7 @@ def client_is_sender(rows: PacketRows) -> np.ndarray:
         rows.sport,
         rows.dport,
         rows.has_ports,
-        rows.role,
+        (rows.t0, rows.t1),
     )
 
 

@@ -29,7 +29,6 @@ from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments
 from nps_sensor.hosts import HostTable
 from nps_sensor.report import Harvest, Report, Reporter
-from nps_sensor.roles import payload_role
 from nps_sensor.stats import Stats
 
 U64 = np.uint64
@@ -132,23 +131,23 @@ class Collector:
         short = d.short_l4[ip]
         if short.any():
             ip, ts = np.arange(d.n)[ip][~short], ts[~short]
-        proto, sport, dport = d.proto[ip], d.sport[ip], d.dport[ip]
         rows = PacketRows(
             ts=ts,
             src_hi=d.src_hi[ip],
             src_lo=d.src_lo[ip],
             dst_hi=d.dst_hi[ip],
             dst_lo=d.dst_lo[ip],
-            sport=sport,
-            dport=dport,
+            sport=d.sport[ip],
+            dport=d.dport[ip],
             has_ports=d.has_ports[ip],
-            proto=proto,
+            proto=d.proto[ip],
             iplen=d.iplen[ip],
             tcpflags=d.tcpflags[ip],
             icmptype=d.icmptype[ip],
             vlan=d.vlan_outer[ip].astype(np.int64),
             tunnel=d.tunnel_id[ip],
-            role=payload_role(proto, sport, dport, (d.t0, d.t1), ip),
+            t0=d.t0[ip],
+            t1=d.t1[ip],
         )
         frag = d.frag[ip]
         if frag.any():

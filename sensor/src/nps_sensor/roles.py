@@ -35,18 +35,17 @@ U64 = np.uint64
 TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 SYN, ACK = 0x02, 0x10
 
-# What a packet says of its sender (PacketRows.role): from payload_role.
+# What a packet says of its sender (payload_role, pair_role).
 SENDER_IS_SERVER, SENDER_IS_CLIENT, NO_ROLE = 0, 1, -1
 
-# ICMP requests whose sender is the client, and the replies whose receiver is.
-ICMP_REQUEST = np.zeros(256, dtype=bool)
-ICMP_REQUEST[[8, 13, 15, 17]] = True
-ICMP_REPLY = np.zeros(256, dtype=bool)
-ICMP_REPLY[[0, 14, 16, 18]] = True
-ICMPV6_REQUEST = np.zeros(256, dtype=bool)
-ICMPV6_REQUEST[[128]] = True
-ICMPV6_REPLY = np.zeros(256, dtype=bool)
-ICMPV6_REPLY[[129]] = True
+# ICMP types by what they say of the sender: ICMP_ROLE[ICMP_ROW[protocol], type].
+ICMP_ROW = np.zeros(256, dtype=np.int64)
+ICMP_ROW[[ICMP, ICMPV6]] = [1, 2]
+ICMP_ROLE = np.full((3, 256), NO_ROLE, dtype=np.int8)
+ICMP_ROLE[1, [8, 13, 15, 17]] = SENDER_IS_CLIENT  # echo, timestamp, information, address mask request
+ICMP_ROLE[1, [0, 14, 16, 18]] = SENDER_IS_SERVER  # ... their replies
+ICMP_ROLE[2, 128] = SENDER_IS_CLIENT  # echo request
+ICMP_ROLE[2, 129] = SENDER_IS_SERVER  # echo reply
 
 
 @dataclass(frozen=True)
@@ -67,82 +66,78 @@ PAIRS = (
 
 # --- protocols that use one port on both sides ------------------------------------------
 
-DNS_LIKE = (53, 137, 5353)  # the response bit is bit 7 of the third byte
-BOOTP, DHCPV6, NTP, SIP = 67, 547, 123, 5060
-SAME_PORT_ROLES = np.zeros(65536, dtype=bool)
-SAME_PORT_ROLES[[*DNS_LIKE, BOOTP, DHCPV6, NTP, SIP]] = True
+# Each protocol reads one byte (KEY_BYTE) and one bit of the second byte (KEY_BIT),
+# which together index its row of ROLE: 9 bits that say who speaks.
+NO_PROTOCOL, DNS_LIKE, BOOTP, DHCPV6, NTP, SIP = range(6)
+SAME_PORT = np.zeros(65536, dtype=np.int8)
+SAME_PORT[[53, 137, 5353]] = DNS_LIKE  # DNS, NBNS, unicast mDNS: the response bit
+SAME_PORT[67], SAME_PORT[547], SAME_PORT[123], SAME_PORT[5060] = BOOTP, DHCPV6, NTP, SIP
+MIN_PAYLOAD = np.array([1 << 16, 12, 236, 4, 8, 4])  # a protocol's header, else no role
+KEY_BYTE = np.array([0, 2, 0, 0, 0, 0])  # DNS's flags are its third byte
+KEY_BIT = np.zeros((6, 256), dtype=np.int64)
+KEY_BIT[NTP, 0x80:] = 0x100  # a control message's response bit (mode 6)
+KEY_BIT[SIP, ord("I")] = 0x100  # "SI": "SIP/2.0 ..." is a response (SUBSCRIBE is "SU")
 
-# DHCPv6 message types (RFC 8415) by direction: server and relay-reply messages.
-DHCPV6_FROM_SERVER = np.zeros(256, dtype=bool)
-DHCPV6_FROM_SERVER[[2, 7, 10, 13]] = True  # advertise, reply, reconfigure, relay-reply
-DHCPV6_FROM_CLIENT = np.zeros(256, dtype=bool)
-DHCPV6_FROM_CLIENT[[1, 3, 4, 5, 6, 8, 9, 11, 12]] = True  # ... information-request, relay-forward
-# NTP modes: 1 symmetric active, 2 symmetric passive, 3 client, 4 server, 5 broadcast.
-NTP_MODE_ROLE = np.array([NO_ROLE, 1, 0, 1, 0, 0, NO_ROLE, NO_ROLE], dtype=np.int8)
-SIP_RESPONSE = U64(int.from_bytes(b"SIP/", "big"))
+ROLE = np.full((6, 512), NO_ROLE, dtype=np.int8)
+ROLE[DNS_LIKE, :0x80] = SENDER_IS_CLIENT  # a query
+ROLE[DNS_LIKE, 0x80:0x100] = SENDER_IS_SERVER  # a response
+ROLE[BOOTP, 1], ROLE[BOOTP, 2] = SENDER_IS_CLIENT, SENDER_IS_SERVER  # BOOTREQUEST, BOOTREPLY
+ROLE[DHCPV6, [1, 3, 4, 5, 6, 8, 9, 11, 12]] = SENDER_IS_CLIENT  # solicit ... relay-forward (RFC 8415)
+ROLE[DHCPV6, [2, 7, 10, 13]] = SENDER_IS_SERVER  # advertise, reply, reconfigure, relay-reply
+for _key in range(512):
+    # NTP's first byte: leap indicator, version, mode; mode 7's top bit is its response bit.
+    _mode = _key & 7
+    if _mode in (1, 3):  # symmetric active, client
+        ROLE[NTP, _key] = SENDER_IS_CLIENT
+    elif _mode in (2, 4, 5):  # symmetric passive, server, broadcast
+        ROLE[NTP, _key] = SENDER_IS_SERVER
+    elif _mode in (6, 7):
+        response = _key & (0x100 if _mode == 6 else 0x80)
+        ROLE[NTP, _key] = SENDER_IS_SERVER if response else SENDER_IS_CLIENT
+ROLE[SIP, ord("A") : ord("Z") + 1] = SENDER_IS_CLIENT  # a request's method
+ROLE[SIP, 0x100 | ord("S")] = SENDER_IS_SERVER
 
 
-def payload_role(
-    proto: np.ndarray,
-    sport: np.ndarray,
-    dport: np.ndarray,
-    words: tuple[np.ndarray, np.ndarray],
-    frames: np.ndarray | slice,
-) -> np.ndarray:
-    """Rule 5 for every packet: SENDER_IS_CLIENT, SENDER_IS_SERVER, or NO_ROLE.
+def payload_role(proto: np.ndarray, sport: np.ndarray, dport: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """Rule 5 for packets (their flows' first): SENDER_IS_CLIENT, SENDER_IS_SERVER, or NO_ROLE.
 
-    `words` are the decoder's t0 and t1 columns, the first 16 bytes after the IP
-    header of every frame (for UDP: ports, length, then 8 payload bytes); `frames`
-    says which frames the packets are. Only UDP packets between two equal ports of
-    `SAME_PORT_ROLES` are read, so the cost on other traffic is a table lookup.
+    `t0` and `t1` are the decoder's words, the first 16 bytes after the IP header (for
+    UDP: ports, length, then 8 payload bytes). Only UDP packets between two equal
+    ports of `SAME_PORT` are read, with table lookups rather than a test per protocol.
     """
     role = np.full(len(proto), NO_ROLE, dtype=np.int8)
-    cand = SAME_PORT_ROLES[sport]  # ports are 0..65535 (0 without ports)
-    if not cand.any():
+    same = sport == dport  # 0 == 0 without ports, which the table leaves out
+    if not same.any():
         return role
-    cand &= (sport == dport) & (proto == UDP)
-    if not cand.any():
+    at = np.flatnonzero(same)
+    kind = SAME_PORT[sport[at]]
+    chosen = (kind > 0) & (proto[at] == UDP)
+    if not chosen.any():
         return role
-    at = np.flatnonzero(cand)
-    where = at if isinstance(frames, slice) else frames[at]
-    port = sport[at]
-    size = ((words[0][where] >> U64(16)) & U64(0xFFFF)).astype(np.int64) - 8  # UDP payload bytes
-    word = words[1][where]
-    b0 = ((word >> U64(56)) & U64(0xFF)).astype(np.int64)
-    b1 = ((word >> U64(48)) & U64(0xFF)).astype(np.int64)
-    b2 = ((word >> U64(40)) & U64(0xFF)).astype(np.int64)
-    out = np.full(len(at), NO_ROLE, dtype=np.int8)
-    dns = np.isin(port, DNS_LIKE) & (size >= 12)
-    out[dns] = np.where(b2[dns] & 0x80, SENDER_IS_SERVER, SENDER_IS_CLIENT)
-    bootp = (port == BOOTP) & (size >= 236) & ((b0 == 1) | (b0 == 2))
-    out[bootp] = np.where(b0[bootp] == 2, SENDER_IS_SERVER, SENDER_IS_CLIENT)
-    dhcpv6 = (port == DHCPV6) & (size >= 4)
-    out[dhcpv6 & DHCPV6_FROM_SERVER[b0]] = SENDER_IS_SERVER
-    out[dhcpv6 & DHCPV6_FROM_CLIENT[b0]] = SENDER_IS_CLIENT
-    ntp = (port == NTP) & (size >= 8)
-    mode = b0 & 7
-    out[ntp] = NTP_MODE_ROLE[mode[ntp]]
-    control = ntp & (mode == 6)  # the response bit: top bit of the second byte
-    out[control] = np.where(b1[control] & 0x80, SENDER_IS_SERVER, SENDER_IS_CLIENT)
-    private = ntp & (mode == 7)  # ... of the first byte
-    out[private] = np.where(b0[private] & 0x80, SENDER_IS_SERVER, SENDER_IS_CLIENT)
-    sip = (port == SIP) & (size >= 4)
-    out[sip] = np.where((word[sip] >> U64(32)) == SIP_RESPONSE, SENDER_IS_SERVER, SENDER_IS_CLIENT)
-    role[at] = out
+    at, kind = at[chosen], kind[chosen]
+    size = ((t0[at] >> U64(16)) & U64(0xFFFF)).astype(np.int64) - 8  # UDP payload bytes
+    payload = t1[at].byteswap().view(np.uint8).reshape(-1, 8)  # its first 8 bytes, in order
+    key = payload[np.arange(len(at)), KEY_BYTE[kind]] | KEY_BIT[kind, payload[:, 1]]
+    role[at] = np.where(size >= MIN_PAYLOAD[kind], ROLE[kind, key], NO_ROLE)
     return role
 
 
 # --- the rules ------------------------------------------------------------------------
 
 
+# Bit i of PAIR_CLIENT[port] / PAIR_SERVER[port]: the port is pair i's client / server port.
+PAIR_CLIENT = np.zeros(65536, dtype=np.uint8)
+PAIR_SERVER = np.zeros(65536, dtype=np.uint8)
+for _i, _p in enumerate(PAIRS):
+    PAIR_CLIENT[_p.client.start : _p.client.stop] |= 1 << _i
+    PAIR_SERVER[_p.server] |= 1 << _i
+
+
 def pair_role(sport: np.ndarray, dport: np.ndarray) -> np.ndarray:
     """Rule 3: SENDER_IS_CLIENT / SENDER_IS_SERVER where the ports are a known pair."""
-    role = np.full(len(sport), NO_ROLE, dtype=np.int8)
-    for p in PAIRS:
-        from_client = (dport == p.server) & (sport >= p.client.start) & (sport < p.client.stop)
-        from_server = (sport == p.server) & (dport >= p.client.start) & (dport < p.client.stop)
-        role[from_client] = SENDER_IS_CLIENT
-        role[from_server] = SENDER_IS_SERVER
+    from_client = (PAIR_CLIENT[sport] & PAIR_SERVER[dport]) > 0
+    from_server = (PAIR_SERVER[sport] & PAIR_CLIENT[dport]) > 0
+    role: np.ndarray = from_client.astype(np.int8) - (~from_client & ~from_server)
     return role
 
 
@@ -161,22 +156,32 @@ def client_is_sender(
     sport: np.ndarray,
     dport: np.ndarray,
     has_ports: np.ndarray,
-    role: np.ndarray,
+    words: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
-    """The rules of the module docstring, for packets each taken as its flow's first."""
-    syn, syn_client = handshake(proto, tcpflags)
-    icmp = icmptype.clip(0, 255)
-    v4icmp = proto == ICMP
-    v6icmp = proto == ICMPV6
-    request = (v4icmp & ICMP_REQUEST[icmp]) | (v6icmp & ICMPV6_REQUEST[icmp])
-    reply = (v4icmp & ICMP_REPLY[icmp]) | (v6icmp & ICMPV6_REPLY[icmp])
-    pair = np.where(has_ports, pair_role(sport, dport), NO_ROLE)
+    """The rules of the module docstring, for packets each taken as its flow's first.
+
+    Applied from the weakest to the strongest, each over what the weaker ones said,
+    and only where it applies to some packet: a batch's new flows are mostly plain
+    TCP and UDP, for which the rarer rules cost a test each.
+    """
+    wk_s, wk_d = WELL_KNOWN[sport], WELL_KNOWN[dport]  # ports are 0 where there are none
+    decided: np.ndarray = np.where(has_ports, np.where(wk_d != wk_s, wk_d, dport <= sport), True)
+    role = payload_role(proto, sport, dport, *words)
+    known = role >= 0
+    if known.any():
+        decided[known] = role[known] == SENDER_IS_CLIENT
     group = is_group_address(dst_hi, dst_lo)
-    wk_s, wk_d = WELL_KNOWN[sport & 0xFFFF], WELL_KNOWN[dport & 0xFFFF]
-    by_port = np.where(has_ports, np.where(wk_d != wk_s, wk_d, dport <= sport), True)
-    decided: np.ndarray = np.select(
-        [syn, request, reply, pair >= 0, group, role >= 0],
-        [syn_client, True, False, pair == SENDER_IS_CLIENT, True, role == SENDER_IS_CLIENT],
-        by_port,
-    )
+    if group.any():
+        decided[group] = True
+    role = pair_role(sport, dport)
+    known = role >= 0
+    if known.any():
+        decided[known] = role[known] == SENDER_IS_CLIENT
+    role = ICMP_ROLE[ICMP_ROW[proto & 0xFF], icmptype.clip(0, 255)]
+    known = role >= 0
+    if known.any():
+        decided[known] = role[known] == SENDER_IS_CLIENT
+    syn, syn_client = handshake(proto, tcpflags)
+    if syn.any():
+        decided[syn] = syn_client[syn]
     return decided
