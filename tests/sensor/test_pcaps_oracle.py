@@ -25,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from nps_sensor.analyze import analyze
+from nps_sensor.config import parse
 from tests.support.flow_oracle import disagreements
 from tests.support.oracle import compute_truth, tshark_fields
 
@@ -179,3 +181,19 @@ def test_analyze_agrees_with_tshark(
         notes = f"\ntshark: {tshark_err.strip()}" if tshark_err.strip() else ""
         skipped = f"\nframes without a usable IP header: {truth.skipped}" if truth.skipped else ""
         pytest.fail(f"{capture}: {len(problems)} disagreements\n  {shown}{more}{notes}{skipped}", pytrace=False)
+
+
+def test_a_dhcpv6_server_seen_answering_first_is_the_server(pcaps_dir: Path) -> None:
+    """wireshark-dhcpv6.pcap: the client's solicit goes to ff02::1:2; the unicast
+    flow begins with the server's advertise (547 -> 546), which used to make the
+    server the flow's client."""
+    capture = pcaps_dir / "dhcpv6" / "wireshark-dhcpv6.pcap"
+    if not capture.is_file():
+        pytest.skip(f"{capture} not in the corpus")
+    cfg = parse("internal: [{name: all, ranges: ['::/0']}]\ndiscovery: {enabled: false}")
+    result = analyze([str(capture)], cfg).result
+    flows = [(f["client"], f["server"], f["port"]) for f in result["flows"] if f["proto"] == "udp"]
+    assert sorted(flows) == [
+        ("fe80::a00:27ff:fefe:8f95", "fe80::a00:27ff:fed4:10bb", 547),
+        ("fe80::a00:27ff:fefe:8f95", "ff02::1:2", 547),
+    ]
