@@ -104,8 +104,10 @@ def table(result: dict[str, Any], console: Console) -> None:
         flows.add_row(client, server, "" if port is None else str(port), proto, _bytes(cb), _bytes(sb), str(cp + sp))
     console.print(flows)
     s = result["stats"]
+    why = ", ".join(f"{k} {v}" for k, v in s["duplicates"]["reasons"].items() if v)
     line = (
-        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']} duplicates dropped; "
+        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']['dropped']} duplicates dropped"
+        f"{f' ({why})' if why else ''}; "
         f"{sum(s['decode_errors'].values())} undecodable; flows {s['flows']['created']} "
         f"(evicted {s['flows']['evicted_idle']} idle, {s['flows']['evicted_full']} for memory)"
     )
