@@ -132,7 +132,8 @@ def test_duplicates_within_the_window_count_once(tmp_path: Path) -> None:
         (T0 + 5.0, syn),  # the same bytes five seconds later: not a copy
     ]
     result = run(tmp_path, frames)
-    assert result["stats"]["duplicates"] == 2
+    reasons = {"hop-limit": 1, "other-path": 0, "ip-id": 1, "identical": 0}
+    assert result["stats"]["duplicates"] == {"dropped": 2, "reasons": reasons}
     assert flows(result)[("10.0.0.1", "10.0.0.2", 80, "tcp")] == (120, 0, 3, 0)
 
 
@@ -140,7 +141,7 @@ def test_duplicates_are_kept_when_detection_is_off(tmp_path: Path) -> None:
     syn = eth(1, 2, tcp("10.0.0.1", "10.0.0.2", 40000, 80, "S"))
     cfg = parse("internal: [{name: all, ranges: [0.0.0.0/0]}]\nduplicates: {window_ms: 0}")
     result = run(tmp_path, [(T0, syn), (T0, syn)], cfg)
-    assert result["stats"]["duplicates"] == 0
+    assert result["stats"]["duplicates"]["dropped"] == 0
     assert flows(result)[("10.0.0.1", "10.0.0.2", 80, "tcp")][2] == 2
 
 

@@ -205,8 +205,10 @@ def table(result: dict[str, Any], out: IO[str]) -> None:
 
 
 def summary(s: dict[str, Any]) -> str:
+    why = ", ".join(f"{k} {v}" for k, v in s["duplicates"]["reasons"].items() if v)
     line = (
-        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']} duplicates dropped; "
+        f"{s['packets']} packets, {_bytes(s['bytes'])}; {s['duplicates']['dropped']} duplicates dropped"
+        f"{f' ({why})' if why else ''}; "
         f"{sum(s['decode_errors'].values())} undecodable; flows {s['flows']['created']} "
         f"(evicted {s['flows']['evicted_idle']} idle, {s['flows']['evicted_full']} for memory)"
     )

@@ -44,7 +44,7 @@ class Collector:
         self.discovery = Discoverer(self.stats, cfg) if cfg.discovery.enabled else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
-        self.dedupe = Deduplicator(cfg.duplicate_window)
+        self.dedupe = Deduplicator(cfg.duplicates)
         self.fragments = Fragments()
         self.watch_dns = any(m.domains for m in cfg.monitor)
         self._dns: list[tuple[list[str], list[int]]] = []
@@ -53,7 +53,7 @@ class Collector:
         """New settings (SIGHUP): the tables keep their flows and hosts."""
         self.flows.max_flows = cfg.flows.max_flows
         self.flows.idle_timeout = cfg.flows.idle_timeout
-        self.dedupe.window = cfg.duplicate_window
+        self.dedupe.settings = cfg.duplicates
         self.watch_dns = any(m.domains for m in cfg.monitor)
         if not cfg.discovery.enabled:
             self.discovery = None
@@ -96,7 +96,7 @@ class Collector:
         fr = self.fragments.stats
         return self.stats.as_dict(
             {
-                "duplicates": self.dedupe.dropped,
+                "duplicates": self.dedupe.as_dict(),
                 "flows": {
                     "created": fs.flows,
                     "active": self.flows.rows,
@@ -146,6 +146,8 @@ class Collector:
             icmptype=d.icmptype[ip],
             vlan=d.vlan_outer[ip].astype(np.int64),
             tunnel=d.tunnel_id[ip],
+            t0=d.t0[ip],
+            t1=d.t1[ip],
         )
         frag = d.frag[ip]
         if frag.any():

@@ -241,12 +241,23 @@ class Reporter:
         """Close the window ending at `next_boundary` (a new-assets or update report)."""
         end = self.next_boundary
         is_update = end >= self.update_start + self.update_len - 1e-9
-        self.absorb(harvest)
-        self._report(UPDATE if is_update else NEW_ASSETS, end)
-        self.window_start = end
+        self.close_at(harvest, end, is_update)
         if is_update:
             self.update_start = math.floor(end / self.update_len) * self.update_len
         self.next_boundary = end + self.new_len
+
+    def close_at(self, harvest: Harvest, end: float, update: bool, stepped: float = 0.0) -> None:
+        """Close the open window at `end`, an update window or not. The live service
+        decides when, on the monotonic clock (live/schedule.py); `stepped` is how far
+        the wall clock stepped while the window was open, and the window's start moves
+        as far, so that both its times are read on the same clock."""
+        self.window_start += stepped
+        self.update_start += stepped
+        self.absorb(harvest)
+        self._report(UPDATE if update else NEW_ASSETS, end)
+        self.window_start = end
+        if update:
+            self.update_start = end
 
     def finish(self, harvest: Harvest, end: float) -> None:
         """The final, partial window: everything not yet reported."""
@@ -502,6 +513,7 @@ class _Identity:
 
     def __init__(self, rep: Reporter) -> None:
         self.rep = rep
+        self.same = rep.profiles.same_devices()  # MAC -> the MAC of the device it is an interface of
         self.by_mac: dict[int, list[Asset]] = {}
         outside: set[int] = set()
         for a in rep.assets.values():
@@ -521,7 +533,13 @@ class _Identity:
 
     def mac_of(self, a: Asset) -> int | None:
         mac = a.mac()
-        return mac if mac is not None else self.rep.profiles.bindings.get(a.ip)
+        if mac is None:
+            mac = self.rep.profiles.bindings.get(a.ip)
+        return self.same.get(mac, mac) if mac is not None else None
+
+    def interfaces(self, mac: int) -> list[int]:
+        """The MACs of the device `mac` stands for (itself first)."""
+        return [mac, *sorted(m for m, lead in self.same.items() if lead == mac)]
 
     def of(self, a: Asset) -> DeviceKey:
         mac = self.mac_of(a)
@@ -535,7 +553,7 @@ class _Identity:
         out = []
         for mac in sorted(self.rep.profiles.by_mac if macs is None else macs):
             key = ("mac", mac)
-            if key in known or mac in self.by_mac or mac in self.routers:
+            if key in known or mac in self.by_mac or mac in self.routers or mac in self.same:
                 continue
             if mac in self.rep.classifier.cfg.excluded_macs:
                 continue
@@ -595,14 +613,16 @@ class _Identity:
             macs.add(mac)
         router = mac is not None and mac in self.routers  # behind it, or the router itself
         behind = router and kind == "ip"
+        nics = [] if mac is None or behind else self.interfaces(mac)
+        macs.update(nics)
         d["mac"] = None if mac is None else mac_text(mac)
         d["macs"] = sorted(mac_text(m) for m in macs)
         d["vlans"] = sorted({v for a in members for v in a.vlans})
         d["tunnel_ids"] = sorted({t for a in members for t in a.tunnels})
         ips = [a.ip for a in members]
         if mac is not None and not router:
-            ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
-        facts = rep.profiles.facts_of(ips, [] if mac is None or behind else [mac])
+            ips += sorted(set().union(*(rep.profiles.bound.get(m, set()) for m in nics)) - set(ips))
+        facts = rep.profiles.facts_of(ips, nics)
         d.update(fields(facts))
         _add_served(d["services"], members)
         d.update(self.predicted(key, facts, None if behind else mac, router and kind == "mac"))
