@@ -196,6 +196,26 @@ def test_arp_only_devices_are_assets(tmp_path: Path) -> None:
     assert asset and asset[0]["mac"] == MAC[7]
 
 
+def test_arp_that_is_cut_short_or_not_ethernet_ipv4_names_no_one(tmp_path: Path) -> None:
+    good = P.arp(2, MAC[8], "10.0.0.8", MAC[7], "10.0.0.7")
+    cut = P.ethernet(MAC[7], MAC[9], 0x0806, good[:27])
+    other_hardware = P.ethernet(MAC[7], MAC[10], 0x0806, b"\x00\x06" + good[2:])
+    result = run(tmp_path, [(T0, cut), (T0 + 1, other_hardware), (T0 + 2, P.ethernet(MAC[7], MAC[8], 0x0806, good))])
+    assert [(a["ip"], a["mac"]) for a in result["assets"]] == [("10.0.0.8", MAC[8])]
+
+
+def test_a_malformed_dns_answer_is_counted_and_binds_nothing(tmp_path: Path) -> None:
+    cfg = parse("monitor_external: [{name: video, targets: [video.example]}]\ndiscovery: {enabled: false}")
+    answer = P.dns_response(7, "video.example", P.DNS_A, [P.RR("video.example", P.DNS_A, "198.51.100.7")])
+    frames = [
+        (T0, eth(3, 1, udp("10.0.0.53", "10.0.0.1", 53, 33000, answer[:-3]))),
+        (T0 + 1, eth(1, 30, tcp("10.0.0.1", "198.51.100.7", 40000, 443, "S"))),
+    ]
+    result = run(tmp_path, frames, cfg)
+    assert result["stats"]["decode_errors"]["malformed-dns"] == 1
+    assert ("10.0.0.1", "External", 443, "tcp") in flows(result)  # not "video"
+
+
 @pytest.mark.parametrize("wrap", ["vlan", "erspan"])
 def test_wrapped_traffic_gives_the_same_report(tmp_path: Path, wrap: str) -> None:
     plain = [
