@@ -45,7 +45,9 @@ def _build_debris(directory: str, names: list[str]) -> set[str]:
     """What a build of the sensor leaves in its source tree: not sources, never wheel inputs."""
     top = Path(directory) == ROOT / "sensor"
     return {
-        n for n in names if n.endswith((".egg-info", ".pyc")) or n == "__pycache__" or (top and n in ("build", "dist"))
+        n
+        for n in names
+        if n.endswith((".egg-info", ".pyc", ".so")) or n == "__pycache__" or (top and n in ("build", "dist"))
     }
 
 
