@@ -41,6 +41,21 @@ enum { ST_ACTIVE, ST_IP, ST_L2, ST_ERROR };
 #define ET_IPV6 0x86DDu
 #define ET_ARP 0x0806u
 
+/* Table sizes; the fuzzer's build makes them small, so that growth, eviction and
+ * wrap-around run often (and a fresh engine per input is cheap). */
+#ifndef NPS_SEEN_LIMIT
+#define NPS_SEEN_LIMIT 100000 /* discovery's "seen this window" keys, per set */
+#endif
+#ifndef NPS_RING_BITS
+#define NPS_RING_BITS 15 /* packets the duplicate check looks back on: 32,768 */
+#endif
+#ifndef NPS_TABLE_BITS
+#define NPS_TABLE_BITS 14 /* the flow table's first capacity (it grows) */
+#endif
+#ifndef NPS_FRAG_BITS
+#define NPS_FRAG_BITS 17 /* the fragment table's buckets */
+#endif
+
 /* Bounds of one frame's decoding (docs/engine.md). */
 #define MAX_TUNNELS 8
 #define MAX_LAYERS 48

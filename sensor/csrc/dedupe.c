@@ -1,13 +1,30 @@
 /* Copies of one packet delivered twice by a TAP or SPAN session, counted once.
  *
- * A copy is a packet equal to one seen at most `window` seconds before in its IP header
- * (all of it but TTL / hop limit and checksum, with the IPv6 fragment header) and the
- * first 16 bytes after it (ports, TCP sequence and acknowledgment numbers, the
- * transport checksum over the payload; a later fragment's first data bytes): the
- * decoder's `head`, addresses, `fraghdr`, `t0` and `t1`, hashed to 64 bits. Each
- * packet is compared with the latest earlier one of the same hash, and counted under
- * what proves it a copy (nps_sensor/dedupe's docstring: hop-limit, other-path, ip-id,
- * identical, the last only within `identical_window`).
+ * A SPAN session that mirrors both the ingress and the egress port of a switched path,
+ * a routed path mirrored on both of its VLANs, or two ERSPAN sessions covering the same
+ * link hand the sensor the same packet twice, microseconds apart. A copy is a packet
+ * equal to one seen at most `window` seconds before in its IP header (all of it but
+ * TTL / hop limit and checksum, with the IPv6 fragment header) and the first 16 bytes
+ * after it (ports, TCP sequence and acknowledgment numbers, UDP length and checksum; a
+ * later fragment's first data bytes): the decoder's `head`, addresses, `fraghdr`, `t0`
+ * and `t1`, hashed to 64 bits. The transport checksum covers the payload, so different
+ * packets of a flow do not match, nor do the fragments of one datagram (their offsets
+ * differ) or two datagrams (their identifications differ).
+ *
+ * What the check cannot know is whether a byte-identical packet was sent twice (two
+ * identical RSTs answering two segments, an IPv6 host repeating a pure ACK). So each
+ * copy is counted under what proves it one, compared with the latest earlier packet of
+ * its hash:
+ *
+ * - hop-limit: its TTL or hop limit differs: seen on both sides of a router, which a
+ *   sender cannot produce;
+ * - other-path: same TTL, another way: another VLAN, ERSPAN session, VXLAN/Geneve VNI,
+ *   tunnel source or source MAC;
+ * - ip-id: the same way, with an identification its sender gives each datagram anew
+ *   (IPv4's IP ID when not 0, an IPv6 fragment header's): one datagram seen twice;
+ * - identical: nothing tells it from a packet sent twice (IPv6, or an IPv4 ID of 0):
+ *   a copy only within the much shorter `identical_window` (docs/engine.md says how to
+ *   choose the windows); this count is what the check may take from genuine traffic.
  *
  * The last RING packets are kept in a ring, indexed by buckets of their hash whose
  * entries chain to the previous packet of the same bucket: a lookup walks a chain of
@@ -19,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RING (1u << 15)
-#define BUCKETS (1u << 16)
+#define RING (1u << NPS_RING_BITS)
+#define BUCKETS (2u << NPS_RING_BITS)
 
 const char *const DUP_REASON_NAMES[N_DUP_REASONS] = {"hop-limit", "other-path", "ip-id", "identical"};
 

@@ -23,8 +23,8 @@ int nps_engine_init(nps_engine *e, nps_roles *roles, int64_t max_flows, double i
     e->stats.first = 1.0 / 0.0;
     e->stats.last = -1.0 / 0.0;
     if (nps_flows_init(&e->flows, roles, max_flows, idle_timeout) || nps_hosts_init(&e->hosts) ||
-        nps_dedupe_init(&e->dedupe) || nps_frags_init(&e->frags) || nps_set_init(&e->syn_seen, 100000) ||
-        nps_set_init(&e->dns_seen, 100000)) {
+        nps_dedupe_init(&e->dedupe) || nps_frags_init(&e->frags) || nps_set_init(&e->syn_seen, NPS_SEEN_LIMIT) ||
+        nps_set_init(&e->dns_seen, NPS_SEEN_LIMIT)) {
         nps_engine_free(e);
         return -1;
     }

@@ -45,7 +45,7 @@ static int index_rows(nps_flows *t, uint32_t slots) {
 }
 
 static int grow(nps_flows *t) {
-    uint32_t cap = t->cap ? 2 * t->cap : 1u << 14;
+    uint32_t cap = t->cap ? 2 * t->cap : 1u << NPS_TABLE_BITS;
     nps_fkey *keys = realloc(t->keys, (size_t)cap * sizeof *keys);
     if (!keys) return -1;
     t->keys = keys;

@@ -15,7 +15,7 @@
 
 #define MAX_DATAGRAMS 100000
 #define MAX_WAITING 200000
-#define BUCKETS (1u << 17)
+#define BUCKETS (1u << NPS_FRAG_BITS)
 
 struct nps_dgram {
     uint64_t src_hi, src_lo, dst_hi, dst_lo, hash;

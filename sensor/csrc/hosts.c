@@ -27,7 +27,7 @@ static int index_rows(nps_hosts *t, uint32_t slots) {
 }
 
 static int grow(nps_hosts *t) {
-    uint32_t cap = t->cap ? 2 * t->cap : 1u << 12;
+    uint32_t cap = t->cap ? 2 * t->cap : 1u << (NPS_TABLE_BITS - 2);
     nps_hkey *keys = realloc(t->keys, (size_t)cap * sizeof *keys);
     if (!keys) return -1;
     t->keys = keys;
