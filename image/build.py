@@ -21,6 +21,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import disk, rootfs
+from .signing import Signer
 from .steps import BuildError, check_space, require, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,7 @@ class Build:
     cache: Path
     fingerprints: Path | None = None
     epoch: int = DEFAULT_EPOCH
+    signer: Signer | None = None  # signs the OVA and SHA256SUMS; its key is the one updates need
     timings: dict[str, float] = field(default_factory=dict)
 
 
