@@ -51,6 +51,39 @@ def image_build(
 
 @task(
     auto_shortflags=False,
+    name="bundle",
+    help={
+        "version": "the sensor's version in the bundle (PEP 440, e.g. 1.4.1; appliances install only newer ones)",
+        "output": "where the bundle goes, beside the release's other files (default dist/)",
+        "cache": "build cache for the wheels (default build/cache)",
+        "sign_key": "the release's RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
+        "sign_cert": "its certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
+    },
+)
+def image_bundle(
+    c: Context, version: str, output: str = "dist", cache: str = "build/cache", sign_key: str = "", sign_cert: str = ""
+) -> None:
+    """Make the signed update bundle (the sensor's wheels and the appliance templates) that
+    `nps-sensor appliance update` installs on appliances built with the same key."""
+    from nps_image import signing
+    from nps_image.build import DEFAULT_EPOCH
+    from nps_image.bundle import make
+    from nps_image.steps import BuildError
+
+    os.chdir(ROOT)
+    try:
+        signer = signing.from_options(sign_key, sign_cert)
+        if signer is None:
+            raise BuildError("a bundle is signed or useless: give --sign-key and --sign-cert (or NPS_SIGN_KEY/_CERT)")
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
+        for path in make(version, Path(output), Path(cache), signer, epoch):
+            print(f"{path}  {path.stat().st_size / 2**20:.1f} MiB")
+    except BuildError as e:
+        raise Exit(f"image.bundle: {e}", code=1) from None
+
+
+@task(
+    auto_shortflags=False,
     name="verify",
     help={
         "target": "a release folder (SHA256SUMS and what it lists) or one OVA",
@@ -176,4 +209,4 @@ def image_run(c: Context, format: str = "vmdk", output: str = "dist", prop: list
     print("\nimage.run: the VM is stopped")
 
 
-image = Collection("image", image_build, image_verify, image_lint, image_test, image_run)
+image = Collection("image", image_build, image_bundle, image_verify, image_lint, image_test, image_run)

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    from nps_sensor.appliance import update_cli
+
+    update_cli.add_parser(ap_sub)
     c = sub.add_parser(
         "console",
         help="the appliance's own screen: personalize, network, proxy, status, shutdown",
@@ -156,6 +159,10 @@ def _appliance(args: argparse.Namespace) -> int:
 
     if args.action == "apply":
         return _apply(args)
+    if args.action == "update":
+        from nps_sensor.appliance import update_cli
+
+        return update_cli.run(args)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.action == "register":

@@ -13,8 +13,10 @@ leaves the spool meanwhile except what the spool's own size bound drops (counted
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import hashlib
+import json
 import logging
 import os
 import random
@@ -26,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from nps_sensor import atomic, config
+from nps_sensor import __version__, atomic, config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import status as local
 from nps_sensor.live.spool import NAME
@@ -139,6 +141,7 @@ class Agent:
         status = self.local_status()
         body = {"status": status, "config_version": self.state.config_version, "acks": self.state.acks}
         reply = self.client.post("/api/v1/agent/heartbeat", json=body)
+        self._reached()
         if self.state.acks:
             self.state.acks = []
             self._save()
@@ -159,6 +162,13 @@ class Agent:
             body = {"status": self.local_status(), "config_version": self.state.config_version, "acks": []}
             self.client.post("/api/v1/agent/heartbeat", json=body)
         return False
+
+    def _reached(self) -> None:
+        """Say beside the registration that this version reached the hub just now: an
+        update's health check waits for it (nps_sensor.appliance.update_health)."""
+        beat = {"version": __version__, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        with contextlib.suppress(OSError):
+            atomic.write(os.path.join(os.path.dirname(self.state_path), "uplink.json"), json.dumps(beat).encode())
 
     def _sensing(self, wanted: bool) -> bool:
         """Keep the service in the state the hub wants (it starts sensing after a restart)."""
