@@ -44,6 +44,7 @@ PACKAGES = (
     "ca-certificates",
     "open-vm-tools",  # VMware guestinfo: the OVF environment without a CD
     "p0f",  # p0f.fp, TCP fingerprints
+    "unattended-upgrades",  # Debian's security updates, on a schedule (nps_sensor.appliance.updates_os)
     "ieee-data",  # IEEE OUI lists
     "libwireshark-data",  # Wireshark's manuf: vendor names
     "less",
@@ -273,6 +274,9 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
             "/etc/systemd/system/nps-register.service": File(
                 env.get_template("systemd/nps-register.service.j2").render(venv=VENV)
             ),
+            "/etc/systemd/system/nps-update-recover.service": File(
+                env.get_template("systemd/nps-update-recover.service.j2").render(venv=VENV)
+            ),
             # The console in place of the login prompt, on the screen (tty1) and the serial line.
             "/etc/systemd/system/nps-console@.service": File(
                 env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
@@ -303,6 +307,7 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         ("nps-firstboot.service", "multi-user.target.wants"),
         ("nps-uplink.service", "multi-user.target.wants"),
         ("nps-register.service", "multi-user.target.wants"),
+        ("nps-update-recover.service", "multi-user.target.wants"),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
         *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),
