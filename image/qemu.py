@@ -153,6 +153,19 @@ class VM:
             raise BuildError(f"in the VM: {' '.join(cmd)}: {out.stderr.strip() or out.stdout.strip()}")
         return out.stdout
 
+    def copy(self, local: Path, remote: str, timeout: float = 300) -> None:
+        """A file of the host into the VM (scp, as the management user)."""
+        out = subprocess.run(
+            [
+                "scp", "-q", "-P", str(self.ssh_port), "-i", str(self.key),
+                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                str(local), f"nps-admin@127.0.0.1:{remote}",
+            ],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if out.returncode != 0:
+            raise BuildError(f"copying {local.name} into the VM: {out.stderr.strip()}")
+
     def wait_ssh(self) -> float:
         start = time.monotonic()
         while time.monotonic() - start < BOOT_TIMEOUT:

@@ -101,10 +101,11 @@ def update(
     """Apply the bundle; a refusal raises BundleError (nothing changed), a failed health
     check returns the rolled-back Outcome. `command` is the hub's command to acknowledge."""
     with _locked(root):
-        old = layout.running(root)
-        keys = load_keys(layout.path(root, layout.RELEASE_KEY))
         staging = layout.path(root, STAGING) / "unpacked"
+        old = ""
         try:
+            old = layout.running(root)
+            keys = load_keys(layout.path(root, layout.RELEASE_KEY))
             bundle = unpack(bundle_path, keys, staging)
             new = bundle.version
             if new == old:

@@ -32,7 +32,7 @@ from nps_sensor import __version__, atomic, config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import status as local
 from nps_sensor.live.spool import NAME
-from nps_sensor.uplink import state
+from nps_sensor.uplink import state, updates
 from nps_sensor.uplink.client import Gone, HubClient, Retry
 from nps_sensor.uplink.proxy import ProxySettings
 
@@ -42,6 +42,7 @@ DRAIN_EVERY = 5.0
 KEEP_DONE = 200
 CLASSIFICATION = ("internal", "excluded", "monitor_external")
 REBOOT = ("systemctl", "reboot")
+UPDATE_WAIT = 3600.0  # seconds an update may take before its command is reported failed
 
 
 def report_id(data: bytes) -> str:
@@ -138,6 +139,7 @@ class Agent:
 
     def heartbeat(self) -> bool:
         """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
+        self._update_ended()
         status = self.local_status()
         body = {"status": status, "config_version": self.state.config_version, "acks": self.state.acks}
         reply = self.client.post("/api/v1/agent/heartbeat", json=body)
@@ -199,8 +201,11 @@ class Agent:
         if not isinstance(cid, int):
             return False
         if cid in self.state.done:
-            self._ack(cid, True, "done before")
+            if cid != self.state.update.get("command"):  # an update is acknowledged when it ends
+                self._ack(cid, True, "done before")
             return False
+        if action == "update":
+            return self._update(cid, cmd.get("bundle"))
         ok, result = True, ""
         try:
             if action == "start":
@@ -227,6 +232,36 @@ class Agent:
         if action == "reboot" and ok:
             self.reboot()
         return False
+
+    def _update(self, cid: int, bundle: Any) -> bool:
+        """Fetch the bundle and start the updater; the acknowledgement waits for its outcome."""
+        self.state.done = [*self.state.done, cid][-KEEP_DONE:]
+        try:
+            path = updates.fetch(self.client, bundle, os.path.dirname(self.state_path))
+            updates.start(path, cid)
+        except SensorError as e:
+            self._save()
+            log.warning("hub action update (#%d): %s", cid, e)
+            self._ack(cid, False, str(e))
+            return False
+        self.state.update = {"command": cid, "started": time.time()}
+        self._save()
+        log.info("hub action update (#%d): bundle %s handed to the updater", cid, bundle.get("version"))
+        return False
+
+    def _update_ended(self) -> None:
+        """Acknowledge the hub's update command once the updater's journal says how it ended."""
+        cid = self.state.update.get("command")
+        if not isinstance(cid, int):
+            return
+        ended = updates.outcome(cid)
+        if ended is None and time.time() - float(self.state.update.get("started", 0)) > UPDATE_WAIT:
+            ended = (False, f"no outcome after {UPDATE_WAIT / 60:.0f} minutes (journalctl -u nps-sensor-update)")
+        if ended is not None:
+            self.state.update = {}
+            self._save()
+            log.info("hub action update (#%d): %s", cid, ended[1])
+            self._ack(cid, *ended)
 
     def _ack(self, cid: int, ok: bool, result: str) -> None:
         try:
@@ -332,6 +367,10 @@ def appliance_facts(status: dict[str, Any]) -> dict[str, Any]:
     """What the hub's events need and the service does not say: a pending reboot, the
     sniffing NICs' drivers."""
     status.setdefault("reboot_required", any(os.path.exists(p) for p in REBOOT_FLAGS))
+    status.setdefault("version", __version__)  # this version's, even when the sensing service is stopped
+    last = updates.last()
+    if last:
+        status["update"] = last
     for iface in status.get("interfaces") or []:
         if not isinstance(iface, dict) or "driver" in iface or not isinstance(iface.get("name"), str):
             continue
