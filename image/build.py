@@ -196,7 +196,7 @@ def _documents(b: Build, root: Path, base: Path, wheel_dir: Path) -> dict[Path, 
     from . import sbom
 
     debian = rootfs.debian_packages(root)
-    python = rootfs.python_inspect(root)
+    python = rootfs.python_metadata(root)
     inputs = {
         "base": base.name,
         "wheels": tree_digest(wheel_dir),

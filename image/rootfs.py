@@ -366,19 +366,25 @@ def debian_packages(root: Path) -> list[DebPackage]:
     return [DebPackage(*line.split("\t")) for line in out.splitlines() if line.count("\t") == 4]
 
 
-def python_inspect(root: Path) -> list[PyPackage]:
-    """Every Python package of the sensor's environment, with its license metadata (pip inspect)."""
-    out = _chroot(root, "python package list", f"{VENV}/bin/python", "-m", "pip", "inspect", "--local")
+def python_metadata(root: Path) -> list[PyPackage]:
+    """Every Python package of the sensor's environment, from its installed metadata (the
+    wheels' METADATA: name, version, License-Expression, License, classifiers), read as
+    files: what the image holds, whichever pip made it."""
+    from email.parser import HeaderParser
+
+    from .sbom import inside
+
     packages = []
-    for item in json.loads(out).get("installed", []):
-        meta = item.get("metadata", {})
+    site = inside(root, f"{VENV}/lib")
+    for meta in sorted(site.glob("python3*/site-packages/*.dist-info/METADATA")):
+        msg = HeaderParser().parsestr(meta.read_text(encoding="utf-8", errors="replace"))
         packages.append(
             PyPackage(
-                str(meta.get("name")),
-                str(meta.get("version")),
-                str(meta.get("license_expression") or ""),
-                str(meta.get("license") or ""),
-                tuple(str(c) for c in meta.get("classifier") or ()),
+                str(msg.get("Name", "")),
+                str(msg.get("Version", "")),
+                str(msg.get("License-Expression", "") or ""),
+                str(msg.get("License", "") or ""),
+                tuple(str(c) for c in msg.get_all("Classifier") or ()),
             )
         )
     return sorted(packages, key=lambda p: p.name.lower())

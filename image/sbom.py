@@ -14,8 +14,9 @@ Licenses, and how sure each is:
   equivalent (`GPL-2+` is `GPL-2.0-or-later`, `Expat` is `MIT`) and by name otherwise.
   When it is free text, the licenses it refers to in `/usr/share/common-licenses`, by
   name; when it names none, no license (the property `nps:license` says so).
-- Python: the wheel's `License-Expression` (PEP 639) when it has one, else its
-  `License` field when that is an SPDX id, else its `License ::` classifiers by name.
+- Python: the installed wheel's `License-Expression` (PEP 639) when it has one, else
+  its `License` field when that is an SPDX id, else its `License ::` classifiers (as
+  SPDX ids where one names a license exactly: "MIT License" does, "BSD License" not).
 
 The same inputs give the same bytes: components sorted, the timestamp is
 SOURCE_DATE_EPOCH, the serial number is derived from the content.
@@ -65,6 +66,13 @@ DEBIAN_TO_SPDX = {
     "bsd-4-clause": "BSD-4-Clause",
     "zlib": "Zlib",
     "psf-2": "PSF-2.0",
+}
+# Trove classifiers that name one license exactly ("BSD License" and "Apache Software License" do not).
+_CLASSIFIERS = {
+    "MIT License": {"license": {"id": "MIT"}},
+    "ISC License (ISCL)": {"license": {"id": "ISC"}},
+    "Mozilla Public License 2.0 (MPL 2.0)": {"license": {"id": "MPL-2.0"}},
+    "Python Software Foundation License": {"license": {"id": "PSF-2.0"}},
 }
 _COMMON_LICENSES = re.compile(r"/usr/share/common-licenses/([A-Za-z0-9][A-Za-z0-9.+_-]*[A-Za-z0-9+])")
 _SPLIT = re.compile(r"\s*(?:,\s*)?\b(?:and/or|or|and|with)\b\s*|[()]", re.IGNORECASE)
@@ -151,7 +159,7 @@ def python_licenses(p: PyPackage) -> list[dict[str, Any]]:
             return [{"expression": short}]
         return [{"license": {"id": spdx_ids()[short.lower()]}}]
     names = [c.split(" :: ")[-1] for c in p.classifiers if c.startswith("License ::") and c.count(" :: ") >= 1]
-    return _unique([{"license": {"name": n}} for n in names if n not in ("OSI Approved",)])
+    return _unique([_CLASSIFIERS.get(n) or {"license": {"name": n}} for n in names if n != "OSI Approved"])
 
 
 def _deb_component(p: DebPackage, licenses: list[dict[str, Any]], how: str) -> dict[str, Any]:

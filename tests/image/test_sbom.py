@@ -57,6 +57,7 @@ PYTHON = [
     PyPackage("httpx", "0.28.1", license_expression="BSD-3-Clause"),
     PyPackage("PyYAML", "6.0.2", license="MIT"),
     PyPackage("python-pam", "2.0.2", license="", classifiers=("License :: OSI Approved :: MIT License",)),
+    PyPackage("Jinja2", "3.1.6", classifiers=("License :: OSI Approved :: BSD License",)),
 ]
 
 
@@ -110,7 +111,8 @@ def test_every_package_with_version_source_and_licenses(image: Path) -> None:
     assert c["httpx"]["licenses"] == [{"expression": "BSD-3-Clause"}]
     assert c["PyYAML"]["licenses"] == [{"license": {"id": "MIT"}}]
     assert c["PyYAML"]["purl"] == "pkg:pypi/pyyaml@6.0.2"
-    assert c["python-pam"]["licenses"] == [{"license": {"name": "MIT License"}}]
+    assert c["python-pam"]["licenses"] == [{"license": {"id": "MIT"}}]
+    assert c["Jinja2"]["licenses"] == [{"license": {"name": "BSD License"}}]  # which BSD is not said
     meta = doc["metadata"]
     assert meta["timestamp"] == "2026-01-01T00:00:00Z"
     assert (meta["component"]["name"], meta["component"]["version"]) == ("nps-sensor", "1.4.0")
