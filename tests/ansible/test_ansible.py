@@ -144,6 +144,8 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "ERSPAN"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "MIRROR"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth0"}]}, "sniffing_interfaces"),
+    ({"updates_schedule": "03:00; reboot"}, "updates_schedule"),
+    ({"updates_mirror": "ftp://ftp.debian.org/debian"}, "updates_mirror"),
 ]
 
 

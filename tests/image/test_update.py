@@ -313,3 +313,19 @@ def test_the_uplink_must_reach_the_hub_again_if_it_did(tmp_path: Path, signer: S
     assert reason == "after 0 s still waiting for a heartbeat to the hub from 0.1.0"
     beat.write_text(json.dumps({"version": "0.1.0", "at": dt.datetime.now(dt.UTC).isoformat()}))
     assert update_health.check(host, root, was, "0.1.0", since, timeout=0) == ""
+
+
+def test_the_command_line_says_what_it_cannot_do_in_one_line() -> None:
+    import subprocess
+
+    from tests.conftest import sensor_command
+
+    for args, said in (
+        (["--status"], "nps-sensor: /opt/nps-sensor is not a link to a version"),  # this host is no appliance
+        (["/nonexistent/bundle.tar"], "nps-sensor: /nonexistent/bundle.tar: no such bundle"),
+        ([], "nps-sensor: give the bundle to install (or --status, --recover)"),
+    ):
+        done = subprocess.run(
+            [*sensor_command(), "appliance", "update", *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 2 and done.stderr.startswith(said) and done.stderr.count("\n") == 1, done.stderr

@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     u.add_argument("bundle", nargs="?", metavar="BUNDLE", help="the bundle (nps-sensor-VERSION-update.tar)")
     u.add_argument("--downgrade", action="store_true", help="allow a version older than the running one")
     u.add_argument("--detach", action="store_true", help="start the update and return (the uplink's way)")
-    u.add_argument("--command", type=int, metavar="ID", help=argparse.SUPPRESS)  # the hub's command to acknowledge
+    # The hub's command to acknowledge (not `command`: that is the top level's dest).
+    u.add_argument("--command", dest="hub_command", type=int, metavar="ID", help=argparse.SUPPRESS)
     u.add_argument("--recover", action="store_true", help="roll back an update a restart cut short (at boot)")
     u.add_argument("--status", action="store_true", help="the running version, those installed, the last update")
 
@@ -76,7 +77,7 @@ def _in_unit(bundle: Path, args: argparse.Namespace) -> int:
         cmd += ["--wait", "--pipe"]
     cmd += [f"{VENV}/bin/nps-sensor", "appliance", "update", str(bundle)]
     cmd += ["--downgrade"] if args.downgrade else []
-    cmd += [f"--command={args.command}"] if args.command else []
+    cmd += [f"--command={args.hub_command}"] if args.hub_command else []
     done = subprocess.run(cmd, check=False)
     if args.detach and done.returncode == 0:
         print(f"update started (journalctl -u {UNIT} follows it)")
@@ -94,7 +95,7 @@ def _here(bundle: Path, args: argparse.Namespace) -> int:
     except SensorError:
         address = "127.0.0.1:8470"
     try:
-        outcome = update.update(bundle, Systemd(address), downgrade=args.downgrade, command=args.command)
+        outcome = update.update(bundle, Systemd(address), downgrade=args.downgrade, command=args.hub_command)
     except BundleError as e:
         print(f"nps-sensor: {bundle.name} refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
