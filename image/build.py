@@ -26,6 +26,9 @@ from .signing import Signer
 from .steps import BuildError, check_space, require, run
 
 ROOT = Path(__file__).resolve().parents[1]
+# The appliance's templates are the sensor's package data: the image renders the files the
+# installed sensor (first boot, console, roles) renders later.
+APPLIANCE_TEMPLATES = ROOT / "sensor" / "src" / "nps_sensor" / "appliance" / "templates"
 NAME = "nps-sensor"
 DEFAULT_EPOCH = 1_767_225_600  # 2026-01-01: images are reproducible unless told otherwise
 
@@ -170,8 +173,7 @@ def _build(b: Build, console: Console) -> list[Path]:
         base = rootfs.base(b.cache, b.epoch)
     with step("appliance layer"):
         release_key = b.signer.public_key_pem() if b.signer else None
-        templates = ROOT / "templates" / "appliance"
-        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, templates, b.epoch, release_key)
+        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, APPLIANCE_TEMPLATES, b.epoch, release_key)
         documents = _documents(b, root, base, wheel_dir)
     with step("bootable raw disk (50 GiB, sparse)"):
         disk.build(root, raw, b.epoch)

@@ -1,10 +1,11 @@
 """`inv image.bundle`: the signed update bundle a deployed appliance installs in place.
 
-    NAME-VERSION-update.tar   bundle.json, bundle.sig, wheels/*.whl, templates/...
+    NAME-VERSION-update.tar   bundle.json, bundle.sig, wheels/*.whl
 
 The wheels are the sensor (its version stamped) and every library it needs, built as
-for the image, so the appliance installs them without a network; the templates are
-those of the files the sensor renders (network, configuration, units). bundle.json
+for the image, so the appliance installs them without a network; the appliance's
+templates (network, configuration, units) travel inside the sensor's wheel, as its
+package data. bundle.json
 lists every file with its SHA-256 and size; bundle.sig is the release key's signature
 of it (`nps_sensor.appliance.update_bundle` reads all this on the appliance). Written
 reproducibly (SOURCE_DATE_EPOCH mtimes, root owner, fixed order), beside the release's
@@ -28,14 +29,6 @@ def bundle_name(name: str, version: str) -> str:
     return f"{name}-{version}-update.tar"
 
 
-def _files(wheel_dir: Path, templates: Path) -> dict[str, Path]:
-    files = {f"wheels/{w.name}": w for w in sorted(wheel_dir.glob("*.whl"))}
-    for p in sorted(templates.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts:
-            files[f"templates/{p.relative_to(templates).as_posix()}"] = p
-    return files
-
-
 def _digest(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -52,11 +45,9 @@ def _info(name: str, size: int, epoch: int) -> tarfile.TarInfo:
     return info
 
 
-def build_bundle(
-    wheel_dir: Path, templates: Path, name: str, version: str, out_dir: Path, signer: Signer, epoch: int
-) -> Path:
+def build_bundle(wheel_dir: Path, name: str, version: str, out_dir: Path, signer: Signer, epoch: int) -> Path:
     """Write the bundle of `version` into `out_dir` (atomically) and return its path."""
-    files = _files(wheel_dir, templates)
+    files = {f"wheels/{w.name}": w for w in sorted(wheel_dir.glob("*.whl"))}
     if not any(n.startswith(f"wheels/{name.replace('-', '_')}-{version}-") for n in files):
         raise ValueError(f"{wheel_dir}: no {name} {version} wheel among the wheels")
     head = manifest(version, {n: _digest(p) for n, p in files.items()})
@@ -76,7 +67,7 @@ def build_bundle(
 def make(version: str, output: Path, cache: Path, signer: Signer, epoch: int) -> list[Path]:
     """`inv image.bundle`: the wheels of the sensor at `version` (a PEP 440 version, which
     the appliance compares with its own), the bundle, and the release's SHA256SUMS again."""
-    from .build import NAME, ROOT, sensor_version, wheels
+    from .build import NAME, sensor_version, wheels
     from .package import seal
     from .steps import BuildError
 
@@ -86,5 +77,5 @@ def make(version: str, output: Path, cache: Path, signer: Signer, epoch: int) ->
             f"version {version!r}: a bundle's version is the sensor's, a PEP 440 version (1.4.0, 1.4.1rc1)"
         )
     wheel_dir = wheels(cache, epoch, stamped)
-    bundle = build_bundle(wheel_dir, ROOT / "templates" / "appliance", NAME, stamped, output, signer, epoch)
+    bundle = build_bundle(wheel_dir, NAME, stamped, output, signer, epoch)
     return [bundle, *seal(output, NAME, version, signer)]

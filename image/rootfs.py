@@ -5,7 +5,7 @@ a tarball keyed by everything that goes into it: the package list, the host's ap
 sources (mmdebstrap takes the host's apt configuration when given no mirror, so a
 proxy or a local mirror works as for apt), SOURCE_DATE_EPOCH. The appliance layer
 (the sensor in its own virtual environment, the configuration files rendered from
-`templates/`, the services) is applied to a copy of it on every build: that part is
+the sensor's templates, the services) is applied to a copy of it on every build: that part is
 quick, and it is where the code changes.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nps_sensor.appliance.render import ADMIN, VENV, File, files, write
 from nps_sensor.appliance.settings import Settings
-from nps_sensor.appliance.update_layout import INSTALLED, RELEASE_KEY, TEMPLATES, VERSIONS
+from nps_sensor.appliance.update_layout import INSTALLED, RELEASE_KEY, VERSIONS
 
 from .sbom import DebPackage, PyPackage
 from .steps import BuildError, run
@@ -167,7 +167,7 @@ def appliance(
     run("unpack the base system", ["tar", "-xf", str(base_tar), "-C", str(root), "--numeric-owner"])
     version = _sensor(root, wheels, epoch)
     _config(root, templates, fingerprints, epoch)
-    _versioned(root, version, templates, release_key)
+    _versioned(root, version, release_key)
     return root
 
 
@@ -231,17 +231,12 @@ def _sensor(root: Path, wheels: Path, epoch: int) -> str:
     return version
 
 
-def _versioned(root: Path, version: str, templates: Path, release_key: bytes | None) -> None:
-    """The layout in-place updates switch within (nps_sensor.appliance.update_layout): the
-    version's templates inside it, /opt/nps-sensor a link to it, the templates' old place
-    a link that follows it, the release key, and the version marked complete."""
+def _versioned(root: Path, version: str, release_key: bytes | None) -> None:
+    """The layout in-place updates switch within (nps_sensor.appliance.update_layout):
+    /opt/nps-sensor a link to the version, the release key, the version marked complete."""
     target = root / VERSIONS.lstrip("/") / version
-    shutil.copytree(templates, target / TEMPLATES, dirs_exist_ok=True)
     link = root / VENV.lstrip("/")
     link.symlink_to(os.path.relpath(target, link.parent))
-    shared = root / "usr/share/nps-sensor/templates"
-    shared.parent.mkdir(parents=True, exist_ok=True)
-    shared.symlink_to(f"{VENV}/{TEMPLATES}")
     if release_key:
         key = root / RELEASE_KEY.lstrip("/")
         key.parent.mkdir(parents=True, exist_ok=True)

@@ -114,10 +114,7 @@ def bundle(directory: Path, version: str, signer: Signer, broken: bool = False) 
     wheels.mkdir(parents=True)
     (wheels / f"nps_sensor-{version}-py3-none-any.whl").write_bytes(b"broken" if broken else os.urandom(64))
     (wheels / "numpy-2.3.1-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(os.urandom(64))
-    templates = directory / "templates"
-    (templates / "systemd").mkdir(parents=True, exist_ok=True)
-    (templates / "systemd/nps-sensor.service.j2").write_text("[Service]\n")
-    built: Path = build_bundle(wheels, templates, "nps-sensor", version, directory / "dist", signer, EPOCH)
+    built: Path = build_bundle(wheels, "nps-sensor", version, directory / "dist", signer, EPOCH)
     return built
 
 
@@ -129,7 +126,6 @@ def test_a_newer_bundle_is_installed_beside_switched_to_and_kept(tmp_path: Path,
     assert (outcome.state, outcome.version, outcome.message) == ("done", "0.2.0", "updated from 0.1.0 to 0.2.0")
     assert os.readlink(root / "opt/nps-sensor") == "nps-sensor-versions/0.2.0"
     assert update_layout.versions(root) == ["0.1.0", "0.2.0"]  # the one to roll back to stays
-    assert (root / "opt/nps-sensor-versions/0.2.0/share/nps-sensor/templates/systemd/nps-sensor.service.j2").is_file()
     assert host.restarts == [(update_health.SENSOR, update_health.UPLINK)]
     assert update.journal(root) | {"at": None} == {
         "state": "done", "previous": "0.1.0", "version": "0.2.0", "command": None, "at": None,
@@ -236,11 +232,11 @@ def test_a_signed_manifest_still_has_to_be_well_formed(tmp_path: Path, signer: S
 
     def escape(members: list[tuple[tarfile.TarInfo, bytes]]) -> list[tuple[tarfile.TarInfo, bytes]]:
         doc = json.loads(members[0][1])
-        doc["files"]["templates/../../etc/shadow"] = {"sha256": "0" * 64, "size": 1}
+        doc["files"]["wheels/../../etc/shadow"] = {"sha256": "0" * 64, "size": 1}
         head = json.dumps(doc).encode()
         return [(members[0][0], head), (members[1][0], signer.sign(head)), *members[2:]]
 
-    with pytest.raises(BundleError, match=r"'templates/\.\./\.\./etc/shadow' is not a wheel or template path"):
+    with pytest.raises(BundleError, match=r"'wheels/\.\./\.\./etc/shadow' is not a wheel's path"):
         update.update(repack(good, tmp_path / "escape.tar", escape), FakeHost(root), root)
 
 

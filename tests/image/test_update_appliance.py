@@ -75,17 +75,14 @@ def bundles(work: Path, release: Any) -> dict[str, Path]:
     from nps_image.bundle import build_bundle
     from nps_image.signing import load
 
-    templates = REPO / "templates" / "appliance"
     good = wheels(work / "cache", EPOCH, "0.1.1")
     signer = load(release.key, release.chain)
-    made = {"good": build_bundle(good, templates, "nps-sensor", "0.1.1", work / "dist", signer, EPOCH)}
+    made = {"good": build_bundle(good, "nps-sensor", "0.1.1", work / "dist", signer, EPOCH)}
     sensor_wheel(good, "0.1.2", work, sabotage=True)
-    made["broken"] = build_bundle(good, templates, "nps-sensor", "0.1.2", work / "dist", signer, EPOCH)
+    made["broken"] = build_bundle(good, "nps-sensor", "0.1.2", work / "dist", signer, EPOCH)
     other = pki.make(work / "other-pki", name="not the release")
     sensor_wheel(good, "0.1.3", work)
-    made["other key"] = build_bundle(
-        good, templates, "nps-sensor", "0.1.3", work / "dist", load(other.key, other.chain), EPOCH
-    )
+    made["other key"] = build_bundle(good, "nps-sensor", "0.1.3", work / "dist", load(other.key, other.chain), EPOCH)
     return made
 
 

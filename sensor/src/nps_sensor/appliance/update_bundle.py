@@ -1,10 +1,11 @@
 """The update bundle: what `inv image.bundle` writes and `nps-sensor appliance update` reads.
 
-A plain tar of the sensor's wheels and the appliance templates, led by its manifest:
+A plain tar of the sensor's wheels (the appliance's templates are the sensor's package
+data), led by its manifest:
 
     bundle.json   {"format": 1, "name": "nps-sensor", "version": V, "files": {name: {sha256, size}}}
     bundle.sig    the release key's signature of bundle.json (as `openssl dgst -sha256 -sign`)
-    wheels/*.whl, templates/...
+    wheels/*.whl
 
 A bundle arrives from a hub, a share or a USB stick: it is hostile until proven
 otherwise. It is read as a stream, in order: the manifest (bounded), its signature,
@@ -39,7 +40,7 @@ MAX_MANIFEST = 1 << 20
 MAX_SIGNATURE = 16 << 10
 MAX_TOTAL = 1 << 30  # the sensor's wheels are some 40 MB; a gigabyte is a mistake or an attack
 MAX_FILES = 10_000
-_FILE = re.compile(r"^(wheels/[A-Za-z0-9][A-Za-z0-9._+-]*\.whl|templates/[A-Za-z0-9._@+/-]+)$")
+_FILE = re.compile(r"^wheels/[A-Za-z0-9][A-Za-z0-9._+-]*\.whl$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^[0-9][0-9A-Za-z.+!-]{0,63}$")
 
@@ -59,10 +60,6 @@ class Bundle:
     @property
     def wheels(self) -> Path:
         return self.directory / "wheels"
-
-    @property
-    def templates(self) -> Path:
-        return self.directory / "templates"
 
 
 def manifest(version: str, files: dict[str, tuple[str, int]]) -> bytes:
@@ -205,7 +202,7 @@ def _parse(head: bytes) -> tuple[str, dict[str, dict[str, Any]]]:
     for name, entry in files.items():
         parts = name.split("/")
         if not _FILE.match(name) or any(p in ("", ".", "..") for p in parts):
-            raise BundleError(f"{MANIFEST}: {name!r} is not a wheel or template path")
+            raise BundleError(f"{MANIFEST}: {name!r} is not a wheel's path (wheels/NAME.whl)")
         if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and _SHA256.match(entry["sha256"])):
             raise BundleError(f"{MANIFEST}: {name} has no SHA-256")
         size = entry.get("size")

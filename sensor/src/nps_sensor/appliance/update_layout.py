@@ -1,7 +1,7 @@
 """Where the sensor's versions live on the appliance, and the one switch between them.
 
-    /opt/nps-sensor-versions/0.4.0/   a virtual environment: the sensor and its libraries,
-                                      share/nps-sensor/templates, and `.installed` (last)
+    /opt/nps-sensor-versions/0.4.0/   a virtual environment: the sensor (its templates with
+                                      it), its libraries, and `.installed` (written last)
     /opt/nps-sensor-versions/0.5.0/
     /opt/nps-sensor -> nps-sensor-versions/0.5.0    what runs (the services' ExecStart)
 
@@ -27,7 +27,6 @@ from nps_sensor.appliance.update_bundle import Bundle, BundleError
 
 VERSIONS = "/opt/nps-sensor-versions"
 RELEASE_KEY = "/usr/share/nps-sensor/release-key.pem"  # written by `inv image.build --sign-key`
-TEMPLATES = "share/nps-sensor/templates"  # inside a version
 INSTALLED = ".installed"
 KEEP = 2  # the running version and the one before it (what a rollback needs)
 
@@ -81,8 +80,6 @@ def install(root: Path, bundle: Bundle, run: Run) -> Path:
         said = run([f"{inside}/bin/nps-sensor", "--version"]).strip()
         if said != f"nps-sensor {bundle.version}":
             raise BundleError(f"the installed sensor says {said!r}, not nps-sensor {bundle.version}")
-        if bundle.templates.is_dir():
-            shutil.copytree(bundle.templates, target / TEMPLATES)
         marker = {"version": bundle.version, "files": len(bundle.files)}
         (target / INSTALLED).write_text(json.dumps(marker) + "\n")
     except BaseException:
