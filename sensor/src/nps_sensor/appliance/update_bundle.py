@@ -16,6 +16,7 @@ plain relative name. Anything else stops the reading with one line saying what.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -134,7 +135,27 @@ def unpack(path: Path, keys: list[PublicKey], into: Path) -> Bundle:
         raise BundleError(f"{path}: not a readable bundle (tar): {e}") from None
 
 
-def _unpack(tar: tarfile.TarFile, keys: list[PublicKey], into: Path) -> Bundle:
+def peek(path: Path) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The version and files a bundle's manifest claims, its signature not checked (the hub
+    shows what was uploaded; the appliance checks everything before it installs)."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            return _parse(_read_member(tar, MANIFEST, MAX_MANIFEST))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BundleError(f"not a readable bundle (tar): {e}") from None
+
+
+def check(path: Path, keys: list[PublicKey]) -> str:
+    """Check the whole bundle at `path` against `keys` without unpacking it; its version."""
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            return _unpack(tar, keys, None).version
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BundleError(f"not a readable bundle (tar): {e}") from None
+
+
+def _unpack(tar: tarfile.TarFile, keys: list[PublicKey], into: Path | None) -> Bundle:
+    """Read and check the bundle; its files go into `into` (None: only checked)."""
     head = _read_member(tar, MANIFEST, MAX_MANIFEST)
     signature = _read_member(tar, SIGNATURE, MAX_SIGNATURE)
     if not any(verify_signature(k, signature, head) for k in keys):
@@ -152,15 +173,17 @@ def _unpack(tar: tarfile.TarFile, keys: list[PublicKey], into: Path) -> Bundle:
             raise BundleError(f"{name!r} is not a regular file")
         if info.size != entry["size"]:
             raise BundleError(f"{name} holds {info.size} bytes, its manifest says {entry['size']}")
-        target = into / name
-        target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         source = tar.extractfile(info)
         assert source is not None  # a regular file
-        with source, target.open("wb") as out:
+        target = into / name if into is not None else None
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with source, target.open("wb") if target is not None else contextlib.nullcontext() as out:
             while chunk := source.read(1 << 20):
                 digest.update(chunk)
-                out.write(chunk)
+                if out is not None:
+                    out.write(chunk)
         if digest.hexdigest() != entry["sha256"]:
             raise BundleError(f"{name} does not match its manifest's SHA-256: the bundle was altered or damaged")
         seen.add(name)
@@ -169,7 +192,7 @@ def _unpack(tar: tarfile.TarFile, keys: list[PublicKey], into: Path) -> Bundle:
         raise BundleError(f"{missing[0]} is in its manifest but not in the bundle (cut short?)")
     if not any(n.startswith("wheels/") for n in files):
         raise BundleError("it holds no wheel: nothing to install")
-    return Bundle(version, files, into)
+    return Bundle(version, files, into or Path())
 
 
 def _read_member(tar: tarfile.TarFile, name: str, limit: int) -> bytes:

@@ -135,7 +135,7 @@ class Agent:
             status = local.request(self.cfg.sensing.status, timeout=3.0)
         except SensorError as e:
             status = {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
-        return appliance_facts(status)
+        return appliance_facts(status, self._beside("update.json"))
 
     def heartbeat(self) -> bool:
         """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
@@ -165,12 +165,16 @@ class Agent:
             self.client.post("/api/v1/agent/heartbeat", json=body)
         return False
 
+    def _beside(self, name: str) -> str:
+        """A file of the state directory (/var/lib/nps-sensor on the appliance)."""
+        return os.path.join(os.path.dirname(self.state_path), name)
+
     def _reached(self) -> None:
         """Say beside the registration that this version reached the hub just now: an
         update's health check waits for it (nps_sensor.appliance.update_health)."""
         beat = {"version": __version__, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         with contextlib.suppress(OSError):
-            atomic.write(os.path.join(os.path.dirname(self.state_path), "uplink.json"), json.dumps(beat).encode())
+            atomic.write(self._beside("uplink.json"), json.dumps(beat).encode())
 
     def _sensing(self, wanted: bool) -> bool:
         """Keep the service in the state the hub wants (it starts sensing after a restart)."""
@@ -254,7 +258,7 @@ class Agent:
         cid = self.state.update.get("command")
         if not isinstance(cid, int):
             return
-        ended = updates.outcome(cid)
+        ended = updates.outcome(cid, self._beside("update.json"))
         if ended is None and time.time() - float(self.state.update.get("started", 0)) > UPDATE_WAIT:
             ended = (False, f"no outcome after {UPDATE_WAIT / 60:.0f} minutes (journalctl -u nps-sensor-update)")
         if ended is not None:
@@ -363,12 +367,12 @@ UNSUPPORTED_DRIVERS = frozenset({"e1000", "pcnet32", "vmxnet", "tulip", "8139too
 REBOOT_FLAGS = ("/run/reboot-required", "/var/run/reboot-required")
 
 
-def appliance_facts(status: dict[str, Any]) -> dict[str, Any]:
+def appliance_facts(status: dict[str, Any], journal: str = updates.JOURNAL) -> dict[str, Any]:
     """What the hub's events need and the service does not say: a pending reboot, the
     sniffing NICs' drivers."""
     status.setdefault("reboot_required", any(os.path.exists(p) for p in REBOOT_FLAGS))
     status.setdefault("version", __version__)  # this version's, even when the sensing service is stopped
-    last = updates.last()
+    last = updates.last(journal)
     if last:
         status["update"] = last
     for iface in status.get("interfaces") or []:
