@@ -6,6 +6,8 @@ One boot (QEMU, ESXi-like hardware, TCG: the slow part) for every case, in order
 2. a bundle whose sensing service exits at once (0.1.2) fails its health check and is
    rolled back to 0.1.1 by itself;
 3. a bundle signed by another key (0.1.3) is refused before anything changes;
+4. a bundle uploaded to the hub (0.1.4) reaches the sensor with the update quick action,
+   and the hub sees the command done and the sensor at 0.1.4;
 
 and after each, the registration (hub.json, byte for byte, and the hub still hearing
 from the same sensor), the configuration (/etc/nps-sensor) and the spool (a file placed
@@ -39,13 +41,17 @@ pytestmark = pytest.mark.slow
 HOST = "10.0.2.2"  # the host's loopback, seen from QEMU's user network
 REPO = Path(__file__).resolve().parents[2]
 EPOCH = 1_767_225_600
-# Registration, configuration, spool: what every case must leave as it was.
-KEPT = (
-    "sudo",
-    "sh",
-    "-c",
-    "sha256sum /var/lib/nps-sensor/hub.json /etc/nps-sensor/* /var/lib/nps-sensor/spool/keep-me",
+# Registration, configuration, spool: what every case must leave as it was. The
+# registration is the credential and the hub it is for (hub.json also keeps the commands
+# run, which the hub's update adds to).
+REGISTRATION = (
+    "import hashlib, json; d = json.load(open('/var/lib/nps-sensor/hub.json')); "
+    "print(hashlib.sha256(json.dumps([d[k] for k in ('hub', 'token', 'sensor_id', 'ca_pem')]).encode()).hexdigest())"
 )
+KEPT = (
+    "sudo", "sh", "-c",
+    f'sha256sum /etc/nps-sensor/* /var/lib/nps-sensor/spool/k*; python3 -c "{REGISTRATION}"',
+)  # fmt: skip
 
 
 def sensor_wheel(out: Path, version: str, work: Path, sabotage: bool = False) -> None:
@@ -83,6 +89,8 @@ def bundles(work: Path, release: Any) -> dict[str, Path]:
     other = pki.make(work / "other-pki", name="not the release")
     sensor_wheel(good, "0.1.3", work)
     made["other key"] = build_bundle(good, "nps-sensor", "0.1.3", work / "dist", load(other.key, other.chain), EPOCH)
+    sensor_wheel(good, "0.1.4", work)
+    made["from the hub"] = build_bundle(good, "nps-sensor", "0.1.4", work / "dist", signer, EPOCH)
     return made
 
 
@@ -161,7 +169,7 @@ def _ansible(vm: Any, variables: dict[str, Any]) -> subprocess.CompletedProcess[
 def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     vm.ssh("sudo", "sh", "-c", "echo kept > /var/lib/nps-sensor/spool/keep-me")
     kept = vm.ssh(*KEPT)
-    assert "hub.json" in kept and "sensor.yaml" in kept
+    assert "sensor.yaml" in kept and "keep-me" in kept and len(kept.splitlines()[-1]) == 64
 
     def beats_after(version: str) -> None:
         first = api.sensor(sensor_id)["last_heartbeat"]
@@ -190,6 +198,23 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     assert vm.ssh(*KEPT) == kept
     journal = json.loads(vm.ssh("cat", "/var/lib/nps-sensor/update.json"))
     assert (journal["state"], journal["version"]) == ("refused", "0.1.1")
+
+    # The hub's door: uploaded, offered, handed over with a heartbeat, acknowledged when done.
+    stored = api.http.post(
+        "/api/v1/bundles", content=made["from the hub"].read_bytes(), headers={"Content-Type": "application/x-tar"}
+    )
+    assert stored.status_code == 201, stored.text
+    cmd = api.post(f"/api/v1/sensors/{sensor_id}/update", {"bundle": stored.json()["id"]})
+
+    def acknowledged() -> dict[str, Any] | None:
+        mine = [c for c in api.get(f"/api/v1/sensors/{sensor_id}/commands") if c["id"] == cmd["id"]]
+        return mine[0] if mine and mine[0]["state"] != "pending" else None
+
+    wait_for(acknowledged, 900, every=5, why="the update command's acknowledgement")
+    done = acknowledged()
+    assert done is not None and (done["state"], done["result"]) == ("done", "updated from 0.1.1 to 0.1.4"), done
+    beats_after("0.1.4")
+    assert vm.ssh(*KEPT) == kept
 
 
 def _security_updates(vm: Any, api: Any, sensor_id: int) -> None:

@@ -86,13 +86,19 @@ def before(host: Host, root: Path) -> Before:
     return Before(sensing, str((status or {}).get("state") or ""), uplink, recent)
 
 
-def _exited(host: Host, unit: str) -> str:
-    """Why `unit` is not running (exited, restarting), or ""."""
+def _restarts(host: Host, unit: str) -> int:
+    value = host.unit(unit).get("NRestarts", "0")
+    return int(value) if value.isdigit() else 0
+
+
+def _exited(host: Host, unit: str, baseline: int) -> str:
+    """Why `unit` is not running (exited, or restarted by systemd since `baseline`), or ""."""
     props = host.unit(unit)
     if props.get("ActiveState") == "failed" or props.get("SubState") == "auto-restart":
         return f"{unit} exited (status {props.get('ExecMainStatus', '?')})"
-    if props.get("NRestarts", "0") not in ("", "0"):
-        return f"{unit} restarted {props['NRestarts']} times"
+    restarts = _restarts(host, unit)
+    if restarts > baseline:
+        return f"{unit} exited and was restarted {restarts - baseline} times"
     return ""
 
 
@@ -100,8 +106,10 @@ def check(host: Host, root: Path, was: Before, version: str, since: dt.datetime,
     """The reason `version` does not work as the old one did, in one line; "" when it does."""
     timeout = TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
+    # systemd counts the automatic restarts since the unit was loaded: only new ones count.
+    baseline = {u: _restarts(host, u) for u in was.units}
     while True:
-        reason = next((r for r in (_exited(host, u) for u in was.units) if r), "")
+        reason = next((r for r in (_exited(host, u, baseline[u]) for u in was.units) if r), "")
         if reason:
             return reason
         waiting = _waiting_for(host, root, was, version, since)
@@ -111,7 +119,7 @@ def check(host: Host, root: Path, was: Before, version: str, since: dt.datetime,
             return f"after {timeout:.0f} s still waiting for {waiting}"
         host.sleep(2)
     host.sleep(SETTLE)  # and it keeps running
-    return next((r for r in (_exited(host, u) for u in was.units) if r), "")
+    return next((r for r in (_exited(host, u, baseline[u]) for u in was.units) if r), "")
 
 
 def _waiting_for(host: Host, root: Path, was: Before, version: str, since: dt.datetime) -> str:
