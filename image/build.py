@@ -44,7 +44,7 @@ class Build:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _build_debris(directory: str, names: list[str]) -> set[str]:
+def build_debris(directory: str, names: list[str]) -> set[str]:
     """What a build of the sensor leaves in its source tree: not sources, never wheel inputs."""
     top = (Path(directory) / "pyproject.toml").is_file()
     return {
@@ -89,7 +89,7 @@ def wheels(cache: Path, epoch: int, version: str | None = None, source: Path = R
         if d.exists():
             shutil.rmtree(d)
     out.mkdir(parents=True)
-    shutil.copytree(source, copy, ignore=_build_debris, symlinks=True)
+    shutil.copytree(source, copy, ignore=build_debris, symlinks=True)
     try:
         if version:
             stamp(copy, version)

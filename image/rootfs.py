@@ -50,6 +50,13 @@ PACKAGES = (
     "less",
     "nano",
 )
+SERVICES = (  # the appliance's own units, enabled at boot (multi-user.target)
+    "nps-sensor.service",
+    "nps-firstboot.service",
+    "nps-uplink.service",
+    "nps-register.service",
+    "nps-update-recover.service",
+)
 CONSOLES = ("tty1", "ttyS0")  # where nps-sensor console runs instead of a login prompt
 KERNEL_ARGS = "net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,115200n8"
 ROOT_UUID = "6e70732d-7365-4e73-af72-000000000001"  # fixed: reproducible images, stable fstab
@@ -256,22 +263,10 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
     )
     defaults = files(Settings())
     defaults.update(
+        {f"/etc/systemd/system/{u}": File(env.get_template(f"systemd/{u}.j2").render(venv=VENV)) for u in SERVICES}
+    )
+    defaults.update(
         {
-            "/etc/systemd/system/nps-sensor.service": File(
-                env.get_template("systemd/nps-sensor.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-firstboot.service": File(
-                env.get_template("systemd/nps-firstboot.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-uplink.service": File(
-                env.get_template("systemd/nps-uplink.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-register.service": File(
-                env.get_template("systemd/nps-register.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-update-recover.service": File(
-                env.get_template("systemd/nps-update-recover.service.j2").render(venv=VENV)
-            ),
             # The console in place of the login prompt, on the screen (tty1) and the serial line.
             "/etc/systemd/system/nps-console@.service": File(
                 env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
@@ -298,11 +293,7 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"
     )
     for unit, target in (
-        ("nps-sensor.service", "multi-user.target.wants"),
-        ("nps-firstboot.service", "multi-user.target.wants"),
-        ("nps-uplink.service", "multi-user.target.wants"),
-        ("nps-register.service", "multi-user.target.wants"),
-        ("nps-update-recover.service", "multi-user.target.wants"),
+        *((unit, "multi-user.target.wants") for unit in SERVICES),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
         *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),

@@ -56,10 +56,10 @@ KEPT = (
 
 def sensor_wheel(out: Path, version: str, work: Path, sabotage: bool = False) -> None:
     """The sensor alone, at `version`, as a wheel in `out` (its libraries are already there)."""
-    from nps_image.build import _build_debris, stamp
+    from nps_image.build import build_debris, stamp
 
     source = work / f"sensor-{version}"
-    shutil.copytree(REPO / "sensor", source, ignore=_build_debris)
+    shutil.copytree(REPO / "sensor", source, ignore=build_debris)
     stamp(source, version)
     if sabotage:  # the service starts, and exits with status 3: what a broken release does
         cli = source / "src/nps_sensor/cli.py"

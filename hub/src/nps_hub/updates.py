@@ -130,6 +130,16 @@ def queue(db: Session, sensor: Sensor, kept: Bundle, user: str, offline_after: f
     return cmd
 
 
+def queue_action(db: Session, sensor: Sensor, action: str, user: str, offline_after: float, data_dir: Path) -> str:
+    """The web UI's quick action `update:N`: queued, and its label; Refused when there is no bundle N."""
+    number = action.partition(":")[2]
+    kept = bundle(data_dir, int(number)) if number.isdigit() else None
+    if kept is None:
+        raise lifecycle.Refused(f"no bundle {number}: upload it first")
+    queue(db, sensor, kept, user, offline_after)
+    return f"Update to {kept.version}"
+
+
 def for_agent(data_dir: Path, cmd: Command) -> dict[str, Any]:
     """A pending command as the heartbeat hands it over (an update with its bundle)."""
     action, _, number = cmd.action.partition(":")

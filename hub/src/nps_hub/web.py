@@ -212,12 +212,7 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             label = ACTION_LABELS.get(name, name)
             try:
                 if name.startswith(f"{updates.ACTION}:"):
-                    number = name.partition(":")[2]
-                    kept = updates.bundle(hub.settings.data_dir, int(number)) if number.isdigit() else None
-                    if kept is None:
-                        return sensors_page(request, db, ctx, 404, error=f"no bundle {number}")
-                    updates.queue(db, s, kept, ctx["user"].name, offline)
-                    label = f"Update to {kept.version}"
+                    label = updates.queue_action(db, s, name, ctx["user"].name, offline, hub.settings.data_dir)
                 else:
                     lifecycle.queue(db, s, name, ctx["user"].name, offline)
             except lifecycle.Refused as e:

@@ -66,9 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
-    from nps_sensor.appliance import update_cli
-
-    update_cli.add_parser(ap_sub)
+    _update_parser(ap_sub)
     c = sub.add_parser(
         "console",
         help="the appliance's own screen: personalize, network, proxy, status, shutdown",
@@ -101,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--address", "-a", metavar="HOST:PORT", help="status endpoint (default 127.0.0.1:8470)")
         s.add_argument("--json", action="store_true", help="the status as JSON")
     return p
+
+
+def _update_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nps_sensor.appliance import update_cli
+
+    update_cli.add_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
