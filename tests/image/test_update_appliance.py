@@ -27,6 +27,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,10 @@ def test_updates_in_the_booted_appliance(appliance_dist: Path, release_pki: Any,
         pytest.skip("openssl is needed: the hub's certificate (./bootstrap)")
     from nps_image.qemu import booted, extract_disk
 
-    made = bundles(tmp_path / "bundles", release_pki)
     disk = extract_disk(appliance_dist, "nps-sensor", "0.0.0-test", "vmdk", tmp_path / "disk")
     (tmp_path / "hub").mkdir()
-    with HubProcess(tmp_path / "hub", also_known_as=(HOST,)) as hub:
+    # Heartbeats every 5 s instead of 30: each case waits for one from the new version.
+    with HubProcess(tmp_path / "hub", also_known_as=(HOST,), env={"NPS_HUB_HEARTBEAT": "5"}) as hub:
         api = hub.api()
         sensor_id, code = api.create_sensor("update-1", "rack 3")
         assert hub.cert is not None
@@ -114,13 +115,18 @@ def test_updates_in_the_booted_appliance(appliance_dist: Path, release_pki: Any,
             "registration.fingerprint": pin,
         }
         with booted(disk, "vmdk", properties, tmp_path / "vm") as vm:
+            clock = Clock()
+            made = bundles(tmp_path / "bundles", release_pki)  # while the VM boots
+            clock("bundles built")
             vm.wait_ssh()
             try:
                 wait_for(lambda: api.sensor(sensor_id)["last_heartbeat"], 300, every=3, why="a heartbeat")
                 api.act(sensor_id, "start")
                 wait_for(lambda: api.sensor(sensor_id)["status"] == "Sensing", 180, every=3, why="sensing")
-                _cases(vm, api, sensor_id, made)
+                clock("booted, registered, sensing")
+                _cases(vm, api, sensor_id, made, clock)
                 _security_updates(vm, api, sensor_id)
+                clock("security updates checked")
             except (AssertionError, subprocess.SubprocessError) as e:
                 log = vm.ssh("sudo", "journalctl", "-b", "--no-pager", "-n", "300", check=False)
                 raise AssertionError(f"{e}\n--- the appliance's journal ---\n{log}") from None
@@ -166,7 +172,19 @@ def _ansible(vm: Any, variables: dict[str, Any]) -> subprocess.CompletedProcess[
     )  # fmt: skip
 
 
-def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
+class Clock:
+    """What each phase took, printed (pytest -s shows it): the test's cost, for the docs."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, phase: str) -> None:
+        now = time.monotonic()
+        print(f"update test: {phase}: {now - self.last:.0f} s", flush=True)
+        self.last = now
+
+
+def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path], clock: Clock) -> None:
     vm.ssh("sudo", "sh", "-c", "echo kept > /var/lib/nps-sensor/spool/keep-me")
     kept = vm.ssh(*KEPT)
     assert "sensor.yaml" in kept and "keep-me" in kept and len(kept.splitlines()[-1]) == 64
@@ -184,6 +202,7 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     beats_after("0.1.1")
     assert api.sensor(sensor_id)["status"] == "Sensing"
     assert vm.ssh(*KEPT) == kept
+    clock("1. newer bundle through Ansible")
 
     status, said = _update(vm, made["broken"])
     assert status == 1, said
@@ -191,6 +210,7 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     assert vm.ssh("readlink", "/opt/nps-sensor").strip() == "nps-sensor-versions/0.1.1"
     beats_after("0.1.1")
     assert vm.ssh(*KEPT) == kept
+    clock("2. failing bundle rolled back")
 
     status, said = _update(vm, made["other key"])
     assert status == 2 and "refused: its signature is not the release key's" in said, said
@@ -198,6 +218,7 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     assert vm.ssh(*KEPT) == kept
     journal = json.loads(vm.ssh("cat", "/var/lib/nps-sensor/update.json"))
     assert (journal["state"], journal["version"]) == ("refused", "0.1.1")
+    clock("3. another key's bundle refused")
 
     # The hub's door: uploaded, offered, handed over with a heartbeat, acknowledged when done.
     stored = api.http.post(
@@ -215,6 +236,7 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path]) -> None:
     assert done is not None and (done["state"], done["result"]) == ("done", "updated from 0.1.1 to 0.1.4"), done
     beats_after("0.1.4")
     assert vm.ssh(*KEPT) == kept
+    clock("4. newer bundle through the hub")
 
 
 def _security_updates(vm: Any, api: Any, sensor_id: int) -> None:
