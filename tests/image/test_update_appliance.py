@@ -2,12 +2,13 @@
 
 One boot (QEMU, ESXi-like hardware, TCG: the slow part) for every case, in order:
 
-1. a bundle of a newer version (0.1.1) is applied: the service reports 0.1.1 to the hub;
+1. a bundle of a newer version (0.1.1) is applied, through the Ansible role: the service
+   reports 0.1.1 to the hub;
 2. a bundle whose sensing service exits at once (0.1.2) fails its health check and is
    rolled back to 0.1.1 by itself;
-3. a bundle signed by another key (0.1.3) is refused before anything changes;
-4. a bundle uploaded to the hub (0.1.4) reaches the sensor with the update quick action,
-   and the hub sees the command done and the sensor at 0.1.4;
+3. a bundle signed by another key (0.1.3) is refused before anything changes: this one
+   goes through the hub (uploaded, handed over with the update quick action, fetched
+   by the sensor, refused there), and the hub's command fails with the reason;
 
 and after each, the registration (hub.json, byte for byte, and the hub still hearing
 from the same sensor), the configuration (/etc/nps-sensor) and the spool (a file placed
@@ -90,8 +91,6 @@ def bundles(work: Path, release: Any) -> dict[str, Path]:
     other = pki.make(work / "other-pki", name="not the release")
     sensor_wheel(good, "0.1.3", work)
     made["other key"] = build_bundle(good, "nps-sensor", "0.1.3", work / "dist", load(other.key, other.chain), EPOCH)
-    sensor_wheel(good, "0.1.4", work)
-    made["from the hub"] = build_bundle(good, "nps-sensor", "0.1.4", work / "dist", signer, EPOCH)
     return made
 
 
@@ -212,17 +211,10 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path], clock: Cloc
     assert vm.ssh(*KEPT) == kept
     clock("2. failing bundle rolled back")
 
-    status, said = _update(vm, made["other key"])
-    assert status == 2 and "refused: its signature is not the release key's" in said, said
-    assert vm.ssh("ls", "/opt/nps-sensor-versions").split() == ["0.1.0", "0.1.1"]
-    assert vm.ssh(*KEPT) == kept
-    journal = json.loads(vm.ssh("cat", "/var/lib/nps-sensor/update.json"))
-    assert (journal["state"], journal["version"]) == ("refused", "0.1.1")
-    clock("3. another key's bundle refused")
-
-    # The hub's door: uploaded, offered, handed over with a heartbeat, acknowledged when done.
+    # Through the hub: uploaded (the hub has no release key: it cannot tell), handed over
+    # with a heartbeat, fetched by the sensor, refused there, the command failed with why.
     stored = api.http.post(
-        "/api/v1/bundles", content=made["from the hub"].read_bytes(), headers={"Content-Type": "application/x-tar"}
+        "/api/v1/bundles", content=made["other key"].read_bytes(), headers={"Content-Type": "application/x-tar"}
     )
     assert stored.status_code == 201, stored.text
     cmd = api.post(f"/api/v1/sensors/{sensor_id}/update", {"bundle": stored.json()["id"]})
@@ -231,12 +223,16 @@ def _cases(vm: Any, api: Any, sensor_id: int, made: dict[str, Path], clock: Cloc
         mine = [c for c in api.get(f"/api/v1/sensors/{sensor_id}/commands") if c["id"] == cmd["id"]]
         return mine[0] if mine and mine[0]["state"] != "pending" else None
 
-    wait_for(acknowledged, 900, every=5, why="the update command's acknowledgement")
+    wait_for(acknowledged, 600, every=5, why="the update command's acknowledgement")
     done = acknowledged()
-    assert done is not None and (done["state"], done["result"]) == ("done", "updated from 0.1.1 to 0.1.4"), done
-    beats_after("0.1.4")
+    assert done is not None and done["state"] == "failed", done
+    assert done["result"].startswith("refused: its signature is not the release key's"), done
+    assert vm.ssh("ls", "/opt/nps-sensor-versions").split() == ["0.1.0", "0.1.1"]
     assert vm.ssh(*KEPT) == kept
-    clock("4. newer bundle through the hub")
+    journal = json.loads(vm.ssh("cat", "/var/lib/nps-sensor/update.json"))
+    assert (journal["state"], journal["version"]) == ("refused", "0.1.1")
+    assert api.sensor(sensor_id)["version"] == "0.1.1"
+    clock("3. another key's bundle, through the hub, refused")
 
 
 def _security_updates(vm: Any, api: Any, sensor_id: int) -> None:
