@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -17,12 +18,19 @@ from .settings import ROOT
         "packets": "packets in the benchmark capture (default 1,000,000)",
         "live": "the live service instead: tcpreplay into a veth pair at rising rates (needs root)",
         "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, SQLite and PostgreSQL",
+        "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
     },
 )
-def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False) -> None:
+def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False, discovery: bool = False) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
     os.chdir(ROOT)
-    if hub:
+    if str(ROOT) not in sys.path:  # benchmarks/ is imported from the checkout, not installed
+        sys.path.insert(0, str(ROOT))
+    if discovery:
+        from benchmarks.discovery.run import main as discovery_main
+
+        code = discovery_main()
+    elif hub:
         from benchmarks.hub import main as hub_main
 
         code = hub_main()
