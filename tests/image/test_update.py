@@ -325,3 +325,19 @@ def test_the_command_line_says_what_it_cannot_do_in_one_line() -> None:
             [*sensor_command(), "appliance", "update", *args], capture_output=True, text=True, check=False
         )
         assert done.returncode == 2 and done.stderr.startswith(said) and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_console_shows_the_updaters_outcome_not_its_progress(tmp_path: Path) -> None:
+    from nps_sensor.console.system import System
+
+    updater = tmp_path / "updater"
+    updater.write_text(
+        "#!/bin/sh\necho installing 0.2.0 >&2\n"
+        'case "$3" in *good*) echo "updated from 0.1.0 to 0.2.0"; echo "0.2.0 works" >&2 ;;\n'
+        '  *) echo "nps-sensor: 0.2.0 failed its health check (x); rolled back to 0.1.0" >&2; exit 1 ;; esac\n'
+    )
+    updater.chmod(0o755)
+    system = System()
+    system.updater = str(updater)
+    assert system.update("/tmp/good.tar") == (0, "updated from 0.1.0 to 0.2.0")
+    assert system.update("/tmp/bad.tar") == (1, "0.2.0 failed its health check (x); rolled back to 0.1.0")

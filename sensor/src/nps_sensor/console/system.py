@@ -95,16 +95,19 @@ class System:
     def reboot(self) -> bool:
         return _run("systemctl", "reboot")
 
+    updater = "/opt/nps-sensor/bin/nps-sensor"  # the running version's (render.VENV)
+
     def update(self, bundle: str) -> tuple[int, str]:
         """`nps-sensor appliance update BUNDLE` (in a unit of its own): its exit status and last line."""
-        from nps_sensor.appliance.render import VENV
-
-        cmd = [f"{VENV}/bin/nps-sensor", "appliance", "update", bundle]
+        cmd = [self.updater, "appliance", "update", bundle]
         try:
             done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
         except (OSError, subprocess.TimeoutExpired) as e:
             return 2, f"the updater did not run: {e}"
-        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        # The outcome is the last line: on standard output when it worked, else on standard
+        # error (where the progress lines go too).
+        said = done.stdout if done.returncode == 0 else done.stderr
+        lines = [line for line in said.splitlines() if line.strip()]
         return done.returncode, lines[-1].removeprefix("nps-sensor: ") if lines else f"exit {done.returncode}"
 
     def poweroff(self) -> bool:
