@@ -93,7 +93,7 @@ def image_bundle(
 def image_verify(c: Context, target: str, ca: str = "") -> None:
     """Check a release or an OVA: every digest, the signatures, the signer's chain to the CA and
     its dates. One line per file checked; one line per problem, with its reason."""
-    from nps_image.verify import verify
+    from nps_image.verify_release import verify
 
     try:
         report = verify(Path(target), Path(ca) if ca else None)

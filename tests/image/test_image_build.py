@@ -41,7 +41,7 @@ def test_the_ova_passes_lint(dist: Path) -> None:
 
 
 def test_the_release_verifies_against_its_ca(dist: Path, release_pki: Any) -> None:
-    from nps_image.verify import verify
+    from nps_image.verify_release import verify
 
     report = verify(dist, release_pki.ca)
     assert report.problems == [] and len(report.checked) == 5  # SHA256SUMS, then the four files it lists

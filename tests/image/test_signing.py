@@ -26,7 +26,7 @@ from nps_image import signing
 from nps_image.lint import lint_ova
 from nps_image.package import package, seal
 from nps_image.steps import BuildError
-from nps_image.verify import verify
+from nps_image.verify_release import verify
 from tests.support import pki
 
 MiB = 1024 * 1024

@@ -131,21 +131,15 @@ def test_updates_in_the_booted_appliance(appliance_dist: Path, release_pki: Any,
                 raise AssertionError(f"{e}\n--- the appliance's journal ---\n{log}") from None
 
 
-def _ssh(vm: Any, command: str, stdin: str = "", timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """A command in the VM with its exit status, output and errors (VM.ssh gives the output)."""
-    return subprocess.run(
-        [
-            "ssh", "-q", "-p", str(vm.ssh_port), "-i", str(vm.key), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "nps-admin@127.0.0.1", command,
-        ],
-        input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
-    )  # fmt: skip
+def _ssh(vm: Any, command: str, stdin: str = "", timeout: float = 900) -> Any:
+    """A command line in the VM with its exit status, output and errors (VM.ssh gives the output)."""
+    return vm.remote().shell(command, timeout=timeout, stdin=stdin.encode() if stdin else None)
 
 
 def _update(vm: Any, bundle: Path) -> tuple[int, str]:
     vm.copy(bundle, f"/tmp/{bundle.name}")
     done = _ssh(vm, f"sudo /opt/nps-sensor/bin/nps-sensor appliance update /tmp/{bundle.name}")
-    return done.returncode, done.stdout + done.stderr
+    return done.code, done.stdout + done.stderr
 
 
 def _ansible(vm: Any, variables: dict[str, Any]) -> subprocess.CompletedProcess[str]:
@@ -160,10 +154,12 @@ def _ansible(vm: Any, variables: dict[str, Any]) -> subprocess.CompletedProcess[
         **variables,
     }
     (work / "hosts.yml").write_text(json.dumps({"sensors": {"hosts": {"sensor-1": host}}}))
-    play = [{"name": "Update", "hosts": "sensors", "gather_facts": False, "become": True, "roles": ["updates"]}]
+    play: list[dict[str, Any]] = [{"name": "Update", "hosts": "sensors", "gather_facts": False, "become": True}]
+    play[0]["roles"] = ["nps.appliance.updates"]
     (work / "update.yml").write_text(json.dumps(play))
-    env = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "HOME": str(work)}
-    env["PATH"] = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    from tasks.settings import ansible_env  # the collection nps.appliance is this checkout
+
+    env = {**ansible_env(), "ANSIBLE_NOCOLOR": "1", "HOME": str(work)}
     playbook = Path(sys.executable).parent / "ansible-playbook"
     return subprocess.run(
         [str(playbook), "-v", "-i", str(work / "hosts.yml"), str(work / "update.yml")],
@@ -248,7 +244,7 @@ def _security_updates(vm: Any, api: Any, sensor_id: int) -> None:
     request = {"proxy": proxy_request, "updates": {"reboot_window": "Sun *-*-* 02:00"}}
     ssh = vm.ssh
     done = _ssh(vm, "sudo /opt/nps-sensor/bin/nps-sensor appliance apply", stdin=json.dumps(request), timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.stderr
     out = done.stdout
     assert json.loads(out)["reload_systemd"] is True
     proxy = ssh("sudo", "apt-config", "dump", "Acquire::http::Proxy")

@@ -2,9 +2,10 @@
 
 Kinds, as the product names them: `Not Connected` (no heartbeat for the configured
 time), `Asset Reporting Stopped` (sensing, connected, but no report for the configured
-time), `Reboot Required` and `Driver Change Required` (the sensor says so in its
-heartbeat: a pending reboot; a sniffing NIC whose driver is not supported, such as the
-emulated e1000 instead of VMXNET3). An event is open while its condition lasts; it keeps
+time, or a sniffing interface whose link the heartbeat gives as down or missing),
+`Reboot Required` and `Driver Change Required` (the sensor says so in its heartbeat:
+a pending reboot; a sniffing NIC whose driver is not supported, such as the emulated
+e1000 instead of VMXNET3). An event is open while its condition lasts; it keeps
 when it began, when it was last seen and how many times. Each new event is mailed once
 to the configuration's recipients over SMTP.
 """
@@ -65,6 +66,23 @@ def from_heartbeat(db: Session, sensor: Sensor, status: dict[str, Any]) -> None:
         "unsupported sniffing NIC driver: " + ", ".join(bad) + " (give the VM a VMXNET3 or Hyper-V synthetic NIC)",
     )  # fmt: skip
     observe(db, sensor, NOT_CONNECTED, False)
+    lost = links_lost(status)
+    if lost and status.get("state") == "sensing":  # the sweep ends it once the links are back
+        observe(db, sensor, REPORTING_STOPPED, True, "sniffing interface " + ", ".join(lost))
+
+
+def links_lost(status: dict[str, Any]) -> list[str]:
+    """Sniffing interfaces whose link the sensor's status gives as down or missing."""
+    return [
+        f"{_name(i.get('name'))} {i['link']}"
+        for i in status.get("interfaces") or []
+        if isinstance(i, dict) and i.get("link") in ("down", "missing")
+    ]
+
+
+def _name(value: Any) -> str:
+    """An interface name from a sensor: printable, short."""
+    return "".join(c for c in str(value)[:32] if c.isprintable())
 
 
 def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> None:
@@ -77,7 +95,11 @@ def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> 
         stopped = (
             st == lifecycle.SENSING and since is not None and (at - since).total_seconds() > reporting_stopped_after
         )
-        observe(db, s, REPORTING_STOPPED, stopped, f"no report for {reporting_stopped_after:.0f} s while sensing", at)
+        lost = links_lost(s.status) if st == lifecycle.SENSING and isinstance(s.status, dict) else []
+        detail = f"no report for {reporting_stopped_after:.0f} s while sensing"
+        if lost:
+            detail = "sniffing interface " + ", ".join(lost)
+        observe(db, s, REPORTING_STOPPED, stopped or bool(lost), detail, at)
     db.commit()
 
 
