@@ -163,6 +163,13 @@ class VM:
             raise BuildError(f"in the VM: {' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
 
+    def copy(self, local: Path, remote: str) -> None:
+        """A file of the host into the VM, as the management user (SFTP)."""
+        try:
+            self.remote().put(local, remote)
+        except SSHError as e:
+            raise BuildError(f"in the VM: {e}") from None
+
     def wait_ssh(self) -> float:
         start = time.monotonic()
         while time.monotonic() - start < BOOT_TIMEOUT:

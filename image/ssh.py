@@ -152,6 +152,14 @@ class Remote:
             raise SSHError(f"{self.where}: the connection failed: {_reason(e)}") from None
         return Completed(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
+    def put(self, local: Path, remote: str) -> None:
+        """Copy a file of this machine to `remote` (SFTP over the same connection)."""
+        try:
+            with self.connect().open_sftp() as sftp:
+                sftp.put(str(local), remote)
+        except (OSError, paramiko.SSHException, EOFError) as e:
+            raise SSHError(f"{self.where}: copying {local.name} failed: {_reason(e)}") from None
+
     def close(self) -> None:
         if self.client is not None:
             self.client.close()

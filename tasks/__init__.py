@@ -19,9 +19,12 @@ from .deploy import deploy
 from .hub import hub
 from .image import image
 from .quality import lint, test
+from .release import release
 from .sensor import sensor
 
-ns = Collection(demo, sensor, image, deploy, configure_appliances, appliance, collection, hub, test, lint, bench)
+ns = Collection(
+    demo, sensor, image, deploy, configure_appliances, appliance, collection, hub, test, lint, bench, release
+)
 # No task reads its commands' input: without a stdin thread, a run that ends while
 # stdin is closed (CI) does not fail after the command succeeded.
 ns.configure({"run": {"in_stream": False}})

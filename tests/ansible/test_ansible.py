@@ -148,6 +148,8 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "ERSPAN"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "MIRROR"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth0"}]}, "sniffing_interfaces"),
+    ({"updates_schedule": "03:00; reboot"}, "updates_schedule"),
+    ({"updates_mirror": "ftp://ftp.debian.org/debian"}, "updates_mirror"),
 ]
 
 
@@ -227,14 +229,19 @@ def test_the_sensor_loader_reads_the_proxy_the_apply_wrote(local: tuple[Path, di
     password = "pw with = and # " + secrets.token_hex(4)
     proxy = {"address": "proxy.example.net", "port": 3128, "auth": "basic", "user": "sensor", "password": password}
     outcome = apply({"proxy": proxy}, root)
-    assert sorted(c.path for c in outcome.changes) == ["/etc/nps-sensor/proxy.env", "/etc/nps-sensor/sensor.yaml"]
+    # The sensor's proxy file, and apt's (security updates go through the same proxy).
+    assert sorted(c.path for c in outcome.changes) == [
+        "/etc/apt/apt.conf.d/80nps-proxy", "/etc/nps-sensor/proxy.env", "/etc/nps-sensor/sensor.yaml"
+    ]  # fmt: skip
     assert outcome.restart_sensor and password not in json.dumps(outcome.as_dict())
     env = root / "etc/nps-sensor/proxy.env"
     assert env.stat().st_mode & 0o777 == 0o600
+    assert (root / "etc/apt/apt.conf.d/80nps-proxy").stat().st_mode & 0o777 == 0o600
     # A changed password alone is a change, reported without the password.
     again = apply({"proxy": {**proxy, "password": "other"}}, root, check=True)
-    assert [c.path for c in again.changes] == ["/etc/nps-sensor/proxy.env"]
-    assert "other" not in again.changes[0].after and "secret changed" in again.changes[0].after
+    assert [c.path for c in again.changes] == ["/etc/apt/apt.conf.d/80nps-proxy", "/etc/nps-sensor/proxy.env"]
+    for change in again.changes:
+        assert "other" not in change.after and password.replace(" ", "%20") not in change.after
     sensor_yaml = root / "etc/nps-sensor/sensor.yaml"
     text = sensor_yaml.read_text().replace("/etc/nps-sensor/proxy.env", str(env))  # the tree is not at /
     sensor_yaml.write_text(text)

@@ -18,7 +18,7 @@ from tasks.collection import role_readme, roles
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ROLES = ("appliance", "hub", "network", "proxy", "registration", "sniffing")
+ROLES = ("appliance", "hub", "network", "proxy", "registration", "sniffing", "updates")
 
 if not (BIN / "ansible-galaxy").exists():
     pytest.skip("ansible-galaxy is not installed (./bootstrap)", allow_module_level=True)

@@ -331,6 +331,8 @@ def latest_config(db: Session) -> ConfigVersion | None:
 
 
 def create_app(hub: Hub) -> FastAPI:
+    from nps_hub import updates  # its routes use this module's dependencies
+
     smtp = events.Smtp.from_env()
 
     def sweep_once() -> None:
@@ -652,6 +654,7 @@ def create_app(hub: Hub) -> FastAPI:
         sensor.state = state if isinstance(state, str) else ""
         sensor.status = _small(body.status)
         sensor.config_version = body.config_version
+        updates.note_version(sensor, body.status)
         events.from_heartbeat(db, sensor, body.status)
         cmds = lifecycle.pending(db, sensor)
         latest = latest_config(db)
@@ -663,7 +666,7 @@ def create_app(hub: Hub) -> FastAPI:
         return {
             "deregistered": sensor.deregistered is not None,
             "sensing": sensor.want_sensing,
-            "commands": [{"id": c.id, "action": c.action} for c in cmds],
+            "commands": [updates.for_agent(hub.settings.data_dir, c) for c in cmds],
             "config": config,
             "heartbeat_interval": hub.settings.heartbeat_interval,
         }
@@ -732,6 +735,8 @@ def create_app(hub: Hub) -> FastAPI:
         return await run_in_threadpool(work)
 
     from nps_hub.web import add_ui
+
+    app.include_router(updates.router)
 
     add_ui(app, hub)
     return app

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from nps_hub import configuration, events, ingest, lifecycle, ratelimit, security
+from nps_hub import configuration, events, ingest, lifecycle, ratelimit, security, updates
 from nps_hub.api import (
     COOKIE,
     Hub,
@@ -161,6 +161,9 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
                 d["actions"] = []
             else:
                 d["actions"] = [(a, ACTION_LABELS[a]) for a in lifecycle.ACTIONS]
+                offered = updates.offer(hub.settings.data_dir, d["version"])
+                if offered:  # the update quick action, to the newest bundle newer than what runs
+                    d["actions"].append((f"{updates.ACTION}:{offered.id}", f"Update to {offered.version}"))
             rows.append(d)
         return page(request, "sensors.html", "Sensors", ctx, status, nav="sensors", sensors=rows, **more)
 
@@ -206,14 +209,17 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             if s is None:
                 return sensors_page(request, db, ctx, 404, error=f"no sensor {sensor_id}")
             name = str(form.get("action", ""))
+            label = ACTION_LABELS.get(name, name)
             try:
-                lifecycle.queue(db, s, name, ctx["user"].name, offline)
+                if name.startswith(f"{updates.ACTION}:"):
+                    label = updates.queue_action(db, s, name, ctx["user"].name, offline, hub.settings.data_dir)
+                else:
+                    lifecycle.queue(db, s, name, ctx["user"].name, offline)
             except lifecycle.Refused as e:
                 return sensors_page(request, db, ctx, 409, error=str(e))
             if name == "delete_assets":
                 ingest.delete_assets_of(db, s.id)
                 db.commit()
-            label = ACTION_LABELS.get(name, name)
             return sensors_page(request, db, ctx, notice=f"{label}: sent to {s.name} with its next heartbeat")
 
     @app.get("/sensors/{sensor_id}", include_in_schema=False)

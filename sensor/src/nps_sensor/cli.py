@@ -72,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    _update_parser(ap_sub)
     c = sub.add_parser(
         "console",
         help="the appliance's own screen: personalize, network, proxy, status, shutdown",
@@ -104,6 +105,12 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument("--address", "-a", metavar="HOST:PORT", help="status endpoint (default 127.0.0.1:8470)")
         s.add_argument("--json", action="store_true", help="the status as JSON")
     return p
+
+
+def _update_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nps_sensor.appliance import update_cli
+
+    update_cli.add_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +180,10 @@ def _appliance(args: argparse.Namespace) -> int:
 
     if args.action == "apply":
         return _apply(args)
+    if args.action == "update":
+        from nps_sensor.appliance import update_cli
+
+        return update_cli.run(args)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.action == "register":
