@@ -51,8 +51,10 @@ def _clang() -> str:
     pytest.skip("clang is not installed (Debian: apt-get install clang-14 libclang-rt-14-dev); libFuzzer needs it")
 
 
-def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, **kw)  # type: ignore[call-overload]
+def _run(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env, cwd=cwd)
 
 
 def test_the_seed_corpus_is_what_the_builders_make() -> None:

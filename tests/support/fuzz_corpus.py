@@ -125,7 +125,7 @@ def _ring_block(frames: list[bytes]) -> bytes:
 
 
 def name(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()  # noqa: S324 - a file name, as libFuzzer names its inputs
+    return hashlib.sha1(data).hexdigest()  # a file name, as libFuzzer names its inputs
 
 
 def write(directory: Path = CORPUS) -> None:
