@@ -185,10 +185,12 @@ class Sensor:
             f"  status: 127.0.0.1:{self.port}\n" + extra
         )
 
-    def start(self) -> None:
+    def start(self, cpus: str | None = None) -> None:
+        """`cpus`: the CPUs the sensor's processes may run on (taskset's list)."""
         self.log = (self.workdir / "sensor.log").open("a")
+        pin = ["taskset", "-c", cpus] if cpus else []
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.lab.sensor, str(BIN), "run", "--config", str(self.config)],
+            ["ip", "netns", "exec", self.lab.sensor, *pin, str(BIN), "run", "--config", str(self.config)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             text=True,

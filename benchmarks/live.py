@@ -1,40 +1,55 @@
-"""`inv bench --live`: the sensing service under tcpreplay, at increasing rates.
+"""`inv bench --live`: the sensing service at the sender's limit, and at its own.
 
-The benchmark capture is replayed into a veth pair (in namespaces of its own) at a
-rising packet rate, then at full speed, into `nps-sensor run` with one and with two
-capture workers, for plain and ERSPAN II traffic. For each step the kernel's own
-counters say how many packets the sensor received and how many it dropped. The
-result: the highest rate with no drop, and the drop rate at full speed.
+trafgen (netsniff-ng) sends frames of the benchmark capture, preloaded from a trafgen
+configuration (the capture's first FRAMES frames, over and over), into a veth pair from
+one core; `nps-sensor run` with one capture worker listens on the other end, pinned to
+the other core. Rising rates come from a token bucket (tc tbf) on the sending port,
+then the bucket goes and trafgen sends at its top speed. For each step the kernel's
+counters say what the sensor received and dropped, and /proc says how much of its core
+the worker used: the figure that shows the headroom when the sender is the limit.
+
+A veth pair copies each frame into the sensor's ring on the sender's CPU, so without
+more the sender is the limit. With RPS on the sniffing interface pointing at the
+worker's core, the kernel's receive work moves onto that core, and the sensor is the
+limit; the table shows that core's time in softirq beside the worker's own.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import os
+import struct
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.lab import Lab, Sensor
+from benchmarks.lab import Lab, Sensor, sh
 from benchmarks.offline import OUT, _capture
 
-RATES = (100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 800_000)
-STEP = 300_000  # packets sent per rate step
+RATES = (100_000, 200_000, 300_000, 400_000, 500_000, 600_000)
+SECONDS = 4.0  # measured per rate step
+SETTLE = 1.5  # seconds for a new rate to take hold (and the counters to follow)
+FRAMES = 20_000  # frames trafgen holds: 28 ms of traffic at 700,000 packets/s, more than the copy window
+SENDER_CPU, WORKER_CPU = 0, 1
+QUEUE = 32768  # bytes the token bucket holds back, well under a socket's default send buffer
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Step:
     wrap: str
-    workers: int
-    asked: str  # the rate asked of tcpreplay, or "top speed"
-    sent_pps: float
-    sent: int
+    rps: bool
+    asked: str  # the token bucket's rate, or "top speed"
+    sent_pps: float  # what reached the sensor's interface, per second
     received: int
     dropped: int
+    worker_cpu: float  # the worker's share of its core (user and system time)
+    softirq: float  # the share of the worker's core spent in softirq (receive work under RPS)
 
     @property
     def drop_percent(self) -> float:
@@ -42,26 +57,116 @@ class Step:
         return self.dropped / total * 100 if total else 0.0
 
 
-def _replay(lab: Lab, capture: Path, rate: int | None) -> tuple[int, float]:
-    speed = ["--topspeed"] if rate is None else [f"--pps={rate}"]
-    # -K: the packets are loaded into memory first, so tcpreplay sends as fast as it can.
-    cmd = [
-        "ip",
-        "netns",
-        "exec",
-        lab.mirror,
-        "tcpreplay",
-        "-K",
-        *speed,
-        f"--limit={STEP}",
-        "-i",
-        lab.ports[0],
-        str(capture),
-    ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    sent = re.search(r"Actual: (\d+) packets", out)
-    pps = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", out)
-    return (int(sent.group(1)) if sent else 0), (float(pps.group(1)) if pps else 0.0)
+def trafgen_config(capture: Path, frames: int = FRAMES) -> tuple[Path, float]:
+    """The first `frames` frames of a classic pcap as a trafgen configuration (built once);
+    with their mean size in bytes."""
+    cfg = capture.with_suffix(f".{frames}.trafgen")
+    sizes: list[int] = []
+    lines: list[str] = []
+    with capture.open("rb") as f:
+        f.read(24)
+        for _ in range(frames):
+            head = f.read(16)
+            if len(head) < 16:
+                break
+            incl = struct.unpack("<4I", head)[2]
+            data = f.read(incl)
+            sizes.append(len(data))
+            lines.append("{" + ",".join(f"0x{b:02x}" for b in data) + "}")
+    if not cfg.exists():
+        tmp = cfg.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(cfg)
+    return cfg, sum(sizes) / len(sizes)
+
+
+def _rx(lab: Lab) -> tuple[int, float]:
+    """Packets the sniffing interface has taken in, and when."""
+    out = sh("ip", "-n", lab.sensor, "-s", "-j", "link", "show", lab.sniff[0])
+    return int(json.loads(out)[0]["stats64"]["rx"]["packets"]), time.monotonic()
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def _softirq_ticks(cpu: int) -> int:
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                return int(line.split()[7])
+    return 0
+
+
+def _workers(sensor: Sensor) -> list[int]:
+    assert sensor.proc is not None
+    pid = sensor.proc.pid
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def _shape(lab: Lab, pps: int | None, mean: float) -> None:
+    """A token bucket of `pps` mean-sized frames a second on the sending port (none: top
+    speed). Its queue is kept shorter than the sending socket's buffer, so that a full
+    queue drops (which trafgen takes in its stride) before the socket's memory runs out
+    (which ends trafgen: "Flushing TX_RING failed")."""
+    port = lab.ports[0]
+    subprocess.run(["tc", "-n", lab.mirror, "qdisc", "del", "dev", port, "root"], capture_output=True, check=False)
+    if pps is not None:
+        rate = int(pps * mean)  # bytes/s
+        sh("tc", "-n", lab.mirror, "qdisc", "add", "dev", port, "root", "tbf", "rate", f"{rate * 8}bit",
+           "burst", str(max(rate // 250, 65536)), "limit", str(QUEUE))  # fmt: skip
+
+
+class Sender:
+    """trafgen on SENDER_CPU, sending the configuration round and round until stopped;
+    through the qdisc layer (-q), so that the token bucket paces it. Through its TX ring,
+    or with `ring` false one sendto(2) a frame (-t 0): with RPS the frames wait in the
+    worker core's backlog charged to trafgen's socket, and the ring's non-blocking flush
+    then fails with EAGAIN, which ends trafgen; sendto blocks instead (about 340,000
+    frames/s of ERSPAN II here, against 400,000-450,000 through the ring)."""
+
+    def __init__(self, lab: Lab, cfg: Path, ring: bool = True) -> None:
+        cmd = ["ip", "netns", "exec", lab.mirror, "taskset", "-c", str(SENDER_CPU), "trafgen", "-i", str(cfg)]
+        slow = [] if ring else ["-t", "0"]
+        self.proc = subprocess.Popen(
+            [*cmd, "-o", lab.ports[0], "-P", "1", "-q", *slow, "--no-sock-mem", "--notouch-irq"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            text=True,
+        )
+        lab.processes.append(self.proc)
+        deadline = time.monotonic() + 300  # trafgen compiles its configuration first
+        first = _rx(lab)[0]
+        while _rx(lab)[0] == first:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"trafgen did not start sending: {self._error()}")
+            time.sleep(0.2)
+
+    def _error(self) -> str:
+        if self.proc.poll() is None:
+            return "still compiling its configuration"
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().strip()[-300:]
+
+    def alive(self) -> bool:
+        """Still sending: with RPS trafgen sometimes ends on a send error ("Flushing
+        TX_RING failed: Resource temporarily unavailable"), and the step is measured again."""
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 2)
+            self.proc.wait(30)
 
 
 def _counters(sensor: Sensor) -> tuple[int, int]:
@@ -69,66 +174,122 @@ def _counters(sensor: Sensor) -> tuple[int, int]:
     return sum(i["received"] for i in interfaces), sum(i["dropped"] for i in interfaces)
 
 
-def measure(wrap: str, workers: int, capture: Path) -> list[Step]:
+def _step(lab: Lab, sensor: Sensor, wrap: str, rps: bool, asked: str) -> Step:
+    """One rate, held: SETTLE seconds to reach it, then SECONDS measured. The workers
+    push their kernel counters once a second, so both ends of the window lag alike."""
+    workers = _workers(sensor)
+    time.sleep(SETTLE)
+    before, rx0 = _counters(sensor), _rx(lab)
+    cpu0, irq0 = _cpu_ticks(workers), _softirq_ticks(WORKER_CPU)
+    time.sleep(SECONDS)
+    after, rx1 = _counters(sensor), _rx(lab)
+    cpu1, irq1 = _cpu_ticks(workers), _softirq_ticks(WORKER_CPU)
+    seconds = rx1[1] - rx0[1]
+    return Step(
+        wrap,
+        rps,
+        asked,
+        (rx1[0] - rx0[0]) / seconds,
+        after[0] - before[0],
+        after[1] - before[1],
+        (cpu1 - cpu0) / TICKS / seconds,
+        (irq1 - irq0) / TICKS / seconds,
+    )
+
+
+def measure(wrap: str, rps: bool, capture: Path) -> tuple[list[Step], dict[str, float]]:
+    """Rising rates, then top speed, into one sensor worker; with the capacity the
+    sensor's calibration found at start."""
+    cfg, mean = trafgen_config(capture)
     steps = []
     lab = Lab(1)
     try:
+        if rps:
+            mask = f"{1 << WORKER_CPU:x}"
+            sh("ip", "netns", "exec", lab.sensor, "sh", "-c",
+               f"echo {mask} > /sys/class/net/{lab.sniff[0]}/queues/rx-0/rps_cpus")  # fmt: skip
         with tempfile.TemporaryDirectory() as work:
-            sensor = Sensor(lab, Path(work), workers=workers)
-            sensor.start()
+            sensor = Sensor(lab, Path(work), workers=1)
+            sensor.start(cpus=str(WORKER_CPU))
             try:
-                for rate in (*RATES, None):
-                    before = _counters(sensor)
-                    sent, pps = _replay(lab, capture, rate)
-                    sensor.wait_settled()
-                    after = _counters(sensor)
-                    asked = "top speed" if rate is None else f"{rate:,}"
-                    steps.append(Step(wrap, workers, asked, pps, sent, after[0] - before[0], after[1] - before[1]))
+                _shape(lab, RATES[0], mean)
+                sender = Sender(lab, cfg, ring=not rps)
+                try:
+                    for rate in (*RATES, None):
+                        _shape(lab, rate, mean)
+                        asked = "top speed" if rate is None else f"{rate:,}"
+                        step = _step(lab, sensor, wrap, rps, asked)
+                        if not sender.alive():  # once more, with a new trafgen
+                            sender = Sender(lab, cfg, ring=not rps)
+                            step = _step(lab, sensor, wrap, rps, asked)
+                        if sender.alive():
+                            steps.append(step)
+                        else:
+                            sender = Sender(lab, cfg, ring=not rps)
+                finally:
+                    sender.stop()
+                capacity: dict[str, float] = sensor.status().get("capacity", {})
             finally:
                 sensor.stop()
     finally:
         lab.close()
-    return steps
+    return steps, capacity
 
 
 def main(packets: int = 1_000_000) -> int:
     console = Console(width=150)
     steps: list[Step] = []
+    capacity: dict[str, float] = {}
     for wrap in ("plain", "erspan2"):
         capture = _capture(packets, wrap)
-        for workers in (1, 2):
-            with console.status(f"{wrap}, {workers} worker(s): replaying at rising rates ..."):
-                steps.extend(measure(wrap, workers, capture))
-    table = Table(title="Live capture: tcpreplay into a veth pair", title_justify="left")
-    for col in ("traffic", "workers", "asked pkt/s", "sent pkt/s", "sent", "received", "dropped", "drop %"):
-        table.add_column(col, justify="left" if col in ("traffic", "asked pkt/s") else "right")
+        for rps in (False, True):
+            with console.status(f"{wrap}{', RPS' if rps else ''}: trafgen at rising rates ..."):
+                mine, capacity = measure(wrap, rps, capture)
+            steps.extend(mine)
+    _print(console, steps, capacity)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "live.json").write_text(json.dumps({"steps": [asdict(s) for s in steps], "capacity": capacity}, indent=1))
+    return 0
+
+
+def _print(console: Console, steps: list[Step], capacity: dict[str, float]) -> None:
+    title = f"Live capture: trafgen (CPU {SENDER_CPU}) into a veth pair, one sensor worker (CPU {WORKER_CPU})"
+    table = Table(title=title, title_justify="left")
+    cols = ("traffic", "RPS", "asked pkt/s", "sent pkt/s", "received", "dropped", "drop %", "worker CPU", "softirq")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("traffic", "RPS", "asked pkt/s") else "right")
     for s in steps:
         table.add_row(
             s.wrap,
-            str(s.workers),
+            "yes" if s.rps else "no",
             s.asked,
             f"{s.sent_pps:,.0f}",
-            f"{s.sent:,}",
             f"{s.received:,}",
             f"{s.dropped:,}",
             f"{s.drop_percent:.2f}",
+            f"{s.worker_cpu:.0%}",
+            f"{s.softirq:.0%}",
         )
     console.print(table)
     summary = Table(title="Summary", title_justify="left")
-    for col in ("traffic", "workers", "highest rate with no drop (pkt/s sent)", "drop % at top speed"):
+    for col in ("traffic", "RPS", "highest rate with no drop (pkt/s)", "worker CPU there", "at top speed"):
         summary.add_column(col)
     for wrap in ("plain", "erspan2"):
-        for workers in (1, 2):
-            mine = [s for s in steps if s.wrap == wrap and s.workers == workers]
-            clean = [s.sent_pps for s in mine if s.dropped == 0 and s.received]
+        for rps in (False, True):
+            mine = [s for s in steps if s.wrap == wrap and s.rps == rps]
+            clean = [s for s in mine if s.dropped == 0 and s.received]
+            best = max(clean, key=lambda s: s.sent_pps) if clean else None
             top = mine[-1] if mine else None
             summary.add_row(
                 wrap,
-                str(workers),
-                f"{max(clean):,.0f}" if clean else "-",
-                f"{top.drop_percent:.2f} at {top.sent_pps:,.0f} pkt/s" if top else "-",
+                "yes" if rps else "no",
+                f"{best.sent_pps:,.0f}" if best else "-",
+                f"{best.worker_cpu:.0%}" if best else "-",
+                f"{top.drop_percent:.2f} % dropped at {top.sent_pps:,.0f} pkt/s" if top else "-",
             )
     console.print(summary)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "live.json").write_text(json.dumps([asdict(s) for s in steps], indent=1))
-    return 0
+    if capacity:
+        console.print(
+            f"calibration at start: {capacity.get('pps_per_core', 0):,.0f} packets/s per core "
+            f"({capacity.get('mbps', 0):,.0f} Mbit/s with {capacity.get('workers', 0)} worker)"
+        )

@@ -1,13 +1,18 @@
 """`inv bench`: the sensor and its peers on the same generated captures, side by side.
 
-Each tool runs as its own process under GNU time, so wall time, CPU seconds and peak
-memory are measured the same way for all of them; throughput is packets (and wire
-bits) of the capture divided by wall time. Peers run with the options that make them
-do their nearest equivalent of the sensor's job on one core.
+Each tool runs as its own process under GNU time, pinned to one core (taskset), so
+wall time, CPU seconds and peak memory are measured the same way for all of them;
+throughput is packets (and wire bits) of the capture divided by the CPU time of the
+whole process (user and system, start-up and output included), which other work on
+the machine does not inflate as it does wall time. Peers run with the options that
+make them do their nearest equivalent of the sensor's job on one core. The sensor
+also says where its CPU time went (nps_sensor.phases): start-up, fingerprint data,
+the packet loop, discovery's dissectors, report building and the JSON output.
 """
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
@@ -23,6 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+import nps_sensor
 from nps_sensor.capture import open_capture
 from nps_sensor.synth.traffic import write_capture
 
@@ -31,6 +37,8 @@ WRAPS = ("plain", "vlan", "erspan2")
 SEED = 1
 TIME = "/usr/bin/time"
 TIMEOUT = 900  # seconds per tool and capture
+CORE = "1"  # every tool runs on this one core
+PHASES = ("startup", "fingerprint data", "packets", "dissectors", "reports", "output", "other")
 # Control socket paths for softflowd; see _stuck_in_accept for why there are several.
 SOFTFLOWD_CTL = ("/tmp/nps-sf.ctl", "/tmp/s.ctl", "/tmp/nps-bench-softflowd.ctl", "/tmp/sf-1.ctl")
 NFSTREAM = (
@@ -53,14 +61,16 @@ class Run:
     peak_mb: float
     ok: bool
     note: str = ""
+    phases: dict[str, float] | None = None  # the sensor's CPU seconds by phase
 
     @property
     def pps(self) -> float:
-        return self.packets / self.wall if self.wall > 0 else 0.0
+        """Packets per CPU second of the whole process."""
+        return self.packets / self.cpu if self.cpu > 0 else 0.0
 
     @property
     def mbps(self) -> float:
-        return self.wire_bytes * 8 / self.wall / 1e6 if self.wall > 0 else 0.0
+        return self.wire_bytes * 8 / self.cpu / 1e6 if self.cpu > 0 else 0.0
 
 
 def _capture(packets: int, wrap: str) -> Path:
@@ -87,7 +97,9 @@ ENGINE_ONLY = "nps-sensor engine only"
 def _commands(capture: Path, scratch: Path) -> dict[str, list[str] | None]:
     bindir = Path(sys.executable).parent
     have = shutil.which
-    sensor = [str(bindir / "nps-sensor"), "analyze", str(capture), "-f", "json"]
+    # NPS_PHASES: the sensor writes where its CPU time went (nps_sensor.phases).
+    sensor = ["env", f"NPS_PHASES={scratch / 'phases.json'}", str(bindir / "nps-sensor"), "analyze", str(capture)]
+    sensor += ["-f", "json"]
     (scratch / "engine-only.yaml").write_text("discovery:\n  enabled: false\n")
     return {
         "nps-sensor": [*sensor, "-o", str(scratch / "s.json")],
@@ -131,7 +143,7 @@ def _measure(tool: str, argv: list[str], capture: Path, packets: int, wire: int)
         with tempfile.NamedTemporaryFile("r", suffix=".time") as t, tempfile.TemporaryFile("w+") as err:
             start = time.perf_counter()
             proc = subprocess.Popen(
-                [TIME, "-f", "%e %U %S %M", "-o", t.name, *argv],
+                [TIME, "-f", "%e %U %S %M", "-o", t.name, "taskset", "-c", CORE, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -193,6 +205,9 @@ def _stuck_in_accept(time_pid: int) -> bool:
 
 def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
     console = Console(width=150)
+    # Byte-compiled, as pip installs it: start-up is measured without compiling the sources
+    # (an editable install under PYTHONDONTWRITEBYTECODE would compile them on every run).
+    compileall.compile_dir(str(Path(nps_sensor.__file__).parent), quiet=1)
     if not Path(TIME).exists():
         console.print(f"bench: {TIME} is missing (Debian package `time`); run ./bootstrap")
         return 2
@@ -210,9 +225,9 @@ def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
                 with console.status(f"{tool} on {capture.name} ..."):
                     run = _measure(tool, argv, capture, count, wire)
                 if tool.startswith("nps-sensor") and run.ok:
-                    out = scratch / ("s.json" if tool == "nps-sensor" else "e.json")
-                    stats = json.loads(out.read_text())["stats"]
-                    run.note = f"packet loop: {stats['packets_per_second']:,} pkt/s"
+                    run.phases = json.loads((scratch / "phases.json").read_text())
+                    loop = run.phases["packets"] + run.phases.get("dissectors", 0)
+                    run.note = f"packet loop: {count / loop:,.0f} pkt/CPU-s" if loop else ""
                 runs.append(run)
     _print(console, runs)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -221,8 +236,9 @@ def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
 
 
 def _print(console: Console, runs: list[Run]) -> None:
-    table = Table(title="Offline throughput, one core (sensor = 1.00)", title_justify="left")
-    for col in ("capture", "tool", "packets/s", "Mbit/s", "CPU s", "peak MB", "× sensor speed", "note"):
+    title = f"Offline throughput, one core (CPU {CORE}), CPU time of the whole process (sensor = 1.00)"
+    table = Table(title=title, title_justify="left")
+    for col in ("capture", "tool", "packets/CPU-s", "Mbit/CPU-s", "CPU s", "wall s", "peak MB", "× sensor", "note"):
         table.add_column(col, justify="left" if col in ("capture", "tool", "note") else "right")
     sensor = {r.capture: r for r in runs if r.tool == "nps-sensor"}
     for r in runs:
@@ -234,18 +250,48 @@ def _print(console: Console, runs: list[Run]) -> None:
             f"{r.pps:,.0f}" if r.ok else "-",
             f"{r.mbps:,.0f}" if r.ok else "-",
             f"{r.cpu:.2f}",
+            f"{r.wall:.2f}",
             f"{r.peak_mb:.0f}",
             ratio,
             r.note,
         )
     console.print(table)
-    engine = {r.capture: r for r in runs if r.tool == ENGINE_ONLY and r.ok}
-    for capture, full in sensor.items():
-        alone = engine.get(capture)
-        if alone and full.ok and alone.pps:
-            console.print(
-                f"{capture}: the full pipeline (engine and discovery) runs at {full.pps / alone.pps:.0%} "
-                f"of the engine-only throughput ({full.pps:,.0f} vs {alone.pps:,.0f} packets/s)"
-            )
-    cpus = os.cpu_count()
-    console.print(f"{cpus} CPUs; wall time includes each tool's start-up; results in {OUT / 'results.json'}")
+    _print_phases(console, [r for r in runs if r.tool.startswith("nps-sensor") and r.phases])
+    _print_targets(console, runs)
+    load = os.getloadavg()[0]
+    console.print(f"{os.cpu_count()} CPUs, load {load:.1f}; results in {OUT / 'results.json'}")
+
+
+def _print_phases(console: Console, runs: list[Run]) -> None:
+    """Item by item, where the sensor's CPU seconds went (nps_sensor.phases)."""
+    table = Table(title="Where the sensor's CPU time goes (seconds)", title_justify="left")
+    for col in ("capture", "run", *PHASES, "total"):
+        table.add_column(col, justify="left" if col in ("capture", "run") else "right")
+    for r in runs:
+        spent = r.phases or {}
+        run = "engine only" if r.tool == ENGINE_ONLY else "with discovery"
+        cells = [f"{spent.get(name, 0.0):.3f}" for name in (*PHASES, "total")]
+        table.add_row(r.capture, run, *cells)
+    console.print(table)
+
+
+def _print_targets(console: Console, runs: list[Run]) -> None:
+    """The packet core's targets (issue 20), met or not, on this run's figures."""
+    by = {(r.capture.split("-")[1], r.tool): r for r in runs if r.ok}
+    sensor_runs = [r for r in runs if r.tool == "nps-sensor" and r.ok]
+    checks: list[tuple[str, float, float]] = []  # (what, ours, the bar)
+    plain, soft = by.get(("plain", "nps-sensor")), by.get(("plain", "softflowd"))
+    if plain and soft:
+        checks.append(("plain: as fast as softflowd (pkt/CPU-s)", plain.pps, soft.pps))
+    erspan = by.get(("erspan2", "nps-sensor"))
+    if erspan:
+        checks.append(("ERSPAN II: 1,500,000 pkt/CPU-s", erspan.pps, 1_500_000))
+    for r in sensor_runs:
+        nf = by.get((r.capture.split("-")[1], "nfstream"))
+        if nf:
+            checks.append((f"{r.capture}: 5x nfstream", r.pps, 5 * nf.pps))
+    if sensor_runs:
+        peak = max(r.peak_mb for r in sensor_runs)
+        checks.append(("peak memory under 150 MB (lower is better)", 150, peak))
+    for what, ours, bar in checks:
+        console.print(f"{'met    ' if ours >= bar else 'MISSED '} {what}: {ours:,.0f} against {bar:,.0f}")

@@ -16,7 +16,7 @@ from .settings import ROOT
     auto_shortflags=False,
     help={
         "packets": "packets in the benchmark capture (default 1,000,000)",
-        "live": "the live service instead: tcpreplay into a veth pair at rising rates (needs root)",
+        "live": "the live service instead: trafgen into a veth pair at rising rates, with and without RPS (needs root)",
         "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, SQLite and PostgreSQL",
         "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
     },
