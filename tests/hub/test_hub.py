@@ -257,7 +257,7 @@ def test_ingest_is_idempotent_by_report_id(hub: HubProcess, tmp_path: Path) -> N
     bad = http.post("/api/v1/agent/reports", content=b"\x1f\x8b broken", headers=headers)
     assert bad.status_code == 400 and "not a readable report" in bad.json()["detail"]
     bad = http.post("/api/v1/agent/reports", content=b"{}", headers={"X-Report-Id": "x"})
-    assert bad.status_code == 400 and "'assets'" in bad.json()["detail"]
+    assert bad.status_code == 400 and bad.json()["detail"] == "assets: required (and 1 more)"
 
 
 def test_the_same_device_seen_by_two_sensors_is_one_asset(hub: HubProcess, tmp_path: Path) -> None:
@@ -330,8 +330,8 @@ def test_the_same_device_seen_by_two_sensors_is_one_asset(hub: HubProcess, tmp_p
     assert traffic["services"][0]["role"] == "server" and traffic["services"][0]["service"] == "tcp/443"
     assert traffic["services"][0]["name"] == "https" and traffic["families"][0]["family"] == "web"
     # A dual-stack host: every address the sensor saw it use is the asset's, and its IPv6
-    # traffic is its traffic (a junk entry in the list is left out).
-    dual = asset("10.0.0.40", "00:11:22:33:44:66", ips=[{"ip": "10.0.0.40"}, {"ip": "fd00::40"}, {"ip": "x"}])
+    # traffic is its traffic (an entry that only looks like an address is left out).
+    dual = asset("10.0.0.40", "00:11:22:33:44:66", ips=[{"ip": "10.0.0.40"}, {"ip": "fd00::40"}, {"ip": "10.0.0"}])
     v6_flow = {"client": "fd00::40", "server": "fd00::9", "port": 22, "proto": "tcp", "client_bytes": 7}
     send("a", [dual], [{**v6_flow, "server_bytes": 3}])
     host = next(a for a in api.get("/api/v1/assets", params={"network": "Plant"})["assets"] if a["ip"] == "10.0.0.40")
@@ -587,7 +587,7 @@ def test_hub_cli_errors_are_one_line(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert out.returncode == 2 and "too short" in out.stderr
+    assert out.returncode == 2 and out.stderr == "nps-hub: password: at least 8 characters (and at most 1,024)\n"
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ Kinds, as the product names them: `Not Connected` (no heartbeat for the configur
 time), `Asset Reporting Stopped` (sensing, connected, but no report for the configured
 time), `Reboot Required` and `Driver Change Required` (the sensor says so in its
 heartbeat: a pending reboot; a sniffing NIC whose driver is not supported, such as the
-emulated e1000 instead of VMXNET3). An event is open while its condition lasts; it keeps
+emulated e1000 instead of VMXNET3), `Reports Quarantined` (the hub refused reports of
+this sensor for their content; the uplink moved them aside and went on with the next
+ones). An event is open while its condition lasts; it keeps
 when it began, when it was last seen and how many times. Each new event is mailed once
 to the configuration's recipients over SMTP.
 """
@@ -27,13 +29,15 @@ from nps_hub import lifecycle
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
 from nps_hub.models import ConfigVersion, Event, Sensor, now
+from nps_hub.schema import Status
 
 log = logging.getLogger("nps-hub")
 NOT_CONNECTED = "Not Connected"
 REPORTING_STOPPED = "Asset Reporting Stopped"
 REBOOT_REQUIRED = "Reboot Required"
 DRIVER_CHANGE = "Driver Change Required"
-KINDS = (NOT_CONNECTED, REPORTING_STOPPED, REBOOT_REQUIRED, DRIVER_CHANGE)
+QUARANTINED = "Reports Quarantined"
+KINDS = (NOT_CONNECTED, REPORTING_STOPPED, REBOOT_REQUIRED, DRIVER_CHANGE, QUARANTINED)
 
 
 def observe(
@@ -53,16 +57,18 @@ def observe(
         ev.last = at
 
 
-def from_heartbeat(db: Session, sensor: Sensor, status: dict[str, Any]) -> None:
-    observe(db, sensor, REBOOT_REQUIRED, status.get("reboot_required") is True, "the sensor's system asks for a reboot")
-    bad = [
-        f"{i.get('name')} ({i.get('driver')})"
-        for i in status.get("interfaces") or []
-        if isinstance(i, dict) and i.get("driver_supported") is False
-    ]
+def from_heartbeat(db: Session, sensor: Sensor, status: Status) -> None:
+    observe(db, sensor, REBOOT_REQUIRED, status.reboot_required is True, "the sensor's system asks for a reboot")
+    bad = [f"{i.name} ({i.driver})" for i in status.interfaces if i.driver_supported is False]
     observe(
         db, sensor, DRIVER_CHANGE, bool(bad),
         "unsupported sniffing NIC driver: " + ", ".join(bad) + " (give the VM a VMXNET3 or Hyper-V synthetic NIC)",
+    )  # fmt: skip
+    q = status.uplink.quarantine if status.uplink else None
+    observe(
+        db, sensor, QUARANTINED, bool(q and q.reports),
+        f"{q.reports} report(s) the hub refused are set aside on the sensor ({q.bytes:,} bytes"
+        f"{f', {q.dropped} dropped for room' if q.dropped else ''}); the last one: {q.last_reason}" if q else "",
     )  # fmt: skip
     observe(db, sensor, NOT_CONNECTED, False)
 
