@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from nps_hub import __version__, config_store, configuration, events, ingest, lifecycle, ratelimit, report
 from nps_hub.context import DB, AnySensor, HubDep, PathId, SensorDep, address, limited
@@ -95,12 +96,16 @@ def ack(command_id: PathId, body: Ack, sensor: SensorDep, db: DB) -> dict[str, A
 async def upload(
     request: Request,
     sensor: SensorDep,
+    db: DB,
     hub: HubDep,
     x_report_id: Annotated[str, Header(description="the report's id: the same report is stored once")],
     content_encoding: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     if not REPORT_ID.match(x_report_id):
         raise HTTPException(400, "X-Report-Id: 1 to 128 letters, digits and . _ : -")
+    # The request's session goes back now: a report may wait for an ingest thread, and
+    # waiting requests holding the pool's connections would starve the threads that merge.
+    await run_in_threadpool(db.close)
     body = await read_body(request.stream())
 
     def work() -> dict[str, Any]:
@@ -108,8 +113,8 @@ async def upload(
             parsed = report.read(body, content_encoding or "identity")
         except report.Refused as e:
             raise HTTPException(e.status, str(e)) from None
-        with hub.sessions() as db:
-            excluded = config_store.excluded_hostnames(db)
+        with hub.sessions() as session:
+            excluded = config_store.excluded_hostnames(session)
         done = ingest.ingest(hub.engine, sensor, x_report_id, parsed, len(body), excluded)
         return {"id": x_report_id, "stored": True, "duplicate": done.duplicate, "assets": done.assets,
                 "flows": done.flows}  # fmt: skip

@@ -25,12 +25,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nps_hub import merge
+from nps_hub.bulk import Bulk
 from nps_hub.merge import chunks
-from nps_hub.models import Asset, Flow, Report, Sensor, Sighting, now
+from nps_hub.models import Flow, Report, Sensor, Sighting, now
 from nps_hub.report import Flow as ReportedFlow
 from nps_hub.report import Report as Reported
 
@@ -38,9 +39,6 @@ FLOWS = cast(Table, Flow.__table__)
 REPORTS = cast(Table, Report.__table__)
 SENSORS = cast(Table, Sensor.__table__)
 SIGHTINGS = cast(Table, Sighting.__table__)
-FLOW_COLUMNS = ("sensor_id", "report_id", "network", "client", "server", "port", "proto", "client_bytes",
-                "server_bytes", "client_packets", "server_packets", "first_seen", "last_seen", "client_asset",
-                "server_asset")  # fmt: skip
 
 
 @dataclass
@@ -124,34 +122,18 @@ def _report_row(conn: Connection, sensor_id: int, report_id: str, body: Reported
 
 def add_flows(conn: Connection, sensor: Sensor, report: int, flows: list[ReportedFlow], by_ip: dict[str, int]) -> None:
     """The report's traffic records, each with the assets at its ends where the hub knows them."""
+    bulk = Bulk(conn)
     missing = sorted({e for f in flows for e in (f["client"], f["server"]) if e not in by_ip})
-    a = Asset.__table__.c
     for chunk in chunks(missing):
-        for asset_id, ip in conn.execute(select(a.id, a.ip).where(a.network == sensor.network, a.ip.in_(chunk))):
+        for asset_id, ip in bulk.ids_at(sensor.network, chunk):
             by_ip.setdefault(ip, asset_id)
-    rows = [
-        (
-            sensor.id, report, sensor.network, f["client"], f["server"], f.get("port"), f["proto"],
-            f.get("client_bytes", 0), f.get("server_bytes", 0), f.get("client_packets", 0),
-            f.get("server_packets", 0), f.get("first_seen") or "", f.get("last_seen") or "",
-            by_ip.get(f["client"]), by_ip.get(f["server"]),
-        )
+    sid, network, get = sensor.id, sensor.network, by_ip.get
+    bulk.insert_flows([
+        (sid, report, network, f["client"], f["server"], f.get("port"), f["proto"], f.get("client_bytes", 0),
+         f.get("server_bytes", 0), f.get("client_packets", 0), f.get("server_packets", 0),
+         f.get("first_seen") or "", f.get("last_seen") or "", get(f["client"]), get(f["server"]))
         for f in flows
-    ]  # fmt: skip
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        _copy(conn, rows)
-    else:
-        conn.execute(insert(FLOWS), [dict(zip(FLOW_COLUMNS, r, strict=True)) for r in rows])
-
-
-def _copy(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """PostgreSQL's COPY: a tenth of the cost of INSERTs for a report's flows."""
-    raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY flows ({', '.join(FLOW_COLUMNS)}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row(r)
+    ])  # fmt: skip
 
 
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:

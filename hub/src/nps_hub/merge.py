@@ -18,62 +18,52 @@ stands behind it.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 
-from nps_hub.models import Asset, Sighting
+from nps_hub.bulk import Bulk, dumps
+from nps_hub.models import Asset, Flow, Sighting
 from nps_hub.report import Asset as Reported
 from nps_hub.report import asset_addresses
 
 ASSETS = cast(Table, Asset.__table__)
 SIGHTINGS = cast(Table, Sighting.__table__)
-IN_CHUNK = 5_000  # values per IN (...): within SQLite's bound on parameters
+FLOWS = cast(Table, Flow.__table__)
+IN_CHUNK = 5_000  # keys per query
 CLASSES_WITH_ADDRESS = ("inventoried", "non-inventoried", "monitored")
-ROW = ("mac", "ip", "ips", "macs", "hostname", "class", "group", "first_seen", "last_seen", "raw", "packets",
-       "bytes_in", "bytes_out")  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class Known:
     """An asset row as the merge sees and changes it (its `raw` is only ever replaced)."""
 
     id: int | None
     mac: str | None
     ip: str | None
-    ips: list[str]
-    macs: list[str]
+    ips: str  # JSON lists, as stored: parsed only when they grow
+    macs: str
     hostname: str
     klass: str
     group: str
     first_seen: str
     last_seen: str
-    raw: dict[str, Any] | None = None
+    raw: Reported | None = None
     totals: list[int] = field(default_factory=lambda: [0, 0, 0])  # other sensors' counts
     mine: dict[str, Any] | None = None  # this sensor's sighting
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "mac": self.mac,
-            "ip": self.ip,
-            "ips": self.ips,
-            "macs": self.macs,
-            "hostname": self.hostname,
-            "class": self.klass,
-            "group": self.group,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "raw": self.raw or {},
-            "packets": self.totals[0] + self.count("packets"),
-            "bytes_in": self.totals[1] + self.count("bytes_in"),
-            "bytes_out": self.totals[2] + self.count("bytes_out"),
-        }
-
-    def count(self, key: str) -> int:
-        return int((self.mine or {}).get(key, 0))
+    def row(self, network: str) -> tuple[Any, ...]:
+        """In bulk.ASSET_COLUMNS' order."""
+        mine = self.mine or {}
+        return (
+            self.id, network, self.mac, self.ip, self.ips, self.macs, self.hostname, self.klass,
+            self.group, self.first_seen, self.last_seen, dumps(self.raw or {}),
+            self.totals[0] + mine.get("packets", 0), self.totals[1] + mine.get("bytes_in", 0),
+            self.totals[2] + mine.get("bytes_out", 0),
+        )  # fmt: skip
 
 
 def chunks(values: list[Any]) -> Iterator[list[Any]]:
@@ -110,9 +100,13 @@ def router_macs(assets: list[Reported]) -> set[str]:
 
 
 def valid_addresses(a: Reported) -> list[str]:
-    """The asset's addresses (report.asset_addresses), each a valid IP address."""
-    out = []
+    """The asset's addresses (report.asset_addresses): its main one, then each other one
+    that is a valid IP address."""
+    main = a.get("ip")
+    out = [main] if main else []
     for text in asset_addresses(a):
+        if text == main:
+            continue
         try:
             ipaddress.ip_address(text)
         except ValueError:
@@ -122,11 +116,11 @@ def valid_addresses(a: Reported) -> list[str]:
 
 
 class Merge:
-    """One report's assets, matched and written; `by_ip` maps addresses to assets for
-    the flows."""
+    """One report's assets, matched and written; `run` returns the addresses the
+    assets are known at (for the flows)."""
 
     def __init__(self, conn: Connection, network: str, sensor_id: int, excluded: Iterable[str]) -> None:
-        self.conn = conn
+        self.bulk = Bulk(conn)
         self.network = network
         self.sensor_id = sensor_id
         self.excluded = {h.lower() for h in excluded}
@@ -153,23 +147,17 @@ class Merge:
 
     def load(self, mine: list[Reported], shared: set[str]) -> None:
         """Every asset of the Network that one of these could match, with the other
-        sensors' counts and this sensor's sighting, in one query per IN-chunk."""
+        sensors' counts and this sensor's sighting: a query per key and chunk."""
         macs = sorted({m for a in mine if (m := (a.get("mac") or "").lower()) and m not in shared})
         ips = sorted({a.get("ip") or "" for a in mine})
         names = sorted({h for a in mine if (h := hostname(a)) and h not in self.excluded})
-        c = ASSETS.c
-        rows: dict[int, Any] = {}
-        for column, values in ((c.mac, macs), (c.ip, ips), (c.hostname, names)):
+        known: dict[int, Known] = {}
+        for column, values in (("mac", macs), ("ip", ips), ("hostname", names)):
             for chunk in chunks(values):
-                stmt = select(
-                    c.id, c.mac, c.ip, c.ips, c.macs, c.hostname, c["class"], c.group, c.first_seen, c.last_seen
-                ).where(c.network == self.network, column.in_(chunk))
-                rows.update((r.id, r) for r in self.conn.execute(stmt))
-        known = {
-            i: Known(i, r.mac, r.ip, list(r.ips or []), list(r.macs or []), r.hostname or "", r[6] or "", r.group or "",
-                     r.first_seen or "", r.last_seen or "")
-            for i, r in rows.items()
-        }  # fmt: skip
+                for r in self.bulk.assets_where(self.network, column, chunk):
+                    if r[0] not in known:
+                        known[r[0]] = Known(r[0], r[1], r[2], r[3] or "[]", r[4] or "[]", r[5] or "",
+                                            r[6] or "", r[7] or "", r[8] or "", r[9] or "")  # fmt: skip
         self.counts(known)
         for x in known.values():
             if x.mac:
@@ -180,19 +168,14 @@ class Merge:
                 self.by_ip.setdefault(x.ip, x)
 
     def counts(self, known: dict[int, Known]) -> None:
-        s = SIGHTINGS.c
-        ids = sorted(known)
-        for chunk in chunks(ids):
-            stmt = select(s.asset_id, s.sensor_id, s.first_seen, s.last_seen, s.packets, s.bytes_in, s.bytes_out).where(
-                s.asset_id.in_(chunk)
-            )
-            for r in self.conn.execute(stmt):
-                x = known[r.asset_id]
-                if r.sensor_id == self.sensor_id:
-                    x.mine = {"first_seen": r.first_seen, "last_seen": r.last_seen, "packets": r.packets,
-                              "bytes_in": r.bytes_in, "bytes_out": r.bytes_out}  # fmt: skip
+        for chunk in chunks(sorted(known)):
+            for asset_id, sensor_id, first, last, packets, bytes_in, bytes_out in self.bulk.sightings_of(chunk):
+                x = known[asset_id]
+                if sensor_id == self.sensor_id:
+                    x.mine = {"first_seen": first, "last_seen": last, "packets": packets, "bytes_in": bytes_in,
+                              "bytes_out": bytes_out}  # fmt: skip
                 else:
-                    x.totals = [x.totals[0] + r.packets, x.totals[1] + r.bytes_in, x.totals[2] + r.bytes_out]
+                    x.totals = [x.totals[0] + packets, x.totals[1] + bytes_in, x.totals[2] + bytes_out]
 
     # --- matching ----------------------------------------------------------------------
 
@@ -210,7 +193,7 @@ class Merge:
             if candidate is not None and not (mac and candidate.mac and candidate.mac != mac):
                 found = candidate
         if found is None:
-            found = Known(None, mac, ip, [], [], "", "", "", a.get("first_seen") or "", "")
+            found = Known(None, mac, ip, "[]", "[]", "", "", "", a.get("first_seen") or "", "")
         addresses = valid_addresses(a) or [ip]
         update_known(found, a, mac, addresses, name)
         seen(found, a)
@@ -227,42 +210,16 @@ class Merge:
     def write(self) -> None:
         fresh = [x for x in self.touched.values() if x.id is None]
         old = [x for x in self.touched.values() if x.id is not None]
-        if fresh:
-            inserting = insert(ASSETS).returning(ASSETS.c.id, sort_by_parameter_order=True)
-            rows = [{"network": self.network, **x.row()} for x in fresh]
-            for x, new in zip(fresh, self.conn.execute(inserting, rows), strict=True):
-                x.id = new.id
-        if old:
-            # Bound parameters may not bear a column's own name in an UPDATE: "v_" + name.
-            stmt = update(ASSETS).where(ASSETS.c.id == bindparam("v_id")).values({k: bindparam(f"v_{k}") for k in ROW})
-            self.conn.execute(stmt, [{"v_id": x.id, **{f"v_{k}": v for k, v in x.row().items()}} for x in old])
-        self.sightings()
-
-    def sightings(self) -> None:
+        for x, new_id in zip(fresh, self.bulk.new_ids(len(fresh)), strict=True):
+            x.id = new_id
+        self.bulk.insert_assets([x.row(self.network) for x in fresh])
+        self.bulk.update_assets([x.row(self.network) for x in old])
         rows = []
         for x in self.touched.values():
             m = x.mine or {}
-            rows.append(
-                {
-                    "asset_id": x.id,
-                    "sensor_id": self.sensor_id,
-                    "first_seen": m.get("first_seen") or "",
-                    "last_seen": m.get("last_seen") or "",
-                    "packets": x.count("packets"),
-                    "bytes_in": x.count("bytes_in"),
-                    "bytes_out": x.count("bytes_out"),
-                }
-            )
-        if not rows:
-            return
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(SIGHTINGS)
-        ex = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["asset_id", "sensor_id"],
-            set_={"last_seen": ex.last_seen, "packets": ex.packets, "bytes_in": ex.bytes_in, "bytes_out": ex.bytes_out},
-        )
-        self.conn.execute(stmt, rows)
+            rows.append((x.id, self.sensor_id, m.get("first_seen") or "", m.get("last_seen") or "",
+                         m.get("packets", 0), m.get("bytes_in", 0), m.get("bytes_out", 0)))  # fmt: skip
+        self.bulk.upsert_sightings(rows)
 
 
 def seen(x: Known, a: Reported) -> None:
@@ -284,12 +241,12 @@ def update_known(x: Known, a: Reported, mac: str | None, addresses: list[str], n
     if mac and not x.mac:
         x.mac = mac
     x.ip = addresses[0]
-    new = [i for i in addresses if i not in x.ips]
+    new = [i for i in addresses if f'"{i}"' not in x.ips]  # an address holds no quote
     if new:
-        x.ips = [*x.ips, *new]
+        x.ips = dumps([*json.loads(x.ips), *new])
     more = [m.lower() for m in ([mac] if mac else []) + list(a.get("macs") or ())]
-    if any(m not in x.macs for m in more):
-        x.macs = sorted({*x.macs, *more})
+    if any(f'"{m}"' not in x.macs for m in more):
+        x.macs = dumps(sorted({*json.loads(x.macs), *more}))
     if name and not x.hostname:
         x.hostname = name[:255]
     x.klass = a.get("class") or x.klass
@@ -298,7 +255,7 @@ def update_known(x: Known, a: Reported, mac: str | None, addresses: list[str], n
     if first and (not x.first_seen or first < x.first_seen):
         x.first_seen = first
     x.last_seen = max(x.last_seen, last)
-    x.raw = dict(a)
+    x.raw = a
 
 
 def delete_unseen(conn: Connection, ids: list[int]) -> int:
@@ -310,6 +267,9 @@ def delete_unseen(conn: Connection, ids: list[int]) -> int:
         still = set(conn.scalars(select(s.asset_id).where(s.asset_id.in_(chunk))))
         orphans = [i for i in chunk if i not in still]
         if orphans:
+            f = FLOWS.c
+            conn.execute(update(FLOWS).where(f.client_asset.in_(orphans)).values(client_asset=None))
+            conn.execute(update(FLOWS).where(f.server_asset.in_(orphans)).values(server_asset=None))
             gone += conn.execute(ASSETS.delete().where(c.id.in_(orphans))).rowcount
         if still:
             sums = {

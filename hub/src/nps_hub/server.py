@@ -8,6 +8,7 @@ database.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -41,7 +42,11 @@ def build(settings: Settings, migrate: bool = True) -> FastAPI:
         prepare(settings)
     # Connections per process: the ingest threads, the API's threads, the sweep.
     engine = dbmod.engine_for(settings.url, pool_size=settings.ingest_threads + 8)
-    return create_app(Hub(settings, engine, dbmod.sessions(engine), security.Keyed(settings.secret())))
+    app = create_app(Hub(settings, engine, dbmod.sessions(engine), security.Keyed(settings.secret())))
+    # What is loaded by now lives as long as the process: the collector need not scan it
+    # again each time a report's objects come and go.
+    gc.freeze()
+    return app
 
 
 def worker_app() -> FastAPI:
