@@ -1,12 +1,14 @@
 """Deploy the sensor appliance to VMware ESXi or vCenter, in one idempotent step.
 
 `deploy()` brings vSphere to what was asked, whatever it finds: the capture path
-(sniffing port group with VLAN 4095 and an open security policy, on it and its
-vSwitch), the VM imported from the OVA (thin disk, both networks mapped, the OVF
-properties, the throughput profile), sized, with its sniffing NICs, powered on.
-Run again, it finds nothing to change and says so; a VM that exists with other
-settings is reconciled, never duplicated. It plans first (reading only), then
-applies: `dry_run` prints the plan and stops.
+(the sniffing port group with VLAN 4095 and its own open security policy), the VM
+imported from the OVA (thin disk, both networks mapped, the OVF properties, the
+throughput profile), sized, with its sniffing NICs, its OVF environment where vCenter
+does not build one, kept on its host in a cluster, powered on. It plans first
+(reading only), then applies: `dry_run` prints the plan and stops. Run again, it finds
+nothing to change and says so; a VM that exists is reconciled, never duplicated, and
+changes only where an option asks: its size, NIC count, port groups and power state
+are kept when the options are left out (`None`).
 
 The day-2 doors share the same steps: `resize()` (guest shutdown with a time-out,
 power off as the fallback, reconfigure, power on), `set_nics()` (sniffing VMXNET3
@@ -16,7 +18,6 @@ adapters added or removed; the appliance aggregates them) and `status()`.
 from __future__ import annotations
 
 import http.client
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,16 +27,55 @@ from typing import Any
 from lxml import etree
 from pyVmomi import vim, vmodl
 
-from nps_image.ovf import MANAGEMENT_NETWORK, NS, SNIFFING_NETWORK, properties
+from nps_image.ovf import MANAGEMENT_NETWORK, SNIFFING_NETWORK
 from nps_image.sizing import DEFAULT_MBPS, Profile, profile_for
 
+from . import esxi_ovfenv as ovfenv
 from .esxi_cli import PASSWORD_ENV, SECRET_ENV
-from .esxi_connect import Endpoint, Session, connect, fault_text, listing, named, pick, wait_task
+from .esxi_connect import Endpoint, Session, connect, fault_text, listing, named
 from .esxi_errors import DeployError
-from .esxi_import import ImportRequest, import_ova
-from .esxi_network import CapturePath, capture_status, capture_steps, dv_capture_steps, find_dvportgroup
-from .esxi_ova import Ova, open_ova, verify
+from .esxi_import import ImportRequest, UploadLimits, import_ova
+from .esxi_network import (
+    CapturePath,
+    capture_status,
+    capture_steps,
+    dv_capture_steps,
+    find_dvportgroup,
+    find_portgroup,
+)
+from .esxi_ova import (
+    Ova,
+    check_properties,
+    disk_bytes,
+    open_ova,
+    ovf_configurations,
+    ovf_networks,
+    property_fixes,
+    verify,
+)
+from .esxi_place import (
+    Placement,
+    Target,
+    check_capacity,
+    datacenter,
+    datastore,
+    find_vm,
+    network,
+    pin_record,
+    pin_steps,
+    pinned_host,
+    resolve,
+)
 from .esxi_plan import Step, execute
+from .esxi_vm import (
+    dv_names,
+    nic_network,
+    nic_steps,
+    power_on,
+    reconfigure,
+    sizing_steps,
+    vm_nics,
+)
 
 __all__ = [
     "PASSWORD_ENV",
@@ -45,7 +85,11 @@ __all__ = [
     "Deployment",
     "Endpoint",
     "Placement",
+    "UploadLimits",
     "deploy",
+    "ovf_configurations",
+    "ovf_networks",
+    "property_fixes",
     "resize",
     "set_nics",
     "status",
@@ -54,344 +98,42 @@ __all__ = [
 # Secret OVF properties: never shown, never logged, never taken as arguments (esxi_cli).
 SECRET_KEYS = frozenset(SECRET_ENV)
 SHUTDOWN_TIMEOUT = 120.0
+ANYWHERE = Placement()  # the only datacenter, cluster or host there is
+UPLOAD_LIMITS = UploadLimits()
+DEFAULT_MANAGEMENT = "VM Network"
+DEFAULT_SNIFFING_NICS = 1
 
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class Placement:
-    """Where the VM goes, by the names vSphere shows; empty means "the only one there is"."""
-
-    datacenter: str = ""
-    cluster: str = ""
-    host: str = ""
-    resource_pool: str = ""
-    folder: str = ""
-    datastore: str = ""
-
-
-@dataclass(frozen=True)
 class Deployment:
-    """Everything `deploy()` is asked for. Property values never show in a repr."""
+    """Everything `deploy()` is asked for. Property values never show in a repr.
+
+    None means "not asked": a new VM gets the default (VM Network, the default capture
+    path, 1000 Mbit/s, one sniffing NIC, powered on), an existing VM keeps what it has.
+    """
 
     ova: Path
     name: str = "nps-sensor"
-    placement: Placement = Placement()
-    management_network: str = "VM Network"
-    capture: CapturePath = field(default_factory=CapturePath)
-    throughput: int = DEFAULT_MBPS
-    sniffing_nics: int = 1
+    placement: Placement = ANYWHERE
+    management_network: str | None = None
+    capture: CapturePath | None = None
+    throughput: int | None = None
+    sniffing_nics: int | None = None
     reserve: bool = False  # full CPU and memory reservations: a sensor on shared cores drops packets
     properties: Mapping[str, str] = field(default_factory=dict, repr=False)
     thin: bool = True
     fail_on_warnings: bool = False
     reconcile: bool = True
-    power_on: bool = True
+    power_on: bool | None = None
     shutdown_timeout: float = SHUTDOWN_TIMEOUT
-
-
-@dataclass
-class Target:
-    """The placement resolved to objects."""
-
-    datacenter: vim.Datacenter
-    host: vim.HostSystem
-    pool: vim.ResourcePool
-    folder: vim.Folder | None  # None on a standalone ESXi host, which takes no folder
+    upload: UploadLimits = UPLOAD_LIMITS
 
 
 def shown(key: str, value: str) -> str:
     """A property as a plan shows it: secrets hidden."""
     return f"{key}=(secret, given)" if key in SECRET_KEYS and value else f"{key}={value!r}"
-
-
-# --- resolving names ---------------------------------------------------------------------
-
-
-def _datacenter(session: Session, name: str) -> vim.Datacenter:
-    return pick(named(session, session.content.rootFolder, vim.Datacenter), name, "datacenter", "--datacenter")
-
-
-def resolve(session: Session, placement: Placement) -> Target:
-    """The objects the placement names; DeployError listing the available ones for a missing name."""
-    dc = _datacenter(session, placement.datacenter)
-    where = f"in datacenter {dc.name}"
-    hosts = named(session, dc.hostFolder, vim.HostSystem)
-    if placement.host:
-        host = pick(hosts, placement.host, "host", "--host", where)
-        compute = host.parent
-    else:
-        computes = named(session, dc.hostFolder, vim.ComputeResource)
-        if placement.cluster:
-            clusters = {n: c for n, c in computes.items() if isinstance(c, vim.ClusterComputeResource)}
-            compute = pick(clusters, placement.cluster, "cluster", "--cluster", where)
-        else:
-            compute = pick(computes, "", "host or cluster", "--cluster or --host", where, "hosts and clusters")
-        members = sorted(compute.host, key=lambda h: str(h.name))
-        # A sensor belongs on the host whose uplink carries the mirror: in a cluster,
-        # the first host unless --host says which.
-        if not members:
-            raise DeployError(f"{compute.name} has no host")
-        host = members[0]
-    pool = compute.resourcePool
-    if placement.resource_pool:
-        pools = named(session, compute.resourcePool, vim.ResourcePool)
-        pools.setdefault(str(compute.resourcePool.name), compute.resourcePool)
-        pool = pick(pools, placement.resource_pool, "resource pool", "--resource-pool", f"in {compute.name}")
-    folder: vim.Folder | None = None
-    if session.is_vcenter:
-        folder = dc.vmFolder
-        if placement.folder:
-            folders = named(session, dc.vmFolder, vim.Folder)
-            folder = pick(folders, placement.folder, "VM folder", "--folder", where)
-    elif placement.folder:
-        raise DeployError("--folder needs vCenter: a standalone ESXi host has no VM folders")
-    return Target(dc, host, pool, folder)
-
-
-def datastore(host: vim.HostSystem, name: str) -> vim.Datastore:
-    found = {str(ds.name): ds for ds in host.datastore}
-    return pick(found, name, "datastore", "--datastore", f"on host {host.name}")
-
-
-def network(session: Session, target: Target, name: str) -> vim.Network:
-    """A network (standard or distributed port group) the host sees, by name."""
-    found = {str(n.name): n for n in target.host.network}
-    if name not in found:
-        # The simulator does not attach new port groups to the host; vSphere does.
-        found.update(named(session, target.datacenter.networkFolder, vim.Network))
-    if name not in found:
-        raise DeployError(f"network {name!r} not found on host {target.host.name}; available: {listing(found)}")
-    return found[name]
-
-
-def find_vm(session: Session, target_dc: vim.Datacenter, name: str) -> vim.VirtualMachine | None:
-    return named(session, target_dc.vmFolder, vim.VirtualMachine).get(name)
-
-
-# --- the OVA's descriptor ----------------------------------------------------------------
-
-
-def ovf_networks(ova: Ova) -> list[str]:
-    doc = etree.fromstring(ova.descriptor.encode())
-    return [str(n.get(f"{{{NS['ovf']}}}name")) for n in doc.iter(f"{{{NS['ovf']}}}Network")]
-
-
-def ovf_configurations(ova: Ova) -> list[str]:
-    doc = etree.fromstring(ova.descriptor.encode())
-    return [str(c.get(f"{{{NS['ovf']}}}id")) for c in doc.iter(f"{{{NS['ovf']}}}Configuration")]
-
-
-def check_properties(ova: Ova, values: Mapping[str, str]) -> None:
-    """Every key must be one the descriptor declares (vSphere drops unknown ones without a word),
-    and the values must be ones the appliance's first boot accepts."""
-    declared = properties(ova.descriptor.encode())
-    unknown = sorted(set(values) - set(declared))
-    if unknown:
-        raise DeployError(
-            f"unknown OVF propert{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
-            f"the OVA declares: {listing(declared)}"
-        )
-    from nps_sensor.appliance.firstboot import settings_from
-    from nps_sensor.appliance.settings import SettingsError
-
-    try:
-        # The first boot sees the descriptor's defaults for what is not given.
-        defaults = {k: str(p.get(f"{{{NS['ovf']}}}value", "")) for k, p in declared.items()}
-        settings_from({**defaults, **values}).check()
-    except SettingsError as exc:
-        raise DeployError(f"OVF properties: {exc}") from None
-
-
-def property_fixes(vapp: vim.vApp.VmConfigInfo | None, values: Mapping[str, str]) -> dict[str, vim.vApp.PropertySpec]:
-    """The vApp property edits, by key, that make the VM's values the ones asked for; [] when they are.
-
-    vSphere applies the property mapping of the import spec, except when it does not (a
-    key it does not match, an older host): the imported VM is read back and corrected.
-    The simulator keeps the mapping in extraConfig and has no vApp configuration (None).
-    """
-    if vapp is None:
-        return {}
-    by_key = {".".join(p for p in (prop.classId, prop.id, prop.instanceId) if p): prop for prop in vapp.property}
-    return {
-        k: vim.vApp.PropertySpec(operation="edit", info=vim.vApp.PropertyInfo(key=by_key[k].key, value=v))
-        for k, v in values.items()
-        if k in by_key and (by_key[k].value or "") != v
-    }
-
-
-# --- the VM's steps ------------------------------------------------------------------------
-
-
-def _nics(vm: vim.VirtualMachine) -> list[vim.vm.device.VirtualEthernetCard]:
-    devices = vm.config.hardware.device
-    return [d for d in devices if isinstance(d, vim.vm.device.VirtualEthernetCard)]
-
-
-def _dv_names(session: Session, dc: vim.Datacenter) -> dict[str, str]:
-    """Distributed port group names by key: a NIC on one names its port group by key."""
-    if not session.is_vcenter:
-        return {}
-    return {
-        str(pg.key): name for name, pg in named(session, dc.networkFolder, vim.dvs.DistributedVirtualPortgroup).items()
-    }
-
-
-def _nic_network(nic: vim.vm.device.VirtualEthernetCard, dv_names: Mapping[str, str]) -> str:
-    backing = nic.backing
-    if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
-        return str(backing.deviceName or (backing.network.name if backing.network else ""))
-    if isinstance(backing, vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo):
-        key = str(backing.port.portgroupKey)
-        return dv_names.get(key, f"distributed port group {key}")
-    return ""
-
-
-def _backing(net: vim.Network) -> vim.vm.device.VirtualDevice.BackingInfo:
-    if isinstance(net, vim.dvs.DistributedVirtualPortgroup):
-        port = vim.dvs.PortConnection(portgroupKey=net.key, switchUuid=net.config.distributedVirtualSwitch.uuid)
-        return vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(port=port)
-    return vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=net.name, network=net)
-
-
-def _reconfigure(vm: vim.VirtualMachine, spec: vim.vm.ConfigSpec, what: str) -> None:
-    try:
-        task = vm.ReconfigVM_Task(spec=spec)
-    except vmodl.MethodFault as exc:
-        raise DeployError(f"{what}: vSphere refused it: {fault_text(exc)}") from None
-    wait_task(task, what)
-
-
-def power_off(vm: vim.VirtualMachine, timeout: float, say: Say) -> None:
-    """Shut the guest down cleanly; power off when the tools are not there or it takes too long."""
-    if vm.runtime.powerState != vim.VirtualMachine.PowerState.poweredOn:
-        return
-    try:
-        vm.ShutdownGuest()
-    except vmodl.MethodFault as exc:
-        say(f"  guest shutdown not possible ({fault_text(exc)}): powering off")
-    else:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOff:
-                return
-            time.sleep(0.5)
-        say(f"  the guest did not shut down within {timeout:.0f} s: powering off")
-    if vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOn:
-        wait_task(vm.PowerOffVM_Task(), f"powering {vm.name} off")
-
-
-def power_on(vm: vim.VirtualMachine) -> None:
-    if vm.runtime.powerState != vim.VirtualMachine.PowerState.poweredOn:
-        wait_task(vm.PowerOnVM_Task(), f"powering {vm.name} on")
-
-
-def sizing_steps(
-    vm: vim.VirtualMachine, host: vim.HostSystem, profile: Profile, reserve: bool, timeout: float, say: Say
-) -> tuple[list[Step], bool]:
-    """The resize (with the power cycle it needs) and the reservations; (steps, powers the VM off)."""
-    hw = vm.config.hardware
-    steps: list[Step] = []
-    cpu_mhz = int(host.summary.hardware.cpuMhz or 0) * profile.vcpus
-    resize = hw.numCPU != profile.vcpus or hw.memoryMB != profile.memory_mib
-    reservations = reserve and (
-        not vm.config.memoryReservationLockedToMax or (vm.config.cpuAllocation.reservation or 0) < cpu_mhz
-    )
-    if not (resize or reservations):
-        return steps, False
-    spec = vim.vm.ConfigSpec()
-    parts = []
-    if resize:
-        spec.numCPUs = profile.vcpus
-        spec.memoryMB = profile.memory_mib  # MiB, a multiple of 1024: vSphere wants multiples of 4
-        parts.append(f"{hw.numCPU} -> {profile.vcpus} vCPU, {hw.memoryMB} -> {profile.memory_mib} MB")
-    if reserve:
-        spec.memoryReservationLockedToMax = True
-        spec.cpuAllocation = vim.ResourceAllocationInfo(reservation=cpu_mhz)
-        parts.append(f"reserve all memory and {cpu_mhz} MHz of CPU")
-    cycle = resize and vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOn
-
-    def apply() -> None:
-        if cycle:
-            power_off(vm, timeout, say)
-        _reconfigure(vm, spec, f"resizing {vm.name}")
-
-    note = f" (guest shutdown, power off after {timeout:.0f} s)" if cycle else ""
-    steps.append(Step(f"VM {vm.name}: {'; '.join(parts)}{note}", apply))
-    return steps, cycle
-
-
-def nic_steps(
-    session: Session, target: Target, vm: vim.VirtualMachine, management: str, portgroup: str, count: int
-) -> list[Step]:
-    """Management on NIC 1; `count` sniffing VMXNET3 adapters after it, all on `portgroup`."""
-    nics = _nics(vm)
-    steps: list[Step] = []
-    dv = _dv_names(session, target.datacenter)
-
-    def reconnect(nic: vim.vm.device.VirtualEthernetCard, net_name: str, label: str) -> Step:
-        def apply() -> None:
-            nic.backing = _backing(network(session, target, net_name))
-            change = vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)
-            _reconfigure(vm, vim.vm.ConfigSpec(deviceChange=[change]), f"reconnecting {label} of {vm.name}")
-
-        return Step(f"VM {vm.name}: {label} {_nic_network(nic, dv) or '(none)'} -> {net_name}", apply)
-
-    if nics and _nic_network(nics[0], dv) != management:
-        steps.append(reconnect(nics[0], management, "management NIC"))
-    sniffing = nics[1:]
-    for i, nic in enumerate(sniffing[:count]):
-        if _nic_network(nic, dv) != portgroup:
-            steps.append(reconnect(nic, portgroup, f"sniffing NIC {i + 1}"))
-    if len(sniffing) < count:
-        add = count - len(sniffing)
-
-        def add_nics() -> None:
-            net = network(session, target, portgroup)
-            changes = [
-                vim.vm.device.VirtualDeviceSpec(
-                    operation="add",
-                    device=vim.vm.device.VirtualVmxnet3(
-                        key=-100 - i,
-                        backing=_backing(net),
-                        addressType="generated",
-                        connectable=vim.vm.device.VirtualDevice.ConnectInfo(
-                            startConnected=True, connected=True, allowGuestControl=True
-                        ),
-                    ),
-                )
-                for i in range(add)
-            ]
-            _reconfigure(vm, vim.vm.ConfigSpec(deviceChange=changes), f"adding sniffing NICs to {vm.name}")
-
-        steps.append(Step(f"VM {vm.name}: add {add} sniffing VMXNET3 NIC(s) on {portgroup}", add_nics))
-    elif len(sniffing) > count:
-        extra = sniffing[count:]
-
-        def remove_nics() -> None:
-            changes = [vim.vm.device.VirtualDeviceSpec(operation="remove", device=nic) for nic in extra]
-            _reconfigure(vm, vim.vm.ConfigSpec(deviceChange=changes), f"removing sniffing NICs from {vm.name}")
-
-        labels = ", ".join(str(n.deviceInfo.label if n.deviceInfo else n.key) for n in extra)
-        steps.append(Step(f"VM {vm.name}: remove {len(extra)} sniffing NIC(s) ({labels})", remove_nics))
-    return steps
-
-
-def vm_steps(session: Session, target: Target, vm: vim.VirtualMachine, deployment: Deployment, say: Say) -> list[Step]:
-    """What brings an existing VM to the deployment: size, NICs, power."""
-    profile = profile_for(deployment.throughput)
-    steps, cycles = sizing_steps(vm, target.host, profile, deployment.reserve, deployment.shutdown_timeout, say)
-    steps += nic_steps(
-        session,
-        target,
-        vm,
-        deployment.management_network,
-        deployment.capture.portgroup,
-        deployment.sniffing_nics,
-    )
-    if deployment.power_on and (cycles or vm.runtime.powerState != vim.VirtualMachine.PowerState.poweredOn):
-        steps.append(Step(f"VM {vm.name}: power on", lambda: power_on(vm)))
-    return steps
 
 
 # --- the doors ---------------------------------------------------------------------------
@@ -415,10 +157,10 @@ def deploy(
     endpoint: Endpoint, deployment: Deployment, *, dry_run: bool = False, say: Say = print, quiet: bool = False
 ) -> bool:
     """Bring vSphere to `deployment`; True if anything changed (or would, with `dry_run`)."""
-    if deployment.sniffing_nics < 1:
+    if deployment.sniffing_nics is not None and deployment.sniffing_nics < 1:
         raise DeployError("--sniffing-nics: at least 1")
     try:
-        profile = profile_for(deployment.throughput)
+        profile = profile_for(deployment.throughput) if deployment.throughput is not None else None
     except ValueError as exc:
         raise DeployError(str(exc)) from None
     ova = open_ova(deployment.ova)
@@ -444,19 +186,84 @@ def deploy(
                 f"a VM named {deployment.name!r} exists in {target.datacenter.name} and "
                 "--no-reconcile leaves it alone: choose another --name, or drop --no-reconcile"
             )
-        if vm is not None and vm.runtime.host is not None:
-            target.host = vm.runtime.host  # the capture path goes where the VM runs (vMotion may have moved it)
-        mgmt = network(session, target, deployment.management_network)
-        capture = deployment.capture
-        if capture.dvswitch or find_dvportgroup(session, target.datacenter, capture.portgroup):
-            steps = dv_capture_steps(session, target.datacenter, capture)
-        else:
-            steps = capture_steps(target.host, capture)
         if vm is None:
-            steps += _import_steps(session, target, ova, deployment, profile, mgmt, say, quiet)
+            steps = _new_vm_steps(session, target, ova, deployment, profile or profile_for(DEFAULT_MBPS), say, quiet)
         else:
-            steps += vm_steps(session, target, vm, deployment, say)
+            steps = _existing_vm_steps(session, target, vm, deployment, profile, say)
         return execute(steps, dry_run=dry_run, subject=deployment.name, say=say)
+
+
+def _capture_steps(session: Session, target: Target, capture: CapturePath) -> list[Step]:
+    if capture.dvswitch or find_dvportgroup(session, target.datacenter, capture.portgroup):
+        return dv_capture_steps(session, target.datacenter, capture)
+    return capture_steps(target.host, capture)
+
+
+def _vm_capture(session: Session, target: Target, vm: vim.VirtualMachine) -> CapturePath:
+    """The capture path an existing VM's sniffing NICs use: kept when no option names one."""
+    nics = vm_nics(vm)[1:]
+    if not nics:
+        return CapturePath()
+    name = nic_network(nics[0], dv_names(session, target.datacenter))
+    if find_dvportgroup(session, target.datacenter, name):
+        return CapturePath(portgroup=name)
+    pg = find_portgroup(target.host, name)
+    return CapturePath(portgroup=name, vswitch=pg.spec.vswitchName) if pg else CapturePath(portgroup=name)
+
+
+def _existing_vm_steps(
+    session: Session,
+    target: Target,
+    vm: vim.VirtualMachine,
+    deployment: Deployment,
+    profile: Profile | None,
+    say: Say,
+) -> list[Step]:
+    """What brings an existing VM to what the options ask; the rest is kept."""
+    if vm.runtime.host is not None and vm.runtime.host != target.host:
+        say(f"note: VM {vm.name} runs on {vm.runtime.host.name}, not {target.host.name}: its capture path is there")
+        target.host = vm.runtime.host  # the capture path goes where the VM runs
+    capture = deployment.capture or _vm_capture(session, target, vm)
+    steps = _capture_steps(session, target, capture)
+    if profile is not None:
+        check_capacity(target.host, profile)
+    sizing, cycles = sizing_steps(vm, target.host, profile, deployment.reserve, deployment.shutdown_timeout, say)
+    steps += sizing
+    steps += nic_steps(
+        session, target, vm, deployment.management_network or "", capture.portgroup, deployment.sniffing_nics
+    )
+    steps += pin_steps(target, vm.name, lambda: vm, vm_now=True)
+    if pinned_host(vm) is None:
+        record = vim.vm.ConfigSpec(extraConfig=[pin_record(target.host)])
+        steps.append(
+            Step(
+                f"VM {vm.name}: record its host {target.host.name} (status reports a move)",
+                lambda: reconfigure(vm, record, f"recording the host of {vm.name}"),
+            )
+        )
+    running = vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOn
+    if (deployment.power_on and (cycles or not running)) or (deployment.power_on is None and cycles and running):
+        steps.append(Step(f"VM {vm.name}: power on", lambda: power_on(vm)))
+    return steps
+
+
+def _new_vm_steps(
+    session: Session,
+    target: Target,
+    ova: Ova,
+    deployment: Deployment,
+    profile: Profile,
+    say: Say,
+    quiet: bool,
+) -> list[Step]:
+    """The capture path, then the import and what follows it, checked against the host first."""
+    capture = deployment.capture or CapturePath()
+    ds = datastore(target.host, deployment.placement.datastore)
+    check_capacity(target.host, profile, ds, disk_bytes(ova, deployment.thin), swap=not deployment.reserve)
+    mgmt = network(session, target, deployment.management_network or DEFAULT_MANAGEMENT)
+    return _capture_steps(session, target, capture) + _import_steps(
+        session, target, ova, deployment, profile, capture, mgmt, ds, say, quiet
+    )
 
 
 def _import_steps(
@@ -465,72 +272,144 @@ def _import_steps(
     ova: Ova,
     deployment: Deployment,
     profile: Profile,
+    capture: CapturePath,
     mgmt: vim.Network,
+    ds: vim.Datastore,
     say: Say,
     quiet: bool,
 ) -> list[Step]:
-    ds = datastore(target.host, deployment.placement.datastore)
+    name = deployment.name
     option = profile.id if profile.id in ovf_configurations(ova) else ""
     props = ", ".join(shown(k, v) for k, v in deployment.properties.items()) or "the OVA's defaults"
-    networks = f"{MANAGEMENT_NETWORK} -> {mgmt.name}, {SNIFFING_NETWORK} -> {deployment.capture.portgroup}"
+    networks = f"{MANAGEMENT_NETWORK} -> {mgmt.name}, {SNIFFING_NETWORK} -> {capture.portgroup}"
+    upload = (
+        f"the disk goes straight to ESXi host {target.host.name} (port 443; this machine needs DNS and HTTPS to it)"
+        if session.is_vcenter
+        else f"the disk goes to {session.endpoint.netloc}"
+    )
     created: list[vim.VirtualMachine] = []
 
     def run_import() -> None:
         request = ImportRequest(
-            name=deployment.name,
+            name=name,
             deployment_option=option,
-            network_map={
-                MANAGEMENT_NETWORK: mgmt,
-                SNIFFING_NETWORK: network(session, target, deployment.capture.portgroup),
-            },
+            network_map={MANAGEMENT_NETWORK: mgmt, SNIFFING_NETWORK: network(session, target, capture.portgroup)},
             properties=dict(deployment.properties),
             thin=deployment.thin,
         )
-        vm = import_ova(
-            session,
-            ova,
-            request,
-            pool=target.pool,
-            datastore=ds,
-            host=target.host,
-            folder=target.folder,
-            fail_on_warnings=deployment.fail_on_warnings,
-            say=say,
-            quiet=quiet,
-        )
-        created.append(vm)
-        fixes = property_fixes(vm.config.vAppConfig, deployment.properties)
-        if fixes:
-            say(f"  the host did not apply the OVF properties {', '.join(sorted(fixes))}: setting them")
-            spec = vim.vm.ConfigSpec(vAppConfig=vim.vApp.VmConfigSpec(property=list(fixes.values())))
-            _reconfigure(vm, spec, f"setting the OVF properties of {vm.name}")
+        created.append(_import(session, target, ova, request, deployment, ds, say, quiet))
 
-    def finish() -> None:
-        # The imported VM, brought to the rest of the deployment (size, NICs, power) like an existing one;
-        # this step's line already says what that is.
-        for step in vm_steps(session, target, created[0], deployment, say):
+    def shape() -> None:
+        # The imported VM, brought to the rest of the deployment (size, NICs) like an existing one.
+        steps, _ = sizing_steps(created[0], target.host, profile, deployment.reserve, deployment.shutdown_timeout, say)
+        count = deployment.sniffing_nics or DEFAULT_SNIFFING_NICS
+        steps += nic_steps(session, target, created[0], mgmt.name, capture.portgroup, count)
+        for step in steps:
             step.run()
 
+    def environment() -> None:
+        _write_environment(session, target, ova, deployment.properties, option, created[0], say)
+
     after = []
-    if deployment.sniffing_nics > 1:
-        after.append(f"add {deployment.sniffing_nics - 1} sniffing NIC(s)")
+    count = deployment.sniffing_nics or DEFAULT_SNIFFING_NICS
+    if count > 1:
+        after.append(f"add {count - 1} sniffing NIC(s)")
     if deployment.reserve:
         after.append("reserve CPU and memory")
-    if deployment.power_on:
-        after.append("power on")
-    return [
+    transport = _transport_text(session.is_vcenter)
+
+    def import_shaped() -> None:
+        run_import()
+        if not after:
+            shape()  # nothing the plan names, but the same check as for an existing VM
+
+    steps = [
         Step(
-            f"import {ova.path.name} as VM {deployment.name} on {target.host.name}: datastore {ds.name} "
+            f"import {ova.path.name} as VM {name} on {target.host.name}: datastore {ds.name} "
             f"({'thin' if deployment.thin else 'thick'}), profile {profile.label}, networks {networks}, "
-            f"properties {props}",
-            run_import,
+            f"properties {props}; {upload}",
+            import_shaped,
         ),
-        Step(f"VM {deployment.name}: {', '.join(after) or 'leave powered off'}", finish),
     ]
+    if after:
+        steps.append(Step(f"VM {name}: {', '.join(after)}", shape))
+    steps.append(Step(f"VM {name}: OVF environment: {transport}", environment))
+    steps += pin_steps(target, name, lambda: created[0], vm_now=False)
+    if deployment.power_on is not False:
+        steps.append(Step(f"VM {name}: power on", lambda: power_on(created[0])))
+    return steps
+
+
+def _import(
+    session: Session,
+    target: Target,
+    ova: Ova,
+    request: ImportRequest,
+    deployment: Deployment,
+    ds: vim.Datastore,
+    say: Say,
+    quiet: bool,
+) -> vim.VirtualMachine:
+    """The import, then what vSphere did not apply of it and the host the VM was placed on."""
+    vm = import_ova(
+        session,
+        ova,
+        request,
+        pool=target.pool,
+        datastore=ds,
+        host=target.host,
+        folder=target.folder,
+        fail_on_warnings=deployment.fail_on_warnings,
+        say=say,
+        quiet=quiet,
+        limits=deployment.upload,
+    )
+    spec = vim.vm.ConfigSpec(extraConfig=[pin_record(target.host)])
+    fixes = property_fixes(vm.config.vAppConfig, deployment.properties)
+    if fixes:
+        say(f"  the host did not apply the OVF properties {', '.join(sorted(fixes))}: setting them")
+        spec.vAppConfig = vim.vApp.VmConfigSpec(property=list(fixes.values()))
+    reconfigure(vm, spec, f"setting up {vm.name}")
+    return vm
+
+
+def _transport_text(vcenter: bool) -> str:
+    if vcenter:
+        return (
+            "vCenter builds it at power-on (ISO and guestInfo transports); written into guestinfo.ovfEnv instead "
+            "if the imported VM has no vApp options"
+        )
+    return f"written into {ovfenv.GUESTINFO_KEY} before power-on (a standalone ESXi host builds none)"
+
+
+def _write_environment(
+    session: Session,
+    target: Target,
+    ova: Ova,
+    values: Mapping[str, str],
+    option: str,
+    vm: vim.VirtualMachine,
+    say: Say,
+) -> None:
+    """The OVF environment into `guestinfo.ovfEnv`, unless vCenter builds it at power-on."""
+    if ovfenv.vcenter_builds_it(vm, session.is_vcenter):
+        transports = ", ".join(vm.config.vAppConfig.ovfEnvironmentTransport)
+        say(f"  vCenter builds the OVF environment at each power-on ({transports})")
+        return
+    dv = dv_names(session, target.datacenter)
+    xml = ovfenv.document(
+        {**ovfenv.defaults(ova.descriptor.encode()), **values},
+        vm_id=str(vm._moId),
+        vcenter=session.is_vcenter,
+        platform=ovfenv.platform_of(session.content, target.host),
+        adapters=ovfenv.adapters_of(vm, [nic_network(n, dv) for n in vm_nics(vm)]),
+        deployment_option=option,
+    )
+    reconfigure(vm, ovfenv.write_spec(xml), f"writing the OVF environment of {vm.name}")
 
 
 def _existing_vm(session: Session, placement: Placement, name: str) -> tuple[Target, vim.VirtualMachine]:
-    dc = _datacenter(session, placement.datacenter)
+    dc = datacenter(session, placement.datacenter)
     vm = find_vm(session, dc, name)
     if vm is None:
         vms = named(session, dc.vmFolder, vim.VirtualMachine)
@@ -546,7 +425,7 @@ def resize(
     name: str,
     throughput: int,
     *,
-    placement: Placement = Placement(),
+    placement: Placement = ANYWHERE,
     reserve: bool = False,
     shutdown_timeout: float = SHUTDOWN_TIMEOUT,
     dry_run: bool = False,
@@ -560,6 +439,7 @@ def resize(
     with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
         was_on = vm.runtime.powerState == vim.VirtualMachine.PowerState.poweredOn
+        check_capacity(target.host, profile)
         steps, cycles = sizing_steps(vm, target.host, profile, reserve, shutdown_timeout, say)
         if cycles and was_on:
             steps.append(Step(f"VM {name}: power on", lambda: power_on(vm)))
@@ -575,15 +455,15 @@ def set_nics(
     count: int | None = None,
     portgroup: str = CapturePath.portgroup,
     management_network: str = "VM Network",
-    placement: Placement = Placement(),
+    placement: Placement = ANYWHERE,
     dry_run: bool = False,
     say: Say = print,
 ) -> bool:
     """Add or remove sniffing VMXNET3 adapters (or set their `count`); at least one stays."""
     with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
-        nics = _nics(vm)
-        mgmt_name = _nic_network(nics[0], _dv_names(session, target.datacenter)) if nics else management_network
+        nics = vm_nics(vm)
+        mgmt_name = nic_network(nics[0], dv_names(session, target.datacenter)) if nics else management_network
         current = max(len(nics) - 1, 0)
         wanted = count if count is not None else current + add - remove
         if wanted < 1:
@@ -593,24 +473,27 @@ def set_nics(
 
 
 def status(
-    endpoint: Endpoint, name: str, *, placement: Placement = Placement(), capture: CapturePath | None = None
+    endpoint: Endpoint, name: str, *, placement: Placement = ANYWHERE, capture: CapturePath | None = None
 ) -> dict[str, Any]:
-    """The VM and its capture path as vSphere reports them."""
-    capture = capture or CapturePath()
+    """The VM and its capture path as vSphere reports them (the path its sniffing NICs use, unless named)."""
     with connected(endpoint) as session:
         target, vm = _existing_vm(session, placement, name)
+        capture = capture or _vm_capture(session, target, vm)
         hw = vm.config.hardware
-        nics = _nics(vm)
-        dv = _dv_names(session, target.datacenter)
+        nics = vm_nics(vm)
+        dv = dv_names(session, target.datacenter)
+        pinned = pinned_host(vm)
         return {
             "name": vm.name,
             "power": str(vm.runtime.powerState),
             "host": str(target.host.name),
+            "deployed_on": pinned,
+            "moved": pinned is not None and pinned != str(target.host.name),
             "vcpus": int(hw.numCPU),
             "memory_mb": int(hw.memoryMB),
             "guest_ip": vm.guest.ipAddress if vm.guest else None,
-            "management_nic": _nic_network(nics[0], dv) if nics else None,
-            "sniffing_nics": [_nic_network(n, dv) for n in nics[1:]],
+            "management_nic": nic_network(nics[0], dv) if nics else None,
+            "sniffing_nics": [nic_network(n, dv) for n in nics[1:]],
             "capture": capture_status(
                 target.host, capture, find_dvportgroup(session, target.datacenter, capture.portgroup)
             ),

@@ -115,6 +115,11 @@ def print_status(report: Mapping[str, Any], as_json: bool) -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['name']}: {report['power']} on {report['host']}, {report['vcpus']} vCPU, {report['memory_mb']} MB")
+    if report.get("moved"):
+        print(
+            f"  MOVED: deployed on {report['deployed_on']}, now on {report['host']}: the mirror reaches "
+            f"{report['deployed_on']}'s uplink; move it back (its sniffing port group is per host)"
+        )
     print(f"  management NIC on {report['management_nic']}; guest address {report['guest_ip'] or 'unknown'}")
     print(f"  sniffing NICs: {', '.join(report['sniffing_nics']) or 'none'}")
     capture = report["capture"]

@@ -106,10 +106,7 @@ def connect(endpoint: Endpoint) -> Session:
             f"{where}: login failed for {endpoint.user!r}: wrong user name or password (NPS_VSPHERE_PASSWORD)"
         ) from None
     except ssl.SSLCertVerificationError as exc:
-        raise DeployError(
-            f"{where}: the server's TLS certificate is not trusted ({exc.verify_message}): give its CA with "
-            "--ca-bundle FILE, or --insecure to skip the check"
-        ) from None
+        raise DeployError(f"{where}: {tls_advice(exc, endpoint)}") from None
     except (ConnectionError, TimeoutError, socket.gaierror, ssl.SSLError, http.client.HTTPException) as exc:
         raise DeployError(f"{where}: cannot reach the vSphere API ({exc}); check the host name and port") from None
     except vmodl.MethodFault as exc:
@@ -117,6 +114,39 @@ def connect(endpoint: Endpoint) -> Session:
     except OSError as exc:
         raise DeployError(f"{where}: cannot reach the vSphere API ({exc.strerror or exc})") from None
     return Session(endpoint, si, si.RetrieveContent(), ctx)
+
+
+# OpenSSL's X509_V_ERR_* codes that need their own advice.
+_HOSTNAME_MISMATCH = {62, 64}  # hostname, IP address
+_NOT_YET_OR_EXPIRED = {9, 10}
+_WEAK = {66, 67, 68}  # EE key too small, CA key too small, CA digest too weak
+
+
+def tls_advice(exc: ssl.SSLCertVerificationError, endpoint: Endpoint) -> str:
+    """Why the certificate was refused and what fixes it: the advice fits the failure."""
+    code, message = exc.verify_code, exc.verify_message
+    if code in _HOSTNAME_MISMATCH:
+        return (
+            f"the server's TLS certificate is not for {endpoint.host!r} ({message}): connect by a name its "
+            "certificate carries (its subjectAltName), or give the host a certificate for this name; a CA "
+            "bundle does not change this"
+        )
+    if code in _NOT_YET_OR_EXPIRED:
+        return f"the server's TLS certificate is {message}: renew it, or check this machine's and the host's clocks"
+    if code in _WEAK:
+        return (
+            f"the server's TLS certificate is refused as too weak ({message}): replace it with a 2048-bit RSA or "
+            "an EC key signed with SHA-256, or --insecure to skip the check"
+        )
+    if endpoint.ca_bundle is not None:
+        return (
+            f"the server's TLS certificate is not trusted ({message}): it is not signed by a CA in "
+            f"{endpoint.ca_bundle}; give the CA that signed it (the host's or vCenter's root CA) with --ca-bundle"
+        )
+    return (
+        f"the server's TLS certificate is not trusted ({message}): give its CA with --ca-bundle FILE, "
+        "or --insecure to skip the check"
+    )
 
 
 def fault_text(exc: object) -> str:

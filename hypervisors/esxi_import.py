@@ -9,10 +9,16 @@ What trips the other tools up is handled here, each on purpose:
 - the lease is waited for until ready or in error, and its error is the message;
 - the lease is kept alive with HttpNfcLeaseProgress every few seconds from its own
   thread, whatever the upload does (a slow datastore must not expire it);
-- `*` in a device URL is the host we are connected to; the disks are streamed out
-  of the tar with a Content-Length, with a progress bar;
-- any failure aborts the lease (and removes what the import created); the lease
-  is completed only after every upload.
+- `*` in a device URL is the host we are connected to; through vCenter the URL names
+  the ESXi host itself, which this machine must resolve and reach on its port: that
+  is checked before the first byte, with a clear line if it cannot;
+- the files are streamed out of the tar with a Content-Length and a progress bar; a
+  PUT carries `Overwrite: t`, as ovftool and govc send it;
+- uploads end: a connect time-out, and a stall detector (the socket's time-out: no
+  block accepted, or no answer, for `stall` seconds) that fails the upload naming the
+  host, the bytes sent and the cause;
+- any failure aborts the lease with its cause (and removes what the import created);
+  the lease is completed only after every upload.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import hashlib
 import http.client
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -40,6 +47,17 @@ log = logging.getLogger(__name__)
 LEASE_READY_TIMEOUT = 300.0
 KEEPALIVE_SECONDS = 5.0
 _BLOCK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """How long an upload may wait: to connect, and without progress (a stall)."""
+
+    connect: float = 30.0
+    stall: float = 120.0
+
+
+DEFAULT_LIMITS = UploadLimits()
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,7 @@ def import_ova(
     fail_on_warnings: bool = False,
     say: Callable[[str], None] = print,
     quiet: bool = False,
+    limits: UploadLimits = DEFAULT_LIMITS,
 ) -> vim.VirtualMachine:
     """Import `ova` as `request.name`; the new VM (powered off), or DeployError with nothing left behind."""
     result = session.content.ovfManager.CreateImportSpec(
@@ -109,6 +128,8 @@ def import_ova(
         if missing:
             raise DeployError(f"the host's lease has no upload URL for {', '.join(sorted(missing))}")
         total = sum(ova.members[item.path].size for _, item in uploads)
+        for where in sorted({_host_port(device_url(d.url, session)) for d, _ in uploads}):
+            _reachable(where, limits.connect, vcenter=session.is_vcenter)
         keepalive = _KeepAlive(lease, total)
         keepalive.start()
         try:
@@ -121,7 +142,7 @@ def import_ova(
                         bar.advance(task, n)
                         keepalive.sent += n
 
-                    _upload(session, device, item, ova, advance)
+                    _upload(session, device, item, ova, advance, limits, (keepalive.sent, total))
         finally:
             keepalive.stop()
         lease.HttpNfcLeaseProgress(percent=100)
@@ -216,13 +237,44 @@ def device_url(url: str, session: Session) -> str:
     return url
 
 
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or 443
+
+
+def _reachable(where: tuple[str, int], timeout: float, vcenter: bool) -> None:
+    """DeployError before any byte is sent when the upload's host cannot be resolved or reached."""
+    host, port = where
+    whose = " (vCenter sends the disk straight to the ESXi host)" if vcenter else ""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except socket.gaierror as exc:
+        raise DeployError(
+            f"the upload goes to {host}:{port}{whose}, whose name this machine cannot resolve ({exc.strerror}): "
+            "add it to DNS or /etc/hosts"
+        ) from None
+    except OSError as exc:
+        cause = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise DeployError(
+            f"the upload goes to {host}:{port}{whose}, which this machine cannot reach ({cause}): "
+            f"open HTTPS ({port}) from here to it"
+        ) from None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
 def _upload(
     session: Session,
     device: vim.HttpNfcLease.DeviceUrl,
     item: vim.OvfManager.FileItem,
     ova: Ova,
     advance: Callable[[int], None],
+    limits: UploadLimits,
+    progress: tuple[int, int],
 ) -> None:
+    """One file to the host: connect within `limits.connect`, fail after `limits.stall` without progress."""
     url = urlsplit(device_url(device.url, session))
     context = session.context
     pinned = ""
@@ -233,15 +285,21 @@ def _upload(
         context.verify_mode = ssl.CERT_NONE
         pinned = device.sslThumbprint.replace(":", "").lower()
     member = ova.members[item.path]
-    conn = http.client.HTTPSConnection(url.hostname or "", url.port or 443, context=context, blocksize=_BLOCK)
+    where = f"{url.hostname}:{url.port or 443}"
+    before, total = progress
+    counted = _Counted(advance)
+    conn = http.client.HTTPSConnection(
+        url.hostname or "", url.port or 443, context=context, blocksize=_BLOCK, timeout=limits.connect
+    )
     try:
         conn.connect()
+        conn.sock.settimeout(limits.stall)  # from now on, the stall detector
         if pinned:
             cert = conn.sock.getpeercert(binary_form=True) if isinstance(conn.sock, ssl.SSLSocket) else None
             algorithm = "sha256" if len(pinned) == 64 else "sha1"  # vSphere gives SHA-1; allow for SHA-256
             if cert is None or hashlib.new(algorithm, cert).hexdigest() != pinned:
                 raise DeployError(
-                    f"uploading {item.path} to {url.hostname} refused: the host's TLS certificate is not the one "
+                    f"uploading {item.path} to {where} refused: the host's TLS certificate is not the one "
                     "vCenter gives the thumbprint of (someone in between?)"
                 )
         sent: OSError | None = None
@@ -251,11 +309,12 @@ def _upload(
                 conn.request(
                     "PUT" if item.create else "POST",
                     url.path + (f"?{url.query}" if url.query else ""),
-                    body=cast(BinaryIO, _Slice(f, member.size, advance)),
+                    body=cast(BinaryIO, _Slice(f, member.size, counted)),
                     headers={
                         "Content-Type": "application/x-vnd.vmware-streamVmdk",
                         "Content-Length": str(member.size),
                         "Connection": "close",
+                        **({"Overwrite": "t"} if item.create else {}),
                     },
                 )
             except OSError as exc:
@@ -268,10 +327,39 @@ def _upload(
             raise
         response.read()
         if response.status not in (200, 201):
-            raise DeployError(
-                f"uploading {item.path} to {url.hostname} failed: HTTP {response.status} {response.reason}"
-            )
+            raise DeployError(f"uploading {item.path} to {where} failed: HTTP {response.status} {response.reason}")
+    except TimeoutError:
+        done = before + counted.n
+        stage = "no answer" if counted.n >= member.size else "no bytes accepted"
+        raise DeployError(
+            f"uploading {item.path} to {where} stalled: {stage} for {limits.stall:.0f} s after {_mb(done)} of "
+            f"{_mb(total)} sent; the import is aborted"
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise DeployError(f"uploading {item.path} to {url.hostname} failed: {exc}") from None
+        cause = _cause(exc)
+        raise DeployError(
+            f"uploading {item.path} to {where} failed after {_mb(before + counted.n)} of {_mb(total)} sent: {cause}"
+        ) from None
     finally:
         conn.close()
+
+
+class _Counted:
+    """The bytes handed to the connection, for the progress bar and for the failure's line."""
+
+    def __init__(self, advance: Callable[[int], None]) -> None:
+        self.advance = advance
+        self.n = 0
+
+    def __call__(self, n: int) -> None:
+        self.n += n
+        self.advance(n)
+
+
+def _cause(exc: BaseException) -> str:
+    """What cut a connection, in words: OpenSSL's "EOF occurred in violation of protocol" is a close."""
+    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected):
+        return f"the host closed the connection ({exc})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({exc.reason or exc})"
+    return str(exc)

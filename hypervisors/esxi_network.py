@@ -3,9 +3,16 @@
 A sensor on a mirror port sees only what its port group lets through: VLAN ID 4095
 passes every VLAN with its tag, and the security policy must allow promiscuous
 mode (frames for other MACs), forged transmits and MAC changes (mirrored frames
-carry other sources). The flags are set on the port group *and* on its vSwitch, so
-that the port group does not depend on inheritance. `UpdateVirtualSwitch` replaces
-the whole spec: the vSwitch's current spec is sent back with only the flags changed.
+carry other sources).
+
+Least privilege: by default the three flags are set on the sniffing port group only,
+as its own override; the vSwitch and its other port groups are left as they are. A
+port group without an override of its own inherits the vSwitch's policy, so opening
+the vSwitch (`open_vswitch`, what the commercial product's guide describes) would
+open "VM Network" and "Management Network" too: before the vSwitch changes, every
+other port group on it is given its current effective policy as an explicit
+override, and the plan names each. `UpdateVirtualSwitch` replaces the whole spec:
+the vSwitch's current spec is sent back with only the flags changed.
 
 On a distributed switch (vCenter), the distributed port group carries the same
 settings in its default port configuration: a VLAN trunk of 0-4094 (what VLAN 4095
@@ -38,6 +45,7 @@ class CapturePath:
     vswitch: str = "vSwitch0"
     vlan: int = ALL_VLANS
     dvswitch: str = ""  # vCenter: the distributed switch to create the port group on, if it is missing
+    open_vswitch: bool = False  # the flags on the vSwitch too (its other port groups pinned first)
 
 
 def _open(security: vim.host.NetworkPolicy.SecurityPolicy | None) -> bool:
@@ -63,6 +71,49 @@ def find_portgroup(host: vim.HostSystem, name: str) -> vim.host.PortGroup | None
     return next((p for p in _network_system(host).networkInfo.portgroup or [] if p.spec.name == name), None)
 
 
+def effective(portgroup: vim.host.PortGroup, vswitch: vim.host.VirtualSwitch) -> dict[str, bool]:
+    """A port group's security flags as they act: its own override, else the vSwitch's."""
+    own = portgroup.spec.policy.security if portgroup.spec.policy else None
+    inherited = vswitch.spec.policy.security if vswitch.spec.policy else None
+    out = {}
+    for flag in FLAGS:
+        value = getattr(own, flag, None) if own is not None else None
+        if value is None:
+            value = getattr(inherited, flag, None) if inherited is not None else None
+        out[flag] = bool(value)
+    return out
+
+
+def _words(flags: dict[str, bool]) -> str:
+    names = {"allowPromiscuous": "promiscuous mode", "forgedTransmits": "forged transmits", "macChanges": "MAC changes"}
+    return ", ".join(f"{names[f]} {'yes' if flags[f] else 'no'}" for f in FLAGS)
+
+
+def _pin_others(host: vim.HostSystem, path: CapturePath, vswitch: vim.host.VirtualSwitch) -> list[Step]:
+    """Each other port group on the vSwitch that inherits a flag gets its effective value as its own."""
+    ns = _network_system(host)
+    steps = []
+    for pg in ns.networkInfo.portgroup or []:
+        if pg.spec.vswitchName != vswitch.name or pg.spec.name == path.portgroup:
+            continue
+        own = pg.spec.policy.security if pg.spec.policy else None
+        if own is not None and all(getattr(own, f) is not None for f in FLAGS):
+            continue  # already its own policy: the vSwitch's change does not reach it
+        keep = effective(pg, vswitch)
+
+        def pin(name: str = pg.spec.name, keep: dict[str, bool] = keep) -> None:
+            current = find_portgroup(host, name)
+            assert current is not None
+            spec = current.spec
+            spec.policy = spec.policy or vim.host.NetworkPolicy()
+            spec.policy.security = vim.host.NetworkPolicy.SecurityPolicy(**keep)
+            _call(lambda: ns.UpdatePortGroup(pgName=name, portgrp=spec), f"port group {name}")
+
+        text = f"port group {pg.spec.name}: keep {_words(keep)} as its own policy before {vswitch.name} changes"
+        steps.append(Step(text, pin))
+    return steps
+
+
 def capture_steps(host: vim.HostSystem, path: CapturePath) -> list[Step]:
     """The changes that make `path` a capture path on `host`; [] when it already is one."""
     ns = _network_system(host)
@@ -72,7 +123,8 @@ def capture_steps(host: vim.HostSystem, path: CapturePath) -> list[Step]:
         raise DeployError(f"vSwitch {path.vswitch!r} not found on host {host.name}; available: {listing(names)}")
     steps: list[Step] = []
     policy = vswitch.spec.policy
-    if not _open(policy.security if policy else None):
+    if path.open_vswitch and not _open(policy.security if policy else None):
+        steps += _pin_others(host, path, vswitch)
 
         def open_vswitch() -> None:
             current = find_vswitch(host, path.vswitch)

@@ -11,11 +11,17 @@ from __future__ import annotations
 import hashlib
 import re
 import tarfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lxml import etree
+from pyVmomi import vim
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+from nps_image.ovf import NS, properties
+
+from .esxi_connect import listing
 from .esxi_errors import DeployError
 
 _MANIFEST_LINE = re.compile(r"^(SHA256|SHA1|SHA512)\((.+)\)\s*=\s*([0-9a-fA-F]+)\s*$")
@@ -127,3 +133,65 @@ def _verify(ova: Ova, quiet: bool) -> None:
                     f"{ova.path}: manifest mismatch for {name} ({algorithm} {h.hexdigest()[:16]}…, "
                     f"manifest says {expected[:16]}…): the OVA is damaged or altered; copy or build it again"
                 )
+
+
+# --- the descriptor ------------------------------------------------------------------
+
+
+def ovf_networks(ova: Ova) -> list[str]:
+    doc = etree.fromstring(ova.descriptor.encode())
+    return [str(n.get(f"{{{NS['ovf']}}}name")) for n in doc.iter(f"{{{NS['ovf']}}}Network")]
+
+
+def ovf_configurations(ova: Ova) -> list[str]:
+    doc = etree.fromstring(ova.descriptor.encode())
+    return [str(c.get(f"{{{NS['ovf']}}}id")) for c in doc.iter(f"{{{NS['ovf']}}}Configuration")]
+
+
+def check_properties(ova: Ova, values: Mapping[str, str]) -> None:
+    """Every key must be one the descriptor declares (vSphere drops unknown ones without a word),
+    and the values must be ones the appliance's first boot accepts."""
+    declared = properties(ova.descriptor.encode())
+    unknown = sorted(set(values) - set(declared))
+    if unknown:
+        raise DeployError(
+            f"unknown OVF propert{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
+            f"the OVA declares: {listing(declared)}"
+        )
+    from nps_sensor.appliance.firstboot import settings_from
+    from nps_sensor.appliance.settings import SettingsError
+
+    try:
+        # The first boot sees the descriptor's defaults for what is not given.
+        defaults = {k: str(p.get(f"{{{NS['ovf']}}}value", "")) for k, p in declared.items()}
+        settings_from({**defaults, **values}).check()
+    except SettingsError as exc:
+        raise DeployError(f"OVF properties: {exc}") from None
+
+
+def property_fixes(vapp: vim.vApp.VmConfigInfo | None, values: Mapping[str, str]) -> dict[str, vim.vApp.PropertySpec]:
+    """The vApp property edits, by key, that make the VM's values the ones asked for; [] when they are.
+
+    vSphere applies the property mapping of the import spec, except when it does not (a
+    key it does not match, an older host): the imported VM is read back and corrected.
+    The simulator keeps the mapping in extraConfig and has no vApp configuration (None).
+    """
+    if vapp is None:
+        return {}
+    by_key = {".".join(p for p in (prop.classId, prop.id, prop.instanceId) if p): prop for prop in vapp.property}
+    return {
+        k: vim.vApp.PropertySpec(operation="edit", info=vim.vApp.PropertyInfo(key=by_key[k].key, value=v))
+        for k, v in values.items()
+        if k in by_key and (by_key[k].value or "") != v
+    }
+
+
+def disk_bytes(ova: Ova, thin: bool) -> int:
+    """What the VM's disks take on the datastore: the data they hold (thin) or their capacity (thick)."""
+    doc = etree.fromstring(ova.descriptor.encode())
+    total = 0
+    for disk in doc.iter(f"{{{NS['ovf']}}}Disk"):
+        capacity = int(disk.get(f"{{{NS['ovf']}}}capacity", "0"))
+        populated = int(disk.get(f"{{{NS['ovf']}}}populatedSize", "0") or capacity)
+        total += populated if thin else capacity
+    return total

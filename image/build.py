@@ -24,6 +24,9 @@ from . import disk, rootfs
 from .steps import BuildError, check_space, require, run
 
 ROOT = Path(__file__).resolve().parents[1]
+# The appliance's templates are the sensor's package data: the image renders the files the
+# installed sensor (first boot, console, roles) renders later.
+APPLIANCE_TEMPLATES = ROOT / "sensor" / "src" / "nps_sensor" / "appliance" / "templates"
 NAME = "nps-sensor"
 DEFAULT_EPOCH = 1_767_225_600  # 2026-01-01: images are reproducible unless told otherwise
 
@@ -139,7 +142,7 @@ def _build(b: Build, console: Console) -> list[Path]:
     with step("Debian base (mmdebstrap; cached)"):
         base = rootfs.base(b.cache, b.epoch)
     with step("appliance layer"):
-        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, ROOT / "templates" / "appliance", b.epoch)
+        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, APPLIANCE_TEMPLATES, b.epoch)
         manifest = {
             "name": NAME,
             "version": b.version,

@@ -22,7 +22,9 @@ from .sizing import DEFAULT, PROFILES
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TEMPLATE = "ovf.xml.j2"
-SCHEMA = Path(__file__).resolve().parent / "ovf-schema" / "dsp8023_1.1.1.xsd"
+SCHEMAS = Path(__file__).resolve().parent / "ovf-schema"
+SCHEMA = SCHEMAS / "dsp8023_1.1.1.xsd"
+ENVIRONMENT_SCHEMA = SCHEMAS / "dsp8027_1.1.0.xsd"  # the OVF environment (ovf-env.xml, guestinfo.ovfEnv)
 
 PRODUCT = "Network Passive Sensor"
 VENDOR = "nps-kit"
@@ -56,6 +58,7 @@ OVF_NS = "http://schemas.dmtf.org/ovf/envelope/1"
 RASD_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
 VSSD_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData"
 VMW_NS = "http://www.vmware.com/schema/ovf"
+OE_NS = "http://schemas.dmtf.org/ovf/environment/1"
 NS = {"ovf": OVF_NS, "rasd": RASD_NS, "vssd": VSSD_NS, "vmw": VMW_NS}
 
 
@@ -115,15 +118,27 @@ def properties(xml: bytes) -> dict[str, etree._Element]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _schema() -> etree.XMLSchema:
-    # no_network: the CIM schemas name their imports by URL; every one is local.
+class _LocalSchemas(etree.Resolver):
+    """The DMTF schemas name their imports by URL (DSP8027 imports common.xsd so): every one
+    is read from the local copy beside them, as the copy's catalog.xml maps it for xmllint."""
+
+    def resolve(self, system_url: str, public_id: str, context: Any = None) -> Any:
+        name = (system_url or "").rsplit("/", 1)[-1]
+        if name and (SCHEMAS / name).is_file():
+            return cast(Any, self).resolve_filename(str(SCHEMAS / name), context)  # lxml-stubs lack it
+        return None
+
+
+@lru_cache(maxsize=2)
+def _schema(path: Path = SCHEMA) -> etree.XMLSchema:
+    # no_network: nothing is fetched; an import the local copy lacks fails the compilation.
     parser = etree.XMLParser(no_network=True)
-    return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
+    parser.resolvers.add(_LocalSchemas())
+    return etree.XMLSchema(etree.parse(str(path), parser))
 
 
-def schema_errors(xml: bytes) -> list[str]:
-    """Where `xml` breaks the OVF 1.1 schema, one "line N: problem" per error; [] if valid.
+def schema_errors(xml: bytes, schema: Path = SCHEMA) -> list[str]:
+    """Where `xml` breaks the OVF 1.1 schema (or `schema`), one "line N: problem" per error; [] if valid.
 
     libxml2 (through lxml), the validator xmllint uses, in process: one library for
     parsing and validating, with line numbers, and no XML parser of our own.
@@ -133,15 +148,20 @@ def schema_errors(xml: bytes) -> list[str]:
         doc = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
         return [f"line {exc.lineno}: not well-formed XML: {exc.msg}"]
-    schema = _schema()
-    if schema.validate(doc):
+    compiled = _schema(schema)
+    if compiled.validate(doc):
         return []
-    errors = cast("Iterable[Any]", schema.error_log)  # lxml-stubs leave _ErrorLog bare
+    errors = cast("Iterable[Any]", compiled.error_log)  # lxml-stubs leave _ErrorLog bare
     return [f"line {e.line}: {_prefixed(e.message).rstrip('.')}" for e in errors]
+
+
+def environment_errors(xml: bytes) -> list[str]:
+    """Where an OVF environment document breaks DSP8027 1.1.0; [] if valid."""
+    return schema_errors(xml, ENVIRONMENT_SCHEMA)
 
 
 def _prefixed(message: str) -> str:
     """libxml2 names elements {namespace}Name; the descriptor's readers know them as rasd:Name."""
-    for prefix, uri in NS.items():
+    for prefix, uri in {**NS, "oe": OE_NS}.items():
         message = message.replace("{" + uri + "}", prefix + ":")
     return message

@@ -78,6 +78,8 @@ class VM:
     # given later (a static management address) through its own loopback port.
     forwards: dict[str, int] = field(default_factory=dict)
     extra_nics: int = 0  # more sniffing NICs (eth2, ...), each on its own loopback UDP socket
+    disk_format: str = ""  # the disk file's format when it is not `fmt` (a raw copy of the VMDK)
+    extra: list[str] = field(default_factory=list)  # more QEMU arguments (-fw_cfg ...)
 
     def command(self) -> list[str]:
         cmd = [
@@ -111,7 +113,7 @@ class VM:
                 "-device",
                 "pvscsi,id=scsi0",
                 "-drive",
-                f"file={self.disk},format=vmdk,if=none,id=disk0,snapshot=on",
+                f"file={self.disk},format={self.disk_format or 'vmdk'},if=none,id=disk0,snapshot=on",
                 "-device",
                 "scsi-hd,drive=disk0,bus=scsi0.0,bootindex=0",
             ]
@@ -132,7 +134,7 @@ class VM:
         for i in range(self.extra_nics):
             extra = f"socket,id=sniff{i + 2},udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{free_port()}"
             cmd += ["-netdev", extra, "-device", f"{nic},netdev=sniff{i + 2},mac=52:54:00:00:00:{i + 3:02x}"]
-        return cmd
+        return cmd + self.extra
 
     def start(self) -> None:
         require("qemu-system-x86_64")

@@ -5,7 +5,7 @@ a tarball keyed by everything that goes into it: the package list, the host's ap
 sources (mmdebstrap takes the host's apt configuration when given no mirror, so a
 proxy or a local mirror works as for apt), SOURCE_DATE_EPOCH. The appliance layer
 (the sensor in its own virtual environment, the configuration files rendered from
-`templates/`, the services) is applied to a copy of it on every build: that part is
+the sensor's templates, the services) is applied to a copy of it on every build: that part is
 quick, and it is where the code changes.
 """
 
@@ -284,7 +284,6 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         resolv.unlink()
     resolv.symlink_to("/run/systemd/resolve/stub-resolv.conf")
     _data(root, fingerprints)
-    shutil.copytree(templates, root / "usr/share/nps-sensor/templates", dirs_exist_ok=True)
 
 
 def _data(root: Path, fingerprints: Path | None) -> None:

@@ -85,19 +85,28 @@ def _vsphere(vs: Mapping[str, Any]) -> Any:
     help=shared_help(
         VSPHERE,
         ova="the OVA (default: the newest dist/nps-sensor-*.ova)",
-        cluster="vCenter: the cluster; the sensor goes on its first host unless --host says which",
+        cluster="vCenter: the cluster; the sensor goes on its first host unless --host (one of its hosts) says "
+        "which; DRS and HA overrides keep the VM there",
         host="the ESXi host by its name in vCenter (the one whose uplink carries the mirror port)",
         resource_pool="resource pool by name (default: the host's or cluster's root pool)",
         folder="vCenter: VM folder by name (default: the datacenter's VM folder)",
         datastore="datastore by name (default: the host's only one)",
-        management_network="port group of the management NIC (default 'VM Network')",
-        sniffing_portgroup="port group of the sniffing NICs, created or fixed: VLAN 4095, promiscuous mode, "
-        "forged transmits and MAC changes allowed (default 'NPS Sniffing')",
-        vswitch="standard vSwitch of the sniffing port group, its security policy opened too (default vSwitch0)",
+        management_network="port group of the management NIC (a new VM: default 'VM Network'; an existing VM "
+        "keeps its own unless given)",
+        sniffing_portgroup="port group of the sniffing NICs, created or fixed: VLAN 4095 and its own policy "
+        "allowing promiscuous mode, forged transmits and MAC changes (a new VM: default 'NPS Sniffing'; an "
+        "existing VM keeps the one its sniffing NICs are on unless given)",
+        vswitch="standard vSwitch of the sniffing port group (default vSwitch0)",
+        open_vswitch="also allow the three flags on the whole vSwitch (as the product guide describes); its "
+        "other port groups first get their current policy as their own, so that they do not open with it",
         dvswitch="vCenter: distributed switch to create the sniffing port group on (an existing distributed port "
         "group of that name is used without it): VLAN trunk 0-4094 and the three flags on the port group",
-        mbps="mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24); default 1000 (8, 16)",
-        sniffing_nics="number of sniffing VMXNET3 NICs (default 1; the appliance aggregates them)",
+        mbps="mirror-port rate to size for: 500 (4 vCPU, 8 GB) to 2000 (16, 24); a new VM: default 1000 (8, 16); "
+        "an existing VM keeps its size unless given",
+        sniffing_nics="number of sniffing VMXNET3 NICs (the appliance aggregates them); a new VM: default 1; an "
+        "existing VM keeps its count unless given",
+        power_on="power on an existing VM that is off (a new VM is powered on anyway)",
+        stall_timeout="seconds an upload may make no progress before it is aborted (default 120)",
         prop="OVF property KEY=VALUE (repeat it), like hostname=sensor-1 or mgmt.mode=static; secrets "
         "(proxy.password, registration.code) only from NPS_PROXY_PASSWORD, NPS_REGISTRATION_CODE or --properties",
         properties="YAML file of OVF property values (chmod 600 if it holds secrets)",
@@ -119,12 +128,15 @@ def esxi(
     resource_pool: str = "",
     folder: str = "",
     datastore: str = "",
-    management_network: str = "VM Network",
-    sniffing_portgroup: str = "NPS Sniffing",
-    vswitch: str = "vSwitch0",
+    management_network: str = "",
+    sniffing_portgroup: str = "",
+    vswitch: str = "",
+    open_vswitch: bool = False,
     dvswitch: str = "",
-    mbps: int = 1000,
-    sniffing_nics: int = 1,
+    mbps: int = 0,
+    sniffing_nics: int = 0,
+    power_on: bool = False,
+    stall_timeout: int = 120,
     prop: list[str] | None = None,
     properties: str = "",
     thick: bool = False,
@@ -134,19 +146,32 @@ def esxi(
     dry_run: bool = False,
     shutdown_timeout: int = 120,
 ) -> None:
-    """Deploy the OVA to VMware ESXi or vCenter in one idempotent step: capture path, import, size, power on."""
+    """Deploy the OVA to VMware ESXi or vCenter in one idempotent step: capture path, import, size, power on;
+    for an existing VM, only what an option asks."""
 
     def run() -> None:
         from nps_hypervisors import esxi, esxi_cli
 
+        # Omitted means keep: an option left out is None, which an existing VM keeps as it is.
+        capture = None
+        if sniffing_portgroup or vswitch or dvswitch or open_vswitch:
+            default = esxi.CapturePath()
+            capture = esxi.CapturePath(
+                sniffing_portgroup or default.portgroup,
+                vswitch or default.vswitch,
+                dvswitch=dvswitch,
+                open_vswitch=open_vswitch,
+            )
         deployment = esxi.Deployment(
             ova=Path(ova) if ova else esxi_cli.newest_ova(ROOT / "dist"),
             name=vs["name"],
             placement=esxi.Placement(vs["datacenter"], cluster, host, resource_pool, folder, datastore),
-            management_network=management_network,
-            capture=esxi.CapturePath(sniffing_portgroup, vswitch, dvswitch=dvswitch),
-            throughput=mbps,
-            sniffing_nics=sniffing_nics,
+            management_network=management_network or None,
+            capture=capture,
+            throughput=mbps or None,
+            sniffing_nics=sniffing_nics or None,
+            power_on=True if power_on else None,
+            upload=esxi.UploadLimits(stall=float(stall_timeout)),
             reserve=reserve,
             properties=esxi_cli.properties(prop or [], properties),
             thin=not thick,
@@ -244,7 +269,7 @@ def esxi_nic(
     auto_shortflags=False,
     help=shared_help(
         VSPHERE,
-        sniffing_portgroup="port group of the sniffing NICs (default 'NPS Sniffing')",
+        sniffing_portgroup="port group of the sniffing NICs (default: the one they are on)",
         vswitch="its vSwitch (default vSwitch0)",
         json="print the report as JSON",
     ),
@@ -253,7 +278,7 @@ def esxi_nic(
 def esxi_status(
     c: Context,
     vs: Mapping[str, Any],
-    sniffing_portgroup: str = "NPS Sniffing",
+    sniffing_portgroup: str = "",
     vswitch: str = "vSwitch0",
     json: bool = False,
 ) -> None:
@@ -266,7 +291,7 @@ def esxi_status(
             _vsphere(vs),
             vs["name"],
             placement=esxi.Placement(datacenter=vs["datacenter"]),
-            capture=esxi.CapturePath(sniffing_portgroup, vswitch),
+            capture=esxi.CapturePath(sniffing_portgroup, vswitch) if sniffing_portgroup else None,
         )
         esxi_cli.print_status(report, json)
 

@@ -139,12 +139,15 @@ class VmdkInfo:
 def descriptor(capacity: int, extent_name: str, cid: int, long_content_id: str) -> str:
     """The embedded disk descriptor.
 
-    - ddb.adapterType: "lsilogic" although the appliance runs on a paravirtual SCSI
-      controller. The controller an imported VM gets is the OVF's VirtualSCSI item;
-      ovftool and ESXi do not read this hint, which only matters to hosted products
-      attaching the bare disk. The format knows ide, buslogic, lsilogic and legacyESX:
-      "pvscsi" would be a value that VMware's own stream writers never produce and
-      that other readers may refuse, so the value VMware writes is kept.
+    - ddb.adapterType: "lsilogic", although the appliance runs on a paravirtual SCSI
+      controller, on purpose. The controller an imported VM gets is the OVF's
+      VirtualSCSI item (pvscsi); ovftool and ESXi take it from there, not from this
+      hint, which only matters to products attaching the bare disk. The format's values
+      are ide, buslogic, lsilogic and legacyESX: VMware's stream writers (open-vmdk,
+      ovftool) never write "pvscsi"; VMware support told SUSE that the hint must stay
+      lsilogic for the disk to be extended (bsc#1180539, kiwi issue 1847, after which
+      kiwi stopped writing pvscsi there), and VMware Workstation refuses to import a
+      disk that says pvscsi ("Invalid target disk adapter type: pvscsi").
     - ddb.virtualHWVersion: "4", as VMware's open-vmdk writes. The field dates from
       ESX 3 and is ignored since; the VM's hardware version is the OVF's vmx-13.
     - ddb.toolsVersion 2147483647: the guest's tools are open-vm-tools, managed by the

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
@@ -31,8 +32,9 @@ from nps_hypervisors.esxi_import import ImportRequest, device_url, import_spec_p
 from nps_hypervisors.esxi_ova import open_ova
 from nps_image.formats.vmdk import write_stream_optimized
 from nps_image.ova import manifest, write_ova
-from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, render_ovf
+from nps_image.ovf import NETWORKS, PROPERTY_KEYS, OvfDisk, environment_errors, render_ovf
 from nps_image.sizing import profile_for
+from nps_sensor.appliance.firstboot import parse_environment
 from tests.support import vcsim
 
 MiB = 1024 * 1024
@@ -61,7 +63,7 @@ def vcsim_binary() -> Path:
     return binary
 
 
-def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml) -> Path:
+def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml, size: int = 2 * MiB) -> Path:
     """A small OVA made like the real one: the same descriptor template, VMDK writer and packager.
 
     `edit` changes the descriptor (before the manifest is made) for the tests of bad OVFs.
@@ -71,7 +73,7 @@ def build_ova(d: Path, edit: Callable[[str], str] = lambda xml: xml) -> Path:
     with open(raw, "wb") as f:
         f.truncate(64 * MiB)
         f.seek(MiB)
-        f.write(os.urandom(2 * MiB))
+        f.write(os.urandom(size))  # random: the stream-optimized VMDK does not shrink it
     name, version = "nps-sensor", "0.0.1"
     vmdk = d / f"{name}-{version}-disk1.vmdk"
     info = write_stream_optimized(raw, vmdk)
@@ -199,6 +201,28 @@ def is_open(security: Any) -> bool:
     return bool(security.allowPromiscuous and security.forgedTransmits and security.macChanges)
 
 
+FLAGS = ("allowPromiscuous", "forgedTransmits", "macChanges")
+CLOSED = dict.fromkeys(FLAGS, False)
+
+
+def effective(info: Any, name: str) -> dict[str, bool]:
+    """A port group's security flags as the host applies them: its own, else its vSwitch's (read here,
+    not through the deployer's code)."""
+    pg = portgroup(info, name)
+    sw = vswitch(info, pg.spec.vswitchName)
+    own = pg.spec.policy.security
+    out = {}
+    for flag in FLAGS:
+        value = getattr(own, flag) if own is not None else None
+        out[flag] = bool(getattr(sw.spec.policy.security, flag) if value is None else value)
+    return out
+
+
+def overrides(info: Any, name: str) -> dict[str, bool | None]:
+    own = portgroup(info, name).spec.policy.security
+    return {flag: getattr(own, flag) if own is not None else None for flag in FLAGS}
+
+
 # --- the acceptance: deploy, capture path, idempotence, dry run --------------------------
 
 
@@ -232,13 +256,34 @@ def test_deploy_imports_wires_sizes_and_powers_on_then_changes_nothing(server, o
     pg = portgroup(info, "NPS Sniffing")
     assert pg.spec.vlanId == 4095 and pg.spec.vswitchName == "vSwitch0"
     assert is_open(pg.spec.policy.security)
+    # Least privilege: the vSwitch and its other port groups are left closed.
     sw = vswitch(info, "vSwitch0")
-    assert is_open(sw.spec.policy.security)
-    # UpdateVirtualSwitch replaces the whole spec: what was there before is kept.
-    assert (sw.spec.numPorts, sw.spec.mtu, list(sw.spec.bridge.nicDevice)) == (128, 1500, ["vmnic0"])
+    assert not is_open(sw.spec.policy.security)
+    assert [effective(info, name) for name in ("VM Network", "Management Network")] == [CLOSED, CLOSED]
     # The simulator keeps the property mapping in extraConfig: every value was sent.
     extra = {o.key: o.value for o in vm.config.extraConfig}
     assert {k: extra.get(k) for k in PROPERTIES} == PROPERTIES
+    # Neither a standalone host nor the simulator's vCenter (no vApp options) builds the OVF
+    # environment: the deployer wrote it, valid against DSP8027, with every property.
+    env = extra["guestinfo.ovfEnv"]
+    assert environment_errors(env.encode()) == []
+    values = parse_environment(env)
+    assert set(values) == set(PROPERTY_KEYS) and {k: values[k] for k in PROPERTIES} == PROPERTIES
+    assert values["proxy.port"] == "3128" and values["mgmt.dns1"] == ""  # given, and the OVF's default
+    doc = etree.fromstring(env.encode())
+    oe, ve = "{http://schemas.dmtf.org/ovf/environment/1}", "{http://www.vmware.com/schema/ovfenv}"
+    assert doc.get(f"{ve}{'esxId' if esx else 'vCenterId'}") == vm._moId and doc.get(f"{oe}id") == ""
+    assert doc.findtext(f"{oe}PlatformSection/{oe}Kind") == "VMware ESXi"
+    macs = [a.get(f"{ve}mac") for a in doc.iter(f"{ve}Adapter")]
+    assert macs == [d.macAddress for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert "OVF environment: written into guestinfo.ovfEnv" in plan.text or not esx
+    assert extra["nps.capture.host"] == vm.runtime.host.name
+    if not esx:  # kept on its host: DRS leaves it alone, HA does not restart it elsewhere
+        cluster = vm.runtime.host.parent
+        (drs,) = [o for o in cluster.configurationEx.drsVmConfig if o.key == vm]
+        (das,) = [o for o in cluster.configurationEx.dasVmConfig if o.key == vm]
+        assert drs.enabled is False and das.dasSettings.restartPriority == "disabled"
+        assert "cluster DC0_C0: keep VM nps-sensor on DC0_C0_H0" in plan.text
 
     for dry_run in (True, False):
         changed, lines = run_deploy(s, d, dry_run=dry_run)
@@ -269,8 +314,12 @@ def test_resize_and_sniffing_nics_then_deploy_reconciles(server, ova, view_of) -
     assert status["sniffing_nics"] == ["NPS Sniffing"] * 2 and status["vcpus"] == 4
     assert status["capture"]["portgroup"]["vlan"] == 4095
 
-    # The deploy's settings win: sized back for 1000 Mbit/s, one sniffing NIC, never a second VM.
+    # Omitted means keep: a plain re-run leaves the day-2 changes alone.
     changed, lines = run_deploy(s, deployment(ova, placement))
+    assert not changed and lines == ["nps-sensor: nothing to change, it is as asked"]
+    assert (vm.config.hardware.numCPU, nics(vm)) == (4, ["VM Network"] + ["NPS Sniffing"] * 2)
+    # What an option asks wins: sized back for 1000 Mbit/s, one sniffing NIC, never a second VM.
+    changed, lines = run_deploy(s, deployment(ova, placement, throughput=1000, sniffing_nics=1))
     assert changed and "remove 1 sniffing NIC(s)" in lines.text
     assert (vm.config.hardware.numCPU, vm.config.hardware.memoryMB) == (8, 16384)
     assert nics(vm) == ["VM Network", "NPS Sniffing"] and vm.runtime.powerState == "poweredOn"
@@ -307,7 +356,7 @@ def test_a_drifted_capture_path_and_vm_are_reconciled(esx_server, ova, view_of) 
     )
     vm.PowerOffVM_Task()
 
-    changed, lines = run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True))
+    changed, lines = run_deploy(s, deployment(ova, esxi.Placement(), sniffing_nics=2, reserve=True, power_on=True))
     assert changed
     assert "port group NPS Sniffing: VLAN 10 -> 4095, allow promiscuous mode" in lines.text
     assert "sniffing NIC 2 VM Network -> NPS Sniffing" in lines.text
@@ -454,7 +503,7 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="upload-error"), name="late"))
     # The host answers 404 and closes while the disk is still being sent: the status when it can
     # still be read, the connection's error when the close came first.
-    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 failed: ")
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to {s.host} failed")
     assert view.vms("late") == []
 
     # A host behind vCenter: its upload URL names it, with its certificate's thumbprint.
@@ -463,7 +512,7 @@ def test_failures_are_one_clear_line(esx_server, ova, tmp_path, view_of) -> None
     )
     assert len(view.vms("pin")) == 1
     message = error(endpoint(s), deployment(ova, esxi.Placement(resource_pool="pinned-wrong"), name="mitm"))
-    assert message.startswith("uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1 refused: the host's TLS certificate")
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to {s.host} refused: the host's TLS certificate")
     assert view.vms("mitm") == []
 
     esxi.deploy(endpoint(s), d, say=Lines(), quiet=True)
@@ -643,3 +692,161 @@ def test_no_secret_in_output_logs_or_arguments(esx_server, ova, caplog, capsys, 
     (vm,) = view_of(s).vms("nps-sensor")
     extra = {o.key: o.value for o in vm.config.extraConfig}
     assert extra["proxy.password"] == PROXY_PASSWORD and extra["registration.code"] == REGISTRATION_CODE
+
+
+# --- what a real host does that the simulator hides --------------------------------------
+
+
+def test_the_switch_policy_opens_the_sniffing_port_group_only(vcsim_binary, ova, view_of) -> None:
+    """Two other port groups on vSwitch0: one inherits everything, one has an override of its own."""
+    for open_vswitch in (False, True):
+        with vcsim.running(esx=True) as s:
+            view = view_of(s)
+            ns = view.host(True).configManager.networkSystem
+            spec = portgroup(ns.networkInfo, "Management Network").spec
+            spec.policy.security = vim.host.NetworkPolicy.SecurityPolicy(macChanges=True)
+            ns.UpdatePortGroup(pgName="Management Network", portgrp=spec)
+            others = ("VM Network", "Management Network")
+            before = {name: effective(ns.networkInfo, name) for name in others}
+            capture = esxi.CapturePath(open_vswitch=open_vswitch)
+            _, plan = run_deploy(s, deployment(ova, esxi.Placement(), capture=capture), dry_run=True)
+            run_deploy(s, deployment(ova, esxi.Placement(), capture=capture))
+            info = ns.networkInfo
+            assert {name: effective(info, name) for name in others} == before
+            assert effective(info, "NPS Sniffing") == dict.fromkeys(FLAGS, True)
+            assert is_open(vswitch(info, "vSwitch0").spec.policy.security) is open_vswitch
+            if open_vswitch:
+                # Each now carries its old effective policy as its own, set before the vSwitch changed.
+                assert {name: overrides(info, name) for name in others} == before
+                lines = plan.text.splitlines()
+                pins = [i for i, line in enumerate(lines) if "as its own policy before vSwitch0 changes" in line]
+                opened = next(i for i, line in enumerate(lines) if "vSwitch vSwitch0 on" in line)
+                assert len(pins) == 2 and max(pins) < opened
+            else:
+                assert overrides(info, "VM Network") == dict.fromkeys(FLAGS, None)
+                assert "vSwitch" not in plan.text.replace("on vSwitch0: create", "")
+
+
+def test_cluster_and_host_must_agree(vcsim_binary, ova, view_of) -> None:
+    with vcsim.running(esx=False) as s:
+        with pytest.raises(esxi.DeployError) as info:
+            run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", host="DC0_H0")))
+        assert str(info.value) == (
+            "host DC0_H0 is not in cluster DC0_C0: its hosts are DC0_C0_H0, DC0_C0_H1, DC0_C0_H2; "
+            "give one of them with --host, or leave --cluster out"
+        )
+        run_deploy(s, deployment(ova, esxi.Placement(cluster="DC0_C0", host="DC0_C0_H1")))
+        (vm,) = view_of(s).vms("nps-sensor")
+        assert vm.runtime.host.name == "DC0_C0_H1"
+        # vMotion (here: a relocation behind the deployer's back) is what status reports.
+        target = next(h for h in view_of(s).all(vim.HostSystem) if h.name == "DC0_C0_H2")
+        vm.RelocateVM_Task(spec=vim.vm.RelocateSpec(host=target))
+        report = esxi.status(endpoint(s), "nps-sensor")
+        assert (report["host"], report["deployed_on"], report["moved"]) == ("DC0_C0_H2", "DC0_C0_H1", True)
+
+
+def test_a_host_too_small_for_the_profile_refuses_before_any_upload(vcsim_binary, ova, view_of) -> None:
+    with vcsim.running(esx=True, host_cpus=8, host_memory_gib=64, datastore_free_gib=10) as s:
+        view = view_of(s)
+        with pytest.raises(esxi.DeployError) as info:
+            run_deploy(s, deployment(ova, esxi.Placement(), throughput=2000))
+        assert str(info.value) == (
+            "profile 2000 Mbit/s: 16 vCPU, 24 GB RAM needs 16 vCPU but host localhost.localdomain has 8 logical "
+            "CPUs: --mbps 1000 at most, or another --host"
+        )
+        with pytest.raises(esxi.DeployError, match=r"^datastore LocalDS_0 has 10.0 GB free; the disk .* and its 16 GB"):
+            run_deploy(s, deployment(ova, esxi.Placement(), throughput=1000))
+        assert view.vms("nps-sensor") == []
+        assert portgroup(view.network_info(True), "NPS Sniffing") is None  # refused before any change
+        # Reserved memory needs no swap file: 1000 Mbit/s then fits.
+        run_deploy(s, deployment(ova, esxi.Placement(), throughput=1000, reserve=True))
+        assert len(view.vms("nps-sensor")) == 1
+
+
+class StallingProxy:
+    """A TCP proxy on loopback in front of the simulator that stops forwarding a connection's
+    upload after `after` bytes (as a dead link or a hung host does) and keeps it open."""
+
+    def __init__(self, upstream: tuple[str, int], after: int) -> None:
+        import socket
+        import threading
+
+        self.upstream, self.after = upstream, after
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[Any] = []
+        self.stalled = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            self.held += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any, up: bool) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if up and sent + len(data) > self.after:
+                    self.stalled.set()
+                    return  # stop reading: the client's send blocks once the buffers are full
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.server.close()
+        for sock in self.held:
+            sock.close()
+
+
+def test_a_stalled_upload_ends_within_the_time_out_with_the_vm_removed(esx_server, tmp_path, view_of) -> None:
+    s = esx_server
+    big = build_ova(tmp_path / "big", size=24 * MiB)  # more than loopback's socket buffers hold
+    proxy = StallingProxy(("127.0.0.1", int(s.host.rsplit(":", 1)[1])), after=4 * MiB)
+    try:
+        ep = esxi.Endpoint(f"127.0.0.1:{proxy.port}", s.user, s.password, ca_bundle=s.ca_file)
+        d = deployment(big, esxi.Placement(), upload=esxi.UploadLimits(connect=5, stall=2))
+        start = time.monotonic()
+        with pytest.raises(esxi.DeployError) as info:
+            esxi.deploy(ep, d, say=Lines(), quiet=True)
+        elapsed = time.monotonic() - start
+    finally:
+        proxy.close()
+    message = str(info.value)
+    assert proxy.stalled.is_set() and "\n" not in message
+    assert message.startswith(f"uploading nps-sensor-0.0.1-disk1.vmdk to 127.0.0.1:{proxy.port} stalled: ")
+    assert " for 2 s after " in message and message.endswith(" sent; the import is aborted")
+    assert elapsed < 60  # bounded by the stall time-out, not by the upload (no timing beyond that)
+    assert view_of(s).vms("nps-sensor") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "ca", "advice"),
+    [
+        (62, "Hostname mismatch, certificate is not valid for 'esx1'.", "ca.pem", "connect by a name its certificate"),
+        (20, "unable to get local issuer certificate", "ca.pem", "it is not signed by a CA in ca.pem"),
+        (20, "unable to get local issuer certificate", None, "give its CA with --ca-bundle FILE, or --insecure"),
+        (10, "certificate has expired", None, "renew it, or check this machine's and the host's clocks"),
+        (66, "EE certificate key too weak", None, "too weak (EE certificate key too weak): replace it"),
+    ],
+)
+def test_the_tls_advice_fits_the_failure(code, message, ca, advice) -> None:
+    from nps_hypervisors.esxi_connect import tls_advice
+
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    exc.verify_code, exc.verify_message = code, message
+    text = tls_advice(exc, esxi.Endpoint("esx1", "root", "pw", ca_bundle=Path(ca) if ca else None))
+    assert advice in text and "\n" not in text
+    if code == 62:
+        assert "--ca-bundle" not in text.replace("a CA bundle", "")

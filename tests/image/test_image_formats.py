@@ -137,7 +137,7 @@ def test_vmdk_stream_layout(raw_disk: Path, tmp_path: Path) -> None:
         text = read_descriptor(f, header)
     assert 'createType="streamOptimized"' in text
     assert f"CID={info.cid:08x}" in text
-    assert 'ddb.adapterType = "lsilogic"' in text
+    assert 'ddb.adapterType = "lsilogic"' in text  # what VMware's writers put there (see vmdk.descriptor)
     # grains 0 and 1 (boot sector, text), 64 to 67 (random), 80 (the last sector); not the written zeros
     assert info.populated == 6 * GRAIN + 512
 

@@ -78,8 +78,19 @@ class Server:
 
 
 @contextmanager
-def running(*, esx: bool, user: str = "administrator", password: str = "vcsim-Pa55") -> Iterator[Server]:
+def running(
+    *,
+    esx: bool,
+    user: str = "administrator",
+    password: str = "vcsim-Pa55",
+    host_cpus: int = 32,
+    host_memory_gib: int = 128,
+    datastore_free_gib: int = 800,
+) -> Iterator[Server]:
     """Start vcsim on a free loopback port (ESXi with `esx`, else vCenter) for the block's duration.
+
+    Every host has `host_cpus` logical CPUs and `host_memory_gib` of memory, every datastore
+    `datastore_free_gib` free: the simulator's own hosts are smaller than any sensor profile.
 
     The login goes through the environment, not the command line; the simulator
     stops when its standard input closes, so it cannot outlive a killed test run.
@@ -88,6 +99,8 @@ def running(*, esx: bool, user: str = "administrator", password: str = "vcsim-Pa
     with tempfile.TemporaryDirectory(prefix="vcsim-") as tmp:
         ca = Path(tmp) / "ca.pem"
         args = [str(binary), "-l", "127.0.0.1:0", "-ca-out", str(ca)] + (["-esx"] if esx else [])
+        args += ["-host-cpus", str(host_cpus), "-host-memory-gib", str(host_memory_gib)]
+        args += ["-datastore-free-gib", str(datastore_free_gib)]
         env = {**os.environ, "VCSIM_USERNAME": user, "VCSIM_PASSWORD": password, "TMPDIR": tmp}
         proc = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True

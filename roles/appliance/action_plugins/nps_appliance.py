@@ -1,7 +1,7 @@
 """Ansible action: change an appliance's settings through `nps-sensor appliance apply`.
 
 The appliance renders its files itself, from the templates its image ships
-(templates/appliance), with the function its first boot uses: the roles hand it
+(the sensor's package data, nps_sensor/appliance/templates), with the function its first boot uses: the roles hand it
 settings and render no file of their own. This action only carries the request to it
 (on standard input: secrets never go in process arguments), check mode, the diff, and
 the names of the role variables a failure must name.

@@ -15,7 +15,7 @@ description:
   - Runs C(nps-sensor appliance apply) on the appliance with the given sections, the
     request on standard input; the appliance reads its current settings back from its
     files, checks the whole and writes the files from its own templates
-    (templates/appliance, as its first boot does). Nothing changes when a value is invalid.
+    (its package data, as its first boot does). Nothing changes when a value is invalid.
   - Supports check mode and diff mode (secrets masked).
 options:
   hostname:

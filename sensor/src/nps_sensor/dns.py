@@ -55,7 +55,9 @@ def read_name(msg: bytes, pos: int) -> tuple[str, int]:
         if size > 255:
             raise DNSError("name longer than 255 bytes")
     # One decode per name, not per label: names are most of what a DNS parser does.
-    return b".".join(labels).decode("ascii", "replace").lower(), end if end >= 0 else pos
+    # mDNS names are UTF-8 ("Lucas’s iPhone"); other bytes stay as lone surrogates,
+    # which discovery's cleaning names (discovery.printable).
+    return b".".join(labels).decode("utf-8", "surrogateescape").lower(), end if end >= 0 else pos
 
 
 def parse_response(msg: bytes) -> Answer:

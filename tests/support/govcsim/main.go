@@ -18,8 +18,12 @@
 //     thumbprint, as vCenter gives them for its hosts (the second one a wrong one).
 //   - The VMs that exist at start ignore a guest shutdown, as a hung guest does: the
 //     request is accepted and nothing happens.
+//   - Hosts and datastores sized like real ones (the simulator's hosts have 2 logical
+//     CPUs and 4 GB, and its datastores report the free space of the machine running
+//     it): -host-cpus logical CPUs and -host-memory-gib GiB per host, -datastore-free-gib
+//     free of 1 TiB on every datastore, so that a capacity check sees what a test sets.
 //
-// Usage: vcsim [-esx] [-l 127.0.0.1:0] [-ca-out FILE]
+// Usage: vcsim [-esx] [-l 127.0.0.1:0] [-ca-out FILE] [-host-cpus 32] [-host-memory-gib 128] [-datastore-free-gib 800]
 // The login is read from VCSIM_USERNAME and VCSIM_PASSWORD (never an argument).
 // The first line on standard output is the server's URL (without the login); the
 // simulator runs until standard input is closed or it gets SIGTERM/SIGINT.
@@ -176,6 +180,36 @@ func (vm *DeafVM) ShutdownGuest(ctx *simulator.Context, c *types.ShutdownGuest) 
 	return &methods.ShutdownGuestBody{Res: new(types.ShutdownGuestResponse)}
 }
 
+// size gives every host the CPUs and memory asked for, and every datastore the free space.
+func size(cpus int16, memoryGiB int64, freeGiB int64) {
+	const gib = int64(1) << 30
+	for _, entity := range simulator.Map.All("HostSystem") {
+		host := entity.(*simulator.HostSystem)
+		if host.Hardware != nil {
+			hw := *host.Hardware // shared with the other hosts: each gets its own copy
+			hw.CpuInfo.NumCpuThreads = cpus
+			hw.CpuInfo.NumCpuCores = cpus
+			hw.MemorySize = memoryGiB * gib
+			host.Hardware = &hw
+		}
+		if host.Summary.Hardware != nil {
+			summary := *host.Summary.Hardware
+			summary.NumCpuThreads = cpus
+			summary.NumCpuCores = cpus
+			summary.MemorySize = memoryGiB * gib
+			host.Summary.Hardware = &summary
+		}
+	}
+	for _, entity := range simulator.Map.All("Datastore") {
+		ds := entity.(*simulator.Datastore)
+		ds.Summary.Capacity = 1024 * gib
+		ds.Summary.FreeSpace = freeGiB * gib
+		info := ds.Info.GetDatastoreInfo()
+		info.FreeSpace = freeGiB * gib
+		info.MaxFileSize = freeGiB * gib
+	}
+}
+
 func extend(esx bool) {
 	for _, entity := range simulator.Map.All("VirtualMachine") {
 		if vm, ok := entity.(*simulator.VirtualMachine); ok {
@@ -275,6 +309,9 @@ func main() {
 	esx := flag.Bool("esx", false, "simulate a standalone ESXi host (default: vCenter)")
 	listen := flag.String("l", "127.0.0.1:0", "address to listen on")
 	caOut := flag.String("ca-out", "", "write the server's self-signed certificate (PEM, made at start) here, for clients to trust")
+	cpus := flag.Int("host-cpus", 32, "logical CPUs of every host")
+	memory := flag.Int64("host-memory-gib", 128, "memory of every host, GiB")
+	free := flag.Int64("datastore-free-gib", 800, "free space of every datastore (of 1 TiB), GiB")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -287,6 +324,7 @@ func main() {
 		os.Exit(1)
 	}
 	extend(*esx)
+	size(int16(*cpus), *memory, *free)
 
 	model.Service.Listen = &url.URL{Host: *listen}
 	if user := os.Getenv("VCSIM_USERNAME"); user != "" {

@@ -30,13 +30,18 @@ CDROMS = ("/dev/sr0", "/dev/sr1", "/dev/cdrom")
 
 
 def parse_environment(xml: str) -> dict[str, str]:
-    """The properties of an OVF environment document (ovf-env.xml)."""
+    """The properties of an OVF environment document (ovf-env.xml, guestinfo.ovfEnv).
+
+    Only the Environment's own PropertySection counts: an Entity child carries another
+    virtual system's properties (a vApp of several VMs), never this appliance's.
+    """
     root = ET.fromstring(xml)
     props = {}
-    for prop in root.iter(f"{OE}Property"):
-        key = prop.get(f"{OE}key")
-        if key is not None:
-            props[key] = prop.get(f"{OE}value", "")
+    for section in root.findall(f"{OE}PropertySection"):
+        for prop in section.findall(f"{OE}Property"):
+            key = prop.get(f"{OE}key")
+            if key is not None:
+                props[key] = prop.get(f"{OE}value", "")
     return props
 
 
@@ -78,7 +83,17 @@ def settings_from(props: dict[str, str], base: Settings | None = None) -> Settin
 
 
 def read_environment() -> str | None:
-    """The OVF environment from a CD-ROM (ISO transport) or from VMware Tools."""
+    """The OVF environment from a CD-ROM (ISO transport) or from VMware Tools (guestinfo)."""
+    found = from_cdrom() or from_guestinfo()
+    if found is None:
+        return None
+    transport, xml = found
+    log.info("OVF environment read from %s", transport)
+    return xml
+
+
+def from_cdrom() -> tuple[str, str] | None:
+    """ovf-env.xml at the root of a CD-ROM, as vCenter's ISO transport attaches it."""
     for dev in CDROMS:
         if not os.path.exists(dev):
             continue
@@ -94,14 +109,24 @@ def read_environment() -> str | None:
             try:
                 env = Path(mnt) / "ovf-env.xml"
                 if env.exists():
-                    return env.read_text(encoding="utf-8")
+                    return f"{dev} (ISO transport)", env.read_text(encoding="utf-8")
             finally:
                 subprocess.run(["umount", mnt], capture_output=True, check=False)
+    return None
+
+
+def from_guestinfo() -> tuple[str, str] | None:
+    """guestinfo.ovfEnv through VMware Tools: vCenter's com.vmware.guestInfo transport, or the
+    document the kit's deployer (like ovftool's --X:injectOvfEnv) writes on a standalone ESXi host.
+
+    vmware-rpctool prints the value and a newline, or "No value found" and exits 1.
+    """
     tool = shutil.which("vmware-rpctool")
-    if tool:
-        out = subprocess.run([tool, "info-get guestinfo.ovfEnv"], capture_output=True, text=True, check=False)
-        if out.returncode == 0 and out.stdout.strip().startswith("<"):
-            return out.stdout
+    if not tool:
+        return None
+    out = subprocess.run([tool, "info-get guestinfo.ovfEnv"], capture_output=True, text=True, check=False)
+    if out.returncode == 0 and out.stdout.strip().startswith("<"):
+        return "guestinfo.ovfEnv (VMware Tools)", out.stdout
     return None
 
 

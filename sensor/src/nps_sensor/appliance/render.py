@@ -1,4 +1,5 @@
-"""The appliance's configuration files, rendered from the templates in `templates/appliance`.
+"""The appliance's configuration files, rendered from the templates this package carries
+(`nps_sensor/appliance/templates`, package data: an installed sensor has them).
 
 The same function serves the image build (the defaults, written into the root file
 system), the first boot (the OVF properties), the console and the Ansible roles, so
@@ -8,7 +9,6 @@ that every door writes the same files. Secrets go to files only root can read.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,22 +33,16 @@ class File:
     owner: str = "root"
 
 
-def templates_dir() -> Path:
-    """Where the templates are: $NPS_TEMPLATES, the appliance's copy, or the repository."""
-    env = os.environ.get("NPS_TEMPLATES")
-    if env:
-        return Path(env)
-    installed = Path("/usr/share/nps-sensor/templates")
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[4] / "templates" / "appliance"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+"""The one set of templates: the image build, the first boot, the console and the roles
+(through `nps-sensor appliance apply`) all render these files."""
 
 
 def _env() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Facts, Value
+from nps_sensor.discovery.printable import clean, decode
 
 RECENT_MAX = 100_000  # repeated messages remembered per harvest
 
@@ -35,9 +36,7 @@ class Packet:
 
     def fact(self, source: str, key: str, value: Value, ip: int | None = None, mac: int | None = None) -> None:
         """A fact about the sender (by default) or about the device `ip`/`mac` names."""
-        assert self.out is not None
-        self.out.add(
-            self.ts,
+        self._add(
             self.src if ip is None else ip,
             self.smac if mac is None and ip is None else (NO_MAC if mac is None else mac),
             source,
@@ -47,20 +46,30 @@ class Packet:
 
     def fact_dst(self, source: str, key: str, value: Value) -> None:
         """A fact about the receiver (a server's software seen in a client's request)."""
+        self._add(self.dst, self.dmac, source, key, value)
+
+    def _add(self, ip: int, mac: int, source: str, key: str, value: Value) -> None:
+        """Every fact's text is made printable here, whichever dissector found it; what
+        was removed is a fact of its own, (source, "removed", (key, kinds...))."""
         assert self.out is not None
-        self.out.add(self.ts, self.dst, self.dmac, source, key, value)
-
-
-CONTROL = bytes([*range(32), 127])
+        removed: tuple[str, ...] = ()
+        if isinstance(value, str):
+            value, removed = clean(value)
+            if not value and removed:  # nothing printable: only the mark
+                self.out.add(self.ts, ip, mac, source, "removed", (key, *removed))
+                return
+        else:
+            parts = [clean(v) if isinstance(v, str) else (v, ()) for v in value]
+            value = tuple(v for v, _ in parts)
+            removed = tuple(sorted({kind for _, kinds in parts for kind in kinds}))
+        self.out.add(self.ts, ip, mac, source, key, value)
+        if removed:
+            self.out.add(self.ts, ip, mac, source, "removed", (key, *removed))
 
 
 def text(raw: bytes, limit: int = 256) -> str:
-    """Bytes from the wire as printable text: bounded, control characters dropped.
-    (ASCII control bytes go in one C-level pass; other unprintables are rare.)"""
-    s = raw[:limit].translate(None, CONTROL).decode("utf-8", "replace")
-    if not s.isprintable():
-        s = "".join(ch for ch in s if ch.isprintable())
-    return s.strip()
+    """Bytes from the wire as text, bounded; `Packet.fact` makes it printable."""
+    return decode(raw, limit)
 
 
 __all__ = ["NO_IP", "NO_MAC", "Malformed", "Packet", "text"]

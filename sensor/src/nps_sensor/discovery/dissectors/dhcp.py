@@ -45,7 +45,7 @@ def fqdn_name(value: bytes) -> str:
     if value[0] & 0x04:
         labels, at = [], 0
         while at < len(name) and name[at]:
-            labels.append(name[at + 1 : at + 1 + name[at]].decode("ascii", "replace"))
+            labels.append(text(name[at + 1 : at + 1 + name[at]], 63))
             at += 1 + name[at]
         return ".".join(labels)
     return text(name)
