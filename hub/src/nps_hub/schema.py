@@ -288,8 +288,10 @@ PATTERNS = {
     NO_SPACE: "spaces and control characters are not allowed",
     TAG_NAME: "commas and control characters are not allowed",
 }
-# How pydantic names a union's members and validators in an error's location.
-_MEMBER = re.compile(r"^(constrained-)?(str|int|float|bool|none|list|dict)$|[\[\]]|^function-")
+# How pydantic names a union's members in an error's location: by their type (str,
+# constrained-int, list[...], function-after[...], or a TypedDict's or model's class
+# name). The schemas' own fields are all snake_case, so a capital marks a member.
+_MEMBER = re.compile(r"^(constrained-)?(str|int|float|bool|none|list|dict)$|[\[\]]|^function-|^[A-Z]")
 _PREFIXES = ("body", "query", "path", "header", "cookie")  # FastAPI's
 _TYPE_ERRORS = {k for k in MESSAGES if k.endswith(("_type", "_parsing")) or k in ("none_required", "literal_error")}
 
@@ -345,6 +347,8 @@ def describe(errors: Sequence[Any]) -> str:
     first = next((e for e in errors if e.get("type") not in _TYPE_ERRORS), errors[0])
     line = f"{_place(first)}: {explain(first)}"
     places = {_place(e) for e in errors}
+    # A union's other members fail on the type at the same place, or just above it.
+    places -= {p for p in places if any(q != p and q.startswith((p + ".", p + "[")) for q in places)}
     return line + (f" (and {len(places) - 1} more)" if len(places) > 1 else "")
 
 
