@@ -69,30 +69,21 @@ def test_a_refused_report_is_set_aside_and_the_next_ones_go_up(hub: HubProcess, 
 
 def big_report(assets: int, flows: int) -> dict[str, Any]:
     ips = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(assets)]
+
+    def asset(i: int, ip: str) -> dict[str, Any]:
+        mac = f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
+        return {"ip": ip, "mac": mac, "class": "inventoried", "packets": 1, "last_seen": "2026-01-01T00:29:00Z"}
+
+    def flow(k: int) -> dict[str, Any]:
+        return {"client": ips[k % assets], "server": ips[(k * 7) % assets], "port": k % 65536, "proto": "tcp",
+                "client_bytes": k}  # fmt: skip
+
     return {
         "kind": "update",
         "window_start": "2026-01-01T00:00:00Z",
         "window_end": "2026-01-01T00:30:00Z",
-        "assets": [
-            {
-                "ip": ip,
-                "mac": f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-                "class": "inventoried",
-                "packets": 1,
-                "last_seen": "2026-01-01T00:29:00Z",
-            }
-            for i, ip in enumerate(ips)
-        ],  # fmt: skip
-        "flows": [
-            {
-                "client": ips[k % assets],
-                "server": ips[(k * 7) % assets],
-                "port": k % 65536,
-                "proto": "tcp",
-                "client_bytes": k,
-            }
-            for k in range(flows)
-        ],  # fmt: skip
+        "assets": [asset(i, ip) for i, ip in enumerate(ips)],
+        "flows": [flow(k) for k in range(flows)],
         "stats": {},
     }
 
