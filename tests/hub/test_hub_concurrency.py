@@ -109,7 +109,7 @@ def test_concurrent_uploads_make_one_asset_per_device(hub: tuple[HubProcess, str
     assert len(first) == SENSORS * REPORTS and not any(a["duplicate"] for a in first)
     engine = create_engine(url)
     with engine.connect() as conn:
-        per_mac = dict(conn.execute(text("SELECT mac, count(*) FROM assets GROUP BY mac")).all())
+        per_mac: dict[str, int] = dict(conn.execute(text("SELECT mac, count(*) FROM assets GROUP BY mac")).all())
         assert max(per_mac.values()) == 1, {m: n for m, n in per_mac.items() if n > 1}
         assert len(per_mac) == SENSORS * REPORTS * OWN + SHARED
         # Each shared device: one asset that every sensor saw, its counts the sum of theirs.
