@@ -133,7 +133,7 @@ def test_a_deregistered_sensor_hears_it_once_and_is_refused_after(hub: HubProces
         assert r.status_code == 401 and "deregistered or deleted" in r.json()["detail"]
     states = {c["action"]: (c["state"], c["result"]) for c in api.get(f"/api/v1/sensors/{sid}/commands")}
     assert states["deregister"] == ("done", "the sensor learned it was deregistered")
-    assert states["pause"] == ("failed", "the sensor was deregistered")
+    assert states["pause"] == ("failed", "not delivered: the sensor was deregistered")
     # Before its heartbeat came, every other call was refused already.
     sid2, where2 = registered(hub, tmp_path, "s2")
     token2 = json.loads((where2 / "hub.json").read_text())["token"]

@@ -137,14 +137,17 @@ def queue(db: Session, sensor: Sensor, action: str, user: str, offline_after: fl
 
 def spend(db: Session, sensor: Sensor) -> None:
     """A deregistered sensor's one answer has been given: its credential is spent (every
-    later call is refused) and the deregistration is done."""
+    later call is refused). The deregistration is done, and so is an asset deletion (the
+    hub did it when it was asked); other actions still pending never reach the sensor."""
     t = now()
     for c in db.scalars(select(Command).where(Command.sensor_id == sensor.id, Command.state == "pending")):
-        c.state, c.done = ("done", t) if c.action == "deregister" else ("failed", t)
-        c.delivered = c.delivered or t
-        c.result = (
-            "the sensor learned it was deregistered" if c.action == "deregister" else "the sensor was deregistered"
-        )
+        if c.action == "deregister":
+            c.state, c.result = "done", "the sensor learned it was deregistered"
+        elif c.action == "delete_assets":
+            c.state, c.result = "done", "the hub deleted the assets; the sensor was deregistered before it heard"
+        else:
+            c.state, c.result = "failed", "not delivered: the sensor was deregistered"
+        c.done = t
     sensor.token_hash = None
     db.commit()
 

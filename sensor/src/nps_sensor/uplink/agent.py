@@ -102,6 +102,8 @@ class Agent:
                     if ran:
                         self._recovered()
                 except Gone as e:
+                    if self._farewell():
+                        return 0  # deregistered: the hub's one answer said so
                     log.error("%s; the uplink stops (register again with a new code)", e)
                     return 1
                 except Retry as e:
@@ -115,6 +117,14 @@ class Agent:
             return 0
         finally:
             self.client.close()
+
+    def _farewell(self) -> bool:
+        """A report refused for the credential may mean a deregistration the heartbeat
+        has not heard yet: one heartbeat gets the hub's one answer (True: deregistered)."""
+        try:
+            return self.heartbeat()
+        except SensorError:
+            return False
 
     def _on_stop(self, signum: int, frame: object) -> None:
         self.stop = True
@@ -176,8 +186,11 @@ class Agent:
         cfg = reply.get("config")
         if isinstance(cfg, dict) and isinstance(cfg.get("version"), int):
             self.apply_config(cfg["version"], str(cfg.get("yaml") or ""))
-        if changed:  # the hub shows the state as it is now, not as it was a heartbeat ago
-            self._beat(self.local_status(), [])
+        # The hub shows the state as it is now, not as it was a heartbeat ago; deregistered
+        # meanwhile, this answer was the one it gives.
+        if changed and self._beat(self.local_status(), []).get("deregistered"):
+            self._deregistered()
+            return True
         return False
 
     def _sensing(self, wanted: bool) -> bool:
