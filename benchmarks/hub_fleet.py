@@ -1,8 +1,8 @@
 """`inv bench --hub`, the fleet run: N simulated sensors uploading their 30-minute
 reports to one hub at once, as a site's fleet does.
 
-Each sensor sees 200 to 2,000 devices of its own and the devices its Network shares
-(gateways, servers: every sensor of the Network sees them); sensors are grouped in
+Each sensor sees 200 to 2,000 devices: its own and the SHARED_PER_NETWORK its Network
+shares (gateways, servers: every sensor of the Network sees them); sensors are grouped in
 Networks of up to 20. A report carries the sensor's devices and FLOWS_PER_ASSET traffic
 records per device, gzip-compressed as the uplink sends it. Per run (database, hub
 processes, N):
@@ -93,8 +93,9 @@ class Run:
 
 
 def sizes(n: int, seed: int = 7) -> list[int]:
+    """Each sensor's own devices: with its Network's shared ones, 200 to 2,000 per report."""
     rnd = random.Random(seed)
-    return [rnd.randint(200, 2000) for _ in range(n)]
+    return [rnd.randint(200, 2000) - SHARED_PER_NETWORK for _ in range(n)]
 
 
 def _mac(network: int, sensor: int, i: int) -> str:
@@ -273,3 +274,59 @@ def run(workdir: Path, database: str, url: str, workers: int, n: int, db_pid: in
     expected = sum(own) + SHARED_PER_NETWORK * ((n + SENSORS_PER_NETWORK - 1) // SENSORS_PER_NETWORK)
     found, distinct = count(url or f"sqlite:///{hub.data / 'hub.sqlite3'}")
     return Run(database, workers, n, phases, memory, expected, found, expected - distinct, found - distinct)
+
+
+# --- the bench ------------------------------------------------------------------------
+
+
+def configurations(sizes: list[int], postgres: bool) -> list[tuple[str, int, int]]:
+    """(database, workers, sensors): SQLite with one process, PostgreSQL with one and two."""
+    out = [("SQLite", 1, n) for n in sizes]
+    if postgres:
+        out += [("PostgreSQL", w, n) for w in (1, 2) for n in sizes]
+    return out
+
+
+def fleet(root: Path, sizes: list[int], console: Any) -> list[Run]:
+    from benchmarks.hublab import Postgres
+
+    try:
+        Postgres()
+        postgres = True
+    except FileNotFoundError as e:
+        console.print(f"PostgreSQL skipped: {e}")
+        postgres = False
+    runs = []
+    for database, workers, n in configurations(sizes, postgres):
+        console.print(f"fleet: {database}, {workers} hub process(es), {n} sensors ...")
+        work = root / f"{database}-{workers}-{n}"
+        if database == "SQLite":
+            runs.append(run(work, database, "", workers, n))
+            continue
+        pg = Postgres()
+        pg.start()
+        try:
+            runs.append(run(work, database, pg.url, workers, n, pg.pid))
+        finally:
+            pg.stop()
+    return runs
+
+
+def table(runs: list[Run], load: str) -> Any:
+    from rich.table import Table
+
+    t = Table(title=f"Fleet: N sensors uploading at once ({FLOWS_PER_ASSET} flows per asset; load average {load})")
+    for col in ("database", "proc.", "sensors", "phase", "assets", "s", "assets/s", "p50 s", "p95 s", "503",
+                "hub CPU/10k", "DB CPU/10k", "MiB", "lost", "dup."):  # fmt: skip
+        t.add_column(col, justify="left" if col in ("database", "phase") else "right")
+    for r in runs:
+        for i, p in enumerate(r.phases):
+            first = i == 0
+            t.add_row(
+                r.database if first else "", str(r.workers) if first else "", f"{r.sensors:,}" if first else "",
+                p.name, f"{p.assets:,}", f"{p.seconds:.1f}", f"{p.assets_per_second:,.0f}",
+                f"{p.percentile(50):.2f}", f"{p.percentile(95):.2f}", str(p.retries),
+                f"{p.hub_cpu / p.assets * 1e4:.1f}", f"{p.db_cpu / p.assets * 1e4:.1f}" if p.db_cpu else "",
+                f"{r.memory_mb:.0f}" if first else "", str(r.lost) if first else "", str(r.duplicates) if first else "",
+            )  # fmt: skip
+    return t

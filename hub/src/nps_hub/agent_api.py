@@ -13,10 +13,9 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
 from nps_hub import __version__, config_store, configuration, events, ingest, lifecycle, ratelimit, report
-from nps_hub.context import DB, AnySensor, HubDep, PathId, SensorDep, address, limited
+from nps_hub.context import DB, AnySensor, HubDep, PathId, SensorDep, UploadingSensor, address, limited
 from nps_hub.limits import read_body
 from nps_hub.models import now
 from nps_hub.schema import Ack, Heartbeat, Registration
@@ -95,17 +94,13 @@ def ack(command_id: PathId, body: Ack, sensor: SensorDep, db: DB) -> dict[str, A
 )
 async def upload(
     request: Request,
-    sensor: SensorDep,
-    db: DB,
+    sensor: UploadingSensor,
     hub: HubDep,
     x_report_id: Annotated[str, Header(description="the report's id: the same report is stored once")],
     content_encoding: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     if not REPORT_ID.match(x_report_id):
         raise HTTPException(400, "X-Report-Id: 1 to 128 letters, digits and . _ : -")
-    # The request's session goes back now: a report may wait for an ingest thread, and
-    # waiting requests holding the pool's connections would starve the threads that merge.
-    await run_in_threadpool(db.close)
     body = await read_body(request.stream())
 
     def work() -> dict[str, Any]:

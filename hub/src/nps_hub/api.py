@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from nps_hub import (
@@ -331,6 +332,11 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(roles.Forbidden)
     def _forbidden(request: Request, exc: roles.Forbidden) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(PoolTimeout)
+    def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
+        detail = "the hub is busy (every database connection in use): try again shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(IntegrityError)

@@ -130,8 +130,7 @@ Operator = Annotated[User, Depends(operator)]
 Administrator = Annotated[User, Depends(administrator)]
 
 
-def any_sensor(db: DB, hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Sensor:
-    """The sensor whose credential this is, deregistered or not."""
+def _sensor_of(db: Session, hub: Hub, authorization: str | None) -> Sensor:
     token = bearer(authorization)
     if not token or not token.startswith(security.SENSOR_PREFIX):
         raise HTTPException(401, "a sensor credential is needed (register with a personalization code)")
@@ -141,12 +140,30 @@ def any_sensor(db: DB, hub: HubDep, authorization: Annotated[str | None, Header(
     return sensor
 
 
-def current_sensor(sensor: Annotated[Sensor, Depends(any_sensor)]) -> Sensor:
-    """A registered sensor: a deregistered one hears so on its heartbeat only."""
+def _registered(sensor: Sensor) -> Sensor:
     if sensor.deregistered is not None:
         raise HTTPException(401, "this sensor was deregistered on the hub: register it again with a new code")
     return sensor
 
 
+def any_sensor(db: DB, hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Sensor:
+    """The sensor whose credential this is, deregistered or not."""
+    return _sensor_of(db, hub, authorization)
+
+
+def current_sensor(sensor: Annotated[Sensor, Depends(any_sensor)]) -> Sensor:
+    """A registered sensor: a deregistered one hears so on its heartbeat only."""
+    return _registered(sensor)
+
+
+def uploading_sensor(hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Sensor:
+    """A registered sensor, looked up in a session of its own that is closed at once: an
+    upload then waits for its body and an ingest thread without holding a connection of
+    the pool (hundreds of sensors upload at once; the pool has a few dozen)."""
+    with hub.sessions() as db:
+        return _registered(_sensor_of(db, hub, authorization))
+
+
 AnySensor = Annotated[Sensor, Depends(any_sensor)]
 SensorDep = Annotated[Sensor, Depends(current_sensor)]
+UploadingSensor = Annotated[Sensor, Depends(uploading_sensor)]

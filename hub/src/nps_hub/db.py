@@ -45,7 +45,7 @@ def engine_for(url: str, pool_size: int = 10) -> Engine:
                 cur.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=pool_size)
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=20)
     except (SQLAlchemyError, ImportError, ValueError) as e:
         reason = scrub(str(e), url)
         raise HubError(
