@@ -71,28 +71,23 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+def _proc(pid: int, name: str) -> list[str]:
+    """The fields of /proc/PID/NAME (after the command's name, for stat), or none."""
+    try:
+        with open(f"/proc/{pid}/{name}", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return []
+
+
 def rss(pids: list[int]) -> int:
     """Resident bytes of these processes together."""
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/statm", encoding="ascii") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+    return sum(int(f[1]) for p in pids if len(f := _proc(p, "statm")) > 1) * os.sysconf("SC_PAGE_SIZE")
 
 
 def cpu_seconds(pids: list[int]) -> float:
     """User and system CPU time these processes have used so far."""
-    ticks = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
+    ticks = sum(int(f[11]) + int(f[12]) for p in pids if len(f := _proc(p, "stat")) > 12)
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -610,20 +610,10 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 
 @pytest.fixture
 def pg_hub(tmp_path: Path) -> Iterator[HubProcess]:
-    from benchmarks.hublab import Postgres
+    from tests.hub.databases import database
 
-    try:
-        pg = Postgres()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    pg.start()
-    h = HubProcess(tmp_path, database=pg.url)
-    try:
-        h.start()
+    with database("postgresql") as (url, _), HubProcess(tmp_path, database=url) as h:
         yield h
-    finally:
-        h.stop()
-        pg.stop()
 
 
 @pytest.mark.slow

@@ -18,33 +18,19 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from benchmarks.hublab import HubProcess
+from tests.hub.databases import KINDS, database
 
 pytestmark = pytest.mark.slow
 
 SENSORS, REPORTS, OWN, SHARED = 20, 10, 30, 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubProcess, str]]:
-    pg = None
-    url = ""
-    if request.param == "postgresql":
-        from benchmarks.hublab import Postgres
-
-        try:
-            pg = Postgres()
-        except FileNotFoundError as e:
-            pytest.skip(str(e))
-        pg.start()
-        url = pg.url
-    h = HubProcess(tmp_path_factory.mktemp(request.param), tls=False, database=url, workers=2 if pg else 1)
-    try:
-        h.start()
-        yield h, url or f"sqlite:///{h.data / 'hub.sqlite3'}"
-    finally:
-        h.stop()
-        if pg is not None:
-            pg.stop()
+    with database(request.param) as (url, _):
+        work = tmp_path_factory.mktemp(request.param)
+        with HubProcess(work, tls=False, database=url, workers=2 if url else 1) as h:
+            yield h, url or f"sqlite:///{h.data / 'hub.sqlite3'}"
 
 
 def shared(i: int) -> tuple[str, str]:

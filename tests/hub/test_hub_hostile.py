@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from benchmarks.hublab import HubProcess, MemoryPeak
+from tests.hub.databases import KINDS, database
 
 pytestmark = pytest.mark.slow
 
@@ -41,32 +42,18 @@ class Lab:
     sensor: str  # a registered sensor's token
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=KINDS)
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    pg = None
-    url = ""
-    if request.param == "postgresql":
-        from benchmarks.hublab import Postgres
-
-        try:
-            pg = Postgres()
-        except FileNotFoundError as e:
-            pytest.skip(str(e))
-        pg.start()
-        url = pg.url
     work = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    hub = HubProcess(work, tls=False, database=url, env={"NPS_HUB_LOGIN_LIMIT": "0"})
-    try:
-        hub.start()
+    with (
+        database(request.param) as (url, _),
+        HubProcess(work, tls=False, database=url, env={"NPS_HUB_LOGIN_LIMIT": "0"}) as hub,
+    ):
         api = hub.api()
         _, code = api.create_sensor("target")
         token = httpx.post(f"{hub.url}/api/v1/agent/register", json={"code": code}).json()["token"]
         user = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
         yield Lab(hub, url or f"sqlite:///{hub.data / 'hub.sqlite3'}", user, token)
-    finally:
-        hub.stop()
-        if pg is not None:
-            pg.stop()
 
 
 def send(hub: HubProcess, path: str, body: bytes, headers: dict[str, str] | None = None,

@@ -22,6 +22,8 @@ from benchmarks.hublab import SENSOR_BIN, HubProcess
 from benchmarks.lab import Lab, Sensor, missing, sh
 from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
+from tests.hub import databases
+from tests.hub.databases import KINDS
 from tests.support import waiting
 
 pytestmark = pytest.mark.live
@@ -65,23 +67,24 @@ def in_ns(lab: Lab, *args: str, stdin: str = "") -> subprocess.CompletedProcess[
 wait_for = functools.partial(waiting.wait_for, timeout=90, every=0.5)  # a live sensor answers slower
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     """The hub's database: SQLite in its data directory, or a throwaway PostgreSQL cluster."""
-    if request.param == "sqlite":
-        yield ""
-        return
-    from benchmarks.hublab import Postgres
+    with databases.database(request.param) as (url, _):
+        yield url
 
-    try:
-        pg = Postgres()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    pg.start()
-    try:
-        yield pg.url
-    finally:
-        pg.stop()
+
+def start_uplink(lab: Lab, tmp_path: Path, sensor: Sensor) -> subprocess.Popen[bytes]:
+    """`nps-sensor uplink` in the sensor's namespace, its log in uplink.log."""
+    with (tmp_path / "uplink.log").open("w") as log:
+        agent = subprocess.Popen(
+            ["ip", "netns", "exec", lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
+             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    lab.processes.append(agent)  # type: ignore[arg-type]
+    return agent
 
 
 def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str, tmp_path: Path) -> None:
@@ -104,14 +107,7 @@ def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str
 
         sensor = Sensor(the_lab, tmp_path, workers=1, windows=(2, 4))
         sensor.start()
-        log = (tmp_path / "uplink.log").open("w")
-        agent = subprocess.Popen(
-            ["ip", "netns", "exec", the_lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
-             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        the_lab.processes.append(agent)  # type: ignore[arg-type]
+        agent = start_uplink(the_lab, tmp_path, sensor)
         capture = tmp_path / "c.pcap"
         write_capture(str(capture), 6_000, 13, "plain")
         try:
@@ -153,7 +149,6 @@ def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str
             if agent.poll() is None:
                 agent.terminate()
                 agent.wait(30)
-            log.close()
             sensor.stop()
         text = (tmp_path / "uplink.log").read_text()
         assert "Traceback" not in text and "reports uploaded" in text
@@ -197,18 +192,21 @@ def test_poisoned_names_reach_a_postgresql_hub_cleaned(lab: tuple[Lab, str], tmp
     """A capture whose DNS, LLMNR and mDNS answers name a device `ev\\x00il\\x1b[2J`, through
     a live sensor to a hub on PostgreSQL: stored with the names cleaned. Then a report
     the hub refuses, dropped into the spool: set aside, and the next report arrives."""
-    from benchmarks.hublab import Postgres
+
+    the_lab, address = lab
+    with databases.database("postgresql") as (url, _):
+        _poisoned_names(the_lab, address, tmp_path, url)
+    text = (tmp_path / "uplink.log").read_text()
+    assert "Traceback" not in text and "set aside" in text
+
+
+def _poisoned_names(the_lab: Lab, address: str, tmp_path: Path, url: str) -> None:
+    """The test above against a hub on `url`."""
     from nps_sensor.synth.pcapw import PcapWriter
     from tests.sensor.discovery.test_dissectors import A4
     from tests.sensor.discovery.test_printable import SOURCES
 
-    try:
-        pg = Postgres()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    the_lab, address = lab
-    pg.start()
-    hub = HubProcess(tmp_path, host=address, database=pg.url)
+    hub = HubProcess(tmp_path, host=address, database=url)
     agent: subprocess.Popen[bytes] | None = None
     sensor = Sensor(the_lab, tmp_path, workers=1, windows=(2, 4))
     try:
@@ -219,14 +217,7 @@ def test_poisoned_names_reach_a_postgresql_hub_cleaned(lab: tuple[Lab, str], tmp
                     str(tmp_path / "hub.json"), "--proxy-file", "-", stdin=code + "\n")  # fmt: skip
         assert reg.returncode == 0, reg.stderr
         sensor.start()
-        log = (tmp_path / "uplink.log").open("w")
-        agent = subprocess.Popen(
-            ["ip", "netns", "exec", the_lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
-             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        the_lab.processes.append(agent)  # type: ignore[arg-type]
+        agent = start_uplink(the_lab, tmp_path, sensor)
         api.act(sid, "start")
         wait_for(lambda: api.sensor(sid)["status"] == "Sensing")
 
@@ -266,9 +257,6 @@ def test_poisoned_names_reach_a_postgresql_hub_cleaned(lab: tuple[Lab, str], tmp
             agent.wait(30)
         sensor.stop()
         hub.stop()
-        pg.stop()
-    text = (tmp_path / "uplink.log").read_text()
-    assert "Traceback" not in text and "set aside" in text
 
 
 def _named(api: Any, ip: str) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -150,6 +151,11 @@ def create_sensor(body: schema.NewSensor, user: Operator, db: DB, hub: HubDep) -
         )
     except lifecycle.Taken as e:
         raise HTTPException(409, str(e)) from None
+    return _with_code(sensor, code, expires, hub)
+
+
+def _with_code(sensor: Sensor, code: str, expires: dt.datetime, hub: Hub) -> dict[str, Any]:
+    """A sensor and its new personalization code, shown this once."""
     return {
         "sensor": lifecycle.sensor_dict(sensor, hub.settings.offline_after),
         "code": code,
@@ -168,19 +174,13 @@ def get_sensor(sensor_id: PathId, user: Viewer, db: DB, hub: HubDep) -> dict[str
 @router.post("/sensors/{sensor_id}/code", tags=["sensors"])
 def new_code(sensor_id: PathId, user: Operator, db: DB, hub: HubDep) -> dict[str, Any]:
     s = _sensor(db, sensor_id)
-    st = lifecycle.status(s, hub.settings.offline_after)
-    if st not in (lifecycle.UNREGISTERED, lifecycle.DEREGISTERED):
-        raise HTTPException(409, f"sensor {s.name!r} is {st}: deregister it before it gets a new code")
+    lifecycle.require_idle(s, hub.settings.offline_after, "it gets a new code")
     code, expires = lifecycle.issue_code(s, hub.keyed, hub.settings.code_ttl)
     s.registered = None
     s.deregistered = None
     s.token_hash = None
     db.commit()
-    return {
-        "sensor": lifecycle.sensor_dict(s, hub.settings.offline_after),
-        "code": code,
-        "code_expires": expires.isoformat(),
-    }
+    return _with_code(s, code, expires, hub)
 
 
 @router.post("/sensors/{sensor_id}/actions", tags=["sensors"], status_code=202)
@@ -203,9 +203,7 @@ def commands(sensor_id: PathId, user: Viewer, db: DB) -> list[dict[str, Any]]:
 @router.delete("/sensors/{sensor_id}", tags=["sensors"])
 def delete_sensor(sensor_id: PathId, user: Operator, db: DB, hub: HubDep) -> dict[str, str]:
     s = _sensor(db, sensor_id)
-    st = lifecycle.status(s, hub.settings.offline_after)
-    if st not in (lifecycle.UNREGISTERED, lifecycle.DEREGISTERED):
-        raise HTTPException(409, f"sensor {s.name!r} is {st}: deregister it before deleting it")
+    lifecycle.require_idle(s, hub.settings.offline_after, "deleting it")
     with ingest.writing(hub.engine) as conn:
         ingest.delete_assets_of(conn, s)
     db.delete(s)

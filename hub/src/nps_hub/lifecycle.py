@@ -63,6 +63,14 @@ def status(sensor: Sensor, offline_after: float, at: dt.datetime | None = None) 
     return SENSING if sensor.state == "sensing" else PAUSED
 
 
+def require_idle(sensor: Sensor, offline_after: float, before: str) -> None:
+    """Raise Refused unless the sensor is unregistered or deregistered (`before`: what
+    then may be done, "it gets a new code")."""
+    st = status(sensor, offline_after)
+    if st not in (UNREGISTERED, DEREGISTERED):
+        raise Refused(f"sensor {sensor.name!r} is {st}: deregister it before {before}")
+
+
 def issue_code(sensor: Sensor, keyed: security.Keyed, ttl: float) -> tuple[str, dt.datetime]:
     """A new single-use code (the old one stops working); only its digest is kept."""
     code = security.new_code()

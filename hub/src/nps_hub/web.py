@@ -236,9 +236,10 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             s = db.get(Sensor, sensor_id)
             if s is None:
                 return sensors_page(request, db, ctx, 404, error=f"no sensor {sensor_id}")
-            st = lifecycle.status(s, offline)
-            if st not in (lifecycle.UNREGISTERED, lifecycle.DEREGISTERED):
-                return sensors_page(request, db, ctx, 409, error=f"sensor {s.name!r} is {st}: deregister it first")
+            try:
+                lifecycle.require_idle(s, offline, "deleting it")
+            except lifecycle.Refused as e:
+                return sensors_page(request, db, ctx, 409, error=str(e))
             with ingest.writing(hub.engine) as conn:
                 ingest.delete_assets_of(conn, s)
             db.delete(s)
