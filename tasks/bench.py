@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from invoke.context import Context
 from invoke.exceptions import Exit
@@ -19,14 +20,26 @@ from .settings import ROOT
         "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, then the fleet run "
         "(N sensors uploading at once), SQLite and PostgreSQL",
         "fleet": "with --hub: the fleet run's numbers of sensors, comma-separated (default 20,100,1000; 0: none)",
+        "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
     },
 )
 def bench(
-    c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False, fleet: str = "20,100,1000"
+    c: Context,
+    packets: int = 1_000_000,
+    live: bool = False,
+    hub: bool = False,
+    discovery: bool = False,
+    fleet: str = "20,100,1000",
 ) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
     os.chdir(ROOT)
-    if hub:
+    if str(ROOT) not in sys.path:  # benchmarks/ is imported from the checkout, not installed
+        sys.path.insert(0, str(ROOT))
+    if discovery:
+        from benchmarks.discovery.run import main as discovery_main
+
+        code = discovery_main()
+    elif hub:
         from benchmarks.hub import main as hub_main
 
         try:

@@ -502,6 +502,7 @@ class _Identity:
 
     def __init__(self, rep: Reporter) -> None:
         self.rep = rep
+        self.same = rep.profiles.same_devices()  # MAC -> the MAC of the device it is an interface of
         self.by_mac: dict[int, list[Asset]] = {}
         outside: set[int] = set()
         for a in rep.assets.values():
@@ -521,7 +522,13 @@ class _Identity:
 
     def mac_of(self, a: Asset) -> int | None:
         mac = a.mac()
-        return mac if mac is not None else self.rep.profiles.bindings.get(a.ip)
+        if mac is None:
+            mac = self.rep.profiles.bindings.get(a.ip)
+        return self.same.get(mac, mac) if mac is not None else None
+
+    def interfaces(self, mac: int) -> list[int]:
+        """The MACs of the device `mac` stands for (itself first)."""
+        return [mac, *sorted(m for m, lead in self.same.items() if lead == mac)]
 
     def of(self, a: Asset) -> DeviceKey:
         mac = self.mac_of(a)
@@ -535,7 +542,7 @@ class _Identity:
         out = []
         for mac in sorted(self.rep.profiles.by_mac if macs is None else macs):
             key = ("mac", mac)
-            if key in known or mac in self.by_mac or mac in self.routers:
+            if key in known or mac in self.by_mac or mac in self.routers or mac in self.same:
                 continue
             if mac in self.rep.classifier.cfg.excluded_macs:
                 continue
@@ -595,14 +602,16 @@ class _Identity:
             macs.add(mac)
         router = mac is not None and mac in self.routers  # behind it, or the router itself
         behind = router and kind == "ip"
+        nics = [] if mac is None or behind else self.interfaces(mac)
+        macs.update(nics)
         d["mac"] = None if mac is None else mac_text(mac)
         d["macs"] = sorted(mac_text(m) for m in macs)
         d["vlans"] = sorted({v for a in members for v in a.vlans})
         d["tunnel_ids"] = sorted({t for a in members for t in a.tunnels})
         ips = [a.ip for a in members]
         if mac is not None and not router:
-            ips += sorted(rep.profiles.bound.get(mac, set()) - set(ips))
-        facts = rep.profiles.facts_of(ips, [] if mac is None or behind else [mac])
+            ips += sorted(set().union(*(rep.profiles.bound.get(m, set()) for m in nics)) - set(ips))
+        facts = rep.profiles.facts_of(ips, nics)
         d.update(fields(facts))
         _add_served(d["services"], members)
         d.update(self.predicted(key, facts, None if behind else mac, router and kind == "mac"))

@@ -46,6 +46,7 @@ from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
 from nps_sensor.pipeline import Collector
 from nps_sensor.synth import packets as P
 from nps_sensor.synth.pcapw import PcapWriter
+from nps_sensor.synth.quic import client_initials
 
 Triple = tuple[str, str, Value]
 
@@ -1350,6 +1351,12 @@ def _core_cases() -> list[Case]:
             WINDOWS_SYN_OPTIONS,
             {("tcp", "syn", WINDOWS_SYN_SIG)},
             sender_ip=B4,
+        ),
+        Case(
+            "quic",
+            udp4(51000, 443, dst="142.250.74.110"),
+            client_initials(client_hello()[5:], bytes.fromhex("8394c8f03e515708"), b"\xc0\xff\xee\x00")[0],
+            {("tls", "sni", SNI_NAME), ("tls", "ja4", "q" + JA4_OF_THE_EXAMPLE[1:])},
         ),
     ]
 

@@ -343,7 +343,7 @@ def test_corrupt_satori_is_one_warning(tmp_path: Path, caplog: pytest.LogCapture
             "Linux",
             "Ubuntu",
             None,
-            None,
+            "workstation",  # a desktop's browser (X11)
         ),
         ("Debian APT-HTTP/1.3 (2.6.1)", "Linux", "Debian family", None, None),
         ("Microsoft-CryptoAPI/10.0", "Windows", "Windows", None, None),

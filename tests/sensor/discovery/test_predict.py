@@ -236,7 +236,7 @@ def test_real_samba_and_macos_smb(shared: Databases) -> None:
         db=shared,
     )
     assert qnap["os"]["family"] == "Linux" and not qnap["os"]["conflict"]
-    assert (qnap["device"]["type"], qnap["device"]["vendor"]) == ("storage", "QNAP")
+    assert (qnap["device"]["type"], qnap["device"]["vendor"]) == ("NAS", "QNAP")
     mac = predict(
         facts(
             ("smb", "native_os", "Mac OS X 10.10"),

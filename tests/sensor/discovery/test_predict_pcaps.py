@@ -34,7 +34,7 @@ PROOFS = [
     Proof("smb/smbv1-win7.pcap", "10.128.0.243", "os", {"name": "windows 7"}, "smb"),
     Proof("smb/smb-windows10-ntlm.pcap", "192.168.199.132", "os", {"name": "windows 10"}, "ntlm"),
     Proof("smb/smb1-osx-qnap.pcap", "192.168.1.10", "os", {"name": "macos"}, "smb"),
-    Proof("smb/smb1-osx-qnap.pcap", "192.168.1.2", "device", {"type": "storage", "vendor": "qnap"}, "smb"),
+    Proof("smb/smb1-osx-qnap.pcap", "192.168.1.2", "device", {"type": "nas", "vendor": "qnap"}, "smb"),
     Proof("mixed/win10-workgroup-lan.pcap", "192.168.199.133", "os", {"name": "windows 10"}, "ntlm"),
     Proof("cdp/cdp-v1-router.pcap", "mac:00:e0:1e:d5:d5:15", "device", {"type": "router", "vendor": "cisco"}, "cdp"),
     Proof(

@@ -81,6 +81,8 @@ POISON = (b"\xff\xfe", "invalid UTF-8")  # bytes no UTF-8 decoder reads
         ("evil\u202etxt.exe", "eviltxt.exe", ("unprintable",)),  # right-to-left override
         ("no\u00a0break", "no break", ()),
         ("\x00\x1b[2J", "", ("NUL", "escape sequence")),
+        ("Summit300-48\x00", "Summit300-48", ()),  # a C string's terminator: no mark
+        ("Summit\x00300\x00\x00", "Summit300", ("NUL",)),
     ],
 )
 def test_clean(raw: str, kept: str, removed: tuple[str, ...]) -> None:

@@ -40,6 +40,7 @@ from nps_sensor.discovery.dissectors import (
     nbns,
     ndp,
     ntp,
+    quic,
     smb,
     snmp,
     ssdp,
@@ -90,6 +91,7 @@ DISSECTORS: tuple[Dissector, ...] = (
     Dissector("ndp", ndp.dissect),
     Dissector("lldp", lldp.dissect),
     Dissector("cdp", cdp.dissect),
+    Dissector("quic", lambda p: None),  # a Discoverer's Initials put hellos together across packets
 )
 ID = {d.name: i for i, d in enumerate(DISSECTORS)}
 QUESTION = 64  # bytes of a DNS question read on arrays
@@ -159,6 +161,7 @@ UDP_PORTS = _port_table(
         "bacnet": (47808,),
         "enip": (44818,),
         "dnp3": (20000,),
+        "quic": (443,),
     }
 )
 TCP_PORTS = _port_table(
@@ -277,6 +280,8 @@ class Discoverer:
         # The dissectors by id; TLS's keeps this discoverer's pending hellos.
         self.parsers: list[Callable[[Packet], None]] = [d.parse for d in DISSECTORS]
         self.parsers[ID["tls"]] = self.hellos.dissect
+        self.initials = quic.Initials()  # QUIC client Initials, likewise
+        self.parsers[ID["quic"]] = self.initials.dissect
         if cfg is not None:
             self.reconfigure(cfg)
         self.selected = 0  # packets handed to a dissector
@@ -303,6 +308,9 @@ class Discoverer:
             f = udp if isinstance(idx, slice) else idx[udp]
             kind = UDP_PORTS[d.dport[f]]
             kind = np.where(kind > 0, kind, UDP_PORTS[d.sport[f]])
+            q = np.flatnonzero(kind == ID["quic"])
+            if len(q):
+                kind[q[~quic.client_initials(d, f[q])]] = 0
             keep = np.flatnonzero(kind)
             if len(keep):
                 rows.append(udp[keep])

@@ -15,27 +15,26 @@ NTLM, Linux by the TCP SYN) lower it, set `conflict` and both stay in `candidate
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from nps_sensor.discovery.calibration import calibrated
 from nps_sensor.discovery.facts import Seen, Value
-from nps_sensor.discovery.fingerprints import Databases, databases, fingerbank, oui, p0f, rules, satori
-from nps_sensor.discovery.fingerprints.claims import FAMILY_PARENT, OS, TYPE_PARENT, Claim, Device, family, lineage
+from nps_sensor.discovery.fingerprints import (
+    Databases,
+    brands,
+    databases,
+    identity,
+    oui,
+    rules,
+)
+from nps_sensor.discovery.fingerprints.claims import FAMILY_PARENT, OS, TYPE_PARENT, Claim, Device
+from nps_sensor.discovery.matchers import Matchers
+from nps_sensor.discovery.vote import LOOSE_TYPES, pick, vote
 
-# Fact kinds that are one source when voting: a host's SYN and SYN+ACK are one TCP stack.
-VOTE_GROUPS = {
-    "tcp.synack": "tcp.syn",
-    "ssh.client_banner": "ssh.server_banner",
-    "smb.native_lanman": "smb.native_os",
-    "lldp.capabilities": "lldp.capabilities_enabled",
-    "ssdp.user_agent": "ssdp.server",
-}
-LOOSE_TYPES = frozenset({"virtual machine"})
 EVIDENCE_PER_SOURCE = 5  # shown per fact kind; all of them vote
-CONFLICT_SHARE = 0.3  # an incompatible candidate with at least this share of the winner's score is a conflict
 NETWORK_OSES = {
     "Cisco IOS",
     "Cisco IOS XE",
@@ -62,102 +61,6 @@ class Evidence:
         if self.claim.match:
             out["match"] = self.claim.match
         return out
-
-
-class Matchers:
-    """The databases' matchers, each loading its database on first use."""
-
-    def __init__(self, db: Databases) -> None:
-        self.db = db
-
-    def p0f(self, signature: str, synack: bool) -> Claim | None:
-        m = self.db.get("p0f", p0f.load, p0f.EMPTY).match(signature, synack)
-        if m is None or m.label.cls == "!" or m.label.name in ("p0f", "NMap", "BaiduSpider"):
-            return None
-        fam = family(m.label.name) or m.label.name
-        name, version = fam, m.label.flavor or None
-        if fam == "Windows" and not m.label.generic and version:
-            name, version = f"Windows {version}", None  # "7 or 8", "XP": a product, not a kernel
-        weight = 0.2 if m.fuzzy else (0.3 if m.label.generic else 0.45)
-        device = None
-        if m.label.name == "Nintendo":
-            device = Device("game console", "Nintendo")
-        elif m.label.name == "Blackberry":
-            device = Device("phone", "BlackBerry")
-        fuzzy = " (fuzzy)" if m.fuzzy else ""
-        return Claim(weight, OS(fam, name, version), device, f"p0f {m.label}{fuzzy}")
-
-    def dhcp_prl(self, prl: str) -> list[Claim]:
-        out = []
-        fb = self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY).by_prl.get(prl)
-        if fb:
-            c = satori.best([(claim, 5) for claim in fb], 0.9, "FingerBank")
-            if c:
-                out.append(c)
-        idx = self.db.get("satori-dhcp", _satori("dhcp_tests"), satori.EMPTY)
-        c = satori.best(idx.match("dhcpoption55", prl))
-        if c:
-            out.append(c)
-        return out
-
-    def dhcp_vendor(self, vendor: str) -> list[Claim]:
-        out = []
-        c = rules.dhcp_vendor_class(vendor)
-        if c:
-            out.append(c)
-        fb = self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY).by_vendor.get(vendor)
-        if fb:
-            c = satori.best([(claim, 3) for claim in fb], 0.8, "FingerBank")
-            if c:
-                out.append(c)
-        idx = self.db.get("satori-dhcp", _satori("dhcp_tests"), satori.EMPTY)
-        c = satori.best(idx.match("dhcpvendorcode", vendor), 0.8)
-        if c:
-            out.append(c)
-        return out
-
-    def ssh(self, banner: str) -> list[Claim]:
-        c = rules.ssh_banner(banner)
-        if c:
-            return [c]
-        idx = self.db.get("satori-ssh", _satori("ssh_tests"), satori.EMPTY)
-        c = satori.best(idx.match("ssh", banner), 0.8)
-        return [c] if c else []
-
-    def smb(self, text: str, lanman: bool) -> list[Claim]:
-        c = None if lanman else rules.smb_native_os(text)
-        if c:
-            return [c]
-        idx = self.db.get("satori-smb", _satori("smb_tests"), satori.EMPTY)
-        c = satori.best(idx.match("smbnativelanman" if lanman else "smbnativename", text), 0.9)
-        if c is None and lanman:
-            c = rules.smb_native_os(text)
-        return [c] if c else []
-
-    def http_server(self, text: str) -> list[Claim]:
-        c = rules.http_server(text)
-        if c:
-            return [c]
-        idx = self.db.get("satori-web", _satori("webserver_tests", os_names=False), satori.EMPTY)
-        c = satori.best(idx.match("webserver", text), 0.7)
-        return [c] if c else []
-
-    def vendor(self, mac: int) -> tuple[str | None, Claim | None]:
-        """The MAC's vendor and what it says about the device, the same for every MAC
-        of one 36-bit block (the longest prefix the lists know)."""
-        k = ("vendor", mac >> 12)
-        hit: tuple[str | None, Claim | None] | None = self.db.memo.get(k)
-        if hit is not None:
-            return hit
-        tables = [self.db.get(name, oui.load_ieee, oui.EMPTY) for name in ("oui36", "iab", "mam", "oui")]
-        found = oui.lookup(tables, mac)
-        if found is None and not oui.is_local(mac):
-            found = oui.lookup([self.db.get("manuf", oui.load_manuf, oui.EMPTY)], mac)
-        return self.db.remember(k, (found, rules.oui_vendor(found) if found else None))
-
-
-def _satori(tag: str, os_names: bool = True) -> Callable[[Any], satori.Index]:
-    return lambda path: satori.load(path, tag, os_names)
 
 
 def _text(value: Value) -> str:
@@ -209,7 +112,7 @@ def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: d
     kind = f"{source}.{key}"
     claims: list[Claim] = []
     if isinstance(value, str):
-        claims = _claims_of(source, key, value, m, ics_vendor)
+        claims = _claims_of(source, key, value, m, ics_vendor) + identity.claims(source, key, value)
     elif key == "service" and len(value) == 3 and isinstance(value[1], int):
         c = rules.port(str(value[0]), value[1])
         return (Evidence("service", f"{value[0]}/{value[1]}", c),) if c else ()
@@ -218,7 +121,7 @@ def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: d
         claims = [c] if c else []
     elif source == "mdns" and key == "srv" and len(value) == 3:
         c = rules.mdns_service(str(value[0]))
-        claims = [c] if c else []
+        claims = ([c] if c else []) + identity.service(str(value[0]))
     if not claims:
         return ()
     shown = _text(value)
@@ -238,6 +141,8 @@ def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[
         one = Claim(c.weight, c.os, c.device, c.match) if c else None
     elif source == "http" and key == "user_agent":
         one = rules.user_agent(value)
+    elif source == "tls" and key in ("ja3", "ja4"):
+        one = m.tls(value)[1]
     elif source == "http" and key == "server":
         return m.http_server(value)
     elif source == "ssh" and key in ("server_banner", "client_banner"):
@@ -330,83 +235,11 @@ def _netbios_role(role: str) -> Claim | None:
     return None  # "unix" (SV_TYPE_SERVER_UNIX) proves nothing: Windows 10 announces it too
 
 
-# --- voting ----------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Vote:
-    label: str
-    score: float
-    confidence: float
-    conflict: bool
-    candidates: list[tuple[str, float]]
-
-
-def vote(
-    items: list[tuple[str, float, str]], parents: dict[str, str], loose: frozenset[str] = frozenset()
-) -> Vote | None:
-    """items: (source, weight, label). Each source counts once per label, with its best weight.
-
-    A `loose` label ("virtual machine") says how a device exists, not what it does: it
-    agrees with every sibling ("server", "workstation") and loses ties to them.
-    """
-    if not items:
-        return None
-    items = [(VOTE_GROUPS.get(source, source), weight, label) for source, weight, label in items]
-    chains = {label: lineage(label, parents) for _, _, label in items}
-
-    def compatible(a: str, b: str) -> bool:
-        if a in chains[b] or b in chains[a]:
-            return True
-        if not loose:
-            return False
-        return any(x in loose and len(chains[x]) > 1 and chains[x][1] in chains[y] for x, y in ((a, b), (b, a)))
-
-    def support(label: str) -> dict[str, float]:
-        best: dict[str, float] = {}
-        for source, weight, other in items:
-            if compatible(label, other) and weight > best.get(source, 0.0):
-                best[source] = weight
-        return best
-
-    supports = {label: support(label) for label in chains}
-    scores = {label: sum(s.values()) for label, s in supports.items()}
-    winner = max(scores, key=lambda label: (round(scores[label], 6), label not in loose, len(chains[label]), label))
-    total_by_source: dict[str, float] = {}
-    for source, weight, _ in items:
-        total_by_source[source] = max(weight, total_by_source.get(source, 0.0))
-    total = sum(total_by_source.values())
-    doubt = math.prod(1.0 - min(w, 0.99) for w in supports[winner].values())
-    confidence = (1.0 - doubt) * (scores[winner] / total if total else 0.0)
-    conflict = any(
-        not compatible(winner, other) and scores[other] >= CONFLICT_SHARE * scores[winner] for other in scores
-    )
-    # Ancestors of the winner add nothing to it ("network device" beside "switch").
-    ranked = sorted(
-        ((label, score) for label, score in scores.items() if label == winner or label not in chains[winner]),
-        key=lambda kv: (-kv[1], -len(chains[kv[0]]), kv[0]),
-    )
-    return Vote(winner, scores[winner], round(confidence, 2), conflict, ranked)
-
-
-def _pick(items: list[tuple[str, float, str]]) -> str | None:
-    """The label with the largest sum of per-source best weights."""
-    if not items:
-        return None
-    best: dict[tuple[str, str], float] = {}
-    for kind, weight, label in items:
-        source = VOTE_GROUPS.get(kind, kind)
-        best[(label, source)] = max(weight, best.get((label, source), 0.0))
-    scores: dict[str, float] = {}
-    for (label, _), weight in best.items():
-        scores[label] = scores.get(label, 0.0) + weight
-    return max(scores, key=lambda label: (round(scores[label], 6), len(label), label))
-
-
-def _os(evidence: list[Evidence]) -> dict[str, Any] | None:
+def _os(evidence: list[Evidence], calibrate: bool = True) -> tuple[dict[str, Any] | None, float]:
+    """The OS prediction, and its vote's raw confidence (what it says of the device weighs by that)."""
     claims = [(e, e.claim.os) for e in evidence if e.claim.os is not None]
     if not claims:
-        return None
+        return None, 0.0
     v = vote([(e.source, e.claim.weight, os.family) for e, os in claims if os], FAMILY_PARENT)
     assert v is not None
     mine = [(e, os) for e, os in claims if os and os.family == v.label]
@@ -424,38 +257,41 @@ def _os(evidence: list[Evidence]) -> dict[str, Any] | None:
         names_by_family[fam] = _name(of) or fam
     out |= {
         "family": v.label,
-        "confidence": v.confidence,
+        "confidence": calibrated("os", v.confidence) if calibrate else v.confidence,
         "conflict": v.conflict,
         "candidates": [{"family": f, "name": names_by_family[f], "score": round(s, 2)} for f, s in v.candidates],
         "evidence": _shown([(e, _says_os(os)) for e, os in claims if os]),
     }
-    return out
+    return out, v.confidence
 
 
 def _name(items: list[tuple[str, float, OS]]) -> str | None:
     """The OS name most sources agree on; a name that only repeats the family ("Windows")
     counts only where no source names a product ("Windows 10")."""
     specific = [(source, weight, os.name) for source, weight, os in items if os.name != os.family]
-    return _pick(specific or [(source, weight, os.name) for source, weight, os in items])
+    return pick(specific or [(source, weight, os.name) for source, weight, os in items])
 
 
 def _says_os(os: OS) -> str:
     return os.name + (f" {os.version}" if os.version else "")
 
 
-def _device(evidence: list[Evidence], os: dict[str, Any] | None) -> dict[str, Any] | None:
+def _device(
+    evidence: list[Evidence], os: dict[str, Any] | None, os_raw: float = 0.0, calibrate: bool = True
+) -> dict[str, Any] | None:
     devices = [(e, e.claim.device) for e in evidence if e.claim.device is not None]
     typed = [(e, d) for e, d in devices if d and d.type]
-    if os and os["family"] in NETWORK_OSES:
-        network = Device("network device")
-        e = Evidence("os", os["name"], Claim(round(0.5 * os["confidence"], 2), None, network))
-        typed.append((e, network))
-        devices.append((e, network))
-    if not typed and not any(d and d.model for _, d in devices):
+    implied = _implied(os, os_raw, bool(typed))
+    if implied is not None:
+        e = Evidence("os", os["name"] if os else "", implied)
+        assert implied.device is not None
+        typed.append((e, implied.device))
+        devices.append((e, implied.device))
+    if not typed and not any(d and (d.model or d.vendor) for _, d in devices):
         return None
     v = vote([(e.source, e.claim.weight, d.type) for e, d in typed if d and d.type], TYPE_PARENT, LOOSE_TYPES)
     vendors = [(e.source, e.claim.weight, _vendor_key(d.vendor)) for e, d in devices if d and d.vendor]
-    vendor_key = _pick(vendors)
+    vendor_key = pick([v for v in vendors if v[0] != "oui"] or vendors)  # the MAC's block: a fallback
     vendor = None
     model = None
     if vendor_key:
@@ -475,11 +311,39 @@ def _device(evidence: list[Evidence], os: dict[str, Any] | None) -> dict[str, An
     if models:
         model = models[0][1]
     out: dict[str, Any] = {"type": v.label if v else None, "vendor": vendor, "model": model}
-    out["confidence"] = v.confidence if v else round(max(e.claim.weight for e, _ in devices), 2)
+    raw = v.confidence if v else round(max(e.claim.weight for e, _ in devices), 2)
+    out["confidence"] = calibrated("type", raw) if calibrate and v else raw
     out["conflict"] = v.conflict if v else False
     out["candidates"] = [{"type": t, "score": round(s, 2)} for t, s in v.candidates] if v else []
     out["evidence"] = _shown([(e, _says_device(d)) for e, d in devices if d])
     return out
+
+
+# What an OS says of the device it runs on, weakly: other evidence names it better.
+OS_TYPES = {
+    "macOS": ("workstation", "Apple", 0.3),
+    "iOS": ("phone", "Apple", 0.3),
+    "iPadOS": ("tablet", "Apple", 0.3),
+    "Android": ("phone", None, 0.2),
+    "ChromeOS": ("workstation", None, 0.25),
+    "Windows": ("workstation", None, 0.2),
+}
+
+
+def _implied(os: dict[str, Any] | None, raw: float, typed: bool) -> Claim | None:
+    """The kind of device the OS runs on: a network OS always says so; a desktop or
+    phone OS only where nothing else names the type (a Windows VM stays a VM)."""
+    if not os:
+        return None
+    if os["family"] in NETWORK_OSES:
+        return Claim(round(0.5 * raw, 2), None, Device("network device"))
+    hit = None if typed else OS_TYPES.get(os["family"])
+    if hit is None:
+        return None
+    kind, vendor, weight = hit
+    if os["family"] == "Windows" and "Server" in os["name"] and "/" not in os["name"]:
+        kind = "server"
+    return Claim(round(weight * raw, 2), None, Device(kind, vendor))
 
 
 def _says_device(d: Device) -> str:
@@ -508,29 +372,47 @@ def predict(
     *,
     router: bool | int = False,
     db: Databases | None = None,
+    only: Callable[[Evidence], bool] | None = None,
+    calibrate: bool = True,
 ) -> dict[str, Any]:
     """The report fields `vendor`, `os` and `device` of one asset.
 
     `facts` are the asset's (`Profiles.facts_of`); `mac` its MAC where known.
     `router`: the MAC carries many IP addresses (True, or how many), so it routes.
     Adds `vendor_note` when the MAC is locally administered and so has no vendor.
+    `only` keeps the evidence it accepts (the benchmark scores one database alone);
+    `calibrate` False gives the votes' raw confidences (what the calibration is fitted to).
     """
     m = Matchers(db or databases())
     evidence = gather(facts.keys(), m)
     out: dict[str, Any] = {"vendor": None}
+    module = None
     if mac is not None and 0 < mac < 1 << 48 and not mac & oui.GROUP_BIT:
         if oui.is_local(mac):
             out["vendor_note"] = "locally administered MAC (randomized, virtual or assigned by software): no vendor"
         else:
             vendor, claim = m.vendor(mac)
             out["vendor"] = vendor
-            if vendor and claim:
+            if vendor and brands.reserved(mac):
+                out["vendor_note"] = f"a reserved or lab block ({vendor}'s first blocks, IANA's): no claim from it"
+            elif vendor and claim:
                 evidence.append(Evidence("oui", _mac(mac), claim))
+            if vendor and brands.module_maker(vendor):
+                module = vendor
     if router:
         count = f" with {router} IP addresses" if router is not True and int(router) > 1 else " with many IP addresses"
         evidence.append(Evidence("identity", f"MAC seen{count}", Claim(0.8, None, Device("router"))))
-    out["os"] = _os(evidence)
-    out["device"] = _device(evidence, out["os"])
+    clients = {n for s, k, v in facts if s == "tls" and k in ("ja3", "ja4") and isinstance(v, str) for n in m.tls(v)[0]}
+    if clients:
+        out["tls_clients"] = sorted(clients)  # the client stacks its JA3s and JA4s are known from
+    if only is not None:
+        evidence = [e for e in evidence if only(e)]
+    out["os"], os_raw = _os(evidence, calibrate)
+    out["device"] = _device(evidence, out["os"], os_raw, calibrate)
+    if module:  # the Wi-Fi module's maker, never the brand
+        out["device"] = (out["device"] or {"type": None, "vendor": None, "model": None, "confidence": 0.0}) | {
+            "module": module
+        }
     return out
 
 

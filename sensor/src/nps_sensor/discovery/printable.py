@@ -65,7 +65,9 @@ def _kind(ch: str) -> str | None:
 
 def clean(s: str) -> tuple[str, tuple[str, ...]]:
     """`s` with only printable characters, and the kinds of what was removed (sorted,
-    empty when nothing was)."""
+    empty when nothing was). NULs at the end are a C string's terminator or padding
+    (LLDP, SMB, NetBIOS fields), not a message: they go without a mark."""
+    s = s.rstrip("\x00")
     if s.isprintable() and "\ufffd" not in s:
         return s, ()
     removed: set[str] = set()

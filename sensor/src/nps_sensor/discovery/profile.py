@@ -10,6 +10,7 @@ that invents a new User-Agent every minute cannot grow the sensor without bound.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,16 @@ from typing import Any
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
 
 MAX_VALUES = 64
+LOCAL_BIT = 0x02 << 40
+# Default names that many devices share: no evidence that two interfaces are one host.
+GENERIC_NAMES = re.compile(
+    r"^(raspberrypi|localhost|android|iphone|ipad|imac|macbook(-pro|-air)?|ubuntu|debian|kali|linux|"
+    r"homeassistant|octopi|esp[_-]?[0-9a-f]*|printer)(-\d+)?$"
+)
+# A phone or tablet its owner named: "Lucas-iPhone", "lucass-ipad", "Annas-Galaxy-S21".
+PERSONAL_NAMES = re.compile(
+    r"^(?!iphone|ipad|galaxy|pixel)[^\W\d_][\w’']*[-_ ](?:[\w’']+[-_ ])?(iphone|ipad|galaxy|pixel)\b"
+)
 # Facts that tie an address to a MAC: the packet said whose address it is.
 BINDING_KEYS = ("mac", "hostname", "assigned_ip")
 HOSTNAME_SOURCES = ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr", "lldp", "cdp", "smb", "ssdp")
@@ -67,6 +78,47 @@ class Profiles:
                 self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
                 touched.add(mac)
         return touched
+
+    def same_devices(self) -> dict[int, int]:
+        """MACs that are one device's interfaces or addresses: MAC -> the MAC that stands for them.
+
+        A host announces its mDNS name on every interface it has, and mDNS keeps a
+        name unique on its link (RFC 6762 §9): a Mac sharing its connection answers
+        for `Lucas-iMac.local` from its Wi-Fi's MAC and from its bridge's. A phone
+        that changes its private (locally administered) MAC keeps the name its owner
+        gave it (`Lucas-iPhone`), which its DHCP requests carry: private MACs under one
+        such personal name are one phone. Names every device of a kind carries
+        (`raspberrypi`, `iPhone`, `Galaxy-S21`) merge nothing, as two such devices keep
+        them. The universally administered MAC (the hardware's) stands for the others.
+        """
+        by_name: dict[str, set[int]] = {}
+
+        def named(mac: int, source: str, key: str, value: Value) -> None:
+            if key != "hostname" or not isinstance(value, str):
+                return
+            name = value.lower().rstrip(".")
+            if source == "mdns" and not GENERIC_NAMES.match(name):
+                by_name.setdefault(f"mdns:{name}", set()).add(mac)
+            elif source in ("dhcp", "mdns") and mac & LOCAL_BIT and PERSONAL_NAMES.match(name):
+                by_name.setdefault(f"personal:{name}", set()).add(mac)
+
+        for ip, profile in self.by_ip.items():
+            mac = self.bindings.get(ip)
+            if mac is not None:
+                for source, key, value in profile.facts:
+                    named(mac, source, key, value)
+        for mac, profile in self.by_mac.items():
+            for source, key, value in profile.facts:
+                named(mac, source, key, value)
+        out: dict[int, int] = {}
+        for macs in by_name.values():
+            if len(macs) > 1:
+                lead = min(macs, key=lambda m: (bool(m & LOCAL_BIT), m))
+                lead = out.get(lead, lead)
+                for m in macs:
+                    if m != lead:
+                        out[m] = lead
+        return out
 
     def facts_of(self, ips: Iterable[int], macs: Iterable[int]) -> dict[tuple[str, str, Value], Seen]:
         out: dict[tuple[str, str, Value], Seen] = {}

@@ -25,6 +25,8 @@ TXT_KEYS = {
     "usb_mdl": "model",
     "product": "model",
     "mdl": "model",
+    "model_number": "model",  # D-Link (mydlink)
+    "modelid": "model",  # Philips Hue
     "usb_mfg": "manufacturer",
     "mfg": "manufacturer",
     "manufacturer": "manufacturer",

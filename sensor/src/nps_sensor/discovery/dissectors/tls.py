@@ -86,10 +86,11 @@ def extensions(b: bytes, at: int) -> tuple[list[tuple[int, bytes]], bool]:
     return out, k == size
 
 
-def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = None) -> str:
+def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = None, transport: str = "t") -> str:
     """The hello's SNI ('' if none). `cut`: the segment ends inside the hello, the rest
     is in the next one. `told`: the hello was reassembled, and its first segment already
-    gave its facts (this SNI) as far as they went: they are not counted twice."""
+    gave its facts (this SNI) as far as they went: they are not counted twice.
+    `transport`: JA4's first letter, "t" for TCP, "q" for a hello from QUIC Initials."""
     version = int.from_bytes(body[0:2], "big")
     at = 34
     _, at = _vector(body, at, 1)  # session id
@@ -121,14 +122,14 @@ def client_hello(p: Packet, body: bytes, cut: bool = False, told: str | None = N
     if sni and sni != told:
         p.fact("tls", "sni", sni)
     if told is None:
-        p.fact_dst("tls", "service", ("tcp", p.dport, "tls"))
+        p.fact_dst("tls", "service", ("udp", p.dport, "quic") if transport == "q" else ("tcp", p.dport, "tls"))
     if not whole:  # no fingerprint from half a hello
         if cut:
             return sni
         raise Malformed("extensions run past the ClientHello")
     ja3 = ",".join([str(version), *("-".join(map(str, v)) for v in (suites, ext_ids, groups, formats))])
     p.fact("tls", "ja3", hashlib.md5(ja3.encode(), usedforsecurity=False).hexdigest())
-    p.fact("tls", "ja4", ja4("t", version, versions, SNI in ext_ids, suites, ext_ids, alpn, sig_algs))
+    p.fact("tls", "ja4", ja4(transport, version, versions, SNI in ext_ids, suites, ext_ids, alpn, sig_algs))
     return sni
 
 

@@ -58,6 +58,8 @@ FILES: dict[str, tuple[tuple[str, ...], str | None, bool]] = {
     "satori-ssh": (("satori/ssh.xml", "ssh.xml"), None, False),
     "satori-smb": (("satori/smb.xml", "smb.xml"), None, False),
     "satori-web": (("satori/web.xml", "web.xml"), None, False),
+    "satori-ssl": (("satori/ssl.xml", "ssl.xml"), None, False),  # read twice: client names, OS claims
+    "satori-ssl-os": (("satori/ssl.xml", "ssl.xml"), None, False),
 }
 
 

@@ -25,6 +25,7 @@ FAMILY_PARENT = {
     "RouterOS": "Linux",
     "OpenWrt": "Linux",
     "Cisco IOS XE": "Linux",
+    "EOS": "Linux",
     "FreeBSD": "BSD",
     "OpenBSD": "BSD",
     "NetBSD": "BSD",
@@ -35,7 +36,9 @@ FAMILY_PARENT = {
     "tvOS": "Darwin",
 }
 
-# Device types nest the same way: a router is a network device, a PLC an ICS device.
+# The device types the sensor names, the words people use, each under a broader
+# one: every rule and database maps onto these (TYPE_ALIASES for the databases'
+# words). Types nest like families: a router is a network device, a smart plug IoT.
 TYPE_PARENT = {
     "router": "network device",
     "switch": "network device",
@@ -48,17 +51,27 @@ TYPE_PARENT = {
     "RTU": "ICS device",
     "building controller": "ICS device",
     "camera": "IoT",
+    "smart plug": "IoT",
+    "hub": "IoT",
+    "light": "IoT",
+    "sensor": "IoT",
+    "siren": "IoT",
+    "scale": "IoT",
+    "appliance": "IoT",
     "TV": "IoT",
     "media player": "IoT",
     "smart speaker": "IoT",
     "UPS": "IoT",
-    "sensor": "IoT",
     "server": "computer",
     "workstation": "computer",
     "virtual machine": "computer",
+    "NAS": "server",
     "hypervisor": "server",
     "time server": "server",
 }
+# Types of their own, under none: what they do is not another type's.
+STANDALONE = ("printer", "phone", "tablet", "VoIP phone", "game console", "projector", "video conferencing")
+TYPES = sorted({*TYPE_PARENT, *TYPE_PARENT.values(), *STANDALONE, "point of sale"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +143,9 @@ TYPE_ALIASES = {
     "digital media player": "media player",
     "home audio/video equipment": "media player",
     "digital signage": "media player",
-    "nas": "storage",
-    "file storage": "storage",
-    "storage devices": "storage",
+    "nas": "NAS",
+    "file storage": "NAS",
+    "storage devices": "NAS",
     "thin client": "workstation",
     "thin clients": "workstation",
     "workstation": "workstation",
@@ -173,6 +186,8 @@ FAMILY_ALIASES = {
     "openwrt": "OpenWrt",
     "routeros": "RouterOS",
     "vxworks": "VxWorks",
+    "eos": "EOS",
+    "arista eos": "EOS",
     "vmware": "VMware ESXi",
     "openvms": "OpenVMS",
     "blackberry": "BlackBerry",

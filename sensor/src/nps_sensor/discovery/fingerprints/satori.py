@@ -97,6 +97,32 @@ def load(path: Path, tests_tag: str, os_names: bool = True) -> Index:
     return index
 
 
+NOT_CLIENTS = ("malicious", "false positive")  # Satori's malware entries: not an identification
+
+
+def load_clients(path: Path) -> dict[str, list[str]]:
+    """ssl.xml's TLS client stacks: a JA3 or JA4 (`sslsig`) -> the names of the clients
+    that send it ("Chrome 118-123", "curl"); malware entries left out."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise Corrupt(f"XML: {e}") from None
+    out: dict[str, list[str]] = {}
+    for fp in root.findall("./fingerprints/fingerprint"):
+        name = fp.attrib.get("name", "").strip()
+        if not name or any(w in f"{name} {fp.attrib.get('os_class', '')}".lower() for w in NOT_CLIENTS):
+            continue
+        for test in fp.iterfind("ssl_tests/test"):
+            sig = test.attrib.get("sslsig", "").strip()
+            if sig and name not in out.setdefault(sig, []):
+                out[sig].append(name)
+    if not out:
+        raise Corrupt("no <test sslsig=...>")
+    return out
+
+
 def best(hits: list[tuple[Claim, int]], scale: float = 1.0, db: str = "Satori") -> Claim | None:
     """One claim for all the fingerprints a value matched: the one most of them (by weight) agree on.
 

@@ -1,0 +1,1 @@
+"""`inv bench --discovery`: device identification scored against labeled devices."""
