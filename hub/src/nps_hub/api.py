@@ -38,6 +38,7 @@ from nps_hub import (
     roles,
     schema,
 )
+from nps_hub import db as dbmod
 from nps_hub.configuration import AssetConfig
 from nps_hub.context import (
     COOKIE,
@@ -352,10 +353,11 @@ def create_app(hub: Hub) -> FastAPI:
     smtp = events.Smtp.from_env()
 
     def sweep_once() -> None:
-        with hub.sessions() as db:
-            events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
-            events.notify(db, smtp)
-            hub.guard.sweep(db)
+        with dbmod.only_one(hub.engine, "sweep") as db:  # one hub process mails each event
+            if db is not None:
+                events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
+                events.notify(db, smtp)
+                hub.guard.sweep(db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,10 +9,12 @@ the schema before it serves. A database URL's password never appears in a messag
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +127,26 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC)
 
 
-def try_lock(db: Session, name: str) -> bool:
-    """On PostgreSQL, whether this transaction got the named lock (no other hub process
-    holds it: one of them sweeps events and mails them); on SQLite, one process, always."""
-    if db.get_bind().dialect.name != "postgresql":
-        return True
+@contextlib.contextmanager
+def only_one(engine: Engine, name: str) -> Iterator[Session | None]:
+    """A session for work that one hub process at a time does (the event sweep, whose
+    e-mails must go out once): on PostgreSQL, None when another process holds the named
+    lock; on SQLite, one process, always a session."""
+    if engine.dialect.name != "postgresql":
+        with Session(engine, expire_on_commit=False) as db:
+            yield db
+        return
     key = int.from_bytes(hashlib.sha256(f"nps-hub {name}".encode()).digest()[:8], "big", signed=True)
-    return bool(db.scalar(select(func.pg_try_advisory_xact_lock(key))))
+    with engine.connect() as conn:  # the session's own connection: the lock is this connection's
+        if not conn.scalar(select(func.pg_try_advisory_lock(key))):
+            conn.rollback()
+            yield None
+            return
+        conn.commit()
+        try:
+            with Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint") as db:
+                yield db
+        finally:
+            conn.rollback()
+            conn.execute(select(func.pg_advisory_unlock(key)))
+            conn.commit()
