@@ -605,6 +605,56 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
     assert diff == []
 
 
+def test_the_upgrade_folds_duplicate_assets_and_keeps_roles_and_flows(tmp_path: Path) -> None:
+    """A database of the hub before issue 14, with the duplicates concurrent uploads made:
+    upgraded, each MAC is one asset again (sightings and flows moved to it), admins stay
+    administrators, other users become operators, the flows stay."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from nps_hub import db
+
+    engine = db.engine_for(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    command.upgrade(db.alembic_config(engine), "0003")
+    now = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        for name, admin in (("root", 1), ("ops", 0)):
+            conn.execute(text("INSERT INTO users (name, password_hash, admin, disabled, created) "
+                              "VALUES (:n, 'x', :a, 0, :t)"), {"n": name, "a": admin, "t": now})  # fmt: skip
+        for sid in (1, 2):
+            conn.execute(text("INSERT INTO sensors (id, name, location, network, created, model, version, hostname, "
+                              "mgmt_ipv4, mgmt_ipv6, mac, want_sensing, state, status, config_version) VALUES "
+                              "(:i, :n, '', 'Plant', :t, '', '', '', '', '', '', 0, '', '{}', 0)"),
+                         {"i": sid, "n": f"s{sid}", "t": now})  # fmt: skip
+            conn.execute(text("INSERT INTO reports (id, sensor_id, report_id, kind, window_start, window_end, "
+                              "received, assets, flows, size, stats) VALUES (:i, :i, 'r', 'update', '', '', :t, 1, 1, "
+                              "1, '{}')"), {"i": sid, "t": now})  # fmt: skip
+        for aid in (1, 2, 3):  # 1 and 2: the same MAC, made twice by two sensors at once
+            mac = "00:11:22:33:44:55" if aid < 3 else "00:11:22:33:44:66"
+            conn.execute(text("INSERT INTO assets (id, network, mac, ip, ips, macs, hostname, class, \"group\", "
+                              "first_seen, last_seen, packets, bytes_in, bytes_out, raw) VALUES (:i, 'Plant', :m, "
+                              "'10.0.0.1', '[]', '[]', '', 'inventoried', '', '', '', 1, 1, 1, '{}')"),
+                         {"i": aid, "m": mac})  # fmt: skip
+        for aid, sid in ((1, 1), (2, 2), (2, 1), (3, 1)):
+            conn.execute(text("INSERT INTO sightings VALUES (:a, :s, '', '', 1, 1, 1)"), {"a": aid, "s": sid})
+        conn.execute(text("INSERT INTO flows (sensor_id, report_id, network, client, server, port, proto, "
+                          "client_bytes, server_bytes, client_packets, server_packets, first_seen, last_seen, "
+                          "client_asset, server_asset) VALUES (2, 2, 'Plant', '10.0.0.1', '10.0.0.2', 80, 'tcp', "
+                          "5, 6, 1, 1, '', '', 2, 3)"))  # fmt: skip
+    db.migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, mac FROM assets ORDER BY id")).all() == [
+            (1, "00:11:22:33:44:55"),
+            (3, "00:11:22:33:44:66"),
+        ]
+        assert sorted(conn.execute(text("SELECT asset_id, sensor_id FROM sightings")).all()) == [(1, 1), (1, 2), (3, 1)]
+        assert conn.execute(text("SELECT client_asset, server_asset, client_bytes FROM flows")).all() == [(1, 3, 5)]
+        assert dict(conn.execute(text("SELECT name, role FROM users")).all()) == {
+            "root": "administrator",
+            "ops": "operator",
+        }
+
+
 # --- PostgreSQL -----------------------------------------------------------------------
 
 
