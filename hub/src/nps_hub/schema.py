@@ -229,6 +229,7 @@ class Interface(Open):
     name: Text64 = ""
     driver: Text64 = ""
     driver_supported: bool | None = None
+    link: Text64 = ""  # up, down, missing: down or missing raises Asset Reporting Stopped
 
 
 class Quarantine(Open):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nps_sensor.appliance.firstboot import _classification, _uids
 from nps_sensor.appliance.render import (
     HUB_ENV,
     NETWORK_DIR,
@@ -26,6 +25,8 @@ from nps_sensor.appliance.render import (
     SENSOR_YAML,
     File,
     files,
+    kept_classification,
+    owners,
     stale,
     write,
 )
@@ -256,10 +257,10 @@ def apply(request: dict[str, Any], root: Path = Path("/"), check: bool = False) 
     settings = current(root)
     old_sniffing = [s.name for s in settings.sniffing]
     settings = merge(settings, request)
-    wanted = files(settings, classification=_classification(root), **_sizes(root))
+    wanted = files(settings, classification=kept_classification(root), **_sizes(root))
     changes = plan(root, wanted)
     if not check and changes:
-        write(root, wanted, _uids(root))
+        write(root, wanted, owners(root))
     paths = {c.path for c in changes}
     reconfigure: list[str] = []
     if MANAGEMENT_FILE in paths:

@@ -147,3 +147,27 @@ def write(root: Path, wanted: dict[str, File], uids: dict[str, tuple[int, int]] 
         p.unlink()
         changed.append("/" + str(p.relative_to(root)))
     return changed
+
+
+def kept_classification(root: Path) -> str:
+    """What the sensor configuration under `root` holds besides `sensing` and `proxy`,
+    which the settings render: the classification, kept across rewrites."""
+    path = root / SENSOR_YAML.lstrip("/")
+    if not path.exists():
+        return ""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text()) or {}
+    doc.pop("sensing", None)
+    doc.pop("proxy", None)
+    return yaml.safe_dump(doc, sort_keys=False) if doc else ""
+
+
+def owners(root: Path) -> dict[str, tuple[int, int]]:
+    """Owners' (uid, gid) by name, from the root's own passwd (the build writes into a directory)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in (root / "etc/passwd").read_text().splitlines():
+            name, _, uid, gid, *_ = line.split(":")
+            out[name] = (int(uid), int(gid))
+    return out

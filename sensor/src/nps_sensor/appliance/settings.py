@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from nps_sensor.config import PROXY_AUTH
+from nps_sensor.pinning import FINGERPRINT
 
 MODES = ("DEFAULT", "ERSPAN")
 HOSTNAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
 CODE = re.compile(r"^\d{14}$")
-FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 of the hub's certificate, hex
-
-
-def fingerprint(text: str) -> str:
-    """A certificate fingerprint as people copy it (`AB:CD:...`, spaces) in one form: lowercase hex."""
-    return "".join(c for c in text.lower() if c not in ": ")
 
 
 class SettingsError(ValueError):

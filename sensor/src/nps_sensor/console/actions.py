@@ -17,9 +17,10 @@ from typing import Any
 
 from nps_sensor.appliance.apply import MANAGEMENT_FILE, Outcome, apply, current
 from nps_sensor.appliance.render import PROXY_ENV, REGISTRATION, SENSOR_YAML, File, write
-from nps_sensor.appliance.settings import CODE, FINGERPRINT, Settings, SettingsError, Sniffing, fingerprint
+from nps_sensor.appliance.settings import CODE, Settings, SettingsError, Sniffing
 from nps_sensor.console.system import System, wait_for_address
 from nps_sensor.errors import SensorError
+from nps_sensor.pinning import FINGERPRINT, fingerprint
 from nps_sensor.uplink.state import DEFAULT_STATE
 
 LABELS = {
