@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import socket
 import sys
+from typing import TYPE_CHECKING, Any
 
 from nps_hub import __version__
 from nps_hub.errors import HubError
 from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, Settings, from_env
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -53,6 +58,13 @@ def parser() -> argparse.ArgumentParser:
         "its SHA-256 is printed for the sensors to pin",
     )
     s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hub processes (default 1); more than one needs PostgreSQL, whose locks they share",
+    )
+    s.add_argument(
         "--name",
         action="append",
         default=[],
@@ -67,7 +79,10 @@ def parser() -> argparse.ArgumentParser:
         description="The password is read from a prompt or stdin.",
     )
     u.add_argument("name", help="the user's name")
-    u.add_argument("--admin", action="store_true", help="an administrator (manages users and sensors)")
+    u.add_argument(
+        "--role", choices=("administrator", "operator", "viewer"), help="a new user's is viewer unless given"
+    )
+    u.add_argument("--admin", action="store_true", help="the same as --role administrator (manages users and sensors)")
     c = sub.add_parser("sensor", help="sensors: add one (its personalization code), list them")
     sensor_sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = sensor_sub.add_parser(
@@ -116,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from nps_hub.server import build
+    from nps_hub.server import MIGRATED_ENV, build, prepare
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise HubError("HTTPS needs both --tls-cert and --tls-key")
+    if args.workers < 1:
+        raise HubError("--workers: at least 1")
+    if args.workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise HubError("--workers above 1 needs PostgreSQL (--database postgresql://...): SQLite takes one writer")
     if args.self_signed and args.tls_cert:
         raise HubError("--self-signed or --tls-cert/--tls-key, not both")
     _check_port(args.host, args.port)
@@ -133,12 +152,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("nps-hub").info(
             "certificate %s, SHA-256 %s: give it to the sensors (registration.fingerprint, --fingerprint)", cert, pin
         )
-    app = build(settings)
+    app: Any = None
+    if args.workers == 1:
+        app = build(settings)
+    else:
+        prepare(settings)
     scheme = "https" if args.tls_cert else "http"
-    logging.getLogger("nps-hub").info("serving on %s://%s:%d/", scheme, args.host, args.port)
+    logging.getLogger("nps-hub").info(
+        "serving on %s://%s:%d/ (%d process%s)", scheme, args.host, args.port, args.workers,
+        "es" if args.workers > 1 else "",
+    )  # fmt: skip
+    if args.workers > 1:  # each worker builds its own app from the environment; migrated above
+        os.environ.update({"NPS_HUB_DATA": str(settings.data_dir), "NPS_HUB_DATABASE": settings.database_url,
+                           MIGRATED_ENV: "1"})  # fmt: skip
+        app = "nps_hub.server:worker_app"
     try:
         uvicorn.run(
             app,
+            factory=args.workers > 1,
+            workers=args.workers,
             host=args.host,
             port=args.port,
             ssl_certfile=args.tls_cert,
@@ -173,30 +205,35 @@ def _read_secret(prompt: str) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _user(args: argparse.Namespace, sessions: object) -> int:
-    from nps_hub.server import add_user
+def _user(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    from nps_hub import accounts
 
     password = _read_secret(f"password for {args.name}: ")
-    with sessions() as db:  # type: ignore[operator]
-        add_user(db, args.name, password, admin=args.admin)
-    print(f"nps-hub: user {args.name} saved")
+    role = "administrator" if args.admin else args.role
+    with sessions() as db:
+        try:
+            user = accounts.set_password(db, args.name, password, role)
+        except ValueError as e:
+            raise HubError(str(e)) from None
+    print(f"nps-hub: user {args.name} saved ({user.role})")
     return EXIT_OK
 
 
-def _sensor(args: argparse.Namespace, settings: object, sessions: object) -> int:
-    from sqlalchemy import select
+def _sensor(args: argparse.Namespace, settings: Settings, sessions: sessionmaker[Session]) -> int:
+    from pydantic import ValidationError
 
-    from nps_hub import lifecycle, security
-    from nps_hub.models import Sensor
+    from nps_hub import lifecycle, schema, security
 
-    keyed = security.Keyed(settings.secret())  # type: ignore[attr-defined]
-    with sessions() as db:  # type: ignore[operator]
-        if db.scalar(select(Sensor).where(Sensor.name == args.name)) is not None:
-            raise HubError(f"a sensor named {args.name!r} exists already")
-        sensor = Sensor(name=args.name, location=args.location, network=args.network)
-        code, expires = lifecycle.issue_code(sensor, keyed, settings.code_ttl)  # type: ignore[attr-defined]
-        db.add(sensor)
-        db.commit()
+    try:
+        body = schema.NewSensor(name=args.name, location=args.location, network=args.network)
+    except ValidationError as e:
+        raise HubError(schema.refusal(e)) from None
+    keyed = security.Keyed(settings.secret())
+    with sessions() as db:
+        try:
+            _, code, expires = lifecycle.create(db, keyed, settings.code_ttl, body.name, body.location, body.network)
+        except lifecycle.Taken as e:
+            raise HubError(str(e)) from None
     print(f"sensor {args.name}: personalization code {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
     return EXIT_OK
 

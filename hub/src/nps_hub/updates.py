@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nps_hub import lifecycle
-from nps_hub.api import DB, AdminDep, HubDep, PathId, SensorDep, UserDep
+from nps_hub.context import DB, Administrator, HubDep, Operator, PathId, SensorDep, Viewer
 from nps_hub.models import Command, Sensor, now
 from nps_sensor.appliance.update_bundle import MAX_TOTAL, BundleError, check, load_keys, peek
 
@@ -164,7 +164,7 @@ class UpdateRequest(BaseModel):
 
 
 @router.get("/api/v1/bundles", tags=["updates"])
-def list_bundles(user: UserDep, hub: HubDep) -> list[dict[str, Any]]:
+def list_bundles(user: Viewer, hub: HubDep) -> list[dict[str, Any]]:
     return [asdict(b) for b in bundles(hub.settings.data_dir)]
 
 
@@ -180,7 +180,7 @@ def list_bundles(user: UserDep, hub: HubDep) -> list[dict[str, Any]]:
         }
     },
 )
-async def upload(request: Request, admin: AdminDep, hub: HubDep) -> dict[str, Any]:
+async def upload(request: Request, admin: Administrator, hub: HubDep) -> dict[str, Any]:
     """Keep an update bundle for the sensors (streamed to disk, bounded)."""
     target = folder(hub.settings.data_dir)
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ async def upload(request: Request, admin: AdminDep, hub: HubDep) -> dict[str, An
 
 
 @router.post("/api/v1/sensors/{sensor_id}/update", tags=["sensors"], status_code=202)
-def update(sensor_id: PathId, body: UpdateRequest, user: UserDep, db: DB, hub: HubDep) -> dict[str, Any]:
+def update(sensor_id: PathId, body: UpdateRequest, user: Operator, db: DB, hub: HubDep) -> dict[str, Any]:
     """The update quick action: the sensor gets the bundle with its next heartbeat."""
     sensor = db.get(Sensor, sensor_id)
     if sensor is None:
