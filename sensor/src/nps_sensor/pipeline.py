@@ -25,7 +25,7 @@ from nps_sensor.config import Config
 from nps_sensor.decode import IP, L2, Decoded, arp, decode
 from nps_sensor.decode.frames import ALL
 from nps_sensor.dedupe import Deduplicator
-from nps_sensor.discovery.collect import Discoverer
+from nps_sensor.discovery.dispatch import Discoverer
 from nps_sensor.dns import answers
 from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments

@@ -27,6 +27,7 @@ import numpy as np
 from nps_sensor.decode import Decoded
 from nps_sensor.discovery.dissectors import tls
 from nps_sensor.discovery.packet import Malformed, Packet
+from nps_sensor.discovery.protocol import Protocol
 
 V1, V2 = 0x00000001, 0x6B3343CF
 SALTS = {
@@ -267,3 +268,12 @@ def client_initials(d: Decoded, rows: np.ndarray) -> np.ndarray:
         ok[ok] = ((d.u8(r, a) & 0xC0) == 0xC0) & ((version == V1) | (version == V2))
     out: np.ndarray = ok
     return out
+
+
+PROTOCOL = Protocol(
+    "quic",
+    state=Initials,
+    udp=(443,),
+    accept=client_initials,
+    # Its facts are TLS's: the ClientHello inside the Initials (`transport="q"` in JA4).
+)
