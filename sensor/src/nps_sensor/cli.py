@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TypeAlias
 
 from nps_sensor import __version__, config
 from nps_sensor.errors import SensorError
@@ -20,6 +21,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"nps-sensor {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _engine_commands(sub)
+    _appliance_commands(sub)
+    from nps_sensor.uplink.cli import add_parsers
+
+    add_parsers(sub)
+    _service_commands(sub)
+    return p
+
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _engine_commands(sub: Commands) -> None:
+    """The engine on files: analyze, generate; and the service that senses (run)."""
     a = sub.add_parser(
         "analyze",
         help="analyze capture files (pcap, pcapng)",
@@ -46,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         "the local status endpoint. SIGTERM closes the last window; SIGHUP re-reads the configuration.",
     )
     r.add_argument("--config", "-c", metavar="FILE", required=True, help="sensor configuration (YAML)")
+
+
+def _appliance_commands(sub: Commands) -> None:
+    """The appliance's own doors: its settings (first boot, register, apply) and its console."""
     ap = sub.add_parser("appliance", help="appliance settings (first boot, changes)", description="Appliance settings.")
     ap_sub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     ap_sub.add_parser("firstboot", help="apply the OVF environment's properties (run by nps-firstboot.service)")
@@ -85,9 +104,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="wait this long for a new static address before restoring the previous network settings (default 30)",
     )
-    from nps_sensor.uplink.cli import add_parsers
 
-    add_parsers(sub)
+
+def _service_commands(sub: Commands) -> None:
+    """The running sensor's status endpoint: status, pause, resume."""
     for name, text in (
         ("status", "show the running sensor's state"),
         ("pause", "stop sensing (reports and spool stay)"),
@@ -97,7 +117,6 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--config", "-c", metavar="FILE", help="read the status address from this configuration")
         s.add_argument("--address", "-a", metavar="HOST:PORT", help="status endpoint (default 127.0.0.1:8470)")
         s.add_argument("--json", action="store_true", help="the status as JSON")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
