@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -24,6 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import hub_fleet
 from benchmarks.hublab import HubProcess, Postgres
 from benchmarks.offline import OUT
 from nps_sensor.uplink.agent import report_id
@@ -171,8 +174,10 @@ def run_on(
         hub.stop()
 
 
-def main() -> int:
-    console = Console()
+def main(fleet_sizes: list[int] | None = None) -> int:
+    """The single sensor's ingest on SQLite and PostgreSQL, then the fleet run."""
+    # Piped (a log, CI), rich would cut the fleet's 15 columns to 80 characters.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     assets, flows = site()
     update = reports("update", assets, flows)
     raw = sum(len(b) for b in update)
@@ -207,6 +212,16 @@ def main() -> int:
         f"{FLOWS:,} flows = {per_asset:,.0f} bytes per asset; one update window of {UPDATE_WINDOW / 60:.0f} minutes "
         f"needs {mbps:.3f} Mbit/s on average ({mbps * 100:.1f} % of the 1 Mbit/s budget)"
     )
+    runs: list[hub_fleet.Run] = []
+    if fleet_sizes:
+        with tempfile.TemporaryDirectory(prefix="nps-bench-fleet-") as tmp:
+            runs = hub_fleet.fleet(Path(tmp), fleet_sizes, console)
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        console.print(hub_fleet.table(runs, load))
+    bad = [run for run in runs if run.lost or run.duplicates]
+    for run in bad:
+        console.print(f"[red]{run.database}, {run.workers} process(es), {run.sensors} sensors: {run.lost} lost, "
+                      f"{run.duplicates} duplicate assets[/]")  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "hub.json").write_text(
         json.dumps(
@@ -216,8 +231,9 @@ def main() -> int:
                     for r in results
                 ],
                 "upload": {"raw_bytes": raw, "gzip_bytes": compressed, "bytes_per_asset": per_asset, "mbps": mbps},
+                "fleet": [r.as_dict() for r in runs],
             },
             indent=1,
         )
     )  # fmt: skip
-    return 0
+    return 1 if bad else 0

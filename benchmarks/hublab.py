@@ -56,6 +56,62 @@ def make_cert(directory: Path, address: str = "127.0.0.1", *more: str) -> tuple[
     return cert, key
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's workers), from /proc."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
+def _proc(pid: int, name: str) -> list[str]:
+    """The fields of /proc/PID/NAME (after the command's name, for stat), or none."""
+    try:
+        with open(f"/proc/{pid}/{name}", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return []
+
+
+def rss(pids: list[int]) -> int:
+    """Resident bytes of these processes together."""
+    return sum(int(f[1]) for p in pids if len(f := _proc(p, "statm")) > 1) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time these processes have used so far."""
+    ticks = sum(int(f[11]) + int(f[12]) for p in pids if len(f := _proc(p, "stat")) > 12)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class MemoryPeak:
+    """The peak resident memory of a process tree, sampled every 20 ms in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(0.02):
+            self.peak = max(self.peak, rss(process_tree(self.pid)))
+
+    def stop(self) -> int:
+        """The peak, in bytes."""
+        self.stopped.set()
+        self.thread.join()
+        return self.peak
+
+
 class HubProcess:
     """`nps-hub serve` on a port of its own; stop() and start() again keep its data."""
 
@@ -68,8 +124,10 @@ class HubProcess:
         env: dict[str, str] | None = None,
         also_known_as: tuple[str, ...] = (),
         self_signed: bool = False,
+        workers: int = 1,
     ) -> None:
         self.workdir = workdir
+        self.workers = workers  # `serve --workers` (PostgreSQL)
         self.self_signed = self_signed  # `serve --self-signed`: the hub makes its certificate
         self.data = workdir / "hub-data"
         self.host = host
@@ -110,6 +168,8 @@ class HubProcess:
             cmd += ["--tls-cert", str(self.cert), "--tls-key", str(self.key)]
         if self.self_signed:
             cmd += ["--self-signed", "--name", self.host]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
@@ -295,6 +355,14 @@ class Postgres:
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
                           str(self.root / "log"), "start")  # fmt: skip
         self._as_postgres(str(self.bin / "createdb"), "-h", str(self.root), "-p", str(self.port), "hub")
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process (its backends are its children)."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            return None
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -17,11 +17,20 @@ from .settings import ROOT
     help={
         "packets": "packets in the benchmark capture (default 1,000,000)",
         "live": "the live service instead: tcpreplay into a veth pair at rising rates (needs root)",
-        "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, SQLite and PostgreSQL",
+        "hub": "the management hub instead: ingest of 10,000 assets and 100,000 flows, then the fleet run "
+        "(N sensors uploading at once), SQLite and PostgreSQL",
+        "fleet": "with --hub: the fleet run's numbers of sensors, comma-separated (default 20,100,1000; 0: none)",
         "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
     },
 )
-def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = False, discovery: bool = False) -> None:
+def bench(
+    c: Context,
+    packets: int = 1_000_000,
+    live: bool = False,
+    hub: bool = False,
+    discovery: bool = False,
+    fleet: str = "20,100,1000",
+) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
     os.chdir(ROOT)
     if str(ROOT) not in sys.path:  # benchmarks/ is imported from the checkout, not installed
@@ -33,7 +42,11 @@ def bench(c: Context, packets: int = 1_000_000, live: bool = False, hub: bool = 
     elif hub:
         from benchmarks.hub import main as hub_main
 
-        code = hub_main()
+        try:
+            sizes = [int(n) for n in fleet.split(",") if int(n) > 0]
+        except ValueError:
+            raise Exit(f"--fleet {fleet!r}: numbers of sensors separated by commas, such as 20,100,1000") from None
+        code = hub_main(sizes)
     elif live:
         from benchmarks.live import main as live_main
 

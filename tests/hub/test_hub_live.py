@@ -22,6 +22,8 @@ from benchmarks.hublab import SENSOR_BIN, HubProcess
 from benchmarks.lab import Lab, Sensor, missing, sh
 from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
+from tests.hub import databases
+from tests.hub.databases import KINDS
 from tests.support import waiting
 
 pytestmark = pytest.mark.live
@@ -65,23 +67,24 @@ def in_ns(lab: Lab, *args: str, stdin: str = "") -> subprocess.CompletedProcess[
 wait_for = functools.partial(waiting.wait_for, timeout=90, every=0.5)  # a live sensor answers slower
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def database(request: pytest.FixtureRequest) -> Iterator[str]:
     """The hub's database: SQLite in its data directory, or a throwaway PostgreSQL cluster."""
-    if request.param == "sqlite":
-        yield ""
-        return
-    from benchmarks.hublab import Postgres
+    with databases.database(request.param) as (url, _):
+        yield url
 
-    try:
-        pg = Postgres()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    pg.start()
-    try:
-        yield pg.url
-    finally:
-        pg.stop()
+
+def start_uplink(lab: Lab, tmp_path: Path, sensor: Sensor) -> subprocess.Popen[bytes]:
+    """`nps-sensor uplink` in the sensor's namespace, its log in uplink.log."""
+    with (tmp_path / "uplink.log").open("w") as log:
+        agent = subprocess.Popen(
+            ["ip", "netns", "exec", lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
+             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    lab.processes.append(agent)  # type: ignore[arg-type]
+    return agent
 
 
 def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str, tmp_path: Path) -> None:
@@ -104,14 +107,7 @@ def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str
 
         sensor = Sensor(the_lab, tmp_path, workers=1, windows=(2, 4))
         sensor.start()
-        log = (tmp_path / "uplink.log").open("w")
-        agent = subprocess.Popen(
-            ["ip", "netns", "exec", the_lab.sensor, str(SENSOR_BIN), "uplink", "--config", str(sensor.config),
-             "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        the_lab.processes.append(agent)  # type: ignore[arg-type]
+        agent = start_uplink(the_lab, tmp_path, sensor)
         capture = tmp_path / "c.pcap"
         write_capture(str(capture), 6_000, 13, "plain")
         try:
@@ -153,7 +149,6 @@ def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str
             if agent.poll() is None:
                 agent.terminate()
                 agent.wait(30)
-            log.close()
             sensor.stop()
         text = (tmp_path / "uplink.log").read_text()
         assert "Traceback" not in text and "reports uploaded" in text
@@ -188,3 +183,85 @@ def _sum(flows: list[dict[str, Any]]) -> dict[Any, list[int]]:
 
 def _hub_flows(api: Any, sid: int) -> dict[Any, list[int]]:
     return _sum(api.get("/api/v1/flows", params={"sensor": sid, "limit": 10000})["flows"])
+
+
+POISONED = ("dns", "llmnr", "mdns-hostname", "mdns-txt")
+
+
+def test_poisoned_names_reach_a_postgresql_hub_cleaned(lab: tuple[Lab, str], tmp_path: Path) -> None:
+    """A capture whose DNS, LLMNR and mDNS answers name a device `ev\\x00il\\x1b[2J`, through
+    a live sensor to a hub on PostgreSQL: stored with the names cleaned. Then a report
+    the hub refuses, dropped into the spool: set aside, and the next report arrives."""
+
+    the_lab, address = lab
+    with databases.database("postgresql") as (url, _):
+        _poisoned_names(the_lab, address, tmp_path, url)
+    text = (tmp_path / "uplink.log").read_text()
+    assert "Traceback" not in text and "set aside" in text
+
+
+def _poisoned_names(the_lab: Lab, address: str, tmp_path: Path, url: str) -> None:
+    """The test above against a hub on `url`."""
+    from nps_sensor.synth.pcapw import PcapWriter
+    from tests.sensor.discovery.dissectors.frames import A4
+    from tests.sensor.discovery.test_printable import SOURCES
+
+    hub = HubProcess(tmp_path, host=address, database=url)
+    agent: subprocess.Popen[bytes] | None = None
+    sensor = Sensor(the_lab, tmp_path, workers=1, windows=(2, 4))
+    try:
+        hub.start()
+        api = hub.api()
+        sid, code = api.create_sensor("crane-9")
+        reg = in_ns(the_lab, "register", "--hub", hub.url, "--ca", str(hub.cert), "--state",
+                    str(tmp_path / "hub.json"), "--proxy-file", "-", stdin=code + "\n")  # fmt: skip
+        assert reg.returncode == 0, reg.stderr
+        sensor.start()
+        agent = start_uplink(the_lab, tmp_path, sensor)
+        api.act(sid, "start")
+        wait_for(lambda: api.sensor(sid)["status"] == "Sensing")
+
+        poisoned = tmp_path / "poisoned.pcap"
+        with PcapWriter(str(poisoned)) as w:
+            for i, frame in enumerate(f for s in SOURCES if s.name in POISONED for f in s.frames()):
+                w.write(1_700_000_000.0 + i, frame)
+        the_lab.replay(poisoned)
+        wait_for(lambda: _named(api, A4), timeout=120)
+        device = api.get(f"/api/v1/assets/{_named(api, A4)}")
+        names = {h["name"] for h in device["raw"]["hostnames"]}
+        assert "evil" in names, names
+        removed = [e for e in device["raw"]["evidence"] if e["key"] == "removed"]
+        assert {"source": "llmnr", "key": "removed", "value": ["hostname", "NUL", "escape sequence"],
+                "count": 1} in removed  # fmt: skip
+        stored = api.get("/api/v1/assets", params={"limit": 10000})
+        text = json.dumps([api.get(f"/api/v1/assets/{a['id']}") for a in stored["assets"]])
+        assert "\\u0000" not in text and "\\u001b" not in text
+
+        # A report the hub refuses, first in the spool: set aside, then the next one goes up.
+        evil = {"ip": "10.1.1.99", "class": "inventoried", "hostnames": [{"name": "ev\x00il", "source": "dns"}]}
+        poison = json.dumps({"kind": "update", "assets": [evil], "flows": []}).encode()
+        (sensor.spool / "000000000001-update.json").write_bytes(poison)
+        before = api.get("/api/v1/flows", params={"sensor": sid, "limit": 1})["total"]
+        capture = tmp_path / "after.pcap"
+        write_capture(str(capture), 2_000, 29, "plain")
+        the_lab.replay(capture)
+        wait_for(lambda: api.get("/api/v1/flows", params={"sensor": sid, "limit": 1})["total"] > before, timeout=120)
+        aside = [p.name for p in (sensor.spool / "quarantine").iterdir()]
+        assert "000000000001-update.json" in aside
+        wait_for(lambda: any(e["kind"] == "Reports Quarantined" for e in api.get("/api/v1/events",
+                                                                               params={"sensor": sid})))  # fmt: skip
+        assert agent.poll() is None  # one refusal never stops the uplink
+    finally:
+        if agent is not None and agent.poll() is None:
+            agent.terminate()
+            agent.wait(30)
+        sensor.stop()
+        hub.stop()
+
+
+def _named(api: Any, ip: str) -> int | None:
+    """The id of the asset at `ip` once it has a hostname, else None."""
+    for a in api.get("/api/v1/assets", params={"q": ip, "limit": 100})["assets"]:
+        if a["ip"] == ip and a["hostname"]:
+            return int(a["id"])
+    return None

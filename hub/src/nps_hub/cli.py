@@ -5,28 +5,48 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import socket
 import sys
+from typing import TYPE_CHECKING, Any
 
 from nps_hub import __version__
 from nps_hub.errors import HubError
 from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, Settings, from_env
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.")
-    p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
-    p.add_argument("--data", metavar="DIR", help=f"data directory (default $NPS_HUB_DATA or {DEFAULT_DATA})")
-    p.add_argument(
+def parser() -> argparse.ArgumentParser:
+    # --data and --database are accepted before or after the command (`nps-hub user NAME --data DIR`).
+    # Given after it, a subcommand's default must not overwrite the value given before: SUPPRESS.
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help=f"data directory (default $NPS_HUB_DATA or {DEFAULT_DATA})",
+    )
+    data.add_argument(
         "--database",
         metavar="URL",
+        default=argparse.SUPPRESS,
         help="database URL (default $NPS_HUB_DATABASE, else SQLite in the data directory); "
         "postgresql://USER@HOST/DB for PostgreSQL (a password belongs in ~/.pgpass or $PGPASSWORD, not here)",
     )
+    p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.", parents=[data])
+    p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser("serve", help="serve the API (and, later, the web UI)", description="Serve the hub.")
+    s = sub.add_parser(
+        "serve",
+        parents=[data],
+        help="serve the hub: the sensors' API, the web UI and the JSON API",
+        description="Serve the hub: the sensors' API, the web UI and the JSON API. "
+        "The first administrator: NPS_HUB_ADMIN_PASSWORD (and NPS_HUB_ADMIN_USER) at the first start.",
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
@@ -38,29 +58,51 @@ def _parser() -> argparse.ArgumentParser:
         "its SHA-256 is printed for the sensors to pin",
     )
     s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hub processes (default 1); more than one needs PostgreSQL, whose locks they share",
+    )
+    s.add_argument(
         "--name",
         action="append",
         default=[],
         metavar="HOST",
         help="with --self-signed: a name or address the sensors use for the hub (repeatable)",
     )
-    sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    sub.add_parser("migrate", parents=[data], help="bring the database schema up to date and exit")
     u = sub.add_parser(
-        "user", help="add a user or set a password", description="The password is read from a prompt or stdin."
+        "user",
+        parents=[data],
+        help="add a user or set a password",
+        description="The password is read from a prompt or stdin.",
     )
-    u.add_argument("name")
-    u.add_argument("--admin", action="store_true")
-    c = sub.add_parser("sensor", help="create a sensor and print its personalization code")
-    c.add_argument("name")
-    c.add_argument("--location", default="")
-    c.add_argument("--network", default="Default")
+    u.add_argument("name", help="the user's name")
+    u.add_argument(
+        "--role", choices=("administrator", "operator", "viewer"), help="a new user's is viewer unless given"
+    )
+    u.add_argument("--admin", action="store_true", help="the same as --role administrator (manages users and sensors)")
+    c = sub.add_parser("sensor", help="sensors: add one (its personalization code), list them")
+    sensor_sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sensor_sub.add_parser(
+        "add",
+        parents=[data],
+        help="create a sensor and print its personalization code",
+        description="Create a sensor and print its personalization code (valid 7 days; NPS_HUB_CODE_TTL seconds).",
+    )
+    add.add_argument("name", help="the sensor's name, unique in the hub")
+    add.add_argument("--location", default="", help="where it is (free text)")
+    add.add_argument("--network", default="Default", help="the network its assets belong to (default Default)")
+    ls = sensor_sub.add_parser("list", parents=[data], help="the sensors, their status and last heartbeat")
+    ls.add_argument("--json", action="store_true", help="as JSON")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
-        settings = from_env(args.data, args.database)
+        settings = from_env(getattr(args, "data", None), getattr(args, "database", None))
         if args.command == "serve":
             return _serve(args, settings)
         from nps_hub import db as dbmod
@@ -73,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "user":
             return _user(args, dbmod.sessions(engine))
+        if args.command == "sensor" and args.action == "list":
+            return _sensors(args, settings, dbmod.sessions(engine))
         if args.command == "sensor":
             return _sensor(args, settings, dbmod.sessions(engine))
     except HubError as e:
@@ -87,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from nps_hub.server import build
+    from nps_hub.server import MIGRATED_ENV, build, prepare
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise HubError("HTTPS needs both --tls-cert and --tls-key")
+    if args.workers < 1:
+        raise HubError("--workers: at least 1")
+    if args.workers > 1 and not settings.database_url.startswith("postgresql"):
+        raise HubError("--workers above 1 needs PostgreSQL (--database postgresql://...): SQLite takes one writer")
     if args.self_signed and args.tls_cert:
         raise HubError("--self-signed or --tls-cert/--tls-key, not both")
     _check_port(args.host, args.port)
@@ -104,12 +152,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("nps-hub").info(
             "certificate %s, SHA-256 %s: give it to the sensors (registration.fingerprint, --fingerprint)", cert, pin
         )
-    app = build(settings)
+    app: Any = None
+    if args.workers == 1:
+        app = build(settings)
+    else:
+        prepare(settings)
     scheme = "https" if args.tls_cert else "http"
-    logging.getLogger("nps-hub").info("serving on %s://%s:%d/", scheme, args.host, args.port)
+    logging.getLogger("nps-hub").info(
+        "serving on %s://%s:%d/ (%d process%s)", scheme, args.host, args.port, args.workers,
+        "es" if args.workers > 1 else "",
+    )  # fmt: skip
+    if args.workers > 1:  # each worker builds its own app from the environment; migrated above
+        os.environ.update({"NPS_HUB_DATA": str(settings.data_dir), "NPS_HUB_DATABASE": settings.database_url,
+                           MIGRATED_ENV: "1"})  # fmt: skip
+        app = "nps_hub.server:worker_app"
     try:
         uvicorn.run(
             app,
+            factory=args.workers > 1,
+            workers=args.workers,
             host=args.host,
             port=args.port,
             ssl_certfile=args.tls_cert,
@@ -144,31 +205,74 @@ def _read_secret(prompt: str) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _user(args: argparse.Namespace, sessions: object) -> int:
-    from nps_hub.server import add_user
+def _user(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    from nps_hub import accounts
 
     password = _read_secret(f"password for {args.name}: ")
-    with sessions() as db:  # type: ignore[operator]
-        add_user(db, args.name, password, admin=args.admin)
-    print(f"nps-hub: user {args.name} saved")
+    role = "administrator" if args.admin else args.role
+    with sessions() as db:
+        try:
+            user = accounts.set_password(db, args.name, password, role)
+        except ValueError as e:
+            raise HubError(str(e)) from None
+    print(f"nps-hub: user {args.name} saved ({user.role})")
     return EXIT_OK
 
 
-def _sensor(args: argparse.Namespace, settings: object, sessions: object) -> int:
+def _sensor(args: argparse.Namespace, settings: Settings, sessions: sessionmaker[Session]) -> int:
+    from pydantic import ValidationError
+
+    from nps_hub import lifecycle, schema, security
+
+    try:
+        body = schema.NewSensor(name=args.name, location=args.location, network=args.network)
+    except ValidationError as e:
+        raise HubError(schema.refusal(e)) from None
+    keyed = security.Keyed(settings.secret())
+    with sessions() as db:
+        try:
+            _, code, expires = lifecycle.create(db, keyed, settings.code_ttl, body.name, body.location, body.network)
+        except lifecycle.Taken as e:
+            raise HubError(str(e)) from None
+    print(f"sensor {args.name}: personalization code {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
+    return EXIT_OK
+
+
+def _sensors(args: argparse.Namespace, settings: Settings, sessions: object) -> int:
+    import json
+
     from sqlalchemy import select
 
-    from nps_hub import lifecycle, security
+    from nps_hub import lifecycle
     from nps_hub.models import Sensor
 
-    keyed = security.Keyed(settings.secret())  # type: ignore[attr-defined]
     with sessions() as db:  # type: ignore[operator]
-        if db.scalar(select(Sensor).where(Sensor.name == args.name)) is not None:
-            raise HubError(f"a sensor named {args.name!r} exists already")
-        sensor = Sensor(name=args.name, location=args.location, network=args.network)
-        code, expires = lifecycle.issue_code(sensor, keyed, settings.code_ttl)  # type: ignore[attr-defined]
-        db.add(sensor)
-        db.commit()
-    print(f"sensor {args.name}: personalization code {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
+        rows = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "status": lifecycle.status(s, settings.offline_after),
+                "hostname": s.hostname,
+                "address": s.mgmt_ipv4,
+                "version": s.version,
+                "last_heartbeat": s.last_heartbeat.isoformat() if s.last_heartbeat else None,
+                "location": s.location,
+            }
+            for s in db.scalars(select(Sensor).order_by(Sensor.name))
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    header = ("name", "status", "hostname", "address", "version", "last heartbeat", "location")
+    table = [header] + [
+        tuple(
+            str(r[k] or "") for k in ("name", "status", "hostname", "address", "version", "last_heartbeat", "location")
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
 
 

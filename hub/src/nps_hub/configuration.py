@@ -18,45 +18,57 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from nps_hub.schema import Name, Text64, Text128, Text255
 from nps_sensor.config import DEFAULT_RANGES, parse, parse_mac, parse_range
 from nps_sensor.errors import ConfigError
 
+MANY = 10_000  # items in one of the document's lists
+
 
 class AssetGroup(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    sensors: list[str] = Field(default_factory=list, description="sensor names it applies to; empty: every sensor")
+    name: Name
+    sensors: list[Name] = Field(
+        default_factory=list, max_length=MANY, description="sensor names it applies to; empty: every sensor"
+    )
     inventory: bool = True
     defaults: bool = Field(default=False, description="include the private and link-local ranges")
-    tags: list[str] = Field(default_factory=list, description="names of IP-range tags whose ranges it includes")
-    ranges: list[str] = Field(default_factory=list, description="addresses, CIDR blocks or first-last ranges")
+    tags: list[Text128] = Field(
+        default_factory=list, max_length=MANY, description="names of IP-range tags whose ranges it includes"
+    )
+    ranges: list[Text128] = Field(
+        default_factory=list, max_length=MANY, description="addresses, CIDR blocks or first-last ranges"
+    )
     type: Literal["dhcp", "static"] = "dhcp"
 
 
 class Excluded(BaseModel):
-    ips: list[str] = Field(default_factory=list)
-    macs: list[str] = Field(default_factory=list)
+    ips: list[Text128] = Field(default_factory=list, max_length=MANY)
+    macs: list[Text64] = Field(default_factory=list, max_length=MANY)
 
 
 class Monitored(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    targets: list[str] = Field(min_length=1, description="addresses, ranges or domain names (*.example.com)")
+    name: Name
+    targets: list[Text255] = Field(
+        min_length=1, max_length=MANY, description="addresses, ranges or domain names (*.example.com)"
+    )
 
 
 class General(BaseModel):
     share_fingerprints: bool = False
-    recipients: list[str] = Field(default_factory=list, description="e-mail addresses for notifications")
-    dedupe_excluded_hostnames: list[str] = Field(default_factory=list)
+    recipients: list[Text255] = Field(
+        default_factory=list, max_length=1000, description="e-mail addresses for notifications"
+    )
+    dedupe_excluded_hostnames: list[Text255] = Field(default_factory=list, max_length=MANY)
 
 
 class AssetConfig(BaseModel):
-    internal: list[AssetGroup] = Field(default_factory=list)
+    internal: list[AssetGroup] = Field(default_factory=list, max_length=1000)
     excluded: Excluded = Field(default_factory=Excluded)
-    monitor_external: list[Monitored] = Field(default_factory=list)
+    monitor_external: list[Monitored] = Field(default_factory=list, max_length=1000)
     general: General = Field(default_factory=General)
 
 
 Tags = Mapping[str, list[str]]
-NAME = r"^[^\x00-\x1f,]+$"  # a tag's name: no control characters, no comma (the UI's separator)
 
 
 def group_ranges(g: AssetGroup, tags: Tags) -> list[str]:

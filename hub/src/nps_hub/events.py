@@ -5,7 +5,9 @@ time), `Asset Reporting Stopped` (sensing, connected, but no report for the conf
 time, or a sniffing interface whose link the heartbeat gives as down or missing),
 `Reboot Required` and `Driver Change Required` (the sensor says so in its heartbeat:
 a pending reboot; a sniffing NIC whose driver is not supported, such as the emulated
-e1000 instead of VMXNET3). An event is open while its condition lasts; it keeps
+e1000 instead of VMXNET3), `Reports Quarantined` (the hub refused reports of this
+sensor for their content; the uplink moved them aside and went on with the next
+ones). An event is open while its condition lasts; it keeps
 when it began, when it was last seen and how many times. Each new event is mailed once
 to the configuration's recipients over SMTP.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,13 +31,15 @@ from nps_hub import lifecycle
 from nps_hub.configuration import AssetConfig
 from nps_hub.db import aware
 from nps_hub.models import ConfigVersion, Event, Sensor, now
+from nps_hub.schema import Status
 
 log = logging.getLogger("nps-hub")
 NOT_CONNECTED = "Not Connected"
 REPORTING_STOPPED = "Asset Reporting Stopped"
 REBOOT_REQUIRED = "Reboot Required"
 DRIVER_CHANGE = "Driver Change Required"
-KINDS = (NOT_CONNECTED, REPORTING_STOPPED, REBOOT_REQUIRED, DRIVER_CHANGE)
+QUARANTINED = "Reports Quarantined"
+KINDS = (NOT_CONNECTED, REPORTING_STOPPED, REBOOT_REQUIRED, DRIVER_CHANGE, QUARANTINED)
 
 
 def observe(
@@ -54,35 +59,37 @@ def observe(
         ev.last = at
 
 
-def from_heartbeat(db: Session, sensor: Sensor, status: dict[str, Any]) -> None:
-    observe(db, sensor, REBOOT_REQUIRED, status.get("reboot_required") is True, "the sensor's system asks for a reboot")
-    bad = [
-        f"{i.get('name')} ({i.get('driver')})"
-        for i in status.get("interfaces") or []
-        if isinstance(i, dict) and i.get("driver_supported") is False
-    ]
+def from_heartbeat(db: Session, sensor: Sensor, status: Status) -> None:
+    observe(db, sensor, REBOOT_REQUIRED, status.reboot_required is True, "the sensor's system asks for a reboot")
+    bad = [f"{i.name} ({i.driver})" for i in status.interfaces if i.driver_supported is False]
     observe(
         db, sensor, DRIVER_CHANGE, bool(bad),
         "unsupported sniffing NIC driver: " + ", ".join(bad) + " (give the VM a VMXNET3 or Hyper-V synthetic NIC)",
     )  # fmt: skip
+    q = status.uplink.quarantine if status.uplink else None
+    observe(
+        db, sensor, QUARANTINED, bool(q and q.reports),
+        f"{q.reports} report(s) the hub refused are set aside on the sensor ({q.bytes:,} bytes"
+        f"{f', {q.dropped} dropped for room' if q.dropped else ''}); the last one: {q.last_reason}" if q else "",
+    )  # fmt: skip
     observe(db, sensor, NOT_CONNECTED, False)
     lost = links_lost(status)
-    if lost and status.get("state") == "sensing":  # the sweep ends it once the links are back
+    if lost and status.state == "sensing":  # the sweep ends it once the links are back
         observe(db, sensor, REPORTING_STOPPED, True, "sniffing interface " + ", ".join(lost))
 
 
-def links_lost(status: dict[str, Any]) -> list[str]:
+def links_lost(status: Status) -> list[str]:
     """Sniffing interfaces whose link the sensor's status gives as down or missing."""
-    return [
-        f"{_name(i.get('name'))} {i['link']}"
-        for i in status.get("interfaces") or []
-        if isinstance(i, dict) and i.get("link") in ("down", "missing")
-    ]
+    return [f"{i.name} {i.link}" for i in status.interfaces if i.link in ("down", "missing")]
 
 
-def _name(value: Any) -> str:
-    """An interface name from a sensor: printable, short."""
-    return "".join(c for c in str(value)[:32] if c.isprintable())
+def stored(status: Any) -> Status | None:
+    """A sensor's last status as the hub kept it (validated when it came), or None
+    when there is none or it was kept by a hub before the schema."""
+    try:
+        return Status.model_validate(status) if isinstance(status, dict) else None
+    except ValidationError:
+        return None
 
 
 def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> None:
@@ -95,7 +102,8 @@ def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> 
         stopped = (
             st == lifecycle.SENSING and since is not None and (at - since).total_seconds() > reporting_stopped_after
         )
-        lost = links_lost(s.status) if st == lifecycle.SENSING and isinstance(s.status, dict) else []
+        kept = stored(s.status) if st == lifecycle.SENSING else None
+        lost = links_lost(kept) if kept else []
         detail = f"no report for {reporting_stopped_after:.0f} s while sensing"
         if lost:
             detail = "sniffing interface " + ", ".join(lost)

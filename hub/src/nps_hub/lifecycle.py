@@ -32,6 +32,24 @@ class Refused(Exception):
     """The request cannot be done in this state; the message says why and what to do."""
 
 
+class Taken(LookupError):
+    """Another sensor has that name."""
+
+
+def create(db: Session, keyed: security.Keyed, code_ttl: float, name: str, location: str, network: str
+           ) -> tuple[Sensor, str, dt.datetime]:  # fmt: skip
+    """A new sensor and its personalization code (shown once); raise Taken. The texts
+    are checked by the caller's schema (schema.NewSensor)."""
+    name = name.strip()
+    if db.scalar(select(Sensor).where(Sensor.name == name)) is not None:
+        raise Taken(f"a sensor named {name!r} exists already: choose another name")
+    sensor = Sensor(name=name, location=location.strip(), network=network.strip() or "Default")
+    code, expires = issue_code(sensor, keyed, code_ttl)
+    db.add(sensor)
+    db.commit()
+    return sensor, code, expires
+
+
 def status(sensor: Sensor, offline_after: float, at: dt.datetime | None = None) -> str:
     if sensor.deregistered is not None:
         return DEREGISTERED
@@ -43,6 +61,14 @@ def status(sensor: Sensor, offline_after: float, at: dt.datetime | None = None) 
     if (at - contact).total_seconds() > offline_after:
         return NOT_CONNECTED
     return SENSING if sensor.state == "sensing" else PAUSED
+
+
+def require_idle(sensor: Sensor, offline_after: float, before: str) -> None:
+    """Raise Refused unless the sensor is unregistered or deregistered (`before`: what
+    then may be done, "it gets a new code")."""
+    st = status(sensor, offline_after)
+    if st not in (UNREGISTERED, DEREGISTERED):
+        raise Refused(f"sensor {sensor.name!r} is {st}: deregister it before {before}")
 
 
 def issue_code(sensor: Sensor, keyed: security.Keyed, ttl: float) -> tuple[str, dt.datetime]:
@@ -93,8 +119,8 @@ def register(db: Session, keyed: security.Keyed, code: str, facts: dict[str, str
     sensor.want_sensing = False  # a registered sensor starts Paused; the user starts it
     sensor.state = "paused"
     sensor.config_version = 0
-    for k in FACTS:
-        setattr(sensor, k, str(facts.get(k) or "")[:255])
+    for k in FACTS:  # checked by schema.Facts
+        setattr(sensor, k, str(facts.get(k) or ""))
     db.commit()
     return sensor, token
 
@@ -115,6 +141,23 @@ def queue(db: Session, sensor: Sensor, action: str, user: str, offline_after: fl
     db.add(cmd)
     db.commit()
     return cmd
+
+
+def spend(db: Session, sensor: Sensor) -> None:
+    """A deregistered sensor's one answer has been given: its credential is spent (every
+    later call is refused). The deregistration is done, and so is an asset deletion (the
+    hub did it when it was asked); other actions still pending never reach the sensor."""
+    t = now()
+    for c in db.scalars(select(Command).where(Command.sensor_id == sensor.id, Command.state == "pending")):
+        if c.action == "deregister":
+            c.state, c.result = "done", "the sensor learned it was deregistered"
+        elif c.action == "delete_assets":
+            c.state, c.result = "done", "the hub deleted the assets; the sensor was deregistered before it heard"
+        else:
+            c.state, c.result = "failed", "not delivered: the sensor was deregistered"
+        c.done = t
+    sensor.token_hash = None
+    db.commit()
 
 
 def pending(db: Session, sensor: Sensor) -> list[Command]:
@@ -156,9 +199,18 @@ def command_dict(c: Command) -> dict[str, Any]:
     }
 
 
+def _number(status: Any, *path: str) -> float | None:
+    """A number inside a sensor's stored status, or None (a status from before the hub
+    checked them may hold anything)."""
+    for key in path:
+        if not isinstance(status, dict):
+            return None
+        status = status.get(key)
+    return status if isinstance(status, int | float) and not isinstance(status, bool) else None
+
+
 def sensor_dict(s: Sensor, offline_after: float) -> dict[str, Any]:
-    st = s.status or {}
-    system = st.get("system", {}) if isinstance(st, dict) else {}
+    st = s.status if isinstance(s.status, dict) else {}
     return {
         "id": s.id,
         "name": s.name,
@@ -178,13 +230,11 @@ def sensor_dict(s: Sensor, offline_after: float) -> dict[str, Any]:
         "code_expires": _iso(s.code_expires) if s.registered is None and s.code_hash else None,
         "sensing_requested": s.want_sensing,
         "config_version": s.config_version,
-        "active_assets_last_hour": st.get("assets_last_hour") if isinstance(st, dict) else None,
-        "utilisation_percent": (st.get("throughput") or {}).get("utilisation_percent")
-        if isinstance(st, dict)
-        else None,
-        "cpu_percent": system.get("cpu_percent") if isinstance(system, dict) else None,
-        "memory_percent": (system.get("memory") or {}).get("used_percent") if isinstance(system, dict) else None,
-        "disk_percent": (system.get("disk") or {}).get("used_percent") if isinstance(system, dict) else None,
+        "active_assets_last_hour": _number(st, "assets_last_hour"),
+        "utilisation_percent": _number(st, "throughput", "utilisation_percent"),
+        "cpu_percent": _number(st, "system", "cpu_percent"),
+        "memory_percent": _number(st, "system", "memory", "used_percent"),
+        "disk_percent": _number(st, "system", "disk", "used_percent"),
     }
 
 

@@ -39,9 +39,13 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str] = mapped_column(String(16), default="viewer")  # administrator, operator, viewer (roles.py)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)  # may not log in; sessions ended
     created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=now)
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "administrator"
 
 
 class UserSession(Base):
@@ -121,7 +125,12 @@ class Asset(Base):
     """One device of the merged inventory: the same device seen by two sensors is one asset."""
 
     __tablename__ = "assets"
-    __table_args__ = (Index("ix_assets_network_mac", "network", "mac"), Index("ix_assets_network_ip", "network", "ip"))
+    __table_args__ = (
+        # One asset per MAC in a Network, enforced by the database (NULLs are distinct).
+        Index("uq_assets_network_mac", "network", "mac", unique=True),
+        Index("ix_assets_network_ip", "network", "ip"),
+        Index("ix_assets_network_hostname", "network", "hostname"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     network: Mapped[str] = mapped_column(String(128), default="Default")
     mac: Mapped[str | None] = mapped_column(String(17))
@@ -154,12 +163,17 @@ class Sighting(Base):
 
 
 class Flow(Base):
-    """A traffic record as the sensor reports it: (client, server, port, protocol) per window."""
+    """A traffic record as the sensor reports it: (client, server, port, protocol) per window.
+
+    The table that grows fastest has no foreign keys: checking four of them per row cost
+    PostgreSQL three times the insert itself. What they did is done where rows go:
+    ingest.delete_assets_of deletes a sensor's flows, merge.delete_unseen clears the
+    ends of the assets it deletes."""
 
     __tablename__ = "flows"
     id: Mapped[int] = mapped_column(primary_key=True)
-    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), index=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    sensor_id: Mapped[int] = mapped_column(Integer, index=True)
+    report_id: Mapped[int] = mapped_column(Integer)
     network: Mapped[str] = mapped_column(String(128), default="Default")
     client: Mapped[str] = mapped_column(String(128))
     server: Mapped[str] = mapped_column(String(128))
@@ -171,8 +185,8 @@ class Flow(Base):
     server_packets: Mapped[int] = mapped_column(BigInteger, default=0)
     first_seen: Mapped[str] = mapped_column(String(40), default="")
     last_seen: Mapped[str] = mapped_column(String(40), default="")
-    client_asset: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
-    server_asset: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+    client_asset: Mapped[int | None] = mapped_column(Integer, index=True)
+    server_asset: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ConfigVersion(Base):
@@ -211,3 +225,26 @@ class Event(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     open: Mapped[bool] = mapped_column(Boolean, default=True)
     notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Attempt(Base):
+    """A failed login or registration, for the limits on guessing (ratelimit.py): kept in
+    the database so every hub process counts the same and a restart forgets nothing.
+    `key` is a keyed digest (of a user name, an address, a code), never the text typed."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_kind_key_at", "kind", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSource(Base):
+    """An address (its keyed digest) a user logged in from: logins from there are never
+    slowed down by failures elsewhere."""
+
+    __tablename__ = "login_sources"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,7 +1,14 @@
-"""Building the hub from its settings: database, migrations, first admin, the app."""
+"""Building the hub from its settings: database, migrations, first admin, the app.
+
+`nps-hub serve --workers N` runs N processes (PostgreSQL only): the parent migrates the
+database once, then each worker builds its app from the environment (`worker_app`).
+Everything they share (sessions, guessing limits, the merge's locks) lives in the
+database.
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -9,23 +16,43 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from nps_hub import accounts, roles, security
 from nps_hub import db as dbmod
-from nps_hub import security
-from nps_hub.api import Hub, create_app
-from nps_hub.errors import HubError
+from nps_hub.api import create_app
+from nps_hub.context import Hub
 from nps_hub.models import User
-from nps_hub.settings import Settings
+from nps_hub.settings import Settings, from_env
 
 ADMIN_ENV = "NPS_HUB_ADMIN_PASSWORD"
+MIGRATED_ENV = "NPS_HUB_MIGRATED"  # set by the parent of several workers
 
 
-def build(settings: Settings) -> FastAPI:
+def prepare(settings: Settings) -> None:
+    """The data directory, the database's schema, the first admin, the secret key."""
     settings.prepare()
-    engine = dbmod.engine_for(settings.url)
+    engine = dbmod.engine_for(settings.url, pool_size=1)
     dbmod.migrate(engine)
-    sessions = dbmod.sessions(engine)
-    first_admin(sessions)
-    return create_app(Hub(settings, sessions, security.Keyed(settings.secret())))
+    first_admin(dbmod.sessions(engine))
+    settings.secret()
+    engine.dispose()
+
+
+def build(settings: Settings, migrate: bool = True) -> FastAPI:
+    if migrate:
+        prepare(settings)
+    # Connections per process: the ingest threads, the API's threads, the sweep.
+    engine = dbmod.engine_for(settings.url, pool_size=settings.ingest_threads + 8)
+    app = create_app(Hub(settings, engine, dbmod.sessions(engine), security.Keyed(settings.secret())))
+    # What is loaded by now lives as long as the process: the collector need not scan it
+    # again each time a report's objects come and go.
+    gc.freeze()
+    return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several `serve --workers` processes (uvicorn's factory)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    return build(from_env(), migrate=os.environ.get(MIGRATED_ENV) != "1")
 
 
 def first_admin(sessions: sessionmaker[Session]) -> None:
@@ -36,20 +63,8 @@ def first_admin(sessions: sessionmaker[Session]) -> None:
             return
         if not password:
             logging.getLogger("nps-hub").warning(
-                "no user yet: create one with `nps-hub user NAME --admin` (or start with %s set)", ADMIN_ENV
+                "no user yet: create one with `nps-hub user NAME --role administrator` (or start with %s set)",
+                ADMIN_ENV,
             )
             return
-        add_user(db, os.environ.get("NPS_HUB_ADMIN_USER", "admin"), password, admin=True)
-
-
-def add_user(db: Session, name: str, password: str, admin: bool = False) -> User:
-    if len(password) < 8:
-        raise HubError(f"the password of {name!r} is too short: at least 8 characters")
-    user = db.scalar(select(User).where(User.name == name))
-    if user is None:
-        user = User(name=name, password_hash=security.hash_password(password), admin=admin)
-        db.add(user)
-    else:
-        user.password_hash = security.hash_password(password)
-    db.commit()
-    return user
+        accounts.set_password(db, os.environ.get("NPS_HUB_ADMIN_USER", "admin"), password, roles.ADMINISTRATOR)

@@ -34,6 +34,7 @@ class Settings:
     login_limit: int = 10
     code_limit: int = 10
     limit_window: float = 300.0
+    ingest_threads: int = 2  # reports parsed and merged at once per hub process (limits.Ingest)
 
     @property
     def url(self) -> str:
@@ -84,10 +85,16 @@ def from_env(data_dir: str | None = None, database: str | None = None) -> Settin
                 setattr(s, attr, float(os.environ[var]))
             except ValueError:
                 raise HubError(f"{var}={os.environ[var]!r} is not a number of seconds") from None
-    for attr, var in (("login_limit", "NPS_HUB_LOGIN_LIMIT"), ("code_limit", "NPS_HUB_CODE_LIMIT")):
+    for attr, var in (
+        ("login_limit", "NPS_HUB_LOGIN_LIMIT"),
+        ("code_limit", "NPS_HUB_CODE_LIMIT"),
+        ("ingest_threads", "NPS_HUB_INGEST_THREADS"),
+    ):
         if os.environ.get(var):
             try:
                 setattr(s, attr, int(os.environ[var]))
             except ValueError:
-                raise HubError(f"{var}={os.environ[var]!r} is not a whole number of attempts") from None
+                raise HubError(f"{var}={os.environ[var]!r} is not a whole number") from None
+    if s.ingest_threads < 1:
+        raise HubError("NPS_HUB_INGEST_THREADS: at least 1")
     return s

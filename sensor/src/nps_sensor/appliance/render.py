@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nps_sensor import atomic
+from nps_sensor.appliance import updates_os
 from nps_sensor.appliance.settings import Settings
 
 ADMIN = "nps-admin"  # the management user (SSH, Ansible)
@@ -95,6 +96,7 @@ def files(settings: Settings, classification: str = "", ring_mb: int = 64, spool
             f"{GENERATED}: the hub to register with at boot (nps-register.service).\n"
             f"NPS_HUB_URL={settings.registration_hub}\nNPS_HUB_FINGERPRINT={settings.registration_fingerprint}\n"
         )
+    out.update(updates_os.files(settings.updates, settings.proxy))
     if settings.ssh_keys:
         out[f"/home/{ADMIN}/.ssh/authorized_keys"] = File(
             "\n".join(k.strip() for k in settings.ssh_keys) + "\n", 0o600, ADMIN
@@ -123,7 +125,7 @@ def stale(root: Path, keep: dict[str, File]) -> list[Path]:
         for p in net.glob("20-sniffing*"):
             if "/" + str(p.relative_to(root)) not in keep:
                 out.append(p)
-    for path in (PROXY_ENV, REGISTRATION, HUB_ENV):
+    for path in (PROXY_ENV, REGISTRATION, HUB_ENV, *updates_os.GENERATED_PATHS):
         p = root / path.lstrip("/")
         if path not in keep and p.exists():
             out.append(p)

@@ -1,20 +1,27 @@
 """`nps-sensor uplink`: the agent that keeps a registered sensor in touch with its hub.
 
 Every heartbeat it sends the sensor's status (the live service's own, from its
-local status endpoint), and gets back what the hub wants: sensing or paused, quick
-actions to run (each runs once, and is acknowledged), a newer asset configuration.
-Between heartbeats it drains the report spool oldest first: each report is
-compressed and sent with its ID (a digest of its bytes, so a report sent twice is
-stored once), and its file is deleted only after the hub confirmed it stored the
-report. When the hub is unreachable it retries with a growing back-off; nothing
-leaves the spool meanwhile except what the spool's own size bound drops (counted).
+local status endpoint, and the uplink's), and gets back what the hub wants: sensing
+or paused, quick actions to run (each runs once, and is acknowledged), a newer asset
+configuration. Between heartbeats it drains the report spool oldest first: each
+report is compressed and sent with its ID (a digest of its bytes, so a report sent
+twice is stored once; a large one goes in parts, parts.py), and its file is deleted
+only after the hub confirmed it stored the report.
+
+Failures that pass (the hub or the network away, a 5xx, 408, 429) keep the order:
+the same report is tried again with a growing back-off (or after the hub's
+Retry-After); nothing leaves the spool meanwhile except what the spool's own size
+bound drops (counted). A report the hub refuses for its content is moved to the
+quarantine (quarantine.py) and the next one goes up: one bad report never stops the
+ones behind it, and never stops the uplink.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
-import hashlib
+import json
 import logging
 import os
 import random
@@ -26,13 +33,15 @@ from typing import Any
 
 import yaml
 
-from nps_sensor import atomic, config
+from nps_sensor import __version__, atomic, config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import status as local
 from nps_sensor.live.spool import NAME
-from nps_sensor.uplink import state
-from nps_sensor.uplink.client import Gone, HubClient, Retry
+from nps_sensor.uplink import state, updates
+from nps_sensor.uplink.client import Gone, HubClient, Refused, Retry
+from nps_sensor.uplink.parts import parts, report_id
 from nps_sensor.uplink.proxy import ProxySettings
+from nps_sensor.uplink.quarantine import Quarantine
 
 log = logging.getLogger("nps-sensor.uplink")
 BACKOFF_MAX = 300.0
@@ -40,10 +49,11 @@ DRAIN_EVERY = 5.0
 KEEP_DONE = 200
 CLASSIFICATION = ("internal", "excluded", "monitor_external")
 REBOOT = ("systemctl", "reboot")
+UPDATE_WAIT = 3600.0  # seconds an update may take before its command is reported failed
 
 
-def report_id(data: bytes) -> str:
-    return "sha256-" + hashlib.sha256(data).hexdigest()
+__all__ = ["Agent", "report_id"]
+QUARANTINE_SHARE = 0.2  # of the spool's bound, at most, for refused reports
 
 
 class Agent:
@@ -69,6 +79,9 @@ class Agent:
         self.cfg = config.load(config_path)
         self.client = HubClient(self.state.hub, self.state.token, self.state.ca_pem, proxy)
         self.reboot = reboot or _reboot
+        self.quarantine = Quarantine(
+            self.cfg.sensing.spool_dir, int(self.cfg.sensing.spool_max_mb * 2**20 * QUARANTINE_SHARE)
+        )
         self.stop = False
         self.backoff = 0.0
         self.failures = 0
@@ -101,10 +114,12 @@ class Agent:
                     if ran:
                         self._recovered()
                 except Gone as e:
+                    if self._farewell():
+                        return 0  # deregistered: the hub's one answer said so
                     log.error("%s; the uplink stops (register again with a new code)", e)
                     return 1
                 except Retry as e:
-                    wait = self._failed(str(e))
+                    wait = max(self._failed(str(e)), e.retry_after or 0.0)
                     if once:
                         raise SensorError(str(e)) from None
                     next_beat = next_drain = time.monotonic() + wait
@@ -114,6 +129,14 @@ class Agent:
             return 0
         finally:
             self.client.close()
+
+    def _farewell(self) -> bool:
+        """A report refused for the credential may mean a deregistration the heartbeat
+        has not heard yet: one heartbeat gets the hub's one answer (True: deregistered)."""
+        try:
+            return self.heartbeat()
+        except SensorError:
+            return False
 
     def _on_stop(self, signum: int, frame: object) -> None:
         self.stop = True
@@ -141,13 +164,26 @@ class Agent:
             status = local.request(self.cfg.sensing.status, timeout=3.0)
         except SensorError as e:
             status = {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
-        return appliance_facts(status)
+        status["uplink"] = {"uploaded": self.uploaded, "quarantine": self.quarantine.status()}
+        return appliance_facts(status, self._beside("update.json"))
+
+    def _beat(self, status: dict[str, Any], acks: list[dict[str, Any]]) -> dict[str, Any]:
+        """One heartbeat's exchange. A status the hub refuses (a newer sensor's, say) is
+        sent again reduced to what the hub needs most, so actions still arrive."""
+        body = {"status": status, "config_version": self.state.config_version, "acks": acks}
+        try:
+            return self.client.post("/api/v1/agent/heartbeat", json=body)
+        except Refused as e:
+            log.error("%s; the heartbeat goes on with the state alone", e)
+            essential = {k: status[k] for k in ("state", "uplink") if k in status}
+            body = {"status": essential, "config_version": self.state.config_version, "acks": []}
+            return self.client.post("/api/v1/agent/heartbeat", json=body)
 
     def heartbeat(self) -> bool:
         """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
-        status = self.local_status()
-        body = {"status": status, "config_version": self.state.config_version, "acks": self.state.acks}
-        reply = self.client.post("/api/v1/agent/heartbeat", json=body)
+        self._update_ended()
+        reply = self._beat(self.local_status(), self.state.acks)
+        self._reached()
         if self.state.acks:
             self.state.acks = []
             self._save()
@@ -164,10 +200,23 @@ class Agent:
         cfg = reply.get("config")
         if isinstance(cfg, dict) and isinstance(cfg.get("version"), int):
             self.apply_config(cfg["version"], str(cfg.get("yaml") or ""))
-        if changed:  # the hub shows the state as it is now, not as it was a heartbeat ago
-            body = {"status": self.local_status(), "config_version": self.state.config_version, "acks": []}
-            self.client.post("/api/v1/agent/heartbeat", json=body)
+        # The hub shows the state as it is now, not as it was a heartbeat ago; deregistered
+        # meanwhile, this answer was the one it gives.
+        if changed and self._beat(self.local_status(), []).get("deregistered"):
+            self._deregistered()
+            return True
         return False
+
+    def _beside(self, name: str) -> str:
+        """A file of the state directory (/var/lib/nps-sensor on the appliance)."""
+        return os.path.join(os.path.dirname(self.state_path), name)
+
+    def _reached(self) -> None:
+        """Say beside the registration that this version reached the hub just now: an
+        update's health check waits for it (nps_sensor.appliance.update_health)."""
+        beat = {"version": __version__, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        with contextlib.suppress(OSError):
+            atomic.write(self._beside("uplink.json"), json.dumps(beat).encode())
 
     def _sensing(self, wanted: bool) -> bool:
         """Keep the service in the state the hub wants (it starts sensing after a restart)."""
@@ -198,8 +247,11 @@ class Agent:
         if not isinstance(cid, int):
             return False
         if cid in self.state.done:
-            self._ack(cid, True, "done before")
+            if cid != self.state.update.get("command"):  # an update is acknowledged when it ends
+                self._ack(cid, True, "done before")
             return False
+        if action == "update":
+            return self._update(cid, cmd.get("bundle"))
         ok, result = True, ""
         try:
             if action == "start":
@@ -227,12 +279,44 @@ class Agent:
             self.reboot()
         return False
 
+    def _update(self, cid: int, bundle: Any) -> bool:
+        """Fetch the bundle and start the updater; the acknowledgement waits for its outcome."""
+        self.state.done = [*self.state.done, cid][-KEEP_DONE:]
+        try:
+            path = updates.fetch(self.client, bundle, os.path.dirname(self.state_path))
+            updates.start(path, cid)
+        except SensorError as e:
+            self._save()
+            log.warning("hub action update (#%d): %s", cid, e)
+            self._ack(cid, False, str(e))
+            return False
+        self.state.update = {"command": cid, "started": time.time()}
+        self._save()
+        log.info("hub action update (#%d): bundle %s handed to the updater", cid, bundle.get("version"))
+        return False
+
+    def _update_ended(self) -> None:
+        """Acknowledge the hub's update command once the updater's journal says how it ended."""
+        cid = self.state.update.get("command")
+        if not isinstance(cid, int):
+            return
+        ended = updates.outcome(cid, self._beside("update.json"))
+        if ended is None and time.time() - float(self.state.update.get("started", 0)) > UPDATE_WAIT:
+            ended = (False, f"no outcome after {UPDATE_WAIT / 60:.0f} minutes (journalctl -u nps-sensor-update)")
+        if ended is not None:
+            self.state.update = {}
+            self._save()
+            log.info("hub action update (#%d): %s", cid, ended[1])
+            self._ack(cid, *ended)
+
     def _ack(self, cid: int, ok: bool, result: str) -> None:
         try:
-            self.client.post(f"/api/v1/agent/commands/{cid}/ack", json={"id": cid, "ok": ok, "result": result})
+            self.client.post(f"/api/v1/agent/commands/{cid}/ack", json={"id": cid, "ok": ok, "result": result[:2000]})
         except Retry:
-            self.state.acks = [*self.state.acks, {"id": cid, "ok": ok, "result": result}]
+            self.state.acks = [*self.state.acks, {"id": cid, "ok": ok, "result": result[:2000]}]
             self._save()
+        except Refused as e:
+            log.error("acknowledgement of hub action #%d not taken: %s", cid, e)
 
     def _deregistered(self) -> None:
         log.warning("the hub deregistered this sensor: its credential is deleted; reports stay in the spool")
@@ -291,7 +375,8 @@ class Agent:
         return [os.path.join(directory, n) for n in names]
 
     def drain(self) -> int:
-        """Send every spooled report, oldest first; each file goes once the hub stored it."""
+        """Send every spooled report, oldest first; each file goes once the hub stored it,
+        or to the quarantine when the hub refuses what it holds."""
         sent = 0
         for path in self._spooled():
             if self.stop:
@@ -301,17 +386,12 @@ class Agent:
                     data = f.read()
             except FileNotFoundError:
                 continue  # the spool dropped it for room meanwhile
-            reply = self.client.post(
-                "/api/v1/agent/reports",
-                content=gzip.compress(data, compresslevel=6),
-                headers={
-                    "Content-Type": "application/json",
-                    "Content-Encoding": "gzip",
-                    "X-Report-Id": report_id(data),
-                },
-            )
-            if reply.get("stored") is not True:
-                raise Retry(f"the hub did not confirm report {os.path.basename(path)}")
+            try:
+                for rid, part in _cut(data):
+                    self._send(path, rid, part)
+            except Refused as e:
+                self._set_aside(path, str(e))
+                continue
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             sent += 1
@@ -320,6 +400,29 @@ class Agent:
             log.info("%d reports uploaded to the hub", sent)
         return sent
 
+    def _send(self, path: str, rid: str, data: bytes) -> None:
+        reply = self.client.post(
+            "/api/v1/agent/reports",
+            content=gzip.compress(data, compresslevel=6),
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Report-Id": rid},
+        )
+        if reply.get("stored") is not True:
+            raise Retry(f"the hub did not confirm report {os.path.basename(path)}")
+
+    def _set_aside(self, path: str, reason: str) -> None:
+        try:
+            self.quarantine.put(path, reason)
+        except OSError as e:
+            raise SensorError(f"report {os.path.basename(path)} refused ({reason}) and not set aside: {e}") from None
+        log.error("report %s set aside in %s: %s", os.path.basename(path), self.quarantine.directory, reason)
+
+
+def _cut(data: bytes) -> list[tuple[str, bytes]]:
+    try:
+        return parts(data)
+    except ValueError as e:
+        raise Refused(f"the spooled file is not a readable report ({e})", 0) from None
+
 
 # Sniffing NIC drivers the appliance does not support: emulated NICs whose hypervisor
 # offers a paravirtual one (ESXi: VMXNET3; Hyper-V: the synthetic adapter).
@@ -327,10 +430,14 @@ UNSUPPORTED_DRIVERS = frozenset({"e1000", "pcnet32", "vmxnet", "tulip", "8139too
 REBOOT_FLAGS = ("/run/reboot-required", "/var/run/reboot-required")
 
 
-def appliance_facts(status: dict[str, Any]) -> dict[str, Any]:
+def appliance_facts(status: dict[str, Any], journal: str = updates.JOURNAL) -> dict[str, Any]:
     """What the hub's events need and the service does not say: a pending reboot, the
     sniffing NICs' drivers."""
     status.setdefault("reboot_required", any(os.path.exists(p) for p in REBOOT_FLAGS))
+    status.setdefault("version", __version__)  # this version's, even when the sensing service is stopped
+    last = updates.last(journal)
+    if last:
+        status["update"] = last
     for iface in status.get("interfaces") or []:
         if not isinstance(iface, dict) or "driver" in iface or not isinstance(iface.get("name"), str):
             continue

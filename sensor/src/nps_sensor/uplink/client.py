@@ -7,7 +7,10 @@ marks the ones worth trying again later (hub down, network, proxy trouble).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import ipaddress
+import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,11 +24,24 @@ TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 class Retry(SensorError):
-    """The hub could not be reached or answered with a passing failure: try again later."""
+    """The hub could not be reached or answered with a passing failure: try again later
+    (after `retry_after` seconds when the hub said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Gone(SensorError):
     """The hub no longer knows this sensor's credential (deregistered or deleted)."""
+
+
+class Refused(SensorError):
+    """The hub refused what was sent for what it is (4xx): sending it again changes nothing."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def check_url(hub: str) -> str:
@@ -125,12 +141,42 @@ class HubClient:
         if r.status_code in (401, 410):
             raise Gone(f"the hub refused this sensor: {detail or r.reason_phrase}")
         if r.status_code >= 500 or r.status_code in (408, 429):
-            raise Retry(f"the hub answered {r.status_code} {r.reason_phrase}" + (f": {detail}" if detail else ""))
+            raise Retry(
+                f"the hub answered {r.status_code} {r.reason_phrase}" + (f": {detail}" if detail else ""),
+                _seconds(r.headers.get("retry-after")),
+            )
         if r.status_code >= 400:
-            raise SensorError(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})")
+            raise Refused(f"the hub refused: {detail or r.reason_phrase} ({r.status_code})", r.status_code)
         if not isinstance(body, dict):
             raise Retry(f"the hub at {self.hub} answered something else than JSON")
         return body
+
+    def download(self, path: str, into: str, limit: int) -> str:
+        """GET `path` into the file `into`, at most `limit` bytes; its SHA-256 (hex).
+        A failure leaves no file."""
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.http.stream("GET", path) as r, open(into, "wb") as out:
+                if r.status_code in (401, 410):
+                    raise Gone(f"the hub refused this sensor ({r.status_code})")
+                if r.status_code != 200:
+                    raise SensorError(f"the hub answered {r.status_code} for {path}")
+                for chunk in r.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise SensorError(f"{path} is larger than {limit} bytes: refused")
+                    digest.update(chunk)
+                    out.write(chunk)
+        except httpx.HTTPError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(into)
+            raise Retry(f"downloading {path} from the hub failed: {e}") from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(into)
+            raise
+        return digest.hexdigest()
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """The request; every way it can fail becomes one line saying what to check."""
@@ -170,6 +216,14 @@ class HubClient:
                 "check NPS_PROXY_USER and NPS_PROXY_PASSWORD"
             )
         return r
+
+
+def _seconds(text: str | None) -> float | None:
+    """Retry-After in seconds (the hub sends seconds), bounded to an hour."""
+    try:
+        return min(3600.0, max(0.0, float(text))) if text else None
+    except ValueError:
+        return None
 
 
 def _reason(text: str) -> str:
