@@ -77,7 +77,7 @@ def _size(path: Path) -> tuple[int, int]:
     packets = wire = 0
     for batch in open_capture(str(path)).batches():
         packets += len(batch)
-        wire += int(batch.wirelen.sum())
+        wire += batch.wire_bytes()
     return packets, wire
 
 

@@ -48,7 +48,9 @@ def build_debris(directory: str, names: list[str]) -> set[str]:
     """What a build of the sensor leaves in its source tree: not sources, never wheel inputs."""
     top = (Path(directory) / "pyproject.toml").is_file()
     return {
-        n for n in names if n.endswith((".egg-info", ".pyc")) or n == "__pycache__" or (top and n in ("build", "dist"))
+        n
+        for n in names
+        if n.endswith((".egg-info", ".pyc", ".so")) or n == "__pycache__" or (top and n in ("build", "dist"))
     }
 
 

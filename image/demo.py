@@ -177,7 +177,7 @@ def frames(demo: Demo) -> list[bytes]:
 
     out: list[bytes] = []
     for batch in open_capture(str(demo.capture)).batches(4096):
-        raw = batch.buf.raw
+        raw = batch.buffer
         for off, caplen, linktype in zip(batch.off, batch.caplen, batch.linktype, strict=True):
             if int(linktype) == 1:  # Ethernet: what a mirror port delivers
                 out.append(bytes(raw[int(off) : int(off) + int(caplen)]))

@@ -26,7 +26,7 @@ TS = [1_700_000_000.5 + i * 0.001 for i in range(50)]
 def read_all(path: Path) -> list[tuple[float, bytes, int, int]]:
     out = []
     for b in open_capture(str(path)).batches(size=7):  # small batches: boundaries get exercised
-        raw = b.buf.raw
+        raw = b.buffer
         for off, cap, wire, ts, lt in zip(b.off, b.caplen, b.wirelen, b.ts, b.linktype, strict=True):
             out.append((float(ts), bytes(raw[off : off + cap]), int(wire), int(lt)))
     return out

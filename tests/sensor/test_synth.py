@@ -530,8 +530,8 @@ def test_pcapng_interfaces_link_types_and_resolutions(tmp_path: Path) -> None:
         assert "Number of interfaces in file: 5" in info  # both sections
     # The sensor's reader agrees on interfaces, link types and resolutions.
     batches = list(open_capture(str(path)).batches())
-    assert [x for b in batches for x in b.linktype.tolist()] == [1, 101, 276, 1, 1, 1]
-    assert [x for b in batches for x in b.iface.tolist()] == [0, 1, 2, 3, 0, 4]
+    assert [x for b in batches for x in b.linktype] == [1, 101, 276, 1, 1, 1]
+    assert [x for b in batches for x in b.iface] == [0, 1, 2, 3, 0, 4]
     assert abs(batches[0].ts[2] - (ns / 1e9)) < 1e-6
 
 
@@ -542,9 +542,9 @@ def test_pcap_writer_snaplen_original_length_and_nanoseconds(tmp_path: Path) -> 
         w.write_ns(1_700_000_000_000_000_001, frame)
         w.write(T0 + 0.25, frame[:60], orig_len=1514)
     b = next(open_capture(str(path)).batches())
-    assert b.caplen.tolist() == [100, 60]
-    assert b.wirelen.tolist() == [len(frame), 1514]
-    assert bytes(b.buf.raw[b.off[0] : b.off[0] + 100]) == frame[:100]
+    assert b.caplen == [100, 60]
+    assert b.wirelen == [len(frame), 1514]
+    assert bytes(b.buffer[b.off[0] : b.off[0] + 100]) == frame[:100]
     assert b.ts[1] == pytest.approx(T0 + 0.25, abs=1e-9)
 
 
@@ -652,7 +652,7 @@ def test_generate_matches_the_written_capture(tmp_path: Path) -> None:
     frames = list(generate(2000, 3, "vlan"))
     b = next(open_capture(str(path)).batches())
     assert len(b) == len(frames) == 2000
-    raw = b.buf.raw
+    raw = b.buffer
     for i in (0, 1, 999, 1999):
         assert bytes(raw[b.off[i] : b.off[i] + b.caplen[i]]) == frames[i][1]
         assert b.ts[i] == pytest.approx(frames[i][0], abs=1e-6)

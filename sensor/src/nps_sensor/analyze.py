@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nps_sensor import __version__
+from nps_sensor import __version__, phases
 from nps_sensor.capture import open_capture
 from nps_sensor.config import Config
 from nps_sensor.errors import CaptureError
@@ -29,6 +29,7 @@ def analyze(
 
     `progress(bytes done, bytes in all the captures)` is called after each batch.
     """
+    phases.mark_start()
     reports: list[Report] = []
     engine = Engine(cfg, reports.append)
     errors: list[str] = []
@@ -37,10 +38,9 @@ def analyze(
     started = time.perf_counter()
     for path, size in zip(paths, sizes, strict=True):
         try:
-            for batch in open_capture(path).batches(batch_size):
-                engine.feed(batch)
-                if progress is not None and len(batch):
-                    progress(before + int(batch.off[-1] + batch.caplen[-1]), total)
+            engine.feed_file(
+                open_capture(path), batch_size, None if progress is None else _within(progress, before, total)
+            )
         except CaptureError as e:
             errors.append(str(e))
         before += size
@@ -48,10 +48,12 @@ def analyze(
     elapsed = time.perf_counter() - started
     engine.collector.stats.capture_errors.extend(errors)
     flows = [f for r in reports for f in r.flows]
+    with phases.phase("reports"):
+        assets = engine.reporter.asset_dicts(list(engine.reporter.assets.values()))
     result = {
         "sensor": {"version": __version__, "config": cfg.source},
         "captures": paths,
-        "assets": engine.reporter.asset_dicts(list(engine.reporter.assets.values())),
+        "assets": assets,
         "flows": flows,
         "reports": [
             {
@@ -76,3 +78,8 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _within(progress: Callable[[int, int], None], before: int, total: int) -> Callable[[int], None]:
+    """Progress through one capture as progress through all of them."""
+    return lambda pos: progress(before + pos, total)

@@ -153,9 +153,12 @@ def _analyze(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     for path in args.captures:  # a capture that cannot be read at all ends the run before any output
         open_capture(path)
+    from nps_sensor import phases
+
     with Progress("analyzing") as progress:
         analysis = analyze(args.captures, cfg, progress=progress)
-    write(analysis.result, args.format, args.output)
+    with phases.phase("output"):
+        write(analysis.result, args.format, args.output)
     for err in analysis.errors:
         print(f"nps-sensor: {err}", file=sys.stderr)
     return EXIT_DAMAGED if analysis.errors else EXIT_OK

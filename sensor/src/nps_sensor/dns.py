@@ -1,26 +1,17 @@
 """DNS responses: which names resolved to which addresses (A, AAAA, through CNAMEs).
 
-`parse_response` reads one message; `answers` finds and reads the responses among a
-decoded batch's packets, for the engine's monitored domains.
+`parse_response` reads one message; `answers` reads the responses the packet core
+found for the engine's monitored domains (UDP from port 53, whole datagrams).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from nps_sensor.config import V4_MAPPED
 
-if TYPE_CHECKING:
-    from nps_sensor.decode.frames import Decoded, Sel
-
 A, CNAME, AAAA = 1, 5, 28
-PORT = 53
-UDP = 17
-UDP_HEADER = 8
 MAX_POINTERS = 32
 
 
@@ -114,19 +105,14 @@ class Answers:
     malformed: int = 0
 
 
-def answers(d: Decoded, ip: Sel) -> Answers:
-    """The responses from UDP port 53 among the IP packets `ip` of a decoded batch.
-
-    Whole datagrams only: an answer cut into fragments cannot be parsed from its
-    first piece. Responses without an address (NXDOMAIN, MX only) bind nothing.
-    """
-    response = (d.sport[ip] == PORT) & (d.proto[ip] == UDP) & d.has_ports[ip] & (d.frag[ip] == 0)
-    sel = np.arange(d.n)[ip][response]
-    raw = d.buf.raw
+def answers(payloads: list[bytes]) -> Answers:
+    """The responses among UDP payloads from port 53 (whole datagrams only: an answer cut
+    into fragments cannot be parsed from its first piece). Responses without an address
+    (NXDOMAIN, MX only) bind nothing."""
     out = Answers()
-    for start, end in zip((d.l4[sel] + UDP_HEADER).tolist(), d.end[sel].tolist(), strict=True):
+    for payload in payloads:
         try:
-            ans = parse_response(bytes(raw[start:end]))
+            ans = parse_response(payload)
         except DNSError:
             out.malformed += 1
             continue

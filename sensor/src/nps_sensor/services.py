@@ -1,10 +1,7 @@
-"""What marks a server: well-known service ports, multicast and broadcast addresses."""
+"""What marks a server: well-known service ports (multicast and broadcast destinations are
+the other mark, which the packet core tells by their addresses)."""
 
 from __future__ import annotations
-
-import numpy as np
-
-U64 = np.uint64
 
 # Registered ports of services a sensor meets on enterprise, home and industrial
 # networks, besides the system ports 0-1023 (which are all taken as services).
@@ -94,23 +91,14 @@ REGISTERED_SERVICES = (
     50000,
 )
 
-WELL_KNOWN = np.zeros(65536, dtype=bool)
-WELL_KNOWN[:1024] = True
-WELL_KNOWN[list(REGISTERED_SERVICES)] = True
 
-V4_PREFIX = U64(0xFFFF)
-
-
-def is_group_address(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """Multicast or broadcast destinations (IPv4 224/4 and 255.255.255.255, IPv6 ff00::/8)."""
-    v4 = (hi == 0) & ((lo >> U64(32)) == V4_PREFIX)
-    addr = lo & U64(0xFFFFFFFF)
-    v4_group = v4 & (((addr >> U64(28)) == U64(0xE)) | (addr == U64(0xFFFFFFFF)))
-    group: np.ndarray = v4_group | (~v4 & ((hi >> U64(56)) == U64(0xFF)))
-    return group
+def _well_known() -> bytes:
+    """Port -> 1 where the port marks a server: the packet core's table."""
+    table = bytearray(65536)
+    table[:1024] = b"\x01" * 1024
+    for port in REGISTERED_SERVICES:
+        table[port] = 1
+    return bytes(table)
 
 
-def is_unspecified(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """0.0.0.0 and :: — senders that have no address yet (DHCP, DAD)."""
-    none: np.ndarray = (hi == 0) & ((lo == (V4_PREFIX << U64(32))) | (lo == 0))
-    return none
+WELL_KNOWN = _well_known()

@@ -1,4 +1,10 @@
-"""Counters of what the engine saw, dropped and could not decode."""
+"""Counters of what the engine saw, dropped and could not decode.
+
+The packet core counts per packet (packets, bytes, decode errors by reason, link-layer
+payloads by EtherType, encapsulations, copies, flows, fragments); Python adds what
+its own steps find (a dissector's malformed message, a DNS answer that cannot be
+parsed) and the capture files' damage, and names and orders them for the report.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from nps_sensor.decode import ENCAPS, ERROR, IP, L2, LLC, REASONS, Decoded
+from nps_sensor.decode import LLC
 
 ETHERTYPE_NAMES = {
     0x0806: "arp",
@@ -44,53 +48,26 @@ def ethertype_name(et: int) -> str:
 
 @dataclass
 class Stats:
-    packets: int = 0
-    bytes: int = 0  # on the wire
-    ip_packets: int = 0
-    non_ip: Counter[str] = field(default_factory=Counter)
-    decode_errors: Counter[str] = field(default_factory=Counter)
-    truncated_transport: int = 0
-    encapsulation: Counter[str] = field(default_factory=Counter)
-    first: float = float("inf")
-    last: float = float("-inf")
+    """Python's own counters, beside the core's."""
+
+    decode_errors: Counter[str] = field(default_factory=Counter)  # malformed-* and friends
     capture_errors: list[str] = field(default_factory=list)
 
-    def count(self, d: Decoded) -> None:
-        b = d.batch
-        n = len(b)
-        if not n:
-            return
-        self.packets += n
-        self.bytes += int(b.wirelen.sum())
-        self.first = min(self.first, float(b.ts.min()))
-        self.last = max(self.last, float(b.ts.max()))
-        states = np.bincount(d.state, minlength=4)
-        self.ip_packets += int(states[IP])
-        if states[ERROR]:
-            for reason, k in enumerate(np.bincount(d.err[d.state == ERROR], minlength=len(REASONS))):
-                if k:
-                    self.decode_errors[REASONS[reason]] += int(k)
-        if states[L2]:
-            kinds, counts = np.unique(d.et[d.state == L2], return_counts=True)
-            for et, k in zip(kinds.tolist(), counts.tolist(), strict=True):
-                self.non_ip[ethertype_name(et)] += k
-        short = int(d.short_l4.sum())
-        if short:
-            self.decode_errors["truncated-transport"] += short
-        if d.encap.any():
-            for i, name in enumerate(ENCAPS):
-                k = int(np.count_nonzero(d.encap & (1 << i)))
-                if k:
-                    self.encapsulation[name] += k
-
-    def as_dict(self, extra: dict[str, Any]) -> dict[str, Any]:
+    def as_dict(self, core: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        """The report's `stats` from the core's counters (`Core.stats()`), these, and `extra`."""
+        errors = Counter(core["decode_errors"]) + self.decode_errors
+        if core["short_l4"]:
+            errors["truncated-transport"] += core["short_l4"]
+        non_ip: Counter[str] = Counter()
+        for et, k in core["non_ip"].items():
+            non_ip[ethertype_name(et)] += k
         return {
-            "packets": self.packets,
-            "bytes": self.bytes,
-            "ip_packets": self.ip_packets,
-            "non_ip": dict(sorted(self.non_ip.items())),
-            "decode_errors": dict(sorted(self.decode_errors.items())),
-            "encapsulation": dict(sorted(self.encapsulation.items())),
+            "packets": core["packets"],
+            "bytes": core["bytes"],
+            "ip_packets": core["ip_packets"],
+            "non_ip": dict(sorted(non_ip.items())),
+            "decode_errors": dict(sorted(errors.items())),
+            "encapsulation": dict(sorted(core["encapsulation"].items())),
             **extra,
             "capture_errors": list(self.capture_errors),
         }

@@ -62,7 +62,7 @@ def run(steps: dict[int, float], seconds: int) -> tuple[list[tuple[float, Close]
             closes.append((clock.real, close))
             reporter.close_at(collector.harvest(), close.end, close.update, close.stepped)
     reporter.finish(collector.harvest(final=True), clock.wall())
-    return closes, reports, collector.stats.ip_packets
+    return closes, reports, collector.stats_dict()["ip_packets"]
 
 
 def check(closes: list[tuple[float, Close]], reports: list[Report], sent: int, seconds: int, steps: int = 0) -> None:

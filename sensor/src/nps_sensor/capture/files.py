@@ -5,21 +5,12 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-from collections.abc import Iterator
-from typing import Protocol
 
-from nps_sensor.capture.batch import Batch, Buffer
+from nps_sensor.capture.buffer import Buffer
 from nps_sensor.capture.pcap import MAGICS, PcapFile
 from nps_sensor.capture.pcapng import SHB, PcapngFile
+from nps_sensor.capture.source import CaptureFile
 from nps_sensor.errors import CaptureError
-
-
-class CaptureFile(Protocol):
-    path: str
-
-    def batches(self, size: int = ...) -> Iterator[Batch]:
-        """Yield the frames in order; raise CaptureError after the last good one on damage."""
-        ...
 
 
 def open_capture(path: str) -> CaptureFile:

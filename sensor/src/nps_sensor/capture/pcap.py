@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 
-import numpy as np
-
-from nps_sensor.capture.batch import I64, Batch, Buffer
+from nps_sensor import _core
+from nps_sensor.capture.buffer import Buffer
+from nps_sensor.capture.source import CaptureFile
 from nps_sensor.errors import CaptureError
 
 # magic as read little-endian -> (byte order, seconds per timestamp unit, record header size)
@@ -24,12 +23,11 @@ FILE_HEADER = 24
 MAX_RECORD = 0x4000000
 
 
-class PcapFile:
-    """Reads frames straight out of the mapped file, a batch at a time."""
+class PcapFile(CaptureFile):
+    """Frames read straight out of the mapped file (the core walks the record chain)."""
 
     def __init__(self, path: str, data: Buffer) -> None:
-        self.path = path
-        self.buf = data
+        super().__init__(path, data)
         if data.size < FILE_HEADER:
             raise CaptureError(f"{path}: truncated pcap file header ({data.size} bytes)")
         (magic,) = struct.unpack_from("<I", data.raw, 0)
@@ -40,55 +38,6 @@ class PcapFile:
         self.snaplen = snaplen
         self.limit = max(snaplen, 262144, MAX_RECORD if snaplen == 0 else 0)
 
-    def batches(self, size: int = 16384) -> Iterator[Batch]:
-        buf = self.buf
-        mem = buf.raw
-        total = buf.size
-        rec = self.rec_len
-        last_header = total - rec
-        caplen_at = struct.Struct(self.order + "I").unpack_from
-        off = FILE_HEADER
-        n_done = 0
-        while off <= last_header:
-            # The one loop per packet in Python: follow the record chain.
-            offs: list[int] = []
-            app = offs.append
-            for _ in range(size):
-                if off > last_header:
-                    break
-                app(off)
-                off += rec + caplen_at(mem, off + 8)[0]
-            hdr = np.array(offs, dtype=I64)
-            # One read per record header: seconds, fraction, captured and original length.
-            fields = np.ascontiguousarray(buf.record[hdr]).view(self.order + "u4").reshape(-1, 4).astype(I64)
-            cap = fields[:, 2]
-            damage = ""
-            bad = np.flatnonzero(cap > self.limit)
-            if len(bad):
-                cut = int(bad[0])
-                damage = f"corrupt record header at byte {int(hdr[cut])} (record length {int(cap[cut])})"
-                hdr, fields = hdr[:cut], fields[:cut]
-            elif off > total:
-                # The last record runs past the end of the file: a cut-off capture.
-                damage = f"capture truncated in record {n_done + len(hdr)} at byte {int(hdr[-1])}"
-                hdr, fields = hdr[:-1], fields[:-1]
-            if len(hdr):
-                n = len(hdr)
-                yield Batch(
-                    buf,
-                    hdr + rec,
-                    fields[:, 2],
-                    fields[:, 3],
-                    fields[:, 0] + fields[:, 1] * self.unit,
-                    np.full(n, self.linktype, dtype=I64),
-                    np.zeros(n, dtype=I64),
-                )
-                n_done += n
-                buf.release(int(hdr[0]))
-            if damage:
-                raise CaptureError(f"{self.path}: {damage}; results cover the {n_done} packets before it")
-        if off < total:
-            raise CaptureError(
-                f"{self.path}: capture truncated in a record header at byte {off}; "
-                f"results cover the {n_done} packets before it"
-            )
+    def source(self) -> _core.Source:
+        big = self.order == ">"
+        return _core.Source(self.buf.raw, "pcap", big, self.unit, self.rec_len, self.linktype, self.limit)

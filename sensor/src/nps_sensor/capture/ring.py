@@ -28,9 +28,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
-from nps_sensor.capture.batch import I64, Batch, Buffer
+from nps_sensor import _core
+from nps_sensor.capture.batch import Batch
 from nps_sensor.errors import SensorError
 
 SOL_PACKET = 263
@@ -50,20 +49,12 @@ SO_ATTACH_FILTER = 26
 
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
-TP_STATUS_VLAN_VALID = 1 << 4
-TP_STATUS_VLAN_TPID_VALID = 1 << 6
 
-# struct tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1.
+# struct tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1 (the packets'
+# own headers are read by the core, sensor/csrc/readers.c).
 BLOCK_STATUS = 8
 BLOCK_NUM_PKTS = 12
-BLOCK_FIRST = 16
-# struct tpacket3_hdr
-PKT_NEXT, PKT_SEC, PKT_NSEC, PKT_SNAPLEN, PKT_LEN, PKT_STATUS, PKT_MAC = 0, 4, 8, 12, 16, 20, 24
-PKT_VLAN_TCI, PKT_VLAN_TPID = 32, 36
-LINKTYPE_ETHERNET = 1
 VLAN_TAG_LEN = 4
-ETH_P_8021Q = 0x8100
-MAC_PAIR = np.arange(12, dtype=I64)  # the destination and source addresses a tag goes behind
 
 
 @dataclass(frozen=True)
@@ -155,9 +146,7 @@ class Ring:
     def _map(self) -> None:
         self.size = self.settings.block_size * self.settings.blocks
         self.map = mmap.mmap(self.sock.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.buf = Buffer(self.map)
-        self._u32 = np.frombuffer(self.map, dtype=np.uint32)
-        self._u8 = np.frombuffer(self.map, dtype=np.uint8)  # writable: tags go back in place
+        self._u32 = memoryview(self.map).cast("I")  # the blocks' status words
 
     def join_fanout(self, group: int | None, mode: int, program: bytes | None = None) -> int:
         """Share the interface with the other members of `group` (see fanout.py); None
@@ -216,7 +205,7 @@ class Ring:
                 return
             count = int(u32[(base + BLOCK_NUM_PKTS) // 4])
             if count:
-                yield block_batch(self.buf, self._u8, base, count, self.iface_number)
+                yield block_batch(self.map, base, cfg.block_size, count, self.iface_number)
             u32[(base + BLOCK_STATUS) // 4] = TP_STATUS_KERNEL
             self._next = (self._next + 1) % cfg.blocks
 
@@ -227,59 +216,14 @@ class Ring:
 
     def close(self) -> None:
         """Close the socket: the kernel drops the promiscuous membership with it."""
-        with contextlib.suppress(BufferError, ValueError):  # views remain: the mapping goes with the process
+        self._u32.release()
+        with contextlib.suppress(BufferError, ValueError):  # batches remain: the mapping goes with the process
             self.map.close()
         self.sock.close()
 
 
-def block_batch(buf: Buffer, u8: np.ndarray, base: int, count: int, iface_number: int = 0) -> Batch:
-    """The `count` packets of the ring block at `base` as a batch; `u8` is a writable
-    byte view of the same memory, where stripped VLAN tags are put back."""
-    raw = buf.raw
-    nxt = struct.Struct("I").unpack_from
-    pos = base + nxt(raw, base + BLOCK_FIRST)[0]
-    offs: list[int] = []
-    app = offs.append
-    for _ in range(count):
-        app(pos)
-        pos += nxt(raw, pos)[0]
-    hdr = np.array(offs, dtype=I64)
-    u32, u16 = (buf.le32, buf.le16) if _LITTLE else (buf.be32, buf.be16)
-    off = hdr + u16[hdr + PKT_MAC].astype(I64)
-    caplen = u32[hdr + PKT_SNAPLEN].astype(I64)
-    wirelen = u32[hdr + PKT_LEN].astype(I64)
-    status = u32[hdr + PKT_STATUS].astype(I64)
-    tagged = np.flatnonzero(status & TP_STATUS_VLAN_VALID)
-    if len(tagged):
-        th = hdr[tagged]
-        tpid = np.where(
-            status[tagged] & TP_STATUS_VLAN_TPID_VALID, u16[th + PKT_VLAN_TPID].astype(I64), np.int64(ETH_P_8021Q)
-        )
-        _put_back_tags(u8, off[tagged], tpid, u32[th + PKT_VLAN_TCI].astype(I64) & 0xFFFF)
-        off[tagged] -= VLAN_TAG_LEN
-        caplen[tagged] += VLAN_TAG_LEN
-        wirelen[tagged] += VLAN_TAG_LEN
-    n = len(hdr)
-    return Batch(
-        buf,
-        off,
-        caplen,
-        wirelen,
-        u32[hdr + PKT_SEC].astype(np.float64) + u32[hdr + PKT_NSEC].astype(np.float64) * 1e-9,
-        np.full(n, LINKTYPE_ETHERNET, dtype=I64),
-        np.full(n, iface_number, dtype=I64),
-    )
-
-
-def _put_back_tags(u8: np.ndarray, mac: np.ndarray, tpid: np.ndarray, tci: np.ndarray) -> None:
-    """Move each frame's two MAC addresses 4 bytes forward and write the tag behind them."""
-    cols = mac[:, None] + MAC_PAIR
-    u8[cols - VLAN_TAG_LEN] = u8[cols]  # the gather copies first: overlapping is fine
-    tag = mac + 12 - VLAN_TAG_LEN
-    u8[tag] = (tpid >> 8).astype(np.uint8)
-    u8[tag + 1] = (tpid & 0xFF).astype(np.uint8)
-    u8[tag + 2] = (tci >> 8).astype(np.uint8)
-    u8[tag + 3] = (tci & 0xFF).astype(np.uint8)
-
-
-_LITTLE = struct.pack("=I", 1)[0] == 1
+def block_batch(ring: mmap.mmap | bytearray, base: int, block_size: int, count: int, iface_number: int = 0) -> Batch:
+    """The `count` packets of the ring block at `base` as a batch; a VLAN tag the kernel
+    took out is put back in front of its frame (the ring is written in place)."""
+    batch: Batch = _core.tpacket_block(ring, base, block_size, count, iface_number)
+    return batch

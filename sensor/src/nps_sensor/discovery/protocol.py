@@ -10,52 +10,27 @@ builds the dispatcher's tables; `predict` reads a fact through the rule its
 declaration names. Like Zeek's analyzers, a protocol declares itself in its own
 module: adding one touches that module, its rules and its tests.
 
-Recognition is data (ports, magic bytes, words of the payload compared under a mask),
-so that the vector stage reads every packet's few header fields once and a compiled
-core can build the same tables. Where data is not enough a protocol names a vector
-function (`accept`, `seen`) or keeps state across packets (`state`).
+Recognition is data (ports, first payload bytes, a `signature.Signature` of the
+messages worth reading, an EtherType, an LLC SNAP header, ICMPv6 types), because the
+compiled packet core (sensor/csrc/select.c) chooses the packets from tables built of
+it (`registry.selection`) without calling Python per packet. Where a protocol keeps
+state across packets it names a class (`state`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from typing import Protocol as Interface
-
-import numpy as np
 
 from nps_sensor.discovery.facts import Value
 from nps_sensor.discovery.fingerprints.claims import Claim
 from nps_sensor.discovery.packet import Packet
+from nps_sensor.discovery.signature import Signature
 
 if TYPE_CHECKING:
-    from nps_sensor.decode.frames import Decoded
     from nps_sensor.discovery.matchers import Matchers
-
-
-@dataclass(frozen=True)
-class Word:
-    """A 32-bit big-endian word of the payload at offset `at`, under `mask`: one of
-    `values`, or below `below`."""
-
-    at: int
-    mask: int = 0xFFFFFFFF
-    values: tuple[int, ...] = ()
-    below: int | None = None
-
-
-@dataclass(frozen=True)
-class Message:
-    """A kind of message worth dissecting: every word matches, and the payload holds at
-    least `room` bytes (by default, up to the end of the last word)."""
-
-    words: tuple[Word, ...]
-    room: int = 0
-
-    @property
-    def needs(self) -> int:
-        return max(self.room, *(w.at + 4 for w in self.words))
 
 
 @dataclass(frozen=True)
@@ -100,14 +75,6 @@ class Stateful(Interface):
 
 # (data, offset of the transport header, offset of the payload) -> what identifies the message
 Repeat = Callable[[bytes, int, int], bytes]
-# (decoded batch, candidate frames) -> which of them to dissect
-Accept = Callable[["Decoded", np.ndarray], np.ndarray]
-# (decoded batch, frames, payload offsets, ends, messages already read) -> which are repeats
-Seen = Callable[["Decoded", np.ndarray, np.ndarray, np.ndarray, set[object]], np.ndarray]
-# A stateful dissector's `following` method, if it has one: (decoded batch, TCP frames,
-# their payload offsets and sizes, which of them its magic picked, now) -> the frames
-# that continue a message it holds (TLS: the rest of a ClientHello cut by its segment)
-Follow = Callable[["Decoded", np.ndarray, np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -125,11 +92,9 @@ class Protocol:
     icmpv6: tuple[int, ...] = ()  # ICMPv6 message types
     ethertype: int = 0  # link-layer frames: by EtherType, the payload right after it
     snap: int = 0  # link-layer frames: by LLC SNAP header (8 bytes), the payload after it
-    naming: tuple[Message, ...] = ()  # of the packets on its ports, those worth reading; none: all
-    accept: Accept | None = None  # a vector check of the packets on its ports
+    naming: Signature | None = None  # of the packets on its ports, those worth reading; none: all
     repeat: Repeat | None = None  # a message repeated by its sender within a harvest is read once
-    seen: Seen | None = None  # a vector check for repeats, before any per-packet work
-    facts: tuple[Fact, ...] = field(default=())
+    facts: tuple[Fact, ...] = ()
 
     def parser(self) -> Callable[[Packet], None]:
         """The function that dissects one packet, made afresh for stateful protocols."""

@@ -118,7 +118,7 @@ class Worker:
         for batch in ring.ready():
             self.collector.process(batch)
             self.counters.packets += len(batch)
-            self.counters.bytes += int(batch.wirelen.sum())
+            self.counters.bytes += batch.wire_bytes()
             busy = True
         return busy
 

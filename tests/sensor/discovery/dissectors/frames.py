@@ -2,7 +2,7 @@
 engine run that turns frames into the facts a collector harvests.
 
 Every frame goes through the engine (`Collector.process`), so the tests cover the
-vector selection that picks a packet as well as its dissector. `collect` also checks
+packet core's selection that picks a packet as well as its dissector. `collect` also checks
 that every fact a dissector records is declared by its protocol (`registry.FACTS`).
 A protocol's test module lists its `CASES` (a packet, what it must tell, and what
 survives later damage); `all_cases` gathers every module's, for `test_fuzz`.

@@ -10,7 +10,8 @@ import struct
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 DNP3_PORT = 20000
 DNP3_START = b"\x05\x64"
@@ -39,7 +40,7 @@ PROTOCOL = Protocol(
     dissect,
     udp=(DNP3_PORT,),
     tcp=(DNP3_PORT,),
-    naming=(Message((Word(0, 0xFFFF0000, (0x05640000,)),)),),  # the link layer's start bytes
+    naming=Signature((Alternative(4, (eq(0, 2, 0x0564),)),)),  # the link layer's start bytes
     facts=(
         Fact("dnp3", "service", example='("tcp", 20000, "dnp3")', kind=tuple),
         Fact("dnp3", "address", ("sender", "receiver"), example='"1"'),

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 from nps_sensor.config import V4_MAPPED
 from nps_sensor.discovery.packet import Malformed
-from nps_sensor.discovery.protocol import Message, Word
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 from nps_sensor.dns import DNSError, read_name
 
 A, PTR, HINFO, TXT, AAAA, SRV = 1, 12, 13, 16, 28, 33
 # Queries teach nothing that answers do not: only responses (the QR bit) are read.
-RESPONSES = (Message((Word(0, 0x8000, (0x8000,)),)),)
+RESPONSES = Signature((Alternative(3, (eq(2, 1, 0x80, mask=0x80),)),))  # the QR bit
 
 
 def records(msg: bytes) -> Iterator[tuple[str, int, int, int]]:

@@ -11,7 +11,8 @@ import struct
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 ENIP_PORT = 44818
 LIST_IDENTITY, IDENTITY_ITEM = 0x63, 0x0C
@@ -97,7 +98,7 @@ PROTOCOL = Protocol(
     dissect,
     udp=(ENIP_PORT,),
     tcp=(ENIP_PORT,),
-    naming=(Message((Word(0, 0xFFFF0000, (LIST_IDENTITY << 24,)),)),),  # the command, little-endian
+    naming=Signature((Alternative(4, (eq(0, 2, LIST_IDENTITY << 8),)),)),  # the command, little-endian
     facts=(
         Fact("enip", "service", example='("udp", 44818, "enip")', kind=tuple),
         Fact("enip", "vendor_id", example='"1"'),

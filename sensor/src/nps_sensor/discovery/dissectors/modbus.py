@@ -12,7 +12,8 @@ import struct
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 MODBUS_PORT = 502
 ENCAPSULATED_INTERFACE, READ_DEVICE_ID = 0x2B, 0x0E
@@ -63,7 +64,7 @@ PROTOCOL = Protocol(
     dissect,
     tcp=(MODBUS_PORT,),
     # Function 43 and its exception (0xAB): the byte after the 7-byte MBAP header.
-    naming=(Message((Word(4, 0x7F, (ENCAPSULATED_INTERFACE,)),)),),
+    naming=Signature((Alternative(8, (eq(7, 1, ENCAPSULATED_INTERFACE, mask=0x7F),)),)),
     facts=(
         Fact("modbus", "service", example='("tcp", 502, "modbus")', kind=tuple),
         Fact("modbus", "vendor", example='"Schneider Electric"', reads=readers.ics_vendor),

@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import numpy as np
-
-from nps_sensor.decode import Decoded
 from nps_sensor.discovery.dissectors import tls
 from nps_sensor.discovery.packet import Malformed, Packet
 from nps_sensor.discovery.protocol import Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 V1, V2 = 0x00000001, 0x6B3343CF
 SALTS = {
@@ -256,24 +254,19 @@ def _contiguous(chunks: dict[int, bytes]) -> bytes:
         out += piece
 
 
-def client_initials(d: Decoded, rows: np.ndarray) -> np.ndarray:
-    """Of UDP datagrams on port 443, the client's that start with a QUIC v1 or v2 long
-    header: to port 443, padded to 1,200 bytes, version 1 or 2. Short-header packets,
-    the bulk of QUIC, and the server's answers fail these few array reads."""
-    at = d.l4[rows] + 8
-    ok = (d.dport[rows] == 443) & (np.minimum(d.end[rows], d.l3[rows] + d.iplen[rows]) - at >= INITIAL_MIN)
-    if ok.any():
-        r, a = rows[ok], at[ok]
-        version = d.be32(r, a + 1)
-        ok[ok] = ((d.u8(r, a) & 0xC0) == 0xC0) & ((version == V1) | (version == V2))
-    out: np.ndarray = ok
-    return out
+# Of UDP datagrams on port 443, the client's that start with a QUIC v1 or v2 long
+# header: to port 443, padded to 1,200 bytes, version 1 or 2. Short-header packets, the
+# bulk of QUIC, and the server's answers fail these few reads (in the packet core).
+CLIENT_INITIAL = Signature(
+    tuple(Alternative(INITIAL_MIN, (eq(0, 1, 0xC0, mask=0xC0), eq(1, 4, version))) for version in (V1, V2)),
+    to_port=True,
+)
 
 
 PROTOCOL = Protocol(
     "quic",
     state=Initials,
     udp=(443,),
-    accept=client_initials,
+    naming=CLIENT_INITIAL,
     # Its facts are TLS's: the ClientHello inside the Initials (`transport="q"` in JA4).
 )

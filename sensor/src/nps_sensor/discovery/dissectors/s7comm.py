@@ -12,7 +12,8 @@ import struct
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 S7_PORT = 102
 S7_ID, USERDATA = 0x32, 7
@@ -87,7 +88,7 @@ PROTOCOL = Protocol(
     dissect,
     tcp=(S7_PORT,),
     # After the TPKT header: COTP data (0xF0), then the S7 protocol id and ROSCTR user data.
-    naming=(Message((Word(5, 0xFF00FFFF, (0xF0000000 | S7_ID << 8 | USERDATA,)),), room=9),),
+    naming=Signature((Alternative(9, (eq(5, 1, 0xF0), eq(7, 1, S7_ID), eq(8, 1, USERDATA))),)),
     facts=(
         Fact("s7comm", "service", example='("tcp", 102, "s7comm")', kind=tuple),
         *(

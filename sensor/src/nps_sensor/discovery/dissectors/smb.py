@@ -24,7 +24,8 @@ import struct
 from nps_sensor.discovery.dissectors.netbios import decode_name
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word, one
+from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 SMB_PORTS = (445, 139)
 
@@ -248,13 +249,12 @@ PROTOCOL = Protocol(
     tcp=SMB_PORTS,
     # File transfers are the bulk of SMB and name nothing: only NetBIOS session requests,
     # and SMB1 or SMB2 negotiate and session setup (the command after the 4-byte header).
-    naming=(
-        Message((Word(0, 0xFF000000, (SESSION_REQUEST << 24,)),)),
-        Message(
-            (Word(4, values=(_magic(SMB1),)), Word(8, 0xFF000000, (SMB1_NEGOTIATE << 24, SMB1_SESSION_SETUP << 24))),
-            room=20,
-        ),
-        Message((Word(4, values=(_magic(SMB2),)), Word(16, 0xFFFF0000, (0x0000_0000, 0x0100_0000))), room=20),
+    naming=Signature(
+        (
+            Alternative(4, (eq(0, 1, SESSION_REQUEST),)),
+            *(Alternative(20, (eq(4, 4, _magic(SMB1)), eq(8, 1, c))) for c in (SMB1_NEGOTIATE, SMB1_SESSION_SETUP)),
+            *(Alternative(20, (eq(4, 4, _magic(SMB2)), eq(16, 2, c))) for c in (0x0000, 0x0100)),  # little-endian
+        )
     ),
     facts=(
         Fact("smb", "hostname", ("sender", "receiver"), '"DC1"'),

@@ -13,7 +13,8 @@ import hashlib
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Message, Protocol, Word
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq, lt
 
 SSH_PORT = 22
 KEXINIT = 20
@@ -74,7 +75,7 @@ PROTOCOL = Protocol(
     # On port 22, a KEXINIT apart from the banner, as OpenSSH sends it: its length in
     # clear, message code 20, a first name-list shorter than 64 KiB (encrypted packets
     # fail these three).
-    naming=(Message((Word(0, below=PACKET_MAX), Word(2, 0xFF, (KEXINIT,)), Word(22, 0xFFFF0000, (0,))), room=26),),
+    naming=Signature((Alternative(26, (lt(0, 4, PACKET_MAX), eq(5, 1, KEXINIT), lt(22, 4, 0x10000))),)),
     facts=(
         Fact("ssh", "service", ("sender", "receiver"), '("tcp", 22, "OpenSSH_9.2p1")', kind=tuple),
         Fact("ssh", "server_banner", example='"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u2"', reads=readers.ssh_server),

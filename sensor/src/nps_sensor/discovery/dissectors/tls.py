@@ -8,7 +8,7 @@ ServerHello; its subject names the server.
 
 A ClientHello longer than its segment (post-quantum key shares make a current
 browser's about 1,800 bytes: two segments) is completed from the next in-order
-segments of its flow by `Hellos`; the vector stage (`collect`) sends those segments
+segments of its flow by `Hellos`; the packet core sends those segments
 here only while such a hello is pending, so other traffic pays nothing for it.
 """
 
@@ -18,9 +18,6 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-import numpy as np
-
-from nps_sensor.decode.frames import Decoded
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
 from nps_sensor.discovery.protocol import Fact, Protocol
@@ -287,14 +284,12 @@ HELLO_MAX = 8192  # bytes held per flow: a hello with post-quantum shares needs 
 PENDING_MAX = 512  # flows held at once: at most HELLO_MAX * PENDING_MAX bytes
 PENDING_AGE = 5.0  # seconds: a client sends its hello's segments back to back
 SEQ_MASK = 0xFFFFFFFF
-HELLO_SEGMENTS = 6  # segments after the first that may complete a ClientHello
-U64 = np.uint64
 
 
 def starts_cut_hello(payload: bytes) -> bool:
     """Whether `payload` opens a ClientHello that goes on past its end: the record is
-    longer than the segment, or the hello longer than its record. `cut_hellos` asks the
-    same of arrays, so that the dispatcher sends the segments after it here."""
+    longer than the segment, or the hello longer than its record. The packet core asks
+    the same (sensor/csrc/select.c, cut_hello), so that the segments after it are sent here."""
     n = len(payload)
     if n < 6 or payload[0] != HANDSHAKE or payload[1] != 3 or payload[5] != CLIENT_HELLO:
         return False
@@ -323,43 +318,9 @@ class Hellos:
         self.pending: dict[tuple[int, int, int, int], Pending] = {}
 
     def expected(self, now: float) -> list[int]:
-        """Sequence numbers that would continue a pending hello (for the vector stage)."""
+        """Sequence numbers that would continue a pending hello (for the packet core)."""
         self._expire(now)
         return [h.next_seq for h in self.pending.values()]
-
-    def following(
-        self, d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarray, first: np.ndarray, now: float
-    ) -> np.ndarray:
-        """Of the TCP segments `rows` (payload at `start`, `room` bytes), those that continue
-        a cut ClientHello: one pending from an earlier batch, or one of `first` (this
-        batch's TLS handshake records) that goes on past its segment's end."""
-        cut = cut_hellos(d, rows[first], start[first], room[first]) if len(first) else first
-        if not len(cut) and not self.pending:
-            return first[:0]
-        return self._rest(d, rows, room, first[cut], now)
-
-    def _rest(self, d: Decoded, f: np.ndarray, room: np.ndarray, cut: np.ndarray, now: float) -> np.ndarray:
-        """Rows of `f` whose sequence number continues a cut ClientHello: one pending
-        from an earlier batch, or one of this batch's `cut` rows (whose following
-        segments are most often in the same batch), then the segments after those.
-
-        A sequence number is 32 random bits: other flows' segments almost never match,
-        and `dissect` checks the flow of those that do. Only batches with a cut hello,
-        or while one is pending, pay for these few array operations.
-        """
-        seq = d.t0[f] & U64(SEQ_MASK)  # the first 8 TCP bytes: ports and sequence number
-        want = np.array(self.expected(now), dtype=np.uint64)
-        if len(cut):
-            want = np.concatenate([want, (seq[cut] + room[cut].astype(np.uint64)) & U64(SEQ_MASK)])
-        data = np.flatnonzero(room > 0)
-        found = []
-        for _ in range(HELLO_SEGMENTS):
-            if not len(want):
-                break
-            hit = data[np.isin(seq[data], want)]
-            found.append(hit)
-            want = (seq[hit] + room[hit].astype(np.uint64)) & U64(SEQ_MASK)
-        return np.concatenate(found) if found else data[:0]
 
     def _expire(self, now: float) -> None:
         pending = self.pending
@@ -377,7 +338,7 @@ class Hellos:
                 return
         payload = p.payload
         found = handshakes(payload)
-        if found:  # the vector stage's guess made sure: its records say whether it is cut
+        if found:  # the core's guess made sure: its records say whether it is cut
             cut = found[0][0] == CLIENT_HELLO and found[0][2]
         else:
             cut = starts_cut_hello(payload)
@@ -422,24 +383,6 @@ class Hellos:
         elif len(held.data) >= HELLO_MAX or (found and found[0][0] != CLIENT_HELLO):
             del self.pending[key]
         return True
-
-
-def cut_hellos(d: Decoded, rows: np.ndarray, start: np.ndarray, room: np.ndarray) -> np.ndarray:
-    """Of TLS handshake records, those that open a ClientHello which goes on past their
-    segment: `starts_cut_hello` on arrays (record type and version are already known).
-    A whole hello in one segment, the common case, is one compare away from here."""
-    ok = np.flatnonzero(room >= 6)
-    x = d.be32(rows[ok], start[ok] + 2)  # version's low byte, record length, message type
-    record = ((x >> 8) & 0xFFFF).astype(np.int64)
-    r = room[ok]
-    cut = ((x & 0xFF) == CLIENT_HELLO) & ((record + 5 > r) | (r < 9))
-    inside = np.flatnonzero(((x & 0xFF) == CLIENT_HELLO) & ~cut)
-    if len(inside):  # whole records: a hello may still go on in a next record (rarely)
-        i = ok[inside]
-        size = (d.be32(rows[i], start[i] + 5) & 0xFFFFFF).astype(np.int64)
-        cut[inside] = size + 4 > record[inside]
-    out: np.ndarray = ok[cut]
-    return out
 
 
 PROTOCOL = Protocol(

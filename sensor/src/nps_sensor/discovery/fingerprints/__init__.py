@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from nps_sensor import phases
+
 log = logging.getLogger("nps_sensor.discovery.fingerprints")
 
 DEFAULT_DATA_DIR = Path("/usr/share/nps-sensor/data")
@@ -121,6 +123,10 @@ class Databases:
             return value
 
     def _load(self, name: str, loader: Callable[[Path], T], empty: T) -> T:
+        with phases.phase("fingerprint data"):
+            return self._read(name, loader, empty)
+
+    def _read(self, name: str, loader: Callable[[Path], T], empty: T) -> T:
         path = self.path(name)
         required = FILES[name][2]
         if path is None:

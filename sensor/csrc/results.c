@@ -1,0 +1,357 @@
+/* What crosses between the core and Python: the tables Python declares (orientation
+ * rules, discovery's selection), the packets it dissects, the flows' aggregation for
+ * reports, and a frame-by-frame decode for tests. */
+#include "pycore.h"
+
+#define V4_MAPPED_HI 0
+
+/* A 128-bit address (IPv4 mapped) as a Python int. */
+PyObject *address(uint64_t hi, uint64_t lo) {
+    PyObject *low = PyLong_FromUnsignedLongLong(lo);
+    if (!hi || !low) return low;
+    PyObject *high = PyLong_FromUnsignedLongLong(hi), *shift = PyLong_FromLong(64), *up = NULL, *out = NULL;
+    if (high && shift && (up = PyNumber_Lshift(high, shift))) out = PyNumber_Or(up, low);
+    Py_XDECREF(high);
+    Py_XDECREF(shift);
+    Py_XDECREF(up);
+    Py_DECREF(low);
+    return out;
+}
+
+static PyObject *mac_int(uint64_t mac) { return mac == UINT64_MAX ? PyLong_FromLong(-1) : PyLong_FromUnsignedLongLong(mac); }
+
+/* (kind, ts, src, dst, smac, dmac, proto, sport, dport, data, l4, body): data runs from
+ * the IP header (a link-layer frame's payload) to the packet's end. */
+PyObject *picks_list(const nps_pick *p, size_t n, const uint8_t *buf) {
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; out && i < n; i++) {
+        const nps_pick *k = &p[i];
+        PyObject *src = k->link ? PyLong_FromLong(-1) : address(k->src_hi, k->src_lo);
+        PyObject *dst = k->link ? PyLong_FromLong(-1) : address(k->dst_hi, k->dst_lo);
+        int64_t end = k->end > k->start ? k->end : k->start;
+        PyObject *t = src && dst ? Py_BuildValue("BdNNNNBHHy#LL", k->kind, k->ts, src, dst, mac_int(k->smac),
+                                                 mac_int(k->dmac), k->proto, k->sport, k->dport,
+                                                 (const char *)buf + k->start, (Py_ssize_t)(end - k->start),
+                                                 (long long)(k->l4 - k->start), (long long)(k->body - k->start))
+                                 : NULL;
+        if (!t) {
+            if (!src || !dst) {
+                Py_XDECREF(src);
+                Py_XDECREF(dst);
+            }
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, t);
+    }
+    return out;
+}
+
+/* ---- declared tables --------------------------------------------------------------- */
+
+static int table(PyObject *spec, const char *key, void *dest, size_t size) {
+    PyObject *v = PyDict_GetItemString(spec, key);
+    Py_buffer b;
+    if (!v || PyObject_GetBuffer(v, &b, PyBUF_SIMPLE) < 0) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_KeyError, "core tables: %s is missing", key);
+        return -1;
+    }
+    int rc = 0;
+    if ((size_t)b.len != size) {
+        PyErr_Format(PyExc_ValueError, "core tables: %s holds %zd bytes, not %zu", key, b.len, size);
+        rc = -1;
+    } else {
+        memcpy(dest, b.buf, size);
+    }
+    PyBuffer_Release(&b);
+    return rc;
+}
+
+int parse_roles(PyObject *spec, nps_roles *r) {
+    if (!PyDict_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "roles: a dict of tables");
+        return -1;
+    }
+    int32_t min_payload[N_SAME_PORT_KINDS];
+    if (table(spec, "well_known", r->well_known, 65536) || table(spec, "pair_client", r->pair_client, 65536) ||
+        table(spec, "pair_server", r->pair_server, 65536) || table(spec, "same_port", r->same_port, 65536) ||
+        table(spec, "min_payload", min_payload, sizeof min_payload) ||
+        table(spec, "key_byte", r->key_byte, sizeof r->key_byte) ||
+        table(spec, "key_bit", r->key_bit, sizeof r->key_bit) || table(spec, "role", r->role, sizeof r->role) ||
+        table(spec, "icmp_role", r->icmp_role, sizeof r->icmp_role))
+        return -1;
+    memcpy(r->min_payload, min_payload, sizeof min_payload);
+    return 0;
+}
+
+static int parse_sig(PyObject *spec, nps_sig *s) {
+    int to_port;
+    PyObject *alts;
+    memset(s, 0, sizeof *s);
+    if (!PyArg_ParseTuple(spec, "pO", &to_port, &alts)) return -1;
+    s->to_port = to_port;
+    Py_ssize_t n = PySequence_Size(alts);
+    if (n < 0 || n > MAX_ALTS) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "a signature has at most %d alternatives", MAX_ALTS);
+        return -1;
+    }
+    for (Py_ssize_t a = 0; a < n; a++) {
+        PyObject *alt = PySequence_GetItem(alts, a), *tests;
+        nps_alt *x = &s->alts[a];
+        if (!alt || !PyArg_ParseTuple(alt, "iO", &x->min_room, &tests)) {
+            Py_XDECREF(alt);
+            return -1;
+        }
+        Py_ssize_t nt = PySequence_Size(tests);
+        if (nt < 0 || nt > MAX_TESTS) {
+            Py_DECREF(alt);
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "an alternative has at most %d tests", MAX_TESTS);
+            return -1;
+        }
+        for (Py_ssize_t t = 0; t < nt; t++) {
+            PyObject *test = PySequence_GetItem(tests, t);
+            nps_test *y = &x->tests[t];
+            unsigned char width, op;
+            if (!test || !PyArg_ParseTuple(test, "ibIbI", &y->offset, &width, &y->mask, &op, &y->value)) {
+                Py_XDECREF(test);
+                Py_DECREF(alt);
+                return -1;
+            }
+            Py_DECREF(test);
+            if ((width != 1 && width != 2 && width != 4) || op > T_LT || y->offset < 0) {
+                Py_DECREF(alt);
+                PyErr_SetString(PyExc_ValueError, "a test reads 1, 2 or 4 bytes at an offset >= 0, with == or <");
+                return -1;
+            }
+            y->width = width;
+            y->op = op;
+        }
+        x->ntests = (uint8_t)nt;
+        Py_DECREF(alt);
+    }
+    s->nalts = (uint8_t)n;
+    return 0;
+}
+
+static int dissector_id(PyObject *v, uint8_t *out) {
+    long id = PyLong_AsLong(v);
+    if (id == -1 && PyErr_Occurred()) return -1;
+    if (id < 0 || id >= MAX_DISSECTORS) {
+        PyErr_Format(PyExc_ValueError, "dissector ids go up to %d", MAX_DISSECTORS - 1);
+        return -1;
+    }
+    *out = (uint8_t)id;
+    return 0;
+}
+
+int parse_selection(PyObject *spec, nps_selection *s) {
+    memset(s, 0, sizeof *s);
+    if (!PyDict_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "selection: a dict of tables");
+        return -1;
+    }
+    if (table(spec, "udp_ports", s->udp_ports, 65536) || table(spec, "tcp_ports", s->tcp_ports, 65536)) return -1;
+    PyObject *udp = PyDict_GetItemString(spec, "udp_sigs"), *tcp = PyDict_GetItemString(spec, "tcp_sigs");
+    PyObject *magic = PyDict_GetItemString(spec, "magic"), *ids = PyDict_GetItemString(spec, "ids");
+    if (!udp || !PyDict_Check(udp) || !tcp || !PyDict_Check(tcp) || !magic || !ids || !PyDict_Check(ids)) {
+        PyErr_SetString(PyExc_ValueError, "selection: udp_sigs, tcp_sigs, magic and ids are needed");
+        return -1;
+    }
+    for (int t = 0; t < 2; t++) {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(t ? tcp : udp, &pos, &k, &v)) {
+            uint8_t id;
+            if (dissector_id(k, &id) || parse_sig(v, t ? &s->tcp_sig[id] : &s->udp_sig[id])) return -1;
+        }
+    }
+    Py_ssize_t n = PySequence_Size(magic);
+    if (n < 0 || n > MAX_MAGIC) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "at most %d magic signatures", MAX_MAGIC);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_GetItem(magic, i), *sig;
+        PyObject *idv;
+        if (!item || !PyArg_ParseTuple(item, "OO", &idv, &sig) || dissector_id(idv, &s->magic_id[i]) ||
+            parse_sig(sig, &s->magic[i])) {
+            Py_XDECREF(item);
+            return -1;
+        }
+        Py_DECREF(item);
+    }
+    s->nmagic = (uint8_t)n;
+    struct { const char *name; uint8_t *id; } named[] = {
+        {"tcp-fingerprint", &s->id_tcp_fingerprint}, {"tls", &s->id_tls}, {"dns", &s->id_dns},
+        {"ndp", &s->id_ndp}, {"lldp", &s->id_lldp}, {"cdp", &s->id_cdp},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
+        PyObject *id = PyDict_GetItemString(ids, named[i].name);
+        if (!id) {
+            PyErr_Format(PyExc_KeyError, "selection: no id for %s", named[i].name);
+            return -1;
+        }
+        if (dissector_id(id, named[i].id)) return -1;
+    }
+    return 0;
+}
+
+/* ---- flows, aggregated for a report ----------------------------------------------------- */
+
+typedef struct { uint64_t hi, lo; int64_t sent, received, packets; double last; } agg_addr;
+typedef struct {
+    uint32_t c, s;
+    int32_t port, proto;
+    int64_t cb, sb, cp, sp;
+    double first, last;
+} agg_pair;
+
+typedef struct {
+    int32_t *slots;
+    uint32_t mask;
+} agg_index;
+
+static int index_init(agg_index *x, size_t n) {
+    uint32_t slots = 64;
+    while (slots < 2 * n) slots <<= 1;
+    x->slots = malloc((size_t)slots * sizeof *x->slots);
+    if (!x->slots) return -1;
+    memset(x->slots, 0xFF, (size_t)slots * sizeof *x->slots);
+    x->mask = slots - 1;
+    return 0;
+}
+
+static uint32_t addr_of(agg_index *x, agg_addr *a, uint32_t *n, uint64_t hi, uint64_t lo) {
+    uint32_t i = (uint32_t)nps_hash2(nps_mix(lo), hi) & x->mask;
+    for (; x->slots[i] >= 0; i = (i + 1) & x->mask)
+        if (a[x->slots[i]].hi == hi && a[x->slots[i]].lo == lo) return (uint32_t)x->slots[i];
+    x->slots[i] = (int32_t)*n;
+    a[*n] = (agg_addr){hi, lo, 0, 0, 0, -1.0 / 0.0};
+    return (*n)++;
+}
+
+static agg_pair *pair_of(agg_index *x, agg_pair *p, uint32_t *n, uint32_t c, uint32_t s, int32_t port, int32_t proto) {
+    uint64_t key = (uint64_t)c << 32 | s;
+    uint32_t i = (uint32_t)nps_hash2(nps_mix(key), (uint64_t)(uint32_t)port << 8 | (uint32_t)proto) & x->mask;
+    for (; x->slots[i] >= 0; i = (i + 1) & x->mask) {
+        agg_pair *q = &p[x->slots[i]];
+        if (q->c == c && q->s == s && q->port == port && q->proto == proto) return q;
+    }
+    x->slots[i] = (int32_t)*n;
+    p[*n] = (agg_pair){c, s, port, proto, 0, 0, 0, 0, 1.0 / 0.0, -1.0 / 0.0};
+    return &p[(*n)++];
+}
+
+static PyObject *aggregated(const agg_addr *a, uint32_t na, const agg_pair *p, uint32_t np) {
+    PyObject *addrs = PyList_New(na), *pairs = PyList_New(np);
+    if (!addrs || !pairs) goto fail;
+    for (uint32_t i = 0; i < na; i++) {
+        PyObject *ip = address(a[i].hi, a[i].lo);
+        PyObject *t = ip ? Py_BuildValue("NLLLd", ip, (long long)a[i].sent, (long long)a[i].received,
+                                         (long long)a[i].packets, a[i].last)
+                         : NULL;
+        if (!t) goto fail;
+        PyList_SET_ITEM(addrs, i, t);
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        const agg_pair *q = &p[i];
+        PyObject *t = Py_BuildValue("IIiiLLLLdd", q->c, q->s, q->port, q->proto, (long long)q->cb, (long long)q->sb,
+                                    (long long)q->cp, (long long)q->sp, q->first, q->last);
+        if (!t) goto fail;
+        PyList_SET_ITEM(pairs, i, t);
+    }
+    return Py_BuildValue("NN", addrs, pairs);
+fail:
+    Py_XDECREF(addrs);
+    Py_XDECREF(pairs);
+    return NULL;
+}
+
+/* aggregate(flows) -> (addresses, pairs): a harvest's flow records (nps_delta) summed
+ * per address (ip, bytes sent, bytes received, packets, last seen) and per (client,
+ * server, server port, protocol) (client and server as indexes into addresses). */
+PyObject *core_aggregate(PyObject *Py_UNUSED(m), PyObject *arg) {
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (b.len % (Py_ssize_t)sizeof(nps_delta)) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "aggregate: not a whole number of flow records");
+        return NULL;
+    }
+    size_t n = (size_t)b.len / sizeof(nps_delta);
+    const nps_delta *d = b.buf;
+    agg_addr *a = malloc((2 * n + 1) * sizeof *a);
+    agg_pair *p = malloc((n + 1) * sizeof *p);
+    agg_index ai = {0}, pi = {0};
+    PyObject *out = NULL;
+    if (!a || !p || index_init(&ai, 2 * n) || index_init(&pi, n)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t na = 0, np = 0;
+    for (size_t i = 0; i < n; i++) {
+        nps_delta x;
+        memcpy(&x, &d[i], sizeof x);
+        uint32_t c = addr_of(&ai, a, &na, x.client_hi, x.client_lo);
+        uint32_t s = addr_of(&ai, a, &na, x.server_hi, x.server_lo);
+        int64_t packets = x.client_packets + x.server_packets;
+        a[c].sent += x.client_bytes, a[c].received += x.server_bytes, a[c].packets += packets;
+        a[s].sent += x.server_bytes, a[s].received += x.client_bytes, a[s].packets += packets;
+        if (x.last > a[c].last) a[c].last = x.last;
+        if (x.last > a[s].last) a[s].last = x.last;
+        agg_pair *q = pair_of(&pi, p, &np, c, s, x.port, x.proto);
+        q->cb += x.client_bytes, q->sb += x.server_bytes, q->cp += x.client_packets, q->sp += x.server_packets;
+        if (x.first < q->first) q->first = x.first;
+        if (x.last > q->last) q->last = x.last;
+    }
+    out = aggregated(a, na, p, np);
+done:
+    free(a);
+    free(p);
+    free(ai.slots);
+    free(pi.slots);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+/* ---- decoding, frame by frame (tests) ----------------------------------------------------- */
+
+/* decode(frames) -> [dict per frame]: every field the decoder sets. */
+PyObject *core_decode(PyObject *Py_UNUSED(m), PyObject *arg) {
+    if (!PyObject_TypeCheck(arg, &FramesType)) {
+        PyErr_SetString(PyExc_TypeError, "decode: Frames expected");
+        return NULL;
+    }
+    FramesObject *fr = (FramesObject *)arg;
+    PyObject *out = PyList_New((Py_ssize_t)fr->n);
+    nps_pkt d;
+    for (size_t i = 0; out && i < fr->n; i++) {
+        nps_decode(&d, fr->view.buf, &fr->items[i]);
+        uint64_t smac = nps_src_mac(&d), dmac = nps_dst_mac(&d);
+        PyObject *src = address(d.src_hi, d.src_lo), *dst = address(d.dst_hi, d.dst_lo);
+        PyObject *item = src && dst ? Py_BuildValue(
+            "{s:i,s:i,s:I,s:L,s:L,s:L,s:i,s:i,s:L,s:I,s:i,s:L,s:L,s:i,s:i,s:i,s:H,s:H,s:O,s:O,s:L,s:N,s:N,"
+            "s:N,s:N,s:i,s:i,s:K,s:K,s:K,s:K,s:I,s:K}",
+            "state", d.state, "err", d.err, "et", d.et, "p", (long long)d.p, "end", (long long)d.end,
+            "mac_at", (long long)d.mac_at, "vlan_outer", d.vlan_outer, "vlan_inner", d.vlan_inner,
+            "tunnel_id", (long long)d.tunnel_id, "encap", d.encap, "depth", d.depth, "l3", (long long)d.l3,
+            "l4", (long long)d.l4, "ipver", d.ipver, "frag", d.frag, "proto", d.proto, "sport", d.sport,
+            "dport", d.dport, "has_ports", d.has_ports ? Py_True : Py_False,
+            "short_l4", d.short_l4 ? Py_True : Py_False, "iplen", (long long)d.iplen, "src", src, "dst", dst,
+            "smac", mac_int(smac), "dmac", mac_int(dmac), "tcpflags", d.tcpflags, "icmptype", d.icmptype,
+            "head", (unsigned long long)d.head, "fraghdr", (unsigned long long)d.fraghdr,
+            "t0", (unsigned long long)d.t0, "t1", (unsigned long long)d.t1, "ipid", d.ipid,
+            "path", (unsigned long long)d.path)
+                                    : NULL;
+        if (!item) {
+            if (!src || !dst) {
+                Py_XDECREF(src);
+                Py_XDECREF(dst);
+            }
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    }
+    return out;
+}

@@ -1,0 +1,57 @@
+/* Which packets discovery dissects (nps_sensor.discovery.registry builds the tables from the protocols' declarations). */
+#ifndef NPS_SELECT_H
+#define NPS_SELECT_H
+
+#include "core.h"
+
+/* A test of payload bytes: (the big-endian field of `width` bytes at `offset` & mask)
+ * equals / is less than `value`. An alternative holds when the payload has `min_room`
+ * bytes and every test holds; a signature when one of its alternatives does. */
+enum { T_EQ, T_LT };
+typedef struct {
+    int32_t offset;
+    uint8_t width, op;
+    uint32_t mask, value;
+} nps_test;
+
+#define MAX_TESTS 6
+#define MAX_ALTS 12
+typedef struct {
+    int32_t min_room;
+    uint8_t ntests;
+    nps_test tests[MAX_TESTS];
+} nps_alt;
+
+typedef struct {
+    uint8_t nalts; /* 0: every packet matches */
+    bool to_port;  /* only packets sent to the dissector's port */
+    nps_alt alts[MAX_ALTS];
+} nps_sig;
+
+#define MAX_DISSECTORS 64
+#define MAX_MAGIC 8
+typedef struct {
+    uint8_t udp_ports[65536], tcp_ports[65536]; /* port -> dissector id, 0 none */
+    nps_sig udp_sig[MAX_DISSECTORS], tcp_sig[MAX_DISSECTORS]; /* what a packet chosen by its port must hold */
+    uint8_t nmagic;
+    uint8_t magic_id[MAX_MAGIC]; /* TCP payloads chosen by their first bytes, whatever the port */
+    nps_sig magic[MAX_MAGIC];
+    /* Dissectors the core treats apart. */
+    uint8_t id_tcp_fingerprint, id_tls, id_dns, id_ndp, id_lldp, id_cdp;
+} nps_selection;
+
+/* A chosen packet (module.c makes the dissectors' Packet from it). */
+typedef struct {
+    uint32_t pos; /* in the batch */
+    uint8_t kind;
+    double ts;
+    int64_t start, l4, body, end; /* offsets in the buffer */
+    uint64_t src_hi, src_lo, dst_hi, dst_lo, smac, dmac;
+    uint16_t sport, dport;
+    uint8_t proto;
+    bool link;
+} nps_pick;
+
+bool nps_sig_match(const nps_sig *s, const nps_pkt *d, int64_t body, int64_t end);
+
+#endif
