@@ -18,7 +18,7 @@ from nps_sensor.classify import is_group
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import HostDeltas
 from nps_sensor.report.model import Asset, Record, proto_name
-from nps_sensor.vtable import hash_columns
+from nps_sensor.rowhash import hash_columns
 
 MAX_SERVED = 256  # ports remembered per address
 MASKED = ("External", "Excluded")  # labels that stand for many addresses
