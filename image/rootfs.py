@@ -50,14 +50,18 @@ PACKAGES = (
     "less",
     "nano",
 )
-SERVICES = (  # the appliance's own units, enabled at boot (multi-user.target)
+# The appliance's static files, as they lie in the image (mkosi's "extra trees"); the
+# rendered ones come from the templates.
+OVERLAY = Path(__file__).parent / "overlay"
+MODES = {f"etc/sudoers.d/{ADMIN}": 0o440}  # sudo ignores a file others may read
+PRESET = "/usr/lib/systemd/system-preset/80-nps.preset"  # in the overlay: the services enabled
+UNITS = (  # the appliance's own units, rendered from their templates
     "nps-sensor.service",
     "nps-firstboot.service",
     "nps-uplink.service",
     "nps-register.service",
     "nps-update-recover.service",
 )
-CONSOLES = ("tty1", "ttyS0")  # where nps-sensor console runs instead of a login prompt
 KERNEL_ARGS = "net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,115200n8"
 ROOT_UUID = "6e70732d-7365-4e73-af72-000000000001"  # fixed: reproducible images, stable fstab
 
@@ -252,6 +256,8 @@ def _versioned(root: Path, version: str, release_key: bytes | None) -> None:
 
 
 def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) -> None:
+    """The appliance's files: the static ones from the overlay tree, the rendered ones
+    from the templates, then the services the preset enables."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)), keep_trailing_newline=True)
@@ -261,80 +267,58 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         *("useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", ADMIN),
         epoch=epoch,
     )
-    defaults = files(Settings())
-    defaults.update(
-        {f"/etc/systemd/system/{u}": File(env.get_template(f"systemd/{u}.j2").render(venv=VENV)) for u in SERVICES}
+    overlay(root)
+    rendered = files(Settings())
+    for unit in UNITS:
+        rendered[f"/etc/systemd/system/{unit}"] = File(env.get_template(f"systemd/{unit}.j2").render(venv=VENV))
+    # The console in place of the login prompt, on the screen (tty1) and the serial line.
+    rendered["/etc/systemd/system/nps-console@.service"] = File(
+        env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
     )
-    defaults.update(
-        {
-            # The console in place of the login prompt, on the screen (tty1) and the serial line.
-            "/etc/systemd/system/nps-console@.service": File(
-                env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
-            ),
-            # What serial-getty assumes of the far end; the palette shows the focus in monochrome.
-            "/etc/systemd/system/nps-console@ttyS0.service.d/serial.conf": File(
-                "[Unit]\nBindsTo=dev-ttyS0.device\nAfter=dev-ttyS0.device\n\n[Service]\nEnvironment=TERM=vt220\n"
-            ),
-            "/etc/fstab": File(f"UUID={ROOT_UUID} / ext4 errors=remount-ro,noatime 0 1\n"),
-            "/etc/hosts": File("127.0.0.1 localhost\n127.0.1.1 nps-sensor\n::1 localhost ip6-localhost\n"),
-            "/etc/machine-id": File(""),  # systemd makes one at first boot: every VM its own
-            # Password login is off: the management user logs in with a key (OVF property).
-            "/etc/ssh/sshd_config.d/nps.conf": File("PasswordAuthentication no\nPermitRootLogin no\n"),
-            f"/etc/sudoers.d/{ADMIN}": File(f"{ADMIN} ALL=(ALL) NOPASSWD:ALL\n", 0o440),
-            "/etc/systemd/journald.conf.d/nps.conf": File("[Journal]\nSystemMaxUse=200M\n"),
-        }
-    )
-    write(root, defaults, _passwd(root))
-    # Host keys are made at first boot: two VMs from one image must not share them.
+    rendered["/etc/fstab"] = File(f"UUID={ROOT_UUID} / ext4 errors=remount-ro,noatime 0 1\n")
+    write(root, rendered, _passwd(root))
+    # Host keys are made at first boot (overlay: ssh.service.d/keys.conf): two VMs from
+    # one image must not share them.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
-    os.makedirs(root / "etc/systemd/system/ssh.service.d", exist_ok=True)
-    (root / "etc/systemd/system/ssh.service.d/keys.conf").write_text(
-        "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"
-    )
-    for unit, target in (
-        *((unit, "multi-user.target.wants") for unit in SERVICES),
-        ("systemd-networkd.service", "multi-user.target.wants"),
-        ("systemd-resolved.service", "multi-user.target.wants"),
-        *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),
-    ):
-        link = root / "etc/systemd/system" / target / unit
-        link.parent.mkdir(parents=True, exist_ok=True)
-        name, at, _instance = unit.partition("@")
-        template = f"{name}@.service" if at else unit  # an instance links to its template
-        source = f"/etc/systemd/system/{template}" if unit.startswith("nps-") else f"/lib/systemd/system/{template}"
-        if not link.is_symlink():
-            link.symlink_to(source)
-    # No login prompt where the console runs: Debian's getty on tty1 (wanted by the
-    # preset, and logind's autovt), the generator's serial getty for console=ttyS0.
-    for unit in ("getty@tty1.service", "serial-getty@ttyS0.service"):
-        (root / "etc/systemd/system/getty.target.wants" / unit).unlink(missing_ok=True)
-        mask = root / "etc/systemd/system" / unit
-        if not mask.is_symlink():
-            mask.symlink_to("/dev/null")
-    resolv = root / "etc/resolv.conf"
-    if resolv.exists() or resolv.is_symlink():
-        resolv.unlink()
-    resolv.symlink_to("/run/systemd/resolve/stub-resolv.conf")
-    _data(root, fingerprints)
-
-
-def _data(root: Path, fingerprints: Path | None) -> None:
-    """Fingerprint databases, each under its own license, where the sensor reads them."""
-    data = root / "usr/share/nps-sensor/data"
-    data.mkdir(parents=True, exist_ok=True)
-    for name, target in (
-        ("p0f.fp", "/etc/p0f/p0f.fp"),
-        ("oui.csv", "/usr/share/ieee-data/oui.csv"),
-        ("manuf", "/usr/share/wireshark/manuf"),
-    ):
-        link = data / name
-        if not link.is_symlink():
-            link.symlink_to(target)
+    preset(root)
+    overlay(root)  # again: disabling a template removes its instances' masks too
     if fingerprints:
         if not fingerprints.is_dir():
             raise BuildError(f"--fingerprints {fingerprints}: not a directory")
-        shutil.copytree(fingerprints, data / "extra", dirs_exist_ok=True)
+        shutil.copytree(fingerprints, root / "usr/share/nps-sensor/data/extra", dirs_exist_ok=True)
+
+
+def overlay(root: Path, tree: Path = OVERLAY) -> None:
+    """Copy the overlay tree onto `root`: files (mode 0644, or as `MODES` says),
+    directories and symbolic links, each replacing what the base had there."""
+    for path in sorted(tree.rglob("*")):
+        rel = path.relative_to(tree)
+        dest = root / rel
+        if path.is_symlink():
+            if dest.is_symlink() or dest.exists():
+                dest.unlink()
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.symlink_to(os.readlink(path))
+        elif path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.is_symlink():
+                dest.unlink()
+            shutil.copyfile(path, dest)
+            os.chmod(dest, MODES.get(str(rel), 0o644))
+
+
+def preset(root: Path) -> None:
+    """Enable and disable what the overlay's preset file says (systemd.preset(5)), as
+    `systemctl preset` does on a running system, here offline in `root`: one unit at a
+    time in the file's order, so that a later line overrides what an earlier one's
+    `Also=` brought."""
+    for line in (root / PRESET.lstrip("/")).read_text().splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("enable", "disable"):
+            run(f"services: {words[1]}", ["systemctl", f"--root={root}", "preset", words[1]])
 
 
 def _passwd(root: Path) -> dict[str, tuple[int, int]]:

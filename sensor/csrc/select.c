@@ -1,10 +1,10 @@
 /* Which packets discovery dissects: a few reads per packet, the tables from Python.
  *
- * nps_sensor.discovery.collect declares them: UDP and TCP ports, the signatures a
- * packet chosen by its port must hold (DNS-like protocols' responses only, QUIC client
- * Initials, the SMB, Modbus, S7comm, EtherNet/IP, DNP3 and SSH messages that can name a
- * device), TCP payloads chosen by their first bytes on any port (HTTP, SSH banners, TLS
- * handshakes). Besides those, with state of their own:
+ * nps_sensor.discovery.registry builds them from the protocols' declarations: UDP
+ * and TCP ports, the signatures a packet chosen by its port must hold (DNS-like
+ * protocols' responses only, QUIC client Initials, the SMB, Modbus, S7comm,
+ * EtherNet/IP, DNP3 and SSH messages that can name a device), TCP payloads chosen by
+ * their first bytes on any port (HTTP, SSH banners, TLS handshakes). Besides those, with state of their own:
  *
  * - a sender's first SYN and first SYN+ACK of a window, for its TCP fingerprint;
  * - a resolver's answer to a question it already answered this window is skipped;

@@ -1,4 +1,4 @@
-/* Which packets discovery dissects (nps_sensor.discovery.collect declares the tables). */
+/* Which packets discovery dissects (nps_sensor.discovery.registry builds the tables from the protocols' declarations). */
 #ifndef NPS_SELECT_H
 #define NPS_SELECT_H
 

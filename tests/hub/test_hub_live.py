@@ -203,7 +203,7 @@ def test_poisoned_names_reach_a_postgresql_hub_cleaned(lab: tuple[Lab, str], tmp
 def _poisoned_names(the_lab: Lab, address: str, tmp_path: Path, url: str) -> None:
     """The test above against a hub on `url`."""
     from nps_sensor.synth.pcapw import PcapWriter
-    from tests.sensor.discovery.test_dissectors import A4
+    from tests.sensor.discovery.dissectors.frames import A4
     from tests.sensor.discovery.test_printable import SOURCES
 
     hub = HubProcess(tmp_path, host=address, database=url)

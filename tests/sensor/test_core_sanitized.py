@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from nps_sensor import _core, roles
-from nps_sensor.discovery.collect import selection
+from nps_sensor.discovery.dispatch import selection
 from tests.conftest import REPO, list_captures, pcaps_root
 from tests.support import fuzz_corpus
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from nps_sensor.report import PROTO_NAMES
 from nps_sensor.roles import PAIRS
-from nps_sensor.services import REGISTERED_SERVICES
+from nps_sensor.service_ports import REGISTERED_SERVICES
 from tests.support.oracle import Packet, Truth
 
 WINDOW = 300.0  # seconds: the sensor's default new-assets window, where flows are reported

@@ -23,7 +23,7 @@ from nps_sensor.capture.batch import Batch
 from nps_sensor.capture.source import BATCH, CaptureFile
 from nps_sensor.classify import Classifier
 from nps_sensor.config import Config
-from nps_sensor.discovery.collect import Discoverer, selection
+from nps_sensor.discovery.dispatch import Discoverer, selection
 from nps_sensor.dns import answers
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import HostDeltas

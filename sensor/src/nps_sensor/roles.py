@@ -31,7 +31,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from nps_sensor.services import WELL_KNOWN
+from nps_sensor.service_ports import WELL_KNOWN
 
 TCP, UDP, ICMP, ICMPV6 = 6, 17, 1, 58
 SYN, ACK = 0x02, 0x10

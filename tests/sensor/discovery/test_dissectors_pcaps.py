@@ -25,7 +25,7 @@ import pytest
 
 from nps_sensor.capture import open_capture
 from nps_sensor.config import Config, address_int
-from nps_sensor.discovery.dissectors.ics import DEVICE_TYPES
+from nps_sensor.discovery.dissectors.enip import DEVICE_TYPES
 from nps_sensor.discovery.facts import NO_IP, Key, Seen
 from nps_sensor.pipeline import Collector
 

@@ -24,33 +24,16 @@ from nps_sensor.discovery.facts import Key, Seen
 from nps_sensor.discovery.printable import clean, decode
 from nps_sensor.synth import packets as P
 from nps_sensor.synth.pcapw import PcapWriter
-from tests.sensor.discovery.test_dissectors import (
-    A4,
-    B4,
-    LLDP_HEAD,
-    ber,
-    ber_int,
-    ber_oid,
-    bootp,
-    browser_announcement,
-    cdp_frame,
-    cdp_tlv,
-    client_hello,
-    client_hello_extensions,
-    collect,
-    dhcp6_option,
-    dhcp_option,
-    lldp_frame,
-    lldp_tlv,
-    nbns_registration,
-    nbss,
-    smb1_header,
-    tcp4,
-    tls_ext,
-    udp4,
-    udp6,
-    utf16z,
-)
+from tests.sensor.discovery.dissectors.frames import A4, B4, cdp_frame, collect, lldp_frame, tcp4, udp4, udp6
+from tests.sensor.discovery.dissectors.test_cdp import cdp_tlv
+from tests.sensor.discovery.dissectors.test_dhcp import bootp, dhcp_option
+from tests.sensor.discovery.dissectors.test_dhcpv6 import dhcp6_option
+from tests.sensor.discovery.dissectors.test_lldp import LLDP_HEAD, lldp_tlv
+from tests.sensor.discovery.dissectors.test_nbdgm import browser_announcement
+from tests.sensor.discovery.dissectors.test_nbns import nbns_registration
+from tests.sensor.discovery.dissectors.test_smb import nbss, smb1_header, utf16z
+from tests.sensor.discovery.dissectors.test_snmp import ber, ber_int, ber_oid
+from tests.sensor.discovery.dissectors.test_tls import client_hello, client_hello_extensions, tls_ext
 
 EVIL = "ev\x00il\x1b[2J"  # the name of issue 14: NUL, then "clear the screen"
 EVIL_BYTES = EVIL.encode()

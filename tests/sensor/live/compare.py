@@ -83,7 +83,7 @@ def analyze_result(capture: Path, config: Path) -> tuple[dict[Any, Any], Flows, 
 
 
 # Discovery fingerprints the first SYN of each sender in each window, per collector
-# (discovery/collect.py, _new_stacks): with several workers each may take one, so the
+# (discovery/dispatch.py, _new_stacks): with several workers each may take one, so the
 # TCP evidence, the OS guessed from it and the packets discovery read depend on how
 # many workers share a host.
 SAMPLED = ("evidence", "os", "device")

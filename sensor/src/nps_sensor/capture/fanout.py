@@ -98,7 +98,8 @@ def _l3_dispatch(a: _Asm, prefix: str) -> None:
 
 
 def program() -> bytes:
-    """The fanout program (struct sock_filter array)."""
+    """The fanout program (struct sock_filter array): the outer headers, the tunnels
+    they may carry, the inner frame, then the hash; each part jumps to the next by label."""
     a = _Asm()
     # The kernel's checker wants every scratch slot written before any path reads it.
     a.op(LD | IMM, 0)
@@ -107,6 +108,18 @@ def program() -> bytes:
     a.op(LD | H | ABS, SKF_AD_PROTOCOL)  # M[BASE] = 0: the network header
     _l3_dispatch(a, "o_")
 
+    _outer_ipv4(a)
+    _vxlan(a)
+    _gre(a)
+    _inner_ethernet(a)
+    _ipv4_hash(a)
+    _ipv6_hash(a)
+    _ports_and_mix(a)
+    return a.assemble()
+
+
+def _outer_ipv4(a: _Asm) -> None:
+    """The outer IPv4 header: a GRE or VXLAN tunnel, else the flow itself."""
     # --- outer IPv4: tunnels or the flow itself -------------------------------------
     a.at("o_v4")
     a.op(LDX | MEM, M_BASE)
@@ -124,6 +137,9 @@ def program() -> bytes:
     a.op(LD | H | IND, 2)
     a.op(JMP | JEQ | K, 4789, "vxlan", "v4_hash")
 
+
+def _vxlan(a: _Asm) -> None:
+    """VXLAN: 8 bytes of UDP, 8 of VXLAN, then an Ethernet frame."""
     # --- VXLAN: 8 bytes UDP, 8 bytes VXLAN, then Ethernet ----------------------------
     a.at("vxlan")
     a.op(MISC | TXA)
@@ -131,6 +147,9 @@ def program() -> bytes:
     a.op(ST, M_BASE)
     a.jmp("inner_eth")
 
+
+def _gre(a: _Asm) -> None:
+    """GRE: its optional fields, then ERSPAN I/II/III or transparent Ethernet bridging."""
     # --- GRE ------------------------------------------------------------------------
     a.at("gre")
     a.op(LDX | MEM, M_L4)
@@ -178,6 +197,9 @@ def program() -> bytes:
     a.op(ALU | ADD | X)
     a.op(ST, M_BASE)
 
+
+def _inner_ethernet(a: _Asm) -> None:
+    """An inner Ethernet frame at M[BASE]: down to its IPv4 or IPv6 header."""
     # --- an inner Ethernet frame at M[BASE] ---------------------------------------------
     a.at("inner_eth")
     a.op(LDX | MEM, M_BASE)
@@ -198,6 +220,9 @@ def program() -> bytes:
     a.at("i_v6")
     a.jmp("o_v6")
 
+
+def _ipv4_hash(a: _Asm) -> None:
+    """The hash of an IPv4 header at M[BASE] (its ports if M[L4] is set)."""
     # --- hash of an IPv4 header at M[BASE] (ports if M[L4] is set) ----------------------
     a.at("v4_hash")
     a.op(LDX | MEM, M_BASE)
@@ -218,6 +243,9 @@ def program() -> bytes:
     a.at("v4_sctp?")
     a.op(JMP | JEQ | K, 132, "ports", "mix")
 
+
+def _ipv6_hash(a: _Asm) -> None:
+    """IPv6 at M[BASE]: its addresses, and its ports when no extension header follows."""
     # --- IPv6 at M[BASE]: addresses, and ports when no extension header ------------------
     a.at("o_v6")
     a.op(LDX | MEM, M_BASE)
@@ -239,6 +267,9 @@ def program() -> bytes:
     a.at("v6_udp?")
     a.op(JMP | JEQ | K, 17, "ports", "mix")
 
+
+def _ports_and_mix(a: _Asm) -> None:
+    """Symmetric ports (sport ^ dport) into the hash, then its bits spread."""
     # --- symmetric ports: sport ^ dport ----------------------------------------------
     a.at("ports")
     a.op(LDX | MEM, M_L4)
@@ -262,7 +293,6 @@ def program() -> bytes:
     a.op(RET | A_REG)
     a.at("none")
     a.op(RET | K, 0)
-    return a.assemble()
 
 
 def _l4_offset(a: _Asm) -> None:

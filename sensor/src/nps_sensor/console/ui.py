@@ -85,6 +85,15 @@ def fit_serial_line(fd: int) -> None:
 
 
 class App:
+    """The console on one terminal: a frame (header, body, message line, key help)
+    whose body each screen replaces (`show`).
+
+    One per console session (a tty, a serial line). Screens are methods that build
+    their widgets and name where Escape goes back to; every change they gather goes
+    through `console` (`actions.Console`), and its outcome, or its one-line error, is
+    said on the message line (`say`, `error`). Long actions say so first (`busy`).
+    """
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self.header = urwid.Text("", align="center")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from nps_sensor.discovery import registry
 from nps_sensor.discovery.calibration import calibrated
 from nps_sensor.discovery.facts import Seen, Value
 from nps_sensor.discovery.fingerprints import (
@@ -32,6 +33,7 @@ from nps_sensor.discovery.fingerprints import (
 )
 from nps_sensor.discovery.fingerprints.claims import FAMILY_PARENT, OS, TYPE_PARENT, Claim, Device
 from nps_sensor.discovery.matchers import Matchers
+from nps_sensor.discovery.protocol import Fact, Reading
 from nps_sensor.discovery.vote import LOOSE_TYPES, pick, vote
 
 EVIDENCE_PER_SOURCE = 5  # shown per fact kind; all of them vote
@@ -67,172 +69,51 @@ def _text(value: Value) -> str:
     return value if isinstance(value, str) else " ".join(str(v) for v in value)
 
 
-ICS_SOURCES = frozenset({"modbus", "enip", "bacnet", "s7comm"})
-ICS_PRODUCT_SOURCES = frozenset({"modbus", "enip", "bacnet"})
-ICS_PRODUCT_KEYS = frozenset({"product", "product_name", "product_code", "model", "model_name"})
-
-
 def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidence]:
-    """Every claim the facts support.
+    """Every claim the facts support, each fact read by the rule its protocol declares.
 
     What one fact says is worked out once per databases (`Databases.memo`): the same
-    fact on another device, or in the next report, costs a dictionary look-up. An ICS
-    product name is the one fact whose claim depends on another (the vendor beside
-    it), so that vendor is part of its key; a tuple's key names its items' types.
+    fact on another device, or in the next report, costs a dictionary look-up. A fact
+    whose rule also reads another fact of its source (an ICS product name, the vendor
+    beside it: `Fact.needs`) has that value in its key; a tuple's key names its items'
+    types.
     """
     out: list[Evidence] = []
-    ics_vendor: dict[str, str] = {}
     facts = list(facts)
     memo = m.db.memo
+    last: dict[tuple[str, str], str] = {}  # the value of every text fact, the last one kept
     for source, key, value in facts:
-        if source in ICS_SOURCES and key == "vendor" and isinstance(value, str):
-            ics_vendor[source] = _ics_vendor(value, m)
+        if isinstance(value, str):
+            last[(source, key)] = value
     for fact in facts:
         source, key, value = fact
+        spec = registry.fact(source, key)
+        needed = last.get((source, spec.needs)) if spec is not None and spec.needs else None
         k: Any = fact
-        if source in ICS_PRODUCT_SOURCES and key in ICS_PRODUCT_KEYS:
-            k = (fact, ics_vendor.get(source))
+        if spec is not None and spec.needs:
+            k = (fact, needed)
         elif not isinstance(value, str):  # ("tcp", 80) and ("tcp", True) are equal keys, not equal facts
             k = (fact, tuple(map(type, value)))
         found = memo.get(k)
         if found is None:
-            found = m.db.remember(k, _evidence_of(source, key, value, m, ics_vendor))
+            found = m.db.remember(k, _evidence_of(source, key, value, Reading(m, needed), spec))
         out.extend(found)
     return out
 
 
-def _ics_vendor(value: str, m: Matchers) -> str:
-    k = ("ics_vendor", value)
-    found = m.db.memo.get(k)
-    return found if found is not None else m.db.remember(k, rules.ics_vendor(value))
-
-
-def _evidence_of(source: str, key: str, value: Value, m: Matchers, ics_vendor: dict[str, str]) -> tuple[Evidence, ...]:
-    """The evidence one fact gives."""
-    kind = f"{source}.{key}"
-    claims: list[Claim] = []
-    if isinstance(value, str):
-        claims = _claims_of(source, key, value, m, ics_vendor) + identity.claims(source, key, value)
-    elif key == "service" and len(value) == 3 and isinstance(value[1], int):
-        c = rules.port(str(value[0]), value[1])
+def _evidence_of(source: str, key: str, value: Value, r: Reading, spec: Fact | None) -> tuple[Evidence, ...]:
+    """The evidence one fact gives: its rule's claims, what it says of the device's
+    identity (`identity`), and for any service the port it listens on."""
+    if key == "service" and not isinstance(value, str):
+        c = rules.port(str(value[0]), value[1]) if len(value) == 3 and isinstance(value[1], int) else None
         return (Evidence("service", f"{value[0]}/{value[1]}", c),) if c else ()
-    elif source == "mdns" and key == "hinfo" and len(value) == 2:
-        c = rules.mdns_hinfo(str(value[0]), str(value[1]))
-        claims = [c] if c else []
-    elif source == "mdns" and key == "srv" and len(value) == 3:
-        c = rules.mdns_service(str(value[0]))
-        claims = ([c] if c else []) + identity.service(str(value[0]))
+    claims = spec.reads(value, r) if spec is not None and spec.reads is not None else []
+    if isinstance(value, str):
+        claims = claims + identity.claims(source, key, value)
     if not claims:
         return ()
-    shown = _text(value)
+    kind, shown = f"{source}.{key}", _text(value)
     return tuple(Evidence(kind, shown, c) for c in claims)
-
-
-def _claims_of(source: str, key: str, value: str, m: Matchers, ics_vendor: dict[str, str]) -> list[Claim]:
-    one: Claim | None = None
-    if source == "tcp" and key in ("syn", "synack"):
-        one = m.p0f(value, key == "synack")
-    elif source == "dhcp" and key == "prl":
-        return m.dhcp_prl(value)
-    elif source == "dhcp" and key == "vendor_class":
-        return m.dhcp_vendor(value)
-    elif source == "dhcpv6" and key == "vendor_class":
-        c = rules.dhcp_vendor_class(value.partition(":")[2] or value)  # "311:MSFT 5.0"
-        one = Claim(c.weight, c.os, c.device, c.match) if c else None
-    elif source == "http" and key == "user_agent":
-        one = rules.user_agent(value)
-    elif source == "tls" and key in ("ja3", "ja4"):
-        one = m.tls(value)[1]
-    elif source == "http" and key == "server":
-        return m.http_server(value)
-    elif source == "ssh" and key in ("server_banner", "client_banner"):
-        claims = m.ssh(value)
-        if key == "client_banner":
-            claims = [Claim(c.weight * 0.8, c.os, c.device, c.match) for c in claims]
-        return claims
-    elif source == "smb" and key in ("native_os", "native_lanman", "lanman"):
-        return m.smb(value, key != "native_os")
-    elif source in ("ntlm", "smb") and key in ("os_version", "version"):
-        one = rules.ntlm_version(value)
-    elif source == "netbios" and key == "os_version":
-        one = rules.netbios_version(value)
-    elif source == "netbios" and key == "role":
-        one = _netbios_role(value)
-    elif source in ("lldp", "cdp", "snmp") and key in (
-        "system_description",
-        "platform",
-        "software_version",
-        "sys_descr",
-        "description",
-    ):
-        one = rules.description(value)
-    elif source in ("lldp", "cdp") and key in ("capabilities", "capabilities_enabled"):
-        one = rules.capabilities(value, enabled=source == "cdp" or key == "capabilities_enabled")
-    elif source == "lldp" and key in ("manufacturer", "model"):  # LLDP-MED inventory
-        one = Claim(
-            0.7, None, Device(None, value.strip(), None) if key == "manufacturer" else Device(None, None, value)
-        )
-    elif source == "snmp" and key in ("sys_object_id", "engine_enterprise", "trap_enterprise"):
-        one = rules.snmp_enterprise(value)
-    elif source == "ssdp" and key in ("server", "user_agent"):
-        one = rules.ssdp_server(value)
-    elif source == "ntp" and key == "system":
-        c = rules.description(value)
-        one = Claim(round(c.weight * 0.7, 2), c.os, c.device, c.match) if c else None
-    elif source == "ntp" and key == "stratum" and value == "1":  # a clock of its own: a time server
-        one = Claim(0.5, None, Device("time server"))
-    elif source == "ndp" and key == "role" and value == "router":
-        one = Claim(0.6, None, Device("router"))
-    elif source == "mdns" and key == "model":
-        one = rules.mdns_model(value)
-    elif source == "mdns" and key == "manufacturer":
-        one = Claim(0.5, None, Device(None, value.strip()))
-    elif source == "mdns" and key == "service":
-        service = "_" + value.split("._", 1)[1] if "._" in value else ""
-        one = rules.mdns_service(".".join(service.split(".")[:2]))
-    elif source == "s7comm" and key in (
-        "module",
-        "module_type",
-        "order_number",
-        "hardware_order_number",
-        "system_name",
-    ):
-        one = (
-            rules.s7_module(value)
-            if re.match(r"\s*6(?:ES7|AV|ES5)", value)
-            else rules.ics_product(value, "Siemens", 0.8)
-        )
-    elif source in ("modbus", "enip", "bacnet") and key == "vendor":
-        one = Claim(0.7, None, Device("ICS device", rules.ics_vendor(value)))
-    elif source in ("modbus", "enip", "bacnet") and key in (
-        "product",
-        "product_name",
-        "product_code",
-        "model",
-        "model_name",
-    ):
-        if value.strip().isdigit():  # EtherNet/IP's product code is a number, not a name
-            return []
-        one = rules.ics_product(value, ics_vendor.get(source), 0.85)
-        if source == "bacnet" and one.device and one.device.type == "ICS device":
-            one = Claim(one.weight, None, Device("building controller", one.device.vendor, one.device.model))
-    elif source == "enip" and key == "device_type":
-        kind = "PLC" if "logic controller" in value.lower() else ("HMI" if "interface" in value.lower() else None)
-        one = Claim(0.8 if kind else 0.5, None, Device(kind or "ICS device"))
-    elif source == "bacnet" and key == "device_instance":
-        one = Claim(0.5, None, Device("building controller"))
-    elif source == "dnp3" and key == "role":
-        one = Claim(0.6, None, Device("RTU")) if value == "outstation" else Claim(0.3, None, Device("ICS device"))
-    return [one] if one else []
-
-
-def _netbios_role(role: str) -> Claim | None:
-    r = role.lower()
-    if "domain controller" in r:
-        return Claim(0.6, OS("Windows", "Windows Server"), Device("server"))
-    if r == "sql server":
-        return Claim(0.4, None, Device("server"))
-    return None  # "unix" (SV_TYPE_SERVER_UNIX) proves nothing: Windows 10 announces it too
 
 
 def _os(evidence: list[Evidence], calibrate: bool = True) -> tuple[dict[str, Any] | None, float]:

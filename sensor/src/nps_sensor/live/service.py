@@ -52,6 +52,15 @@ def default_workers() -> int:
 
 
 class Service:
+    """The sensing service: one control process over the capture workers.
+
+    It owns what is per window and per appliance: the workers and their rings
+    (`links`), the schedule of reporting windows, the one `Reporter` and the durable
+    spool its reports go to, the status the local endpoint serves (`requests` are
+    the actions it queued), and the counters the status shows. The main loop runs in
+    `run`; signals only set flags (`_stop`, `_reload`) the loop reads.
+    """
+
     def __init__(self, cfg: Config, config_path: str | None, clock: Clock | None = None) -> None:
         sensing = cfg.sensing
         if not sensing.interfaces:

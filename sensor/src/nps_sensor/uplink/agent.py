@@ -57,6 +57,15 @@ QUARANTINE_SHARE = 0.2  # of the spool's bound, at most, for refused reports
 
 
 class Agent:
+    """The uplink to one hub, for one registered sensor (its `state` file).
+
+    `run` loops: a heartbeat every `heartbeat_interval` (status up; the hub's wishes
+    down: sensing or paused, actions, a newer configuration) and a drain of the spool
+    between them. Failures back off (`backoff`, `failures`) rather than stop; the
+    last one is kept (`last_error`) for the status. `once` runs one round (tests,
+    `nps-sensor uplink --once`).
+    """
+
     def __init__(
         self,
         state_path: str,

@@ -10,8 +10,12 @@ the TLVs before it; a malformed address list skips that TLV only.
 
 from __future__ import annotations
 
-from nps_sensor.discovery.dissectors.wire import ip_key, ip_text, usable
+from nps_sensor.discovery.dissectors.addresses import ip_key, ip_text, usable
+from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
+
+SNAP = 0xAAAA0300000C2000  # LLC SNAP, Cisco OUI, protocol 0x2000
 
 DEVICE_ID, ADDRESSES, PORT_ID, CAPS, SOFTWARE, PLATFORM = 1, 2, 3, 4, 5, 6
 VTP_DOMAIN, NATIVE_VLAN, SYS_NAME, MGMT_ADDRESSES = 9, 10, 20, 22
@@ -118,3 +122,21 @@ def dissect(p: Packet) -> None:
                 p.fact("cdp", "hostname", name, ip=key, mac=p.smac)
             if platform:
                 p.fact("cdp", "platform", platform, ip=key, mac=p.smac)
+
+
+PROTOCOL = Protocol(
+    "cdp",
+    dissect,
+    snap=SNAP,
+    repeat=lambda data, l4, body: data[body + 4 :],  # all but version, TTL and checksum
+    facts=(
+        Fact("cdp", "hostname", ("link", "named"), '"core-sw1.example.org" or "SEP001122334455"'),
+        Fact("cdp", "platform", ("link", "named"), '"cisco WS-C2960-24TT-L"', reads=one(rules.description)),
+        Fact("cdp", "software_version", ("link",), '"Cisco IOS Software, ..."', reads=one(rules.description)),
+        Fact("cdp", "port_id", ("link",), '"GigabitEthernet0/1"'),
+        Fact("cdp", "capabilities", ("link",), '"router,switch,igmp"', reads=readers.capabilities_enabled),
+        Fact("cdp", "management_address", ("link",), '"10.0.0.2"'),
+        Fact("cdp", "vtp_domain", ("link",)),
+        Fact("cdp", "native_vlan", ("link",), '"1"'),
+    ),
+)

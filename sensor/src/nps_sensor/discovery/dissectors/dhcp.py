@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from nps_sensor.config import V4_MAPPED
 from nps_sensor.discovery.facts import NO_IP
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 MAGIC = b"\x63\x82\x53\x63"
 PAD, END = 0, 255
@@ -95,3 +97,27 @@ def _mac(mac: int) -> str:
 
 def _ip(v4: int) -> str:
     return ".".join(str((v4 >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def repeat(data: bytes, l4: int, body: int) -> bytes:
+    """Op, assigned address, client MAC and options: not the transaction ID or the
+    seconds a client has waited, which change on every retransmission."""
+    return data[body : body + 1] + data[body + 16 : body + 20] + data[body + 28 : body + 34] + data[body + 236 :]
+
+
+PROTOCOL = Protocol(
+    "dhcp",
+    dissect,
+    udp=(67, 68),
+    repeat=repeat,
+    facts=(
+        Fact("dhcp", "service", example='("udp", 67, "dhcp")', kind=tuple),
+        Fact("dhcp", "mac", ("named",), '"00:0c:29:aa:bb:cc"'),
+        Fact("dhcp", "hostname", ("named",), '"Lucas-iPhone"'),
+        Fact("dhcp", "fqdn", ("named",), '"lucas-laptop.example.org"'),
+        Fact("dhcp", "vendor_class", ("named",), '"MSFT 5.0"', reads=readers.dhcp_vendor),
+        Fact("dhcp", "prl", ("named",), '"1,3,6,15,31,33,43,44,46,47,119,121,249,252"', reads=readers.dhcp_prl),
+        Fact("dhcp", "requested_ip", ("named",), '"10.0.0.23"'),
+        Fact("dhcp", "assigned_ip", ("named",), '"10.0.0.23"'),
+    ),
+)

@@ -10,9 +10,11 @@ the name the server settled) and, as a service, about the server.
 
 from __future__ import annotations
 
-from nps_sensor.discovery.dissectors.wire import ip_text, mac_text, usable
+from nps_sensor.discovery.dissectors.addresses import ip_text, mac_text, usable
 from nps_sensor.discovery.facts import NO_MAC
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 CLIENT_MESSAGES = frozenset((1, 3, 4, 5, 6, 8, 9, 11))  # SOLICIT .. INFORMATION-REQUEST
 SERVER_MESSAGES = frozenset((2, 7, 10))  # ADVERTISE, REPLY, RECONFIGURE
@@ -135,3 +137,21 @@ def _vendor_class(value: bytes) -> str:
         parts.append(text(value[at + 2 : at + 2 + size]))
         at += 2 + size
     return f"{int.from_bytes(value[0:4], 'big')}:{' '.join(x for x in parts if x)}"
+
+
+PROTOCOL = Protocol(
+    "dhcpv6",
+    dissect,
+    udp=(546, 547),
+    facts=(
+        Fact("dhcpv6", "service", example='("udp", 547, "dhcpv6")', kind=tuple),
+        Fact("dhcpv6", "mac", ("named",), '"00:0c:29:aa:bb:cc"'),
+        Fact("dhcpv6", "duid", ("named",), '"000100012a...": hex'),
+        Fact("dhcpv6", "fqdn", ("named",), '"lucas-laptop.example.org"'),
+        Fact("dhcpv6", "hostname", ("named",), '"lucas-laptop"'),
+        Fact("dhcpv6", "assigned_ip", ("named",), '"2001:db8::23"'),
+        Fact("dhcpv6", "vendor_class", ("named",), '"311:MSFT 5.0"', reads=readers.dhcpv6_vendor),
+        Fact("dhcpv6", "oro", ("named",), '"17,23,24,39"'),
+        Fact("dhcpv6", "mud_url", ("named",), '"https://example.com/mud/model"'),
+    ),
+)

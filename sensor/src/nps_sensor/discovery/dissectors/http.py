@@ -6,7 +6,9 @@ nearly always fits one segment); bodies never reach this dissector.
 
 from __future__ import annotations
 
+from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
 
 HEADERS_MAX = 8192
 
@@ -56,3 +58,29 @@ def dissect(p: Packet) -> None:
     if host:
         p.fact("http", "host", text(host))
     p.fact_dst("http", "service", ("tcp", p.dport, "http"))
+
+
+def repeat(data: bytes, l4: int, body: int) -> bytes:
+    """A response: the server's port (its Server header is the same all day; its Date
+    is not). A request: the port it went to and the headers after the request line,
+    which a client repeats for every path it asks for."""
+    if data.startswith(b"HTTP/", body):
+        return data[l4 : l4 + 2]
+    line_end = data.find(b"\n", body)
+    return data[l4 + 2 : l4 + 4] + (data[line_end : line_end + 1024] if line_end > 0 else data[body:])
+
+
+PROTOCOL = Protocol(
+    "http",
+    dissect,
+    magic=(b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC", b"CONN", b"HTTP"),
+    repeat=repeat,
+    facts=(
+        Fact("http", "service", ("sender", "receiver"), '("tcp", 80, "nginx/1.24.0")', kind=tuple),
+        Fact("http", "server", example='"nginx/1.24.0"', reads=readers.http_server),
+        Fact(
+            "http", "user_agent", example='"Mozilla/5.0 (Windows NT 10.0; Win64; x64) ..."', reads=one(rules.user_agent)
+        ),
+        Fact("http", "host", example='"connectivitycheck.gstatic.com"'),
+    ),
+)

@@ -10,8 +10,12 @@ walk; the TLVs before it are kept.
 
 from __future__ import annotations
 
-from nps_sensor.discovery.dissectors.wire import ip_key, ip_text, mac_text, usable
+from nps_sensor.discovery.dissectors.addresses import ip_key, ip_text, mac_text, usable
+from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
+
+ETHERTYPE = 0x88CC
 
 END, CHASSIS, PORT, TTL, PORT_DESC, SYS_NAME, SYS_DESC, CAPS, MGMT, ORG = 0, 1, 2, 3, 4, 5, 6, 7, 8, 127
 MAC_SUBTYPE = {CHASSIS: 4, PORT: 3}  # the subtype that carries a MAC address
@@ -125,3 +129,31 @@ def _org(p: Packet, value: bytes) -> None:
                 p.fact("lldp", key, v)
     elif oui == IANA_OUI and subtype == MUD_URL and rest:
         p.fact("lldp", "mud_url", text(rest, 512))
+
+
+PROTOCOL = Protocol(
+    "lldp",
+    dissect,
+    ethertype=ETHERTYPE,
+    repeat=lambda data, l4, body: data[body:],
+    facts=(
+        Fact("lldp", "hostname", ("link", "named"), '"core-sw1"'),
+        Fact(
+            "lldp",
+            "system_description",
+            ("link", "named"),
+            '"Cisco IOS Software, C2960 ..."',
+            reads=one(rules.description),
+        ),
+        Fact("lldp", "chassis_id", ("link",), '"00:1b:54:aa:bb:00"'),
+        Fact("lldp", "port_id", ("link",), '"Gi0/1"'),
+        Fact("lldp", "port_description", ("link",)),
+        Fact("lldp", "capabilities", ("link",), '"bridge,router"', reads=readers.capabilities),
+        Fact("lldp", "capabilities_enabled", ("link",), '"bridge"', reads=readers.capabilities_enabled),
+        Fact("lldp", "management_address", ("link",), '"10.0.0.2"'),
+        Fact("lldp", "mud_url", ("link",), '"https://example.com/mud/model"'),
+        Fact("lldp", "manufacturer", ("link",), '"Polycom"', reads=readers.inventory_maker),
+        Fact("lldp", "model", ("link",), '"VVX 410"', reads=readers.inventory_model),
+        *(Fact("lldp", key, ("link",)) for key in MED_INVENTORY.values() if key not in ("manufacturer", "model")),
+    ),
+)

@@ -10,8 +10,10 @@ advertisement's prefixes say which networks it serves. A solicitation from `::`
 
 from __future__ import annotations
 
-from nps_sensor.discovery.dissectors.wire import ip_text, mac_text
+from nps_sensor.discovery.dissectors.addresses import ip_text, mac_text
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 RS, RA, NS, NA = 133, 134, 135, 136
 OPTIONS_AT = {RS: 8, RA: 16, NS: 24, NA: 24}
@@ -52,3 +54,15 @@ def dissect(p: Packet) -> None:
             prefix = int.from_bytes(value[14:30], "big")
             if length <= 128:
                 p.fact("ndp", "prefix", f"{ip_text(prefix)}/{length}")
+
+
+PROTOCOL = Protocol(
+    "ndp",
+    dissect,
+    icmpv6=(RS, RA, NS, NA),
+    facts=(
+        Fact("ndp", "role", example='"router"', reads=readers.ROUTER),
+        Fact("ndp", "mac", ("sender", "named"), '"00:0c:29:aa:bb:cc"'),
+        Fact("ndp", "prefix", example='"2001:db8::/64"'),
+    ),
+)

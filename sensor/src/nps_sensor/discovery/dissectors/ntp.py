@@ -9,7 +9,9 @@ variables, which name its software, OS and processor.
 
 from __future__ import annotations
 
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 NTP_PORT = 123
 MODES = {1: "symmetric-active", 2: "symmetric-passive", 3: "client", 4: "server", 5: "broadcast", 6: "control"}
@@ -57,3 +59,21 @@ def _control(p: Packet, b: bytes) -> None:
             v = text(value.strip().strip(b'"'))
             if v:
                 p.fact("ntp", key, v)
+
+
+PROTOCOL = Protocol(
+    "ntp",
+    dissect,
+    udp=(NTP_PORT,),
+    repeat=lambda data, l4, body: data[body : body + 2],  # mode, version and stratum; not the clocks
+    facts=(
+        Fact("ntp", "service", example='("udp", 123, "ntp")', kind=tuple),
+        Fact("ntp", "mode", example='"client", "server", "broadcast", "symmetric-active"'),
+        Fact("ntp", "version", example='"4"'),
+        Fact("ntp", "stratum", example='"2"', reads=readers.TIME_SERVER),
+        Fact("ntp", "reference", example='"GPS"'),
+        Fact("ntp", "software", example='"ntpd 4.2.8p15"'),
+        Fact("ntp", "system", example='"Linux/5.10.0"', reads=readers.ntp_system),
+        Fact("ntp", "processor", example='"x86_64"'),
+    ),
+)

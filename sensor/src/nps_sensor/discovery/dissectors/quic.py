@@ -24,6 +24,7 @@ from typing import Any
 
 from nps_sensor.discovery.dissectors import tls
 from nps_sensor.discovery.packet import Malformed, Packet
+from nps_sensor.discovery.protocol import Protocol
 from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 V1, V2 = 0x00000001, 0x6B3343CF
@@ -259,4 +260,13 @@ def _contiguous(chunks: dict[int, bytes]) -> bytes:
 CLIENT_INITIAL = Signature(
     tuple(Alternative(INITIAL_MIN, (eq(0, 1, 0xC0, mask=0xC0), eq(1, 4, version))) for version in (V1, V2)),
     to_port=True,
+)
+
+
+PROTOCOL = Protocol(
+    "quic",
+    state=Initials,
+    udp=(443,),
+    naming=CLIENT_INITIAL,
+    # Its facts are TLS's: the ClientHello inside the Initials (`transport="q"` in JA4).
 )

@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import struct
 
-from nps_sensor.discovery.dissectors.nbns import decode_name
+from nps_sensor.discovery.dissectors.netbios import decode_name
+from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.discovery.signature import Alternative, Signature, eq
+
+SMB_PORTS = (445, 139)
 
 SESSION_MESSAGE, SESSION_REQUEST = 0x00, 0x81
 SMB1, SMB2 = b"\xffSMB", b"\xfeSMB"
@@ -232,3 +237,36 @@ def _av_pairs(p: Packet, info: bytes) -> None:
                 p.fact("ntlm", key, value)
                 if key in ("netbios_computer", "dns_computer"):
                     p.fact("smb", "hostname", value)
+
+
+def _magic(word: bytes) -> int:
+    return int.from_bytes(word, "big")
+
+
+PROTOCOL = Protocol(
+    "smb",
+    dissect,
+    tcp=SMB_PORTS,
+    # File transfers are the bulk of SMB and name nothing: only NetBIOS session requests,
+    # and SMB1 or SMB2 negotiate and session setup (the command after the 4-byte header).
+    naming=Signature(
+        (
+            Alternative(4, (eq(0, 1, SESSION_REQUEST),)),
+            *(Alternative(20, (eq(4, 4, _magic(SMB1)), eq(8, 1, c))) for c in (SMB1_NEGOTIATE, SMB1_SESSION_SETUP)),
+            *(Alternative(20, (eq(4, 4, _magic(SMB2)), eq(16, 2, c))) for c in (0x0000, 0x0100)),  # little-endian
+        )
+    ),
+    facts=(
+        Fact("smb", "hostname", ("sender", "receiver"), '"DC1"'),
+        Fact("smb", "service", example='("tcp", 445, "smb")', kind=tuple),
+        Fact("smb", "native_os", example='"Windows 7 Ultimate 7601 Service Pack 1"', reads=readers.smb_native_os),
+        Fact("smb", "native_lanman", example='"Windows 7 Ultimate 6.1"', reads=readers.smb_lanman),
+        Fact("smb", "domain", example='"CONTOSO"'),
+        Fact("smb", "dialect", example='"3.1.1"'),
+        Fact("ntlm", "os_version", example='"10.0.19041"', reads=one(rules.ntlm_version)),
+        Fact("ntlm", "target_name", example='"CONTOSO"'),
+        *(Fact("ntlm", key) for key in AV_NAMES.values()),
+        Fact("ntlm", "workstation", example='"VICTIM-PC"'),
+        Fact("ntlm", "domain", example='"CONTOSO"'),
+    ),
+)

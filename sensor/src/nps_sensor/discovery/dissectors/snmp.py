@@ -10,7 +10,9 @@ never recorded. A small BER reader is enough: SNMP uses definite lengths only.
 
 from __future__ import annotations
 
+from nps_sensor.discovery.fingerprints import rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
 
 SEQUENCE, INTEGER, OCTETS, OID = 0x30, 0x02, 0x04, 0x06
 GET_RESPONSE, TRAP_V1, INFORM, TRAP_V2, REPORT = 0xA2, 0xA4, 0xA6, 0xA7, 0xA8
@@ -153,3 +155,21 @@ def _v3(p: Packet, b: bytes, at: int, end: int) -> None:
         p.fact("snmp", "engine_id", engine.hex())
         p.fact("snmp", "engine_enterprise", str(int.from_bytes(engine[0:4], "big") & 0x7FFFFFFF))
     _pdu(p, b, at, scoped_end, "3")
+
+
+PROTOCOL = Protocol(
+    "snmp",
+    dissect,
+    udp=(SNMP_PORT, 162),
+    facts=(
+        Fact("snmp", "service", example='("udp", 161, "snmp")', kind=tuple),
+        Fact("snmp", "version", example='"2c"'),
+        Fact("snmp", "sys_descr", example='"Cisco IOS Software, ..."', reads=one(rules.description)),
+        Fact("snmp", "sys_object_id", example='"1.3.6.1.4.1.9.1.1"', reads=one(rules.snmp_enterprise)),
+        Fact("snmp", "hostname", example='"core-sw1"'),
+        Fact("snmp", "sys_location"),
+        Fact("snmp", "trap_enterprise", example='"1.3.6.1.4.1.9"', reads=one(rules.snmp_enterprise)),
+        Fact("snmp", "engine_id", example='"80000009030000..."'),
+        Fact("snmp", "engine_enterprise", example='"9"', reads=one(rules.snmp_enterprise)),
+    ),
+)

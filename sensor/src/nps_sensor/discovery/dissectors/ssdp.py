@@ -12,9 +12,11 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from nps_sensor.discovery.dissectors.addresses import ip_key
 from nps_sensor.discovery.dissectors.http import headers
-from nps_sensor.discovery.dissectors.wire import ip_key
+from nps_sensor.discovery.fingerprints import rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol, one
 
 HEADERS_MAX = 4096
 SSDP_PORT = 1900
@@ -73,3 +75,22 @@ def _location(p: Packet, url: str, product: str) -> None:
     if key == p.src:
         port = port or (443 if parts.scheme == "https" else 80)
         p.fact("ssdp", "service", ("tcp", port, product or "upnp"))
+
+
+PROTOCOL = Protocol(
+    "ssdp",
+    dissect,
+    udp=(SSDP_PORT,),
+    repeat=lambda data, l4, body: data[body:],
+    facts=(
+        Fact("ssdp", "service", example='("tcp", 49152, "Linux/3.14 UPnP/1.0 IpBridge/1.26.0")', kind=tuple),
+        Fact("ssdp", "server", example='"Linux/3.14 UPnP/1.0 IpBridge/1.26.0"', reads=one(rules.ssdp_server)),
+        Fact("ssdp", "user_agent", example='"Google Chrome/120.0 Windows"', reads=one(rules.ssdp_server)),
+        Fact("ssdp", "usn", example='"uuid:2f402f80-da50-11e1-9b23-001788255acb::upnp:rootdevice"'),
+        Fact("ssdp", "uuid", example='"2f402f80-da50-11e1-9b23-001788255acb"'),
+        Fact("ssdp", "nt", example='"urn:schemas-upnp-org:device:basic:1"'),
+        Fact("ssdp", "st", example='"upnp:rootdevice"'),
+        Fact("ssdp", "location", example='"http://10.0.0.5:80/description.xml"'),
+        Fact("ssdp", "hostname", example='"printer.local"'),
+    ),
+)

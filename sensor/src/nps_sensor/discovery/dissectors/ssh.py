@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.signature import Alternative, Signature, eq, lt
 
 SSH_PORT = 22
 KEXINIT = 20
@@ -60,3 +63,24 @@ def _kexinit(p: Packet, b: bytes, server: bool) -> None:
         algorithms = f"{kex};{enc_cs};{mac_cs};{comp_cs}"
     digest = hashlib.md5(algorithms.encode(), usedforsecurity=False).hexdigest()
     p.fact("ssh", "hassh_server" if server else "hassh", digest)
+
+
+PACKET_MAX = 35000  # RFC 4253 6.1
+
+PROTOCOL = Protocol(
+    "ssh",
+    dissect,
+    tcp=(SSH_PORT,),
+    magic=(b"SSH-",),
+    # On port 22, a KEXINIT apart from the banner, as OpenSSH sends it: its length in
+    # clear, message code 20, a first name-list shorter than 64 KiB (encrypted packets
+    # fail these three).
+    naming=Signature((Alternative(26, (lt(0, 4, PACKET_MAX), eq(5, 1, KEXINIT), lt(22, 4, 0x10000))),)),
+    facts=(
+        Fact("ssh", "service", ("sender", "receiver"), '("tcp", 22, "OpenSSH_9.2p1")', kind=tuple),
+        Fact("ssh", "server_banner", example='"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u2"', reads=readers.ssh_server),
+        Fact("ssh", "client_banner", example='"SSH-2.0-PuTTY_Release_0.80"', reads=readers.ssh_client),
+        Fact("ssh", "hassh", example='"ec7378c1a92f5a8dde7e8b7a1ddf33d1"'),
+        Fact("ssh", "hassh_server", example='"b12d2871a1189eff20364cf5333619ee"'),
+    ),
+)

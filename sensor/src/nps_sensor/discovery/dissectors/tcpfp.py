@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import struct
 
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Packet
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 EOL, NOP, MSS, WS, SOK, SACK, TS = 0, 1, 2, 3, 4, 5, 8
 OPTION_NAMES = {NOP: "nop", MSS: "mss", WS: "ws", SOK: "sok", SACK: "sack", TS: "ts"}
@@ -129,3 +131,14 @@ def _options(opts: bytes, quirks: list[str], synack: bool) -> tuple[list[str], i
 def dissect(p: Packet) -> None:
     sig, synack = signature(p)
     p.fact("tcp", "synack" if synack else "syn", sig)
+
+
+PROTOCOL = Protocol(
+    "tcp-fingerprint",
+    dissect,
+    handshakes=True,
+    facts=(
+        Fact("tcp", "syn", example='"4:64+0:0:1460:mss*44,7:mss,sok,ts,nop,ws:df,id+:0"', reads=readers.syn),
+        Fact("tcp", "synack", example='"4:64+0:0:1460:mss*45,7:mss,sok,ts,nop,ws:df:0"', reads=readers.synack),
+    ),
+)

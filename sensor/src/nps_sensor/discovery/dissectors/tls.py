@@ -8,7 +8,7 @@ ServerHello; its subject names the server.
 
 A ClientHello longer than its segment (post-quantum key shares make a current
 browser's about 1,800 bytes: two segments) is completed from the next in-order
-segments of its flow by `Hellos`; the vector stage (`collect`) sends those segments
+segments of its flow by `Hellos`; the packet core sends those segments
 here only while such a hello is pending, so other traffic pays nothing for it.
 """
 
@@ -18,7 +18,9 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
+from nps_sensor.discovery.protocol import Fact, Protocol
 
 HANDSHAKE = 22
 CLIENT_HELLO, SERVER_HELLO, CERTIFICATE = 1, 2, 11
@@ -286,8 +288,8 @@ SEQ_MASK = 0xFFFFFFFF
 
 def starts_cut_hello(payload: bytes) -> bool:
     """Whether `payload` opens a ClientHello that goes on past its end: the record is
-    longer than the segment, or the hello longer than its record. The vector stage in
-    `collect` asks the same of its arrays, so that the segments after it are sent here."""
+    longer than the segment, or the hello longer than its record. The packet core asks
+    the same (sensor/csrc/select.c, cut_hello), so that the segments after it are sent here."""
     n = len(payload)
     if n < 6 or payload[0] != HANDSHAKE or payload[1] != 3 or payload[5] != CLIENT_HELLO:
         return False
@@ -316,7 +318,7 @@ class Hellos:
         self.pending: dict[tuple[int, int, int, int], Pending] = {}
 
     def expected(self, now: float) -> list[int]:
-        """Sequence numbers that would continue a pending hello (for the vector stage)."""
+        """Sequence numbers that would continue a pending hello (for the packet core)."""
         self._expire(now)
         return [h.next_seq for h in self.pending.values()]
 
@@ -336,7 +338,7 @@ class Hellos:
                 return
         payload = p.payload
         found = handshakes(payload)
-        if found:  # the vector stage's guess made sure: its records say whether it is cut
+        if found:  # the core's guess made sure: its records say whether it is cut
             cut = found[0][0] == CLIENT_HELLO and found[0][2]
         else:
             cut = starts_cut_hello(payload)
@@ -381,3 +383,18 @@ class Hellos:
         elif len(held.data) >= HELLO_MAX or (found and found[0][0] != CLIENT_HELLO):
             del self.pending[key]
         return True
+
+
+PROTOCOL = Protocol(
+    "tls",
+    state=Hellos,
+    magic=(bytes((HANDSHAKE, 3)),),  # a handshake record, version 3.x
+    facts=(
+        Fact("tls", "service", example='("tcp", 443, "tls")', kind=tuple),
+        Fact("tls", "sni", example='"www.example.org"'),
+        Fact("tls", "ja3", example='"773906b0efdefa24a7f2b8eb6985bf37"', reads=readers.tls_client),
+        Fact("tls", "ja4", example='"t13d1516h2_8daaf6152771_b186095e22b6"', reads=readers.tls_client),
+        Fact("tls", "ja3s", example='"f4febc55ea12b31ae17cfb7e614afda8"'),
+        Fact("tls", "cert_subject", example='"CN=www.example.org, O=Example"'),
+    ),
+)

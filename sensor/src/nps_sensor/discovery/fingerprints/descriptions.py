@@ -105,8 +105,8 @@ def _linux_sysdescr(m: re.Match[str]) -> Claim:
     return Claim(0.6, OS("Linux", "Linux", m.group(1)))
 
 
-@cache
-def _description_rules() -> list[Rule]:
+def _network_rules() -> list[Rule]:
+    """Network equipment by its makers' own descriptions: routers, switches, firewalls, access points."""
     return [
         (
             re.compile(
@@ -176,6 +176,12 @@ def _description_rules() -> list[Rule]:
         (re.compile(r"Hirschmann", re.I), _dev(0.85, "switch", "Hirschmann")),
         (re.compile(r"\bMoxa\b|\bEDS-\d+", re.I), _dev(0.8, "switch", "Moxa", None, r"\b(EDS-[\w-]+)")),
         (re.compile(r"Zyxel|ZyXEL", re.I), _dev(0.75, "network device", "Zyxel")),
+    ]
+
+
+def _endpoint_rules() -> list[Rule]:
+    """Phones, printers, UPSs and NAS by their makers' descriptions."""
+    return [
         (re.compile(r"Avaya (?:IP )?Phone|Avaya \d{4}", re.I), _dev(0.8, "VoIP phone", "Avaya")),
         (
             re.compile(r"Polycom|Poly (?:VVX|CCX)", re.I),
@@ -215,6 +221,12 @@ def _description_rules() -> list[Rule]:
             _dev(0.8, "NAS", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
         ),
         (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "NAS", "QNAP", OS("Linux", "QTS"))),
+    ]
+
+
+def _system_rules() -> list[Rule]:
+    """Operating systems alone, the last resort: hypervisors, Windows, macOS, BSD, Linux."""
+    return [
         (
             re.compile(r"VMware ESXi? ([\d.]+)", re.I),
             lambda m: Claim(0.85, OS("VMware ESXi", "VMware ESXi", m.group(1)), Device("hypervisor", "VMware")),
@@ -230,6 +242,12 @@ def _description_rules() -> list[Rule]:
         (re.compile(r"^Linux \S+ (\d+\.\d+[\w.-]*)"), _linux_sysdescr),
         (re.compile(r"\bLinux\b ?([\d.]+)?"), lambda m: Claim(0.5, OS("Linux", "Linux", m.group(1)))),
     ]
+
+
+@cache
+def _description_rules() -> list[Rule]:
+    """Every rule, in the order they are tried: a maker's own words before an OS name."""
+    return _network_rules() + _endpoint_rules() + _system_rules()
 
 
 def description(text: str) -> Claim | None:

@@ -24,23 +24,28 @@ from nps_sensor.pipeline import Collector
 from nps_sensor.synth import packets as P
 from nps_sensor.synth.pcapw import PcapWriter
 from nps_sensor.synth.quic import client_initials, crypto_frame, initial_packet, varint
-from tests.sensor.discovery.test_dissectors import (
-    A4,
-    CHROME143_EXTS,
-    JA4_SIG_ALGS,
-    MA,
-    MB,
-    about,
-    browser_hello,
-    client_hello,
-    collect,
-    collect_apart,
-    tcp4,
-)
+from tests.sensor.discovery.dissectors.frames import A4, MA, MB, Case, about, collect, collect_apart, tcp4, udp4
+from tests.sensor.discovery.dissectors.test_tls import JA4_OF_THE_EXAMPLE, JA4_SIG_ALGS, client_hello
+from tests.sensor.discovery.dissectors.test_tls import SNI_NAME as EXAMPLE_SNI
+from tests.sensor.discovery.dissectors.test_tls_segments import CHROME143_EXTS, browser_hello
 
 SERVER = "142.250.74.110"
 DCID, SCID = bytes.fromhex("8394c8f03e515708"), bytes.fromhex("c0ffee00")
 SNI_NAME = "optimizationguide-pa.googleapis.com"
+
+
+def _cases() -> list[Case]:
+    return [
+        Case(
+            "quic",
+            udp4(51000, 443, dst="142.250.74.110"),
+            client_initials(client_hello()[5:], bytes.fromhex("8394c8f03e515708"), b"\xc0\xff\xee\x00")[0],
+            {("tls", "sni", EXAMPLE_SNI), ("tls", "ja4", "q" + JA4_OF_THE_EXAMPLE[1:])},
+        ),
+    ]
+
+
+CASES = _cases()
 
 
 def datagram(payload: bytes, sport: int = 51000, dport: int = 443, src: str = A4, dst: str = SERVER) -> bytes:
@@ -102,7 +107,8 @@ def test_missing_initial_gives_nothing_and_is_bounded() -> None:
     facts, c = collect_apart([datagram(packets[1])])
     assert not [k for _, k, _ in about(facts, A4) if k in ("sni", "ja3", "ja4")]
     assert c.discovery is not None
-    initials = c.discovery.initials
+    initials = c.discovery.states["quic"]
+    assert isinstance(initials, quic.Initials)
     assert len(initials.pending) == 1
     late = datagram(client_initials(chrome_hello(), bytes(8), SCID, cuts=(1000,))[1])
     c.process(batch_from_frames([late], ts=[1_700_000_100.0]))

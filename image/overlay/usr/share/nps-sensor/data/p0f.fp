@@ -1,0 +1,1 @@
+/etc/p0f/p0f.fp

@@ -1,0 +1,107 @@
+"""Which packets of a batch go to which dissector: chosen by the core, dispatched here.
+
+The packet core (sensor/csrc/select.c) reads a few header fields of every packet and
+keeps only those a dissector can learn from, by the tables the protocols' declarations
+make (`registry.selection`):
+
+* UDP and TCP by port, then only the messages that can name a device (a protocol's
+  `naming` signature: DNS-like answers, not queries; SMB negotiate and session setup,
+  not file transfers; QUIC client Initials);
+* TCP by the first payload bytes, whatever the port (an HTTP method or status line,
+  a TLS handshake record, an SSH banner);
+* TCP SYN and SYN+ACK, a sender's first of each in a window, for OS fingerprints;
+* the segments that continue a ClientHello cut by its first segment's end, found by
+  their sequence number, while such a hello is pending (`tls.Hellos`);
+* ICMPv6 router and neighbour discovery;
+* link-layer frames by EtherType (LLDP) or SNAP header (CDP).
+
+Everything else, the bulk of a network's packets, costs those few reads in C. The
+chosen packets come back as tuples, and `Discoverer.dispatch` hands them to their
+dissectors one by one, a message repeated by its sender within a harvest only once.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from nps_sensor.config import Config
+from nps_sensor.discovery import registry
+from nps_sensor.discovery.dissectors.tls import Hellos
+from nps_sensor.discovery.facts import Facts
+from nps_sensor.discovery.packet import RECENT_MAX, Malformed, Packet
+from nps_sensor.discovery.protocol import Stateful
+from nps_sensor.discovery.registry import TABLES, Tables
+from nps_sensor.stats import Stats
+
+# What the core hands over for each chosen packet (sensor/csrc/results.c, picks_list).
+Pick = tuple[int, float, int, int, int, int, int, int, int, bytes, int, int]
+
+
+def selection() -> dict[str, Any]:
+    """The tables the packet core chooses packets by, from the protocols' declarations."""
+    return registry.core_selection()
+
+
+class Discoverer:
+    """Runs the dissectors on the packets the core chose; facts accumulate in `facts`.
+
+    One per collector. The protocols that keep state across packets (TLS hellos over
+    several segments, QUIC Initials over several datagrams) keep it here, and
+    `facts.recent` remembers the messages read since the last harvest.
+    """
+
+    def __init__(self, stats: Stats, cfg: Config | None = None, tables: Tables = TABLES) -> None:
+        self.stats = stats
+        self.facts = Facts()
+        self.tables = tables
+        self.parsers: list[Callable[[Packet], None]] = []  # by protocol id
+        self.states: dict[str, Stateful] = {}  # by protocol name
+        for protocol in tables.protocols:
+            if protocol.state is not None:
+                state = self.states[protocol.name] = protocol.state()
+                self.parsers.append(state.dissect)
+            else:
+                self.parsers.append(protocol.parser())
+        hellos = self.states.get("tls")
+        self.hellos = hellos if isinstance(hellos, Hellos) else None  # ClientHellos waiting for their next segment
+        self.error_names = [f"malformed-{p.name}" for p in tables.protocols]
+        if cfg is not None:
+            self.reconfigure(cfg)
+
+    def reconfigure(self, cfg: Config) -> None:
+        """Keep facts about others (DNS answers) only for inventoried ranges."""
+        ranges = [(r.start, r.end) for g in cfg.internal if g.inventory for r in g.ranges]
+        self.facts.wanted = lambda ip: any(start <= ip <= end for start, end in ranges)
+
+    def pending_hellos(self, now: float, cut: bool) -> list[int] | None:
+        """For the core: the sequence numbers that would continue a pending ClientHello
+        (None when no hello is pending and the batch cut none)."""
+        if self.hellos is None or (not cut and not self.hellos.pending):
+            return None
+        return self.hellos.expected(now)
+
+    def dispatch(self, picks: list[Pick]) -> None:
+        """The chosen packets to their dissectors, but messages this sender already sent
+        in this window (a protocol's `repeat`)."""
+        facts = self.facts
+        recent = facts.recent
+        errors = self.stats.decode_errors
+        parsers = self.parsers
+        repeats = self.tables.repeats
+        names = self.error_names
+        for i, t, src, dst, sm, dm, proto, sport, dport, data, l4, body in picks:
+            content = repeats[i]
+            if content is not None:
+                key = (i, src, sm, content(data, l4, body))
+                if key in recent:
+                    continue
+                if len(recent) < RECENT_MAX:
+                    recent.add(key)
+            p = Packet(t, src, dst, sm, dm, proto, sport, dport, data, l4, body)
+            p.out = facts
+            try:
+                parsers[i](p)
+            except (Malformed, IndexError, ValueError, struct.error, UnicodeError, OverflowError):
+                errors[names[i]] += 1
