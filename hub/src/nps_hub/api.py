@@ -266,18 +266,20 @@ def remove_tag(tag_id: PathId, user: Operator, db: DB) -> dict[str, str]:
 
 @router.get("/assets", tags=["inventory"])
 def assets(
-    user: Viewer,
-    db: DB,
-    network: Annotated[str | None, Query(max_length=128)] = None,
-    klass: Annotated[str | None, Query(alias="class", max_length=32)] = None,
-    sensor: QueryId = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
+    user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()], limit: Limit = 1000, offset: Offset = 0
 ) -> dict[str, Any]:
-    stmt = inventory.search(network, klass, sensor, q)
-    rows = db.scalars(stmt.order_by(Asset.id).limit(limit).offset(offset))
-    return {"total": inventory.total(db, stmt), "assets": [inventory.asset_dict(db, a, brief=True) for a in rows]}
+    """The inventory, filtered, sorted and a page of it, with how many match in all."""
+    return inventory.listing(db, f, limit, offset)
+
+
+@router.get("/assets.csv", tags=["inventory"], response_class=Response)
+def assets_csv(user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()]) -> Response:
+    """Exactly the filtered inventory, as CSV (at most 100,000 assets)."""
+    return Response(
+        "".join(inventory.export_csv(db, f)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="assets.csv"'},
+    )
 
 
 @router.get("/assets/{asset_id}", tags=["inventory"])

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,6 +147,14 @@ class Asset(Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the latest discovery data, as reported
+    # What discovery predicted, out of `raw` into columns that lists filter, search and sort.
+    vendor: Mapped[str] = mapped_column(String(255), default="")  # the MAC's registrant, else the device's maker
+    os: Mapped[str] = mapped_column(String(255), default="")  # name and version
+    os_family: Mapped[str] = mapped_column(String(64), default="")
+    os_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    device_type: Mapped[str] = mapped_column(String(64), default="")
+    model: Mapped[str] = mapped_column(String(255), default="")
+    device_confidence: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Sighting(Base):

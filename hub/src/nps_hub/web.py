@@ -30,6 +30,7 @@ from nps_hub import (
     ingest,
     inventory,
     lifecycle,
+    present,
     ratelimit,
     roles,
     schema,
@@ -40,6 +41,7 @@ from nps_hub.models import Asset, Command, Event, Flow, RangeTag, Sensor, User, 
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+TEMPLATES.env.filters.update(present.FILTERS)
 LOGIN_COOKIE = "nps_login"
 ACTION_LABELS = {
     "start": "Start sensing",
@@ -381,16 +383,19 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return users_page(request, db, ctx, notice=f"user {target.name} {done}")
 
     @app.get("/assets", include_in_schema=False)
-    def assets(request: Request, q: str | None = None) -> Response:
+    def assets(request: Request) -> Response:
         with hub.sessions() as db:
             ctx = guard(request, db)
             if isinstance(ctx, Response):
                 return ctx
-            q = (q or "")[:200]
-            stmt = inventory.search(None, None, None, q)
-            rows = [inventory.asset_dict(db, a, brief=True) for a in db.scalars(stmt.order_by(Asset.id).limit(1000))]
-            total = inventory.total(db, stmt)
-            return page(request, "assets.html", "Assets", ctx, nav="assets", assets=rows, total=total, q=q)
+            try:
+                f = inventory.AssetQuery.model_validate(dict(request.query_params))
+                error = ""
+            except ValidationError as e:
+                f, error = inventory.AssetQuery.model_validate({}), schema.refusal(e)
+            listed = inventory.listing(db, f, 1000)
+            return page(request, "assets.html", "Assets", ctx, 400 if error else 200, nav="assets", f=f,
+                        error=error, choices=inventory.choices(db), sensors=_sensor_names(db), **listed)  # fmt: skip
 
     @app.get("/assets/{asset_id}", include_in_schema=False)
     def asset(asset_id: PathId, request: Request) -> Response:
@@ -421,6 +426,10 @@ def add_ui(app: FastAPI, hub: Hub) -> None:
             return page(
                 request, "traffic.html", "Traffic", ctx, nav="traffic", flows=flows, total=total, chart=_chart(db)
             )
+
+
+def _sensor_names(db: Session) -> dict[int, str]:
+    return dict(db.execute(select(Sensor.id, Sensor.name)).tuples())
 
 
 def _form_document(form: dict[str, str]) -> AssetConfig:
