@@ -28,6 +28,8 @@ from nps_hub import (
     __version__,
     accounts,
     config_store,
+    conversations,
+    dashboard,
     events,
     headers,
     ingest,
@@ -292,6 +294,23 @@ def asset(asset_id: PathId, user: Viewer, db: DB) -> dict[str, Any]:
     return out
 
 
+@router.get("/dashboard", tags=["inventory"])
+def dashboard_figures(user: Viewer, db: DB, span: dashboard.Span = "24h") -> dict[str, Any]:
+    """Time series (linear time axis, every bucket present; `times` in seconds since the
+    epoch, traffic in bytes per second), top talkers and services, the inventory by
+    device type, OS family and vendor, and the open events."""
+    return dashboard.summary(db, span)
+
+
+@router.get("/map", tags=["traffic"])
+def conversation_map(
+    user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()], asset: QueryId = None
+) -> dict[str, Any]:
+    """Who talks to whom: one asset and its peers, or the filtered inventory; nodes
+    (assets, or addresses the inventory does not hold) and edges weighted by bytes."""
+    return conversations.graph(db, f, asset)
+
+
 @router.get("/flows", tags=["traffic"])
 def flows(
     user: Viewer, db: DB, asset: QueryId = None, sensor: QueryId = None, limit: Limit = 1000, offset: Offset = 0
@@ -360,6 +379,8 @@ def create_app(hub: Hub) -> FastAPI:
                 events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
                 events.notify(db, smtp)
                 hub.guard.sweep(db)
+                dashboard.prune(db)
+                db.commit()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -382,6 +403,8 @@ def create_app(hub: Hub) -> FastAPI:
         lifespan=lifespan,
         title="nps-hub",
         version=__version__,
+        docs_url=None,  # web.docs: Swagger UI from the hub's own files
+        redoc_url=None,
         description="Management hub for nps-sensor appliances: sensors, quick actions, configuration, "
         "merged inventory and traffic.",
     )
@@ -389,7 +412,7 @@ def create_app(hub: Hub) -> FastAPI:
     _handlers(app)
     app.include_router(router)
     app.include_router(agent_api.router)
-    web.add_ui(app, hub)
+    web.add_ui(app)
     app.add_middleware(limits.BodyLimits)
     app.add_middleware(headers.SecurityHeaders)
     return app

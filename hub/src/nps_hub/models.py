@@ -257,3 +257,19 @@ class LoginSource(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     last: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Sample(Base):
+    """A sensor's figures from its heartbeats, one row per sensor and minute (the last
+    heartbeat of the minute): the dashboard's history of packets per second, kernel
+    drops, CPU and memory. Kept for dashboard.KEEP_DAYS; read back averaged into as
+    many buckets as a chart shows."""
+
+    __tablename__ = "samples"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    pps: Mapped[float] = mapped_column(Float, default=0.0)
+    mbps: Mapped[float] = mapped_column(Float, default=0.0)
+    dropped: Mapped[int] = mapped_column(BigInteger, default=0)  # kernel drops, all interfaces, since start
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    memory_percent: Mapped[float | None] = mapped_column(Float)

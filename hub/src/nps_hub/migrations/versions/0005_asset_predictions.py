@@ -1,9 +1,10 @@
-"""what discovery predicted, in columns of the assets
+"""what discovery predicted, in columns of the assets; the heartbeats' history
 
 Vendor, OS (name and version, family, confidence) and device (type, model,
 confidence) leave the raw JSON for columns that the inventory filters, searches and
 sorts; assets stored before are filled from their raw data by the next report that
-names them.
+names them. The samples table keeps each sensor's figures per minute for the
+dashboard.
 
 Revision ID: 0005
 Revises: 0004
@@ -29,9 +30,24 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
         for name in ("os_confidence", "device_confidence"):
             batch_op.add_column(sa.Column(name, sa.Float(), nullable=False, server_default="0"))
+    op.create_table(
+        "samples",
+        sa.Column("sensor_id", sa.Integer(), nullable=False),
+        sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("pps", sa.Float(), nullable=False),
+        sa.Column("mbps", sa.Float(), nullable=False),
+        sa.Column("dropped", sa.BigInteger(), nullable=False),
+        sa.Column("cpu_percent", sa.Float(), nullable=True),
+        sa.Column("memory_percent", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(["sensor_id"], ["sensors.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("sensor_id", "minute"),
+    )
+    op.create_index("ix_samples_minute", "samples", ["minute"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_samples_minute", table_name="samples")
+    op.drop_table("samples")
     with op.batch_alter_table("assets", schema=None) as batch_op:
         for name in ("device_confidence", "os_confidence", *reversed([n for n, _ in TEXT])):
             batch_op.drop_column(name)
