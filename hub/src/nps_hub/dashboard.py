@@ -21,11 +21,14 @@ from nps_hub import families
 from nps_hub.db import aware
 from nps_hub.models import Asset, Event, Flow, Sample, Sensor, now
 
-Span = Literal["1h", "24h", "7d", "30d"]
-SPANS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+Span = Literal["1h", "24h", "7d", "30d", "all"]
+# "all": from the oldest record to the newest (uploaded captures span years); the
+# sensors' own history has at most KEEP_DAYS.
+SPANS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "all": 0}
 BUCKETS = 240  # points per series at most
 KEEP_DAYS = 30
-STEPS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86_400)  # seconds: a bucket is one of these
+DAY = 86_400
+STEPS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, DAY, 7 * DAY, 30 * DAY, 365 * DAY)  # a bucket's seconds
 
 
 def step_for(span: int) -> int:
@@ -63,12 +66,18 @@ class Axis:
         return when.strftime("%Y-%m-%dT%H:%M")
 
 
+def whole(oldest: str | None, newest: dt.datetime, span: int) -> int:
+    """The span itself, or for "all" (0) from the oldest record to the newest."""
+    first = parse(oldest)
+    return span or max(60, int((newest - first).total_seconds()) + 60 if first else 60)
+
+
 def traffic(db: Session, span: int) -> dict[str, Any]:
     """Bytes per second per sensor, the window ending at the newest traffic record."""
     newest = parse(db.scalar(select(func.max(Flow.last_seen))))
     if newest is None:
         return {"step": 60, "times": [], "series": []}
-    axis = Axis(newest, span)
+    axis = Axis(newest, whole(db.scalar(select(func.min(Flow.last_seen))) if not span else None, newest, span))
     minute = func.substr(Flow.last_seen, 1, 16)
     names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
     series: dict[int, list[float]] = {}
@@ -95,7 +104,8 @@ def assets_over_time(db: Session, span: int) -> dict[str, Any]:
     newest = parse(db.scalar(select(func.max(Asset.last_seen))))
     if newest is None:
         return {"step": 60, "times": [], "new": [], "active": []}
-    axis = Axis(newest, span)
+    oldest = db.scalar(select(func.min(Asset.first_seen)).where(Asset.first_seen != "")) if not span else None
+    axis = Axis(newest, whole(oldest, newest, span))
     n = len(axis.times)
     new, change = [0] * n, [0] * (n + 1)
     for first_text, last_text in db.execute(
@@ -134,7 +144,7 @@ def bucket_of(db: Session, step: int) -> Any:
 def health(db: Session, span: int) -> dict[str, Any]:
     """Per sensor and bucket, from its heartbeats: packets/s and CPU and memory (mean),
     kernel drops in the bucket (the rise of the sensor's counter)."""
-    axis = Axis(now(), span)
+    axis = Axis(now(), span or KEEP_DAYS * DAY)
     bucket = bucket_of(db, axis.step)
     names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
     since = dt.datetime.fromtimestamp(axis.start, dt.UTC)

@@ -25,9 +25,11 @@ def home() -> Response:
 
 
 def filters(v: Visit) -> tuple[inventory.AssetQuery, str]:
-    """The inventory's filters from the query string, or none and the reason."""
+    """The inventory's filters from the query string (a form's empty fields are no
+    filter), or none and the reason."""
+    given = {k: x for k, x in v.request.query_params.items() if x != ""}
     try:
-        return inventory.AssetQuery.model_validate(dict(v.request.query_params)), ""
+        return inventory.AssetQuery.model_validate(given), ""
     except ValidationError as e:
         return inventory.AssetQuery.model_validate({}), schema.refusal(e)
 

@@ -8,7 +8,8 @@ function size(n) {
   if (n == null || isNaN(n)) return "";
   let u = 0;
   while (Math.abs(n) >= 1024 && u < UNITS.length - 1) { n /= 1024; u++; }
-  return u === 0 ? Math.round(n) + " B" : n.toFixed(1) + " " + UNITS[u];
+  if (u === 0) return (Math.abs(n) < 10 && n % 1 ? Number(n.toPrecision(2)) : Math.round(n)) + " B";
+  return n.toFixed(1) + " " + UNITS[u];
 }
 const pad = (n) => String(n).padStart(2, "0");
 function local(d) {
@@ -55,7 +56,11 @@ const COLOURS = ["#2f6fb3", "#d9822b", "#3a9a5b", "#b0413e", "#7a5cb0", "#8c6d31
 
 // One uPlot chart: x in seconds since the epoch (a linear time axis), one y axis with its unit.
 function chart(el, times, series, unit, format) {
-  if (!window.uPlot || !times.length) { el.textContent = "No data in this window."; return; }
+  if (!window.uPlot || !times.length || !series.length) {
+    el.textContent = (el.dataset.title || "") + ": no data in this window.";
+    el.classList.add("empty");
+    return;
+  }
   const width = Math.max(280, el.clientWidth || 600);
   const opts = {
     width, height: 220, title: el.dataset.title,
@@ -66,6 +71,7 @@ function chart(el, times, series, unit, format) {
     ],
     series: [{ label: "time", value: (u, v) => v == null ? "" : local(new Date(v * 1000)) },
       ...series.map((s, i) => ({ label: s.name, stroke: COLOURS[i % COLOURS.length], width: 1.5,
+        points: { show: s.values.filter((v) => v != null).length < 30 },  // sparse: dots
         value: (u, v) => v == null ? "" : format(v), spanGaps: false }))],
   };
   const u = new window.uPlot(opts, [times, ...series.map((s) => s.values)], el);
@@ -126,6 +132,15 @@ function conversationMap() {
     picked.append(link, " (" + (e.target.data("type") || "type unknown") + ")");
   });
   window.hubMap = cy;
+  const legend = document.getElementById("legend");
+  for (const type of [...new Set(g.nodes.map((n) => n.device_type || ""))].sort()) {
+    const item = document.createElement("span");
+    const dot = document.createElement("i");
+    dot.className = "dot";
+    dot.style.backgroundColor = TYPE_COLOURS[type] || "#5b6577";  // CSSOM: allowed by the CSP
+    item.append(dot, type || "not an asset / unknown");
+    legend.append(item);
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
