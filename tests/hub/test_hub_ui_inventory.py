@@ -66,6 +66,16 @@ def hub(tmp_path: Path, pcaps_dir: Path) -> Iterator[HubProcess]:
         yield h
 
 
+def errors_into(errors: list[str]) -> Any:
+    """A page's listener keeping its script errors and console errors (CSP refusals, 404s)."""
+
+    def keep(event: Any) -> None:
+        if getattr(event, "type", "error") == "error":
+            errors.append(f"{getattr(event, 'text', event)} {getattr(event, 'location', '')}")
+
+    return keep
+
+
 def wait_js(page: Any, expression: str, timeout: float = 30) -> None:
     """Poll `expression` in the page (Playwright's wait_for_function evaluates a string,
     which the hub's CSP forbids)."""
@@ -91,8 +101,8 @@ def test_every_page_after_an_upload(hub: HubProcess, artifacts: Path) -> None:
         for width, height in WIDTHS:
             page = browser.new_page(viewport={"width": width, "height": height})
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-            page.on("console", lambda m: errors.append(f"{page.url}: {m.text} {m.location}") if m.type == "error" else None)
+            page.on("pageerror", errors_into(errors))
+            page.on("console", errors_into(errors))
             page.goto(f"{hub.url}/login")
             page.fill("input[name=name]", "admin")
             page.fill("input[name=password]", ADMIN_PASSWORD)

@@ -1,5 +1,5 @@
-"""The hub's HTTP API (FastAPI; the OpenAPI description is at /openapi.json), and the
-app that serves it with the web UI.
+"""The hub's JSON API for users (FastAPI; the OpenAPI description is at /openapi.json):
+thin routes on the domain modules the web UI calls too (app.py assembles both).
 
 Who may call what: context.py (users and sensors), roles.py (viewer, operator,
 administrator). Every body is checked by its schema (schema.py) and refused with 400
@@ -9,20 +9,12 @@ carries the security headers (headers.py).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from nps_hub import (
     __version__,
@@ -35,12 +27,9 @@ from nps_hub import (
     ingest,
     inventory,
     lifecycle,
-    limits,
     ratelimit,
-    roles,
     schema,
 )
-from nps_hub import db as dbmod
 from nps_hub.configuration import AssetConfig
 from nps_hub.context import (
     COOKIE,
@@ -334,85 +323,3 @@ def list_events(
     if open is not None:
         stmt = stmt.where(Event.open.is_(open))
     return [events.event_dict(e, name) for e, name in db.execute(stmt.order_by(Event.id.desc()).limit(limit))]
-
-
-# --- the app -----------------------------------------------------------------------
-
-
-def _handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # One line naming the field; never the input (a body can be megabytes).
-        return JSONResponse({"detail": schema.describe(exc.errors())}, status_code=400)
-
-    @app.exception_handler(lifecycle.Refused)
-    def _refused(request: Request, exc: lifecycle.Refused) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(roles.Forbidden)
-    def _forbidden(request: Request, exc: roles.Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(PoolTimeout)
-    def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
-        detail = "the hub is busy (every database connection in use): try again shortly"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(IntegrityError)
-    def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        # Busy, unreachable, or a write that raced another: worth trying again, not a bug
-        # the caller can fix. Logged in one line, without the statement's parameters.
-        log.warning("database: %s", " ".join(str(exc.orig).split())[:300])
-        detail = "the database is busy or unreachable: try again shortly"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
-
-
-def create_app(hub: Hub) -> FastAPI:
-    from nps_hub import agent_api, web
-
-    smtp = events.Smtp.from_env()
-
-    def sweep_once() -> None:
-        with dbmod.only_one(hub.engine, "sweep") as db:  # one hub process mails each event
-            if db is not None:
-                events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
-                events.notify(db, smtp)
-                hub.guard.sweep(db)
-                dashboard.prune(db)
-                db.commit()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(hub.settings.sweep_interval)
-                try:
-                    await run_in_threadpool(sweep_once)
-                except Exception:
-                    log.exception("event sweep failed; trying again")
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            hub.ingest.close()
-
-    app = FastAPI(
-        lifespan=lifespan,
-        title="nps-hub",
-        version=__version__,
-        docs_url=None,  # web.docs: Swagger UI from the hub's own files
-        redoc_url=None,
-        description="Management hub for nps-sensor appliances: sensors, quick actions, configuration, "
-        "merged inventory and traffic.",
-    )
-    app.state.hub = hub
-    _handlers(app)
-    app.include_router(router)
-    app.include_router(agent_api.router)
-    web.add_ui(app)
-    app.add_middleware(limits.BodyLimits)
-    app.add_middleware(headers.SecurityHeaders)
-    return app

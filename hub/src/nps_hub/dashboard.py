@@ -27,6 +27,7 @@ Span = Literal["1h", "24h", "7d", "30d", "all"]
 SPANS: dict[str, int] = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "all": 0}
 BUCKETS = 240  # points per series at most
 KEEP_DAYS = 30
+FINE_DAYS = 2  # samples per minute for this long, then per hour
 DAY = 86_400
 STEPS = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, DAY, 7 * DAY, 30 * DAY, 365 * DAY)  # a bucket's seconds
 
@@ -237,7 +238,31 @@ def record(db: Session, sensor_id: int, status: dict[str, Any], at: dt.datetime 
 
 
 def prune(db: Session) -> int:
-    """Forget samples older than KEEP_DAYS."""
+    """Forget samples older than KEEP_DAYS; downsample the others past FINE_DAYS."""
     cut = now() - dt.timedelta(days=KEEP_DAYS)
     result: Any = db.execute(delete(Sample).where(Sample.minute < cut))
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0) + downsample(db)
+
+
+def downsample(db: Session, at: dt.datetime | None = None) -> int:
+    """Past FINE_DAYS, one sample per sensor and hour (the means; the drop counter's
+    highest value), at the hour's start: a 30-day chart then reads 20 times fewer rows.
+    Returns how many rows went."""
+    cut = ((at or now()) - dt.timedelta(days=FINE_DAYS)).replace(minute=0, second=0, microsecond=0)
+    hour = bucket_of(db, 3600)
+    old = Sample.minute < cut
+    rows = db.execute(
+        select(Sample.sensor_id, hour, func.avg(Sample.pps), func.avg(Sample.mbps), func.max(Sample.dropped),
+               func.avg(Sample.cpu_percent), func.avg(Sample.memory_percent), func.count())
+        .where(old).group_by(Sample.sensor_id, hour).having(func.count() > 1)
+    ).all()  # fmt: skip
+    gone = 0
+    for sensor_id, start, pps, mbps, dropped, cpu, memory, n in rows:
+        begin = dt.datetime.fromtimestamp(int(start), dt.UTC)
+        db.execute(delete(Sample).where(Sample.sensor_id == sensor_id, Sample.minute >= begin,
+                                        Sample.minute < begin + dt.timedelta(hours=1)))  # fmt: skip
+        db.add(Sample(sensor_id=sensor_id, minute=begin, pps=pps or 0.0, mbps=mbps or 0.0, dropped=dropped or 0,
+                      cpu_percent=cpu, memory_percent=memory))  # fmt: skip
+        gone += n - 1
+    db.flush()
+    return gone
