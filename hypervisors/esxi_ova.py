@@ -108,7 +108,8 @@ def verify(ova: Ova, quiet: bool = False) -> None:
 
 def _verify(ova: Ova, quiet: bool) -> None:
     for name in ova.members:
-        if name != ova.descriptor_name and not name.lower().endswith(".mf") and name not in ova.digests:
+        # The manifest lists neither itself nor the certificate that signs it (DSP0243 5.3).
+        if name != ova.descriptor_name and not name.lower().endswith((".mf", ".cert")) and name not in ova.digests:
             raise DeployError(f"{ova.path}: {name} is not in the manifest; the OVA was altered: rebuild it")
     total = sum(ova.members[n].size for n in ova.digests if n in ova.members)
     with progress_bar(transient=True) as bar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import disk, rootfs
+from .signing import Signer
 from .steps import BuildError, check_space, require, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,38 +40,66 @@ class Build:
     cache: Path
     fingerprints: Path | None = None
     epoch: int = DEFAULT_EPOCH
+    signer: Signer | None = None  # signs the OVA and SHA256SUMS; its key is the one updates need
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _build_debris(directory: str, names: list[str]) -> set[str]:
+def build_debris(directory: str, names: list[str]) -> set[str]:
     """What a build of the sensor leaves in its source tree: not sources, never wheel inputs."""
-    top = Path(directory) == ROOT / "sensor"
+    top = (Path(directory) / "pyproject.toml").is_file()
     return {
         n for n in names if n.endswith((".egg-info", ".pyc")) or n == "__pycache__" or (top and n in ("build", "dist"))
     }
 
 
-def wheels(b: Build, console: Console) -> Path:
-    """The sensor and its dependencies as wheels for Debian 12's Python 3.11.
+def sensor_version(release: str) -> str | None:
+    """The sensor's version in release `release`: the release's own when it is a version
+    pip knows (PEP 440: 1.4.0, 1.4.0rc1), so that the hub shows what was released; None
+    for a label (0.0.0-test), which leaves the sensor at its source's version."""
+    from packaging.version import InvalidVersion, Version
 
-    Built from a clean copy of `sensor/`: setuptools builds in the source tree and
+    try:
+        return str(Version(release))
+    except InvalidVersion:
+        return None
+
+
+def stamp(source: Path, version: str) -> None:
+    """Write `version` into a copy of the sensor's sources (its two version lines)."""
+    for path, pattern, line in (
+        (source / "pyproject.toml", r'^version = "[^"]*"$', f'version = "{version}"'),
+        (source / "src" / "nps_sensor" / "__init__.py", r'^__version__ = "[^"]*"$', f'__version__ = "{version}"'),
+    ):
+        text, count = re.subn(pattern, line, path.read_text(), count=1, flags=re.MULTILINE)
+        if count != 1:
+            raise BuildError(f"{path}: no version line to write {version} into")
+        path.write_text(text)
+
+
+def wheels(cache: Path, epoch: int, version: str | None = None, source: Path = ROOT / "sensor") -> Path:
+    """The sensor (at `version`, else its own) and its dependencies as wheels for Debian
+    12's Python 3.11, in `cache/wheels`.
+
+    Built from a clean copy of `source`: setuptools builds in the source tree and
     packs what its build/lib holds, where a module deleted from the sources would live on.
     """
-    out = b.cache / "wheels"
-    source = b.cache / "sensor-source"
-    for d in (out, source):
+    out = cache / "wheels"
+    copy = cache / "sensor-source"
+    for d in (out, copy):
         if d.exists():
             shutil.rmtree(d)
     out.mkdir(parents=True)
-    shutil.copytree(ROOT / "sensor", source, ignore=_build_debris, symlinks=True)
+    shutil.copytree(source, copy, ignore=build_debris, symlinks=True)
     try:
+        if version:
+            stamp(copy, version)
         run(
             "sensor wheels (pip wheel)",
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(source)],
-            env={"SOURCE_DATE_EPOCH": str(b.epoch)},
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(copy)],
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
         )
     finally:
-        shutil.rmtree(source, ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)
     return out
 
 
@@ -138,40 +168,62 @@ def _build(b: Build, console: Console) -> list[Path]:
         return _Step(name, b, console)
 
     with step("sensor wheels"):
-        wheel_dir = wheels(b, console)
+        wheel_dir = wheels(b.cache, b.epoch, sensor_version(b.version))
     with step("Debian base (mmdebstrap; cached)"):
         base = rootfs.base(b.cache, b.epoch)
     with step("appliance layer"):
-        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, APPLIANCE_TEMPLATES, b.epoch)
-        manifest = {
-            "name": NAME,
-            "version": b.version,
-            "source_date_epoch": b.epoch,
-            "sensor": rootfs.python_packages(root).get("nps-sensor"),
-            "debian_packages": rootfs.packages(root),
-            "python_packages": rootfs.python_packages(root),
-            "inputs": {
-                "base": base.name,
-                "wheels": tree_digest(wheel_dir),
-                "templates": tree_digest(ROOT / "templates"),
-                "fingerprints": tree_digest(b.fingerprints) if b.fingerprints else None,
-            },
-            "tools": tools(),
-        }
+        release_key = b.signer.public_key_pem() if b.signer else None
+        root = rootfs.appliance(base, work, wheel_dir, b.fingerprints, APPLIANCE_TEMPLATES, b.epoch, release_key)
+        documents = _documents(b, root, base, wheel_dir)
     with step("bootable raw disk (50 GiB, sparse)"):
         disk.build(root, raw, b.epoch)
-    outputs: list[Path] = []
-    manifest_path = b.output / f"{NAME}-{b.version}-manifest.json"
     b.output.mkdir(parents=True, exist_ok=True)
-    manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    for path, text in documents.items():
+        path.write_text(text)
     with step("OVA and VHDX"):
-        from .package import package
+        from .package import package, seal
 
-        outputs = package(raw, NAME, b.version, b.output, b.epoch, extra_sums=[manifest_path], console=console)
-    for p in [*outputs, manifest_path]:
+        outputs = package(raw, NAME, b.version, b.output, b.epoch, signer=b.signer, console=console)[:2]
+        sealed = seal(b.output, NAME, b.version, b.signer, console)
+    for p in [*outputs, *documents]:
         console.print(f"  {p}  {p.stat().st_size / 2**20:.1f} MiB", highlight=False)
+    signed = f"signed by {b.signer.subject}" if b.signer else "unsigned (no --sign-key)"
+    console.print(f"  {', '.join(p.name for p in sealed)}: {signed}", highlight=False)
     console.print("  steps: " + ", ".join(f"{k} {v:.0f} s" for k, v in b.timings.items()), highlight=False)
-    return [*outputs, manifest_path]
+    return [*outputs, *documents, *sealed]
+
+
+def _documents(b: Build, root: Path, base: Path, wheel_dir: Path) -> dict[Path, str]:
+    """The build manifest (our own format, kept for scripts that read it) and the SBOM."""
+    from . import sbom
+
+    debian = rootfs.debian_packages(root)
+    python = rootfs.python_metadata(root)
+    inputs = {
+        "base": base.name,
+        "wheels": tree_digest(wheel_dir),
+        "templates": tree_digest(ROOT / "templates"),
+        "fingerprints": tree_digest(b.fingerprints) if b.fingerprints else None,
+    }
+    versions = {p.name: p.version for p in python}
+    manifest = {
+        "name": NAME,
+        "version": b.version,
+        "source_date_epoch": b.epoch,
+        "sensor": versions.get("nps-sensor"),
+        "debian_packages": {p.name: p.version for p in debian},
+        "python_packages": versions,
+        "inputs": inputs,
+        "tools": tools(),
+        "signed_by": b.signer.subject if b.signer else None,
+    }
+    hashes = {k: v for k, v in inputs.items() if v}
+    copyrights = sbom.copyright_files(root, [p.name for p in debian])
+    doc = sbom.document(sbom.Inputs(NAME, b.version, b.epoch, hashes), debian, python, copyrights)
+    return {
+        b.output / f"{NAME}-{b.version}-manifest.json": json.dumps(manifest, indent=1, sort_keys=True) + "\n",
+        b.output / f"{NAME}-{b.version}.cdx.json": sbom.dumps(doc),
+    }
 
 
 class _Step:

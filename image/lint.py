@@ -23,6 +23,7 @@ from lxml import etree
 
 from .formats.vmdk import FORMAT_URL, VERSION, SparseHeader, read_descriptor
 from .ovf import NETWORKS, NS, OVF_NS, schema_errors
+from .ovfsig import check_certificate_member
 
 RULES: dict[str, str] = {
     "tar-format": "the OVA is a plain ustar archive of regular files (no GNU or PAX headers)",
@@ -30,6 +31,7 @@ RULES: dict[str, str] = {
     "manifest-syntax": "every manifest line is exactly `ALGO(name)= hex`",
     "manifest-digest": "every digest in the manifest matches its file",
     "manifest-entries": "the manifest lists every file of the OVA, and only those",
+    "signature": "a certificate member (.cert) signs the manifest as it is, with the first certificate's key",
     "ovf-schema": "the descriptor validates against the DMTF OVF 1.1 schema",
     "ovf-references": "every file the descriptor references is in the OVA with the declared size",
     "hardware-family": "the virtual hardware family is vmx-NN with NN at most 14 (ESXi 6.7)",
@@ -148,7 +150,7 @@ def _digest(f: BinaryIO, m: Member, algorithm: str) -> str:
     return h.hexdigest()
 
 
-def _check_manifest(f: BinaryIO, members: list[Member], mf: Member) -> list[Finding]:
+def check_manifest(f: BinaryIO, members: list[Member], mf: Member) -> list[Finding]:
     findings: list[Finding] = []
     text = _read(f, mf).decode("utf-8", "replace")
     listed: dict[str, tuple[str, str]] = {}
@@ -190,6 +192,16 @@ def _check_manifest(f: BinaryIO, members: list[Member], mf: Member) -> list[Find
         if m.name not in listed and not m.name.endswith((".mf", ".cert")):
             findings.append(Finding("manifest-entries", f"{m.name} is not in the manifest", "list every file"))
     return findings
+
+
+def _check_signature(f: BinaryIO, members: list[Member], mf: Member) -> list[Finding]:
+    """The OVF certificate member, if there is one, against the manifest as packed."""
+    certs = [m for m in members if m.name.endswith(".cert")]
+    if not certs:
+        return []  # unsigned: vSphere says so, and imports it
+    checked = check_certificate_member(certs[0].name, _read(f, certs[0], 1 << 20), mf.name, _read(f, mf))
+    fix = "sign the OVA again (inv image.build --sign-key, or inv image.sign)"
+    return [Finding("signature", problem, fix) for problem in checked.problems]
 
 
 def _manifest_problem(line: str) -> str:
@@ -385,7 +397,8 @@ def lint_ova(path: Path) -> list[Finding]:
         findings += _check_order(names, references)
         manifests = [m for m in member_list if m.name.endswith(".mf")]
         if manifests:
-            findings += _check_manifest(f, member_list, manifests[0])
+            findings += check_manifest(f, member_list, manifests[0])
+            findings += _check_signature(f, member_list, manifests[0])
         if doc is not None:
             ref_findings, hrefs = _check_references(doc, members)
             findings += ref_findings

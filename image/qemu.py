@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import shutil
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from .ssh import Remote, SSHError
 from .steps import BuildError, require
 
 OVF_ENV_NS = "http://schemas.dmtf.org/ovf/environment/1"
@@ -77,7 +77,9 @@ class VM:
     # More SSH forwards, by guest address: the appliance reached at an address it is
     # given later (a static management address) through its own loopback port.
     forwards: dict[str, int] = field(default_factory=dict)
+    ports: dict[int, int] = field(default_factory=dict)  # guest TCP port -> loopback port (a hub on the VM)
     extra_nics: int = 0  # more sniffing NICs (eth2, ...), each on its own loopback UDP socket
+    remotes: dict[int, Remote] = field(default_factory=dict)  # SSH connections by forwarded port
     disk_format: str = ""  # the disk file's format when it is not `fmt` (a raw copy of the VMDK)
     extra: list[str] = field(default_factory=list)  # more QEMU arguments (-fw_cfg ...)
 
@@ -106,6 +108,7 @@ class VM:
         ]
         mgmt = f"user,id=mgmt,hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"
         mgmt += "".join(f",hostfwd=tcp:127.0.0.1:{port}-{guest}:22" for guest, port in self.forwards.items())
+        mgmt += "".join(f",hostfwd=tcp:127.0.0.1:{port}-:{guest}" for guest, port in self.ports.items())
         sniff = f"socket,id=sniff,udp=127.0.0.1:{free_port()},localaddr=127.0.0.1:{self.sniff_port}"
         if self.fmt == "vmdk":
             nic = "vmxnet3"
@@ -141,19 +144,31 @@ class VM:
         log = (self.work / "qemu.log").open("wb")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
 
+    def remote(self, port: int | None = None) -> Remote:
+        """The management user's SSH connection (paramiko; the VM's host key recorded in
+        its work folder on first use), on the forwarded port or another forward."""
+        port = port or self.ssh_port
+        if port not in self.remotes:
+            self.remotes[port] = Remote("127.0.0.1", port, self.key, known_hosts=self.work / "known_hosts", timeout=10)
+        return self.remotes[port]
+
     def ssh(self, *cmd: str, check: bool = True, timeout: float = 60) -> str:
-        out = subprocess.run(
-            [
-                "ssh", "-q", "-p", str(self.ssh_port), "-i", str(self.key),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=5", "-o", "BatchMode=yes",
-                "nps-admin@127.0.0.1", shlex.join(cmd),
-            ],
-            capture_output=True, text=True, timeout=timeout, check=False,
-        )  # fmt: skip
-        if check and out.returncode != 0:
-            raise BuildError(f"in the VM: {' '.join(cmd)}: {out.stderr.strip() or out.stdout.strip()}")
-        return out.stdout
+        try:
+            done = self.remote().run(*cmd, timeout=timeout)
+        except SSHError as e:
+            if check:
+                raise BuildError(f"in the VM: {' '.join(cmd)}: {e}") from None
+            return ""
+        if check and done.code != 0:
+            raise BuildError(f"in the VM: {' '.join(cmd)}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def copy(self, local: Path, remote: str) -> None:
+        """A file of the host into the VM, as the management user (SFTP)."""
+        try:
+            self.remote().put(local, remote)
+        except SSHError as e:
+            raise BuildError(f"in the VM: {e}") from None
 
     def wait_ssh(self) -> float:
         start = time.monotonic()
@@ -161,9 +176,8 @@ class VM:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise BuildError(f"QEMU exited ({self.proc.returncode}); see {self.work / 'qemu.log'}")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                if self.ssh("true", check=False, timeout=10) == "" and self._ssh_ok():
-                    return time.monotonic() - start
+            if self._ssh_ok():
+                return time.monotonic() - start
             time.sleep(3)
         raise BuildError(f"the VM did not answer on SSH in {BOOT_TIMEOUT} s; see {self.work / 'serial.log'}")
 
@@ -179,6 +193,8 @@ class VM:
                     time.sleep(0.02)  # the emulated NIC is slow: do not overrun its queue
 
     def stop(self) -> None:
+        for remote in self.remotes.values():
+            remote.close()
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
@@ -192,16 +208,17 @@ def booted(
     work: Path,
     forwards: dict[str, int] | None = None,
     extra_nics: int = 0,
+    ports: dict[int, int] | None = None,
 ) -> Iterator[VM]:
     """A VM of the image with the OVF properties (plus a fresh SSH key), booted."""
-    require("ssh-keygen", "ssh")
+    require("ssh-keygen")
     work.mkdir(parents=True, exist_ok=True)
     key = work / "id_ed25519"
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     props = {**properties, "ssh.authorized_key": (work / "id_ed25519.pub").read_text().strip()}
     iso = environment_iso(props, work / "ovf-env.iso")
-    vm = VM(disk, fmt, iso, key, work, forwards=dict(forwards or {}), extra_nics=extra_nics)
+    vm = VM(disk, fmt, iso, key, work, forwards=dict(forwards or {}), extra_nics=extra_nics, ports=dict(ports or {}))
     vm.start()
     try:
         yield vm

@@ -20,7 +20,9 @@ from pathlib import Path
 
 from nps_sensor.appliance.render import ADMIN, VENV, File, files, write
 from nps_sensor.appliance.settings import Settings
+from nps_sensor.appliance.update_layout import INSTALLED, RELEASE_KEY, VERSIONS
 
+from .sbom import DebPackage, PyPackage
 from .steps import BuildError, run
 
 SUITE = "bookworm"
@@ -42,10 +44,18 @@ PACKAGES = (
     "ca-certificates",
     "open-vm-tools",  # VMware guestinfo: the OVF environment without a CD
     "p0f",  # p0f.fp, TCP fingerprints
+    "unattended-upgrades",  # Debian's security updates, on a schedule (nps_sensor.appliance.updates_os)
     "ieee-data",  # IEEE OUI lists
     "libwireshark-data",  # Wireshark's manuf: vendor names
     "less",
     "nano",
+)
+SERVICES = (  # the appliance's own units, enabled at boot (multi-user.target)
+    "nps-sensor.service",
+    "nps-firstboot.service",
+    "nps-uplink.service",
+    "nps-register.service",
+    "nps-update-recover.service",
 )
 CONSOLES = ("tty1", "ttyS0")  # where nps-sensor console runs instead of a login prompt
 KERNEL_ARGS = "net.ifnames=0 biosdevname=0 console=tty0 console=ttyS0,115200n8"
@@ -142,19 +152,29 @@ def _mirrors(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def appliance(base_tar: Path, work: Path, wheels: Path, fingerprints: Path | None, templates: Path, epoch: int) -> Path:
+def appliance(
+    base_tar: Path,
+    work: Path,
+    wheels: Path,
+    fingerprints: Path | None,
+    templates: Path,
+    epoch: int,
+    release_key: bytes | None = None,
+) -> Path:
     """Unpack the base into `work/rootfs` and add the appliance layer to it.
 
     The tools run in it see SOURCE_DATE_EPOCH `epoch`: useradd writes the day of the
     last password change into /etc/shadow, today's date unless told otherwise.
+    `release_key` (PEM) is the key whose update bundles the appliance will install.
     """
     root = work / "rootfs"
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     run("unpack the base system", ["tar", "-xf", str(base_tar), "-C", str(root), "--numeric-owner"])
-    _sensor(root, wheels, epoch)
+    version = _sensor(root, wheels, epoch)
     _config(root, templates, fingerprints, epoch)
+    _versioned(root, version, release_key)
     return root
 
 
@@ -171,16 +191,27 @@ def _chroot(root: Path, step: str, *cmd: str, epoch: int | None = None) -> str:
     return run(step, ["chroot", str(root), *cmd], env=env)
 
 
-def _sensor(root: Path, wheels: Path, epoch: int) -> None:
-    """The sensor in its own virtual environment, from the wheels (no network)."""
+def wheel_version(wheels: Path) -> str:
+    """The sensor's version, from its wheel's name (nps_sensor-VERSION-py3-none-any.whl)."""
+    found = sorted(wheels.glob("nps_sensor-*.whl"))
+    if len(found) != 1:
+        raise BuildError(f"{wheels}: {len(found)} nps_sensor wheels, not one")
+    return found[0].name.split("-")[1]
+
+
+def _sensor(root: Path, wheels: Path, epoch: int) -> str:
+    """The sensor in a virtual environment of its version, from the wheels (no network);
+    returns the version. /opt/nps-sensor becomes a link to it (`_versioned`)."""
+    version = wheel_version(wheels)
+    target = f"{VERSIONS}/{version}"
     inside = root / "tmp" / "wheels"
     shutil.copytree(wheels, inside)
     try:
-        _chroot(root, "sensor environment", "/usr/bin/python3", "-m", "venv", VENV, epoch=epoch)
+        _chroot(root, "sensor environment", "/usr/bin/python3", "-m", "venv", target, epoch=epoch)
         _chroot(
             root,
             "sensor install",
-            f"{VENV}/bin/pip",
+            f"{target}/bin/pip",
             "install",
             "--no-index",
             "--no-compile",
@@ -192,18 +223,32 @@ def _sensor(root: Path, wheels: Path, epoch: int) -> None:
         _chroot(
             root,
             "byte-compile",
-            f"{VENV}/bin/python",
+            f"{target}/bin/python",
             "-m",
             "compileall",
             "-q",
             "-f",  # pip's own files were compiled with timestamps when it ran: redo them all
             "--invalidation-mode",
             "unchecked-hash",
-            VENV,
+            target,
             epoch=epoch,
         )
     finally:
         shutil.rmtree(inside, ignore_errors=True)
+    return version
+
+
+def _versioned(root: Path, version: str, release_key: bytes | None) -> None:
+    """The layout in-place updates switch within (nps_sensor.appliance.update_layout):
+    /opt/nps-sensor a link to the version, the release key, the version marked complete."""
+    target = root / VERSIONS.lstrip("/") / version
+    link = root / VENV.lstrip("/")
+    link.symlink_to(os.path.relpath(target, link.parent))
+    if release_key:
+        key = root / RELEASE_KEY.lstrip("/")
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_bytes(release_key)
+    (target / INSTALLED).write_text(json.dumps({"version": version, "image": True}) + "\n")
 
 
 def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) -> None:
@@ -218,19 +263,10 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
     )
     defaults = files(Settings())
     defaults.update(
+        {f"/etc/systemd/system/{u}": File(env.get_template(f"systemd/{u}.j2").render(venv=VENV)) for u in SERVICES}
+    )
+    defaults.update(
         {
-            "/etc/systemd/system/nps-sensor.service": File(
-                env.get_template("systemd/nps-sensor.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-firstboot.service": File(
-                env.get_template("systemd/nps-firstboot.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-uplink.service": File(
-                env.get_template("systemd/nps-uplink.service.j2").render(venv=VENV)
-            ),
-            "/etc/systemd/system/nps-register.service": File(
-                env.get_template("systemd/nps-register.service.j2").render(venv=VENV)
-            ),
             # The console in place of the login prompt, on the screen (tty1) and the serial line.
             "/etc/systemd/system/nps-console@.service": File(
                 env.get_template("systemd/nps-console@.service.j2").render(venv=VENV, term="linux")
@@ -257,10 +293,7 @@ def _config(root: Path, templates: Path, fingerprints: Path | None, epoch: int) 
         "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"
     )
     for unit, target in (
-        ("nps-sensor.service", "multi-user.target.wants"),
-        ("nps-firstboot.service", "multi-user.target.wants"),
-        ("nps-uplink.service", "multi-user.target.wants"),
-        ("nps-register.service", "multi-user.target.wants"),
+        *((unit, "multi-user.target.wants") for unit in SERVICES),
         ("systemd-networkd.service", "multi-user.target.wants"),
         ("systemd-resolved.service", "multi-user.target.wants"),
         *((f"nps-console@{tty}.service", "getty.target.wants") for tty in CONSOLES),
@@ -312,12 +345,32 @@ def _passwd(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def packages(root: Path) -> dict[str, str]:
-    """Every Debian package in the image with its version (the build manifest)."""
-    out = _chroot(root, "package list", "dpkg-query", "-W", "-f=${Package} ${Version}\\n")
-    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+def debian_packages(root: Path) -> list[DebPackage]:
+    """Every Debian package in the image: version, architecture, source package and version."""
+    fields = "${Package}\\t${Version}\\t${Architecture}\\t${source:Package}\\t${source:Version}\\n"
+    out = _chroot(root, "package list", "dpkg-query", "-W", f"-f={fields}")
+    return [DebPackage(*line.split("\t")) for line in out.splitlines() if line.count("\t") == 4]
 
 
-def python_packages(root: Path) -> dict[str, str]:
-    out = _chroot(root, "python package list", f"{VENV}/bin/python", "-m", "pip", "list", "--format=json")
-    return {str(p["name"]): str(p["version"]) for p in json.loads(out)}
+def python_metadata(root: Path) -> list[PyPackage]:
+    """Every Python package of the sensor's environment, from its installed metadata (the
+    wheels' METADATA: name, version, License-Expression, License, classifiers), read as
+    files: what the image holds, whichever pip made it."""
+    from email.parser import HeaderParser
+
+    from .sbom import inside
+
+    packages = []
+    site = inside(root, f"{VENV}/lib")
+    for meta in sorted(site.glob("python3*/site-packages/*.dist-info/METADATA")):
+        msg = HeaderParser().parsestr(meta.read_text(encoding="utf-8", errors="replace"))
+        packages.append(
+            PyPackage(
+                str(msg.get("Name", "")),
+                str(msg.get("Version", "")),
+                str(msg.get("License-Expression", "") or ""),
+                str(msg.get("License", "") or ""),
+                tuple(str(c) for c in msg.get_all("Classifier") or ()),
+            )
+        )
+    return sorted(packages, key=lambda p: p.name.lower())

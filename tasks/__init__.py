@@ -10,15 +10,21 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
+from .appliance import appliance
 from .bench import bench
+from .collection import collection
 from .configure import configure_appliances
+from .demo import demo
 from .deploy import deploy
 from .hub import hub
 from .image import image
 from .quality import lint, test
+from .release import release
 from .sensor import sensor
 
-ns = Collection(sensor, image, deploy, configure_appliances, hub, test, lint, bench)
+ns = Collection(
+    demo, sensor, image, deploy, configure_appliances, appliance, collection, hub, test, lint, bench, release
+)
 # No task reads its commands' input: without a stdin thread, a run that ends while
 # stdin is closed (CI) does not fail after the command succeeded.
 ns.configure({"run": {"in_stream": False}})

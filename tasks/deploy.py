@@ -26,13 +26,20 @@ VSPHERE = Shared(
             "",
             "the ESXi host or vCenter (name, address, host:port or https://URL); the password comes from "
             "NPS_VSPHERE_PASSWORD or a prompt",
+            ("GOVC_URL",),
         ),
-        "user": Option("", "the vSphere user (root on ESXi; like administrator@vsphere.local on vCenter)"),
+        "user": Option(
+            "", "the vSphere user (root on ESXi; like administrator@vsphere.local on vCenter)", ("GOVC_USERNAME",)
+        ),
         "ca_bundle": Option(
-            "", "PEM file of the CA that signed the server's certificate (default: the system's store)"
+            "",
+            "PEM file of the CA that signed the server's certificate (default: the system's store)",
+            ("GOVC_TLS_CA_CERTS",),
         ),
-        "insecure": Option(False, "do not check the server's TLS certificate (a warning says what that risks)"),
-        "datacenter": Option("", "datacenter by name (default: the only one)"),
+        "insecure": Option(
+            False, "do not check the server's TLS certificate (a warning says what that risks)", ("GOVC_INSECURE",)
+        ),
+        "datacenter": Option("", "datacenter by name (default: the only one)", ("GOVC_DATACENTER",)),
         "name": Option("nps-sensor", "the VM's name (default nps-sensor)"),
     },
 )
@@ -116,6 +123,9 @@ def _vsphere(vs: Mapping[str, Any]) -> Any:
         reconcile="bring an existing VM of that name to these settings (default); --no-reconcile fails instead",
         dry_run=DRY_RUN,
         shutdown_timeout="seconds to wait for a guest shutdown before powering off (default 120)",
+        wait_sensing="then wait until the appliance senses (inv appliance.check over SSH; needs the property "
+        "ssh.authorized_key): its address from mgmt.address or VMware Tools, up to this many seconds",
+        ssh_key="with --wait-sensing: the private key of ssh.authorized_key (default: the SSH agent, ~/.ssh)",
     ),
 )
 @with_shared(VSPHERE)
@@ -145,6 +155,8 @@ def esxi(
     reconcile: bool = True,
     dry_run: bool = False,
     shutdown_timeout: int = 120,
+    wait_sensing: int = 0,
+    ssh_key: str = "",
 ) -> None:
     """Deploy the OVA to VMware ESXi or vCenter in one idempotent step: capture path, import, size, power on;
     for an existing VM, only what an option asks."""
@@ -179,9 +191,28 @@ def esxi(
             reconcile=reconcile,
             shutdown_timeout=shutdown_timeout,
         )
+        if wait_sensing and not deployment.properties.get("ssh.authorized_key"):
+            raise esxi.DeployError("--wait-sensing needs the property ssh.authorized_key (the appliance lets SSH in)")
         esxi.deploy(_vsphere(vs), deployment, dry_run=dry_run)
+        if wait_sensing and not dry_run:
+            _wait_sensing(vs, deployment.properties, wait_sensing, ssh_key)
 
     _esxi(run)
+
+
+def _wait_sensing(vs: Mapping[str, Any], properties: Mapping[str, str], seconds: int, key: str) -> None:
+    """--wait-sensing: the deployed appliance checked over SSH (tasks.appliance.wait_sensing)."""
+    from nps_hypervisors import esxi
+
+    from .appliance import wait_sensing
+
+    static = properties.get("mgmt.mode") == "static" and properties.get("mgmt.address")
+
+    def guest_ip() -> str | None:
+        found = esxi.status(_vsphere(vs), vs["name"], placement=esxi.Placement(datacenter=vs["datacenter"]))
+        return str(found["guest_ip"]) if found.get("guest_ip") else None
+
+    wait_sensing(static or guest_ip, key, seconds)
 
 
 @task(

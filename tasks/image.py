@@ -22,20 +22,89 @@ from .settings import ROOT
         "output": "where the OVA, the VHDX zip, SHA256SUMS and the manifest go (default dist/)",
         "cache": "build cache: the Debian base, the wheels, the raw disk (default build/cache)",
         "fingerprints": "optional directory of fingerprint databases to ship (Satori, FingerBank)",
+        "sign_key": "sign the release with this RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
+        "sign_cert": "the signing key's certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
     },
 )
 def image_build(
-    c: Context, version: str = "0.1.0", output: str = "dist", cache: str = "build/cache", fingerprints: str = ""
+    c: Context,
+    version: str = "0.1.0",
+    output: str = "dist",
+    cache: str = "build/cache",
+    fingerprints: str = "",
+    sign_key: str = "",
+    sign_cert: str = "",
 ) -> None:
-    """Build the appliance: OVA for ESXi and zipped VHDX for Hyper-V, from Debian 12."""
+    """Build the appliance: OVA for ESXi and zipped VHDX for Hyper-V, from Debian 12; signed
+    (the OVF certificate, SHA256SUMS.sig) and trusting that key for updates when given one."""
+    from nps_image import signing
     from nps_image.build import Build, build
     from nps_image.steps import BuildError
 
     os.chdir(ROOT)
     try:
-        build(Build(version, Path(output), Path(cache), Path(fingerprints) if fingerprints else None))
+        signer = signing.from_options(sign_key, sign_cert)
+        build(Build(version, Path(output), Path(cache), Path(fingerprints) if fingerprints else None, signer=signer))
     except BuildError as e:
         raise Exit(f"image.build: {e}", code=1) from None
+
+
+@task(
+    auto_shortflags=False,
+    name="bundle",
+    help={
+        "version": "the sensor's version in the bundle (PEP 440, e.g. 1.4.1; appliances install only newer ones)",
+        "output": "where the bundle goes, beside the release's other files (default dist/)",
+        "cache": "build cache for the wheels (default build/cache)",
+        "sign_key": "the release's RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
+        "sign_cert": "its certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
+    },
+)
+def image_bundle(
+    c: Context, version: str, output: str = "dist", cache: str = "build/cache", sign_key: str = "", sign_cert: str = ""
+) -> None:
+    """Make the signed update bundle (the sensor's wheels and the appliance templates) that
+    `nps-sensor appliance update` installs on appliances built with the same key."""
+    from nps_image import signing
+    from nps_image.build import DEFAULT_EPOCH
+    from nps_image.bundle import make
+    from nps_image.steps import BuildError
+
+    os.chdir(ROOT)
+    try:
+        signer = signing.from_options(sign_key, sign_cert)
+        if signer is None:
+            raise BuildError("a bundle is signed or useless: give --sign-key and --sign-cert (or NPS_SIGN_KEY/_CERT)")
+        epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
+        for path in make(version, Path(output), Path(cache), signer, epoch):
+            print(f"{path}  {path.stat().st_size / 2**20:.1f} MiB")
+    except BuildError as e:
+        raise Exit(f"image.bundle: {e}", code=1) from None
+
+
+@task(
+    auto_shortflags=False,
+    name="verify",
+    help={
+        "target": "a release folder (SHA256SUMS and what it lists) or one OVA",
+        "ca": "the certificate authority (PEM) to trust for the signer (default: the system's authorities)",
+    },
+)
+def image_verify(c: Context, target: str, ca: str = "") -> None:
+    """Check a release or an OVA: every digest, the signatures, the signer's chain to the CA and
+    its dates. One line per file checked; one line per problem, with its reason."""
+    from nps_image.verify_release import verify
+
+    try:
+        report = verify(Path(target), Path(ca) if ca else None)
+    except ValueError as e:
+        raise Exit(f"image.verify: --ca {e}", code=2) from None
+    for line in report.checked:
+        print(f"ok    {line}")
+    for line in report.problems:
+        print(f"FAIL  {line}")
+    if not report.ok:
+        raise Exit(code=1)
 
 
 @task(name="lint", auto_shortflags=False, help={"ova": "the OVA to check (for example dist/nps-sensor-VERSION.ova)"})
@@ -140,4 +209,4 @@ def image_run(c: Context, format: str = "vmdk", output: str = "dist", prop: list
     print("\nimage.run: the VM is stopped")
 
 
-image = Collection("image", image_build, image_lint, image_test, image_run)
+image = Collection("image", image_build, image_bundle, image_verify, image_lint, image_test, image_run)

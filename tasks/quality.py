@@ -37,6 +37,7 @@ def lint(c: Context) -> None:
         c.run(f"{shlex.quote(str(BIN / 'ruff'))} format --check .")
         c.run(f"{shlex.quote(str(BIN / 'mypy'))}")
         c.run(
-            f"{shlex.quote(str(BIN / 'ansible-lint'))} --profile production --offline -q site.yml roles inventory",
+            f"{shlex.quote(str(BIN / 'ansible-lint'))} --profile production --offline -q "
+            "site.yml hub.yml roles inventory galaxy.yml plugins",
             env=ansible_env(),
         )

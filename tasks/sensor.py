@@ -6,14 +6,15 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from nps_sensor.output import FORMAT_HELP
+
 from .settings import BIN, ROOT, run
 
 DEMO_DIR = ROOT / "build" / "demo"
-FORMAT = "table (for people), json or ndjson"
 
 
-def _sensor(c: Context, *args: str) -> object:
-    return run(c, [str(BIN / "nps-sensor"), *args])
+def _sensor(*args: str) -> None:
+    run([str(BIN / "nps-sensor"), *args])
 
 
 @task(
@@ -21,7 +22,7 @@ def _sensor(c: Context, *args: str) -> object:
     help={
         "packets": "packets in the generated capture (default 200000)",
         "wrap": "delivery of the traffic: plain, vlan or erspan2",
-        "format": FORMAT,
+        "format": FORMAT_HELP,
     },
 )
 def demo(c: Context, packets: int = 200_000, wrap: str = "plain", format: str = "table") -> None:
@@ -29,8 +30,8 @@ def demo(c: Context, packets: int = 200_000, wrap: str = "plain", format: str = 
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     capture = DEMO_DIR / f"demo-{wrap}-{packets}.pcap"
     if not capture.exists():
-        _sensor(c, "generate", str(capture), "--packets", str(packets), "--wrap", wrap)
-    _sensor(c, "analyze", str(capture), "--format", format)
+        _sensor("generate", str(capture), "--packets", str(packets), "--wrap", wrap)
+    _sensor("analyze", str(capture), "--format", format)
 
 
 @task(
@@ -39,8 +40,8 @@ def demo(c: Context, packets: int = 200_000, wrap: str = "plain", format: str = 
     help={
         "capture": "a capture file (pcap or pcapng; repeat the option for several)",
         "config": "classification and reporting settings (YAML)",
-        "format": FORMAT,
-        "output": "write here instead of standard output",
+        "format": FORMAT_HELP,
+        "output": "write here (mode 0644) instead of standard output",
     },
 )
 def analyze(
@@ -52,7 +53,7 @@ def analyze(
         args += ["--config", config]
     if output:
         args += ["--output", output]
-    _sensor(c, *args, "--format", format)
+    _sensor(*args, "--format", format)
 
 
 @task(
@@ -66,7 +67,7 @@ def analyze(
 )
 def generate(c: Context, output: str, packets: int = 100_000, seed: int = 1, wrap: str = "plain") -> None:
     """Write a deterministic synthetic capture (the benchmark's and the tests' traffic)."""
-    _sensor(c, "generate", output, "--packets", str(packets), "--seed", str(seed), "--wrap", wrap)
+    _sensor("generate", output, "--packets", str(packets), "--seed", str(seed), "--wrap", wrap)
 
 
 sensor = Collection("sensor", demo, analyze, generate)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,29 +23,48 @@ from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
+from invoke.exceptions import Exit
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 BIN = Path(PY).parent
 
 
-def run(c: Context, args: list[str], **kw: Any) -> Any:
-    """Run a command of this environment, on the terminal's pty when there is one."""
-    kw.setdefault("pty", sys.stdout.isatty())
-    return c.run(shlex.join(args), **kw)
+def run(args: list[str], env: Mapping[str, str] | None = None) -> None:
+    """Run a command with this process's standard streams: its output reaches the
+    terminal, pipe or file untouched (the same bytes as run directly; Invoke's runner
+    would decode and re-encode it chunk by chunk), and its exit status is the task's."""
+    try:
+        code = subprocess.run(args, check=False, env={**os.environ, **env} if env else None).returncode
+    except OSError as e:
+        raise Exit(f"{args[0]}: {e.strerror or e}", code=127) from None
+    except KeyboardInterrupt:
+        raise Exit(code=130) from None
+    if code:
+        raise Exit(code=code if code > 0 else 128 - code)
+
+
+COLLECTIONS = ROOT / "build" / "collections"
 
 
 def ansible_env() -> dict[str, str]:
-    """Ansible's settings are the repository's (ansible.cfg); its tools are in this venv."""
+    """Ansible's settings are the repository's (ansible.cfg); its tools are in this venv; the
+    collection nps.appliance is this checkout (linked where ansible.cfg looks for collections)."""
+    link = COLLECTIONS / "ansible_collections" / "nps" / "appliance"
+    if not link.is_symlink():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(ROOT, target_is_directory=True)
     return {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 @dataclass(frozen=True)
 class Option:
-    """One shared option: its default and its help text."""
+    """One shared option: its default, its help text, and other tools' environment
+    variables that mean the same (govc's GOVC_URL), read after the kit's own."""
 
     default: str | bool | int
     help: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,8 +85,9 @@ class Shared:
         for key, option in self.options.items():
             value = given.get(key)
             if value in (None, "", 0, False) or value == option.default:
-                env = os.environ.get(f"NPS_{self.name}_{key}".upper())
-                if env is not None and env != "":
+                names = (f"NPS_{self.name}_{key}".upper(), *option.aliases)
+                env = next((os.environ[n] for n in names if os.environ.get(n)), None)
+                if env is not None:
                     value = _typed(env, option.default)
                 elif key in section and section[key] not in (None, ""):
                     value = _typed(section[key], option.default)

@@ -129,8 +129,18 @@ def image_tools_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def appliance_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The deliverables of `inv image.build` (version 0.0.0-test), built once per run.
+def release_pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A throwaway CA and code-signing certificate (tests.support.pki.Pki): the test image's
+    release key, which its update bundles must be signed with."""
+    from tests.support import pki
+
+    return pki.make(tmp_path_factory.mktemp("release-pki"))
+
+
+@pytest.fixture(scope="session")
+def appliance_dist(tmp_path_factory: pytest.TempPathFactory, release_pki: Any) -> Path:
+    """The deliverables of `inv image.build` (version 0.0.0-test), built once per run,
+    signed with `release_pki` (so the image trusts bundles signed with it).
 
     The image build's tests and the Ansible roles' tests (which boot it) share it;
     skips where the image cannot be built.
@@ -139,9 +149,10 @@ def appliance_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if reason is not None:
         pytest.skip(reason)
     from nps_image.build import Build, build
+    from nps_image.signing import load
 
     out = tmp_path_factory.mktemp("dist")
-    build(Build("0.0.0-test", out, REPO / "build" / "cache"))
+    build(Build("0.0.0-test", out, REPO / "build" / "cache", signer=load(release_pki.key, release_pki.chain)))
     return out
 
 

@@ -32,6 +32,9 @@ from typing import Any
 import pytest
 import yaml
 
+from nps_image.ssh import SSHError
+from tasks.settings import ansible_env
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PLAYBOOK = BIN / "ansible-playbook"
@@ -48,19 +51,20 @@ class Run:
     recap: dict[str, int] = field(default_factory=dict)
 
 
-def playbook(inventory: Path, *args: str, timeout: float = 900, oneline: bool = False, inv: bool = False) -> Run:
-    """ansible-playbook site.yml, or with `inv` the task users run (`inv configure`)."""
+def playbook(
+    inventory: Path, *args: str, timeout: float = 900, oneline: bool = False, inv: bool = False, play: str = "site.yml"
+) -> Run:
+    """ansible-playbook site.yml (or `play`), or with `inv` the task users run (`inv configure`)."""
     env = {
         **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        **ansible_env(),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     if oneline:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.oneline"
-    command = [str(PLAYBOOK), "-i", str(inventory), str(ROOT / "site.yml"), *args]
+    command = [str(PLAYBOOK), "-i", str(inventory), str(ROOT / play), *args]
     if inv:
         command = [str(BIN / "inv"), "configure", "--inventory", str(inventory), *args]
     proc = subprocess.run(
@@ -144,6 +148,8 @@ INVALID: list[tuple[dict[str, Any], str]] = [
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "ERSPAN"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth1", "mode": "MIRROR"}]}, "sniffing_interfaces"),
     ({"sniffing_interfaces": [{"name": "eth0"}]}, "sniffing_interfaces"),
+    ({"updates_schedule": "03:00; reboot"}, "updates_schedule"),
+    ({"updates_mirror": "ftp://ftp.debian.org/debian"}, "updates_mirror"),
 ]
 
 
@@ -223,14 +229,19 @@ def test_the_sensor_loader_reads_the_proxy_the_apply_wrote(local: tuple[Path, di
     password = "pw with = and # " + secrets.token_hex(4)
     proxy = {"address": "proxy.example.net", "port": 3128, "auth": "basic", "user": "sensor", "password": password}
     outcome = apply({"proxy": proxy}, root)
-    assert sorted(c.path for c in outcome.changes) == ["/etc/nps-sensor/proxy.env", "/etc/nps-sensor/sensor.yaml"]
+    # The sensor's proxy file, and apt's (security updates go through the same proxy).
+    assert sorted(c.path for c in outcome.changes) == [
+        "/etc/apt/apt.conf.d/80nps-proxy", "/etc/nps-sensor/proxy.env", "/etc/nps-sensor/sensor.yaml"
+    ]  # fmt: skip
     assert outcome.restart_sensor and password not in json.dumps(outcome.as_dict())
     env = root / "etc/nps-sensor/proxy.env"
     assert env.stat().st_mode & 0o777 == 0o600
+    assert (root / "etc/apt/apt.conf.d/80nps-proxy").stat().st_mode & 0o777 == 0o600
     # A changed password alone is a change, reported without the password.
     again = apply({"proxy": {**proxy, "password": "other"}}, root, check=True)
-    assert [c.path for c in again.changes] == ["/etc/nps-sensor/proxy.env"]
-    assert "other" not in again.changes[0].after and "secret changed" in again.changes[0].after
+    assert [c.path for c in again.changes] == ["/etc/apt/apt.conf.d/80nps-proxy", "/etc/nps-sensor/proxy.env"]
+    for change in again.changes:
+        assert "other" not in change.after and password.replace(" ", "%20") not in change.after
     sensor_yaml = root / "etc/nps-sensor/sensor.yaml"
     text = sensor_yaml.read_text().replace("/etc/nps-sensor/proxy.env", str(env))  # the tree is not at /
     sensor_yaml.write_text(text)
@@ -257,6 +268,7 @@ class Appliance:
     work: Path
     port: int  # forwarded to the DHCP address
     static_port: int  # forwarded to STATIC
+    hub_port: int  # forwarded to the VM's port 8443 (the hub role's hub)
     variables: dict[str, Any] = field(default_factory=dict)  # the settings applied so far
 
     def host(self, port: int) -> dict[str, Any]:
@@ -275,23 +287,17 @@ class Appliance:
         return playbook(inventory, *args, oneline=oneline, inv=inv)
 
     def ssh(self, port: int, *cmd: str, check: bool = True) -> str:
-        out = subprocess.run(
-            [
-                "ssh", "-q", "-p", str(port), "-i", str(self.vm.key),
-                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "ConnectTimeout=10", "-o", "BatchMode=yes",
-                "nps-admin@127.0.0.1", " ".join(cmd),
-            ],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert not check or out.returncode == 0, f"{' '.join(cmd)}: {out.stderr}"
-        return out.stdout
+        """A shell line on the appliance (its words joined as written) through the port's forward."""
+        try:
+            out = self.vm.remote(port).shell(" ".join(cmd), timeout=120)
+        except SSHError as e:
+            assert not check, str(e)
+            return ""
+        assert not check or out.code == 0, f"{' '.join(cmd)}: {out.stderr}"
+        return str(out.stdout)
 
     def answers(self, port: int) -> bool:
-        try:
-            return self.ssh(port, "echo", "up", check=False).strip() == "up"
-        except subprocess.TimeoutExpired:
-            return False
+        return self.ssh(port, "echo", "up", check=False).strip() == "up"
 
     def addresses(self, port: int, iface: str) -> list[str]:
         info = json.loads(self.ssh(port, "ip", "-j", "-4", "addr", "show", "dev", iface))
@@ -338,12 +344,14 @@ def appliance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     dist = Path(given) if given else request.getfixturevalue("appliance_dist")
     work = tmp_path_factory.mktemp("ansible")
     disk = extract_disk(dist, "nps-sensor", latest(dist, "nps-sensor"), "vmdk", work)
-    static_port = free_port()
+    static_port, hub_port = free_port(), free_port()
     properties = {"hostname": "nps-ansible-1", "mgmt.mode": "dhcp"}
-    with booted(disk, "vmdk", properties, work / "vm", forwards={STATIC: static_port}, extra_nics=1) as vm:
+    with booted(
+        disk, "vmdk", properties, work / "vm", forwards={STATIC: static_port}, extra_nics=1, ports={8443: hub_port}
+    ) as vm:
         try:
             vm.wait_ssh()
-            yield Appliance(vm, work, vm.ssh_port, static_port)
+            yield Appliance(vm, work, vm.ssh_port, static_port, hub_port)
         finally:
             keep_logs(work / "vm", ROOT / "build" / "ansible-test")
 
@@ -527,3 +535,55 @@ def test_registration_with_a_hub_on_the_host(appliance: Appliance, tmp_path: Pat
         assert api.sensor(sensor_id)["hostname"] == "nps-ansible-1"
         assert appliance.ssh(appliance.port, "systemctl", "is-active", "nps-uplink").strip() == "active"
         assert_second_run_changes_nothing(appliance, appliance.port, {**registration, "registration_code": code})
+
+
+@pytest.mark.slow
+def test_the_hub_role_installs_a_hub_a_sensor_registers_with(appliance: Appliance, tmp_path: Path) -> None:
+    """The hub role on the booted image as a Debian 12 server (SQLite, its own certificate,
+    the first administrator from a vaulted variable): the hub answers over the forwarded
+    port, a sensor on this machine registers with it, a second run changes nothing."""
+    import httpx
+
+    wheels = ROOT / "build" / "hub-wheels"
+    subprocess.run([str(BIN / "inv"), "hub.wheels", "--output", str(wheels)], check=True, cwd=ROOT, timeout=900)
+    password = "hub-" + secrets.token_hex(8)
+    vault_pass = tmp_path / "vault-pass"
+    vault_pass.write_text(secrets.token_hex(16))
+    vault_pass.chmod(0o600)
+    encrypted = subprocess.run(
+        [str(BIN / "ansible-vault"), "encrypt_string", "--vault-password-file", str(vault_pass), "--stdin-name",
+         "hub_admin_password"],
+        input=password, capture_output=True, text=True, check=True, env={**os.environ, **ansible_env()},
+    ).stdout  # fmt: skip
+    inventory = tmp_path / "hubs.yml"
+    host = {**appliance.host(appliance.port), "hub_wheels": str(wheels), "hub_tls_names": ["127.0.0.1"]}
+    inventory.write_text(
+        yaml.safe_dump({"hubs": {"hosts": {"hub-1": host}}}, sort_keys=False)
+        + "".join(f"      {line}\n" for line in encrypted.splitlines())
+    )
+    run = playbook(inventory, "--vault-password-file", str(vault_pass), play="hub.yml", timeout=1800)
+    assert run.code == 0, run.output
+    assert password not in run.output
+    fingerprint = re.search(r"certificate SHA-256 ([0-9A-F:a-f]+)", run.output)
+    assert fingerprint, run.output
+
+    url = f"https://127.0.0.1:{appliance.hub_port}"
+    with httpx.Client(base_url=url, verify=False, timeout=60) as http:  # the sensor below pins it
+        token = http.post("/api/v1/login", json={"name": "admin", "password": password}).json()["token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        created = http.post("/api/v1/sensors", json={"name": "host-sensor", "location": "lab"}).json()
+    state = tmp_path / "hub.json"
+    registered = subprocess.run(
+        [str(BIN / "nps-sensor"), "register", "--hub", url, "--fingerprint", fingerprint[1], "--state", str(state),
+         "--proxy-file", "-"],
+        input=created["code"] + "\n", capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(state.read_text())["name"] == "host-sensor"
+    unit = appliance.ssh(appliance.port, "systemctl", "show", "-p", "User,ActiveState", "nps-hub")
+    assert "User=nps-hub" in unit and "ActiveState=active" in unit
+    assert appliance.ssh(appliance.port, "sudo", "stat", "-c", "'%a %U'", "/etc/nps-hub/hub.env").strip() == "600 root"
+
+    again = playbook(inventory, "--vault-password-file", str(vault_pass), play="hub.yml", timeout=1800)
+    assert again.code == 0, again.output
+    assert again.recap["changed"] == 0, again.output

@@ -51,6 +51,11 @@ case "$1" in
         fi ;;
     interfaces) printf 'lo\neth0\neth1\neth2\n' ;;
     authenticate) IFS= read -r password; [ "$1 $2 $password" = "authenticate root rootpw" ] ;;
+    update) case "$2" in
+        *broken*) echo "0.1.2 failed its health check (nps-sensor.service exited (status 3)); rolled back to 0.1.0"
+                  exit 1 ;;
+        *) echo "updated from 0.1.0 to 0.1.1" ;;
+        esac ;;
 esac
 """
 
@@ -331,6 +336,29 @@ def test_reboot_and_shutdown_after_confirmation(appliance: tuple[Screen, Path]) 
     screen.keys("Right", "Enter")
     screen.wait("poweroff requested.")
     assert requests(root)[-2:] == ["reboot", "poweroff"]
+
+
+def test_update_from_a_bundle_copied_to_the_appliance(appliance: tuple[Screen, Path]) -> None:
+    """The newest bundle in the updates folder is offered; a rollback is said on the screen;
+    after an update the console ends, to start again in the new version (Restart=always)."""
+    screen, root = appliance
+    updates = root / "var/lib/nps-sensor/updates"
+    updates.mkdir(parents=True)
+    (updates / "0.1.2-broken.tar").write_bytes(b"")
+    screen.menu(8)
+    screen.wait("Update the sensor", "/var/lib/nps-sensor/updates/0.1.2-broken.tar")
+    screen.save("update")
+    screen.keys("Tab", "Enter")  # Install
+    screen.wait("failed its health check (nps-sensor.service exited (status 3)); rolled back to 0.1.0")
+    assert requests(root)[-1] == "update /var/lib/nps-sensor/updates/0.1.2-broken.tar"
+    screen.keys("Escape")
+    screen.menu(8)
+    screen.wait("Update the sensor")
+    screen.keys(*(["BSpace"] * len("/var/lib/nps-sensor/updates/0.1.2-broken.tar")))
+    screen.type("/tmp/0.1.1.tar")
+    screen.keys("Tab", "Enter")
+    screen.wait("console-exited")
+    assert requests(root)[-1] == "update /tmp/0.1.1.tar"
 
 
 def test_root_shell_asks_for_the_password(appliance: tuple[Screen, Path]) -> None:

@@ -584,6 +584,25 @@ def test_vcenter_asks_which_cluster_or_host(vcsim_binary, ova) -> None:
         run_deploy(s, deployment(ova, esxi.Placement()))
 
 
+def test_a_signed_ova_imports(esx_server, tmp_path, view_of) -> None:
+    """The OVF certificate member (inv image.build --sign-key) is not a file to upload:
+    the deployer and the host take the OVA as they take an unsigned one."""
+    from nps_image.package import package
+    from nps_image.signing import load
+    from tests.support import pki
+
+    raw = tmp_path / "raw.img"
+    with open(raw, "wb") as f:
+        f.truncate(16 * MiB)
+        f.write(os.urandom(MiB))
+    ca = pki.make(tmp_path / "pki")
+    signed = package(raw, "nps-sensor", "0.0.2", tmp_path / "dist", 1_700_000_000, signer=load(ca.key, ca.chain))[0]
+    assert "nps-sensor-0.0.2.cert" in open_ova(signed).members
+    changed, lines = run_deploy(esx_server, deployment(signed, esxi.Placement()))
+    assert changed and lines[-1] == "nps-sensor: done"
+    assert view_of(esx_server).vms("nps-sensor")[0].runtime.powerState == "poweredOn"
+
+
 def test_insecure_connects_without_the_ca(esx_server, ova) -> None:
     ep = esxi.Endpoint(esx_server.host, esx_server.user, esx_server.password, insecure=True)
     assert esxi.deploy(ep, deployment(ova, esxi.Placement()), say=Lines(), quiet=True)

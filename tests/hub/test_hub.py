@@ -147,7 +147,7 @@ def test_registration_with_a_personalization_code(hub: HubProcess, tmp_path: Pat
     assert again.stderr.count("\n") == 1
 
     # An expired code: issued by the CLI with a validity of (almost) nothing.
-    out = hub.cli("sensor", "late", env={"NPS_HUB_CODE_TTL": "0.001"})
+    out = hub.cli("sensor", "add", "late", env={"NPS_HUB_CODE_TTL": "0.001"})
     assert out.returncode == 0, out.stderr
     late = out.stdout.split("personalization code ")[1].split()[0]
     expired = register(hub, late, tmp_path / "c")

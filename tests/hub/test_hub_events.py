@@ -126,3 +126,34 @@ def test_events_are_kept_and_mailed(smtp: tuple[Inbox, int], tmp_path: Path) -> 
     finally:
         local.stop()
         hub.stop()
+
+
+def test_a_lost_link_is_read_from_the_typed_status() -> None:
+    """Issue 21's rule on issue 14's validated heartbeat: the status as the live service
+    gives it (link, since, counters beside the typed fields) names the lost links, and
+    so does the status the hub kept, which the sweep reads back."""
+    from pydantic import ValidationError
+
+    from nps_hub import events, schema
+
+    body = {
+        "state": "sensing",
+        "interfaces": [
+            {
+                "name": "ens192",
+                "mode": "SPAN",
+                "link": "down",
+                "since": "2026-12-05T04:00:00+00:00",
+                "capturing": False,
+            },
+            {"name": "ens224", "mode": "SPAN", "link": "up", "since": None, "capturing": True},
+            {"name": "ens256", "mode": "SPAN", "link": "missing", "since": None, "capturing": False},
+        ],
+    }
+    status = schema.Status.model_validate(body)
+    assert events.links_lost(status) == ["ens192 down", "ens256 missing"]
+    kept = events.stored(status.model_dump(exclude_none=True))
+    assert kept is not None and events.links_lost(kept) == ["ens192 down", "ens256 missing"]
+    assert events.stored({"interfaces": "not a list"}) is None and events.stored(None) is None
+    with pytest.raises(ValidationError):
+        schema.Status.model_validate({"interfaces": [{"name": "ens192", "link": "down\x1b[2J"}]})

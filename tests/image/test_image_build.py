@@ -6,7 +6,9 @@ Needs root and the build tools (./bootstrap installs them).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +26,10 @@ def dist(appliance_dist: Path) -> Path:
 
 def test_build_gives_the_deliverables(dist: Path) -> None:
     names = sorted(p.name for p in dist.iterdir())
-    assert "nps-sensor-0.0.0-test.ova" in names
-    assert "nps-sensor-0.0.0-test-vhdx.zip" in names
-    assert "SHA256SUMS" in names
+    assert names == sorted(
+        [f"nps-sensor-0.0.0-test{s}" for s in (".ova", "-vhdx.zip", "-manifest.json", ".cdx.json")]
+        + ["SHA256SUMS", "SHA256SUMS.sig", "SHA256SUMS.pem"]
+    )
     manifest = (dist / "nps-sensor-0.0.0-test-manifest.json").read_text()
     assert '"linux-image-cloud-amd64"' in manifest and '"nps-sensor"' in manifest
 
@@ -35,6 +38,29 @@ def test_the_ova_passes_lint(dist: Path) -> None:
     from nps_image.lint import lint
 
     assert lint(dist / "nps-sensor-0.0.0-test.ova") == []
+
+
+def test_the_release_verifies_against_its_ca(dist: Path, release_pki: Any) -> None:
+    from nps_image.verify_release import verify
+
+    report = verify(dist, release_pki.ca)
+    assert report.problems == [] and len(report.checked) == 5  # SHA256SUMS, then the four files it lists
+
+
+def test_the_sbom_lists_every_package_of_the_manifest_and_validates(dist: Path) -> None:
+    from tests.image.test_sbom import schema_errors
+
+    manifest = json.loads((dist / "nps-sensor-0.0.0-test-manifest.json").read_text())
+    sbom = json.loads((dist / "nps-sensor-0.0.0-test.cdx.json").read_text())
+    assert schema_errors(sbom) == []
+    listed = {(c["name"], c["version"]) for c in sbom["components"]}
+    for kind in ("debian_packages", "python_packages"):
+        missing = set(manifest[kind].items()) - listed
+        assert not missing, f"{kind} not in the SBOM: {sorted(missing)[:5]}"
+    assert len(sbom["components"]) == len(manifest["debian_packages"]) + len(manifest["python_packages"])
+    debs = [c for c in sbom["components"] if c["purl"].startswith("pkg:deb/")]
+    licensed = [c for c in debs if c.get("licenses")]
+    assert len(licensed) > 0.75 * len(debs)
 
 
 @pytest.mark.parametrize("fmt", ["vmdk", "vhdx"])

@@ -17,13 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from nps_image.lint import RULES, lint_ova
 from nps_image.package import package
+from tests.support import pki
 
 REPO = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 OVF, MF, VMDK = "nps-sensor-2.0.ovf", "nps-sensor-2.0.mf", "nps-sensor-2.0-disk1.vmdk"
+CERT = "nps-sensor-2.0.cert"
 Parts = dict[str, bytes]
 
 
@@ -46,7 +50,9 @@ def parts(good_ova: Path) -> Parts:
 
 def manifest_of(parts: Parts) -> bytes:
     return "".join(
-        f"SHA256({name})= {hashlib.sha256(data).hexdigest()}\n" for name, data in parts.items() if name != MF
+        f"SHA256({name})= {hashlib.sha256(data).hexdigest()}\n"
+        for name, data in parts.items()
+        if name not in (MF, CERT)  # the manifest lists neither itself nor its signature
     ).encode()
 
 
@@ -94,6 +100,14 @@ def clear_compression_flags(parts: Parts) -> Parts:
     return {**parts, VMDK: bytes(disk)}
 
 
+def with_foreign_signature(parts: Parts) -> Parts:
+    """A certificate member whose signature is not over this manifest (a key's signature of nothing)."""
+    key = pki.key()
+    cert = pki.certificate("someone", key)
+    line = f"SHA256({MF})= {key.sign(b'another manifest', padding.PKCS1v15(), hashes.SHA256()).hex()}\n"
+    return {**parts, CERT: line.encode() + pki.pem(cert)}
+
+
 def with_size(parts: Parts) -> Parts:
     size = len(parts[VMDK])
     return edit_ovf(f'ovf:size="{size}"', f'ovf:size="{size + 512}"')(parts)
@@ -134,6 +148,7 @@ CASES: dict[str, tuple[Callable[[Parts], Parts], Callable[[Parts], dict[str, obj
         lambda p: {},
     ),
     "guest-os": (edit_ovf('"debian10_64Guest"', '"debian12_64Guest"'), lambda p: {}),
+    "signature": (with_foreign_signature, lambda p: {"order": (OVF, MF, CERT, VMDK)}),
 }
 
 

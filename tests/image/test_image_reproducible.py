@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,13 +153,17 @@ def _explain(a: Path, b: Path) -> str:
 
 
 @pytest.mark.slow
-def test_two_builds_give_the_same_bytes(appliance_dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_builds_give_the_same_bytes(
+    appliance_dist: Path, release_pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A second build of the run's image (`appliance_dist`), later, in another time zone
-    and locale, with another umask: none of them may show in the image."""
+    and locale, with another umask: none of them may show in the image. Signed with the
+    same key, as that one was (its signatures are deterministic)."""
     if (reason := _build_missing()) is not None:
         pytest.skip(reason)
     from nps_image.build import Build, build
     from nps_image.qemu import extract_disk
+    from nps_image.signing import load
 
     cache = ROOT / "build" / "cache"
     dists = [appliance_dist, tmp_path / "b"]
@@ -166,13 +171,14 @@ def test_two_builds_give_the_same_bytes(appliance_dist: Path, tmp_path: Path, mo
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     umask = os.umask(0o002)
     try:
-        build(Build("0.0.0-test", dists[1], cache))
+        build(Build("0.0.0-test", dists[1], cache, signer=load(release_pki.key, release_pki.chain)))
     finally:
         os.umask(umask)
     inputs = [json.loads(next(d.glob("*-manifest.json")).read_text())["inputs"] for d in dists]
     assert inputs[0] == inputs[1], "sensor/ or templates/ changed between the two builds: not the same inputs"
     sums = [(d / "SHA256SUMS").read_text() for d in dists]
-    assert len(sums[0].splitlines()) == 3  # the OVA, the zip, the build manifest
+    assert len(sums[0].splitlines()) == 4  # the OVA, the zip, the build manifest, the SBOM
+    assert (dists[0] / "SHA256SUMS.sig").read_bytes() == (dists[1] / "SHA256SUMS.sig").read_bytes()
     if sums[0] != sums[1]:
         # Only now is the first build's disk needed: out of its OVA, back to raw.
         vmdk = extract_disk(dists[0], "nps-sensor", "0.0.0-test", "vmdk", tmp_path / "a")

@@ -8,6 +8,7 @@ Slow (a venv and the sensor's dependencies from pip's cache: about 20 s here).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +35,12 @@ def test_a_plain_install_of_the_sensor_analyzes_and_renders(tmp_path: Path) -> N
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # A copy of the sources: nothing of the repository is on the installed sensor's path.
+    # From a copy of the sources (setuptools builds in the tree it is given): nothing of
+    # the repository is on the installed sensor's path, and the checkout stays clean.
+    source = tmp_path / "sensor"
+    shutil.copytree(ROOT / "sensor", source, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"))
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", str(ROOT / "sensor")],
+        [str(python), "-m", "pip", "install", "-q", str(source)],
         check=True,
         cwd=tmp_path,
         capture_output=True,

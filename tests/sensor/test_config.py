@@ -127,6 +127,8 @@ def test_monitored_domains_match_through_dns_answers() -> None:
         ("internal:\n  - ranges: [10.0.0.0/8]\n", 2, "missing 'name'"),
         ('internal: [{name: a, ranges: ["10.0.0.9-10.0.0.1"]}]\n', 1, "ends before it starts"),
         ("reporting:\n  new_assets_window: -5\n", 2, "outside"),
+        ("duplicates:\n  window_ms: 10\n  identical_window_ms: 20000\n", 3, "duplicates.identical_window_ms"),
+        ("duplicates:\n  windowms: 10\n", 2, "unknown key 'windowms'"),
         ("monitor_external:\n  - name: x\n    targets: ['not a domain!']\n", 3, "neither an address"),
         ("internal: [\n", 2, "not valid YAML"),
         ("colour: blue\n", 1, "unknown key 'colour'"),
@@ -139,6 +141,12 @@ def test_invalid_files_name_the_line_and_the_problem(text: str, line: int, messa
     assert str(e.value).startswith(f"sensor.yaml:{line}:"), str(e.value)
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_duplicate_windows() -> None:
+    assert (Config().duplicates.window, Config().duplicates.identical_window) == (0.01, 0.0001)
+    cfg = parse("duplicates: {window_ms: 5, identical_window_ms: 0.05}")
+    assert (cfg.duplicates.window, cfg.duplicates.identical_window) == (0.005, 0.00005)
 
 
 def test_missing_file_is_a_one_line_error(tmp_path) -> None:

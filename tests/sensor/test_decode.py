@@ -10,6 +10,7 @@ from nps_sensor.classify import ip_text
 from nps_sensor.config import V4_MAPPED
 from nps_sensor.decode import ENCAPS, ERROR, IP, L2, REASONS, Decoded, decode
 from nps_sensor.synth import packets as P
+from nps_sensor.synth import tunnels as T
 
 A_MAC, B_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
 SW_MAC, SENSOR_MAC = "02:00:00:00:00:51", "02:00:00:00:00:52"
@@ -134,6 +135,28 @@ def test_vxlan_and_ip_in_ip() -> None:
     assert d.state[i] == IP and d.ipver[i] == 6 and d.dport[i] == 22
 
 
+def test_geneve_and_vxlan_gpe() -> None:
+    """Geneve skips its options; both carry Ethernet or IP; payloads they name but the
+    sensor does not decode (NSH) leave the packet a UDP packet of the tunnel."""
+
+    def udp(port: int, payload: bytes) -> bytes:
+        return over_ipv4(P.PROTO_UDP, P.udp("192.0.2.1", "192.0.2.2", 51000, port, payload))
+
+    option = T.geneve_option(0x0103, 1, b"12345678")
+    d, i = one(udp(T.GENEVE_PORT, T.geneve(tcp_frame(), 99, options=option)))
+    assert_inner_tcp(d, i)
+    assert d.tunnel_id[i] == 99 and encaps(d, i) == {"geneve"}
+    d, i = one(udp(T.GENEVE_PORT, T.geneve(tcp_frame()[14:], 5, protocol=P.ETH_IPV4)))
+    assert d.state[i] == IP and d.dport[i] == 443
+    d, i = one(udp(T.VXLAN_GPE_PORT, T.vxlan_gpe(tcp6_frame()[14:], 6, T.GPE_IPV6)))
+    assert d.state[i] == IP and d.ipver[i] == 6 and d.tunnel_id[i] == 6 and encaps(d, i) == {"vxlan_gpe", "ipv6"}
+    d, i = one(udp(T.VXLAN_GPE_PORT, T.vxlan_gpe(tcp_frame(), 7, T.GPE_ETHERNET)))
+    assert_inner_tcp(d, i)
+    for other in (udp(T.VXLAN_GPE_PORT, T.vxlan_gpe(b"\0" * 24, 8, 4)), udp(T.GENEVE_PORT, T.geneve(b"x", 9, 0x894F))):
+        d, i = one(other)
+        assert d.state[i] == IP and d.ipver[i] == 4 and d.src_lo[i] == V4_MAPPED | 0xC0000201
+
+
 def test_deep_nesting_is_unwrapped_fully() -> None:
     """VXLAN inside ERSPAN II inside QinQ: the innermost IP header counts."""
     vx = P.ethernet(
@@ -200,6 +223,14 @@ def test_ipv4_options_and_fragments() -> None:
         (P.ethernet(B_MAC, A_MAC, P.ETH_IPV4, b"\x43" + bytes(30), pad=False), "bad-ipv4-header"),
         (P.ethernet(B_MAC, A_MAC, P.ETH_IPV6, b"\x60" + bytes(20), pad=False), "truncated-ipv6"),
         (over_ipv4(P.PROTO_GRE, P.erspan_ii(tcp_frame(), 1, 1))[: 14 + 20 + 8 + 4], "truncated-erspan"),
+        (over_ipv4(P.PROTO_UDP, P.udp("192.0.2.1", "192.0.2.2", 1, 6081, bytes(4)))[:46], "truncated-geneve"),
+        (
+            over_ipv4(
+                P.PROTO_UDP, P.udp("192.0.2.1", "192.0.2.2", 1, 6081, T.geneve(tcp_frame(), 1, options=bytes(40)))
+            )[:66],
+            "truncated-geneve",
+        ),
+        (over_ipv4(P.PROTO_UDP, P.udp("192.0.2.1", "192.0.2.2", 1, 4790, bytes(4)))[:46], "truncated-vxlan"),
     ],
 )
 def test_damaged_frames_are_counted_under_their_reason(frame: bytes, reason: str) -> None:

@@ -132,7 +132,8 @@ def test_duplicates_within_the_window_count_once(tmp_path: Path) -> None:
         (T0 + 5.0, syn),  # the same bytes five seconds later: not a copy
     ]
     result = run(tmp_path, frames)
-    assert result["stats"]["duplicates"] == 2
+    reasons = {"hop-limit": 1, "other-path": 0, "ip-id": 1, "identical": 0}
+    assert result["stats"]["duplicates"] == {"dropped": 2, "reasons": reasons}
     assert flows(result)[("10.0.0.1", "10.0.0.2", 80, "tcp")] == (120, 0, 3, 0)
 
 
@@ -140,7 +141,7 @@ def test_duplicates_are_kept_when_detection_is_off(tmp_path: Path) -> None:
     syn = eth(1, 2, tcp("10.0.0.1", "10.0.0.2", 40000, 80, "S"))
     cfg = parse("internal: [{name: all, ranges: [0.0.0.0/0]}]\nduplicates: {window_ms: 0}")
     result = run(tmp_path, [(T0, syn), (T0, syn)], cfg)
-    assert result["stats"]["duplicates"] == 0
+    assert result["stats"]["duplicates"]["dropped"] == 0
     assert flows(result)[("10.0.0.1", "10.0.0.2", 80, "tcp")][2] == 2
 
 
@@ -193,6 +194,26 @@ def test_arp_only_devices_are_assets(tmp_path: Path) -> None:
     result = run(tmp_path, [(T0, arp)], Config())
     asset = [a for a in result["assets"] if a["ip"] == "10.0.0.7"]
     assert asset and asset[0]["mac"] == MAC[7]
+
+
+def test_arp_that_is_cut_short_or_not_ethernet_ipv4_names_no_one(tmp_path: Path) -> None:
+    good = P.arp(2, MAC[8], "10.0.0.8", MAC[7], "10.0.0.7")
+    cut = P.ethernet(MAC[7], MAC[9], 0x0806, good[:27])
+    other_hardware = P.ethernet(MAC[7], MAC[10], 0x0806, b"\x00\x06" + good[2:])
+    result = run(tmp_path, [(T0, cut), (T0 + 1, other_hardware), (T0 + 2, P.ethernet(MAC[7], MAC[8], 0x0806, good))])
+    assert [(a["ip"], a["mac"]) for a in result["assets"]] == [("10.0.0.8", MAC[8])]
+
+
+def test_a_malformed_dns_answer_is_counted_and_binds_nothing(tmp_path: Path) -> None:
+    cfg = parse("monitor_external: [{name: video, targets: [video.example]}]\ndiscovery: {enabled: false}")
+    answer = P.dns_response(7, "video.example", P.DNS_A, [P.RR("video.example", P.DNS_A, "198.51.100.7")])
+    frames = [
+        (T0, eth(3, 1, udp("10.0.0.53", "10.0.0.1", 53, 33000, answer[:-3]))),
+        (T0 + 1, eth(1, 30, tcp("10.0.0.1", "198.51.100.7", 40000, 443, "S"))),
+    ]
+    result = run(tmp_path, frames, cfg)
+    assert result["stats"]["decode_errors"]["malformed-dns"] == 1
+    assert ("10.0.0.1", "External", 443, "tcp") in flows(result)  # not "video"
 
 
 @pytest.mark.parametrize("wrap", ["vlan", "erspan"])

@@ -24,6 +24,7 @@ from nps_sensor import cli
 from nps_sensor.capture import open_capture
 from nps_sensor.synth import PcapngWriter, PcapWriter, generate, write_capture
 from nps_sensor.synth import packets as P
+from nps_sensor.synth import tunnels as T
 from nps_sensor.synth.pcapw import LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_SLL, LINKTYPE_SLL2
 
 A, B = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -122,6 +123,10 @@ MDNS = P.mdns_announcement("printer-3", "10.0.0.9", "_ipp._tcp", "Office Printer
 
 def _gre(payload: bytes) -> bytes:
     return P.ethernet(B, A, P.ETH_IPV4, P.ipv4(*OUTER, P.PROTO_GRE, payload))
+
+
+def _udp_tunnel(port: int, payload: bytes) -> bytes:
+    return P.ethernet(B, A, P.ETH_IPV4, P.ipv4(*OUTER, P.PROTO_UDP, P.udp(*OUTER, 51000, port, payload)))
 
 
 def _dhcp(msg_type: int, **kw: Any) -> bytes:
@@ -418,6 +423,21 @@ ETHERNET_CASES: list[tuple[str, bytes, dict[str, str | list[str]]]] = [
         ),
         {"ip.proto": "41", "ipv6.src": S6, "icmpv6.type": "128"},
     ),
+    (
+        "geneve with an option",
+        _udp_tunnel(T.GENEVE_PORT, T.geneve(INNER, 0x12345, options=T.geneve_option(0x0103, 7, b"abc"))),
+        {"geneve.version": "0", "geneve.vni": "0x012345", "geneve.option.class": "0x0103", "eth.src": A},
+    ),
+    (
+        "geneve carrying ipv4",
+        _udp_tunnel(T.GENEVE_PORT, T.geneve(IP_TCP, 77, protocol=P.ETH_IPV4)),
+        {"geneve.proto_type": "0x0800", "ip.src": ["192.0.2.1", S4], "tcp.dstport": "443"},
+    ),
+    (
+        "vxlan-gpe carrying ipv4",
+        _udp_tunnel(T.VXLAN_GPE_PORT, T.vxlan_gpe(IP_TCP, 4242, T.GPE_IPV4)),
+        {"vxlan.next_proto": "1", "vxlan.vni": "4242", "ip.src": ["192.0.2.1", S4], "tcp.dstport": "443"},
+    ),
     *[
         (
             f"ipv4 fragment {i}",
@@ -582,6 +602,25 @@ def test_fragments_reassemble_and_keep_only_copied_options() -> None:
             assert f[20:ihl] == b"\x94\x04\x00\x00"  # router alert is copied, record route is not
         payload += f[ihl:]
     assert payload == dgram[28:]
+
+
+def test_ipv6_fragments_and_pieces_dissect_and_reassemble(tmp_path: Path) -> None:
+    """fragment_ipv6 cuts as a host does; ipv4_piece/ipv6_piece cut anywhere (overlaps)."""
+    packet = P.ipv6(S6, D6, P.PROTO_UDP, P.udp(S6, D6, 5000, 5001, bytes(range(256)) * 10))
+    pieces = T.fragment_ipv6(packet, 1280, 0xBEEF)
+    assert [len(x) for x in pieces] == [1280, 1280, 40 + 8 + 2568 - 2 * 1232]
+    path = tmp_path / "v6frag.pcap"
+    with PcapWriter(str(path)) as w:
+        for i, frag in enumerate(pieces):
+            w.write(T0 + i, P.ethernet(B, A, P.ETH_IPV6, frag))
+    *firsts, last = dissect(path)
+    for i, fields in enumerate(firsts):
+        check(fields, {"ipv6.fraghdr.ident": "0x0000beef", "ipv6.fraghdr.offset": str(i * 1232 // 8)}, f"v6 {i}")
+    check(last, {"ipv6.fraghdr.more": "0", "udp.checksum.status": "1", "udp.length": "2568"}, "v6 reassembly")
+    overlap = T.ipv4_piece(BIG_UDP, 1000, 1480)
+    assert overlap[6:8] == struct.pack("!H", 0x2000 | 1000 // 8) and len(overlap) == 20 + 1480
+    tail = T.ipv6_piece(packet, 2000, 4000, 9)
+    assert len(tail) == 40 + 8 + 2568 - 2000 and tail[42:44] == struct.pack("!H", 2000)
 
 
 def test_dns_names_are_compressed() -> None:

@@ -14,7 +14,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 
-from nps_hub import __version__, config_store, configuration, dashboard, events, ingest, lifecycle, ratelimit, report
+from nps_hub import (
+    __version__,
+    config_store,
+    configuration,
+    dashboard,
+    events,
+    ingest,
+    lifecycle,
+    ratelimit,
+    report,
+    updates,
+)
 from nps_hub.context import DB, AnySensor, HubDep, PathId, SensorDep, UploadingSensor, address, limited
 from nps_hub.limits import read_body
 from nps_hub.models import now
@@ -57,6 +68,7 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     sensor.state = body.status.state
     sensor.status = status if len(str(status)) < STATUS_KEPT else {"state": body.status.state, "truncated": True}
     sensor.config_version = body.config_version
+    updates.note_version(sensor, status)
     events.from_heartbeat(db, sensor, body.status)
     dashboard.record(db, sensor.id, status)
     cmds = lifecycle.pending(db, sensor)
@@ -68,7 +80,7 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     return {
         "deregistered": False,
         "sensing": sensor.want_sensing,
-        "commands": [{"id": c.id, "action": c.action} for c in cmds],
+        "commands": [updates.for_agent(hub.settings.data_dir, c) for c in cmds],
         "config": config,
         "heartbeat_interval": hub.settings.heartbeat_interval,
     }

@@ -18,7 +18,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from nps_hub import __version__, agent_api, api, dashboard, events, headers, lifecycle, limits, roles, schema, web
+from nps_hub import (
+    __version__,
+    agent_api,
+    api,
+    dashboard,
+    events,
+    headers,
+    lifecycle,
+    limits,
+    roles,
+    schema,
+    updates,
+    web,
+)
 from nps_hub import db as dbmod
 from nps_hub.context import Hub
 
@@ -96,6 +109,7 @@ def create_app(hub: Hub) -> FastAPI:
     _handlers(app)
     app.include_router(api.router)
     app.include_router(agent_api.router)
+    app.include_router(updates.router)
     web.add_ui(app)
     app.add_middleware(limits.BodyLimits)
     app.add_middleware(headers.SecurityHeaders)

@@ -20,18 +20,33 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.")
-    p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
-    p.add_argument("--data", metavar="DIR", help=f"data directory (default $NPS_HUB_DATA or {DEFAULT_DATA})")
-    p.add_argument(
+def parser() -> argparse.ArgumentParser:
+    # --data and --database are accepted before or after the command (`nps-hub user NAME --data DIR`).
+    # Given after it, a subcommand's default must not overwrite the value given before: SUPPRESS.
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help=f"data directory (default $NPS_HUB_DATA or {DEFAULT_DATA})",
+    )
+    data.add_argument(
         "--database",
         metavar="URL",
+        default=argparse.SUPPRESS,
         help="database URL (default $NPS_HUB_DATABASE, else SQLite in the data directory); "
         "postgresql://USER@HOST/DB for PostgreSQL (a password belongs in ~/.pgpass or $PGPASSWORD, not here)",
     )
+    p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.", parents=[data])
+    p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser("serve", help="serve the API (and, later, the web UI)", description="Serve the hub.")
+    s = sub.add_parser(
+        "serve",
+        parents=[data],
+        help="serve the hub: the sensors' API, the web UI and the JSON API",
+        description="Serve the hub: the sensors' API, the web UI and the JSON API. "
+        "The first administrator: NPS_HUB_ADMIN_PASSWORD (and NPS_HUB_ADMIN_USER) at the first start.",
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
@@ -56,26 +71,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST",
         help="with --self-signed: a name or address the sensors use for the hub (repeatable)",
     )
-    sub.add_parser("migrate", help="bring the database schema up to date and exit")
+    sub.add_parser("migrate", parents=[data], help="bring the database schema up to date and exit")
     u = sub.add_parser(
-        "user", help="add a user or set a password", description="The password is read from a prompt or stdin."
+        "user",
+        parents=[data],
+        help="add a user or set a password",
+        description="The password is read from a prompt or stdin.",
     )
-    u.add_argument("name")
+    u.add_argument("name", help="the user's name")
     u.add_argument(
         "--role", choices=("administrator", "operator", "viewer"), help="a new user's is viewer unless given"
     )
-    u.add_argument("--admin", action="store_true", help="the same as --role administrator")
-    c = sub.add_parser("sensor", help="create a sensor and print its personalization code")
-    c.add_argument("name")
-    c.add_argument("--location", default="")
-    c.add_argument("--network", default="Default")
+    u.add_argument("--admin", action="store_true", help="the same as --role administrator (manages users and sensors)")
+    c = sub.add_parser("sensor", help="sensors: add one (its personalization code), list them")
+    sensor_sub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sensor_sub.add_parser(
+        "add",
+        parents=[data],
+        help="create a sensor and print its personalization code",
+        description="Create a sensor and print its personalization code (valid 7 days; NPS_HUB_CODE_TTL seconds).",
+    )
+    add.add_argument("name", help="the sensor's name, unique in the hub")
+    add.add_argument("--location", default="", help="where it is (free text)")
+    add.add_argument("--network", default="Default", help="the network its assets belong to (default Default)")
+    ls = sensor_sub.add_parser("list", parents=[data], help="the sensors, their status and last heartbeat")
+    ls.add_argument("--json", action="store_true", help="as JSON")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
-        settings = from_env(args.data, args.database)
+        settings = from_env(getattr(args, "data", None), getattr(args, "database", None))
         if args.command == "serve":
             return _serve(args, settings)
         from nps_hub import db as dbmod
@@ -88,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "user":
             return _user(args, dbmod.sessions(engine))
+        if args.command == "sensor" and args.action == "list":
+            return _sensors(args, settings, dbmod.sessions(engine))
         if args.command == "sensor":
             return _sensor(args, settings, dbmod.sessions(engine))
     except HubError as e:
@@ -206,6 +235,44 @@ def _sensor(args: argparse.Namespace, settings: Settings, sessions: sessionmaker
         except lifecycle.Taken as e:
             raise HubError(str(e)) from None
     print(f"sensor {args.name}: personalization code {code} (valid until {expires:%Y-%m-%d %H:%M} UTC)")
+    return EXIT_OK
+
+
+def _sensors(args: argparse.Namespace, settings: Settings, sessions: object) -> int:
+    import json
+
+    from sqlalchemy import select
+
+    from nps_hub import lifecycle
+    from nps_hub.models import Sensor
+
+    with sessions() as db:  # type: ignore[operator]
+        rows = [
+            {
+                "id": s.id,
+                "name": s.name,
+                "status": lifecycle.status(s, settings.offline_after),
+                "hostname": s.hostname,
+                "address": s.mgmt_ipv4,
+                "version": s.version,
+                "last_heartbeat": s.last_heartbeat.isoformat() if s.last_heartbeat else None,
+                "location": s.location,
+            }
+            for s in db.scalars(select(Sensor).order_by(Sensor.name))
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    header = ("name", "status", "hostname", "address", "version", "last heartbeat", "location")
+    table = [header] + [
+        tuple(
+            str(r[k] or "") for k in ("name", "status", "hostname", "address", "version", "last_heartbeat", "location")
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return EXIT_OK
 
 

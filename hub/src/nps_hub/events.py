@@ -2,10 +2,11 @@
 
 Kinds, as the product names them: `Not Connected` (no heartbeat for the configured
 time), `Asset Reporting Stopped` (sensing, connected, but no report for the configured
-time), `Reboot Required` and `Driver Change Required` (the sensor says so in its
-heartbeat: a pending reboot; a sniffing NIC whose driver is not supported, such as the
-emulated e1000 instead of VMXNET3), `Reports Quarantined` (the hub refused reports of
-this sensor for their content; the uplink moved them aside and went on with the next
+time, or a sniffing interface whose link the heartbeat gives as down or missing),
+`Reboot Required` and `Driver Change Required` (the sensor says so in its heartbeat:
+a pending reboot; a sniffing NIC whose driver is not supported, such as the emulated
+e1000 instead of VMXNET3), `Reports Quarantined` (the hub refused reports of this
+sensor for their content; the uplink moved them aside and went on with the next
 ones). An event is open while its condition lasts; it keeps
 when it began, when it was last seen and how many times. Each new event is mailed once
 to the configuration's recipients over SMTP.
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,6 +73,23 @@ def from_heartbeat(db: Session, sensor: Sensor, status: Status) -> None:
         f"{f', {q.dropped} dropped for room' if q.dropped else ''}); the last one: {q.last_reason}" if q else "",
     )  # fmt: skip
     observe(db, sensor, NOT_CONNECTED, False)
+    lost = links_lost(status)
+    if lost and status.state == "sensing":  # the sweep ends it once the links are back
+        observe(db, sensor, REPORTING_STOPPED, True, "sniffing interface " + ", ".join(lost))
+
+
+def links_lost(status: Status) -> list[str]:
+    """Sniffing interfaces whose link the sensor's status gives as down or missing."""
+    return [f"{i.name} {i.link}" for i in status.interfaces if i.link in ("down", "missing")]
+
+
+def stored(status: Any) -> Status | None:
+    """A sensor's last status as the hub kept it (validated when it came), or None
+    when there is none or it was kept by a hub before the schema."""
+    try:
+        return Status.model_validate(status) if isinstance(status, dict) else None
+    except ValidationError:
+        return None
 
 
 def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> None:
@@ -83,7 +102,12 @@ def sweep(db: Session, offline_after: float, reporting_stopped_after: float) -> 
         stopped = (
             st == lifecycle.SENSING and since is not None and (at - since).total_seconds() > reporting_stopped_after
         )
-        observe(db, s, REPORTING_STOPPED, stopped, f"no report for {reporting_stopped_after:.0f} s while sensing", at)
+        kept = stored(s.status) if st == lifecycle.SENSING else None
+        lost = links_lost(kept) if kept else []
+        detail = f"no report for {reporting_stopped_after:.0f} s while sensing"
+        if lost:
+            detail = "sniffing interface " + ", ".join(lost)
+        observe(db, s, REPORTING_STOPPED, stopped or bool(lost), detail, at)
     db.commit()
 
 

@@ -35,6 +35,7 @@ LIMITS: tuple[tuple[str, str, int], ...] = (  # (method, path, bytes): the first
     ("POST", "/api/v1/agent/heartbeat", 256 * KiB),  # a status with its counters
     ("PUT", "/api/v1/configuration", 2 * MiB),  # thousands of ranges
     ("POST", "/api/v1/tags", 1 * MiB),
+    ("POST", "/api/v1/bundles", 1 << 31),  # update bundles: streamed to disk and checked there
     ("POST", "/configuration", 2 * MiB),  # the web form, and its tags' form
 )
 BODY_BUDGET = 32 * MiB
@@ -105,6 +106,7 @@ class BodyLimits:
         held = 0
         received = 0
         budget = self.budget
+        streamed = limit > self.budget_size  # written to disk as it comes (update bundles), not held
 
         async def limited_receive() -> Message:
             nonlocal held, received
@@ -114,8 +116,9 @@ class BodyLimits:
                 received += size
                 if received > limit:
                     raise too_large(limit)
-                await budget.take(size)
-                held += size
+                if not streamed:
+                    await budget.take(size)
+                    held += size
             return message
 
         try:

@@ -232,6 +232,7 @@ class Interface(Open):
     driver: Text64 = ""
     driver_supported: bool | None = None
     dropped: Count | None = None
+    link: Text64 = ""  # up, down, missing: down or missing raises Asset Reporting Stopped
 
 
 class Quarantine(Open):

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from nps_hub import events, ingest, lifecycle, schema
+from nps_hub import events, ingest, lifecycle, schema, updates
 from nps_hub.context import PathId
 from nps_hub.models import Command, Event, Sensor
 from nps_hub.webpage import Operating, Viewing, Visit, checked
@@ -48,6 +48,10 @@ def sensors_page(v: Visit, status: int = 200, **more: Any) -> Response:
             if idle or not v.context["operator"]
             else [(a, ACTION_LABELS[a], CONFIRM.get(a, "").format(name=s.name)) for a in lifecycle.ACTIONS]
         )
+        offered = updates.offer(v.hub.settings.data_dir, d["version"]) if d["actions"] else None
+        if offered:  # the update quick action, to the newest bundle newer than what runs
+            d["actions"].append((f"{updates.ACTION}:{offered.id}", f"Update to {offered.version}",
+                                 f"Update {s.name} to {offered.version}? It restarts on the new version."))  # fmt: skip
         rows.append(d)
     return v.page("sensors.html", "Sensors", status, nav="sensors", sensors=rows, refresh=60, **more)
 
@@ -78,14 +82,18 @@ def action(sensor_id: PathId, v: Operating) -> Response:
     if s is None:
         return sensors_page(v, 404, error=f"no sensor {sensor_id}")
     name = v.form.get("action", "")
+    label = ACTION_LABELS.get(name, name)
+    offline = v.hub.settings.offline_after
     try:
-        lifecycle.queue(v.db, s, name, v.user.name, v.hub.settings.offline_after)
+        if name.startswith(f"{updates.ACTION}:"):
+            label = updates.queue_action(v.db, s, name, v.user.name, offline, v.hub.settings.data_dir)
+        else:
+            lifecycle.queue(v.db, s, name, v.user.name, offline)
     except lifecycle.Refused as e:
         return sensors_page(v, 409, error=str(e))
     if name == "delete_assets":
         with ingest.writing(v.hub.engine) as conn:
             ingest.delete_assets_of(conn, s)
-    label = ACTION_LABELS.get(name, name)
     return sensors_page(v, notice=f"{label}: sent to {s.name} with its next heartbeat")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,18 +24,28 @@ class Analysis:
     reports: list[dict[str, Any]] = field(default_factory=list)
 
 
-def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
-    """Run every capture through one engine; damaged files give what precedes the damage."""
+def analyze(
+    paths: list[str], cfg: Config, batch_size: int = 16384, progress: Callable[[int, int], None] | None = None
+) -> Analysis:
+    """Run every capture through one engine; damaged files give what precedes the damage.
+
+    `progress(bytes done, bytes in all the captures)` is called after each batch.
+    """
     reports: list[Report] = []
     engine = Engine(cfg, reports.append)
     errors: list[str] = []
+    sizes = [_size(p) for p in paths]
+    total, before = sum(sizes), 0
     started = time.perf_counter()
-    for path in paths:
+    for path, size in zip(paths, sizes, strict=True):
         try:
             for batch in open_capture(path).batches(batch_size):
                 engine.feed(batch)
+                if progress is not None and len(batch):
+                    progress(before + int(batch.off[-1] + batch.caplen[-1]), total)
         except CaptureError as e:
             errors.append(str(e))
+        before += size
     engine.finish()
     elapsed = time.perf_counter() - started
     engine.collector.stats.capture_errors.extend(errors)
@@ -59,3 +71,10 @@ def analyze(paths: list[str], cfg: Config, batch_size: int = 16384) -> Analysis:
     stats["elapsed_seconds"] = round(elapsed, 6)
     stats["packets_per_second"] = round(stats["packets"] / elapsed) if elapsed > 0 else 0
     return Analysis(result, errors, [r.as_dict() for r in reports])
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -8,37 +8,43 @@ import sys
 
 from nps_sensor import __version__, config
 from nps_sensor.errors import SensorError
+from nps_sensor.output import FORMAT_HELP, FORMATS
 from nps_sensor.synth import WRAPS
 
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="nps-sensor",
-        description="Passive network sensor: inventory of devices and who talks to whom, from mirrored traffic.",
-    )
-    p.add_argument("--version", action="version", version=f"nps-sensor {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _file_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands on capture files: analyze and generate."""
     a = sub.add_parser(
         "analyze",
         help="analyze capture files (pcap, pcapng)",
         description="Decode capture files and report assets, flows and statistics. "
         "Exit status 1 if a capture is damaged (results cover the packets before the damage).",
     )
-    a.add_argument("captures", nargs="+", metavar="CAPTURE")
+    a.add_argument("captures", nargs="+", metavar="CAPTURE", help="capture files (pcap or pcapng), read in order")
     a.add_argument("--config", "-c", metavar="FILE", help="classification and reporting settings (YAML)")
-    a.add_argument("--format", "-f", choices=("json", "ndjson", "table"), default="json")
-    a.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    a.add_argument("--format", "-f", choices=FORMATS, default="json", help=f"{FORMAT_HELP}; default json")
+    a.add_argument("--output", "-o", metavar="FILE", help="write here (mode 0644) instead of standard output")
     g = sub.add_parser(
         "generate",
         help="write a synthetic capture (pcap) of a busy LAN",
         description="Write a deterministic synthetic capture: the same seed gives the same bytes.",
     )
-    g.add_argument("output", metavar="OUTPUT")
+    g.add_argument("output", metavar="OUTPUT", help="the pcap file to write")
     g.add_argument("--packets", "-n", type=int, default=100_000, metavar="N", help="how many (default 100000)")
     g.add_argument("--seed", "-s", type=int, default=1, metavar="S", help="random seed (default 1)")
     g.add_argument("--wrap", choices=WRAPS, default="plain", help="delivery: plain Ethernet, 802.1Q, ERSPAN II")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nps-sensor",
+        description="Passive network sensor: inventory of devices and who talks to whom, from mirrored traffic.",
+    )
+    p.add_argument("--version", action="version", version=f"nps-sensor {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _file_parsers(sub)
     r = sub.add_parser(
         "run",
         help="sense the configured interfaces (the appliance's service)",
@@ -66,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     apply.add_argument("--check", action="store_true", help="write nothing; say what would change")
     apply.add_argument("--root", default="/", metavar="DIR", help="the appliance's root directory (default /)")
+    _update_parser(ap_sub)
     c = sub.add_parser(
         "console",
         help="the appliance's own screen: personalize, network, proxy, status, shutdown",
@@ -100,8 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _update_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nps_sensor.appliance import update_cli
+
+    update_cli.add_parser(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.command == "analyze":
             return _analyze(args)
@@ -125,15 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nps-sensor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return EXIT_USAGE
 
 
 def _analyze(args: argparse.Namespace) -> int:
     from nps_sensor.analyze import analyze
+    from nps_sensor.capture import open_capture
     from nps_sensor.output import write
+    from nps_sensor.progress import Progress
 
     cfg = config.load(args.config)
-    analysis = analyze(args.captures, cfg)
+    for path in args.captures:  # a capture that cannot be read at all ends the run before any output
+        open_capture(path)
+    with Progress("analyzing") as progress:
+        analysis = analyze(args.captures, cfg, progress=progress)
     write(analysis.result, args.format, args.output)
     for err in analysis.errors:
         print(f"nps-sensor: {err}", file=sys.stderr)
@@ -156,6 +177,10 @@ def _appliance(args: argparse.Namespace) -> int:
 
     if args.action == "apply":
         return _apply(args)
+    if args.action == "update":
+        from nps_sensor.appliance import update_cli
+
+        return update_cli.run(args)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.action == "register":
@@ -212,15 +237,35 @@ def _console(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import json
 
+    from nps_sensor.appliance import health
     from nps_sensor.live.status import render, request
+    from nps_sensor.uplink.state import DEFAULT_STATE
 
     address = args.address or config.load(args.config).sensing.status
     body = request(address, None if args.command == "status" else args.command)
+    # What the machine says beside what the service says: promiscuous mode, offloads, registration.
+    for iface in body.get("interfaces", []):
+        iface.update(health.interface(iface["name"]))
+    body["registration"] = health.registration(DEFAULT_STATE)
     if getattr(args, "json", False):
         print(json.dumps(body, indent=1))
+        return EXIT_OK
+    print(render(body))
+    for iface in body.get("interfaces", []):
+        print(
+            f"nic:          {iface['name']} promiscuous {_yes(iface['promiscuous'])}, "
+            f"receive offloads off {_yes(iface['offloads_off'])}"
+        )
+    reg = body["registration"]
+    if reg.get("registered"):
+        print(f"registration: {reg['hub']} as {reg['name']!r}")
     else:
-        print(render(body))
+        print(f"registration: {reg.get('error') or 'not registered'}")
     return EXIT_OK
+
+
+def _yes(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "NO")
 
 
 def _generate(args: argparse.Namespace) -> int:

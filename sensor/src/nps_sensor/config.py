@@ -124,6 +124,15 @@ class Discovery:
 
 
 @dataclass
+class Duplicates:
+    """How far apart two sightings of one packet may be for the second to be a copy
+    (seconds; see nps_sensor.dedupe and docs/engine.md for the trade-off)."""
+
+    window: float = 0.01  # a copy that came another way (other TTL, VLAN, tunnel, MAC)
+    identical_window: float = 0.0001  # a copy identical in every field, its path included
+
+
+@dataclass
 class Config:
     internal: list[Group] = field(default_factory=lambda: [default_group()])
     excluded: list[AddressRange] = field(default_factory=list)
@@ -131,7 +140,7 @@ class Config:
     monitor: list[Monitor] = field(default_factory=list)
     reporting: Reporting = field(default_factory=Reporting)
     flows: FlowSettings = field(default_factory=FlowSettings)
-    duplicate_window: float = 0.01  # seconds within which an identical packet is a copy
+    duplicates: Duplicates = field(default_factory=Duplicates)
     sensing: Sensing = field(default_factory=Sensing)
     discovery: Discovery = field(default_factory=Discovery)
     proxy: Proxy | None = None
@@ -310,9 +319,12 @@ def parse(text: str, path: str = "<config>") -> Config:
         if "idle_timeout" in fl:
             cfg.flows.idle_timeout = r.number(fl["idle_timeout"], "flows.idle_timeout", 1, 86400)
     if "duplicates" in top:
-        du = r.mapping(top["duplicates"], "duplicates", {"window_ms"})
+        du = r.mapping(top["duplicates"], "duplicates", {"window_ms", "identical_window_ms"})
         if "window_ms" in du:
-            cfg.duplicate_window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
+            cfg.duplicates.window = r.number(du["window_ms"], "duplicates.window_ms", 0, 10_000) / 1000
+        if "identical_window_ms" in du:
+            limit = "duplicates.identical_window_ms"
+            cfg.duplicates.identical_window = r.number(du["identical_window_ms"], limit, 0, 10_000) / 1000
     if "sensing" in top:
         cfg.sensing = _sensing(r, top["sensing"])
     if "discovery" in top:

@@ -1,13 +1,26 @@
-"""DNS responses: which names resolved to which addresses (A, AAAA, through CNAMEs)."""
+"""DNS responses: which names resolved to which addresses (A, AAAA, through CNAMEs).
+
+`parse_response` reads one message; `answers` finds and reads the responses among a
+decoded batch's packets, for the engine's monitored domains.
+"""
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from nps_sensor.config import V4_MAPPED
 
+if TYPE_CHECKING:
+    from nps_sensor.decode.frames import Decoded, Sel
+
 A, CNAME, AAAA = 1, 5, 28
+PORT = 53
+UDP = 17
+UDP_HEADER = 8
 MAX_POINTERS = 32
 
 
@@ -90,4 +103,33 @@ def parse_response(msg: bytes) -> Answer:
             target, _ = read_name(msg, pos)
             out.names.append(target)
         pos += rdlen
+    return out
+
+
+@dataclass
+class Answers:
+    """What the DNS responses among some packets bound, and how many could not be read."""
+
+    bindings: list[tuple[list[str], list[int]]] = field(default_factory=list)  # (names, addresses)
+    malformed: int = 0
+
+
+def answers(d: Decoded, ip: Sel) -> Answers:
+    """The responses from UDP port 53 among the IP packets `ip` of a decoded batch.
+
+    Whole datagrams only: an answer cut into fragments cannot be parsed from its
+    first piece. Responses without an address (NXDOMAIN, MX only) bind nothing.
+    """
+    response = (d.sport[ip] == PORT) & (d.proto[ip] == UDP) & d.has_ports[ip] & (d.frag[ip] == 0)
+    sel = np.arange(d.n)[ip][response]
+    raw = d.buf.raw
+    out = Answers()
+    for start, end in zip((d.l4[sel] + UDP_HEADER).tolist(), d.end[sel].tolist(), strict=True):
+        try:
+            ans = parse_response(bytes(raw[start:end]))
+        except DNSError:
+            out.malformed += 1
+            continue
+        if ans.addresses:
+            out.bindings.append((ans.names, ans.addresses))
     return out

@@ -1,15 +1,13 @@
 """Bidirectional flows keyed by the normalised 5-tuple, with per-direction counters.
 
 A flow's key orders its two endpoints (address, port) so that both directions of a
-conversation land on one row; `client_lo` remembers which endpoint is the client,
-decided on the first packet seen:
-
-1. the TCP SYN sender (or the SYN-ACK receiver) is the client;
-2. else an ICMP echo/timestamp/information request's sender is the client (reply:
-   receiver);
-3. else a multicast or broadcast destination is the server;
-4. else a well-known service port marks the server (services.WELL_KNOWN);
-5. else the lower port is the server; with equal ports the first sender is the client.
+conversation land on one row; `client_lo` remembers which endpoint is the client.
+The flow's first packet decides it by the rules of nps_sensor.roles (handshake, ICMP
+type, well-known port pairs, group destination, the protocol's own request and
+response, service ports, lower port). A TCP handshake seen later decides again, once,
+for a flow that was not decided by one: a capture that starts in the middle of a
+connection, or a mirror that delivered a data segment before the SYN. Counts already
+reported keep the orientation they were reported with.
 
 Bytes are IP-layer bytes (IPv4 total length, IPv6 40 + payload length), as NetFlow
 and IPFIX count them. The table is bounded: idle flows are swept, and when it is full
@@ -23,24 +21,12 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from nps_sensor.services import WELL_KNOWN, is_group_address
+from nps_sensor import roles
 from nps_sensor.vtable import VecTable, hash_columns
 
 U64 = np.uint64
 I64 = np.int64
 PORTLESS = U64(1) << U64(60)  # in the ports column: the flow has no ports
-
-TCP, ICMP, ICMPV6 = 6, 1, 58
-SYN, ACK = 0x02, 0x10
-# ICMP requests whose sender is the client, and the replies whose receiver is.
-ICMP_REQUEST = np.zeros(256, dtype=bool)
-ICMP_REQUEST[[8, 13, 15, 17]] = True
-ICMP_REPLY = np.zeros(256, dtype=bool)
-ICMP_REPLY[[0, 14, 16, 18]] = True
-ICMPV6_REQUEST = np.zeros(256, dtype=bool)
-ICMPV6_REQUEST[[128]] = True
-ICMPV6_REPLY = np.zeros(256, dtype=bool)
-ICMPV6_REPLY[[129]] = True
 
 
 @dataclass(slots=True)
@@ -61,6 +47,10 @@ class PacketRows:
     icmptype: np.ndarray  # int64, -1 if not ICMP
     vlan: np.ndarray  # int64, outer VLAN id or -1
     tunnel: np.ndarray  # int64, ERSPAN session / VXLAN VNI or -1
+    # The first 16 bytes after the IP header (the decoder's t0, t1): for UDP the header
+    # and 8 payload bytes, which say who speaks in protocols with one port on both sides.
+    t0: np.ndarray  # uint64
+    t1: np.ndarray  # uint64
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -139,24 +129,17 @@ def flow_key(rows: PacketRows) -> tuple[list[np.ndarray], np.ndarray, np.ndarray
 
 
 def client_is_sender(rows: PacketRows) -> np.ndarray:
-    """The role rule of the module docstring, applied to each packet as if it were first."""
-    flags = rows.tcpflags
-    syn = (rows.proto == TCP) & ((flags & SYN) > 0)
-    synack = syn & ((flags & ACK) > 0)
-    icmp = rows.icmptype.clip(0, 255)
-    v4icmp = rows.proto == ICMP
-    v6icmp = rows.proto == ICMPV6
-    request = (v4icmp & ICMP_REQUEST[icmp]) | (v6icmp & ICMPV6_REQUEST[icmp])
-    reply = (v4icmp & ICMP_REPLY[icmp]) | (v6icmp & ICMPV6_REPLY[icmp])
-    group = is_group_address(rows.dst_hi, rows.dst_lo)
-    sp, dp = rows.sport, rows.dport
-    wk_s, wk_d = WELL_KNOWN[sp & 0xFFFF], WELL_KNOWN[dp & 0xFFFF]
-    by_port = np.where(wk_d != wk_s, wk_d, dp <= sp)
-    by_port = np.where(rows.has_ports, by_port, True)
-    return np.where(
-        syn,
-        ~synack,
-        np.where(request, True, np.where(reply, False, np.where(group, True, by_port))),
+    """The rules of nps_sensor.roles, applied to each packet as if it were its flow's first."""
+    return roles.client_is_sender(
+        rows.proto,
+        rows.tcpflags,
+        rows.icmptype,
+        rows.dst_hi,
+        rows.dst_lo,
+        rows.sport,
+        rows.dport,
+        rows.has_ports,
+        (rows.t0, rows.t1),
     )
 
 
@@ -176,6 +159,7 @@ class FlowTable:
         cap = 1 << 14
         self.index = VecTable(5, cap)
         self.client_lo = np.zeros(cap, dtype=bool)
+        self.by_handshake = np.zeros(cap, dtype=bool)  # client_lo comes from a SYN or SYN-ACK
         self.pk = np.zeros((cap, 2), dtype=I64)  # packets sent by [lower, higher] endpoint
         self.by = np.zeros((cap, 2), dtype=I64)
         self.rpk = np.zeros((cap, 2), dtype=I64)  # ... as of the last report
@@ -193,7 +177,7 @@ class FlowTable:
         return self.index.rows
 
     def _columns(self) -> list[str]:
-        return ["client_lo", "pk", "by", "rpk", "rby", "first", "last", "wfirst", "vlan", "tunnel"]
+        return ["client_lo", "by_handshake", "pk", "by", "rpk", "rby", "first", "last", "wfirst", "vlan", "tunnel"]
 
     def add(self, rows: PacketRows) -> None:
         if not len(rows):
@@ -210,10 +194,12 @@ class FlowTable:
             r = row[fresh]
             first_rows = rows.take(fresh)
             self.client_lo[r] = client_is_sender(first_rows) != swap[fresh]
+            self.by_handshake[r] = roles.handshake(first_rows.proto, first_rows.tcpflags)[0]
             self.first[r] = first_rows.ts
             self.vlan[r] = first_rows.vlan
             self.tunnel[r] = first_rows.tunnel
             self.stats.flows += len(fresh)
+        self._handshakes(rows, row, swap)
         slot = row * 2 + swap
         np.add.at(self.pk.reshape(-1), slot, 1)
         np.add.at(self.by.reshape(-1), slot, rows.iplen)
@@ -224,6 +210,22 @@ class FlowTable:
             self._evict_oldest(self.rows - int(self.max_flows * 0.9))
         if now >= self._next_sweep:
             self.sweep(now)
+
+    def _handshakes(self, rows: PacketRows, row: np.ndarray, swap: np.ndarray) -> None:
+        """A flow not yet oriented by a handshake takes the orientation of its first SYN
+        or SYN-ACK (rows are the batch's packets, `row` their flows)."""
+        maybe = (rows.tcpflags & roles.SYN) != 0  # two passes over the batch; the rest is small
+        if not maybe.any():
+            return
+        at = np.flatnonzero(maybe)
+        syn, syn_client = roles.handshake(rows.proto[at], rows.tcpflags[at])
+        keep = syn & ~self.by_handshake[row[at]]
+        if not keep.any():
+            return
+        at, syn_client = at[keep], syn_client[keep]
+        flows, first = np.unique(row[at], return_index=True)  # each flow's first handshake packet
+        self.client_lo[flows] = syn_client[first] != swap[at[first]]
+        self.by_handshake[flows] = True
 
     def sweep(self, now: float) -> None:
         """Drop flows idle for longer than the timeout, keeping their unreported counts."""

@@ -20,6 +20,7 @@ MAX_DATAGRAMS = 100_000
 
 @dataclass
 class _Datagram:
+    first: bool = False  # the first fragment was seen (it has the ports, if the protocol has any)
     ports: tuple[int, int] | None = None
     seen: float = 0.0
     waiting: list[PacketRows] = field(default_factory=list)  # later fragments before the first
@@ -88,13 +89,14 @@ class Fragments:
                 self.stats.inside_tunnels += 1
             elif kind == 1:
                 out.append(i)
-                if has:
-                    dg.ports = (sp, dp)
-                    released.extend(_with_ports(w, sp, dp) for w in dg.waiting)
-                    dg.waiting.clear()
-            elif dg.ports is not None:
+                dg.first = True
+                dg.ports = (sp, dp) if has else None
+                released.extend(dg.waiting if dg.ports is None else (_with_ports(w, sp, dp) for w in dg.waiting))
+                dg.waiting.clear()
+            elif dg.first:
                 out.append(i)
-                later_ports[i] = dg.ports
+                if dg.ports is not None:
+                    later_ports[i] = dg.ports
             else:
                 dg.waiting.append(rows.take(np.array([i])))
         now = rows.take(np.array(out, dtype=np.int64))

@@ -1,5 +1,9 @@
 """Who sent what: every (source IP, source MAC) pair seen, with counts and times.
 
+A pair seen on several VLANs or tunnels (routed traffic mirrored on both sides of
+its router) has a row for each, so that the report names every VLAN it was on
+whichever packet came first, and however the live service's workers share them.
+
 Assets are built from these pairs: an address that never sent a packet (a scan's
 target, a multicast group) is a flow endpoint, not a device. The MAC of an address
 behind a router is the router's; the report keeps every MAC seen with an address.
@@ -43,7 +47,7 @@ class HostDeltas:
 class HostTable:
     def __init__(self) -> None:
         cap = 1 << 12
-        self.index = VecTable(3, cap)
+        self.index = VecTable(4, cap)  # ip_hi, ip_lo, mac, VLAN and tunnel
         self.packets = np.zeros(cap, dtype=I64)
         self.reported = np.zeros(cap, dtype=I64)  # packets as of the last drain
         self.first = np.full(cap, np.inf)
@@ -76,8 +80,9 @@ class HostTable:
                 new = np.full(need, fill, dtype=old.dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
-        keys = [ip_hi, ip_lo, umac]
-        hashes = hash_columns([ip_lo, umac])
+        where = (((vlan.astype(I64) + 1) << 32) | ((tunnel.astype(I64) + 1) & 0xFFFFFFFF)).astype(U64)
+        keys = [ip_hi, ip_lo, umac, where]
+        hashes = hash_columns([ip_lo, umac, where])
         v6 = ip_hi != 0
         if v6.any():  # mixed in only where non-zero: a key hashes the same in any batch
             hashes = np.where(v6, hash_columns([hashes, ip_hi]), hashes)
@@ -86,8 +91,11 @@ class HostTable:
             f = np.flatnonzero(fresh)
             self.vlan[row[f]] = vlan[f]
             self.tunnel[row[f]] = tunnel[f]
-            self.first[row[f]] = ts[f]  # the batch's first packet of the pair
         np.add.at(self.packets, row, 1)
+        # The earliest packet, whatever the order the batch was observed in (its IP
+        # packets come before its ARP ones): a capture file's large batches and the
+        # ring's small ones give a pair the same first time.
+        np.minimum.at(self.first, row, ts)
         np.maximum.at(self.last, row, ts)
 
     def drain(self) -> HostDeltas:
@@ -96,7 +104,7 @@ class HostTable:
         rows = np.flatnonzero(self.packets[:n] > self.reported[:n])
         delta = self.packets[rows] - self.reported[rows]
         self.reported[rows] = self.packets[rows]
-        ip_hi, ip_lo, mac = (col[rows] for col in self.index.keys)
+        ip_hi, ip_lo, mac = (col[rows] for col in self.index.keys[:3])
         return HostDeltas(
             ip_hi, ip_lo, mac, delta, self.first[rows], self.last[rows], self.vlan[rows], self.tunnel[rows]
         )

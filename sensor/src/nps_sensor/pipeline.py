@@ -1,8 +1,10 @@
 """The engine: batches of frames in, reports out. `analyze` and `run` both drive it.
 
-It has two halves. A `Collector` does the per-packet work: decode every frame to its
-innermost IP header, drop copies, record who sent what (IP and MAC), account flows
-(fragments matched to their datagram) and pick up DNS answers for monitored domains.
+It has two halves. A `Collector` conducts the per-packet work, which lives elsewhere:
+decoding every frame to its innermost IP header (decode/, ARP senders in decode/arp.py),
+dropping copies (dedupe.py), recording who sent what (hosts.py), accounting flows with
+fragments matched to their datagram (flows.py, fragments.py), discovery's dissectors
+(discovery/) and DNS answers for monitored domains (dns.py).
 A `Reporter` (report.py) turns what collectors harvest into reports, window by
 window. `analyze` runs one of each in one process (`Engine`); the live service runs
 one collector per capture worker and one reporter in the control process, merging
@@ -19,12 +21,12 @@ import numpy as np
 
 from nps_sensor.capture.batch import Batch
 from nps_sensor.classify import Classifier
-from nps_sensor.config import V4_MAPPED, Config
-from nps_sensor.decode import IP, L2, Decoded, decode
+from nps_sensor.config import Config
+from nps_sensor.decode import IP, L2, Decoded, arp, decode
 from nps_sensor.decode.frames import ALL
 from nps_sensor.dedupe import Deduplicator
 from nps_sensor.discovery.collect import Discoverer
-from nps_sensor.dns import DNSError, parse_response
+from nps_sensor.dns import answers
 from nps_sensor.flows import FlowTable, PacketRows
 from nps_sensor.fragments import Fragments
 from nps_sensor.hosts import HostTable
@@ -32,8 +34,6 @@ from nps_sensor.report import Harvest, Report, Reporter
 from nps_sensor.stats import Stats
 
 U64 = np.uint64
-ARP = 0x0806
-DNS_PORT = 53
 
 
 class Collector:
@@ -44,7 +44,7 @@ class Collector:
         self.discovery = Discoverer(self.stats, cfg) if cfg.discovery.enabled else None
         self.flows = FlowTable(cfg.flows.max_flows, cfg.flows.idle_timeout)
         self.hosts = HostTable()
-        self.dedupe = Deduplicator(cfg.duplicate_window)
+        self.dedupe = Deduplicator(cfg.duplicates)
         self.fragments = Fragments()
         self.watch_dns = any(m.domains for m in cfg.monitor)
         self._dns: list[tuple[list[str], list[int]]] = []
@@ -53,7 +53,7 @@ class Collector:
         """New settings (SIGHUP): the tables keep their flows and hosts."""
         self.flows.max_flows = cfg.flows.max_flows
         self.flows.idle_timeout = cfg.flows.idle_timeout
-        self.dedupe.window = cfg.duplicate_window
+        self.dedupe.settings = cfg.duplicates
         self.watch_dns = any(m.domains for m in cfg.monitor)
         if not cfg.discovery.enabled:
             self.discovery = None
@@ -74,9 +74,7 @@ class Collector:
             self._ip(d, np.flatnonzero(is_ip))
         l2 = np.flatnonzero(d.state == L2)
         if len(l2):
-            arp = l2[d.et[l2] == ARP]
-            if len(arp):
-                self._arp(d, arp)
+            self._arp(d, l2)
             if self.discovery is not None:
                 self.discovery.link(d, l2)
 
@@ -96,7 +94,7 @@ class Collector:
         fr = self.fragments.stats
         return self.stats.as_dict(
             {
-                "duplicates": self.dedupe.dropped,
+                "duplicates": self.dedupe.as_dict(),
                 "flows": {
                     "created": fs.flows,
                     "active": self.flows.rows,
@@ -146,6 +144,8 @@ class Collector:
             icmptype=d.icmptype[ip],
             vlan=d.vlan_outer[ip].astype(np.int64),
             tunnel=d.tunnel_id[ip],
+            t0=d.t0[ip],
+            t1=d.t1[ip],
         )
         frag = d.frag[ip]
         if frag.any():
@@ -158,35 +158,19 @@ class Collector:
             self._watch_dns(d, ip)
 
     def _watch_dns(self, d: Decoded, ip: np.ndarray | slice) -> None:
-        """DNS answers bind monitored domain names to addresses (whole datagrams only:
-        an answer cut into fragments cannot be parsed from its first piece)."""
-        answer = (d.sport[ip] == DNS_PORT) & (d.proto[ip] == 17) & d.has_ports[ip] & (d.frag[ip] == 0)
-        sel = np.arange(d.n)[ip][answer]
-        raw = d.buf.raw
-        for start, end in zip((d.l4[sel] + 8).tolist(), d.end[sel].tolist(), strict=True):
-            try:
-                ans = parse_response(bytes(raw[start:end]))
-            except DNSError:
-                self.stats.decode_errors["malformed-dns"] += 1
-                continue
-            if ans.addresses:
-                self._dns.append((ans.names, ans.addresses))
+        """DNS answers bind monitored domain names to addresses."""
+        found = answers(d, ip)
+        self._dns.extend(found.bindings)
+        if found.malformed:
+            self.stats.decode_errors["malformed-dns"] += found.malformed
 
-    def _arp(self, d: Decoded, arp: np.ndarray) -> None:
+    def _arp(self, d: Decoded, l2: np.ndarray) -> None:
         """ARP senders are devices too, even those that never send IP."""
-        buf = d.buf
-        at = d.p[arp]
-        ok = at + 28 <= d.end[arp]
-        at, arp = at[ok], arp[ok]
-        # Ethernet hardware (1), IPv4 protocol, 6-byte and 4-byte addresses.
-        well_formed = (buf.be32[at] == 0x00010800) & (buf.be16[at + 4] == 0x0604)
-        at, arp = at[well_formed], arp[well_formed]
-        if not len(at):
-            return
-        mac = (buf.be16[at + 8].astype(np.int64) << 32) | buf.be32[at + 10].astype(np.int64)
-        ipv4 = buf.be32[at + 14].astype(U64) | U64(V4_MAPPED)
-        zero = np.zeros(len(at), dtype=U64)
-        self.hosts.observe(d.batch.ts[arp], zero, ipv4, mac, d.vlan_outer[arp], d.tunnel_id[arp])
+        senders = arp.senders(d, l2)
+        if len(senders):
+            at = senders.frames
+            zero = np.zeros(len(at), dtype=U64)
+            self.hosts.observe(d.batch.ts[at], zero, senders.ip_lo, senders.mac, d.vlan_outer[at], d.tunnel_id[at])
 
 
 class Engine:

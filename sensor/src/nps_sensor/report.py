@@ -241,12 +241,23 @@ class Reporter:
         """Close the window ending at `next_boundary` (a new-assets or update report)."""
         end = self.next_boundary
         is_update = end >= self.update_start + self.update_len - 1e-9
-        self.absorb(harvest)
-        self._report(UPDATE if is_update else NEW_ASSETS, end)
-        self.window_start = end
+        self.close_at(harvest, end, is_update)
         if is_update:
             self.update_start = math.floor(end / self.update_len) * self.update_len
         self.next_boundary = end + self.new_len
+
+    def close_at(self, harvest: Harvest, end: float, update: bool, stepped: float = 0.0) -> None:
+        """Close the open window at `end`, an update window or not. The live service
+        decides when, on the monotonic clock (live/schedule.py); `stepped` is how far
+        the wall clock stepped while the window was open, and the window's start moves
+        as far, so that both its times are read on the same clock."""
+        self.window_start += stepped
+        self.update_start += stepped
+        self.absorb(harvest)
+        self._report(UPDATE if update else NEW_ASSETS, end)
+        self.window_start = end
+        if update:
+            self.update_start = end
 
     def finish(self, harvest: Harvest, end: float) -> None:
         """The final, partial window: everything not yet reported."""

@@ -7,20 +7,20 @@ pair. No packet leaves them. Needs root, iproute2 and tcpreplay (./bootstrap).
 
 from __future__ import annotations
 
-import collections
-import json
+import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from benchmarks.lab import BIN, Lab, Sensor, missing
 from nps_sensor.synth import write_capture
+from tests.sensor.live.compare import analyze_result, live_result, unoriented, without_sampled, write_qinq
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -39,65 +39,28 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         lab.close()
 
 
-def summarize(assets: list[dict[str, Any]], flows: list[dict[str, Any]]) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """What must agree between `run` and `analyze`: per-address counters and MACs, and
-    per-4-tuple traffic summed over windows (times differ: replay is not the capture)."""
-    a: dict[Any, Any] = {}
-    for x in assets:
-        key = x.get("id") or x["ip"] or x["name"]
-        a[key] = (x["mac"], tuple(x.get("macs", ())), x["packets"], x["bytes_in"], x["bytes_out"])
-    f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
-    for r in flows:
-        s = f[(r["client"], r["server"], r["port"], r["proto"])]
-        s[0] += r["client_bytes"]
-        s[1] += r["server_bytes"]
-        s[2] += r["client_packets"]
-        s[3] += r["server_packets"]
-    return a, dict(f)
-
-
-def unoriented(flows: dict[Any, list[int]]) -> dict[Any, list[int]]:
-    """Flows keyed by their two endpoints in either order, byte and packet counts paired
-    the same way, for endpoints whose roles only packet order decides."""
-    out: dict[Any, list[int]] = {}
-    for (client, server, port, proto), (cb, sb, cp, sp) in flows.items():
-        key, counts = (
-            ((client, server, port, proto), (cb, sb, cp, sp))
-            if client <= server
-            else ((server, client, port, proto), (sb, cb, sp, cp))
-        )
-        total = out.setdefault(key, [0, 0, 0, 0])
-        for i, n in enumerate(counts):
-            total[i] += n
-    return out
-
-
-def live_result(sensor: Sensor) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    reports = sensor.reports()
-    latest: dict[Any, dict[str, Any]] = {}
-    for r in reports:  # assets carry totals: the last report of each one counts
-        for x in r["assets"]:
-            latest[x.get("id") or x["ip"] or x["name"]] = x
-    return summarize(list(latest.values()), [f for r in reports for f in r["flows"]])
-
-
-def analyze_result(capture: Path, config: Path) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    cmd = [str(BIN), "analyze", str(capture), "--config", str(config)]
-    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
-    return summarize(result["assets"], result["flows"])
-
-
 @pytest.mark.parametrize(
     ("wrap", "workers", "lab"),
-    [("plain", 1, 1), ("plain", 2, 1), ("vlan", 2, 1), ("erspan2", 2, 1), ("plain", 2, 2)],
+    [
+        ("plain", 1, 1),
+        ("vlan", 1, 1),
+        ("qinq", 1, 1),
+        ("erspan2", 1, 1),
+        ("plain", 2, 1),
+        ("erspan2", 2, 1),
+        ("plain", 2, 2),
+    ],
     indirect=["lab"],
-    ids=["plain-1-worker", "plain-2-workers", "vlan-2-workers", "erspan2-2-workers", "plain-tap-2-interfaces"],
-)
+    ids=["plain-1-worker", "vlan-1-worker", "qinq-1-worker", "erspan2-1-worker", "plain-2-workers",
+         "erspan2-2-workers", "plain-tap-2-interfaces"],
+)  # fmt: skip
 def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, workers: int) -> None:
+    """Every field of every asset and of the engine's counters, and the traffic."""
     capture = tmp_path / f"{wrap}.pcap"
-    write_capture(str(capture), 20_000, 11, wrap)
+    if wrap == "qinq":
+        write_qinq(capture, 20_000, 11)
+    else:
+        write_capture(str(capture), 20_000, 11, wrap)
     sensor = Sensor(lab, tmp_path, workers=workers)
     sensor.start()
     lab.replay(capture, split=len(lab.sniff) == 2)
@@ -105,15 +68,21 @@ def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, w
     status = sensor.status()
     assert sum(i["dropped"] for i in status["interfaces"]) == 0
     assert sensor.stop() == 0
-    live_assets, live_flows = live_result(sensor)
-    file_assets, file_flows = analyze_result(capture, sensor.config)
+    live_assets, live_flows, live_stats = live_result(sensor)
+    file_assets, file_flows, file_stats = analyze_result(capture, sensor.config)
     if len(lab.sniff) == 2:
         # A TAP's two directions arrive on two interfaces: between a request and its
         # answer on the same ports (NTP 123 to 123) nothing orders them, and the first
         # packet seen names the client. Compare such flows without their orientation.
         live_flows, file_flows = unoriented(live_flows), unoriented(file_flows)
     assert live_flows == file_flows
+    if workers > 1:
+        live_assets, live_stats = without_sampled(live_assets, live_stats)
+        file_assets, file_stats = without_sampled(file_assets, file_stats)
     assert live_assets == file_assets
+    assert live_stats == file_stats
+    if wrap != "plain":
+        assert any(a.get("vlans") for a in live_assets.values())
     assert "report" in sensor.logtext() and "Traceback" not in sensor.logtext()
 
 
@@ -142,6 +111,27 @@ def test_a_crash_keeps_every_closed_window_intact(lab: Lab, tmp_path: Path) -> N
     after = {p.name: p.read_bytes() for p in sensor.spool.glob("0*.json")}
     assert len(after) > len(before)
     assert all(after[name] == data for name, data in before.items())
+
+
+def test_a_worker_that_dies_costs_no_window(lab: Lab, tmp_path: Path) -> None:
+    """A capture worker killed (a bug, the OOM killer): the other's harvest is still
+    reported, the partial window is written, and the service ends with status 1 for
+    systemd to start it again, in one line, without a traceback."""
+    capture = tmp_path / "w.pcap"
+    write_capture(str(capture), 4_000, 9, "plain")
+    sensor = Sensor(lab, tmp_path, windows=(300, 1800))
+    sensor.start()
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(4_000)
+    assert sensor.proc is not None
+    workers = subprocess.run(["pgrep", "-P", str(sensor.proc.pid)], capture_output=True, text=True, check=True)
+    os.kill(int(workers.stdout.split()[0]), signal.SIGKILL)
+    sensor.proc.wait(60)
+    assert sensor.stop() == 1  # ended already
+    log = sensor.logtext()
+    assert "stopped (exit code -9)" in log and "Traceback" not in log and "BrokenPipe" not in log, log
+    reports = sensor.reports()
+    assert reports and sum(len(r["flows"]) for r in reports) > 0  # the other worker's traffic
 
 
 def _epoch(stamp: str) -> float:
@@ -189,14 +179,40 @@ def test_pause_resume_and_reload(lab: Lab, tmp_path: Path) -> None:
     assert sensor.stop() == 0
 
 
-def test_operational_errors_are_one_line(lab: Lab, tmp_path: Path) -> None:
-    sensor = Sensor(lab, tmp_path, interfaces=["nosuch0"])
-    out = subprocess.run(
+def test_a_missing_interface_is_waited_for(lab: Lab, tmp_path: Path) -> None:
+    """An interface that is not there (yet) is waited for, not a reason to end; what the
+    service cannot run without still ends its start in one line (a busy status port)."""
+    capture = tmp_path / "m.pcap"
+    write_capture(str(capture), 2_000, 8, "plain")
+    lab.unplug()
+    sensor = Sensor(lab, tmp_path)
+    sensor.start()
+    first = render_status(sensor)  # the very first status: every figure there, or said to be missing
+    assert "None" not in first and "CPU " in first and "link missing" in first, first
+    iface = sensor.status()["interfaces"][0]
+    assert (iface["link"], iface["capturing"]) == ("missing", False)
+    assert "sniff0 does not exist: waiting for it" in sensor.logtext()
+    lab.plug()
+    wait_for(lambda: sensor.status()["interfaces"][0]["capturing"], why="capturing")
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(2_000)
+    second = subprocess.run(
         ["ip", "netns", "exec", lab.sensor, str(BIN), "run", "--config", str(sensor.config)],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert out.returncode != 0
-    assert "nosuch0 does not exist" in out.stderr and "Traceback" not in out.stderr
+    assert second.returncode != 0
+    assert "status endpoint" in second.stderr and "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert sensor.stop() == 0
+
+
+def render_status(sensor: Sensor) -> str:
+    """`nps-sensor status` as a person reads it."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", sensor.lab.sensor, str(BIN), "status", "--address", f"127.0.0.1:{sensor.port}"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    return out.stdout + out.stderr

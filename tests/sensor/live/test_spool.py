@@ -1,11 +1,17 @@
-"""The durable report spool: order, atomicity, the size bound and its counted losses."""
+"""The durable report spool: order, atomicity, the size bound and its counted losses, the
+bound checked at start against its file system."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
+import pytest
+
+from nps_sensor.config import Config, SniffingInterface
+from nps_sensor.live.service import Service
 from nps_sensor.live.spool import Spool
 
 
@@ -57,3 +63,21 @@ def test_an_unwritable_spool_counts_the_loss_and_says_why(tmp_path: Path) -> Non
         for d in ("s", "gone"):
             if (tmp_path / d).exists():
                 os.chmod(tmp_path / d, 0o700)
+
+
+def test_a_bound_its_file_system_cannot_hold_is_said_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = Config()
+    cfg.sensing.interfaces = [SniffingInterface("eth9")]
+    cfg.sensing.spool_dir = str(tmp_path / "spool")
+    cfg.sensing.spool_max_mb = 1 << 40  # a petabyte and more
+    service = Service(cfg, None)
+    assert service.spool.room_mb() < cfg.sensing.spool_max_mb
+    with caplog.at_level(logging.WARNING, logger="nps-sensor"):
+        service.preflight()
+    lines = [r.getMessage() for r in caplog.records if "max_mb" in r.getMessage()]
+    assert len(lines) == 1 and "cannot be met" in lines[0] and "\n" not in lines[0]
+    cfg.sensing.spool_max_mb = 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nps-sensor"):
+        Service(cfg, None).preflight()
+    assert not [r for r in caplog.records if "max_mb" in r.getMessage()]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nps_sensor.appliance.firstboot import _classification, _uids
+from nps_sensor.appliance import updates_os
 from nps_sensor.appliance.render import (
     HUB_ENV,
     NETWORK_DIR,
@@ -26,6 +27,8 @@ from nps_sensor.appliance.render import (
     SENSOR_YAML,
     File,
     files,
+    kept_classification,
+    owners,
     stale,
     write,
 )
@@ -38,6 +41,7 @@ SECTIONS: dict[str, set[str]] = {
     "management": {"interface", "mode", "address", "netmask", "gateway", "dns"},
     "proxy": {"enabled", "address", "port", "auth", "user", "password"},
     "sniffing": {"name", "mode", "address", "netmask"},
+    "updates": {"mirror", "security_mirror", "schedule", "reboot_window"},
 }
 
 
@@ -53,6 +57,7 @@ class Outcome:
     changes: list[Change] = field(default_factory=list)
     reconfigure: list[str] = field(default_factory=list)  # interfaces whose networkd files changed
     restart_sensor: bool = False  # the sensor's configuration changed
+    reload_systemd: bool = False  # a unit or timer changed (the update schedule, the maintenance window)
 
     @property
     def changed(self) -> bool:
@@ -64,6 +69,7 @@ class Outcome:
             "changes": [c.__dict__ for c in self.changes],
             "reconfigure": self.reconfigure,
             "restart_sensor": self.restart_sensor,
+            "reload_systemd": self.reload_systemd,
         }
 
 
@@ -137,6 +143,7 @@ def current(root: Path = Path("/")) -> Settings:
         line.split("=", 1) for line in _read(root / HUB_ENV.lstrip("/")).splitlines() if "=" in line and line[0] != "#"
     )
     s.registration_hub, s.registration_fingerprint = hub.get("NPS_HUB_URL", ""), hub.get("NPS_HUB_FINGERPRINT", "")
+    s.updates = updates_os.read(root)
     return s
 
 
@@ -215,6 +222,15 @@ def merge(settings: Settings, request: dict[str, Any]) -> Settings:
             address = _text("sniffing", "address", i.get("address")) if mode == "ERSPAN" else ""
             netmask = _text("sniffing", "netmask", i.get("netmask")) if mode == "ERSPAN" else ""
             settings.sniffing.append(Sniffing(name, mode, address, netmask))
+    if "updates" in request:
+        u = _keys("updates", request["updates"], SECTIONS["updates"])
+        current_updates = settings.updates
+        settings.updates = updates_os.Updates(
+            *(
+                _text("updates", key, u.get(key)) if key in u else getattr(current_updates, key)
+                for key in ("mirror", "security_mirror", "schedule", "reboot_window")
+            )
+        )
     settings.check()
     return settings
 
@@ -222,6 +238,8 @@ def merge(settings: Settings, request: dict[str, Any]) -> Settings:
 def _mask(path: str, text: str) -> str:
     if path == REGISTRATION and text:
         return SECRET + "\n"
+    if path == updates_os.APT_PROXY:  # the proxy's URL with its password
+        return re.sub(r":[^:@/]*@", f":{SECRET}@", text)
     if path == PROXY_ENV:
         return "".join(
             f"NPS_PROXY_PASSWORD={SECRET}\n" if line.startswith("NPS_PROXY_PASSWORD=") else line + "\n"
@@ -256,10 +274,10 @@ def apply(request: dict[str, Any], root: Path = Path("/"), check: bool = False) 
     settings = current(root)
     old_sniffing = [s.name for s in settings.sniffing]
     settings = merge(settings, request)
-    wanted = files(settings, classification=_classification(root), **_sizes(root))
+    wanted = files(settings, classification=kept_classification(root), **_sizes(root))
     changes = plan(root, wanted)
     if not check and changes:
-        write(root, wanted, _uids(root))
+        write(root, wanted, owners(root))
     paths = {c.path for c in changes}
     reconfigure: list[str] = []
     if MANAGEMENT_FILE in paths:
@@ -268,7 +286,8 @@ def apply(request: dict[str, Any], root: Path = Path("/"), check: bool = False) 
     for name in dict.fromkeys([*old_sniffing, *(s.name for s in settings.sniffing)]):
         if link_changed or f"{NETWORK_DIR}/20-sniffing-{name}.network" in paths:
             reconfigure.append(name)
-    return Outcome(changes, reconfigure, SENSOR_YAML in paths or PROXY_ENV in paths)
+    units = any(p.startswith("/etc/systemd/system/") for p in paths)
+    return Outcome(changes, reconfigure, SENSOR_YAML in paths or PROXY_ENV in paths, units)
 
 
 def _sizes(root: Path) -> dict[str, int]:

@@ -20,8 +20,9 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nps_sensor.appliance.render import files, write
-from nps_sensor.appliance.settings import Management, Proxy, Settings, SettingsError, Sniffing, fingerprint
+from nps_sensor.appliance.render import files, kept_classification, owners, write
+from nps_sensor.appliance.settings import Management, Proxy, Settings, SettingsError, Sniffing
+from nps_sensor.pinning import fingerprint
 
 log = logging.getLogger("nps-firstboot")
 OE = "{http://schemas.dmtf.org/ovf/environment/1}"
@@ -139,7 +140,7 @@ def run(root: Path = Path("/")) -> int:
         try:
             settings = settings_from(parse_environment(xml))
             settings.sniffing = settings.sniffing or [Sniffing("eth1")]
-            changed = write(root, files(settings, classification=_classification(root)), _uids(root))
+            changed = write(root, files(settings, classification=kept_classification(root)), owners(root))
             with contextlib.suppress(OSError):
                 socket.sethostname(settings.hostname)
             log.info("OVF properties applied: %s", ", ".join(changed) or "nothing changed")
@@ -148,26 +149,3 @@ def run(root: Path = Path("/")) -> int:
     DONE.parent.mkdir(parents=True, exist_ok=True)
     DONE.write_text("done\n")
     return 0
-
-
-def _classification(root: Path) -> str:
-    """What the sensor configuration holds besides `sensing` and `proxy` (kept across rewrites)."""
-    path = root / "etc/nps-sensor/sensor.yaml"
-    if not path.exists():
-        return ""
-    import yaml
-
-    doc = yaml.safe_load(path.read_text()) or {}
-    doc.pop("sensing", None)
-    doc.pop("proxy", None)
-    return yaml.safe_dump(doc, sort_keys=False) if doc else ""
-
-
-def _uids(root: Path) -> dict[str, tuple[int, int]]:
-    """Owners by name, from the root's own passwd (the build writes into a directory)."""
-    out = {}
-    with contextlib.suppress(OSError):
-        for line in (root / "etc/passwd").read_text().splitlines():
-            name, _, uid, gid, *_ = line.split(":")
-            out[name] = (int(uid), int(gid))
-    return out

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nps_sensor import atomic
+from nps_sensor.appliance import updates_os
 from nps_sensor.appliance.settings import Settings
 
 ADMIN = "nps-admin"  # the management user (SSH, Ansible)
@@ -95,6 +96,7 @@ def files(settings: Settings, classification: str = "", ring_mb: int = 64, spool
             f"{GENERATED}: the hub to register with at boot (nps-register.service).\n"
             f"NPS_HUB_URL={settings.registration_hub}\nNPS_HUB_FINGERPRINT={settings.registration_fingerprint}\n"
         )
+    out.update(updates_os.files(settings.updates, settings.proxy))
     if settings.ssh_keys:
         out[f"/home/{ADMIN}/.ssh/authorized_keys"] = File(
             "\n".join(k.strip() for k in settings.ssh_keys) + "\n", 0o600, ADMIN
@@ -123,7 +125,7 @@ def stale(root: Path, keep: dict[str, File]) -> list[Path]:
         for p in net.glob("20-sniffing*"):
             if "/" + str(p.relative_to(root)) not in keep:
                 out.append(p)
-    for path in (PROXY_ENV, REGISTRATION, HUB_ENV):
+    for path in (PROXY_ENV, REGISTRATION, HUB_ENV, *updates_os.GENERATED_PATHS):
         p = root / path.lstrip("/")
         if path not in keep and p.exists():
             out.append(p)
@@ -147,3 +149,27 @@ def write(root: Path, wanted: dict[str, File], uids: dict[str, tuple[int, int]] 
         p.unlink()
         changed.append("/" + str(p.relative_to(root)))
     return changed
+
+
+def kept_classification(root: Path) -> str:
+    """What the sensor configuration under `root` holds besides `sensing` and `proxy`,
+    which the settings render: the classification, kept across rewrites."""
+    path = root / SENSOR_YAML.lstrip("/")
+    if not path.exists():
+        return ""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text()) or {}
+    doc.pop("sensing", None)
+    doc.pop("proxy", None)
+    return yaml.safe_dump(doc, sort_keys=False) if doc else ""
+
+
+def owners(root: Path) -> dict[str, tuple[int, int]]:
+    """Owners' (uid, gid) by name, from the root's own passwd (the build writes into a directory)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in (root / "etc/passwd").read_text().splitlines():
+            name, _, uid, gid, *_ = line.split(":")
+            out[name] = (int(uid), int(gid))
+    return out

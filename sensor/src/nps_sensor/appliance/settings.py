@@ -12,17 +12,14 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from nps_sensor.appliance.updates_os import Updates
+from nps_sensor.appliance.updates_os import check as check_updates
 from nps_sensor.config import PROXY_AUTH
+from nps_sensor.pinning import FINGERPRINT
 
 MODES = ("DEFAULT", "ERSPAN")
 HOSTNAME = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
 CODE = re.compile(r"^\d{14}$")
-FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 of the hub's certificate, hex
-
-
-def fingerprint(text: str) -> str:
-    """A certificate fingerprint as people copy it (`AB:CD:...`, spaces) in one form: lowercase hex."""
-    return "".join(c for c in text.lower() if c not in ": ")
 
 
 class SettingsError(ValueError):
@@ -86,6 +83,7 @@ class Settings:
     registration_hub: str = ""  # the hub the deployment names: registration at boot, no console needed
     registration_fingerprint: str = ""  # the hub's certificate, pinned by its SHA-256
     ssh_keys: list[str] = field(default_factory=list)
+    updates: Updates = field(default_factory=Updates)  # Debian's security updates (updates_os)
 
     def check(self) -> None:
         """Raise SettingsError on the first invalid value."""
@@ -93,6 +91,7 @@ class Settings:
             raise SettingsError(f"hostname {self.hostname!r}: letters, digits and '-', 1 to 63 characters", "hostname")
         _check_management(self.management)
         _check_proxy(self.proxy)
+        check_updates(self.updates)
         names = [s.name for s in self.sniffing]
         if len(set(names)) != len(names):
             raise SettingsError("sniffing: an interface is listed twice", "sniffing")

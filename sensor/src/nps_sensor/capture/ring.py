@@ -6,6 +6,16 @@ one batch for the engine, read in place without a copy. Promiscuous mode is set
 through a packet-socket membership, which the kernel drops with the socket, so a
 crash cannot leave an interface promiscuous. Several capture processes share an
 interface through a fanout group; `fanout.py` chooses which process gets a packet.
+
+The kernel takes the outer VLAN tag (802.1Q or 802.1ad) out of a received frame
+before a packet socket sees it and hands it over beside the frame. It is put back
+in place, as libpcap does (the socket reserves the room in front of each frame):
+the engine then reads the frame the switch mirrored, byte for byte, so a tagged,
+QinQ or ERSPAN frame decodes live exactly as it does from a capture file.
+
+A socket outlives its link: when the interface goes down the kernel reports
+ENETDOWN once and delivers again when it comes back up; when the interface is
+deleted the socket is left bound to nothing and must be replaced (`state()`).
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ PACKET_VERSION = 10
 PACKET_FANOUT = 18
 PACKET_FANOUT_DATA = 22
 PACKET_IGNORE_OUTGOING = 23
+PACKET_RESERVE = 12
+PACKET_FANOUT_FLAG_UNIQUEID = 0x2000  # the kernel picks a group id nobody uses
 TPACKET_V3 = 2
 PACKET_MR_PROMISC = 1
 ETH_P_ALL = 0x0003
@@ -39,6 +51,7 @@ SO_ATTACH_FILTER = 26
 TP_STATUS_KERNEL = 0
 TP_STATUS_USER = 1
 TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
 
 # struct tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1.
 BLOCK_STATUS = 8
@@ -46,8 +59,11 @@ BLOCK_NUM_PKTS = 12
 BLOCK_FIRST = 16
 # struct tpacket3_hdr
 PKT_NEXT, PKT_SEC, PKT_NSEC, PKT_SNAPLEN, PKT_LEN, PKT_STATUS, PKT_MAC = 0, 4, 8, 12, 16, 20, 24
-PKT_VLAN_TCI = 32
+PKT_VLAN_TCI, PKT_VLAN_TPID = 32, 36
 LINKTYPE_ETHERNET = 1
+VLAN_TAG_LEN = 4
+ETH_P_8021Q = 0x8100
+MAC_PAIR = np.arange(12, dtype=I64)  # the destination and source addresses a tag goes behind
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,7 @@ class RingStats:
 
 
 class Ring:
-    """One interface's receive ring; iterate `batches()` to read it."""
+    """One interface's receive ring; iterate `ready()` to read it."""
 
     def __init__(
         self,
@@ -93,13 +109,28 @@ class Ring:
             raise
         self._next = 0
 
+    @classmethod
+    def adopt(
+        cls, sock: socket.socket, ifindex: int, interface: str, settings: RingSettings, iface_number: int
+    ) -> Ring:
+        """A ring another process set up, bound to `ifindex` and joined to its fanout
+        group: this process maps it and reads it from the first block on."""
+        ring = cls.__new__(cls)
+        ring.interface, ring.settings, ring.iface_number = interface, settings, iface_number
+        ring.stats = RingStats()
+        ring.sock, ring.ifindex = sock, ifindex
+        ring._map()
+        ring._next = 0
+        return ring
+
     def _setup(self) -> None:
         s, cfg = self.sock, self.settings
         try:
-            ifindex = socket.if_nametoindex(self.interface)
+            self.ifindex = socket.if_nametoindex(self.interface)
         except OSError:
             raise SensorError(f"{self.interface}: no such interface (check the sniffing interface names)") from None
         s.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+        s.setsockopt(SOL_PACKET, PACKET_RESERVE, VLAN_TAG_LEN)  # room to put a stripped tag back
         req = struct.pack(
             "IIIIIII",
             cfg.block_size,
@@ -114,25 +145,30 @@ class Ring:
             s.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
         except OSError as e:
             raise SensorError(f"{self.interface}: cannot set up the capture ring: {e.strerror}") from None
-        self.size = cfg.block_size * cfg.blocks
-        self.map = mmap.mmap(s.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.buf = Buffer(self.map)
-        self._u32 = np.frombuffer(self.map, dtype=np.uint32)
+        self._map()
         s.bind((self.interface, ETH_P_ALL))  # Python puts the protocol in network order
         with contextlib.suppress(OSError):  # Linux < 4.20: a sniffing interface sends nothing anyway
             s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-        mreq = struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
+        mreq = struct.pack("iHH8s", self.ifindex, PACKET_MR_PROMISC, 0, b"")
         s.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
 
-    def join_fanout(self, group: int, mode: int, program: bytes | None = None) -> None:
-        """Share the interface with the other members of `group` (see fanout.py)."""
+    def _map(self) -> None:
+        self.size = self.settings.block_size * self.settings.blocks
+        self.map = mmap.mmap(self.sock.fileno(), self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self.buf = Buffer(self.map)
+        self._u32 = np.frombuffer(self.map, dtype=np.uint32)
+        self._u8 = np.frombuffer(self.map, dtype=np.uint8)  # writable: tags go back in place
+
+    def join_fanout(self, group: int | None, mode: int, program: bytes | None = None) -> int:
+        """Share the interface with the other members of `group` (see fanout.py); None
+        makes a new group with an id the kernel picks. Returns the group's id."""
+        arg = mode << 16 | (PACKET_FANOUT_FLAG_UNIQUEID << 16 if group is None else group)
+        self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
         if program is not None:
             self._program = ctypes.create_string_buffer(program)
             fprog = struct.pack("HL", len(program) // 8, ctypes.addressof(self._program))
-            self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, group | mode << 16)
             self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT_DATA, fprog)
-        else:
-            self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, group | mode << 16)
+        return int(self.sock.getsockopt(SOL_PACKET, PACKET_FANOUT)) & 0xFFFF
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -147,6 +183,25 @@ class Ring:
         self.stats.freezes += freezes
         return self.stats
 
+    def error(self) -> int:
+        """The socket's pending error (0 if none); reading it clears it."""
+        return int(self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+
+    def state(self) -> str:
+        """ "up", "down" (the socket delivers again when the link comes back) or
+        "missing": the interface was deleted, or replaced by another of the same
+        name, and this socket is bound to nothing."""
+        try:
+            if socket.if_nametoindex(self.interface) != self.ifindex:
+                return "missing"
+        except OSError:
+            return "missing"
+        try:
+            with open(f"/sys/class/net/{self.interface}/flags", encoding="ascii") as f:
+                return "up" if int(f.read(), 16) & 1 else "down"  # IFF_UP
+        except (OSError, ValueError):
+            return "missing"
+
     def ready(self) -> Iterator[Batch]:
         """Every block the kernel has handed over, in ring order, as batches.
 
@@ -160,9 +215,8 @@ class Ring:
             if not u32[(base + BLOCK_STATUS) // 4] & TP_STATUS_USER:
                 return
             count = int(u32[(base + BLOCK_NUM_PKTS) // 4])
-            batch = self._batch(base, count)
-            if batch is not None:
-                yield batch
+            if count:
+                yield block_batch(self.buf, self._u8, base, count, self.iface_number)
             u32[(base + BLOCK_STATUS) // 4] = TP_STATUS_KERNEL
             self._next = (self._next + 1) % cfg.blocks
 
@@ -171,39 +225,61 @@ class Ring:
         base = self._next * self.settings.block_size
         return bool(self._u32[(base + BLOCK_STATUS) // 4] & TP_STATUS_USER)
 
-    def _batch(self, base: int, count: int) -> Batch | None:
-        if not count:
-            return None
-        raw = self.map
-        nxt = struct.Struct("I").unpack_from
-        pos = base + int(self._u32[(base + BLOCK_FIRST) // 4])
-        offs: list[int] = []
-        app = offs.append
-        for _ in range(count):
-            app(pos)
-            pos += nxt(raw, pos)[0]
-        hdr = np.array(offs, dtype=I64)
-        u32 = self.buf.le32 if _LITTLE else self.buf.be32
-        status = u32[hdr + PKT_STATUS]
-        mac = self.buf.le16[hdr + PKT_MAC] if _LITTLE else self.buf.be16[hdr + PKT_MAC]
-        tci = np.where(status & TP_STATUS_VLAN_VALID, u32[hdr + PKT_VLAN_TCI], -1).astype(I64)
-        n = len(hdr)
-        return Batch(
-            self.buf,
-            hdr + mac.astype(I64),
-            u32[hdr + PKT_SNAPLEN].astype(I64),
-            u32[hdr + PKT_LEN].astype(I64),
-            u32[hdr + PKT_SEC].astype(np.float64) + u32[hdr + PKT_NSEC].astype(np.float64) * 1e-9,
-            np.full(n, LINKTYPE_ETHERNET, dtype=I64),
-            np.full(n, self.iface_number, dtype=I64),
-            tci,
-        )
-
     def close(self) -> None:
         """Close the socket: the kernel drops the promiscuous membership with it."""
         with contextlib.suppress(BufferError, ValueError):  # views remain: the mapping goes with the process
             self.map.close()
         self.sock.close()
+
+
+def block_batch(buf: Buffer, u8: np.ndarray, base: int, count: int, iface_number: int = 0) -> Batch:
+    """The `count` packets of the ring block at `base` as a batch; `u8` is a writable
+    byte view of the same memory, where stripped VLAN tags are put back."""
+    raw = buf.raw
+    nxt = struct.Struct("I").unpack_from
+    pos = base + nxt(raw, base + BLOCK_FIRST)[0]
+    offs: list[int] = []
+    app = offs.append
+    for _ in range(count):
+        app(pos)
+        pos += nxt(raw, pos)[0]
+    hdr = np.array(offs, dtype=I64)
+    u32, u16 = (buf.le32, buf.le16) if _LITTLE else (buf.be32, buf.be16)
+    off = hdr + u16[hdr + PKT_MAC].astype(I64)
+    caplen = u32[hdr + PKT_SNAPLEN].astype(I64)
+    wirelen = u32[hdr + PKT_LEN].astype(I64)
+    status = u32[hdr + PKT_STATUS].astype(I64)
+    tagged = np.flatnonzero(status & TP_STATUS_VLAN_VALID)
+    if len(tagged):
+        th = hdr[tagged]
+        tpid = np.where(
+            status[tagged] & TP_STATUS_VLAN_TPID_VALID, u16[th + PKT_VLAN_TPID].astype(I64), np.int64(ETH_P_8021Q)
+        )
+        _put_back_tags(u8, off[tagged], tpid, u32[th + PKT_VLAN_TCI].astype(I64) & 0xFFFF)
+        off[tagged] -= VLAN_TAG_LEN
+        caplen[tagged] += VLAN_TAG_LEN
+        wirelen[tagged] += VLAN_TAG_LEN
+    n = len(hdr)
+    return Batch(
+        buf,
+        off,
+        caplen,
+        wirelen,
+        u32[hdr + PKT_SEC].astype(np.float64) + u32[hdr + PKT_NSEC].astype(np.float64) * 1e-9,
+        np.full(n, LINKTYPE_ETHERNET, dtype=I64),
+        np.full(n, iface_number, dtype=I64),
+    )
+
+
+def _put_back_tags(u8: np.ndarray, mac: np.ndarray, tpid: np.ndarray, tci: np.ndarray) -> None:
+    """Move each frame's two MAC addresses 4 bytes forward and write the tag behind them."""
+    cols = mac[:, None] + MAC_PAIR
+    u8[cols - VLAN_TAG_LEN] = u8[cols]  # the gather copies first: overlapping is fine
+    tag = mac + 12 - VLAN_TAG_LEN
+    u8[tag] = (tpid >> 8).astype(np.uint8)
+    u8[tag + 1] = (tpid & 0xFF).astype(np.uint8)
+    u8[tag + 2] = (tci >> 8).astype(np.uint8)
+    u8[tag + 3] = (tci & 0xFF).astype(np.uint8)
 
 
 _LITTLE = struct.pack("=I", 1)[0] == 1

@@ -17,11 +17,13 @@ from typing import Any
 
 from nps_sensor.appliance.apply import MANAGEMENT_FILE, Outcome, apply, current
 from nps_sensor.appliance.render import PROXY_ENV, REGISTRATION, SENSOR_YAML, File, write
-from nps_sensor.appliance.settings import CODE, FINGERPRINT, Settings, SettingsError, Sniffing, fingerprint
+from nps_sensor.appliance.settings import CODE, Settings, SettingsError, Sniffing
 from nps_sensor.console.system import System, wait_for_address
 from nps_sensor.errors import SensorError
+from nps_sensor.pinning import FINGERPRINT, fingerprint
 from nps_sensor.uplink.state import DEFAULT_STATE
 
+UPDATES = "/var/lib/nps-sensor/updates"  # where an operator copies a bundle (scp) for the console
 LABELS = {
     "management.address": "IP address",
     "management.netmask": "Netmask",
@@ -181,6 +183,30 @@ class Console:
             if isinstance(data, dict):
                 return {"hub": data.get("hub", ""), "name": data.get("name", ""), "id": data.get("sensor_id", 0)}
         return {}
+
+    def bundles(self) -> tuple[str, list[str]]:
+        """The running sensor version, and the bundles waiting in the updates folder (newest
+        first), as the appliance names them."""
+        from nps_sensor.appliance import update_layout
+
+        folder = self.path(UPDATES)
+        tars = sorted(folder.glob("*.tar"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
+        found = [f"{UPDATES}/{p.name}" for p in tars]
+        try:
+            version = update_layout.running(self.root)
+        except SensorError:
+            version = "(not updatable in place)"
+        return version, found
+
+    def update(self, bundle: str) -> tuple[bool, str]:
+        """Install a bundle (whatever the outcome, the console's version may be stale: True
+        when it changed)."""
+        if not bundle.strip():
+            raise SensorError(f"give the bundle's path (copy it into {UPDATES} with scp)")
+        status, said = self.system.update(bundle.strip())
+        if status == 0:
+            return "updated from" in said, said
+        raise SensorError(said)
 
     def status(self) -> dict[str, Any]:
         """The status endpoint's answer, or {"error": why} when the sensor does not answer."""

@@ -95,6 +95,21 @@ class System:
     def reboot(self) -> bool:
         return _run("systemctl", "reboot")
 
+    updater = "/opt/nps-sensor/bin/nps-sensor"  # the running version's (render.VENV)
+
+    def update(self, bundle: str) -> tuple[int, str]:
+        """`nps-sensor appliance update BUNDLE` (in a unit of its own): its exit status and last line."""
+        cmd = [self.updater, "appliance", "update", bundle]
+        try:
+            done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return 2, f"the updater did not run: {e}"
+        # The outcome is the last line: on standard output when it worked, else on standard
+        # error (where the progress lines go too).
+        said = done.stdout if done.returncode == 0 else done.stderr
+        lines = [line for line in said.splitlines() if line.strip()]
+        return done.returncode, lines[-1].removeprefix("nps-sensor: ") if lines else f"exit {done.returncode}"
+
     def poweroff(self) -> bool:
         return _run("systemctl", "poweroff")
 
@@ -183,6 +198,13 @@ class CommandSystem(System):
     def reboot(self) -> bool:
         return self._ask("reboot")
 
+    def update(self, bundle: str) -> tuple[int, str]:
+        try:
+            done = subprocess.run([self.command, "update", bundle], check=False, capture_output=True, text=True)
+        except OSError as e:
+            return 2, str(e)
+        return done.returncode, (done.stdout or done.stderr).strip()
+
     def poweroff(self) -> bool:
         return self._ask("poweroff")
 
@@ -219,6 +241,9 @@ class NoSystem(System):
 
     def reboot(self) -> bool:
         return False
+
+    def update(self, bundle: str) -> tuple[int, str]:
+        return 2, "not on an appliance (a test root without a system command)"
 
     def poweroff(self) -> bool:
         return False

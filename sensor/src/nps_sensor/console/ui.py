@@ -143,6 +143,7 @@ class App:
             ("Reboot", lambda: self.confirm("Reboot the appliance now?", "reboot")),
             ("System Shutdown", lambda: self.confirm("Shut the appliance down now?", "poweroff")),
             ("Root shell", self.root_shell),
+            ("Update the sensor", self.update),
         ]
         widgets: list[urwid.Widget] = [urwid.Text("Choose with the arrow keys and Enter."), urwid.Divider()]
         widgets += [urwid.Padding(button(label, self.guarded(action)), width=30, left=2) for label, action in items]
@@ -387,6 +388,37 @@ class App:
         widgets: list[urwid.Widget] = [urwid.Text(line) for line in lines]
         widgets += [urwid.Divider(), self.buttons(("Refresh", self.status), ("Back", self.main_menu))]
         self.show("Status", widgets, self.main_menu)
+
+    # -- Update ----------------------------------------------------------------------
+    def update(self) -> None:
+        version, found = self.console.bundles()
+        row, bundle = field("Bundle", found[0] if found else "")
+
+        def go() -> None:
+            self.busy("Installing; the services restart and are checked (minutes)...")
+            try:
+                changed, text = self.console.update(bundle.edit_text)
+            except SensorError as e:
+                self.error(str(e))
+                return
+            self.say(text)
+            if changed:  # the console too runs the new version: it starts again (Restart=always)
+                self.loop.draw_screen()
+                raise urwid.ExitMainLoop
+
+        self.show(
+            "Update the sensor",
+            [
+                urwid.Text(f"Running: nps-sensor {version}. A signed bundle (inv image.bundle) is installed beside it"
+                           " and rolled back by itself if the sensor does not work with it."),
+                urwid.Divider(),
+                row,
+                urwid.Text(("label", "  (copied to /var/lib/nps-sensor/updates: the newest is offered)")),
+                urwid.Divider(),
+                self.buttons(("Install", go), ("Back", self.main_menu)),
+            ],
+            self.main_menu,
+        )  # fmt: skip
 
     # -- Power -----------------------------------------------------------------------
     def confirm(self, question: str, action: str) -> None:

@@ -39,6 +39,8 @@ ENCAPS = (
     "erspan_iii",
     "gre_teb",
     "vxlan",
+    "vxlan_gpe",
+    "geneve",
     "ip_in_ip",
     "ipv6",
     "fragment",
@@ -64,11 +66,17 @@ REASONS = (
     "truncated-gre",
     "truncated-erspan",
     "truncated-vxlan",
+    "truncated-geneve",
     "too-many-layers",
+    "too-many-tunnels",
 )
 REASON = {name: i for i, name in enumerate(REASONS)}
 
-MAX_LAYERS = 16
+# Bounds of one frame's decoding, each counted under its decode error when hit. A
+# real mirror nests a few tunnels (ERSPAN over a VXLAN underlay carrying QinQ...);
+# deeper nesting is crafted or broken input, and its innermost packet is not guessed.
+MAX_TUNNELS = 8  # tunnels entered (GRE, ERSPAN, VXLAN, Geneve, IP-in-IP)
+MAX_LAYERS = 48  # headers of any kind: tags, labels, IP headers, tunnel headers
 
 # A selection of frames: an index array, or ALL (every frame of the batch). Parsers
 # get ALL when a whole batch has the same next header, which is the common case on
@@ -118,7 +126,11 @@ class Decoded:
         self.vlan_outer = np.full(n, -1, dtype=np.int32)
         self.vlan_inner = np.full(n, -1, dtype=np.int32)
         self.tags = np.zeros(n, dtype=np.int8)  # 802.1Q tags since the last Ethernet header
-        self.tunnel_id = np.full(n, -1, dtype=I64)  # ERSPAN session or VXLAN VNI
+        self.tunnel_id = np.full(n, -1, dtype=I64)  # ERSPAN session or VXLAN/Geneve VNI
+        self.depth = np.zeros(n, dtype=np.int8)  # tunnels entered
+        # The tunnels a frame came through (their sources and ids, mixed): tells two
+        # copies of one packet mirrored by different sessions apart, for the dedupe.
+        self.path = np.zeros(n, dtype=np.uint64)
         self.encap = np.zeros(n, dtype=np.int32)
         # Filled for frames that end in state IP:
         self.l3 = np.zeros(n, dtype=I64)
@@ -132,9 +144,12 @@ class Decoded:
         self.l4 = np.zeros(n, dtype=I64)
         self.frag = np.zeros(n, dtype=np.int8)  # 0: whole datagram, 1: first fragment, 2: later one
         self.ipid = np.zeros(n, dtype=I64)
-        # First 8 bytes of the IP header (less TTL / hop limit) and first 16 transport
-        # bytes: what tells two packets of a flow apart, for the duplicate check.
+        # First 8 bytes of the IP header (less TTL / hop limit), the IPv6 fragment
+        # header and the first 16 bytes after the IP header (the transport header, or
+        # a later fragment's data): what tells two packets apart, for the dedupe.
         self.head = np.zeros(n, dtype=np.uint64)
+        self.fraghdr = np.zeros(n, dtype=np.uint64)
+        self.any_fraghdr = False  # whether any frame has an IPv6 fragment header
         self.t0 = np.zeros(n, dtype=np.uint64)
         self.t1 = np.zeros(n, dtype=np.uint64)
         self.sport = np.zeros(n, dtype=I64)

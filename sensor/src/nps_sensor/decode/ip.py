@@ -130,9 +130,12 @@ def _extensions(d: Decoded, idx: Sel, nh: np.ndarray, pos: np.ndarray) -> None:
         frag = np.flatnonzero(kind == FRAGMENT)
         if len(frag):
             fi, fp = wi[frag], wp[frag]
-            field = d.be16(fi, fp + 2).astype(I64)
+            whole = d.be64(fi, fp)  # next header, reserved, offset and M flag, identification
+            field = ((whole >> U64(32)) & U64(0xFFFF)).astype(I64)
             d.frag[fi] = np.where(field & 0xFFF8, 2, np.where(field & 1, 1, 0))
-            d.ipid[fi] = d.be32(fi, fp + 4)
+            d.ipid[fi] = (whole & LOW32).astype(I64)
+            d.fraghdr[fi] = whole
+            d.any_fraghdr = True
             d.mark(fi[d.frag[fi] > 0], "fragment")
         nh[walking] = following
         pos[walking] = wp + step
@@ -144,13 +147,12 @@ def transport(d: Decoded, idx: Sel) -> None:
     """Ports, TCP flags and ICMP type of the IP frames `idx` (none for later fragments).
 
     Two 8-byte reads take the first 16 transport bytes (ports, TCP sequence and
-    acknowledgment, data offset and flags), which the duplicate check reuses.
+    acknowledgment, data offset and flags), which the duplicate check reuses; of a
+    later fragment, which has no transport header, they take its first data bytes,
+    so that the fragments of one datagram differ in the check.
     """
     if not size(idx, d.n):
         return
-    frag = d.frag[idx]
-    if frag.any():
-        idx = sub(idx, frag != 2)
     l4 = d.l4[idx]
     room = d.end[idx] - l4
     proto = d.proto[idx]
@@ -171,6 +173,11 @@ def transport(d: Decoded, idx: Sel) -> None:
     d.t0[idx] = t0
     d.t1[idx] = t1
     ported = HAS_PORTS[proto]
+    frag = d.frag[idx]
+    if frag.any():
+        later = frag == 2  # no transport fields: its data follows the IP header
+        room = np.where(later, -1, room)
+        ported = ported & ~later
     has = ported & (room >= 4)
     ports = (t0 >> U64(32)).astype(I64)
     d.sport[idx] = np.where(has, ports >> 16, 0)

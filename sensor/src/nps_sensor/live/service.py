@@ -1,44 +1,49 @@
 """`nps-sensor run`: the appliance's sensing service.
 
-The control process opens every sniffing interface once per capture worker, in
-worker order, and joins each interface's sockets into one fanout group, so that
-worker i gets the same flows whichever interface they arrive on: the interfaces act
-as one aggregated (bonded) sniffing interface. It then forks the workers, which do
-the per-packet work (worker.py), and keeps for itself what is per window: when a
-reporting window ends it gathers every worker's harvest, merges them (they are
-additive) and hands them to the one Reporter, whose reports go to the durable
-spool. SIGTERM closes the last, partial window into the spool before exiting;
-SIGHUP re-reads the configuration without losing flows.
+The control process forks the capture workers, which do the per-packet work
+(worker.py), and gives them rings on every sniffing interface as the interfaces
+come and go (links.py). It keeps for itself what is per window: when a reporting
+window ends (schedule.py: on the monotonic clock) it gathers every worker's
+harvest, merges them (they are additive) and hands them to the one Reporter,
+whose reports go to the durable spool. A link that goes down, or an interface
+that disappears, ends nothing: the status says so, and sensing goes on when it is
+back. SIGTERM closes the last, partial window into the spool before exiting;
+SIGHUP re-reads the configuration without losing flows. A worker that dies (a
+bug, the kernel's OOM killer) stops the service with status 1 after the window
+is written with the other workers' harvests, for systemd to restart it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import multiprocessing
 import os
 import signal
 import threading
 import time
 from multiprocessing.connection import Connection, wait
+from socketserver import BaseServer
 from typing import Any
 
 from nps_sensor import __version__, config
-from nps_sensor.capture.fanout import PACKET_FANOUT_CBPF, program
-from nps_sensor.capture.ring import Ring, RingSettings
+from nps_sensor.capture.ring import RingSettings
 from nps_sensor.classify import Classifier
 from nps_sensor.config import Config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import system
 from nps_sensor.live.calibrate import Capacity, calibrate
+from nps_sensor.live.links import Links, Worker
+from nps_sensor.live.schedule import Clock, Close, Schedule, SystemClock
 from nps_sensor.live.spool import Spool
-from nps_sensor.live.status import StatusServer
-from nps_sensor.live.worker import WorkerCounters, run_worker
-from nps_sensor.report import Harvest, Report, Reporter, iso
+from nps_sensor.live.status import Meter, StatusServer, status_of
+from nps_sensor.live.worker import run_worker
+from nps_sensor.pipeline import Collector
+from nps_sensor.report import Harvest, Report, Reporter
 
 log = logging.getLogger("nps-sensor")
 HARVEST_TIMEOUT = 60.0  # seconds a worker may take to hand over a harvest
+TICK = 0.5  # seconds between looks at the links, at most
 
 
 def default_workers() -> int:
@@ -47,7 +52,7 @@ def default_workers() -> int:
 
 
 class Service:
-    def __init__(self, cfg: Config, config_path: str | None) -> None:
+    def __init__(self, cfg: Config, config_path: str | None, clock: Clock | None = None) -> None:
         sensing = cfg.sensing
         if not sensing.interfaces:
             raise SensorError(
@@ -55,17 +60,21 @@ class Service:
             )
         self.cfg = cfg
         self.config_path = config_path
+        self.clock = clock or SystemClock()
         self.workers = sensing.workers or default_workers()
         self.spool = Spool(sensing.spool_dir, sensing.spool_max_mb * 2**20)
         self.reporter = Reporter(cfg, Classifier(cfg), self._emit)
+        self.schedule: Schedule | None = None
+        self.links = Links(sensing.interfaces, RingSettings(block_size=4 << 20, blocks=max(4, sensing.ring_mb // 4)))
         self.started = time.time()
         self.paused = False
-        self.counters: dict[int, WorkerCounters] = {}
-        self.samples: list[tuple[float, int, int]] = []  # (time, packets, bytes) for the current rate
+        self.meter = Meter()
         self.cpu = system.CpuSampler()
         self.reports_written = 0
         self.last_report: float | None = None
         self.capacity: Capacity | None = None
+        self.conns: list[Connection] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
         self.requests: list[str] = []  # actions from the status endpoint, run by the main loop
         self.lock = threading.Lock()
         self._stop = False
@@ -73,72 +82,48 @@ class Service:
 
     # --- setup ----------------------------------------------------------------------
 
-    def _open_rings(self) -> list[list[Ring]]:
-        sensing = self.cfg.sensing
-        blocks = max(4, sensing.ring_mb // 4)
-        settings = RingSettings(block_size=4 << 20, blocks=blocks)
-        prog = program()
-        base = (os.getpid() * 8) & 0xFFFF
-        rings: list[list[Ring]] = []
-        try:
-            for _ in range(self.workers):
-                mine = []
-                for j, iface in enumerate(sensing.interfaces):
-                    ring = Ring(iface.name, settings, iface_number=j)
-                    # A group per interface (the kernel does not mix devices in one group),
-                    # joined in worker order so that member i is worker i on every interface.
-                    ring.join_fanout((base + j) & 0xFFFF, PACKET_FANOUT_CBPF, prog)
-                    mine.append(ring)
-                rings.append(mine)
-        except BaseException:
-            for mine in rings:
-                for ring in mine:
-                    ring.close()
-            raise
-        return rings
-
-    def _check_interfaces(self) -> None:
+    def preflight(self) -> None:
+        """What is worth a line at start: an ERSPAN interface without an address, a
+        spool bound its file system cannot hold."""
         for iface in self.cfg.sensing.interfaces:
-            state = system.interface_state(iface.name)
-            if state == "missing":
-                raise SensorError(
-                    f"sniffing interface {iface.name} does not exist "
-                    f"(see `ip link`; fix sensing.interfaces in {self.cfg.source})"
-                )
-            if state == "down":
-                log.warning("sniffing interface %s is down: no traffic until its link comes up", iface.name)
-            if iface.mode == "ERSPAN" and not system.interface_ipv4(iface.name):
+            present = system.interface_state(iface.name) != "missing"
+            if iface.mode == "ERSPAN" and present and not system.interface_ipv4(iface.name):
                 log.warning(
                     "interface %s is in ERSPAN mode but has no IPv4 address: give it the address the switch sends to",
                     iface.name,
                 )
+        room = self.spool.room_mb()
+        if room < self.cfg.sensing.spool_max_mb:
+            log.warning(
+                "spool %s: max_mb %d cannot be met, its file system has room for %.0f MB: reports beyond "
+                "that drop the oldest (free space there or lower sensing.spool.max_mb)",
+                self.spool.directory,
+                self.cfg.sensing.spool_max_mb,
+                room,
+            )
 
-    # --- running --------------------------------------------------------------------
-
-    def run(self) -> int:
-        self._check_interfaces()
-        self.capacity = calibrate(self.workers)
-        log.info(
-            "calibrated: %.0f packets/s per core, about %.0f Mbit/s with %d workers",
-            self.capacity.pps_per_core,
-            self.capacity.mbps,
-            self.workers,
-        )
-        rings = self._open_rings()
+    def _start_workers(self, status: StatusServer) -> None:
         ctx = multiprocessing.get_context("fork")
-        self.conns: list[Connection] = []
-        self.procs = []
-        for i, mine in enumerate(rings):
+        names = [i.name for i in self.cfg.sensing.interfaces]
+        for i in range(self.workers):
             parent, child = ctx.Pipe()
-            others = [r for k, rs in enumerate(rings) if k != i for r in rs]
-            proc = ctx.Process(target=_worker_entry, args=(i, self.cfg, mine, others, child), name=f"capture-{i}")
+            # What the control process holds is not the worker's: the status endpoint's
+            # socket, the pipes to the workers forked before it.
+            theirs = (status.server, list(self.conns))
+            proc = ctx.Process(target=_worker_entry, args=(i, self.cfg, names, child, *theirs), name=f"capture-{i}")
             proc.start()
             child.close()
             self.conns.append(parent)
             self.procs.append(proc)
-        for mine in rings:
-            for ring in mine:
-                ring.close()  # the workers hold them now
+
+    def _handles(self) -> list[Worker]:
+        return [Worker(conn, proc.pid or 0) for conn, proc in zip(self.conns, self.procs, strict=True)]
+
+    # --- running --------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.preflight()
+        # The status endpoint's port first: a busy one ends the start before an interface is touched.
         status = StatusServer(
             self.cfg.sensing.status,
             self.status,
@@ -148,6 +133,21 @@ class Service:
                 "reload": self._on_reload_request,  # the uplink wrote a new configuration from the hub
             },
         )
+        try:
+            self.capacity = calibrate(self.workers)
+            log.info(
+                "calibrated: %.0f packets/s per core, about %.0f Mbit/s with %d workers",
+                self.capacity.pps_per_core,
+                self.capacity.mbps,
+                self.workers,
+            )
+            self._start_workers(status)
+            self.links.watch(self._handles())
+            status.listen()
+        except BaseException:
+            status.close()
+            self._end_workers()
+            raise
         status.start()
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
@@ -159,27 +159,34 @@ class Service:
             self.workers,
             self.cfg.sensing.status,
         )
-        self.reporter.start_at(time.time())
+        self.reporter.start_at(self.clock.wall())
+        self.schedule = Schedule(self.cfg.reporting.new_assets, self.cfg.reporting.updates, self.clock)
+        self.cpu.percent(self.pids(), time.time())  # the first status has a CPU figure to show
         try:
-            return self._loop()
+            return self._loop(self.schedule)
         finally:
             status.stop()
-            for conn in self.conns:
-                with contextlib.suppress(OSError):
-                    conn.send(("stop",))
-            for proc in self.procs:
-                proc.join(5)
-                if proc.is_alive():
-                    proc.kill()
+            self._end_workers()
 
-    def _loop(self) -> int:
+    def _end_workers(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(("stop",))
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+
+    def _loop(self, schedule: Schedule) -> int:
         while not self._stop:
             if self._reload:
                 self._reload = False
                 self._apply_reload()
             self._run_requests()
-            now = time.time()
-            timeout = max(0.0, min(1.0, self.reporter.next_boundary - now))
+            close = schedule.poll()
+            if close is not None:
+                self._close(close)
+            timeout = max(0.0, min(TICK, schedule.deadline - self.clock.mono()))
             for conn in wait([*self.conns, *(p.sentinel for p in self.procs)], timeout):
                 if isinstance(conn, Connection):
                     self._receive(conn)
@@ -189,16 +196,17 @@ class Service:
                     log.error("capture worker %s stopped (exit code %s); restarting the service", p.name, p.exitcode)
                 self._final_window()
                 return 1
-            if time.time() >= self.reporter.next_boundary:
-                self.reporter.catch_up(time.time(), self._gather)
+            self.links.watch(self._handles())
         self._final_window()
         log.info("stopped; %d reports in the spool", self.spool.status().reports)
         return 0
 
+    def _close(self, close: Close) -> None:
+        self.reporter.close_at(self._gather(), close.end, close.update, close.stepped)
+
     def _final_window(self) -> None:
         """SIGTERM: the partial window goes to the spool too (nothing seen is lost)."""
-        with contextlib.suppress(SensorError):
-            self.reporter.finish(self._gather(final=True), time.time())
+        self.reporter.finish(self._gather(final=True), self.clock.wall())
 
     def _receive(self, conn: Connection) -> Any:
         try:
@@ -206,36 +214,45 @@ class Service:
         except (EOFError, OSError):
             return None
         if message[0] == "counters":
-            counters: WorkerCounters = message[2]
-            self.counters[message[1]] = counters
-            self._sample()
+            self.meter.update(message[2])
+        elif message[0] == "detached":
+            self.links.detached(message[1], message[2])
         elif message[0] == "error":
             log.error("capture worker %d: %s", message[1], message[2])
         return message
 
     def _gather(self, final: bool = False) -> Harvest:
-        """Every worker's harvest since the last one, merged."""
-        for conn in self.conns:
-            conn.send(("harvest", final))
+        """Every worker's harvest since the last one, merged. A worker that has ended
+        gives none (what it held is lost) and holds up nobody else's."""
+        asked: dict[int, Connection] = {}
+        for i, conn in enumerate(self.conns):
+            with contextlib.suppress(OSError):  # BrokenPipeError: it has ended
+                conn.send(("harvest", final))
+                asked[i] = conn
         parts: dict[int, Harvest] = {}
         deadline = time.monotonic() + HARVEST_TIMEOUT
-        while len(parts) < len(self.conns):
+        while asked:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise SensorError("capture workers did not hand over their harvest in time")
-            for ready in wait(self.conns, left):
+                log.error("capture workers %s did not hand over their harvest in time", sorted(asked))
+                break
+            for ready in wait(list(asked.values()), left):
                 assert isinstance(ready, Connection)
+                i = self.conns.index(ready)
                 message = self._receive(ready)
-                if message is not None and message[0] == "harvest":
-                    parts[message[1]] = message[2]
-                elif message is None:
-                    raise SensorError("a capture worker went away during a harvest")
+                if message is None:
+                    del asked[i]  # ended
+                elif message[0] == "harvest":
+                    parts[i] = message[2]
+                    del asked[i]
+        if not parts:
+            return Collector(self.cfg).harvest()  # nothing new; the reporter still closes the window
         return Harvest.merge([parts[i] for i in sorted(parts)])
 
     def _emit(self, report: Report) -> None:
         body = report.as_dict()
         body["sensor"] = {"version": __version__, "hostname": os.uname().nodename}
-        body["stats"] = self._merged_stats()
+        body["stats"] = self.meter.stats()
         name = self.spool.write(body)
         if name is None:
             log.error("%s", self.spool.last_error)
@@ -280,8 +297,9 @@ class Service:
         self.cfg = cfg
         # Reports keep their assets and pending traffic; classification follows the new file.
         self.reporter.reconfigure(cfg, Classifier(cfg))
-        for conn in self.conns:
-            conn.send(("reload", cfg))
+        if self.schedule is not None:
+            self.schedule.reconfigure(cfg.reporting.new_assets, cfg.reporting.updates)
+        self._tell(("reload", cfg))
         log.info("configuration reloaded from %s", self.config_path)
 
     def _request(self, action: str) -> None:
@@ -305,100 +323,32 @@ class Service:
                 self.paused = False
             else:
                 continue
-            for conn in self.conns:
-                conn.send((action,))
+            self._tell((action,))
             log.info("sensing %s", "paused" if self.paused else "resumed")
+
+    def _tell(self, message: tuple[Any, ...]) -> None:
+        """A message to every worker; one that has ended is noticed by the main loop."""
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(message)
 
     # --- status ---------------------------------------------------------------------
 
-    def _sample(self) -> None:
-        now = time.time()
-        packets = sum(c.packets for c in self.counters.values())
-        nbytes = sum(c.bytes for c in self.counters.values())
-        self.samples.append((now, packets, nbytes))
-        while len(self.samples) > 2 and self.samples[1][0] < now - 10:
-            self.samples.pop(0)
-
-    def _rates(self) -> tuple[float, float]:
-        if len(self.samples) < 2:
-            return 0.0, 0.0
-        (t0, p0, b0), (t1, p1, b1) = self.samples[0], self.samples[-1]
-        span = t1 - t0
-        return ((p1 - p0) / span, (b1 - b0) * 8 / span / 1e6) if span > 0 else (0.0, 0.0)
-
-    def _merged_stats(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for c in self.counters.values():
-            _add(merged, c.stats)
-        return merged
+    def pids(self) -> list[int]:
+        return [os.getpid(), *(p.pid for p in self.procs if p.pid)]
 
     def status(self) -> dict[str, Any]:
-        now = time.time()
-        pps, mbps = self._rates()
-        cap = self.capacity
-        by_name: dict[str, dict[str, int]] = {}
-        for c in self.counters.values():
-            for i in c.interfaces:
-                agg = by_name.setdefault(i["name"], {"received": 0, "dropped": 0, "freezes": 0})
-                for k in agg:
-                    agg[k] += i[k]
-        interfaces = []
-        for iface in self.cfg.sensing.interfaces:
-            entry: dict[str, Any] = {"name": iface.name, "mode": iface.mode, "link": system.interface_state(iface.name)}
-            if iface.mode == "ERSPAN":
-                entry["address"] = system.interface_ipv4(iface.name)
-            entry.update(by_name.get(iface.name, {"received": 0, "dropped": 0, "freezes": 0}))
-            interfaces.append(entry)
-        pids = [os.getpid(), *(p.pid for p in self.procs if p.pid)]
-        hour_ago = now - 3600
-        return {
-            "state": "paused" if self.paused else "sensing",
-            "version": __version__,
-            "uptime_seconds": round(now - self.started, 1),
-            "workers": self.workers,
-            "interfaces": interfaces,
-            "throughput": {
-                "pps": round(pps),
-                "mbps": round(mbps, 2),
-                "utilisation_percent": round(pps / cap.pps * 100, 2) if cap and cap.pps else 0.0,
-            },
-            "capacity": cap.as_dict() if cap else {},
-            "assets_last_hour": sum(1 for a in self.reporter.assets.values() if a.sender and a.last >= hour_ago),
-            "system": {
-                "cpu_percent": self.cpu.percent(pids, now),
-                "sensor_memory_mb": system.rss_mb(pids),
-                "memory": system.memory(),
-                "disk": system.disk(self.spool.directory),
-            },
-            "spool": self.spool.status().as_dict(),
-            "reports": {
-                "written": self.reports_written,
-                "last": iso(self.last_report) if self.last_report else None,
-                "next": iso(self.reporter.next_boundary) if math.isfinite(self.reporter.next_boundary) else None,
-            },
-            "stats": self._merged_stats(),
-        }
+        """What GET /status answers (status.py puts it together)."""
+        return status_of(self)
 
 
-def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
-    """Sum counters of several workers (nested dicts of numbers; lists concatenate)."""
-    for k, v in more.items():
-        if isinstance(v, dict):
-            _add(into.setdefault(k, {}), v)
-        elif isinstance(v, bool) or not isinstance(v, int | float | list):
-            into[k] = v
-        elif isinstance(v, list):
-            into[k] = into.get(k, []) + v
-        elif k in ("first", "last"):
-            into[k] = v
-        else:
-            into[k] = into.get(k, 0) + v
-
-
-def _worker_entry(index: int, cfg: Config, rings: list[Ring], others: list[Ring], conn: Connection) -> None:
-    for ring in others:
-        ring.close()  # a worker holds its own sockets only: a dead worker's share is noticed
-    run_worker(index, cfg, rings, conn)
+def _worker_entry(
+    index: int, cfg: Config, names: list[str], conn: Connection, server: BaseServer, pipes: list[Connection]
+) -> None:
+    server.server_close()
+    for pipe in pipes:
+        pipe.close()
+    run_worker(index, cfg, names, conn)
 
 
 def run(config_path: str | None) -> int:

@@ -120,6 +120,11 @@ class Spool:
         with contextlib.suppress(OSError):
             self._write_atomic(STATE, json.dumps({"dropped": self.dropped, "updated": time.time()}).encode())
 
+    def room_mb(self) -> float:
+        """How large the spool can grow here: what it holds and its file system's free space."""
+        st = os.statvfs(self.directory)
+        return (self.size + st.f_bavail * st.f_frsize) / 2**20
+
     def pending(self) -> list[str]:
         """Report files in writing order (what an uploader sends, then deletes)."""
         self._files = self._scan()

@@ -12,13 +12,23 @@ SIOCGIFADDR = 0x8915
 
 
 def interface_state(name: str) -> str:
-    """ "up", "down" or "missing", from sysfs (no privileges needed)."""
+    """ "up", "down" (switched off, or no carrier) or "missing", from sysfs (no privileges needed)."""
     try:
         with open(f"/sys/class/net/{name}/operstate", encoding="ascii") as f:
             state = f.read().strip()
     except OSError:
         return "missing"
     return "up" if state in ("up", "unknown") else "down"
+
+
+def interface_enabled(name: str) -> bool:
+    """Whether the interface exists and is administratively up (IFF_UP): a packet
+    socket can join a fanout group on it then, with or without a carrier."""
+    try:
+        with open(f"/sys/class/net/{name}/flags", encoding="ascii") as f:
+            return bool(int(f.read(), 16) & 1)
+    except (OSError, ValueError):
+        return False
 
 
 def interface_ipv4(name: str) -> str | None:

@@ -19,7 +19,9 @@ ones behind it, and never stops the uplink.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
+import json
 import logging
 import os
 import random
@@ -31,11 +33,11 @@ from typing import Any
 
 import yaml
 
-from nps_sensor import atomic, config
+from nps_sensor import __version__, atomic, config
 from nps_sensor.errors import SensorError
 from nps_sensor.live import status as local
 from nps_sensor.live.spool import NAME
-from nps_sensor.uplink import state
+from nps_sensor.uplink import state, updates
 from nps_sensor.uplink.client import Gone, HubClient, Refused, Retry
 from nps_sensor.uplink.parts import parts, report_id
 from nps_sensor.uplink.proxy import ProxySettings
@@ -47,6 +49,7 @@ DRAIN_EVERY = 5.0
 KEEP_DONE = 200
 CLASSIFICATION = ("internal", "excluded", "monitor_external")
 REBOOT = ("systemctl", "reboot")
+UPDATE_WAIT = 3600.0  # seconds an update may take before its command is reported failed
 
 
 __all__ = ["Agent", "report_id", "send"]
@@ -153,7 +156,7 @@ class Agent:
         except SensorError as e:
             status = {"state": "stopped", "error": str(e), "spool": {"reports": len(self._spooled())}}
         status["uplink"] = {"uploaded": self.uploaded, "quarantine": self.quarantine.status()}
-        return appliance_facts(status)
+        return appliance_facts(status, self._beside("update.json"))
 
     def _beat(self, status: dict[str, Any], acks: list[dict[str, Any]]) -> dict[str, Any]:
         """One heartbeat's exchange. A status the hub refuses (a newer sensor's, say) is
@@ -169,7 +172,9 @@ class Agent:
 
     def heartbeat(self) -> bool:
         """One heartbeat; True when the hub deregistered this sensor (the credential is gone)."""
+        self._update_ended()
         reply = self._beat(self.local_status(), self.state.acks)
+        self._reached()
         if self.state.acks:
             self.state.acks = []
             self._save()
@@ -192,6 +197,17 @@ class Agent:
             self._deregistered()
             return True
         return False
+
+    def _beside(self, name: str) -> str:
+        """A file of the state directory (/var/lib/nps-sensor on the appliance)."""
+        return os.path.join(os.path.dirname(self.state_path), name)
+
+    def _reached(self) -> None:
+        """Say beside the registration that this version reached the hub just now: an
+        update's health check waits for it (nps_sensor.appliance.update_health)."""
+        beat = {"version": __version__, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        with contextlib.suppress(OSError):
+            atomic.write(self._beside("uplink.json"), json.dumps(beat).encode())
 
     def _sensing(self, wanted: bool) -> bool:
         """Keep the service in the state the hub wants (it starts sensing after a restart)."""
@@ -222,8 +238,11 @@ class Agent:
         if not isinstance(cid, int):
             return False
         if cid in self.state.done:
-            self._ack(cid, True, "done before")
+            if cid != self.state.update.get("command"):  # an update is acknowledged when it ends
+                self._ack(cid, True, "done before")
             return False
+        if action == "update":
+            return self._update(cid, cmd.get("bundle"))
         ok, result = True, ""
         try:
             if action == "start":
@@ -250,6 +269,36 @@ class Agent:
         if action == "reboot" and ok:
             self.reboot()
         return False
+
+    def _update(self, cid: int, bundle: Any) -> bool:
+        """Fetch the bundle and start the updater; the acknowledgement waits for its outcome."""
+        self.state.done = [*self.state.done, cid][-KEEP_DONE:]
+        try:
+            path = updates.fetch(self.client, bundle, os.path.dirname(self.state_path))
+            updates.start(path, cid)
+        except SensorError as e:
+            self._save()
+            log.warning("hub action update (#%d): %s", cid, e)
+            self._ack(cid, False, str(e))
+            return False
+        self.state.update = {"command": cid, "started": time.time()}
+        self._save()
+        log.info("hub action update (#%d): bundle %s handed to the updater", cid, bundle.get("version"))
+        return False
+
+    def _update_ended(self) -> None:
+        """Acknowledge the hub's update command once the updater's journal says how it ended."""
+        cid = self.state.update.get("command")
+        if not isinstance(cid, int):
+            return
+        ended = updates.outcome(cid, self._beside("update.json"))
+        if ended is None and time.time() - float(self.state.update.get("started", 0)) > UPDATE_WAIT:
+            ended = (False, f"no outcome after {UPDATE_WAIT / 60:.0f} minutes (journalctl -u nps-sensor-update)")
+        if ended is not None:
+            self.state.update = {}
+            self._save()
+            log.info("hub action update (#%d): %s", cid, ended[1])
+            self._ack(cid, *ended)
 
     def _ack(self, cid: int, ok: bool, result: str) -> None:
         try:
@@ -377,10 +426,14 @@ UNSUPPORTED_DRIVERS = frozenset({"e1000", "pcnet32", "vmxnet", "tulip", "8139too
 REBOOT_FLAGS = ("/run/reboot-required", "/var/run/reboot-required")
 
 
-def appliance_facts(status: dict[str, Any]) -> dict[str, Any]:
+def appliance_facts(status: dict[str, Any], journal: str = updates.JOURNAL) -> dict[str, Any]:
     """What the hub's events need and the service does not say: a pending reboot, the
     sniffing NICs' drivers."""
     status.setdefault("reboot_required", any(os.path.exists(p) for p in REBOOT_FLAGS))
+    status.setdefault("version", __version__)  # this version's, even when the sensing service is stopped
+    last = updates.last(journal)
+    if last:
+        status["update"] = last
     for iface in status.get("interfaces") or []:
         if not isinstance(iface, dict) or "driver" in iface or not isinstance(iface.get("name"), str):
             continue

@@ -7,7 +7,10 @@ marks the ones worth trying again later (hub down, network, proxy trouble).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import ipaddress
+import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,6 +150,33 @@ class HubClient:
         if not isinstance(body, dict):
             raise Retry(f"the hub at {self.hub} answered something else than JSON")
         return body
+
+    def download(self, path: str, into: str, limit: int) -> str:
+        """GET `path` into the file `into`, at most `limit` bytes; its SHA-256 (hex).
+        A failure leaves no file."""
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.http.stream("GET", path) as r, open(into, "wb") as out:
+                if r.status_code in (401, 410):
+                    raise Gone(f"the hub refused this sensor ({r.status_code})")
+                if r.status_code != 200:
+                    raise SensorError(f"the hub answered {r.status_code} for {path}")
+                for chunk in r.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise SensorError(f"{path} is larger than {limit} bytes: refused")
+                    digest.update(chunk)
+                    out.write(chunk)
+        except httpx.HTTPError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(into)
+            raise Retry(f"downloading {path} from the hub failed: {e}") from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(into)
+            raise
+        return digest.hexdigest()
 
     def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """The request; every way it can fail becomes one line saying what to check."""

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nps_sensor import __version__
-from nps_sensor.appliance.settings import FINGERPRINT
-from nps_sensor.appliance.settings import fingerprint as normalized
 from nps_sensor.errors import SensorError
+from nps_sensor.pinning import FINGERPRINT
+from nps_sensor.pinning import fingerprint as normalized
 from nps_sensor.uplink import state
 from nps_sensor.uplink.client import HubClient, inspecting_context
 from nps_sensor.uplink.proxy import ProxySettings

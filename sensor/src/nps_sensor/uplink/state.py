@@ -26,6 +26,7 @@ class HubState:
     config_version: int = 0
     done: list[int] = field(default_factory=list)  # commands run, newest last (a command runs once)
     acks: list[dict[str, Any]] = field(default_factory=list)  # acknowledgements not yet delivered
+    update: dict[str, Any] = field(default_factory=dict)  # the hub's update command running: {command, started}
 
 
 def load(path: str) -> HubState:

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Documentation of the nps_appliance action (action_plugins/nps_appliance.py does the work).
+"""Documentation of the nps_appliance action (plugins/action/nps_appliance.py does the work).
 
 Like Ansible's own actions (debug, set_fact), the action has a module file for its
 documentation and for the tools that look actions up (ansible-doc, ansible-lint).
@@ -46,6 +46,20 @@ options:
     description: The appliance's C(nps-sensor) command.
     type: str
     default: /opt/nps-sensor/bin/nps-sensor
+author:
+  - nps-kit
+"""
+
+EXAMPLES = r"""
+- name: Put the management interface on a static address (check mode shows the diff)
+  nps.appliance.nps_appliance:
+    management:
+      interface: eth0
+      mode: static
+      address: 192.0.2.10
+      netmask: "24"
+      gateway: 192.0.2.1
+      dns: [192.0.2.53]
 """
 
 RETURN = r"""

@@ -25,6 +25,7 @@ SPEC: dict[str, dict[str, Any]] = {
     "proxy": {"type": "dict"},
     "proxy_password": {"type": "str", "no_log": True},
     "sniffing": {"type": "list", "elements": "dict"},
+    "updates": {"type": "dict"},
     "names": {"type": "dict", "default": {}},
     "validate_only": {"type": "bool", "default": False},
     "command": {"type": "str", "default": "/opt/nps-sensor/bin/nps-sensor"},
@@ -38,7 +39,8 @@ class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=SPEC)
-        request = {key: args[key] for key in ("hostname", "management", "proxy", "sniffing") if args[key] is not None}
+        sections = ("hostname", "management", "proxy", "sniffing", "updates")
+        request = {key: args[key] for key in sections if args[key] is not None}
         password = args["proxy_password"] or ""
         if "proxy" in request:
             request["proxy"] = {**request["proxy"], "password": password}
@@ -73,6 +75,7 @@ class ActionModule(ActionBase):
             changes=[c["path"] for c in changes],
             reconfigure=outcome["reconfigure"],
             restart_sensor=outcome["restart_sensor"],
+            reload_systemd=outcome.get("reload_systemd", False),
         )
         if not args["validate_only"] and self._task.diff:
             result["diff"] = [
