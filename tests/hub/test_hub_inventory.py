@@ -153,3 +153,28 @@ def test_a_refused_sort_or_filter_is_a_400_naming_it(uploaded: tuple[HubProcess,
     for params, field in (({"sort": "password"}, "sort"), ({"sensor": "-1"}, "sensor"), ({"q": "x" * 300}, "q")):
         r = api.http.get("/api/v1/assets", params=params)
         assert r.status_code in (400, 422) and field in r.text, (params, r.text)
+
+
+def test_the_dashboard_adds_up_the_traffic(uploaded: tuple[HubProcess, list[dict[str, Any]]]) -> None:
+    """The dashboard's series (from the per-minute totals kept at ingest) hold every byte
+    of the traffic records, on an axis of evenly spaced buckets; its top services agree
+    with the records too."""
+    hub, _ = uploaded
+    api = hub.api()
+    d = api.get("/api/v1/dashboard", params={"span": "all"})
+    records = api.get("/api/v1/flows", params={"limit": 10_000})["flows"]
+    total = sum(f["client_bytes"] + f["server_bytes"] for f in records)
+    traffic = d["traffic"]
+    assert round(sum(v * traffic["step"] for s in traffic["series"] for v in s["values"])) == total
+    assert len({b - a for a, b in zip(traffic["times"], traffic["times"][1:], strict=False)}) == 1
+    assert [s["name"] for s in traffic["series"]] == ["laptop-capture"]
+    by_service: dict[str, int] = {}
+    for f in records:
+        key = f"{f['proto']}/{f['port']}" if f["port"] is not None else f["proto"]
+        by_service[key] = by_service.get(key, 0) + f["client_bytes"] + f["server_bytes"]
+    assert {s["service"]: s["bytes"] for s in d["services"]} == {
+        k: by_service[k] for k in (s["service"] for s in d["services"])
+    }
+    assert d["services"][0]["bytes"] == max(by_service.values())
+    inventory = d["inventory"]
+    assert max(inventory["active"]) >= 1 and sum(inventory["new"]) <= d["assets"]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from nps_hub import families
 from nps_hub.db import aware
-from nps_hub.models import Asset, Event, Flow, Sample, Sensor, now
+from nps_hub.models import Asset, Event, Flow, Sample, Sensor, ServiceTotal, TrafficMinute, now
 
 Span = Literal["1h", "24h", "7d", "30d", "all"]
 # "all": from the oldest record to the newest (uploaded captures span years); the
@@ -75,17 +75,17 @@ def whole(oldest: str | None, newest: dt.datetime, span: int) -> int:
 
 def traffic(db: Session, span: int) -> dict[str, Any]:
     """Bytes per second per sensor, the window ending at the newest traffic record."""
-    newest = parse(db.scalar(select(func.max(Flow.last_seen))))
+    newest = parse(db.scalar(select(func.max(TrafficMinute.minute))))
     if newest is None:
         return {"step": 60, "times": [], "series": []}
-    axis = Axis(newest, whole(db.scalar(select(func.min(Flow.last_seen))) if not span else None, newest, span))
-    minute = func.substr(Flow.last_seen, 1, 16)
+    oldest = db.scalar(select(func.min(TrafficMinute.minute))) if not span else None
+    axis = Axis(newest, whole(oldest, newest, span))
     names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
     series: dict[int, list[float]] = {}
     rows = db.execute(
-        select(Flow.sensor_id, minute, func.sum(Flow.client_bytes + Flow.server_bytes))
-        .where(Flow.last_seen >= axis.text())
-        .group_by(Flow.sensor_id, minute)
+        select(TrafficMinute.sensor_id, TrafficMinute.minute, TrafficMinute.bytes).where(
+            TrafficMinute.minute >= axis.text()
+        )
     )
     for sensor_id, text, total in rows:
         t = parse(text)
@@ -175,15 +175,16 @@ def tops(db: Session, limit: int = 10) -> dict[str, Any]:
         {"id": a.id, "name": a.hostname or a.ip or a.mac, "device_type": a.device_type, "bytes": b}
         for a, b in db.execute(select(Asset, total).where(total > 0).order_by(total.desc()).limit(limit))
     ]
-    sent = func.sum(Flow.client_bytes + Flow.server_bytes).label("bytes")
+    sent = func.sum(ServiceTotal.bytes).label("bytes")
     services = []
-    for proto, port, b, n in db.execute(
-        select(Flow.proto, Flow.port, sent, func.count()).group_by(Flow.proto, Flow.port).order_by(sent.desc())
-        .limit(limit)
+    for proto, number, b, n in db.execute(
+        select(ServiceTotal.proto, ServiceTotal.port, sent, func.sum(ServiceTotal.records))
+        .group_by(ServiceTotal.proto, ServiceTotal.port).order_by(sent.desc()).limit(limit)
     ):  # fmt: skip
+        port = None if number < 0 else number
         name, family = families.classify(proto, port)
         services.append({"service": f"{proto}/{port}" if port is not None else proto, "name": name,
-                         "family": family, "bytes": int(b or 0), "records": n})  # fmt: skip
+                         "family": family, "bytes": int(b or 0), "records": int(n or 0)})  # fmt: skip
     out: dict[str, Any] = {"talkers": talkers, "services": services}
     for key, column in (("device_type", Asset.device_type), ("os_family", Asset.os_family), ("vendor", Asset.vendor)):
         counted = func.count().label("n")

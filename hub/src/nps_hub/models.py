@@ -273,3 +273,26 @@ class Sample(Base):
     dropped: Mapped[int] = mapped_column(BigInteger, default=0)  # kernel drops, all interfaces, since start
     cpu_percent: Mapped[float | None] = mapped_column(Float)
     memory_percent: Mapped[float | None] = mapped_column(Float)
+
+
+class TrafficMinute(Base):
+    """Bytes and records per sensor and minute (of the records' last_seen), added to at
+    ingest: the traffic chart reads these instead of grouping every record."""
+
+    __tablename__ = "traffic_minutes"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # '2026-11-27T10:29'
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServiceTotal(Base):
+    """Bytes and records per sensor and service (protocol, port), added to at ingest:
+    the dashboard's top services."""
+
+    __tablename__ = "service_totals"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    proto: Mapped[str] = mapped_column(String(16), primary_key=True)
+    port: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1: none (ICMP and the like)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
