@@ -31,7 +31,7 @@ CHUNK = 20_000
 PAGES = (
     ("dashboard, 24 h", "/dashboard"),
     ("dashboard, 30 days", "/dashboard?span=30d"),
-    ("inventory, all (first 1,000)", "/assets"),
+    ("inventory, all (a page of 500)", "/assets"),
     ("inventory, search", "/assets?q=host-01"),
     ("inventory, device type + vendor", "/assets?device_type=workstation&vendor=Dell"),
     ("inventory, sorted by bytes", "/assets?sort=bytes&desc=1"),

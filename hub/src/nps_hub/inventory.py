@@ -125,8 +125,11 @@ def export_csv(db: Session, f: AssetQuery, limit: int = 100_000) -> Iterator[str
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     offset = 0
+    stmt = ordered(search(f), f)
     while offset < limit:
-        page = listing(db, f, min(1000, limit - offset), offset)["assets"]
+        rows = list(db.scalars(stmt.limit(min(1000, limit - offset)).offset(offset)))
+        names = sensors_of(db, [a.id for a in rows])
+        page = [asset_dict(db, a, brief=True) | {"sensors": names.get(a.id, [])} for a in rows]
         for a in page:
             writer.writerow([" ".join(a[c]) if c == "sensors" else a[c] for c in COLUMNS])
         yield buffer.getvalue()

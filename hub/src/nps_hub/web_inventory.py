@@ -5,7 +5,9 @@ do; the charts and the map read the JSON API from the page itself."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -27,7 +29,7 @@ def home() -> Response:
 def filters(v: Visit) -> tuple[inventory.AssetQuery, str]:
     """The inventory's filters from the query string (a form's empty fields are no
     filter), or none and the reason."""
-    given = {k: x for k, x in v.request.query_params.items() if x != ""}
+    given = {k: x for k, x in v.request.query_params.items() if x != "" and k != "page"}
     try:
         return inventory.AssetQuery.model_validate(given), ""
     except ValidationError as e:
@@ -38,10 +40,14 @@ def sensor_names(v: Visit) -> dict[int, str]:
     return dict(v.db.execute(select(Sensor.id, Sensor.name).order_by(Sensor.name)).all())
 
 
+PAGE = 500  # assets per page of the list
+
+
 @router.get("/assets")
-def assets(v: Viewing) -> Response:
+def assets(v: Viewing, page: Annotated[int, Query(ge=0, le=10_000)] = 0) -> Response:
     f, error = filters(v)
-    listed = inventory.listing(v.db, f, 1000)
+    listed = inventory.listing(v.db, f, PAGE, page * PAGE)
+    listed["pages"] = {"page": page, "size": PAGE, "count": -(-listed["total"] // PAGE)}
     return v.page("assets.html", "Assets", 400 if error else 200, nav="assets", f=f, error=error,
                   choices=inventory.choices(v.db), sensors=sensor_names(v), refresh=REFRESH, **listed)  # fmt: skip
 
