@@ -4,8 +4,9 @@ the inventory with hostname, vendor, OS and device type (the LLDP/CDP switches l
 known by their MAC only), filters and search, the dashboard's charts with axes, units
 and a linear time axis, the conversation map, the API's documentation served by the
 hub itself, and destructive actions that ask first (refused, then confirmed).
-Screenshots are kept in build/test-artifacts/hub-ui-inventory (or $NPS_TEST_ARTIFACTS)
-and copied into docs/images/hub for the README and docs/hub.md."""
+Screenshots are kept in build/test-artifacts/hub-ui-inventory (or $NPS_TEST_ARTIFACTS);
+with NPS_PUBLISH_SCREENSHOTS=1 they are copied into docs/images/hub for the README and
+docs/hub.md."""
 
 from __future__ import annotations
 
@@ -171,7 +172,10 @@ def check_inventory(page: Any) -> None:
 
 
 def publish(artifacts: Path) -> None:
-    """The 1440-pixel screenshots into docs/images/hub (the README and docs/hub.md show them)."""
+    """With NPS_PUBLISH_SCREENSHOTS=1, the 1440-pixel screenshots into docs/images/hub
+    (the README and docs/hub.md show them); a test run otherwise changes no tracked file."""
+    if os.environ.get("NPS_PUBLISH_SCREENSHOTS") != "1":
+        return
     target = REPO / "docs" / "images" / "hub"
     target.mkdir(parents=True, exist_ok=True)
     for name in ("dashboard", "assets", "asset-switch", "map", "traffic"):
