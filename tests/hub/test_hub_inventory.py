@@ -178,3 +178,18 @@ def test_the_dashboard_adds_up_the_traffic(uploaded: tuple[HubProcess, list[dict
     assert d["services"][0]["bytes"] == max(by_service.values())
     inventory = d["inventory"]
     assert max(inventory["active"]) >= 1 and sum(inventory["new"]) <= d["assets"]
+
+
+def test_upload_says_what_is_missing_in_one_line(tmp_path: Path) -> None:
+    """No hub is needed to refuse these: exit 2 and one line on standard error."""
+    capture = tmp_path / "c.pcap"
+    capture.write_bytes(b"")
+    for args, says in (
+        (["--hub", "https://127.0.0.1:1"], "give both --hub and --code-file"),
+        ([], "not registered with a hub"),
+    ):
+        out = subprocess.run(
+            [str(SENSOR_BIN), "upload", str(capture), "--state", str(tmp_path / "none.json"), "--proxy-file",
+             "/nonexistent", *args], capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
