@@ -5,7 +5,7 @@ do; the charts and the map read the JSON API from the page itself."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
@@ -59,7 +59,24 @@ def asset(asset_id: PathId, v: Viewing) -> Response:
         return RedirectResponse("/assets", status_code=303)
     d = inventory.asset_dict(v.db, a, brief=False)
     d["traffic"] = inventory.traffic(v.db, a.id)
-    return v.page("asset.html", f"Asset {a.hostname or a.ip or a.mac}", nav="assets", a=d)
+    return v.page("asset.html", f"Asset {a.hostname or a.ip or a.mac}", nav="assets", a=d,
+                  timeline=timeline(d["sensors"]))  # fmt: skip
+
+
+def timeline(sightings: list[dict[str, Any]], width: int = 800) -> dict[str, Any]:
+    """Each sensor's sighting as a bar on one time axis (SVG coordinates: the CSP allows
+    attributes, not inline styles)."""
+    spans = [(s["name"], dashboard.parse(s["first_seen"]), dashboard.parse(s["last_seen"])) for s in sightings]
+    known = [(n, f, t) for n, f, t in spans if f and t]
+    if not known:
+        return {"bars": [], "width": width}
+    start, end = min(f for _, f, _ in known), max(t for _, _, t in known)
+    total = max((end - start).total_seconds(), 1.0)
+    bars = [{"name": n, "x": round((f - start).total_seconds() / total * width, 1),
+             "w": max(2.0, round((t - f).total_seconds() / total * width, 1)), "y": i * 22,
+             "first": f.isoformat(), "last": t.isoformat()} for i, (n, f, t) in enumerate(known)]  # fmt: skip
+    return {"bars": bars, "width": width, "height": len(bars) * 22, "start": start.isoformat(),
+            "end": end.isoformat()}  # fmt: skip
 
 
 @router.get("/traffic")
