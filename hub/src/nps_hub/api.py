@@ -47,6 +47,7 @@ from nps_hub.context import (
     bearer,
     limited,
 )
+from nps_hub.db import iso
 from nps_hub.models import Asset, Command, Event, Flow, RangeTag, Sensor, User, UserSession
 
 log = logging.getLogger("nps-hub")
@@ -72,7 +73,7 @@ def login(body: schema.Login, response: Response, request: Request, db: DB, hub:
         raise HTTPException(401, str(e)) from None
     token, csrf, expires = accounts.open_session(db, hub.keyed, user, hub.settings.session_ttl)
     headers.set_cookie(response, request, COOKIE, token, int(hub.settings.session_ttl))
-    return {"token": token, "csrf": csrf, "expires": expires.isoformat(), "user": user.name, "role": user.role}
+    return {"token": token, "csrf": csrf, "expires": iso(expires), "user": user.name, "role": user.role}
 
 
 @router.post("/logout", tags=["users"])
@@ -151,7 +152,7 @@ def _with_code(sensor: Sensor, code: str, expires: dt.datetime, hub: Hub) -> dic
     return {
         "sensor": lifecycle.sensor_dict(sensor, hub.settings.offline_after),
         "code": code,
-        "code_expires": expires.isoformat(),
+        "code_expires": iso(expires),
     }
 
 

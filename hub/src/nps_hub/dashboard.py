@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nps_hub import families
-from nps_hub.db import aware
+from nps_hub.db import iso
 from nps_hub.models import Asset, Event, Flow, Sample, Sensor, ServiceTotal, TrafficMinute, now
 
 Span = Literal["1h", "24h", "7d", "30d", "all"]
@@ -200,7 +200,7 @@ def attention(db: Session, limit: int = 20) -> list[dict[str, Any]]:
         .order_by(Event.last.desc()).limit(limit)
     )  # fmt: skip
     return [{"sensor": name, "sensor_id": e.sensor_id, "kind": e.kind, "detail": e.detail,
-             "since": (aware(e.first) or e.first).isoformat(),
+             "since": iso(e.first),
              "count": e.count} for e, name in rows]  # fmt: skip
 
 
