@@ -168,6 +168,7 @@ def test_the_dashboard_adds_up_the_traffic(uploaded: tuple[HubProcess, list[dict
     assert round(sum(v * traffic["step"] for s in traffic["series"] for v in s["values"])) == total
     assert len({b - a for a, b in zip(traffic["times"], traffic["times"][1:], strict=False)}) == 1
     assert [s["name"] for s in traffic["series"]] == ["laptop-capture"]
+    assert {f["sensor_name"] for f in records} == {"laptop-capture"}  # names, not only ids
     by_service: dict[str, int] = {}
     for f in records:
         key = f"{f['proto']}/{f['port']}" if f["port"] is not None else f["proto"]

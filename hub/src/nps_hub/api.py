@@ -311,7 +311,9 @@ def flows(
     if sensor is not None:
         stmt = stmt.where(Flow.sensor_id == sensor)
     rows = db.scalars(stmt.order_by(Flow.id).limit(limit).offset(offset))
-    return {"total": inventory.total(db, stmt), "flows": [inventory.flow_dict(f) for f in rows]}
+    names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
+    return {"total": inventory.total(db, stmt),
+            "flows": [inventory.flow_dict(f) | {"sensor_name": names.get(f.sensor_id, "")} for f in rows]}  # fmt: skip
 
 
 @router.get("/events", tags=["events"])
