@@ -26,7 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import hub_fleet
+from benchmarks import hub_fleet, hub_pages
 from benchmarks.hublab import HubProcess, Postgres
 from benchmarks.offline import OUT
 from nps_sensor.uplink.agent import report_id
@@ -59,6 +59,18 @@ class Result:
         return self.flows / self.seconds
 
 
+# What discovery says of them, in turn (the inventory's columns and filters).
+PREDICTED: tuple[dict[str, Any], ...] = (
+    {"vendor": "Dell Inc.", "os": {"name": "Windows 10", "family": "Windows", "confidence": 0.9},
+     "device": {"type": "workstation", "confidence": 0.8}},
+    {"vendor": "Cisco Systems, Inc", "os": {"name": "Cisco IOS", "family": "Cisco IOS", "confidence": 0.95},
+     "device": {"type": "switch", "model": "WS-C3560-24TS", "confidence": 0.9}},
+    {"vendor": "HP Inc.", "device": {"type": "printer", "confidence": 0.7}},
+    {"vendor": "Siemens", "os": {"name": "Linux", "family": "Linux", "confidence": 0.6},
+     "device": {"type": "PLC", "model": "S7-300", "confidence": 0.9}},
+)  # fmt: skip
+
+
 def site(seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Assets shaped as the sensor reports them (with some discovery evidence) and flows
     between them and to the outside."""
@@ -87,6 +99,7 @@ def site(seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 "evidence": [{"source": "dhcp", "key": "hostname", "value": f"host-{i:05d}", "count": 2}]
                 if i % 3 == 0
                 else [],
+                **PREDICTED[i % len(PREDICTED)],
             }
         )
     ips = [a["ip"] for a in assets]
@@ -150,7 +163,12 @@ def upload(hub: HubProcess, token: str, bodies: list[bytes]) -> float:
 
 
 def run_on(
-    database: str, url: str, workdir: Path, assets: list[dict[str, Any]], flows: list[dict[str, Any]]
+    database: str,
+    url: str,
+    workdir: Path,
+    assets: list[dict[str, Any]],
+    flows: list[dict[str, Any]],
+    pages: list[hub_pages.PageTime] | None = None,
 ) -> list[Result]:
     workdir.mkdir(parents=True, exist_ok=True)
     hub = HubProcess(workdir, tls=False, database=url)
@@ -169,6 +187,8 @@ def run_on(
         total = api.get("/api/v1/assets", params={"limit": 1})["total"]
         if total != len(assets):
             raise AssertionError(f"{database}: {total} assets merged, {len(assets)} expected")
+        if pages is not None:  # the pages on the site just merged
+            pages += hub_pages.measure(hub, database, url)
         return out
     finally:
         hub.stop()
@@ -185,9 +205,10 @@ def main(fleet_sizes: list[int] | None = None) -> int:
     per_asset = compressed / len(assets)
     mbps = compressed * 8 / UPDATE_WINDOW / 1e6
     results: list[Result] = []
+    pages: list[hub_pages.PageTime] = []
     with tempfile.TemporaryDirectory(prefix="nps-bench-hub-") as tmp:
         console.print(f"[bold]hub ingest[/]: {ASSETS:,} assets, {FLOWS:,} flows in {len(update)} reports each pass")
-        results += run_on("SQLite", "", Path(tmp) / "sqlite", assets, flows)
+        results += run_on("SQLite", "", Path(tmp) / "sqlite", assets, flows, pages)
         try:
             pg = Postgres()
         except FileNotFoundError as e:
@@ -195,7 +216,7 @@ def main(fleet_sizes: list[int] | None = None) -> int:
         else:
             pg.start()
             try:
-                results += run_on("PostgreSQL", pg.url, Path(tmp) / "pg", assets, flows)
+                results += run_on("PostgreSQL", pg.url, Path(tmp) / "pg", assets, flows, pages)
             finally:
                 pg.stop()
     table = Table(title="Hub ingest over HTTP (one sensor, sequential uploads)")
@@ -207,6 +228,7 @@ def main(fleet_sizes: list[int] | None = None) -> int:
             f"{r.flows_per_second:,.0f}", f"{r.seconds:.1f}",
         )  # fmt: skip
     console.print(table)
+    console.print(hub_pages.table(pages, " ".join(f"{x:.1f}" for x in os.getloadavg())))
     console.print(
         f"upload: {raw / 1e6:.1f} MB of reports, {compressed / 1e6:.1f} MB gzip-compressed for {ASSETS:,} assets and "
         f"{FLOWS:,} flows = {per_asset:,.0f} bytes per asset; one update window of {UPDATE_WINDOW / 60:.0f} minutes "
@@ -232,6 +254,7 @@ def main(fleet_sizes: list[int] | None = None) -> int:
                 ],
                 "upload": {"raw_bytes": raw, "gzip_bytes": compressed, "bytes_per_asset": per_asset, "mbps": mbps},
                 "fleet": [r.as_dict() for r in runs],
+                "pages": [asdict(p) for p in pages],
             },
             indent=1,
         )

@@ -54,7 +54,8 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
         page.fill("input[name=name]", "admin")
         page.fill("input[name=password]", ADMIN_PASSWORD)
         page.click("button:has-text('Log in')")
-        assert page.url.endswith("/sensors")
+        assert page.url.endswith("/dashboard")  # the landing page
+        page.click("header a:has-text('Sensors')")
 
         # Two sensors: one registers with the code the page shows, one stays unregistered.
         for name in ("crane-1", "spare"):
@@ -143,10 +144,12 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
         page.click("#assets a:has-text('10.1.2.3')")
         evidence = page.inner_text("#evidence")
         assert "dhcp" in evidence and "hostname" in evidence and "plc-7" in evidence
+        page.click("summary:has-text('Raw discovery data')")
         assert '"evidence"' in page.inner_text("#raw")
         page.screenshot(path=str(artifacts / "05-asset-evidence.png"), full_page=True)
         page.click("header a:has-text('Traffic')")
-        assert page.query_selector("svg rect") is not None and "502" in page.inner_text("#flows")
+        page.wait_for_selector(".uplot canvas")
+        assert "502" in page.inner_text("#flows")
         page.screenshot(path=str(artifacts / "06-traffic.png"), full_page=True)
 
         # Users (admins only): create one, disable it; it can no longer log in.
@@ -156,6 +159,7 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
         page.click("button:has-text('Create user')")
         assert "user viewer created" in page.inner_text("main")
         assert "admin" in page.inner_text("#users") and page.query_selector("tr[data-user='admin'] button") is None
+        page.once("dialog", lambda d: d.accept())  # "Disable viewer? Their sessions end now."
         page.click("tr[data-user='viewer'] button:has-text('Disable')")
         assert "disabled" in page.inner_text("tr[data-user='viewer']")
         page.screenshot(path=str(artifacts / "07-users.png"), full_page=True)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from nps_hub import ratelimit, roles, security
+from nps_hub.db import iso
 from nps_hub.models import User, UserSession, now
 from nps_hub.schema import CONTROL
 
@@ -90,7 +91,7 @@ def user_dict(u: User) -> dict[str, Any]:
         "role": u.role,
         "admin": u.admin,
         "disabled": u.disabled,
-        "created": u.created.isoformat(),
+        "created": iso(u.created),
     }
 
 

@@ -14,7 +14,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
 
-from nps_hub import __version__, config_store, configuration, events, ingest, lifecycle, ratelimit, report, updates
+from nps_hub import (
+    __version__,
+    config_store,
+    configuration,
+    dashboard,
+    events,
+    ingest,
+    lifecycle,
+    ratelimit,
+    report,
+    updates,
+)
 from nps_hub.context import DB, AnySensor, HubDep, PathId, SensorDep, UploadingSensor, address, limited
 from nps_hub.limits import read_body
 from nps_hub.models import now
@@ -59,6 +70,7 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     sensor.config_version = body.config_version
     updates.note_version(sensor, status)
     events.from_heartbeat(db, sensor, body.status)
+    dashboard.record(db, sensor.id, status)
     cmds = lifecycle.pending(db, sensor)
     doc, version = config_store.saved(db)
     config = None

@@ -1,5 +1,5 @@
-"""The hub's HTTP API (FastAPI; the OpenAPI description is at /openapi.json), and the
-app that serves it with the web UI.
+"""The hub's JSON API for users (FastAPI; the OpenAPI description is at /openapi.json):
+thin routes on the domain modules the web UI calls too (app.py assembles both).
 
 Who may call what: context.py (users and sensors), roles.py (viewer, operator,
 administrator). Every body is checked by its schema (schema.py) and refused with 400
@@ -9,36 +9,27 @@ carries the security headers (headers.py).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from sqlalchemy import delete, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.concurrency import run_in_threadpool
 
 from nps_hub import (
     __version__,
     accounts,
     config_store,
+    conversations,
+    dashboard,
     events,
     headers,
     ingest,
     inventory,
     lifecycle,
-    limits,
     ratelimit,
-    roles,
     schema,
 )
-from nps_hub import db as dbmod
 from nps_hub.configuration import AssetConfig
 from nps_hub.context import (
     COOKIE,
@@ -56,6 +47,7 @@ from nps_hub.context import (
     bearer,
     limited,
 )
+from nps_hub.db import iso
 from nps_hub.models import Asset, Command, Event, Flow, RangeTag, Sensor, User, UserSession
 
 log = logging.getLogger("nps-hub")
@@ -81,7 +73,7 @@ def login(body: schema.Login, response: Response, request: Request, db: DB, hub:
         raise HTTPException(401, str(e)) from None
     token, csrf, expires = accounts.open_session(db, hub.keyed, user, hub.settings.session_ttl)
     headers.set_cookie(response, request, COOKIE, token, int(hub.settings.session_ttl))
-    return {"token": token, "csrf": csrf, "expires": expires.isoformat(), "user": user.name, "role": user.role}
+    return {"token": token, "csrf": csrf, "expires": iso(expires), "user": user.name, "role": user.role}
 
 
 @router.post("/logout", tags=["users"])
@@ -160,7 +152,7 @@ def _with_code(sensor: Sensor, code: str, expires: dt.datetime, hub: Hub) -> dic
     return {
         "sensor": lifecycle.sensor_dict(sensor, hub.settings.offline_after),
         "code": code,
-        "code_expires": expires.isoformat(),
+        "code_expires": iso(expires),
     }
 
 
@@ -266,18 +258,20 @@ def remove_tag(tag_id: PathId, user: Operator, db: DB) -> dict[str, str]:
 
 @router.get("/assets", tags=["inventory"])
 def assets(
-    user: Viewer,
-    db: DB,
-    network: Annotated[str | None, Query(max_length=128)] = None,
-    klass: Annotated[str | None, Query(alias="class", max_length=32)] = None,
-    sensor: QueryId = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Limit = 1000,
-    offset: Offset = 0,
+    user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()], limit: Limit = 1000, offset: Offset = 0
 ) -> dict[str, Any]:
-    stmt = inventory.search(network, klass, sensor, q)
-    rows = db.scalars(stmt.order_by(Asset.id).limit(limit).offset(offset))
-    return {"total": inventory.total(db, stmt), "assets": [inventory.asset_dict(db, a, brief=True) for a in rows]}
+    """The inventory, filtered, sorted and a page of it, with how many match in all."""
+    return inventory.listing(db, f, limit, offset)
+
+
+@router.get("/assets.csv", tags=["inventory"], response_class=Response)
+def assets_csv(user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()]) -> Response:
+    """Exactly the filtered inventory, as CSV (at most 100,000 assets)."""
+    return Response(
+        "".join(inventory.export_csv(db, f)),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="assets.csv"'},
+    )
 
 
 @router.get("/assets/{asset_id}", tags=["inventory"])
@@ -290,6 +284,23 @@ def asset(asset_id: PathId, user: Viewer, db: DB) -> dict[str, Any]:
     return out
 
 
+@router.get("/dashboard", tags=["inventory"])
+def dashboard_figures(user: Viewer, db: DB, span: dashboard.Span = "24h") -> dict[str, Any]:
+    """Time series (linear time axis, every bucket present; `times` in seconds since the
+    epoch, traffic in bytes per second), top talkers and services, the inventory by
+    device type, OS family and vendor, and the open events."""
+    return dashboard.summary(db, span)
+
+
+@router.get("/map", tags=["traffic"])
+def conversation_map(
+    user: Viewer, db: DB, f: Annotated[inventory.AssetQuery, Query()], asset: QueryId = None
+) -> dict[str, Any]:
+    """Who talks to whom: one asset and its peers, or the filtered inventory; nodes
+    (assets, or addresses the inventory does not hold) and edges weighted by bytes."""
+    return conversations.graph(db, f, asset)
+
+
 @router.get("/flows", tags=["traffic"])
 def flows(
     user: Viewer, db: DB, asset: QueryId = None, sensor: QueryId = None, limit: Limit = 1000, offset: Offset = 0
@@ -300,7 +311,9 @@ def flows(
     if sensor is not None:
         stmt = stmt.where(Flow.sensor_id == sensor)
     rows = db.scalars(stmt.order_by(Flow.id).limit(limit).offset(offset))
-    return {"total": inventory.total(db, stmt), "flows": [inventory.flow_dict(f) for f in rows]}
+    names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
+    return {"total": inventory.total(db, stmt),
+            "flows": [inventory.flow_dict(f) | {"sensor_name": names.get(f.sensor_id, "")} for f in rows]}  # fmt: skip
 
 
 @router.get("/events", tags=["events"])
@@ -313,82 +326,3 @@ def list_events(
     if open is not None:
         stmt = stmt.where(Event.open.is_(open))
     return [events.event_dict(e, name) for e, name in db.execute(stmt.order_by(Event.id.desc()).limit(limit))]
-
-
-# --- the app -----------------------------------------------------------------------
-
-
-def _handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # One line naming the field; never the input (a body can be megabytes).
-        return JSONResponse({"detail": schema.describe(exc.errors())}, status_code=400)
-
-    @app.exception_handler(lifecycle.Refused)
-    def _refused(request: Request, exc: lifecycle.Refused) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(roles.Forbidden)
-    def _forbidden(request: Request, exc: roles.Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(PoolTimeout)
-    def _pool(request: Request, exc: PoolTimeout) -> JSONResponse:
-        detail = "the hub is busy (every database connection in use): try again shortly"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(IntegrityError)
-    def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        # Busy, unreachable, or a write that raced another: worth trying again, not a bug
-        # the caller can fix. Logged in one line, without the statement's parameters.
-        log.warning("database: %s", " ".join(str(exc.orig).split())[:300])
-        detail = "the database is busy or unreachable: try again shortly"
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
-
-
-def create_app(hub: Hub) -> FastAPI:
-    from nps_hub import agent_api, updates, web
-
-    smtp = events.Smtp.from_env()
-
-    def sweep_once() -> None:
-        with dbmod.only_one(hub.engine, "sweep") as db:  # one hub process mails each event
-            if db is not None:
-                events.sweep(db, hub.settings.offline_after, hub.settings.reporting_stopped_after)
-                events.notify(db, smtp)
-                hub.guard.sweep(db)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(hub.settings.sweep_interval)
-                try:
-                    await run_in_threadpool(sweep_once)
-                except Exception:
-                    log.exception("event sweep failed; trying again")
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            hub.ingest.close()
-
-    app = FastAPI(
-        lifespan=lifespan,
-        title="nps-hub",
-        version=__version__,
-        description="Management hub for nps-sensor appliances: sensors, quick actions, configuration, "
-        "merged inventory and traffic.",
-    )
-    app.state.hub = hub
-    _handlers(app)
-    app.include_router(router)
-    app.include_router(agent_api.router)
-    app.include_router(updates.router)
-    web.add_ui(app, hub)
-    app.add_middleware(limits.BodyLimits)
-    app.add_middleware(headers.SecurityHeaders)
-    return app

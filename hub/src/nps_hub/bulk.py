@@ -21,10 +21,13 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy import Connection
 
+# What discovery predicted (merge.predictions), after the columns every asset had before.
+PREDICTION_COLUMNS = ("vendor", "os", "os_family", "os_confidence", "device_type", "model", "device_confidence")
+PREDICTION_TYPES = ("varchar", "varchar", "varchar", "float8", "varchar", "varchar", "float8")
 ASSET_COLUMNS = ("id", "network", "mac", "ip", "ips", "macs", "hostname", "class", "group", "first_seen",
-                 "last_seen", "raw", "packets", "bytes_in", "bytes_out")  # fmt: skip
+                 "last_seen", "raw", "packets", "bytes_in", "bytes_out", *PREDICTION_COLUMNS)  # fmt: skip
 ASSET_TYPES = ("int4", "varchar", "varchar", "varchar", "json", "json", "varchar", "varchar", "varchar", "varchar",
-               "varchar", "json", "int8", "int8", "int8")  # fmt: skip
+               "varchar", "json", "int8", "int8", "int8", *PREDICTION_TYPES)  # fmt: skip
 # What COPY is told: JSON goes as the text it is (json's binary form is its text).
 ASSET_COPY = tuple("text" if t == "json" else t for t in ASSET_TYPES)
 SIGHTING_COLUMNS = ("asset_id", "sensor_id", "first_seen", "last_seen", "packets", "bytes_in", "bytes_out")
@@ -89,13 +92,15 @@ class Bulk:
     # --- reading -----------------------------------------------------------------------
 
     def assets_where(self, network: str, column: str, values: Sequence[str]) -> list[tuple[Any, ...]]:
-        """(id, mac, ip, ips, macs, hostname, class, group, first_seen, last_seen) of the
-        Network's assets whose `column` is one of `values`; ips and macs as JSON text."""
+        """(id, mac, ip, ips, macs, hostname, class, group, first_seen, last_seen, then
+        PREDICTION_COLUMNS) of the Network's assets whose `column` is one of `values`;
+        ips and macs as JSON text."""
         if not values:
             return []
         sql = (
             f'SELECT id, mac, ip, {"ips::text, macs::text" if self.pg else "ips, macs"}, hostname, "class", "group", '
-            f"first_seen, last_seen FROM assets WHERE network = ? AND {self._among(column)}"
+            f"first_seen, last_seen, {quoted(PREDICTION_COLUMNS)} FROM assets "
+            f"WHERE network = ? AND {self._among(column)}"
         )
         return self._all(sql, (network, self._list(values)))
 

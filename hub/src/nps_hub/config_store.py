@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from nps_hub import configuration
 from nps_hub.configuration import AssetConfig
+from nps_hub.db import iso
 from nps_hub.models import Asset, ConfigVersion, RangeTag, Sensor
 
 
@@ -33,7 +34,7 @@ def tag_dict(t: RangeTag, doc: AssetConfig | None) -> dict[str, Any]:
         "id": t.id,
         "name": t.name,
         "ranges": list(t.ranges),
-        "created": t.created.isoformat(),
+        "created": iso(t.created),
         "author": t.author,
         "used_by": configuration.tag_users(doc, t.name) if doc else [],
     }

@@ -127,6 +127,13 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
     return t.replace(tzinfo=dt.UTC)
 
 
+def iso(t: dt.datetime | None) -> str | None:
+    """Every time the API gives, in one form: ISO 8601 in UTC with its offset written
+    `Z`, as the sensors write theirs (`2026-12-05T04:00:00.123456Z`)."""
+    t = aware(t)
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if t else None
+
+
 @contextlib.contextmanager
 def only_one(engine: Engine, name: str) -> Iterator[Session | None]:
     """A session for work that one hub process at a time does (the event sweep, whose

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from nps_hub import lifecycle
 from nps_hub.configuration import AssetConfig
-from nps_hub.db import aware
+from nps_hub.db import aware, iso
 from nps_hub.models import ConfigVersion, Event, Sensor, now
 from nps_hub.schema import Status
 
@@ -118,8 +118,8 @@ def event_dict(e: Event, name: str = "") -> dict[str, Any]:
         "sensor_name": name,
         "kind": e.kind,
         "detail": e.detail,
-        "first": (aware(e.first) or now()).isoformat(),
-        "last": (aware(e.last) or now()).isoformat(),
+        "first": iso(e.first or now()),
+        "last": iso(e.last or now()),
         "count": e.count,
         "open": e.open,
         "notified": e.notified,

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from nps_hub import merge
 from nps_hub.bulk import Bulk
 from nps_hub.merge import chunks
-from nps_hub.models import Flow, Report, Sensor, Sighting, now
+from nps_hub.models import Flow, Report, Sensor, ServiceTotal, Sighting, TrafficMinute, now
 from nps_hub.report import Flow as ReportedFlow
 from nps_hub.report import Report as Reported
 
@@ -39,6 +39,8 @@ FLOWS = cast(Table, Flow.__table__)
 REPORTS = cast(Table, Report.__table__)
 SENSORS = cast(Table, Sensor.__table__)
 SIGHTINGS = cast(Table, Sighting.__table__)
+TRAFFIC_MINUTES = cast(Table, TrafficMinute.__table__)
+SERVICE_TOTALS = cast(Table, ServiceTotal.__table__)
 
 
 @dataclass
@@ -134,6 +136,39 @@ def add_flows(conn: Connection, sensor: Sensor, report: int, flows: list[Reporte
          f.get("first_seen") or "", f.get("last_seen") or "", get(f["client"]), get(f["server"]))
         for f in flows
     ])  # fmt: skip
+    add_rollups(conn, sid, flows)
+
+
+def add_rollups(conn: Connection, sensor_id: int, flows: list[ReportedFlow]) -> None:
+    """The records' bytes added to their sensor's minute and service totals (what the
+    dashboard reads instead of grouping every record)."""
+    minutes: dict[str, list[int]] = {}
+    services: dict[tuple[str, int], list[int]] = {}
+    for f in flows:
+        size = f.get("client_bytes", 0) + f.get("server_bytes", 0)
+        minute = (f.get("last_seen") or "")[:16]
+        if minute:
+            m = minutes.setdefault(minute, [0, 0])
+            m[0] += size
+            m[1] += 1
+        port = f.get("port")
+        s = services.setdefault((f["proto"], -1 if port is None else port), [0, 0])
+        s[0] += size
+        s[1] += 1
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for table, rows in (
+        (TRAFFIC_MINUTES, [{"sensor_id": sensor_id, "minute": k, "bytes": b, "records": n}
+                           for k, (b, n) in sorted(minutes.items())]),
+        (SERVICE_TOTALS, [{"sensor_id": sensor_id, "proto": k[0], "port": k[1], "bytes": b, "records": n}
+                          for k, (b, n) in sorted(services.items())]),
+    ):  # fmt: skip
+        if rows:
+            stmt = dialect.insert(table)
+            keys = [c.name for c in table.primary_key.columns]
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={"bytes": table.c.bytes + stmt.excluded.bytes, "records": table.c.records + stmt.excluded.records},
+            ), rows)  # fmt: skip
 
 
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
@@ -141,6 +176,8 @@ def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
     saw go (under the Network's lock: a merge must not match an asset going away)."""
     network_lock(conn, sensor.network)
     conn.execute(FLOWS.delete().where(FLOWS.c.sensor_id == sensor.id))
+    conn.execute(TRAFFIC_MINUTES.delete().where(TRAFFIC_MINUTES.c.sensor_id == sensor.id))
+    conn.execute(SERVICE_TOTALS.delete().where(SERVICE_TOTALS.c.sensor_id == sensor.id))
     s = SIGHTINGS.c
     asset_ids = list(conn.scalars(select(s.asset_id).where(s.sensor_id == sensor.id)))
     conn.execute(SIGHTINGS.delete().where(s.sensor_id == sensor.id))

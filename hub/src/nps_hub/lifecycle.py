@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nps_hub import security
-from nps_hub.db import aware
+from nps_hub.db import aware, iso
 from nps_hub.models import Command, Sensor, now
 
 UNREGISTERED, PAUSED, SENSING, NOT_CONNECTED, DEREGISTERED = (
@@ -191,9 +191,9 @@ def command_dict(c: Command) -> dict[str, Any]:
         "sensor": c.sensor_id,
         "action": c.action,
         "state": c.state,
-        "created": c.created.isoformat() if c.created else None,
-        "delivered": c.delivered.isoformat() if c.delivered else None,
-        "done": c.done.isoformat() if c.done else None,
+        "created": iso(c.created),
+        "delivered": iso(c.delivered),
+        "done": iso(c.done),
         "result": c.result,
         "user": c.user,
     }
@@ -239,5 +239,4 @@ def sensor_dict(s: Sensor, offline_after: float) -> dict[str, Any]:
 
 
 def _iso(t: dt.datetime | None) -> str | None:
-    t = aware(t)
-    return t.isoformat() if t else None
+    return iso(t)

@@ -35,6 +35,7 @@ SIGHTINGS = cast(Table, Sighting.__table__)
 FLOWS = cast(Table, Flow.__table__)
 IN_CHUNK = 5_000  # keys per query
 CLASSES_WITH_ADDRESS = ("inventoried", "non-inventoried", "monitored")
+NO_PREDICTION: tuple[Any, ...] = ("", "", "", 0.0, "", "", 0.0)
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class Known:
     first_seen: str
     last_seen: str
     raw: Reported | None = None
+    predicted: tuple[Any, ...] = NO_PREDICTION  # in bulk.PREDICTION_COLUMNS' order
     totals: list[int] = field(default_factory=lambda: [0, 0, 0])  # other sensors' counts
     mine: dict[str, Any] | None = None  # this sensor's sighting
 
@@ -62,7 +64,7 @@ class Known:
             self.id, network, self.mac, self.ip, self.ips, self.macs, self.hostname, self.klass,
             self.group, self.first_seen, self.last_seen, dumps(self.raw or {}),
             self.totals[0] + mine.get("packets", 0), self.totals[1] + mine.get("bytes_in", 0),
-            self.totals[2] + mine.get("bytes_out", 0),
+            self.totals[2] + mine.get("bytes_out", 0), *self.predicted,
         )  # fmt: skip
 
 
@@ -130,8 +132,10 @@ class Merge:
         self.touched: dict[int, Known] = {}  # id(Known) -> Known, in first-touched order
 
     def run(self, assets: list[Reported]) -> dict[str, int]:
-        mine = [a for a in assets if a.get("ip") and a.get("class") in CLASSES_WITH_ADDRESS]
+        mine = [a for a in assets if (a.get("ip") or a.get("mac")) and a.get("class") in CLASSES_WITH_ADDRESS]
         shared = router_macs(mine)
+        # A MAC-only device whose MAC is a router's is nothing the hub can tell apart.
+        mine = [a for a in mine if a.get("ip") or (a.get("mac") or "").lower() not in shared]
         self.load(mine, shared)
         others: list[tuple[Known, list[str]]] = []
         for a in mine:
@@ -149,7 +153,7 @@ class Merge:
         """Every asset of the Network that one of these could match, with the other
         sensors' counts and this sensor's sighting: a query per key and chunk."""
         macs = sorted({m for a in mine if (m := (a.get("mac") or "").lower()) and m not in shared})
-        ips = sorted({a.get("ip") or "" for a in mine})
+        ips = sorted({ip for a in mine if (ip := a.get("ip"))})
         names = sorted({h for a in mine if (h := hostname(a)) and h not in self.excluded})
         known: dict[int, Known] = {}
         for column, values in (("mac", macs), ("ip", ips), ("hostname", names)):
@@ -157,7 +161,8 @@ class Merge:
                 for r in self.bulk.assets_where(self.network, column, chunk):
                     if r[0] not in known:
                         known[r[0]] = Known(r[0], r[1], r[2], r[3] or "[]", r[4] or "[]", r[5] or "",
-                                            r[6] or "", r[7] or "", r[8] or "", r[9] or "")  # fmt: skip
+                                            r[6] or "", r[7] or "", r[8] or "", r[9] or "",
+                                            predicted=tuple(r[10:]))  # fmt: skip
         self.counts(known)
         for x in known.values():
             if x.mac:
@@ -187,21 +192,22 @@ class Merge:
         found = self.by_mac.get(mac) if mac else None
         if found is None and name and name not in self.excluded:
             found = self.by_name.get(name)
-        if found is None:
+        if found is None and ip:
             candidate = self.by_ip.get(ip)
             # The same IP with another MAC is another device (the address moved).
             if candidate is not None and not (mac and candidate.mac and candidate.mac != mac):
                 found = candidate
         if found is None:
-            found = Known(None, mac, ip, "[]", "[]", "", "", "", a.get("first_seen") or "", "")
-        addresses = valid_addresses(a) or [ip]
+            found = Known(None, mac, ip or None, "[]", "[]", "", "", "", a.get("first_seen") or "", "")
+        addresses = valid_addresses(a) or ([ip] if ip else [])
         update_known(found, a, mac, addresses, name)
         seen(found, a)
         if mac:
             self.by_mac[mac] = found
         if name:
             self.by_name.setdefault(name, found)
-        self.by_ip[ip] = found
+        if ip:
+            self.by_ip[ip] = found
         self.touched.setdefault(id(found), found)
         return found, addresses
 
@@ -240,7 +246,8 @@ def update_known(x: Known, a: Reported, mac: str | None, addresses: list[str], n
     """`addresses`: the report's addresses for it, its main one first."""
     if mac and not x.mac:
         x.mac = mac
-    x.ip = addresses[0]
+    if addresses:  # a device known by its MAC only keeps the address it had
+        x.ip = addresses[0]
     new = [i for i in addresses if f'"{i}"' not in x.ips]  # an address holds no quote
     if new:
         x.ips = dumps([*json.loads(x.ips), *new])
@@ -256,6 +263,39 @@ def update_known(x: Known, a: Reported, mac: str | None, addresses: list[str], n
         x.first_seen = first
     x.last_seen = max(x.last_seen, last)
     x.raw = a
+    x.predicted = tuple(
+        new if new not in ("", 0.0) else old for new, old in zip(predictions(a), x.predicted, strict=True)
+    )
+
+
+def predictions(a: Reported) -> tuple[Any, ...]:
+    """What discovery says the asset is, in bulk.PREDICTION_COLUMNS' order: the vendor
+    (the MAC's registrant, else the device's maker), the OS (name with its version,
+    family, confidence) and the device (type, model, confidence)."""
+    os: dict[str, Any] = a.get("os") or {}
+    device: dict[str, Any] = a.get("device") or {}
+    name, version = text(os.get("name"), 200), text(os.get("version"), 40)
+    if version and version not in name:
+        name = f"{name} {version}".strip()
+    return (
+        text(a.get("vendor") or device.get("vendor"), 255),
+        name[:255],
+        text(os.get("family"), 64),
+        confidence(os.get("confidence")) if name or os.get("family") else 0.0,
+        text(device.get("type"), 64),
+        text(device.get("model"), 255),
+        confidence(device.get("confidence")) if device.get("type") or device.get("model") else 0.0,
+    )
+
+
+def text(value: Any, size: int) -> str:
+    """A reported free-form value as a column's text (the report's schema checked it
+    has no control characters)."""
+    return value[:size] if isinstance(value, str) else ""
+
+
+def confidence(value: Any) -> float:
+    return min(1.0, max(0.0, float(value))) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def delete_unseen(conn: Connection, ids: list[int]) -> int:

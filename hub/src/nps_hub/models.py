@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,6 +147,14 @@ class Asset(Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the latest discovery data, as reported
+    # What discovery predicted, out of `raw` into columns that lists filter, search and sort.
+    vendor: Mapped[str] = mapped_column(String(255), default="")  # the MAC's registrant, else the device's maker
+    os: Mapped[str] = mapped_column(String(255), default="")  # name and version
+    os_family: Mapped[str] = mapped_column(String(64), default="")
+    os_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    device_type: Mapped[str] = mapped_column(String(64), default="")
+    model: Mapped[str] = mapped_column(String(255), default="")
+    device_confidence: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class Sighting(Base):
@@ -248,3 +257,42 @@ class LoginSource(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     last: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Sample(Base):
+    """A sensor's figures from its heartbeats, one row per sensor and minute (the last
+    heartbeat of the minute): the dashboard's history of packets per second, kernel
+    drops, CPU and memory. Kept for dashboard.KEEP_DAYS; read back averaged into as
+    many buckets as a chart shows."""
+
+    __tablename__ = "samples"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    pps: Mapped[float] = mapped_column(Float, default=0.0)
+    mbps: Mapped[float] = mapped_column(Float, default=0.0)
+    dropped: Mapped[int] = mapped_column(BigInteger, default=0)  # kernel drops, all interfaces, since start
+    cpu_percent: Mapped[float | None] = mapped_column(Float)
+    memory_percent: Mapped[float | None] = mapped_column(Float)
+
+
+class TrafficMinute(Base):
+    """Bytes and records per sensor and minute (of the records' last_seen), added to at
+    ingest: the traffic chart reads these instead of grouping every record."""
+
+    __tablename__ = "traffic_minutes"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # '2026-11-27T10:29'
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServiceTotal(Base):
+    """Bytes and records per sensor and service (protocol, port), added to at ingest:
+    the dashboard's top services."""
+
+    __tablename__ = "service_totals"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id", ondelete="CASCADE"), primary_key=True)
+    proto: Mapped[str] = mapped_column(String(16), primary_key=True)
+    port: Mapped[int] = mapped_column(Integer, primary_key=True)  # -1: none (ICMP and the like)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -223,12 +223,15 @@ class System(Open):
 
 class Throughput(Open):
     utilisation_percent: Percent | None = None
+    pps: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    mbps: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
 
 
 class Interface(Open):
     name: Text64 = ""
     driver: Text64 = ""
     driver_supported: bool | None = None
+    dropped: Count | None = None
     link: Text64 = ""  # up, down, missing: down or missing raises Asset Reporting Stopped
 
 

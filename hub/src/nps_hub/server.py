@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nps_hub import accounts, roles, security
 from nps_hub import db as dbmod
-from nps_hub.api import create_app
+from nps_hub.app import create_app
 from nps_hub.context import Hub
 from nps_hub.models import User
 from nps_hub.settings import Settings, from_env

@@ -20,6 +20,8 @@ from nps_sensor.report import Report
 class Analysis:
     result: dict[str, Any]
     errors: list[str] = field(default_factory=list)
+    # The engine's reports, each as the live service spools it (without its sensor and stats).
+    reports: list[dict[str, Any]] = field(default_factory=list)
 
 
 def analyze(
@@ -70,7 +72,7 @@ def analyze(
     result["stats"] = stats
     stats["elapsed_seconds"] = round(elapsed, 6)
     stats["packets_per_second"] = round(stats["packets"] / elapsed) if elapsed > 0 else 0
-    return Analysis(result, errors)
+    return Analysis(result, errors, [r.as_dict() for r in reports])
 
 
 def _size(path: str) -> int:

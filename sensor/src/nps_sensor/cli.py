@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             return _appliance(args)
         if args.command == "console":
             return _console(args)
-        if args.command in ("register", "uplink"):
+        if args.command in ("register", "uplink", "upload"):
             from nps_sensor.uplink.cli import run as uplink
 
             return uplink(args)

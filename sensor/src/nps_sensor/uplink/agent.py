@@ -52,7 +52,7 @@ REBOOT = ("systemctl", "reboot")
 UPDATE_WAIT = 3600.0  # seconds an update may take before its command is reported failed
 
 
-__all__ = ["Agent", "report_id"]
+__all__ = ["Agent", "report_id", "send"]
 QUARANTINE_SHARE = 0.2  # of the spool's bound, at most, for refused reports
 
 
@@ -387,8 +387,7 @@ class Agent:
             except FileNotFoundError:
                 continue  # the spool dropped it for room meanwhile
             try:
-                for rid, part in _cut(data):
-                    self._send(path, rid, part)
+                send(self.client, data, os.path.basename(path))
             except Refused as e:
                 self._set_aside(path, str(e))
                 continue
@@ -400,15 +399,6 @@ class Agent:
             log.info("%d reports uploaded to the hub", sent)
         return sent
 
-    def _send(self, path: str, rid: str, data: bytes) -> None:
-        reply = self.client.post(
-            "/api/v1/agent/reports",
-            content=gzip.compress(data, compresslevel=6),
-            headers={"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Report-Id": rid},
-        )
-        if reply.get("stored") is not True:
-            raise Retry(f"the hub did not confirm report {os.path.basename(path)}")
-
     def _set_aside(self, path: str, reason: str) -> None:
         try:
             self.quarantine.put(path, reason)
@@ -417,11 +407,26 @@ class Agent:
         log.error("report %s set aside in %s: %s", os.path.basename(path), self.quarantine.directory, reason)
 
 
-def _cut(data: bytes) -> list[tuple[str, bytes]]:
+def send(client: HubClient, data: bytes, name: str) -> bool:
+    """One report to the hub, in parts when it is large (parts.py), each with its id: a
+    report sent again is stored once. Refused when the file is not a report at all or the
+    hub refuses it; Retry when the hub did not confirm it stored it. True when the hub
+    had every part already."""
     try:
-        return parts(data)
+        cut = parts(data)
     except ValueError as e:
         raise Refused(f"the spooled file is not a readable report ({e})", 0) from None
+    known = True
+    for rid, part in cut:
+        reply = client.post(
+            "/api/v1/agent/reports",
+            content=gzip.compress(part, compresslevel=6),
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Report-Id": rid},
+        )
+        if reply.get("stored") is not True:
+            raise Retry(f"the hub did not confirm report {name}")
+        known = known and reply.get("duplicate") is True
+    return known
 
 
 # Sniffing NIC drivers the appliance does not support: emulated NICs whose hypervisor

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from nps_sensor.errors import SensorError
 from nps_sensor.uplink.proxy import DEFAULT_PROXY_FILE
 from nps_sensor.uplink.state import DEFAULT_STATE
+
+if TYPE_CHECKING:
+    from nps_sensor.uplink.proxy import ProxySettings
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +44,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     u.add_argument("--config", "-c", metavar="FILE", help="sensor configuration (YAML): spool, status address")
     u.add_argument("--once", action="store_true", help="one heartbeat and one pass over the spool, then exit")
     _common(u)
+    up = sub.add_parser(
+        "upload",
+        help="analyze captures and send their reports to the hub",
+        description="Analyze capture files here and send the reports to the hub with this sensor's credential "
+        "(--state); with --hub and --code-file, register first. The same captures sent again are stored once.",
+    )
+    up.add_argument("captures", nargs="+", metavar="CAPTURE")
+    up.add_argument("--config", "-c", metavar="FILE", help="classification and reporting settings (YAML)")
+    up.add_argument("--hub", metavar="URL", help="register with this hub first (with --code-file)")
+    up.add_argument("--code-file", metavar="FILE", help="the personalization code, to register first")
+    pin = up.add_mutually_exclusive_group()
+    pin.add_argument("--ca", metavar="FILE", help="trust only this certificate (PEM) for the hub (pinned)")
+    pin.add_argument("--fingerprint", metavar="SHA256", help="trust only the hub certificate with this SHA-256")
+    _common(up)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -74,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             "start the uplink: `systemctl start nps-uplink` (on the appliance) or `nps-sensor uplink --config FILE`"
         )
         return 0
+    if args.command == "upload":
+        return _upload(args, settings)
     from nps_sensor.uplink.agent import Agent
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
@@ -81,3 +101,27 @@ def run(args: argparse.Namespace) -> int:
     if not args.once and not args.config:
         raise SensorError("give the sensor's configuration with --config (its spool and status address)")
     return Agent(args.state, args.config, settings).run(once=args.once)
+
+
+def _upload(args: argparse.Namespace, settings: ProxySettings | None) -> int:
+    import os
+
+    from nps_sensor import config
+    from nps_sensor.uplink.register import read_code, register
+    from nps_sensor.uplink.upload import upload
+
+    if args.hub or args.code_file:
+        if not (args.hub and args.code_file):
+            raise SensorError("to register first, give both --hub and --code-file")
+        if os.path.exists(args.state):
+            raise SensorError(f"{args.state}: already registered; leave out --hub and --code-file to upload with it")
+        code = read_code(args.code_file, sys.stdin, prompt=False)
+        done = register(args.hub, code, args.state, args.ca, settings, args.fingerprint)
+        print(f"registered with {done.hub} as sensor {done.name!r}", file=sys.stderr)
+    cfg = config.load(args.config)
+    out = upload(args.captures, cfg, args.state, settings, progress=lambda line: print(line, file=sys.stderr))
+    for error in out.errors:
+        print(f"nps-sensor: {error}", file=sys.stderr)
+    again = f" ({out.known} of them stored before)" if out.known else ""
+    print(f"{out.reports} reports at the hub{again}: {out.assets} assets, {out.flows} flows")
+    return 1 if out.errors else 0
