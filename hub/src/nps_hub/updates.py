@@ -175,7 +175,9 @@ def list_bundles(user: Viewer, hub: HubDep) -> list[dict[str, Any]]:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+            # Declared as octet-stream (any client, and API fuzzers, can send raw bytes); the body
+            # is the tar whatever its Content-Type says, checked by its signature once on disk.
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
             "description": "an update bundle as `inv image.bundle` writes it (nps-sensor-VERSION-update.tar)",
         }
     },
