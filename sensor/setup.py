@@ -1,4 +1,4 @@
-"""The sensor's compiled packet core (sensor/csrc), built as nps_sensor._core.
+"""The sensor's compiled packet core (sensor/csrc), built as nps_sensor.packetcore.
 
 Plain C through the CPython API: building it takes a C compiler and Python's headers,
 nothing else (no Cython, no numpy). Without them the install stops with one line that
@@ -34,7 +34,7 @@ class BuildCore(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "nps_sensor._core",
+            "nps_sensor.packetcore",
             sources=SOURCES,
             depends=sorted(str(p) for p in Path("csrc").glob("*.h")),
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],

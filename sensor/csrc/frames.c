@@ -184,7 +184,7 @@ static PyGetSetDef frames_getset[] = {
 static PySequenceMethods frames_as_sequence = {.sq_length = (lenfunc)frames_len};
 
 PyTypeObject FramesType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor._core.Frames",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor.packetcore.Frames",
     .tp_doc = "Frames of one capture buffer (a batch).",
     .tp_basicsize = sizeof(FramesObject),
     .tp_dealloc = (destructor)frames_dealloc,
@@ -300,7 +300,7 @@ static PyGetSetDef source_getset[] = {
 };
 
 PyTypeObject SourceType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor._core.Source",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor.packetcore.Source",
     .tp_doc = "A capture file's frames, pulled batch by batch (by the core, or as Frames).",
     .tp_basicsize = sizeof(SourceObject),
     .tp_dealloc = (destructor)source_dealloc,

@@ -11,7 +11,7 @@
  *
  * Each input gets a fresh engine (a crash replays from its input alone), configured
  * with the tables Python declares (NPS_FUZZ_TABLES: nps_roles then nps_selection, as
- * _core.tables_blob writes them; zeros without it). At exit the harness says how many
+ * packetcore.tables_blob writes them; zeros without it). At exit the harness says how many
  * frames it processed.
  */
 #include "engine.h"

@@ -1,4 +1,4 @@
-/* nps_sensor._core: the packet core as a Python module.
+/* nps_sensor.packetcore: the packet core as a Python module.
  *
  * `Core` is one collector's state (flows, hosts, fragments, copies, counters, the
  * discovery selection's "seen" sets). `process(frames, start, stop, hellos)` runs frames
@@ -274,7 +274,7 @@ static PyMethodDef core_methods[] = {
 };
 
 PyTypeObject CoreType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor._core.Core",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "nps_sensor.packetcore.Core",
     .tp_doc = "One collector's packet state: decode, copies, hosts, flows, fragments, selection.",
     .tp_basicsize = sizeof(CoreObject),
     .tp_dealloc = (destructor)core_dealloc,
@@ -308,7 +308,7 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_core", "The sensor's compiled packet core (see sensor/csrc).", -1, module_methods,
+    PyModuleDef_HEAD_INIT, "packetcore", "The sensor's compiled packet core (see sensor/csrc).", -1, module_methods,
 };
 
 static PyObject *names(const char *const *list, int n) {
@@ -328,7 +328,7 @@ static int add_owned(PyObject *m, const char *name, PyObject *value) {
     return rc;
 }
 
-PyMODINIT_FUNC PyInit__core(void) {
+PyMODINIT_FUNC PyInit_packetcore(void) {
     if (PyType_Ready(&FramesType) < 0 || PyType_Ready(&SourceType) < 0 || PyType_Ready(&CoreType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from nps_sensor import _core, roles
+from nps_sensor import packetcore, roles
 from nps_sensor.discovery.dispatch import selection
 from tests.conftest import REPO, list_captures, pcaps_root
 from tests.support import fuzz_corpus
@@ -73,7 +73,7 @@ def test_libfuzzer_finds_nothing_in_a_million_frames(tmp_path: Path) -> None:
         pytest.skip("libFuzzer's runtime is not installed (Debian: apt-get install libclang-rt-14-dev)")
     assert built.returncode == 0, built.stderr[-2000:]
     tables = tmp_path / "tables.bin"
-    tables.write_bytes(_core.tables_blob(roles.tables(), selection()))
+    tables.write_bytes(packetcore.tables_blob(roles.tables(), selection()))
     work = tmp_path / "corpus"
     shutil.copytree(fuzz_corpus.CORPUS, work)  # the fuzzer adds what it finds: not to the repository
     env = {**os.environ, "NPS_FUZZ_TABLES": str(tables), "ASAN_OPTIONS": "detect_leaks=1"}
@@ -86,9 +86,9 @@ def test_libfuzzer_finds_nothing_in_a_million_frames(tmp_path: Path) -> None:
 SANITIZED_RUN = """
 import importlib.util, sys
 import nps_sensor
-spec = importlib.util.spec_from_file_location("nps_sensor._core", sys.argv[1])
+spec = importlib.util.spec_from_file_location("nps_sensor.packetcore", sys.argv[1])
 core = importlib.util.module_from_spec(spec)
-sys.modules["nps_sensor._core"] = nps_sensor._core = core
+sys.modules["nps_sensor.packetcore"] = nps_sensor.packetcore = core
 spec.loader.exec_module(core)
 from nps_sensor.analyze import analyze
 from nps_sensor.capture.batch import batch_from_frames
@@ -122,7 +122,7 @@ def test_the_python_module_under_sanitizers_analyzes_every_shared_capture(tmp_pa
     runtime = _run([gcc, "-print-file-name=libasan.so"]).stdout.strip()
     if not os.path.isabs(runtime):
         pytest.skip("gcc's AddressSanitizer runtime (libasan) is not installed")
-    module = tmp_path / "_core.so"
+    module = tmp_path / "packetcore.so"
     include = sysconfig.get_paths()["include"]
     sources = sorted(str(p) for p in CSRC.glob("*.c") if p.name != "fuzz.c")
     cmd = [gcc, "-shared", "-fPIC", "-fsanitize=address,undefined", *STRICT, f"-I{include}", *sources]

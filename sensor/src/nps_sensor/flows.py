@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 
 # The core's nps_delta (sensor/csrc/tables.h), field for field.
 RECORD = np.dtype(
@@ -36,7 +36,7 @@ RECORD = np.dtype(
         ("tunnel", "<i8"),
     ]
 )
-assert RECORD.itemsize == _core.FLOW_RECORD_SIZE
+assert RECORD.itemsize == packetcore.FLOW_RECORD_SIZE
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 
 U64 = np.uint64
 NO_MAC = U64(0xFFFFFFFFFFFFFFFF)
@@ -32,7 +32,7 @@ RECORD = np.dtype(
         ("tunnel", "<i8"),
     ]
 )
-assert RECORD.itemsize == _core.HOST_RECORD_SIZE
+assert RECORD.itemsize == packetcore.HOST_RECORD_SIZE
 
 
 @dataclass(slots=True)

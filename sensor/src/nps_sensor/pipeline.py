@@ -1,7 +1,7 @@
 """The engine: batches of frames in, reports out. `analyze` and `run` both drive it.
 
 It has two halves. A `Collector` does the per-packet work, in the packet core
-(nps_sensor._core, sensor/csrc): decode every frame to its innermost IP header, drop
+(nps_sensor.packetcore, sensor/csrc): decode every frame to its innermost IP header, drop
 copies, record who sent what (IP and MAC, ARP senders too), account flows (fragments
 matched to their datagram) and choose the packets discovery dissects; the collector
 hands those to the dissectors and parses DNS answers for monitored domains. A
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from nps_sensor import phases, roles
-from nps_sensor._core import Core, Source
 from nps_sensor.capture.batch import Batch
 from nps_sensor.capture.source import BATCH, CaptureFile
 from nps_sensor.classify import Classifier
@@ -27,6 +26,7 @@ from nps_sensor.discovery.dispatch import Discoverer, selection
 from nps_sensor.dns import answers
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import HostDeltas
+from nps_sensor.packetcore import Core, Source
 from nps_sensor.report import Harvest, Report, Reporter
 from nps_sensor.stats import Stats
 

@@ -9,7 +9,7 @@ bytes). The core decodes the frames in place; Python sees only what it asks for.
 
 from __future__ import annotations
 
-from nps_sensor._core import Frames
+from nps_sensor.packetcore import Frames
 
 Batch = Frames
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 from nps_sensor.capture.buffer import Buffer
 from nps_sensor.capture.source import CaptureFile
 from nps_sensor.errors import CaptureError
@@ -38,6 +38,6 @@ class PcapFile(CaptureFile):
         self.snaplen = snaplen
         self.limit = max(snaplen, 262144, MAX_RECORD if snaplen == 0 else 0)
 
-    def source(self) -> _core.Source:
+    def source(self) -> packetcore.Source:
         big = self.order == ">"
-        return _core.Source(self.buf.raw, "pcap", big, self.unit, self.rec_len, self.linktype, self.limit)
+        return packetcore.Source(self.buf.raw, "pcap", big, self.unit, self.rec_len, self.linktype, self.limit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 from nps_sensor.capture.buffer import Buffer
 from nps_sensor.capture.source import CaptureFile
 from nps_sensor.errors import CaptureError
@@ -20,5 +20,5 @@ class PcapngFile(CaptureFile):
         if data.size < 28:
             raise CaptureError(f"{path}: truncated pcapng section header ({data.size} bytes)")
 
-    def source(self) -> _core.Source:
-        return _core.Source(self.buf.raw, "pcapng")
+    def source(self) -> packetcore.Source:
+        return packetcore.Source(self.buf.raw, "pcapng")

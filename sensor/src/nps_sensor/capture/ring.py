@@ -28,7 +28,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 from nps_sensor.capture.batch import Batch
 from nps_sensor.errors import SensorError
 
@@ -225,5 +225,5 @@ class Ring:
 def block_batch(ring: mmap.mmap | bytearray, base: int, block_size: int, count: int, iface_number: int = 0) -> Batch:
     """The `count` packets of the ring block at `base` as a batch; a VLAN tag the kernel
     took out is put back in front of its frame (the ring is written in place)."""
-    batch: Batch = _core.tpacket_block(ring, base, block_size, count, iface_number)
+    batch: Batch = packetcore.tpacket_block(ring, base, block_size, count, iface_number)
     return batch

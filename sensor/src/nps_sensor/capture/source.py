@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 from nps_sensor.capture.batch import Batch
 from nps_sensor.capture.buffer import Buffer
 from nps_sensor.errors import CaptureError
@@ -37,10 +37,10 @@ class CaptureFile:
         self.path = path
         self.buf = buf
 
-    def source(self) -> _core.Source:
+    def source(self) -> packetcore.Source:
         raise NotImplementedError
 
-    def error(self, src: _core.Source) -> CaptureError | None:
+    def error(self, src: packetcore.Source) -> CaptureError | None:
         """The damage that ended `src`'s walk, if any, as the one-line error to show."""
         kind, at, value = src.damage
         if not kind:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from nps_sensor import _core
+from nps_sensor import packetcore
 from nps_sensor.capture.batch import Batch
 
-ENCAPS: tuple[str, ...] = _core.ENCAPS
-REASONS: tuple[str, ...] = _core.REASONS
-LLC: int = _core.LLC  # the pseudo EtherType of an 802.2 LLC frame (802.3 length field)
+ENCAPS: tuple[str, ...] = packetcore.ENCAPS
+REASONS: tuple[str, ...] = packetcore.REASONS
+LLC: int = packetcore.LLC  # the pseudo EtherType of an 802.2 LLC frame (802.3 length field)
 
 # Frame states.
 ACTIVE, IP, L2, ERROR = 0, 1, 2, 3
@@ -76,7 +76,7 @@ class Decoded:
 
 
 def decode(batch: Batch) -> Decoded:
-    return Decoded(_core.decode(batch))
+    return Decoded(packetcore.decode(batch))
 
 
 __all__ = ["ACTIVE", "ENCAPS", "ERROR", "IP", "L2", "LLC", "REASONS", "Decoded", "decode"]

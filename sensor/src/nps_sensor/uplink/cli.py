@@ -50,7 +50,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Analyze capture files here and send the reports to the hub with this sensor's credential "
         "(--state); with --hub and --code-file, register first. The same captures sent again are stored once.",
     )
-    up.add_argument("captures", nargs="+", metavar="CAPTURE")
+    up.add_argument(
+        "captures", nargs="+", metavar="CAPTURE", help="capture files (pcap or pcapng), analysed and sent in order"
+    )
     up.add_argument("--config", "-c", metavar="FILE", help="classification and reporting settings (YAML)")
     up.add_argument("--hub", metavar="URL", help="register with this hub first (with --code-file)")
     up.add_argument("--code-file", metavar="FILE", help="the personalization code, to register first")
