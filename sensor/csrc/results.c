@@ -144,6 +144,23 @@ static int dissector_id(PyObject *v, uint8_t *out) {
     return 0;
 }
 
+/* Can a payload whose first byte is `b` match `s`? (Only the tests at offset 0 that
+ * read for equality can say no: the prefilter that spares most payloads the tests.) */
+static bool may_open(const nps_sig *s, uint8_t b) {
+    if (!s->nalts) return true;
+    for (int a = 0; a < s->nalts; a++) {
+        const nps_alt *alt = &s->alts[a];
+        bool ok = true;
+        for (int t = 0; t < alt->ntests && ok; t++) {
+            const nps_test *x = &alt->tests[t];
+            int shift = 8 * (x->width - 1);
+            if (x->offset == 0 && x->op == T_EQ) ok = (b & (x->mask >> shift & 0xFF)) == (x->value >> shift & 0xFF);
+        }
+        if (ok) return true;
+    }
+    return false;
+}
+
 int parse_selection(PyObject *spec, nps_selection *s) {
     memset(s, 0, sizeof *s);
     if (!PyDict_Check(spec)) {
@@ -181,6 +198,8 @@ int parse_selection(PyObject *spec, nps_selection *s) {
         Py_DECREF(item);
     }
     s->nmagic = (uint8_t)n;
+    for (int b = 0; b < 256; b++)
+        for (int m = 0; m < s->nmagic; m++) s->magic_first[b] |= (uint8_t)(may_open(&s->magic[m], (uint8_t)b) << m);
     struct { const char *name; uint8_t *id; } named[] = {
         {"tcp-fingerprint", &s->id_tcp_fingerprint}, {"tls", &s->id_tls}, {"dns", &s->id_dns},
         {"ndp", &s->id_ndp}, {"lldp", &s->id_lldp}, {"cdp", &s->id_cdp},

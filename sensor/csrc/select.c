@@ -113,8 +113,9 @@ static int udp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
 
 static uint8_t tcp_payload(nps_engine *e, const nps_pkt *d, int64_t start, int64_t end) {
     const nps_selection *s = e->sel;
-    for (int m = 0; m < s->nmagic; m++)
-        if (nps_sig_match(&s->magic[m], d, start, end)) return s->magic_id[m];
+    uint8_t may = s->magic_first[nps_u8(d, start)]; /* most payloads open no signature */
+    for (int m = 0; may; m++, may >>= 1)
+        if ((may & 1) && nps_sig_match(&s->magic[m], d, start, end)) return s->magic_id[m];
     uint8_t a = s->tcp_ports[d->dport], b = s->tcp_ports[d->sport];
     uint8_t kind = a > b ? a : b;
     return kind && nps_sig_match(&s->tcp_sig[kind], d, start, end) ? kind : 0;

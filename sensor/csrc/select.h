@@ -36,6 +36,7 @@ typedef struct {
     uint8_t nmagic;
     uint8_t magic_id[MAX_MAGIC]; /* TCP payloads chosen by their first bytes, whatever the port */
     nps_sig magic[MAX_MAGIC];
+    uint8_t magic_first[256]; /* payload's first byte -> the magic signatures (bit m) it may open */
     /* Dissectors the core treats apart. */
     uint8_t id_tcp_fingerprint, id_tls, id_dns, id_ndp, id_lldp, id_cdp;
 } nps_selection;

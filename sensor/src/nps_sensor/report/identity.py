@@ -2,9 +2,9 @@
 entry for each device.
 
 The contract: `Identity` reads the reporter's state it is given (the assets, the
-discovery profiles, the classifier and the cache of predictions) and changes none of
-it but that cache; `asset_dicts` turns assets into the report's entries. An
-inventoried device is its MAC where the sensor sees one (so a laptop that changes
+discovery profiles, the classifier and the caches of predictions and of entries) and
+changes none of it but those caches; `asset_dicts` turns assets into the report's
+entries. An inventoried device is its MAC where the sensor sees one (so a laptop that changes
 address through DHCP stays one asset, with its address history), else its address; a
 MAC that carries many addresses at once, or addresses from outside, is a router's
 and absorbs none of them.
@@ -92,12 +92,20 @@ class Identity:
     """Which device each inventoried address belongs to, for one report."""
 
     def __init__(
-        self, assets: dict[int, Asset], profiles: Profiles, classifier: Classifier, predictions: Predictions
+        self,
+        assets: dict[int, Asset],
+        profiles: Profiles,
+        classifier: Classifier,
+        predictions: Predictions,
+        entries: dict[DeviceKey, dict[str, Any]] | None = None,
     ) -> None:
         self.assets = assets
         self.profiles = profiles
         self.classifier = classifier
         self.predictions = predictions  # kept across reports: a device without news is not predicted again
+        # Entries made since the reporter last took anything in: the same state gives the
+        # same entry (analyze's inventory repeats the last report's devices).
+        self.entries: dict[DeviceKey, dict[str, Any]] = {} if entries is None else entries
         self.same = profiles.same_devices()  # MAC -> the MAC of the device it is an interface of
         self.by_mac: dict[int, list[Asset]] = {}
         outside: set[int] = set()
@@ -158,6 +166,13 @@ class Identity:
         return result
 
     def device(self, key: DeviceKey) -> dict[str, Any]:
+        """One device's report entry (a copy: each report owns its entries)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self.entries[key] = self._entry(key)
+        return dict(entry)
+
+    def _entry(self, key: DeviceKey) -> dict[str, Any]:
         """One device's report entry. A router's MAC (kind "mac", in `routers`) is an
         entry of its own that absorbs none of the addresses it carries."""
         kind, value = key

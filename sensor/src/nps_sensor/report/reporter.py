@@ -23,7 +23,7 @@ from nps_sensor.classify import INVENTORIED, MONITORED, NON_INVENTORIED, Classif
 from nps_sensor.config import Config
 from nps_sensor.discovery.profile import Profiles
 from nps_sensor.report.clock import Clock
-from nps_sensor.report.identity import Identity, Predictions, asset_dicts
+from nps_sensor.report.identity import DeviceKey, Identity, Predictions, asset_dicts
 from nps_sensor.report.model import NEW_ASSETS, UPDATE, Asset, Harvest, Record, Report
 from nps_sensor.report.traffic import RecordKey, add_hosts, add_traffic
 
@@ -52,6 +52,7 @@ class Reporter:
         self.pending: dict[RecordKey, Record] = {}
         self.profiles = Profiles()
         self.predictions: Predictions = {}
+        self.entries: dict[DeviceKey, dict[str, Any]] = {}  # device entries since the last harvest taken in
         _fingerprints(cfg)
         # MACs that discovery heard from without an address (LLDP, a DHCP DISCOVER):
         # devices of their own unless an address turns out to be theirs.
@@ -72,6 +73,7 @@ class Reporter:
     def reconfigure(self, cfg: Config, classifier: Classifier) -> None:
         """A new configuration: classification at once, window lengths from the next window."""
         self.classifier = classifier
+        self.entries.clear()
         _fingerprints(cfg)
         self.clock.new_len = cfg.reporting.new_assets
         self.clock.update_len = cfg.reporting.updates
@@ -119,6 +121,7 @@ class Reporter:
 
     def absorb(self, harvest: Harvest) -> None:
         """Take in a harvest: DNS answers first, so that its traffic is classified with them."""
+        self.entries.clear()
         for names, addresses in harvest.dns:
             self.classifier.learn_dns(names, addresses)
         if harvest.facts:
@@ -170,7 +173,7 @@ class Reporter:
 
     def asset_dicts(self, assets: list[Asset], macs: set[int] | None = None) -> list[dict[str, Any]]:
         """Assets as the report shows them (`identity.asset_dicts`)."""
-        identity = Identity(self.assets, self.profiles, self.classifier, self.predictions)
+        identity = Identity(self.assets, self.profiles, self.classifier, self.predictions, self.entries)
         return asset_dicts(identity, assets, macs)
 
 
