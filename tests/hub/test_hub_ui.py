@@ -6,8 +6,6 @@ kept in build/test-artifacts/hub-ui (or $NPS_TEST_ARTIFACTS/hub-ui)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,20 +14,15 @@ import pytest
 
 from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
 from nps_sensor.uplink.agent import report_id
+from tests.support import chromium
+from tests.support.chromium import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[2]
-
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (./bootstrap)")
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (./bootstrap)", allow_module_level=True)
+playwright = chromium.sync_api()
 
 
 @pytest.fixture
 def artifacts() -> Path:
-    root = Path(os.environ.get("NPS_TEST_ARTIFACTS", REPO / "build" / "test-artifacts")) / "hub-ui"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return chromium.artifacts("hub-ui")
 
 
 @pytest.fixture

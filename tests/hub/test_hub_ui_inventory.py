@@ -24,21 +24,18 @@ import pytest
 
 from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
 from tests.hub.test_hub_inventory import CAPTURES
+from tests.support import chromium
+from tests.support.chromium import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parents[2]
+REPO = chromium.REPO
 WIDTHS = ((1440, 900), (800, 900))
 
-playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (./bootstrap)")
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Debian's chromium is not installed (./bootstrap)", allow_module_level=True)
+playwright = chromium.sync_api()
 
 
 @pytest.fixture
 def artifacts() -> Path:
-    root = Path(os.environ.get("NPS_TEST_ARTIFACTS", REPO / "build" / "test-artifacts")) / "hub-ui-inventory"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return chromium.artifacts("hub-ui-inventory")
 
 
 @pytest.fixture
