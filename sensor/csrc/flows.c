@@ -30,18 +30,7 @@ int nps_deltas_push(nps_deltas *d, const nps_delta *x) {
 }
 
 static int index_rows(nps_flows *t, uint32_t slots) {
-    int32_t *s = malloc((size_t)slots * sizeof *s);
-    if (!s) return -1;
-    memset(s, 0xFF, (size_t)slots * sizeof *s);
-    free(t->slots);
-    t->slots = s;
-    t->mask = slots - 1;
-    for (uint32_t r = 0; r < t->n; r++) {
-        uint32_t i = (uint32_t)t->keys[r].hash & t->mask;
-        while (s[i] >= 0) i = (i + 1) & t->mask;
-        s[i] = (int32_t)r;
-    }
-    return 0;
+    return nps_index_rows(&t->slots, &t->mask, t->n ? &t->keys[0].hash : NULL, sizeof *t->keys, t->n, slots);
 }
 
 static int grow(nps_flows *t) {

@@ -4,6 +4,9 @@
 
 #include "core.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* ---- flows ------------------------------------------------------------------------- */
 
 /* Traffic of one flow since the last report, oriented client -> server (the records a
@@ -137,5 +140,27 @@ int nps_frags_swallow(nps_frags *t, const nps_dgram_key *k);
 int nps_frags_process(nps_frags *t, const nps_frag_row *rows, size_t n, nps_rows *out);
 int nps_frags_expire_all(nps_frags *t, nps_rows *out);
 int nps_rows_push(nps_rows *r, const nps_row *x);
+
+/* ---- the open-addressing index both the flow and the host tables keep ---------------- */
+
+/* Index rows 0..n-1 (whose hashes are `stride` bytes apart from `hash0`) in a fresh table
+ * of `slots` (a power of two) with linear probing; -1 marks a free slot. The old index
+ * is freed once the new one exists, so a failed allocation leaves the table as it was. */
+static inline int nps_index_rows(int32_t **index, uint32_t *mask, const uint64_t *hash0, size_t stride,
+                                 uint32_t n, uint32_t slots) {
+    int32_t *s = malloc((size_t)slots * sizeof *s);
+    if (!s) return -1;
+    memset(s, 0xFF, (size_t)slots * sizeof *s);
+    free(*index);
+    *index = s;
+    *mask = slots - 1;
+    for (uint32_t r = 0; r < n; r++) {
+        uint64_t hash = *(const uint64_t *)((const char *)hash0 + (size_t)r * stride);
+        uint32_t i = (uint32_t)hash & *mask;
+        while (s[i] >= 0) i = (i + 1) & *mask;
+        s[i] = (int32_t)r;
+    }
+    return 0;
+}
 
 #endif
