@@ -9,9 +9,11 @@ sweep the ones a crash left (the spool does, at start).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 TEMP_PREFIX = ".tmp-"
 
@@ -46,3 +48,14 @@ def write(
             os.fsync(dirfd)
         finally:
             os.close(dirfd)
+
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    """A JSON object such files hold (a spool's or quarantine's state), or {} when it is
+    missing, unreadable or not an object: state is rebuilt rather than trusted."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}

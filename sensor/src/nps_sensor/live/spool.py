@@ -65,12 +65,7 @@ class Spool:
         return out
 
     def _read_state(self) -> dict[str, Any]:
-        try:
-            with open(os.path.join(self.directory, STATE), encoding="utf-8") as f:
-                state = json.load(f)
-            return state if isinstance(state, dict) else {}
-        except (OSError, ValueError):
-            return {}
+        return atomic.read_state(os.path.join(self.directory, STATE))
 
     def _write_atomic(self, name: str, data: bytes) -> None:
         atomic.write(os.path.join(self.directory, name), data, 0o640, sync_directory=True)

@@ -36,12 +36,7 @@ class Quarantine:
             return []
 
     def _state(self) -> dict[str, Any]:
-        try:
-            with open(os.path.join(self.directory, STATE), encoding="utf-8") as f:
-                state = json.load(f)
-            return state if isinstance(state, dict) else {}
-        except (OSError, ValueError):
-            return {}
+        return atomic.read_state(os.path.join(self.directory, STATE))
 
     def _save(self, state: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
