@@ -92,17 +92,38 @@ def wheels(cache: Path, epoch: int, version: str | None = None, source: Path = R
             shutil.rmtree(d)
     out.mkdir(parents=True)
     shutil.copytree(source, copy, ignore=build_debris, symlinks=True)
+    normalise_modes(copy)
+    umask = os.umask(0o022)  # a wheel records its members' modes: the builder's umask must not show
     try:
         if version:
             stamp(copy, version)
         run(
             "sensor wheels (pip wheel)",
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(out), str(copy)],
-            env={"SOURCE_DATE_EPOCH": str(epoch)},
+            env={"SOURCE_DATE_EPOCH": str(epoch), "CFLAGS": _path_free_cflags(copy)},
         )
     finally:
+        os.umask(umask)
         shutil.rmtree(copy, ignore_errors=True)
     return out
+
+
+def _path_free_cflags(source: Path) -> str:
+    """The packet core's compiler flags without the build folder in its debug information
+    (a build elsewhere would give other bytes): the source's path is mapped to the one
+    it has in no particular place."""
+    return " ".join(filter(None, [os.environ.get("CFLAGS", ""), f"-ffile-prefix-map={source}=/usr/src/nps-sensor"]))
+
+
+def normalise_modes(tree: Path) -> None:
+    """Give a copied source tree the modes a checkout made with umask 022 has (0755
+    for folders and executables, else 0644): the wheel keeps them, and a checkout made
+    with another umask would otherwise give other wheel bytes."""
+    for path in [tree, *tree.rglob("*")]:
+        if path.is_symlink():
+            continue
+        executable = path.is_dir() or path.stat().st_mode & 0o100
+        path.chmod(0o755 if executable else 0o644)
 
 
 def digest(path: Path) -> str:

@@ -102,6 +102,28 @@ def test_deflate_pieces_make_one_stream_and_the_same_bytes() -> None:
     assert len(raw_piece(bytes(4 * MiB))) < 8 * 1024  # zeros: a thousandfold, not zlib level 1's 230
 
 
+def test_the_sensor_wheels_do_not_show_the_builders_umask(tmp_path: Path) -> None:
+    """A wheel records its members' modes: built under umask 002 (a shared build host's
+    default) and 022, with the sources checked out under either, the bytes must not
+    differ. CI caught this once, on the compiled packet core's wheel."""
+    from nps_image.build import tree_digest, wheels
+
+    source = tmp_path / "sensor"
+    shutil.copytree(
+        ROOT / "sensor", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "*.so", "__pycache__")
+    )
+    digests = []
+    for umask in (0o022, 0o002):
+        for p in [source, *source.rglob("*")]:
+            p.chmod((0o777 if p.is_dir() else 0o666) & ~umask)  # as a checkout under that umask
+        previous = os.umask(umask)
+        try:
+            digests.append(tree_digest(wheels(tmp_path / f"cache-{umask:o}", EPOCH, source=source)))
+        finally:
+            os.umask(previous)
+    assert digests[0] == digests[1]
+
+
 # The whole appliance, twice.
 
 
