@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.lab import Lab, Sensor, sh
-from benchmarks.offline import OUT, _capture
+from benchmarks.offline import OUT, bench_capture
 
 RATES = (100_000, 200_000, 300_000, 400_000, 500_000, 600_000)
 SECONDS = 4.0  # measured per rate step
@@ -241,7 +241,7 @@ def main(packets: int = 1_000_000) -> int:
     steps: list[Step] = []
     capacity: dict[str, float] = {}
     for wrap in ("plain", "erspan2"):
-        capture = _capture(packets, wrap)
+        capture = bench_capture(packets, wrap)
         for rps in (False, True):
             with console.status(f"{wrap}{', RPS' if rps else ''}: trafgen at rising rates ..."):
                 mine, capacity = measure(wrap, rps, capture)

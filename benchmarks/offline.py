@@ -73,7 +73,7 @@ class Run:
         return self.wire_bytes * 8 / self.cpu / 1e6 if self.cpu > 0 else 0.0
 
 
-def _capture(packets: int, wrap: str) -> Path:
+def bench_capture(packets: int, wrap: str) -> Path:
     path = OUT / f"bench-{wrap}-{packets}-s{SEED}.pcap"
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
@@ -216,7 +216,7 @@ def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
         scratch = Path(scratch_dir)
         for wrap in wraps:
             with console.status(f"generating {packets} packets ({wrap}) ..."):
-                capture = _capture(packets, wrap)
+                capture = bench_capture(packets, wrap)
                 count, wire = _size(capture)
             for tool, argv in _commands(capture, scratch).items():
                 if argv is None:

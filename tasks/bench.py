@@ -21,6 +21,8 @@ from .settings import ROOT
         "(N sensors uploading at once), SQLite and PostgreSQL",
         "fleet": "with --hub: the fleet run's numbers of sensors, comma-separated (default 20,100,1000; 0: none)",
         "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
+        "discovery-cost": "discovery's cost instead: callgrind's instructions of nps-sensor analyze, engine only "
+        "and with discovery, plain, 802.1Q and ERSPAN II",
     },
 )
 def bench(
@@ -29,6 +31,7 @@ def bench(
     live: bool = False,
     hub: bool = False,
     discovery: bool = False,
+    discovery_cost: bool = False,
     fleet: str = "20,100,1000",
 ) -> None:
     """Throughput and memory of the sensor beside tshark, p0f, softflowd and nfstream."""
@@ -39,6 +42,10 @@ def bench(
         from benchmarks.discovery.run import main as discovery_main
 
         code = discovery_main()
+    elif discovery_cost:
+        from benchmarks.discovery_cost import main as cost_main
+
+        code = cost_main(packets=packets)
     elif hub:
         from benchmarks.hub import main as hub_main
 

@@ -21,24 +21,41 @@ PyObject *address(uint64_t hi, uint64_t lo) {
 static PyObject *mac_int(uint64_t mac) { return mac == UINT64_MAX ? PyLong_FromLong(-1) : PyLong_FromUnsignedLongLong(mac); }
 
 /* (kind, ts, src, dst, smac, dmac, proto, sport, dport, data, l4, body): data runs from
- * the IP header (a link-layer frame's payload) to the packet's end. */
+ * the IP header (a link-layer frame's payload) to the packet's end. Built item by item
+ * (Py_BuildValue would parse its format string again for every packet). */
+static PyObject *pick_tuple(const nps_pick *k, const uint8_t *buf) {
+    int64_t end = k->end > k->start ? k->end : k->start;
+    PyObject *items[12] = {
+        PyLong_FromLong(k->kind),
+        PyFloat_FromDouble(k->ts),
+        k->link ? PyLong_FromLong(-1) : address(k->src_hi, k->src_lo),
+        k->link ? PyLong_FromLong(-1) : address(k->dst_hi, k->dst_lo),
+        mac_int(k->smac),
+        mac_int(k->dmac),
+        PyLong_FromLong(k->proto),
+        PyLong_FromLong(k->sport),
+        PyLong_FromLong(k->dport),
+        PyBytes_FromStringAndSize((const char *)buf + k->start, (Py_ssize_t)(end - k->start)),
+        PyLong_FromLongLong((long long)(k->l4 - k->start)),
+        PyLong_FromLongLong((long long)(k->body - k->start)),
+    };
+    PyObject *t = PyTuple_New(12);
+    for (Py_ssize_t i = 0; i < 12; i++) {
+        if (t && items[i]) {
+            PyTuple_SET_ITEM(t, i, items[i]);
+        } else {
+            Py_XDECREF(items[i]);
+            Py_CLEAR(t);
+        }
+    }
+    return t;
+}
+
 PyObject *picks_list(const nps_pick *p, size_t n, const uint8_t *buf) {
     PyObject *out = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; out && i < n; i++) {
-        const nps_pick *k = &p[i];
-        PyObject *src = k->link ? PyLong_FromLong(-1) : address(k->src_hi, k->src_lo);
-        PyObject *dst = k->link ? PyLong_FromLong(-1) : address(k->dst_hi, k->dst_lo);
-        int64_t end = k->end > k->start ? k->end : k->start;
-        PyObject *t = src && dst ? Py_BuildValue("BdNNNNBHHy#LL", k->kind, k->ts, src, dst, mac_int(k->smac),
-                                                 mac_int(k->dmac), k->proto, k->sport, k->dport,
-                                                 (const char *)buf + k->start, (Py_ssize_t)(end - k->start),
-                                                 (long long)(k->l4 - k->start), (long long)(k->body - k->start))
-                                 : NULL;
+        PyObject *t = pick_tuple(&p[i], buf);
         if (!t) {
-            if (!src || !dst) {
-                Py_XDECREF(src);
-                Py_XDECREF(dst);
-            }
             Py_CLEAR(out);
             break;
         }

@@ -75,18 +75,17 @@ static int pick(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, uint8_
 static bool answered(nps_engine *e, const nps_pkt *d, int64_t body, int64_t end) {
     int64_t at = body + 12, room = end - at;
     int64_t limit = room < QUESTION ? room : QUESTION;
-    int64_t zero = -1;
-    for (int64_t i = 0; i < limit; i++)
-        if (!nps_u8(d, at + i)) {
-            zero = i;
-            break;
-        }
+    if (limit <= 0 || at < d->start || at + limit > d->end) return false; /* (end <= d->end: never) */
+    /* [at, at + limit) lies inside the frame: read in place. */
+    const uint8_t *q = d->buf + at;
+    const uint8_t *nul = memchr(q, 0, (size_t)limit);
+    int64_t zero = nul ? nul - q : -1;
     if (zero < 0 || zero + 5 > limit) return false; /* longer: the dissector's own check */
     int64_t qlen = zero + 5;
     uint64_t h = nps_hash2(nps_hash2(nps_mix(d->src_hi), d->src_lo), (uint64_t)qlen);
     for (int64_t i = 0; i < qlen; i += 8) {
         uint64_t w = 0;
-        for (int64_t j = i; j < i + 8; j++) w = w << 8 | (j < qlen ? nps_u8(d, at + j) : 0);
+        for (int64_t j = i; j < i + 8; j++) w = w << 8 | (j < qlen ? q[j] : 0);
         h = nps_hash2(h, w);
     }
     h ^= DNS_SALT;
