@@ -52,6 +52,9 @@ class Packet:
         """Every fact's text is made printable here, whichever dissector found it; what
         was removed is a fact of its own, (source, "removed", (key, kinds...))."""
         assert self.out is not None
+        if _printable(value):  # most facts: nothing to clean
+            self.out.add(self.ts, ip, mac, source, key, value)
+            return
         removed: tuple[str, ...] = ()
         if isinstance(value, str):
             value, removed = clean(value)
@@ -65,6 +68,14 @@ class Packet:
         self.out.add(self.ts, ip, mac, source, key, value)
         if removed:
             self.out.add(self.ts, ip, mac, source, "removed", (key, *removed))
+
+
+def _printable(value: Value) -> bool:
+    """Whether `clean` would leave `value` as it is (no NUL, control, invalid or unprintable
+    character: `str.isprintable` says no to all but U+FFFD)."""
+    if isinstance(value, str):
+        return value.isprintable() and "\ufffd" not in value
+    return all(isinstance(v, int) or (v.isprintable() and "\ufffd" not in v) for v in value)
 
 
 def text(raw: bytes, limit: int = 256) -> str:

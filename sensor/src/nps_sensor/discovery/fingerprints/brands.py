@@ -21,6 +21,7 @@ import re
 from functools import cache
 
 from nps_sensor.discovery.fingerprints.claims import Claim, Device
+from nps_sensor.discovery.fingerprints.patterns import Lazy, lazy
 
 # 24-bit blocks whose registrant says nothing about the device
 RESERVED_BLOCKS = frozenset({*range(0x00000A), 0x00005E})
@@ -106,8 +107,8 @@ CLOUDS: list[tuple[str, str | None, str, float]] = [
 
 
 @cache
-def _clouds() -> list[tuple[re.Pattern[str], str | None, str, float]]:
-    return [(re.compile(rx, re.I), kind, name, w) for rx, kind, name, w in CLOUDS]
+def _clouds() -> list[tuple[Lazy, str | None, str, float]]:
+    return [(lazy(rx, re.I), kind, name, w) for rx, kind, name, w in CLOUDS]
 
 
 def cloud(host: str) -> Claim | None:

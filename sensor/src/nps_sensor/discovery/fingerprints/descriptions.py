@@ -10,12 +10,12 @@ from collections.abc import Callable
 from functools import cache
 
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
-from nps_sensor.discovery.fingerprints.patterns import Rule, first, fixed
+from nps_sensor.discovery.fingerprints.patterns import Rule, first, fixed, lazy
 from nps_sensor.discovery.fingerprints.windows import windows_build
 
 
 def _version(pattern: str) -> Callable[[str], str | None]:
-    rx = re.compile(pattern)
+    rx = lazy(pattern)
 
     def find(text: str) -> str | None:
         m = rx.search(text)
@@ -109,118 +109,116 @@ def _network_rules() -> list[Rule]:
     """Network equipment by its makers' own descriptions: routers, switches, firewalls, access points."""
     return [
         (
-            re.compile(
+            lazy(
                 r"Cisco (IOS|NX-OS|Adaptive Security|Internetwork Operating|Nexus)|IOS-XE|AireOS|Cisco Controller", re.I
             ),
             _cisco,
         ),
-        (re.compile(r"^cisco\s+(.+)$", re.I), _cisco_platform),
-        (re.compile(r"JUNOS|Juniper Networks", re.I), _junos),
+        (lazy(r"^cisco\s+(.+)$", re.I), _cisco_platform),
+        (lazy(r"JUNOS|Juniper Networks", re.I), _junos),
         (
-            re.compile(r"RouterOS\s*([\d.]+)?|MikroTik", re.I),
+            lazy(r"RouterOS\s*([\d.]+)?|MikroTik", re.I),
             lambda m: Claim(0.9, OS("RouterOS", "RouterOS", m.group(1)), Device("router", "MikroTik")),
         ),
         (
-            re.compile(r"ArubaOS|Aruba\b.*\bAP\b|Aruba Instant", re.I),
+            lazy(r"ArubaOS|Aruba\b.*\bAP\b|Aruba Instant", re.I),
             _dev(0.85, "access point", "Aruba", OS("ArubaOS", "ArubaOS"), r"MODEL: ([\w-]+)"),
         ),
         (
-            re.compile(r"\bAruba\b.*Switch|ArubaOS-(?:CX|Switch)", re.I),
+            lazy(r"\bAruba\b.*Switch|ArubaOS-(?:CX|Switch)", re.I),
             _dev(0.85, "switch", "Aruba", None, r"Aruba (\w+ [\w+-]+) Switch"),
         ),
         (
-            re.compile(r"ProCurve|HP J\w+ .*Switch|HPE? .*Switch|Comware", re.I),
+            lazy(r"ProCurve|HP J\w+ .*Switch|HPE? .*Switch|Comware", re.I),
             _dev(0.85, "switch", "HPE", None, r"(J\w{4,5}A?[\w -]*?) Switch"),
         ),
         (
-            re.compile(r"FortiGate|FortiOS", re.I),
+            lazy(r"FortiGate|FortiOS", re.I),
             _dev(0.85, "firewall", "Fortinet", OS("FortiOS", "FortiOS"), r"(FortiGate-\w+)"),
         ),
         (
-            re.compile(r"Palo Alto Networks|PAN-OS", re.I),
+            lazy(r"Palo Alto Networks|PAN-OS", re.I),
             _dev(0.85, "firewall", "Palo Alto Networks", OS("PAN-OS", "PAN-OS"), r"\b(PA-\w+)"),
         ),
         (
-            re.compile(r"EdgeOS|EdgeSwitch|UniFi|Ubiquiti|\bUBNT\b", re.I),
+            lazy(r"EdgeOS|EdgeSwitch|UniFi|Ubiquiti|\bUBNT\b", re.I),
             _dev(0.8, "network device", "Ubiquiti", None, r"\b(U\w{1,3}-[\w-]+|ER-\w+|ES-[\w-]+)"),
         ),
         (
-            re.compile(r"Huawei Versatile Routing Platform|\bVRP\b.*Huawei", re.I),
+            lazy(r"Huawei Versatile Routing Platform|\bVRP\b.*Huawei", re.I),
             _dev(0.85, "network device", "Huawei", OS("Huawei VRP", "Huawei VRP")),
         ),
-        (re.compile(r"ExtremeXOS|Extreme Networks", re.I), _dev(0.85, "switch", "Extreme Networks")),
-        (re.compile(r"^Summit\w*-\d+", re.I), _dev(0.8, "switch", "Extreme Networks", None, r"^(Summit[\w-]+)")),
+        (lazy(r"ExtremeXOS|Extreme Networks", re.I), _dev(0.85, "switch", "Extreme Networks")),
+        (lazy(r"^Summit\w*-\d+", re.I), _dev(0.8, "switch", "Extreme Networks", None, r"^(Summit[\w-]+)")),
         (
-            re.compile(r"Arista Networks EOS", re.I),
+            lazy(r"Arista Networks EOS", re.I),
             lambda m: Claim(
                 0.9,
                 OS("EOS", "Arista EOS", _version(r"EOS version ([\w.]+)")(m.string)),
                 Device("switch", "Arista", _version(r"running on an Arista Networks ([\w-]+)")(m.string)),
             ),
         ),
-        (re.compile(r"^SMC\w+-?\w*", re.I), _dev(0.7, "switch", "SMC", None, r"^(SMC[\w-]+)")),
+        (lazy(r"^SMC\w+-?\w*", re.I), _dev(0.7, "switch", "SMC", None, r"^(SMC[\w-]+)")),
         (
-            re.compile(r"Dell (?:EMC )?Networking|PowerConnect|Force10", re.I),
+            lazy(r"Dell (?:EMC )?Networking|PowerConnect|Force10", re.I),
             _dev(0.8, "switch", "Dell", None, r"\b(N\d{4}\w*|S\d{4}\w*|PowerConnect \d+)"),
         ),
-        (re.compile(r"Brocade|Ruckus|ICX\d", re.I), _dev(0.8, "switch", "Ruckus", None, r"\b(ICX\d+[\w-]*)")),
+        (lazy(r"Brocade|Ruckus|ICX\d", re.I), _dev(0.8, "switch", "Ruckus", None, r"\b(ICX\d+[\w-]*)")),
         (
-            re.compile(r"NETGEAR|\bGS\d{3}\w*", re.I),
+            lazy(r"NETGEAR|\bGS\d{3}\w*", re.I),
             _dev(0.75, "switch", "Netgear", None, r"\b(GS\d{3}\w*|M\d{4}[\w-]*)"),
         ),
-        (re.compile(r"TP-?LINK|\bTL-SG\w+", re.I), _dev(0.75, "switch", "TP-Link", None, r"\b(TL-\w+|T\d{4}\w*)")),
-        (re.compile(r"D-Link|\bDGS-\d+", re.I), _dev(0.75, "switch", "D-Link", None, r"\b(DGS-[\w-]+|DES-[\w-]+)")),
-        (re.compile(r"Meraki", re.I), _dev(0.8, "network device", "Cisco Meraki", None, r"\b(M[SRX]\d+[\w-]*)")),
-        (re.compile(r"Allied ?Telesis|AlliedWare", re.I), _dev(0.8, "switch", "Allied Telesis")),
-        (re.compile(r"SCALANCE", re.I), _dev(0.85, "switch", "Siemens", None, r"(SCALANCE [\w-]+)")),
-        (re.compile(r"Hirschmann", re.I), _dev(0.85, "switch", "Hirschmann")),
-        (re.compile(r"\bMoxa\b|\bEDS-\d+", re.I), _dev(0.8, "switch", "Moxa", None, r"\b(EDS-[\w-]+)")),
-        (re.compile(r"Zyxel|ZyXEL", re.I), _dev(0.75, "network device", "Zyxel")),
+        (lazy(r"TP-?LINK|\bTL-SG\w+", re.I), _dev(0.75, "switch", "TP-Link", None, r"\b(TL-\w+|T\d{4}\w*)")),
+        (lazy(r"D-Link|\bDGS-\d+", re.I), _dev(0.75, "switch", "D-Link", None, r"\b(DGS-[\w-]+|DES-[\w-]+)")),
+        (lazy(r"Meraki", re.I), _dev(0.8, "network device", "Cisco Meraki", None, r"\b(M[SRX]\d+[\w-]*)")),
+        (lazy(r"Allied ?Telesis|AlliedWare", re.I), _dev(0.8, "switch", "Allied Telesis")),
+        (lazy(r"SCALANCE", re.I), _dev(0.85, "switch", "Siemens", None, r"(SCALANCE [\w-]+)")),
+        (lazy(r"Hirschmann", re.I), _dev(0.85, "switch", "Hirschmann")),
+        (lazy(r"\bMoxa\b|\bEDS-\d+", re.I), _dev(0.8, "switch", "Moxa", None, r"\b(EDS-[\w-]+)")),
+        (lazy(r"Zyxel|ZyXEL", re.I), _dev(0.75, "network device", "Zyxel")),
     ]
 
 
 def _endpoint_rules() -> list[Rule]:
     """Phones, printers, UPSs and NAS by their makers' descriptions."""
     return [
-        (re.compile(r"Avaya (?:IP )?Phone|Avaya \d{4}", re.I), _dev(0.8, "VoIP phone", "Avaya")),
+        (lazy(r"Avaya (?:IP )?Phone|Avaya \d{4}", re.I), _dev(0.8, "VoIP phone", "Avaya")),
         (
-            re.compile(r"Polycom|Poly (?:VVX|CCX)", re.I),
+            lazy(r"Polycom|Poly (?:VVX|CCX)", re.I),
             _dev(0.8, "VoIP phone", "Poly", None, r"\b(VVX ?\d+|CCX ?\d+|SoundPoint[\w ]+)"),
         ),
-        (re.compile(r"Yealink", re.I), _dev(0.8, "VoIP phone", "Yealink", None, r"\b(SIP-T\w+|T\d\d\w*)")),
+        (lazy(r"Yealink", re.I), _dev(0.8, "VoIP phone", "Yealink", None, r"\b(SIP-T\w+|T\d\d\w*)")),
         (
-            re.compile(r"Mitel|Snom|Grandstream", re.I),
+            lazy(r"Mitel|Snom|Grandstream", re.I),
             lambda m: Claim(0.75, None, Device("VoIP phone", m.group(0).title())),
         ),
         (
-            re.compile(
-                r"(HP|Hewlett-Packard) (?:Color )?LaserJet|LaserJet|OfficeJet|DesignJet|PageWide|JetDirect", re.I
-            ),
+            lazy(r"(HP|Hewlett-Packard) (?:Color )?LaserJet|LaserJet|OfficeJet|DesignJet|PageWide|JetDirect", re.I),
             _dev(
                 0.85, "printer", "HP", None, r"((?:Color )?(?:LaserJet|OfficeJet|DesignJet|PageWide)[\w -]*?)(?:[,;]|$)"
             ),
         ),
         (
-            re.compile(r"Brother (?:NC-|HL-|MFC-|DCP-)|\bBrother\b.*print", re.I),
+            lazy(r"Brother (?:NC-|HL-|MFC-|DCP-)|\bBrother\b.*print", re.I),
             _dev(0.85, "printer", "Brother", None, r"\b((?:HL|MFC|DCP)-\w+)"),
         ),
         (
-            re.compile(r"Canon iR|imageRUNNER|Canon MF|Canon LBP|Canon .*print", re.I),
+            lazy(r"Canon iR|imageRUNNER|Canon MF|Canon LBP|Canon .*print", re.I),
             _dev(0.85, "printer", "Canon", None, r"\b(iR[\w-]+|MF\d+\w*|LBP\d+\w*)"),
         ),
         (
-            re.compile(
+            lazy(
                 r"Lexmark|Xerox|Kyocera|RICOH|KONICA MINOLTA|bizhub|EPSON|OKI Data|Sharp MX|TOSHIBA e-STUDIO|Zebra",
                 re.I,
             ),
             lambda m: Claim(0.8, None, Device("printer", m.group(0).title())),
         ),
-        (re.compile(r"APC Web/SNMP|Network Management Card|Smart-UPS|Eaton.*UPS", re.I), _dev(0.8, "UPS", "APC")),
+        (lazy(r"APC Web/SNMP|Network Management Card|Smart-UPS|Eaton.*UPS", re.I), _dev(0.8, "UPS", "APC")),
         (
-            re.compile(r"Synology|DiskStation|RackStation", re.I),
+            lazy(r"Synology|DiskStation|RackStation", re.I),
             _dev(0.8, "NAS", "Synology", OS("Linux", "DSM"), r"\b(DS\d+\w*|RS\d+\w*)"),
         ),
-        (re.compile(r"QNAP|\bQTS\b", re.I), _dev(0.8, "NAS", "QNAP", OS("Linux", "QTS"))),
+        (lazy(r"QNAP|\bQTS\b", re.I), _dev(0.8, "NAS", "QNAP", OS("Linux", "QTS"))),
     ]
 
 
@@ -228,19 +226,19 @@ def _system_rules() -> list[Rule]:
     """Operating systems alone, the last resort: hypervisors, Windows, macOS, BSD, Linux."""
     return [
         (
-            re.compile(r"VMware ESXi? ([\d.]+)", re.I),
+            lazy(r"VMware ESXi? ([\d.]+)", re.I),
             lambda m: Claim(0.85, OS("VMware ESXi", "VMware ESXi", m.group(1)), Device("hypervisor", "VMware")),
         ),
-        (re.compile(r"Hardware:.*Software: Windows Version (\d+)\.(\d+) \(Build (\d+)"), _windows_sysdescr),
-        (re.compile(r"Windows", re.I), fixed(0.6, OS("Windows", "Windows"))),
+        (lazy(r"Hardware:.*Software: Windows Version (\d+)\.(\d+) \(Build (\d+)"), _windows_sysdescr),
+        (lazy(r"Windows", re.I), fixed(0.6, OS("Windows", "Windows"))),
         (
-            re.compile(r"Darwin Kernel Version ([\d.]+)|macOS|Mac OS X", re.I),
+            lazy(r"Darwin Kernel Version ([\d.]+)|macOS|Mac OS X", re.I),
             lambda m: Claim(0.7, OS("macOS", "macOS"), Device(None, "Apple")),
         ),
-        (re.compile(r"FreeBSD ([\w.-]+)?", re.I), lambda m: Claim(0.7, OS("FreeBSD", "FreeBSD", m.group(1)))),
-        (re.compile(r"OpenWrt", re.I), fixed(0.7, OS("OpenWrt", "OpenWrt"), Device("router"))),
-        (re.compile(r"^Linux \S+ (\d+\.\d+[\w.-]*)"), _linux_sysdescr),
-        (re.compile(r"\bLinux\b ?([\d.]+)?"), lambda m: Claim(0.5, OS("Linux", "Linux", m.group(1)))),
+        (lazy(r"FreeBSD ([\w.-]+)?", re.I), lambda m: Claim(0.7, OS("FreeBSD", "FreeBSD", m.group(1)))),
+        (lazy(r"OpenWrt", re.I), fixed(0.7, OS("OpenWrt", "OpenWrt"), Device("router"))),
+        (lazy(r"^Linux \S+ (\d+\.\d+[\w.-]*)"), _linux_sysdescr),
+        (lazy(r"\bLinux\b ?([\d.]+)?"), lambda m: Claim(0.5, OS("Linux", "Linux", m.group(1)))),
     ]
 
 
@@ -328,19 +326,19 @@ def snmp_enterprise(text: str) -> Claim | None:
 def _ssdp_rules() -> list[Rule]:
     return [
         (
-            re.compile(r"Microsoft-Windows(?:-NT)?/(\d+)\.(\d+)"),
+            lazy(r"Microsoft-Windows(?:-NT)?/(\d+)\.(\d+)"),
             lambda m: Claim(0.55, windows_build(int(m.group(1)), int(m.group(2)), None)),
         ),
         (
-            re.compile(r"Darwin/([\d.]+)"),
+            lazy(r"Darwin/([\d.]+)"),
             lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
         ),
-        (re.compile(r"Tomato|DD-WRT|OpenWrt|AsusWRT|Merlin", re.I), fixed(0.6, OS("Linux", "Linux"), Device("router"))),
-        (re.compile(r"MiniUPnPd|\bIGD\b|InternetGatewayDevice", re.I), fixed(0.5, None, Device("router"))),
-        (re.compile(r"Sonos/", re.I), fixed(0.7, OS("Linux", "Linux"), Device("smart speaker", "Sonos"))),
-        (re.compile(r"Roku/|Roku UPnP", re.I), fixed(0.7, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
-        (re.compile(r"SHP, UPnP/|Samsung.*TV|Tizen", re.I), fixed(0.6, OS("Linux", "Tizen"), Device("TV", "Samsung"))),
-        (re.compile(r"DLNADOC|Synology", re.I), fixed(0.3, None, Device("media player"))),
+        (lazy(r"Tomato|DD-WRT|OpenWrt|AsusWRT|Merlin", re.I), fixed(0.6, OS("Linux", "Linux"), Device("router"))),
+        (lazy(r"MiniUPnPd|\bIGD\b|InternetGatewayDevice", re.I), fixed(0.5, None, Device("router"))),
+        (lazy(r"Sonos/", re.I), fixed(0.7, OS("Linux", "Linux"), Device("smart speaker", "Sonos"))),
+        (lazy(r"Roku/|Roku UPnP", re.I), fixed(0.7, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
+        (lazy(r"SHP, UPnP/|Samsung.*TV|Tizen", re.I), fixed(0.6, OS("Linux", "Tizen"), Device("TV", "Samsung"))),
+        (lazy(r"DLNADOC|Synology", re.I), fixed(0.3, None, Device("media player"))),
     ]
 
 

@@ -20,6 +20,7 @@ import re
 from functools import cache
 
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
+from nps_sensor.discovery.fingerprints.patterns import Lazy, lazy
 
 # pattern, type, brand, model (a group number, a fixed name, or None), OS family, weight
 Entry = tuple[str, str | None, str | None, int | str | None, str | None, float]
@@ -97,8 +98,8 @@ ENTRIES: list[Entry] = [
 
 
 @cache
-def _compiled() -> list[tuple[re.Pattern[str], Entry]]:
-    return [(re.compile(e[0], re.I), e) for e in ENTRIES]
+def _compiled() -> list[tuple[Lazy, Entry]]:
+    return [(lazy(e[0], re.I), e) for e in ENTRIES]
 
 
 def hostname(name: str) -> Claim | None:

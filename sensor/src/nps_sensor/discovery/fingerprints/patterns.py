@@ -1,6 +1,7 @@
 """The shape of a rule table: a pattern and what its match says (`Rule`), the first rule
-that matches (`first`), a claim that needs nothing from the match (`fixed`). The rule
-modules (`rules`, `windows`, `descriptions`) share them."""
+that matches (`first`), a claim that needs nothing from the match (`fixed`), a pattern
+compiled when first tried (`lazy`). The rule modules (`rules`, `windows`,
+`descriptions`, `hostnames`, `brands`) share them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,37 @@ from collections.abc import Callable
 
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
 
-Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], Claim | None]]
+
+class Lazy:
+    """A pattern compiled when a text first reaches it. CPython parses and compiles a
+    pattern in Python, which costs more than many searches: a table tried in order
+    stops at its first match, so the rules after it, and the tables of facts a run
+    never meets, are never compiled (discovery's cost, issue 18)."""
+
+    __slots__ = ("flags", "pattern", "rx")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self.rx: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self.rx is None:
+            self.rx = re.compile(self.pattern, self.flags)
+        return self.rx
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled().search(text)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self.compiled().match(text)
+
+
+def lazy(pattern: str, flags: int = 0) -> Lazy:
+    return Lazy(pattern, flags)
+
+
+Rule = tuple[Lazy, Callable[[re.Match[str]], Claim | None]]
 
 
 def first(rules: list[Rule], text: str) -> Claim | None:

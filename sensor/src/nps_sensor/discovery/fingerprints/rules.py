@@ -20,7 +20,7 @@ from functools import cache
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
 from nps_sensor.discovery.fingerprints.descriptions import capabilities, description, snmp_enterprise, ssdp_server
 from nps_sensor.discovery.fingerprints.industrial import ics_product, ics_vendor, s7_module
-from nps_sensor.discovery.fingerprints.patterns import Rule, first, fixed
+from nps_sensor.discovery.fingerprints.patterns import Rule, first, fixed, lazy
 from nps_sensor.discovery.fingerprints.windows import (
     netbios_version,
     ntlm_version,
@@ -103,69 +103,69 @@ def _windows_ua(m: re.Match[str]) -> Claim:
 def _ua_rules() -> list[Rule]:
     return [
         (
-            re.compile(r"Windows Phone(?: OS)? ([\d.]+)"),
+            lazy(r"Windows Phone(?: OS)? ([\d.]+)"),
             lambda m: Claim(0.6, OS("Windows", "Windows Phone", m.group(1)), Device("phone")),
         ),
-        (re.compile(r"Xbox"), fixed(0.6, OS("Windows", "Xbox OS"), Device("game console", "Microsoft", "Xbox"))),
+        (lazy(r"Xbox"), fixed(0.6, OS("Windows", "Xbox OS"), Device("game console", "Microsoft", "Xbox"))),
         (
-            re.compile(r"PlayStation (\d+|Vita|Portable)"),
+            lazy(r"PlayStation (\d+|Vita|Portable)"),
             lambda m: Claim(0.6, None, Device("game console", "Sony", f"PlayStation {m.group(1)}")),
         ),
-        (re.compile(r"Nintendo (\w+)"), lambda m: Claim(0.6, None, Device("game console", "Nintendo", m.group(1)))),
-        (re.compile(r"\biPhone\b.*?OS (\d+(?:_\d+)*)"), _ios("phone", "iPhone")),
-        (re.compile(r"\biPad\b.*?OS (\d+(?:_\d+)*)"), _ios("tablet", "iPad")),
-        (re.compile(r"\biPod\b.*?OS (\d+(?:_\d+)*)"), _ios("media player", "iPod")),
+        (lazy(r"Nintendo (\w+)"), lambda m: Claim(0.6, None, Device("game console", "Nintendo", m.group(1)))),
+        (lazy(r"\biPhone\b.*?OS (\d+(?:_\d+)*)"), _ios("phone", "iPhone")),
+        (lazy(r"\biPad\b.*?OS (\d+(?:_\d+)*)"), _ios("tablet", "iPad")),
+        (lazy(r"\biPod\b.*?OS (\d+(?:_\d+)*)"), _ios("media player", "iPod")),
         (
-            re.compile(r"Apple ?TV|tvOS/?([\d.]+)?"),
+            lazy(r"Apple ?TV|tvOS/?([\d.]+)?"),
             lambda m: Claim(0.6, OS("tvOS", "tvOS", m.group(1)), Device("media player", "Apple", "Apple TV")),
         ),
         (
-            re.compile(r"\bCrKey/"),
+            lazy(r"\bCrKey/"),
             fixed(0.6, OS("Linux", "Chromecast OS"), Device("media player", "Google", "Chromecast")),
         ),
-        (re.compile(r"\bRoku/"), fixed(0.6, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
+        (lazy(r"\bRoku/"), fixed(0.6, OS("Linux", "Roku OS"), Device("media player", "Roku"))),
         (
-            re.compile(r"Tizen ?([\d.]+)?.*(?:SMART-TV|SmartTV|TV)"),
+            lazy(r"Tizen ?([\d.]+)?.*(?:SMART-TV|SmartTV|TV)"),
             lambda m: Claim(0.6, OS("Linux", "Tizen", m.group(1)), Device("TV", "Samsung")),
         ),
-        (re.compile(r"Web0S|webOS.*TV|NetCast"), fixed(0.6, OS("Linux", "webOS"), Device("TV", "LG"))),
-        (re.compile(r"HbbTV|SMART-TV|SmartTV|BRAVIA|Opera TV|AFT[A-Z]"), fixed(0.5, None, Device("TV"))),
-        (re.compile(r"Android[ /](\d+(?:\.\d+)*)"), _android),
+        (lazy(r"Web0S|webOS.*TV|NetCast"), fixed(0.6, OS("Linux", "webOS"), Device("TV", "LG"))),
+        (lazy(r"HbbTV|SMART-TV|SmartTV|BRAVIA|Opera TV|AFT[A-Z]"), fixed(0.5, None, Device("TV"))),
+        (lazy(r"Android[ /](\d+(?:\.\d+)*)"), _android),
         (
-            re.compile(r"\bCrOS \S+ ([\d.]+)"),
+            lazy(r"\bCrOS \S+ ([\d.]+)"),
             lambda m: Claim(0.6, OS("ChromeOS", "ChromeOS", m.group(1)), Device("workstation")),
         ),
-        (re.compile(r"Windows NT (\d+\.\d+)"), _windows_ua),
+        (lazy(r"Windows NT (\d+\.\d+)"), _windows_ua),
         (
-            re.compile(r"Windows (98|95|ME|XP)\b"),
+            lazy(r"Windows (98|95|ME|XP)\b"),
             lambda m: Claim(0.5, OS("Windows", f"Windows {m.group(1)}"), Device("workstation")),
         ),
         (
-            re.compile(
+            lazy(
                 r"Windows-Update-Agent|Microsoft-CryptoAPI|Microsoft NCSI|Microsoft-Delivery-Optimization|"
                 r"Microsoft BITS|WinHttp|MSDW"
             ),
             fixed(0.5, OS("Windows", "Windows")),
         ),
-        (re.compile(r"Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?"), _mac),
-        (re.compile(r"Macintosh"), fixed(0.5, OS("macOS", "macOS"), Device("workstation", "Apple"))),
+        (lazy(r"Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?"), _mac),
+        (lazy(r"Macintosh"), fixed(0.5, OS("macOS", "macOS"), Device("workstation", "Apple"))),
         (
-            re.compile(r"Darwin/(\d+(?:\.\d+)*)"),
+            lazy(r"Darwin/(\d+(?:\.\d+)*)"),
             lambda m: Claim(0.45, OS("Darwin", "Darwin", m.group(1)), Device(None, "Apple")),
         ),
-        (re.compile(r"Ubuntu"), fixed(0.5, OS("Linux", "Ubuntu"))),
-        (re.compile(r"Fedora"), fixed(0.5, OS("Linux", "Fedora"))),
-        (re.compile(r"CentOS|Red Hat|Rocky|AlmaLinux"), fixed(0.5, OS("Linux", "Red Hat family"))),
-        (re.compile(r"Debian APT-HTTP|\bDebian\b"), fixed(0.5, OS("Linux", "Debian family"))),
-        (re.compile(r"openSUSE|SUSE"), fixed(0.5, OS("Linux", "SUSE"))),
-        (re.compile(r"Raspbian"), fixed(0.5, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi"))),
-        (re.compile(r"FreeBSD"), fixed(0.5, OS("FreeBSD", "FreeBSD"))),
-        (re.compile(r"OpenBSD"), fixed(0.5, OS("OpenBSD", "OpenBSD"))),
+        (lazy(r"Ubuntu"), fixed(0.5, OS("Linux", "Ubuntu"))),
+        (lazy(r"Fedora"), fixed(0.5, OS("Linux", "Fedora"))),
+        (lazy(r"CentOS|Red Hat|Rocky|AlmaLinux"), fixed(0.5, OS("Linux", "Red Hat family"))),
+        (lazy(r"Debian APT-HTTP|\bDebian\b"), fixed(0.5, OS("Linux", "Debian family"))),
+        (lazy(r"openSUSE|SUSE"), fixed(0.5, OS("Linux", "SUSE"))),
+        (lazy(r"Raspbian"), fixed(0.5, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi"))),
+        (lazy(r"FreeBSD"), fixed(0.5, OS("FreeBSD", "FreeBSD"))),
+        (lazy(r"OpenBSD"), fixed(0.5, OS("OpenBSD", "OpenBSD"))),
         (
-            re.compile(r"X11; Linux|\bLinux (x86_64|i686|aarch64|armv\w+)"),
+            lazy(r"X11; Linux|\bLinux (x86_64|i686|aarch64|armv\w+)"),
             fixed(0.45, OS("Linux", "Linux"), Device("workstation")),
         ),
-        (re.compile(r"\bLinux\b"), fixed(0.35, OS("Linux", "Linux"))),
+        (lazy(r"\bLinux\b"), fixed(0.35, OS("Linux", "Linux"))),
     ]
 
 
@@ -206,27 +206,27 @@ def _debian(m: re.Match[str]) -> Claim:
 @cache
 def _ssh_rules() -> list[Rule]:
     return [
-        (re.compile(r"OpenSSH_([\w.]+) Ubuntu"), _ubuntu),
+        (lazy(r"OpenSSH_([\w.]+) Ubuntu"), _ubuntu),
         (
-            re.compile(r"OpenSSH_([\w.]+) Raspbian"),
+            lazy(r"OpenSSH_([\w.]+) Raspbian"),
             fixed(0.65, OS("Linux", "Raspberry Pi OS"), Device(None, "Raspberry Pi")),
         ),
-        (re.compile(r"OpenSSH_([\w.]+) Debian"), _debian),
-        (re.compile(r"OpenSSH_[\w.]+ FreeBSD"), fixed(0.65, OS("FreeBSD", "FreeBSD"))),
-        (re.compile(r"OpenSSH_[\w.]+ NetBSD|NetBSD_Secure_Shell"), fixed(0.65, OS("NetBSD", "NetBSD"))),
-        (re.compile(r"OpenSSH_for_Windows_([\w.]+)"), fixed(0.6, OS("Windows", "Windows"))),
-        (re.compile(r"OpenSSH_[\w.]+-hpn|OpenSSH_[\w.]+ (?:RHEL|Red Hat)"), fixed(0.3, OS("Linux", "Linux"))),
-        (re.compile(r"-(?:dropbear|Dropbear)"), fixed(0.45, OS("Linux", "embedded Linux"))),
-        (re.compile(r"-ROSSSH"), fixed(0.8, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
-        (re.compile(r"-Cisco-|-Cisco_"), fixed(0.75, OS("Cisco IOS", "Cisco IOS"), Device("network device", "Cisco"))),
-        (re.compile(r"-HUAWEI-"), fixed(0.7, OS("Huawei VRP", "Huawei VRP"), Device("network device", "Huawei"))),
-        (re.compile(r"-Comware"), fixed(0.7, OS("Comware", "Comware"), Device("switch", "HPE"))),
-        (re.compile(r"-NetScreen"), fixed(0.7, OS("ScreenOS", "ScreenOS"), Device("firewall", "Juniper"))),
-        (re.compile(r"-lancom", re.I), fixed(0.7, OS("LCOS", "LCOS"), Device("router", "LANCOM"))),
-        (re.compile(r"-Sun_SSH"), fixed(0.7, OS("Solaris", "Solaris"))),
-        (re.compile(r"-RomSShell"), fixed(0.4, None, Device("IoT"))),
-        (re.compile(r"-mpSSH"), fixed(0.5, None, Device("server", "HPE", "iLO"))),
-        (re.compile(r"-WeOnlyDo"), fixed(0.5, OS("Windows", "Windows"))),
+        (lazy(r"OpenSSH_([\w.]+) Debian"), _debian),
+        (lazy(r"OpenSSH_[\w.]+ FreeBSD"), fixed(0.65, OS("FreeBSD", "FreeBSD"))),
+        (lazy(r"OpenSSH_[\w.]+ NetBSD|NetBSD_Secure_Shell"), fixed(0.65, OS("NetBSD", "NetBSD"))),
+        (lazy(r"OpenSSH_for_Windows_([\w.]+)"), fixed(0.6, OS("Windows", "Windows"))),
+        (lazy(r"OpenSSH_[\w.]+-hpn|OpenSSH_[\w.]+ (?:RHEL|Red Hat)"), fixed(0.3, OS("Linux", "Linux"))),
+        (lazy(r"-(?:dropbear|Dropbear)"), fixed(0.45, OS("Linux", "embedded Linux"))),
+        (lazy(r"-ROSSSH"), fixed(0.8, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+        (lazy(r"-Cisco-|-Cisco_"), fixed(0.75, OS("Cisco IOS", "Cisco IOS"), Device("network device", "Cisco"))),
+        (lazy(r"-HUAWEI-"), fixed(0.7, OS("Huawei VRP", "Huawei VRP"), Device("network device", "Huawei"))),
+        (lazy(r"-Comware"), fixed(0.7, OS("Comware", "Comware"), Device("switch", "HPE"))),
+        (lazy(r"-NetScreen"), fixed(0.7, OS("ScreenOS", "ScreenOS"), Device("firewall", "Juniper"))),
+        (lazy(r"-lancom", re.I), fixed(0.7, OS("LCOS", "LCOS"), Device("router", "LANCOM"))),
+        (lazy(r"-Sun_SSH"), fixed(0.7, OS("Solaris", "Solaris"))),
+        (lazy(r"-RomSShell"), fixed(0.4, None, Device("IoT"))),
+        (lazy(r"-mpSSH"), fixed(0.5, None, Device("server", "HPE", "iLO"))),
+        (lazy(r"-WeOnlyDo"), fixed(0.5, OS("Windows", "Windows"))),
     ]
 
 
@@ -312,43 +312,43 @@ def mdns_hinfo(cpu: str, os_name: str) -> Claim | None:
 @cache
 def _vendor_class_rules() -> list[Rule]:
     return [
-        (re.compile(r"^MSFT 5\.0"), fixed(0.45, OS("Windows", "Windows"))),
-        (re.compile(r"^MSFT 98"), fixed(0.45, OS("Windows", "Windows 98"))),
-        (re.compile(r"^MSFT"), fixed(0.4, OS("Windows", "Windows"))),
+        (lazy(r"^MSFT 5\.0"), fixed(0.45, OS("Windows", "Windows"))),
+        (lazy(r"^MSFT 98"), fixed(0.45, OS("Windows", "Windows 98"))),
+        (lazy(r"^MSFT"), fixed(0.4, OS("Windows", "Windows"))),
         (
-            re.compile(r"^android-dhcp-(\d+(?:\.\d+)*)"),
+            lazy(r"^android-dhcp-(\d+(?:\.\d+)*)"),
             lambda m: Claim(0.6, OS("Android", "Android", m.group(1)), Device("phone")),
         ),
-        (re.compile(r"^dhcpcd[- ]([\d.]+):Linux-([\w.+-]+):"), lambda m: Claim(0.45, OS("Linux", "Linux", m.group(2)))),
-        (re.compile(r"^dhcpcd"), fixed(0.4, OS("Linux", "Linux"))),
-        (re.compile(r"^udhcpc?\b"), fixed(0.4, OS("Linux", "embedded Linux"))),
+        (lazy(r"^dhcpcd[- ]([\d.]+):Linux-([\w.+-]+):"), lambda m: Claim(0.45, OS("Linux", "Linux", m.group(2)))),
+        (lazy(r"^dhcpcd"), fixed(0.4, OS("Linux", "Linux"))),
+        (lazy(r"^udhcpc?\b"), fixed(0.4, OS("Linux", "embedded Linux"))),
         (
-            re.compile(r"^Cisco Systems,? Inc\.? IP Phone ?(\S+)?"),
+            lazy(r"^Cisco Systems,? Inc\.? IP Phone ?(\S+)?"),
             lambda m: Claim(0.8, None, Device("VoIP phone", "Cisco", m.group(1))),
         ),
         (
-            re.compile(r"^Cisco AP c?(\w+)"),
+            lazy(r"^Cisco AP c?(\w+)"),
             lambda m: Claim(0.8, OS("Cisco IOS", "Cisco IOS"), Device("access point", "Cisco", m.group(1))),
         ),
-        (re.compile(r"^ciscopnp"), fixed(0.6, None, Device("network device", "Cisco"))),
-        (re.compile(r"^Arista\b"), fixed(0.8, None, Device("switch", "Arista"))),  # zero-touch provisioning
-        (re.compile(r"^AAPLBSDPC"), fixed(0.6, OS("macOS", "macOS"), Device("workstation", "Apple"))),
-        (re.compile(r"^PXEClient"), fixed(0.2, None, Device("computer"))),
+        (lazy(r"^ciscopnp"), fixed(0.6, None, Device("network device", "Cisco"))),
+        (lazy(r"^Arista\b"), fixed(0.8, None, Device("switch", "Arista"))),  # zero-touch provisioning
+        (lazy(r"^AAPLBSDPC"), fixed(0.6, OS("macOS", "macOS"), Device("workstation", "Apple"))),
+        (lazy(r"^PXEClient"), fixed(0.2, None, Device("computer"))),
         (
-            re.compile(r"Hewlett-Packard JetDirect|HP LaserJet|^HP ?(?:Color|Office)", re.I),
+            lazy(r"Hewlett-Packard JetDirect|HP LaserJet|^HP ?(?:Color|Office)", re.I),
             fixed(0.75, None, Device("printer", "HP")),
         ),
         (
-            re.compile(r"Canon|Brother|Xerox|Lexmark|Kyocera|RICOH|EPSON", re.I),
+            lazy(r"Canon|Brother|Xerox|Lexmark|Kyocera|RICOH|EPSON", re.I),
             lambda m: Claim(0.6, None, Device("printer", m.group(0).title())),
         ),
-        (re.compile(r"^ubnt", re.I), fixed(0.6, None, Device("network device", "Ubiquiti"))),
-        (re.compile(r"MikroTik", re.I), fixed(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
-        (re.compile(r"ArubaAP|Aruba", re.I), fixed(0.6, None, Device("access point", "Aruba"))),
-        (re.compile(r"Polycom", re.I), fixed(0.7, None, Device("VoIP phone", "Poly"))),
-        (re.compile(r"yealink", re.I), fixed(0.7, None, Device("VoIP phone", "Yealink"))),
-        (re.compile(r"Avaya|ccp\.avaya", re.I), fixed(0.7, None, Device("VoIP phone", "Avaya"))),
-        (re.compile(r"^(?:SAMSUNG|LG) .*TV|SmartTV", re.I), fixed(0.5, None, Device("TV"))),
+        (lazy(r"^ubnt", re.I), fixed(0.6, None, Device("network device", "Ubiquiti"))),
+        (lazy(r"MikroTik", re.I), fixed(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+        (lazy(r"ArubaAP|Aruba", re.I), fixed(0.6, None, Device("access point", "Aruba"))),
+        (lazy(r"Polycom", re.I), fixed(0.7, None, Device("VoIP phone", "Poly"))),
+        (lazy(r"yealink", re.I), fixed(0.7, None, Device("VoIP phone", "Yealink"))),
+        (lazy(r"Avaya|ccp\.avaya", re.I), fixed(0.7, None, Device("VoIP phone", "Avaya"))),
+        (lazy(r"^(?:SAMSUNG|LG) .*TV|SmartTV", re.I), fixed(0.5, None, Device("TV"))),
     ]
 
 
@@ -363,24 +363,24 @@ def dhcp_vendor_class(text: str) -> Claim | None:
 def _server_rules() -> list[Rule]:
     return [
         (
-            re.compile(r"Microsoft-IIS/([\d.]+)"),
+            lazy(r"Microsoft-IIS/([\d.]+)"),
             lambda m: Claim(0.5, OS("Windows", "Windows Server"), Device("server")),
         ),
-        (re.compile(r"Microsoft-HTTPAPI"), fixed(0.4, OS("Windows", "Windows"))),
-        (re.compile(r"\((Ubuntu)\)"), fixed(0.5, OS("Linux", "Ubuntu"), Device("server"))),
-        (re.compile(r"\((Debian)\)"), fixed(0.5, OS("Linux", "Debian"), Device("server"))),
+        (lazy(r"Microsoft-HTTPAPI"), fixed(0.4, OS("Windows", "Windows"))),
+        (lazy(r"\((Ubuntu)\)"), fixed(0.5, OS("Linux", "Ubuntu"), Device("server"))),
+        (lazy(r"\((Debian)\)"), fixed(0.5, OS("Linux", "Debian"), Device("server"))),
         (
-            re.compile(r"\((CentOS|Red Hat|Rocky|AlmaLinux|Fedora)\)"),
+            lazy(r"\((CentOS|Red Hat|Rocky|AlmaLinux|Fedora)\)"),
             fixed(0.5, OS("Linux", "Red Hat family"), Device("server")),
         ),
-        (re.compile(r"\((FreeBSD)\)"), fixed(0.5, OS("FreeBSD", "FreeBSD"), Device("server"))),
-        (re.compile(r"\(Win(?:32|64)\)"), fixed(0.4, OS("Windows", "Windows"), Device("server"))),
-        (re.compile(r"HP HTTP Server|HP-ChaiSOE|Virata-EmWeb", re.I), fixed(0.6, None, Device("printer", "HP"))),
+        (lazy(r"\((FreeBSD)\)"), fixed(0.5, OS("FreeBSD", "FreeBSD"), Device("server"))),
+        (lazy(r"\(Win(?:32|64)\)"), fixed(0.4, OS("Windows", "Windows"), Device("server"))),
+        (lazy(r"HP HTTP Server|HP-ChaiSOE|Virata-EmWeb", re.I), fixed(0.6, None, Device("printer", "HP"))),
         (
-            re.compile(r"RomPager|GoAhead|Boa/|mini_httpd|lighttpd/1\.4\.\d+ \(embedded\)|micro_httpd", re.I),
+            lazy(r"RomPager|GoAhead|Boa/|mini_httpd|lighttpd/1\.4\.\d+ \(embedded\)|micro_httpd", re.I),
             fixed(0.25, None, Device("IoT")),
         ),
-        (re.compile(r"MikroTik|RouterOS"), fixed(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
+        (lazy(r"MikroTik|RouterOS"), fixed(0.7, OS("RouterOS", "RouterOS"), Device("router", "MikroTik"))),
     ]
 
 
