@@ -298,4 +298,4 @@ def predict(
 
 
 def _mac(mac: int) -> str:
-    return ":".join(f"{(mac >> s) & 0xFF:02x}" for s in range(40, -8, -8))
+    return mac.to_bytes(6, "big").hex(":")

@@ -84,7 +84,7 @@ def dissect(p: Packet) -> None:
         elif code == VENDOR_CLASS and value:
             p.fact("dhcp", "vendor_class", text(value), ip=ip, mac=mac)
         elif code == PRL and value:
-            p.fact("dhcp", "prl", ",".join(str(x) for x in value), ip=ip, mac=mac)
+            p.fact("dhcp", "prl", ",".join(map(str, value)), ip=ip, mac=mac)
         elif code == REQUESTED_IP and len(value) == 4:
             p.fact("dhcp", "requested_ip", _ip(int.from_bytes(value, "big")), ip=ip, mac=mac)
     if not whole:  # counted, after the facts of the options before the damage
@@ -92,7 +92,7 @@ def dissect(p: Packet) -> None:
 
 
 def _mac(mac: int) -> str:
-    return ":".join(f"{(mac >> s) & 0xFF:02x}" for s in range(40, -8, -8))
+    return mac.to_bytes(6, "big").hex(":")
 
 
 def _ip(v4: int) -> str:
