@@ -66,16 +66,27 @@ class Profiles:
         or the names DNS gives every server on the Internet would pile up all day.
         """
         touched: set[int] = set()
+        kept: dict[int, bool] = {}  # `keep` asked once per address, not once per fact
+        by_ip, by_mac = self.by_ip, self.by_mac
         for (ip, mac, source, key, value), seen in facts.items():
             if ip != NO_IP:
-                if not keep(ip):
+                ok = kept.get(ip)
+                if ok is None:
+                    ok = kept[ip] = keep(ip)
+                if not ok:
                     continue
-                self.by_ip.setdefault(ip, Profile()).add(source, key, value, seen)
+                profile = by_ip.get(ip)
+                if profile is None:
+                    profile = by_ip[ip] = Profile()
+                profile.add(source, key, value, seen)
                 if mac != NO_MAC and key in BINDING_KEYS:
                     self.bindings[ip] = mac
                     self.bound.setdefault(mac, set()).add(ip)
             elif mac != NO_MAC:
-                self.by_mac.setdefault(mac, Profile()).add(source, key, value, seen)
+                profile = by_mac.get(mac)
+                if profile is None:
+                    profile = by_mac[mac] = Profile()
+                profile.add(source, key, value, seen)
                 touched.add(mac)
         return touched
 

@@ -15,24 +15,26 @@ class Lazy:
     """A pattern compiled when a text first reaches it. CPython parses and compiles a
     pattern in Python, which costs more than many searches: a table tried in order
     stops at its first match, so the rules after it, and the tables of facts a run
-    never meets, are never compiled (discovery's cost, issue 18)."""
+    never meets, are never compiled (discovery's cost, issue 18). Once compiled,
+    `search` and `match` are the compiled pattern's own: no call in between."""
 
-    __slots__ = ("flags", "pattern", "rx")
+    __slots__ = ("flags", "match", "pattern", "search")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern = pattern
         self.flags = flags
-        self.rx: re.Pattern[str] | None = None
+        self.search: Callable[[str], re.Match[str] | None] = self._search
+        self.match: Callable[[str], re.Match[str] | None] = self._match
 
     def compiled(self) -> re.Pattern[str]:
-        if self.rx is None:
-            self.rx = re.compile(self.pattern, self.flags)
-        return self.rx
+        rx = re.compile(self.pattern, self.flags)
+        self.search, self.match = rx.search, rx.match
+        return rx
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def _search(self, text: str) -> re.Match[str] | None:
         return self.compiled().search(text)
 
-    def match(self, text: str) -> re.Match[str] | None:
+    def _match(self, text: str) -> re.Match[str] | None:
         return self.compiled().match(text)
 
 
