@@ -112,7 +112,8 @@ static int udp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
 
 static uint8_t tcp_payload(nps_engine *e, const nps_pkt *d, int64_t start, int64_t end) {
     const nps_selection *s = e->sel;
-    uint8_t may = s->magic_first[nps_u8(d, start)]; /* most payloads open no signature */
+    /* most payloads open no signature; the caller saw 4 bytes of room at start */
+    uint8_t may = s->magic_first[d->buf[start]];
     for (int m = 0; may; m++, may >>= 1)
         if ((may & 1) && nps_sig_match(&s->magic[m], d, start, end)) return s->magic_id[m];
     uint8_t a = s->tcp_ports[d->dport], b = s->tcp_ports[d->sport];

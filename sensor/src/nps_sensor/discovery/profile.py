@@ -132,18 +132,25 @@ class Profiles:
         return out
 
     def facts_of(self, ips: Iterable[int], macs: Iterable[int]) -> dict[tuple[str, str, Value], Seen]:
+        """The facts of a device's addresses and MACs, to be read only: the profiles' own
+        `Seen`, and a merged copy where two of them hold one fact."""
         out: dict[tuple[str, str, Value], Seen] = {}
         for table, keys in ((self.by_ip, ips), (self.by_mac, macs)):
             for k in keys:
                 p = table.get(k)
                 if p is None:
                     continue
+                if not out:
+                    out = dict(p.facts)  # the common case, one profile: a copy of its table
+                    continue
                 for fk, seen in p.facts.items():
                     have = out.get(fk)
                     if have is None:
-                        out[fk] = Seen(seen.first, seen.last, seen.count)
+                        out[fk] = seen
                     else:
-                        have.merge(seen)
+                        merged = Seen(have.first, have.last, have.count)
+                        merged.merge(seen)
+                        out[fk] = merged
         return out
 
 
