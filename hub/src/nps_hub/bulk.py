@@ -56,9 +56,17 @@ class Bulk:
         self.pg = conn.dialect.name == "postgresql"
 
     def _all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query. On PostgreSQL never a prepared statement: psycopg prepares a
+        query from its fifth run on, and the server then falls back to a generic plan for
+        `network = $1 AND mac = ANY($2)` that compares each key list with every asset of
+        the Network (2.4 CPU-s of PostgreSQL per 10,000 assets updated, against 0.02 s
+        planned with the actual lists)."""
         cur = self.raw.cursor()
         try:
-            cur.execute(self._sql(sql), params)
+            if self.pg:
+                cur.execute(self._sql(sql), params, prepare=False)
+            else:
+                cur.execute(sql, params)
             return list(cur.fetchall())
         finally:
             cur.close()
