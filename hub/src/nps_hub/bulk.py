@@ -208,3 +208,17 @@ class Bulk:
         else:
             marks = ", ".join("?" * len(FLOW_COLUMNS))
             self._many(f"INSERT INTO flows ({', '.join(FLOW_COLUMNS)}) VALUES ({marks})", rows)
+
+    def add_totals(self, table: str, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Rows (*keys, bytes, records) added to a table of totals (traffic_minutes,
+        service_totals): one statement, written once, instead of SQLAlchemy compiling an
+        upsert per report."""
+        if not rows:
+            return
+        columns = (*keys, "bytes", "records")
+        marks = ", ".join(["%s" if self.pg else "?"] * len(columns))
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(keys)}) DO UPDATE "
+            f"SET bytes = {table}.bytes + excluded.bytes, records = {table}.records + excluded.records"
+        )
+        self._many(sql, rows)
