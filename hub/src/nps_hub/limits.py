@@ -162,8 +162,8 @@ class Ingest:
     for it: refused reports get turns one after another, behind those still waiting, at
     the pace the threads have kept (a moving average of a report's time in one). A burst
     of sensors comes back spread over the time the hub needs for them; with a blind
-    5-30 s each, they came back together or after the threads had gone idle (in a burst
-    of 100 sensors, the hub then spent two thirds of the time waiting for retries).
+    5-30 s each, they came back together or after the threads had gone idle (a burst of
+    100 sensors at load 5: 30 reports refused, and 48 s for 15 CPU-s of work).
     """
 
     def __init__(self, slots: int = 2) -> None:
