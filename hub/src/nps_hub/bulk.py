@@ -56,9 +56,17 @@ class Bulk:
         self.pg = conn.dialect.name == "postgresql"
 
     def _all(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a query. On PostgreSQL never a prepared statement: psycopg prepares a
+        query from its fifth run on, and the server then falls back to a generic plan for
+        `network = $1 AND mac = ANY($2)` that compares each key list with every asset of
+        the Network (2.4 CPU-s of PostgreSQL per 10,000 assets updated, against 0.02 s
+        planned with the actual lists)."""
         cur = self.raw.cursor()
         try:
-            cur.execute(self._sql(sql), params)
+            if self.pg:
+                cur.execute(self._sql(sql), params, prepare=False)
+            else:
+                cur.execute(sql, params)
             return list(cur.fetchall())
         finally:
             cur.close()
@@ -200,3 +208,17 @@ class Bulk:
         else:
             marks = ", ".join("?" * len(FLOW_COLUMNS))
             self._many(f"INSERT INTO flows ({', '.join(FLOW_COLUMNS)}) VALUES ({marks})", rows)
+
+    def add_totals(self, table: str, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Rows (*keys, bytes, records) added to a table of totals (traffic_minutes,
+        service_totals): one statement, written once, instead of SQLAlchemy compiling an
+        upsert per report."""
+        if not rows:
+            return
+        columns = (*keys, "bytes", "records")
+        marks = ", ".join(["%s" if self.pg else "?"] * len(columns))
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(keys)}) DO UPDATE "
+            f"SET bytes = {table}.bytes + excluded.bytes, records = {table}.records + excluded.records"
+        )
+        self._many(sql, rows)

@@ -130,45 +130,36 @@ def add_flows(conn: Connection, sensor: Sensor, report: int, flows: list[Reporte
         for asset_id, ip in bulk.ids_at(sensor.network, chunk):
             by_ip.setdefault(ip, asset_id)
     sid, network, get = sensor.id, sensor.network, by_ip.get
-    bulk.insert_flows([
+    rows = [
         (sid, report, network, f["client"], f["server"], f.get("port"), f["proto"], f.get("client_bytes", 0),
          f.get("server_bytes", 0), f.get("client_packets", 0), f.get("server_packets", 0),
          f.get("first_seen") or "", f.get("last_seen") or "", get(f["client"]), get(f["server"]))
         for f in flows
-    ])  # fmt: skip
-    add_rollups(conn, sid, flows)
+    ]  # fmt: skip
+    bulk.insert_flows(rows)
+    add_rollups(bulk, sid, rows)
 
 
-def add_rollups(conn: Connection, sensor_id: int, flows: list[ReportedFlow]) -> None:
-    """The records' bytes added to their sensor's minute and service totals (what the
-    dashboard reads instead of grouping every record)."""
+def add_rollups(bulk: Bulk, sensor_id: int, rows: list[tuple[Any, ...]]) -> None:
+    """The records' bytes (rows in bulk.FLOW_COLUMNS' order) added to their sensor's
+    minute and service totals (what the dashboard reads instead of grouping every record)."""
     minutes: dict[str, list[int]] = {}
     services: dict[tuple[str, int], list[int]] = {}
-    for f in flows:
-        size = f.get("client_bytes", 0) + f.get("server_bytes", 0)
-        minute = (f.get("last_seen") or "")[:16]
+    for r in rows:
+        size = r[7] + r[8]  # client_bytes + server_bytes
+        minute = r[12][:16]  # of last_seen
         if minute:
             m = minutes.setdefault(minute, [0, 0])
             m[0] += size
             m[1] += 1
-        port = f.get("port")
-        s = services.setdefault((f["proto"], -1 if port is None else port), [0, 0])
+        port = r[5]
+        s = services.setdefault((r[6], -1 if port is None else port), [0, 0])
         s[0] += size
         s[1] += 1
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for table, rows in (
-        (TRAFFIC_MINUTES, [{"sensor_id": sensor_id, "minute": k, "bytes": b, "records": n}
-                           for k, (b, n) in sorted(minutes.items())]),
-        (SERVICE_TOTALS, [{"sensor_id": sensor_id, "proto": k[0], "port": k[1], "bytes": b, "records": n}
-                          for k, (b, n) in sorted(services.items())]),
-    ):  # fmt: skip
-        if rows:
-            stmt = dialect.insert(table)
-            keys = [c.name for c in table.primary_key.columns]
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=keys,
-                set_={"bytes": table.c.bytes + stmt.excluded.bytes, "records": table.c.records + stmt.excluded.records},
-            ), rows)  # fmt: skip
+    by_minute = [(sensor_id, k, b, n) for k, (b, n) in sorted(minutes.items())]
+    by_service = [(sensor_id, *k, b, n) for k, (b, n) in sorted(services.items())]
+    bulk.add_totals("traffic_minutes", ("sensor_id", "minute"), by_minute)
+    bulk.add_totals("service_totals", ("sensor_id", "proto", "port"), by_service)
 
 
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
