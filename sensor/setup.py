@@ -37,7 +37,8 @@ setup(
             "nps_sensor.packetcore",
             sources=SOURCES,
             depends=sorted(str(p) for p in Path("csrc").glob("*.h")),
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            # -O3: 4 % fewer instructions in the packet loop than -O2 (callgrind, bench capture)
+            extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
         )
     ],
     cmdclass={"build_ext": BuildCore},

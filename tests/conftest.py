@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,19 @@ def pcaps_dir() -> Path:
     if not list_captures(root):
         pytest.skip(f"no .pcap/.pcapng files below {root}")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Parsed fingerprint databases (nps_sensor.discovery.fingerprints.cache) go to the
+    session's temporary folder, not the home directory of whoever runs the tests."""
+    before = os.environ.get("NPS_CACHE_DIR")
+    os.environ["NPS_CACHE_DIR"] = str(tmp_path_factory.mktemp("nps-cache"))
+    yield
+    if before is None:
+        del os.environ["NPS_CACHE_DIR"]
+    else:
+        os.environ["NPS_CACHE_DIR"] = before
 
 
 def sensor_command() -> list[str]:

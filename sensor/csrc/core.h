@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- frames of a capture buffer ------------------------------------------------ */
 
@@ -118,12 +120,52 @@ typedef struct {
 } nps_pkt;
 
 void nps_decode(nps_pkt *d, const uint8_t *buf, const nps_frame *f);
-uint64_t nps_src_mac(const nps_pkt *d); /* innermost source MAC, UINT64_MAX if none */
-uint64_t nps_dst_mac(const nps_pkt *d); /* destination MAC of an Ethernet header, UINT64_MAX if none */
-uint8_t nps_u8(const nps_pkt *d, int64_t at); /* a byte of the frame, 0 outside it */
-uint16_t nps_be16(const nps_pkt *d, int64_t at);
-uint32_t nps_be32(const nps_pkt *d, int64_t at);
-uint64_t nps_be64(const nps_pkt *d, int64_t at);
+/* Reads inside the frame: 0 past its bounds (and, built with -DNPS_STRICT, abort: a
+ * read the checks before it should have kept inside the frame). Inline: they run
+ * many times a packet, in every stage. */
+static inline bool nps_inside(const nps_pkt *d, int64_t at, int64_t width) {
+    bool ok = at >= d->start && at + width <= d->end;
+#ifdef NPS_STRICT
+    if (!ok) abort();
+#endif
+    return ok;
+}
+/* a byte of the frame, 0 outside it */
+static inline uint8_t nps_u8(const nps_pkt *d, int64_t at) { return nps_inside(d, at, 1) ? d->buf[at] : 0; }
+static inline uint16_t nps_be16(const nps_pkt *d, int64_t at) {
+    if (!nps_inside(d, at, 2)) return 0;
+    const uint8_t *b = d->buf + at;
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
+static inline uint32_t nps_be32(const nps_pkt *d, int64_t at) {
+    if (!nps_inside(d, at, 4)) return 0;
+    const uint8_t *b = d->buf + at;
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+static inline uint64_t nps_be64(const nps_pkt *d, int64_t at) {
+    if (!nps_inside(d, at, 8)) return 0;
+    uint64_t v;
+    memcpy(&v, d->buf + at, 8);
+    return __builtin_bswap64(v);
+}
+/* Six bytes as a MAC: one bounds check for the whole address; the byte-wise reads
+ * (0 outside the frame) only where it runs past an edge. */
+static inline uint64_t nps_mac_at(const nps_pkt *d, int64_t at) {
+    uint64_t mac = 0;
+    if (at >= d->start && at + 6 <= d->end) {
+        const uint8_t *b = d->buf + at;
+        for (int i = 0; i < 6; i++) mac = mac << 8 | b[i];
+        return mac;
+    }
+    for (int i = 0; i < 6; i++) mac = mac << 8 | nps_u8(d, at + i);
+    return mac;
+}
+/* innermost source MAC, UINT64_MAX if none */
+static inline uint64_t nps_src_mac(const nps_pkt *d) { return d->mac_at < 0 ? UINT64_MAX : nps_mac_at(d, d->mac_at); }
+/* destination MAC of an Ethernet header, UINT64_MAX if none */
+static inline uint64_t nps_dst_mac(const nps_pkt *d) {
+    return d->mac_at < 0 || !d->ether_mac ? UINT64_MAX : nps_mac_at(d, d->mac_at - 6);
+}
 
 /* ---- hashing ------------------------------------------------------------------- */
 

@@ -46,32 +46,8 @@ enum { VXLAN_PORT = 4789, VXLAN_GPE_PORT = 4790, GENEVE_PORT = 6081 };
 #define MPLS_UNICAST 0x8847u
 #define V4_MAPPED 0xFFFF00000000ull
 
-/* ---- reads inside the frame ---------------------------------------------------- */
+/* ---- reads inside the frame (core.h) ----------------------------------------------- */
 
-static inline bool inside(const nps_pkt *d, int64_t at, int64_t width) {
-    bool ok = at >= d->start && at + width <= d->end;
-#ifdef NPS_STRICT
-    if (!ok) abort(); /* a read the checks before it should have kept inside the frame */
-#endif
-    return ok;
-}
-uint8_t nps_u8(const nps_pkt *d, int64_t at) { return inside(d, at, 1) ? d->buf[at] : 0; }
-uint16_t nps_be16(const nps_pkt *d, int64_t at) {
-    if (!inside(d, at, 2)) return 0;
-    const uint8_t *b = d->buf + at;
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-uint32_t nps_be32(const nps_pkt *d, int64_t at) {
-    if (!inside(d, at, 4)) return 0;
-    const uint8_t *b = d->buf + at;
-    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-uint64_t nps_be64(const nps_pkt *d, int64_t at) {
-    if (!inside(d, at, 8)) return 0;
-    uint64_t v;
-    memcpy(&v, d->buf + at, 8);
-    return __builtin_bswap64(v);
-}
 #define U8(at) nps_u8(d, (at))
 #define BE16(at) nps_be16(d, (at))
 #define BE32(at) nps_be32(d, (at))
@@ -461,18 +437,4 @@ void nps_decode(nps_pkt *d, const uint8_t *buf, const nps_frame *f) {
     }
     if (d->state == ST_ACTIVE) fail(d, R_TOO_MANY_LAYERS);
     for (int i = 0; i < d->nswallow; i++) d->swallow[i].ts = f->ts;
-}
-
-uint64_t nps_src_mac(const nps_pkt *d) {
-    if (d->mac_at < 0) return UINT64_MAX;
-    uint64_t mac = 0;
-    for (int i = 0; i < 6; i++) mac = mac << 8 | nps_u8(d, d->mac_at + i);
-    return mac;
-}
-
-uint64_t nps_dst_mac(const nps_pkt *d) {
-    if (d->mac_at < 0 || !d->ether_mac) return UINT64_MAX;
-    uint64_t mac = 0;
-    for (int i = 0; i < 6; i++) mac = mac << 8 | nps_u8(d, d->mac_at - 6 + i);
-    return mac;
 }

@@ -59,7 +59,7 @@ void nps_dedupe_free(nps_dedupe *t) {
     t->heads = NULL;
 }
 
-static uint64_t packet_hash(const nps_pkt *d) {
+uint64_t nps_dedupe_hash(const nps_pkt *d) {
     uint64_t h = nps_hash2(nps_mix(d->head), d->src_lo);
     h = nps_hash2(nps_hash2(h, d->dst_lo), d->src_hi ^ nps_mix(d->dst_hi));
     h = nps_hash2(nps_hash2(h, d->t0), d->t1);
@@ -74,11 +74,20 @@ static uint64_t way(const nps_pkt *d) {
     return w ^ (nps_src_mac(d) & 0xFFFFFFFFFFFFull);
 }
 
+/* A lookup is two dependent cache misses (the bucket's head, then the bucket's latest
+ * packet in the ring): the engine asks for each a few frames before the lookup. */
+void nps_dedupe_prefetch_head(const nps_dedupe *t, uint64_t h) {
+    __builtin_prefetch(&t->heads[(uint32_t)(h >> 40) & (BUCKETS - 1)]);
+}
+void nps_dedupe_prefetch_slot(const nps_dedupe *t, uint64_t h) {
+    uint32_t at = t->heads[(uint32_t)(h >> 40) & (BUCKETS - 1)];
+    if (at) __builtin_prefetch(&t->ring[(at - 1) & (RING - 1)]);
+}
+
 static uint8_t ttl(const nps_pkt *d) { return nps_u8(d, d->l3 + (d->ipver == 4 ? 8 : 7)); }
 
-bool nps_dedupe_copy(nps_dedupe *t, const nps_pkt *d, double ts) {
+bool nps_dedupe_copy(nps_dedupe *t, const nps_pkt *d, uint64_t h, double ts) {
     if (t->window <= 0) return false;
-    uint64_t h = packet_hash(d);
     uint32_t bucket = (uint32_t)(h >> 40) & (BUCKETS - 1);
     /* The latest earlier packet of the same hash still in the ring. */
     const nps_seen *before = NULL;

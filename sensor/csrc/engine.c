@@ -81,8 +81,8 @@ static int arp(nps_engine *e, const nps_pkt *d, double ts) {
     return nps_hosts_observe(&e->hosts, ts, 0, ip, mac, d->vlan_outer, d->tunnel_id);
 }
 
-static int ip(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
-    if (nps_dedupe_copy(&e->dedupe, d, ts)) return 0;
+static int ip(nps_engine *e, const nps_pkt *d, uint64_t hash, uint32_t pos, double ts) {
+    if (nps_dedupe_copy(&e->dedupe, d, hash, ts)) return 0;
     if (e->sel && nps_select_ip(e, d, pos, ts)) return -1;
     if (nps_hosts_observe(&e->hosts, ts, d->src_hi, d->src_lo, nps_src_mac(d), d->vlan_outer, d->tunnel_id))
         return -1;
@@ -123,18 +123,61 @@ static void begin(nps_engine *e) {
     e->tcp_payloads = false;
 }
 
-/* Frame `pos` of the batch. */
-static int frame(nps_engine *e, const uint8_t *buf, const nps_frame *f, uint32_t pos) {
+/* Frames are decoded two turns ahead of their work: the duplicate check's lookup is two
+ * dependent cache misses (its bucket's head, then that bucket's latest packet), the
+ * largest cost of the loop when they wait; the head is fetched while the two frames
+ * before are worked on, the packet while the one before is. Only fetches move ahead:
+ * every frame's work (tables, counters, choices) stays in the frames' order. */
+#define AHEAD 3 /* frames in flight: one to work on, two decoded ahead */
+typedef struct {
     nps_pkt d;
-    nps_decode(&d, buf, f);
-    count(&e->stats, &d, f);
-    for (int k = 0; k < d.nswallow; k++)
-        if (PUSH(e->swallows, d.swallow[k])) return -1;
-    if (d.state == ST_IP) return ip(e, &d, pos, f->ts);
-    if (d.state == ST_L2) {
-        if (d.et == ET_ARP && arp(e, &d, f->ts)) return -1;
-        if (e->sel && nps_select_link(e, &d, pos, f->ts)) return -1;
+    uint64_t hash; /* nps_dedupe_hash of an IP packet */
+    uint32_t pos;  /* in the batch */
+} ahead;
+typedef struct {
+    ahead slot[AHEAD];
+    uint32_t first, n; /* the oldest in flight, how many */
+} pipeline;
+
+/* Frame `a` of the batch `frames` (read now: the batch may have grown since). */
+static int work(nps_engine *e, const ahead *a, const nps_frame *frames) {
+    const nps_pkt *d = &a->d;
+    const nps_frame *f = &frames[a->pos];
+    count(&e->stats, d, f);
+    for (int k = 0; k < d->nswallow; k++)
+        if (PUSH(e->swallows, d->swallow[k])) return -1;
+    if (d->state == ST_IP) return ip(e, d, a->hash, a->pos, f->ts);
+    if (d->state == ST_L2) {
+        if (d->et == ET_ARP && arp(e, d, f->ts)) return -1;
+        if (e->sel && nps_select_link(e, d, a->pos, f->ts)) return -1;
     }
+    return 0;
+}
+
+/* Frame `pos` of `frames` into the pipeline; the oldest frame in flight is worked on. */
+static int feed(nps_engine *e, pipeline *p, const uint8_t *buf, const nps_frame *frames, uint32_t pos) {
+    if (p->n == AHEAD) {
+        if (work(e, &p->slot[p->first], frames)) return -1;
+        p->first = (p->first + 1) % AHEAD;
+        p->n--;
+    }
+    ahead *a = &p->slot[(p->first + p->n) % AHEAD];
+    nps_decode(&a->d, buf, &frames[pos]);
+    a->pos = pos;
+    a->hash = a->d.state == ST_IP ? nps_dedupe_hash(&a->d) : 0;
+    if (a->d.state == ST_IP) nps_dedupe_prefetch_head(&e->dedupe, a->hash);
+    if (p->n) {
+        const ahead *before = &p->slot[(p->first + p->n - 1) % AHEAD];
+        if (before->d.state == ST_IP) nps_dedupe_prefetch_slot(&e->dedupe, before->hash);
+    }
+    p->n++;
+    return 0;
+}
+
+/* The frames still in flight, in order. */
+static int drain(nps_engine *e, pipeline *p, const nps_frame *frames) {
+    for (; p->n; p->n--, p->first = (p->first + 1) % AHEAD)
+        if (work(e, &p->slot[p->first], frames)) return -1;
     return 0;
 }
 
@@ -146,13 +189,15 @@ static int finish(nps_engine *e, const uint8_t *buf, const nps_frame *frames, np
 int nps_engine_batch(nps_engine *e, const uint8_t *buf, const nps_frame *frames, size_t n, nps_hellos_fn hellos,
                      void *ctx) {
     begin(e);
+    pipeline p = {.n = 0};
     for (size_t i = 0; i < n; i++) {
         if (i + 4 < n) { /* a few frames ahead: their first lines, while this one is decoded */
             __builtin_prefetch(buf + frames[i + 4].off);
             __builtin_prefetch(buf + frames[i + 4].off + 64);
         }
-        if (frame(e, buf, &frames[i], (uint32_t)i)) return -1;
+        if (feed(e, &p, buf, frames, (uint32_t)i)) return -1;
     }
+    if (drain(e, &p, frames)) return -1;
     return finish(e, buf, frames, hellos, ctx);
 }
 
@@ -163,6 +208,7 @@ int nps_engine_run(nps_engine *e, nps_source *src, double stop, nps_hellos_fn he
     *late = false;
     const nps_frame *f;
     int r;
+    pipeline p = {.n = 0};
     while ((r = nps_source_peek(src, &f)) == 1) {
         if (f->ts >= stop) {
             *late = true;
@@ -170,8 +216,9 @@ int nps_engine_run(nps_engine *e, nps_source *src, double stop, nps_hellos_fn he
         }
         if (PUSH(e->batch, *f)) return -1;
         nps_source_take(src);
-        if (frame(e, src->buf, &e->batch.items[e->batch.n - 1], (uint32_t)(e->batch.n - 1))) return -1;
+        if (feed(e, &p, src->buf, e->batch.items, (uint32_t)(e->batch.n - 1))) return -1;
     }
+    if (drain(e, &p, e->batch.items)) return -1;
     if (r < 0) return -1;
     *taken = e->batch.n;
     return e->batch.n ? finish(e, src->buf, e->batch.items, hellos, ctx) : 0;

@@ -20,14 +20,14 @@ int nps_frames_push(nps_frames *f, const nps_frame *x) {
     return 0;
 }
 
-static uint32_t rd32(const uint8_t *buf, int64_t size, int64_t at, bool big) {
+static inline uint32_t rd32(const uint8_t *buf, int64_t size, int64_t at, bool big) {
     if (at < 0 || at + 4 > size) return 0;
     const uint8_t *b = buf + at;
     return big ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
                : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
 }
 
-static uint16_t rd16(const uint8_t *buf, int64_t size, int64_t at, bool big) {
+static inline uint16_t rd16(const uint8_t *buf, int64_t size, int64_t at, bool big) {
     if (at < 0 || at + 2 > size) return 0;
     const uint8_t *b = buf + at;
     return big ? (uint16_t)(b[0] << 8 | b[1]) : (uint16_t)(b[1] << 8 | b[0]);

@@ -107,7 +107,10 @@ typedef struct {
 
 int nps_dedupe_init(nps_dedupe *t);
 void nps_dedupe_free(nps_dedupe *t);
-bool nps_dedupe_copy(nps_dedupe *t, const nps_pkt *d, double ts);
+uint64_t nps_dedupe_hash(const nps_pkt *d); /* an IP packet's key for the check */
+void nps_dedupe_prefetch_head(const nps_dedupe *t, uint64_t h);
+void nps_dedupe_prefetch_slot(const nps_dedupe *t, uint64_t h);
+bool nps_dedupe_copy(nps_dedupe *t, const nps_pkt *d, uint64_t h, double ts); /* h: nps_dedupe_hash(d) */
 
 /* ---- fragments --------------------------------------------------------------------- */
 

@@ -11,14 +11,10 @@ starts it and goes on (`--detach`), and learns the outcome from the journal.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from nps_sensor.appliance.render import SENSOR_YAML, VENV
 from nps_sensor.errors import SensorError
 
 UNIT = "nps-sensor-update"
@@ -43,7 +39,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     u.add_argument("--status", action="store_true", help="the running version, those installed, the last update")
 
 
+# The work's modules are imported when it runs: every `nps-sensor` command builds this
+# parser, and `analyze` should not pay for an updater's imports at start.
 def run(args: argparse.Namespace) -> int:
+    import logging
+    import shutil
+
     from nps_sensor.appliance import update, update_layout
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _in_unit(bundle: Path, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from nps_sensor.appliance.render import VENV
+
     cmd = ["systemd-run", f"--unit={UNIT}", "--collect", "--quiet", "--setenv=NPS_UPDATE_UNIT=1"]
     if not args.detach:
         cmd += ["--wait", "--pipe"]
@@ -87,6 +92,7 @@ def _in_unit(bundle: Path, args: argparse.Namespace) -> int:
 def _here(bundle: Path, args: argparse.Namespace) -> int:
     from nps_sensor import config
     from nps_sensor.appliance import update
+    from nps_sensor.appliance.render import SENSOR_YAML
     from nps_sensor.appliance.update_bundle import BundleError
     from nps_sensor.appliance.update_health import Systemd
 

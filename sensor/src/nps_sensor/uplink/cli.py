@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -96,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "upload":
         return _upload(args, settings)
+    import logging  # here, not at the top: every command builds this module's parsers
+
     from nps_sensor.uplink.agent import Agent
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)

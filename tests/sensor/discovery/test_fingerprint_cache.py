@@ -1,0 +1,112 @@
+"""The parsed IEEE lists kept between runs (fingerprints/cache.py): the same answer as a
+parse, whatever state the cache is in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nps_sensor.discovery.fingerprints import Corrupt, cache, oui
+
+CSV = 'Registry,Assignment,Organization Name,Organization Address\nMA-L,000C29,"VMware, Inc.",Palo Alto\n'
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The paths `load_ieee` parsed (rather than read from the cache), from now on."""
+    seen: list[Path] = []
+    real = oui.parse_ieee
+
+    def counting(path: Path) -> oui.Table:
+        seen.append(path)
+        return real(path)
+
+    monkeypatch.setattr(oui, "parse_ieee", counting)
+    return seen
+
+
+def test_second_load_reads_the_cache_and_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    parses = _parses(monkeypatch)
+    first = oui.load_ieee(path)
+    second = oui.load_ieee(path)
+    assert first.by_bits == second.by_bits == oui.parse_ieee(path).by_bits
+    assert second.find(0x000C29123456) == "VMware, Inc."
+    assert parses == [path, path]  # the load's parse, then the check's: the second load read the cache
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+
+
+def test_changed_bytes_are_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same size, same modification time, other bytes: the cache is keyed by content."""
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    oui.load_ieee(path)
+    path.write_text(CSV.replace("VMware", "VMWARE"))
+    assert oui.load_ieee(path).find(0x000C29123456) == "VMWARE, Inc."
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"\xe9" * 40])
+def test_a_damaged_entry_is_parsed_again_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: bytes
+) -> None:
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    oui.load_ieee(path)
+    (entry,) = (tmp_path / "cache").iterdir()
+    entry.write_bytes(damage)
+    assert oui.load_ieee(path).find(0x000C29123456) == "VMware, Inc."
+    assert oui.load_ieee(path).by_bits == oui.parse_ieee(path).by_bits
+
+
+def test_a_well_formed_entry_of_another_shape_is_not_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import marshal
+
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    oui.load_ieee(path)
+    (entry,) = (tmp_path / "cache").iterdir()
+    entry.write_bytes(marshal.dumps([1, 2, 3]))
+    assert oui.load_ieee(path).find(0x000C29123456) == "VMware, Inc."
+
+
+def test_no_cache_where_none_can_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    for where in (str(blocker / "cache"), ""):  # under a file; switched off
+        monkeypatch.setenv("NPS_CACHE_DIR", where)
+        parses = _parses(monkeypatch)
+        assert oui.load_ieee(path).find(0x000C29123456) == "VMware, Inc."
+        assert oui.load_ieee(path).find(0x000C29123456) == "VMware, Inc."
+        assert len(parses) == 2
+        monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "oui.csv"]
+
+
+def test_a_corrupt_list_fails_every_time_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text("not,the,header\n")
+    for _ in range(2):
+        with pytest.raises(Corrupt):
+            oui.load_ieee(path)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_the_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NPS_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.directory() == tmp_path / "xdg" / "nps-sensor"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cache.directory() == tmp_path / ".cache" / "nps-sensor"
+    monkeypatch.delenv("HOME")
+    assert cache.directory() is None
