@@ -24,7 +24,7 @@ int nps_engine_init(nps_engine *e, nps_roles *roles, int64_t max_flows, double i
     e->stats.last = -1.0 / 0.0;
     if (nps_flows_init(&e->flows, roles, max_flows, idle_timeout) || nps_hosts_init(&e->hosts) ||
         nps_dedupe_init(&e->dedupe) || nps_frags_init(&e->frags) || nps_set_init(&e->syn_seen, NPS_SEEN_LIMIT) ||
-        nps_set_init(&e->dns_seen, NPS_SEEN_LIMIT)) {
+        nps_set_init(&e->repeat_seen, NPS_SEEN_LIMIT)) {
         nps_engine_free(e);
         return -1;
     }
@@ -37,7 +37,7 @@ void nps_engine_free(nps_engine *e) {
     nps_dedupe_free(&e->dedupe);
     nps_frags_free(&e->frags);
     nps_set_free(&e->syn_seen);
-    nps_set_free(&e->dns_seen);
+    nps_set_free(&e->repeat_seen);
     free(e->fragrows.items);
     free(e->swallows.items);
     free(e->tcpdata.items);
@@ -233,6 +233,6 @@ int nps_engine_harvest(nps_engine *e, bool final, nps_deltas *flows) {
         if (nps_flows_end_batch(&e->flows)) return -1;
     }
     nps_set_clear(&e->syn_seen);
-    nps_set_clear(&e->dns_seen);
+    nps_set_clear(&e->repeat_seen);
     return nps_flows_drain(&e->flows, flows);
 }

@@ -37,7 +37,7 @@ typedef struct {
     nps_dedupe dedupe;
     nps_frags frags;
     nps_stats stats;
-    nps_set syn_seen, dns_seen; /* this window's TCP stacks and DNS questions, per sender */
+    nps_set syn_seen, repeat_seen; /* this window's TCP stacks, and messages read (repeats dropped), per sender */
     /* the batch in progress */
     struct { nps_frag_row *items; size_t n, cap; } fragrows;
     struct { nps_dgram_key *items; size_t n, cap; } swallows;

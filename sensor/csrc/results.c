@@ -178,6 +178,39 @@ static bool may_open(const nps_sig *s, uint8_t b) {
     return false;
 }
 
+/* {id: [(start, stop), ...]}: the UDP protocols whose repeats the core drops. */
+static int parse_repeats(PyObject *spec, nps_repeat *out) {
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(spec)) {
+        PyErr_SetString(PyExc_TypeError, "selection: repeats is a dict");
+        return -1;
+    }
+    while (PyDict_Next(spec, &pos, &k, &v)) {
+        uint8_t id;
+        if (dissector_id(k, &id)) return -1;
+        nps_repeat *r = &out[id];
+        Py_ssize_t n = PySequence_Size(v);
+        if (n < 1 || n > MAX_SPANS) {
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "a repeat has 1 to %d spans", MAX_SPANS);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *span = PySequence_GetItem(v, i);
+            nps_span *x = &r->spans[i];
+            int ok = span && PyArg_ParseTuple(span, "ii", &x->start, &x->stop);
+            Py_XDECREF(span);
+            if (!ok) return -1;
+            if (x->start < 0 || x->stop < -1 || (x->stop >= 0 && x->stop < x->start)) {
+                PyErr_SetString(PyExc_ValueError, "a repeat's span: 0 <= start <= stop, or stop -1");
+                return -1;
+            }
+        }
+        r->n = (uint8_t)n;
+    }
+    return 0;
+}
+
 int parse_selection(PyObject *spec, nps_selection *s) {
     memset(s, 0, sizeof *s);
     if (!PyDict_Check(spec)) {
@@ -218,7 +251,7 @@ int parse_selection(PyObject *spec, nps_selection *s) {
     for (int b = 0; b < 256; b++)
         for (int m = 0; m < s->nmagic; m++) s->magic_first[b] |= (uint8_t)(may_open(&s->magic[m], (uint8_t)b) << m);
     struct { const char *name; uint8_t *id; } named[] = {
-        {"tcp-fingerprint", &s->id_tcp_fingerprint}, {"tls", &s->id_tls}, {"dns", &s->id_dns},
+        {"tcp-fingerprint", &s->id_tcp_fingerprint}, {"tls", &s->id_tls}, {"dns", &s->id_dns}, {"http", &s->id_http},
         {"ndp", &s->id_ndp}, {"lldp", &s->id_lldp}, {"cdp", &s->id_cdp},
     };
     for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
@@ -229,7 +262,8 @@ int parse_selection(PyObject *spec, nps_selection *s) {
         }
         if (dissector_id(id, named[i].id)) return -1;
     }
-    return 0;
+    PyObject *repeats = PyDict_GetItemString(spec, "repeats");
+    return repeats ? parse_repeats(repeats, s->udp_repeat) : 0;
 }
 
 /* ---- flows, aggregated for a report ----------------------------------------------------- */

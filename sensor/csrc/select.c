@@ -7,7 +7,11 @@
  * their first bytes on any port (HTTP, SSH banners, TLS handshakes). Besides those, with state of their own:
  *
  * - a sender's first SYN and first SYN+ACK of a window, for its TCP fingerprint;
- * - a resolver's answer to a question it already answered this window is skipped;
+ * - a message its sender already sent this window is skipped, so never handed to Python:
+ *   a resolver's answer to a question it already answered, an HTTP message by the key of
+ *   nps_sensor.discovery.dissectors.http.repeat, a UDP message by its protocol's declared
+ *   repeat (a Payload: spans of its bytes). The dispatcher's own check stays behind it;
+ *   this one drops only what that would (a 64-bit hash's collisions aside);
  * - the segments that continue a ClientHello cut by its segment's end, found by their
  *   sequence number among the batch's segments, up to HELLO_SEGMENTS of them;
  * - ICMPv6 router and neighbour discovery, LLDP frames and CDP's SNAP header.
@@ -24,6 +28,8 @@ enum { TCP = 6, UDP = 17, ICMPV6 = 58 };
 #define HELLO_SEGMENTS 6
 #define QUESTION 64
 #define DNS_SALT 0x5A17D0E500000001ull
+#define REPEAT_SALT 0x7E9EA7ED00000002ull
+#define HTTP_AFTER_LINE 1024
 
 int nps_grow(void **items, size_t *cap, size_t size) {
     size_t n = *cap ? 2 * *cap : 256;
@@ -70,6 +76,13 @@ static int pick(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, uint8_
     return PUSH(e->picks, p);
 }
 
+/* Seen this window? If not, remembered (while the set has room). */
+static bool seen(nps_engine *e, uint64_t h) {
+    if (nps_set_has(&e->repeat_seen, h)) return true;
+    nps_set_add(&e->repeat_seen, h);
+    return false;
+}
+
 /* A response to a question this resolver already answered this window? (The question:
  * a name never compressed there, then type and class, read as up to QUESTION bytes.) */
 static bool answered(nps_engine *e, const nps_pkt *d, int64_t body, int64_t end) {
@@ -89,9 +102,58 @@ static bool answered(nps_engine *e, const nps_pkt *d, int64_t body, int64_t end)
         h = nps_hash2(h, w);
     }
     h ^= DNS_SALT;
-    if (nps_set_has(&e->dns_seen, h)) return true;
-    nps_set_add(&e->dns_seen, h);
-    return false;
+    return seen(e, h);
+}
+
+/* The n bytes at p, 8 at a time, with their count. */
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, int64_t n) {
+    h = nps_hash2(h, (uint64_t)n);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = nps_hash2(h, w);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, (size_t)(n - i));
+        h = nps_hash2(h, w);
+    }
+    return h;
+}
+
+/* The dispatcher's key starts with the protocol, the sender's address and MAC. */
+static uint64_t sender(const nps_pkt *d, uint8_t kind) {
+    return nps_hash2(nps_hash2(nps_hash2(nps_mix(REPEAT_SALT ^ kind), d->src_hi), d->src_lo), nps_src_mac(d));
+}
+
+/* A UDP message its sender already sent this window, by its protocol's spans (Python's
+ * slices: each clipped to the packet's end, empty where it starts past its stop)? */
+static bool udp_repeated(nps_engine *e, const nps_pkt *d, uint8_t kind, int64_t body, int64_t end) {
+    const nps_repeat *r = &e->sel->udp_repeat[kind];
+    uint64_t h = sender(d, kind);
+    for (int i = 0; i < r->n; i++) {
+        int64_t b = r->spans[i].stop < 0 ? end : body + r->spans[i].stop;
+        if (b > end) b = end;
+        int64_t a = body + r->spans[i].start;
+        if (a > b) a = b;
+        h = hash_bytes(h, d->buf + a, b - a);
+    }
+    return seen(e, h);
+}
+
+/* An HTTP message its sender already sent this window (http.repeat): a response by its
+ * server's port, a request by the port it went to and what follows its request line. */
+static bool http_repeated(nps_engine *e, const nps_pkt *d, int64_t body, int64_t end) {
+    const uint8_t *p = d->buf + body;
+    int64_t room = end - body; /* 4 or more */
+    uint64_t h = sender(d, e->sel->id_http);
+    if (room >= 5 && memcmp(p, "HTTP/", 5) == 0) return seen(e, hash_bytes(h, d->buf + d->l4, 2));
+    const uint8_t *nl = memchr(p, '\n', (size_t)room);
+    int64_t from = nl ? nl - d->buf : body;
+    int64_t to = nl && from + HTTP_AFTER_LINE < end ? from + HTTP_AFTER_LINE : end;
+    h = hash_bytes(h, d->buf + d->l4 + 2, 2);
+    return seen(e, hash_bytes(h, d->buf + from, to - from));
 }
 
 static int udp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t end) {
@@ -103,7 +165,8 @@ static int udp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
     const nps_sig *sig = &s->udp_sig[kind];
     int64_t body = d->l4 + 8;
     if ((sig->to_port && !to_port) || !nps_sig_match(sig, d, body, end)) return 0;
-    if (kind == s->id_dns && answered(e, d, body, end)) {
+    if ((kind == s->id_dns && answered(e, d, body, end)) ||
+        (s->udp_repeat[kind].n && udp_repeated(e, d, kind, body, end))) {
         e->stats.selected++; /* chosen, then found a repeat */
         return 0;
     }
@@ -151,6 +214,10 @@ static int tcp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
         e->tcp_payloads = true;
         uint8_t found = tcp_payload(e, d, start, end);
         if (found) kind = found;
+        if (found && found == s->id_http && http_repeated(e, d, start, end)) {
+            e->stats.selected++; /* chosen, then found a repeat */
+            kind = 0;
+        }
         cut = found == s->id_tls && cut_hello(d, start, room);
         e->ncut += cut;
     }

@@ -28,6 +28,18 @@ typedef struct {
     nps_alt alts[MAX_ALTS];
 } nps_sig;
 
+/* A protocol's repeat key (protocol.Payload): the payload's bytes in these spans, from
+ * its first byte; stop -1 for its end. */
+#define MAX_SPANS 4
+typedef struct {
+    int32_t start, stop;
+} nps_span;
+
+typedef struct {
+    uint8_t n; /* 0: the core does not look for this protocol's repeats */
+    nps_span spans[MAX_SPANS];
+} nps_repeat;
+
 #define MAX_DISSECTORS 64
 #define MAX_MAGIC 8
 typedef struct {
@@ -37,8 +49,9 @@ typedef struct {
     uint8_t magic_id[MAX_MAGIC]; /* TCP payloads chosen by their first bytes, whatever the port */
     nps_sig magic[MAX_MAGIC];
     uint8_t magic_first[256]; /* payload's first byte -> the magic signatures (bit m) it may open */
+    nps_repeat udp_repeat[MAX_DISSECTORS]; /* a UDP message's key, for a repeat dropped here */
     /* Dissectors the core treats apart. */
-    uint8_t id_tcp_fingerprint, id_tls, id_dns, id_ndp, id_lldp, id_cdp;
+    uint8_t id_tcp_fingerprint, id_tls, id_dns, id_http, id_ndp, id_lldp, id_cdp;
 } nps_selection;
 
 /* A chosen packet (module.c makes the dissectors' Packet from it). */

@@ -7,7 +7,7 @@ import pytest
 
 from nps_sensor.discovery import registry
 from nps_sensor.discovery.dispatch import selection
-from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol
 from nps_sensor.discovery.signature import Alternative, Signature, eq
 
 
@@ -22,11 +22,14 @@ def test_every_declared_port_and_signature_reaches_the_core() -> None:
         assert all(s["tcp_ports"][port] == i for port in p.tcp), p.name
         if p.naming is not None:
             assert (s["udp_sigs"] if p.udp else s["tcp_sigs"])[i] == p.naming.spec(), p.name
+        if isinstance(p.repeat, Payload) and p.udp:
+            assert s["repeats"][i] == p.repeat.spec(), p.name
     assert {registry.PROTOCOLS[i].name for i, _ in s["magic"]} == {"http", "ssh", "tls"}
     assert {k: registry.PROTOCOLS[v].name for k, v in s["ids"].items()} == {
         "tcp-fingerprint": "tcp-fingerprint",
         "tls": "tls",
         "dns": "dns",
+        "http": "http",
         "ndp": "ndp",
         "lldp": "lldp",
         "cdp": "cdp",

@@ -78,6 +78,22 @@ Repeat = Callable[[bytes, int, int], bytes]
 
 
 @dataclass(frozen=True)
+class Payload:
+    """A repeat the packet core finds too (sensor/csrc/select.c), so that a UDP message
+    already read this window is never handed to Python: the payload's bytes in `spans`,
+    each (start, stop) from the payload's first byte, stop None for its end."""
+
+    spans: tuple[tuple[int, int | None], ...]
+
+    def __call__(self, data: bytes, l4: int, body: int) -> bytes:
+        return b"".join(data[body + a : None if b is None else body + b] for a, b in self.spans)
+
+    def spec(self) -> list[tuple[int, int]]:
+        """As the core reads it: -1 for the payload's end."""
+        return [(a, -1 if b is None else b) for a, b in self.spans]
+
+
+@dataclass(frozen=True)
 class Protocol:
     """A protocol as the dispatcher sees it. `name` is also the suffix of its decode-error
     counter (`malformed-NAME`)."""

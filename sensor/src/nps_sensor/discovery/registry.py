@@ -11,7 +11,9 @@ the core never guesses between them.
 
 Some recognition the core does by constants of its own: ICMPv6 neighbour discovery
 (types 133 to 136), LLDP's EtherType, CDP's SNAP header, TCP handshakes, a TLS
-ClientHello cut by its segment, a resolver's repeated answer. The protocols that
+ClientHello cut by its segment, a resolver's repeated answer, an HTTP message repeated
+(`http.repeat`). A UDP protocol whose repeat is a `Payload` has it found by the core
+too, so the repeat is never handed to Python. The protocols that
 declare those are checked against the constants here, so a declaration the core would
 not honour fails at import rather than silently.
 """
@@ -26,7 +28,7 @@ from functools import cache
 from typing import Any
 
 from nps_sensor.discovery import dissectors
-from nps_sensor.discovery.protocol import Fact, Protocol, Repeat
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol, Repeat
 from nps_sensor.discovery.signature import Alternative, Signature, Test, eq
 
 NONE = Protocol("none", lambda p: None)  # id 0: a packet no protocol picked
@@ -35,7 +37,7 @@ MAX_MAGIC = 8  # protocols recognised by their first bytes (the core's MAX_MAGIC
 # What the core recognises by constants of its own (sensor/csrc/select.c), by the
 # name it knows the protocol's id under.
 BUILT_IN = {"ndp": ("icmpv6", (133, 134, 135, 136)), "lldp": ("ethertype", 0x88CC), "cdp": ("snap", 0xAAAA0300000C2000)}
-BY_NAME = ("tls", "dns")  # the core's cut ClientHellos and repeated answers
+BY_NAME = ("tls", "dns", "http")  # the core's cut ClientHellos, repeated answers and requests
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ def selection(t: Tables) -> dict[str, Any]:
         "tcp_sigs": {i: s.spec() for i, s in naming.items() if t.protocols[i].tcp},
         "magic": [(i, s.spec()) for i, s in t.magic],
         "ids": t.ids,
+        "repeats": {i: r.spec() for i, r in enumerate(t.repeats) if isinstance(r, Payload) and t.protocols[i].udp},
     }
 
 

@@ -11,7 +11,7 @@ from nps_sensor.config import V4_MAPPED
 from nps_sensor.discovery.facts import NO_IP
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol
 
 MAGIC = b"\x63\x82\x53\x63"
 PAD, END = 0, 255
@@ -99,17 +99,16 @@ def _ip(v4: int) -> str:
     return ".".join(str((v4 >> s) & 0xFF) for s in (24, 16, 8, 0))
 
 
-def repeat(data: bytes, l4: int, body: int) -> bytes:
-    """Op, assigned address, client MAC and options: not the transaction ID or the
-    seconds a client has waited, which change on every retransmission."""
-    return data[body : body + 1] + data[body + 16 : body + 20] + data[body + 28 : body + 34] + data[body + 236 :]
+# Op, assigned address, client MAC and options: not the transaction ID or the seconds a
+# client has waited, which change on every retransmission.
+REPEAT = Payload(((0, 1), (16, 20), (28, 34), (236, None)))
 
 
 PROTOCOL = Protocol(
     "dhcp",
     dissect,
     udp=(67, 68),
-    repeat=repeat,
+    repeat=REPEAT,
     facts=(
         Fact("dhcp", "service", example='("udp", 67, "dhcp")', kind=tuple),
         Fact("dhcp", "mac", ("named",), '"00:0c:29:aa:bb:cc"'),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nps_sensor.discovery.dissectors.dnsrecords import RESPONSES, address, is_response, records
 from nps_sensor.discovery.packet import Packet
-from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol
 
 LLMNR_PORT = 5355
 
@@ -28,6 +28,6 @@ PROTOCOL = Protocol(
     dissect,
     udp=(LLMNR_PORT,),
     naming=RESPONSES,
-    repeat=lambda data, l4, body: data[body + 2 :],  # all but the message ID
+    repeat=Payload(((2, None),)),  # all but the message ID
     facts=(Fact("llmnr", "hostname", ("named",), '"DESKTOP-4U2F7"'),),
 )

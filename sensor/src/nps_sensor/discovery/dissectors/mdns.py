@@ -19,7 +19,7 @@ from nps_sensor.discovery.dissectors.dnsrecords import (
 )
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol, one
 
 MDNS_PORT = 5353
 # TXT keys that name a device's model or make, as Apple, printers (IPP/PDL) and
@@ -97,7 +97,7 @@ PROTOCOL = Protocol(
     dissect,
     udp=(MDNS_PORT,),
     naming=RESPONSES,
-    repeat=lambda data, l4, body: data[body + 2 :],  # all but the message ID
+    repeat=Payload(((2, None),)),  # all but the message ID
     facts=(
         Fact("mdns", "hostname", ("sender", "named"), '"Lucas-iMac"'),
         Fact("mdns", "service", example='"Lucas’s iMac._airplay._tcp.local"', reads=readers.mdns_service),

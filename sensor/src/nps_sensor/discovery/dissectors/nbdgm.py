@@ -10,7 +10,7 @@ from nps_sensor.config import V4_MAPPED
 from nps_sensor.discovery.dissectors.netbios import HOST_SUFFIXES, encoded_name
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol, one
 
 NBDGM_PORT = 138
 BROWSE = b"\\MAILSLOT\\BROWSE\x00"
@@ -66,7 +66,7 @@ PROTOCOL = Protocol(
     "netbios-dgm",
     dissect,
     udp=(NBDGM_PORT,),
-    repeat=lambda data, l4, body: data[body + 4 :],  # all but type, flags and datagram ID
+    repeat=Payload(((4, None),)),  # all but type, flags and datagram ID
     facts=(
         Fact("netbios", "hostname", ("sender", "named"), '"DESKTOP-4U2F7"'),
         Fact("netbios", "workgroup", ("sender", "named"), '"WORKGROUP"'),

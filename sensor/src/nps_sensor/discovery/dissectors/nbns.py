@@ -11,7 +11,7 @@ import struct
 from nps_sensor.config import V4_MAPPED
 from nps_sensor.discovery.dissectors.netbios import HOST_SUFFIXES, encoded_name
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol
 
 NBNS_PORT = 137
 NB, NBSTAT = 0x20, 0x21
@@ -84,7 +84,7 @@ PROTOCOL = Protocol(
     "nbns",
     dissect,
     udp=(NBNS_PORT,),
-    repeat=lambda data, l4, body: data[body + 2 :],  # all but the transaction ID
+    repeat=Payload(((2, None),)),  # all but the transaction ID
     facts=(
         Fact("nbns", "hostname", ("sender", "named"), '"DESKTOP-4U2F7"'),
         Fact("nbns", "workgroup", ("sender", "named"), '"WORKGROUP"'),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nps_sensor.discovery.fingerprints import readers
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol
 
 NTP_PORT = 123
 MODES = {1: "symmetric-active", 2: "symmetric-passive", 3: "client", 4: "server", 5: "broadcast", 6: "control"}
@@ -65,7 +65,7 @@ PROTOCOL = Protocol(
     "ntp",
     dissect,
     udp=(NTP_PORT,),
-    repeat=lambda data, l4, body: data[body : body + 2],  # mode, version and stratum; not the clocks
+    repeat=Payload(((0, 2),)),  # mode, version and stratum; not the clocks
     facts=(
         Fact("ntp", "service", example='("udp", 123, "ntp")', kind=tuple),
         Fact("ntp", "mode", example='"client", "server", "broadcast", "symmetric-active"'),

@@ -16,7 +16,7 @@ from nps_sensor.discovery.dissectors.addresses import ip_key
 from nps_sensor.discovery.dissectors.http import headers
 from nps_sensor.discovery.fingerprints import rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.discovery.protocol import Fact, Payload, Protocol, one
 
 HEADERS_MAX = 4096
 SSDP_PORT = 1900
@@ -81,7 +81,7 @@ PROTOCOL = Protocol(
     "ssdp",
     dissect,
     udp=(SSDP_PORT,),
-    repeat=lambda data, l4, body: data[body:],
+    repeat=Payload(((0, None),)),
     facts=(
         Fact("ssdp", "service", example='("tcp", 49152, "Linux/3.14 UPnP/1.0 IpBridge/1.26.0")', kind=tuple),
         Fact("ssdp", "server", example='"Linux/3.14 UPnP/1.0 IpBridge/1.26.0"', reads=one(rules.ssdp_server)),
