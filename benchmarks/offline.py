@@ -203,7 +203,7 @@ def _stuck_in_accept(time_pid: int) -> bool:
     return "wait_for_more_packets" in wchan and int(fields[11]) + int(fields[12]) == 0
 
 
-def _warm_fingerprints() -> None:
+def warm_fingerprints() -> None:
     """The IEEE lists parsed into the fingerprint cache (fingerprints/cache.py), as a
     sensor's first run leaves them: like the bytecode, the runs measure the steady state
     (a first run ever parses them: ~0.05 CPU-s more)."""
@@ -219,7 +219,7 @@ def main(packets: int = 1_000_000, wraps: tuple[str, ...] = WRAPS) -> int:
     # Byte-compiled, as pip installs it: start-up is measured without compiling the sources
     # (an editable install under PYTHONDONTWRITEBYTECODE would compile them on every run).
     compileall.compile_dir(str(Path(nps_sensor.__file__).parent), quiet=1)
-    _warm_fingerprints()
+    warm_fingerprints()
     if not Path(TIME).exists():
         console.print(f"bench: {TIME} is missing (Debian package `time`); run ./bootstrap")
         return 2
