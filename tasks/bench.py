@@ -21,7 +21,7 @@ from .settings import ROOT
         "(N sensors uploading at once), SQLite and PostgreSQL",
         "fleet": "with --hub: the fleet run's numbers of sensors, comma-separated (default 20,100,1000; 0: none)",
         "discovery": "device identification instead: type, brand, model, OS of labeled devices beside p0f and Satori",
-        "discovery-cost": "discovery's cost instead: callgrind's instructions of nps-sensor analyze, engine only "
+        "discovery_cost": "discovery's cost instead: callgrind's instructions of nps-sensor analyze, engine only "
         "and with discovery, plain, 802.1Q and ERSPAN II",
     },
 )
