@@ -10,6 +10,7 @@ set-up access point is no server.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,20 @@ def test_hostname_schemes(name: str, kind: str, brand: str | None, model: str | 
 @pytest.mark.parametrize("name", ["printer", "dev-ubuntu", "kitchen", "my-camera", "DCS", "HS110-garage-lights"])
 def test_names_people_choose_say_nothing(name: str) -> None:
     assert hostnames.hostname(name) is None
+
+
+def test_hostname_rules_skipped_by_first_character_match_nothing() -> None:
+    """A rule is tried only on names that can match it (`hostnames._rules`): the same
+    claim as trying every rule in order, whatever the first character, the Kelvin sign
+    (a "k" to a case-blind pattern) and lower case included."""
+    names = [e[0].strip("^$").replace("\\", "") for e in hostnames.ENTRIES]
+    names += ["KM1A2B3C", "km1a2b3c", "\u212aM1A2B3C", "\u212am1a2b3c", "", ".", "9", "Ésp_0a1b2c", "ſEP0011223344AA"]
+    names += [f"{c}{rest}" for c in "abcdefghijklmnopqrstuvwxyz0123456789-_ " for rest in ("", "CS-935L", "M123456")]
+    for name in names:
+        short = name.strip().rstrip(".").split(".")[0]
+        every = next((e for e in hostnames.ENTRIES if re.search(e[0], short, re.I)), None)
+        got = hostnames.hostname(name)
+        assert (got.match if got else None) == (f"hostname scheme {every[0]}" if every else None), name
 
 
 def test_mac_sharing_its_connection_is_one_asset(tmp_path: Path) -> None:

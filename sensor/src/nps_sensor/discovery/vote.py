@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from nps_sensor.discovery.fingerprints.claims import lineage
 
@@ -33,15 +34,34 @@ VOTE_GROUPS = {
 }
 LOOSE_TYPES = frozenset({"virtual machine"})
 CONFLICT_SHARE = 0.3  # an incompatible candidate with at least this share of the winner's score is a conflict
+MEMO_MAX = 10_000  # distinct votes remembered (then forgotten all at once)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Vote:
     label: str
     score: float
     confidence: float
     conflict: bool
-    candidates: list[tuple[str, float]]
+    candidates: tuple[tuple[str, float], ...]
+
+
+# Votes already counted: many devices put the same claims to the vote (every camera of
+# a model, every Windows workstation), and a vote is a function of its items alone.
+# Keyed by the items, `parents`' identity and `loose`; `parents` is kept beside the
+# result so that its identity stays its own.
+_memo: dict[tuple[Any, ...], tuple[object, Any]] = {}
+
+
+def _remembered(key: tuple[Any, ...], parents: object, count: Any, *args: Any) -> Any:
+    hit = _memo.get(key)
+    if hit is not None and hit[0] is parents:
+        return hit[1]
+    out = count(*args)
+    if len(_memo) >= MEMO_MAX:
+        _memo.clear()
+    _memo[key] = (parents, out)
+    return out
 
 
 def vote(
@@ -50,8 +70,16 @@ def vote(
     """items: (source, weight, label). Each source counts once per label, with its best weight.
 
     A `loose` label ("virtual machine") says how a device exists, not what it does: it
-    agrees with every sibling ("server", "workstation") and loses ties to them.
+    agrees with every sibling ("server", "workstation") and loses ties to them. The
+    same items give the same vote, counted once (`_memo`: discovery's cost, issue 18).
     """
+    if not items:
+        return None
+    result: Vote | None = _remembered(("vote", tuple(items), id(parents), loose), parents, _vote, items, parents, loose)
+    return result
+
+
+def _vote(items: list[tuple[str, float, str]], parents: dict[str, str], loose: frozenset[str]) -> Vote | None:
     if not items:
         return None
     items = [(VOTE_GROUPS.get(source, source), weight, label) for source, weight, label in items]
@@ -88,11 +116,18 @@ def vote(
         ((label, score) for label, score in scores.items() if label == winner or label not in chains[winner]),
         key=lambda kv: (-kv[1], -len(chains[kv[0]]), kv[0]),
     )
-    return Vote(winner, scores[winner], round(confidence, 2), conflict, ranked)
+    return Vote(winner, scores[winner], round(confidence, 2), conflict, tuple(ranked))
 
 
 def pick(items: list[tuple[str, float, str]]) -> str | None:
-    """The label with the largest sum of per-source best weights."""
+    """The label with the largest sum of per-source best weights (each items' once: `_memo`)."""
+    if not items:
+        return None
+    result: str | None = _remembered(("pick", tuple(items)), None, _pick, items)
+    return result
+
+
+def _pick(items: list[tuple[str, float, str]]) -> str | None:
     if not items:
         return None
     best: dict[tuple[str, str], float] = {}

@@ -102,10 +102,35 @@ def _compiled() -> list[tuple[Lazy, Entry]]:
     return [(lazy(e[0], re.I), e) for e in ENTRIES]
 
 
+# An anchored pattern's plain first letter or digit: "^(DCS-" starts with "d".
+_LEADING = re.compile(r"\^(?:\((?:\?:)?)*([A-Za-z0-9])(?![?*{])")
+
+
+def _first(pattern: str) -> str | None:
+    """The character (lower case) every match of `pattern` starts with, where the pattern
+    says so plainly (anchored, a literal first, no alternatives, no optional group);
+    else None: tried on every name."""
+    if any(x in pattern for x in ("|", ")?", ")*", "){0")):
+        return None
+    m = _LEADING.match(pattern)
+    return m.group(1).lower() if m else None
+
+
+@cache
+def _rules(head: str) -> list[tuple[Lazy, Entry]]:
+    """The rules, in order, that a name starting with `head` can match: a rule is tried,
+    and its pattern compiled, only for names that can match it (discovery's cost, issue
+    18: compiling the 43 case-blind patterns was most of their cost). A character
+    outside ASCII may match a letter case-blindly (the Kelvin sign a "k"): all rules."""
+    if not head.isascii():
+        return _compiled()
+    return [(rx, e) for rx, e in _compiled() if _first(e[0]) in (None, head)]
+
+
 def hostname(name: str) -> Claim | None:
     """What a hostname's naming scheme says: type, brand, model, OS; None for a name a person chose."""
     name = name.strip().rstrip(".").split(".")[0]
-    for rx, (_, kind, brand, model, family, weight) in _compiled():
+    for rx, (_, kind, brand, model, family, weight) in _rules(name[:1].lower()):
         m = rx.search(name)
         if not m:
             continue

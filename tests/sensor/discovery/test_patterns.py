@@ -1,0 +1,88 @@
+"""The rule tables' patterns: a text that lacks a pattern's opening words is not tried
+on it (`patterns.Lazy`), and that never changes an answer."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import re
+
+import pytest
+
+from nps_sensor.discovery.fingerprints import descriptions, hostnames, rules, windows
+from nps_sensor.discovery.fingerprints.patterns import Lazy, needs
+
+TEXTS = [
+    "Cisco IOS Software, C2960 Software (C2960-LANBASEK9-M), Version 15.0(2)SE",
+    "Cisco NX-OS(tm) n9000",
+    "Microsoft-IIS/10.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X)",
+    "Windows Phone OS 7.5",
+    "MSFT 5.0",
+    "udhcp 1.30.1",
+    "Linux/3.10 UPnP/1.0 Portable SDK for UPnP devices/1.6.22",
+    "RouterOS 6.48 MikroTik",
+    "Apache/2.4.57 (Debian)",
+    "nginx/1.24.0",
+    "EPSON3A4B5C",
+    "",
+]
+
+
+def _lazies() -> list[Lazy]:
+    """Every rule table's patterns (the tables are made on first use: made here)."""
+    for module in (descriptions, hostnames, rules, windows):
+        for name, f in vars(module).items():
+            if name.endswith(("_rules", "_compiled")) and callable(f) and not inspect.signature(f).parameters:
+                f()
+    return [o for o in gc.get_objects() if isinstance(o, Lazy)]
+
+
+def _variants(text: str) -> list[str]:
+    """The text, in other cases, and with the Kelvin sign and the long s (a "k" and an
+    "s" to a case-blind pattern)."""
+    return [text, text.upper(), text.lower(), text.replace("k", "\u212a").replace("s", "\u017f")]
+
+
+def test_the_tables_have_patterns_with_opening_words() -> None:
+    lazies = _lazies()
+    assert len(lazies) > 100
+    assert sum(p.needs is not None for p in lazies) > 30
+
+
+def test_a_text_without_the_opening_words_matches_nothing() -> None:
+    """Every text a pattern is not tried on (`_cannot`) has no match of it indeed."""
+    lazies = [p for p in _lazies() if p.needs]
+    words = [p.needs for p in lazies if p.needs]
+    texts = [v for t in [*TEXTS, *words, *(f"x {w} 1.2" for w in words)] for v in _variants(t)]
+    skipped = 0
+    for p in lazies:
+        rx = re.compile(p.pattern, p.flags)
+        for t in texts:
+            if p._cannot(t):
+                skipped += 1
+                assert rx.search(t) is None, (p.pattern, t)
+            elif t.isascii() and t.lower() == (p.needs or "").lower():
+                assert not p._cannot(t)
+    assert skipped > 1000
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "words"),
+    [
+        ("Cisco (IOS|NX-OS)", re.I, "cisco "),
+        ("Microsoft-IIS/([\\d.]+)", 0, "Microsoft-IIS/"),
+        ("^EPSON[0-9A-F]{6}$", re.I, "epson"),
+        ("Windows Phone(?: OS)? ([\\d.]+)", 0, "Windows Phone"),
+        ("RouterOS\\s*([\\d.]+)?|MikroTik", re.I, None),  # another way at the top
+        ("a[]|]b|c", 0, None),
+        ("ab?c", 0, None),  # "b" optional: "a" alone is too short
+        ("abc?d", 0, "ab"),
+        ("ab{0,2}c", 0, None),
+        ("^(DCS-\\d)", re.I, None),
+        ("foo", re.I | re.S, None),
+    ],
+)
+def test_opening_words(pattern: str, flags: int, words: str | None) -> None:
+    assert needs(pattern, flags) == words
