@@ -4,8 +4,8 @@
  * discovery selection's "seen" sets). `process(frames, start, stop, hellos)` runs frames
  * [start, stop) as one batch and returns what Python handles itself: the packets
  * discovery dissects (IP ones, then link-layer ones) and the DNS answers of monitored
- * domains. `harvest(final)` hands over the flows' news as packed records and the hosts'
- * as tuples; `aggregate` sums flow records for a report.
+ * domains. `harvest(final)` hands over the flows' and the hosts' news as packed records;
+ * `aggregate` sums flow records for a report (aggregate.c).
  */
 #include "pycore.h"
 
@@ -301,7 +301,7 @@ static PyObject *core_tables_blob(PyObject *Py_UNUSED(m), PyObject *args) {
 
 static PyMethodDef module_methods[] = {
     {"tpacket_block", core_tpacket_block, METH_VARARGS, "The packets of a TPACKET_V3 ring block."},
-    {"aggregate", core_aggregate, METH_O, "Flow records summed per address and per (client, server, port, proto)."},
+    {"aggregate", core_aggregate, METH_VARARGS, "Flow records summed per address, served port and record."},
     {"decode", core_decode, METH_O, "Every frame's decoded fields (tests)."},
     {"tables_blob", core_tables_blob, METH_VARARGS, "The declared tables as the core holds them (the fuzzer's)."},
     {NULL, NULL, 0, NULL},

@@ -1,4 +1,4 @@
-/* The CPython side of the core (frames.c, module.c, results.c). */
+/* The CPython side of the core (frames.c, module.c, results.c, aggregate.c). */
 #ifndef NPS_PYCORE_H
 #define NPS_PYCORE_H
 
@@ -28,11 +28,11 @@ extern PyTypeObject FramesType, SourceType, CoreType;
 
 PyObject *frames_new(PyObject *owner, nps_frame *items, size_t n, bool writable);
 PyObject *core_tpacket_block(PyObject *m, PyObject *args);
+PyObject *core_aggregate(PyObject *m, PyObject *args); /* aggregate.c */
 
 /* results.c: what Python reads of the core's outputs */
 PyObject *address(uint64_t hi, uint64_t lo);
 PyObject *picks_list(const nps_pick *p, size_t n, const uint8_t *buf);
-PyObject *core_aggregate(PyObject *m, PyObject *arg);
 PyObject *core_decode(PyObject *m, PyObject *arg);
 int parse_selection(PyObject *spec, nps_selection *s);
 int parse_roles(PyObject *spec, nps_roles *r);

@@ -1,6 +1,6 @@
 /* What crosses between the core and Python: the tables Python declares (orientation
- * rules, discovery's selection), the packets it dissects, the flows' aggregation for
- * reports, and a frame-by-frame decode for tests. */
+ * rules, discovery's selection), the packets it dissects and a frame-by-frame decode
+ * for tests (the flows' aggregation for reports is aggregate.c). */
 #include "pycore.h"
 
 #define V4_MAPPED_HI 0
@@ -264,124 +264,6 @@ int parse_selection(PyObject *spec, nps_selection *s) {
     }
     PyObject *repeats = PyDict_GetItemString(spec, "repeats");
     return repeats ? parse_repeats(repeats, s->udp_repeat) : 0;
-}
-
-/* ---- flows, aggregated for a report ----------------------------------------------------- */
-
-typedef struct { uint64_t hi, lo; int64_t sent, received, packets; double last; } agg_addr;
-typedef struct {
-    uint32_t c, s;
-    int32_t port, proto;
-    int64_t cb, sb, cp, sp;
-    double first, last;
-} agg_pair;
-
-typedef struct {
-    int32_t *slots;
-    uint32_t mask;
-} agg_index;
-
-static int index_init(agg_index *x, size_t n) {
-    uint32_t slots = 64;
-    while (slots < 2 * n) slots <<= 1;
-    x->slots = malloc((size_t)slots * sizeof *x->slots);
-    if (!x->slots) return -1;
-    memset(x->slots, 0xFF, (size_t)slots * sizeof *x->slots);
-    x->mask = slots - 1;
-    return 0;
-}
-
-static uint32_t addr_of(agg_index *x, agg_addr *a, uint32_t *n, uint64_t hi, uint64_t lo) {
-    uint32_t i = (uint32_t)nps_hash2(nps_mix(lo), hi) & x->mask;
-    for (; x->slots[i] >= 0; i = (i + 1) & x->mask)
-        if (a[x->slots[i]].hi == hi && a[x->slots[i]].lo == lo) return (uint32_t)x->slots[i];
-    x->slots[i] = (int32_t)*n;
-    a[*n] = (agg_addr){hi, lo, 0, 0, 0, -1.0 / 0.0};
-    return (*n)++;
-}
-
-static agg_pair *pair_of(agg_index *x, agg_pair *p, uint32_t *n, uint32_t c, uint32_t s, int32_t port, int32_t proto) {
-    uint64_t key = (uint64_t)c << 32 | s;
-    uint32_t i = (uint32_t)nps_hash2(nps_mix(key), (uint64_t)(uint32_t)port << 8 | (uint32_t)proto) & x->mask;
-    for (; x->slots[i] >= 0; i = (i + 1) & x->mask) {
-        agg_pair *q = &p[x->slots[i]];
-        if (q->c == c && q->s == s && q->port == port && q->proto == proto) return q;
-    }
-    x->slots[i] = (int32_t)*n;
-    p[*n] = (agg_pair){c, s, port, proto, 0, 0, 0, 0, 1.0 / 0.0, -1.0 / 0.0};
-    return &p[(*n)++];
-}
-
-static PyObject *aggregated(const agg_addr *a, uint32_t na, const agg_pair *p, uint32_t np) {
-    PyObject *addrs = PyList_New(na), *pairs = PyList_New(np);
-    if (!addrs || !pairs) goto fail;
-    for (uint32_t i = 0; i < na; i++) {
-        PyObject *ip = address(a[i].hi, a[i].lo);
-        PyObject *t = ip ? Py_BuildValue("NLLLd", ip, (long long)a[i].sent, (long long)a[i].received,
-                                         (long long)a[i].packets, a[i].last)
-                         : NULL;
-        if (!t) goto fail;
-        PyList_SET_ITEM(addrs, i, t);
-    }
-    for (uint32_t i = 0; i < np; i++) {
-        const agg_pair *q = &p[i];
-        PyObject *t = Py_BuildValue("IIiiLLLLdd", q->c, q->s, q->port, q->proto, (long long)q->cb, (long long)q->sb,
-                                    (long long)q->cp, (long long)q->sp, q->first, q->last);
-        if (!t) goto fail;
-        PyList_SET_ITEM(pairs, i, t);
-    }
-    return Py_BuildValue("NN", addrs, pairs);
-fail:
-    Py_XDECREF(addrs);
-    Py_XDECREF(pairs);
-    return NULL;
-}
-
-/* aggregate(flows) -> (addresses, pairs): a harvest's flow records (nps_delta) summed
- * per address (ip, bytes sent, bytes received, packets, last seen) and per (client,
- * server, server port, protocol) (client and server as indexes into addresses). */
-PyObject *core_aggregate(PyObject *Py_UNUSED(m), PyObject *arg) {
-    Py_buffer b;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
-    if (b.len % (Py_ssize_t)sizeof(nps_delta)) {
-        PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_ValueError, "aggregate: not a whole number of flow records");
-        return NULL;
-    }
-    size_t n = (size_t)b.len / sizeof(nps_delta);
-    const nps_delta *d = b.buf;
-    agg_addr *a = malloc((2 * n + 1) * sizeof *a);
-    agg_pair *p = malloc((n + 1) * sizeof *p);
-    agg_index ai = {0}, pi = {0};
-    PyObject *out = NULL;
-    if (!a || !p || index_init(&ai, 2 * n) || index_init(&pi, n)) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    uint32_t na = 0, np = 0;
-    for (size_t i = 0; i < n; i++) {
-        nps_delta x;
-        memcpy(&x, &d[i], sizeof x);
-        uint32_t c = addr_of(&ai, a, &na, x.client_hi, x.client_lo);
-        uint32_t s = addr_of(&ai, a, &na, x.server_hi, x.server_lo);
-        int64_t packets = x.client_packets + x.server_packets;
-        a[c].sent += x.client_bytes, a[c].received += x.server_bytes, a[c].packets += packets;
-        a[s].sent += x.server_bytes, a[s].received += x.client_bytes, a[s].packets += packets;
-        if (x.last > a[c].last) a[c].last = x.last;
-        if (x.last > a[s].last) a[s].last = x.last;
-        agg_pair *q = pair_of(&pi, p, &np, c, s, x.port, x.proto);
-        q->cb += x.client_bytes, q->sb += x.server_bytes, q->cp += x.client_packets, q->sp += x.server_packets;
-        if (x.first < q->first) q->first = x.first;
-        if (x.last > q->last) q->last = x.last;
-    }
-    out = aggregated(a, na, p, np);
-done:
-    free(a);
-    free(p);
-    free(ai.slots);
-    free(pi.slots);
-    PyBuffer_Release(&b);
-    return out;
 }
 
 /* ---- decoding, frame by frame (tests) ----------------------------------------------------- */

@@ -10,7 +10,7 @@
 /* ---- flows ------------------------------------------------------------------------- */
 
 /* Traffic of one flow since the last report, oriented client -> server (the records a
- * harvest hands over, as bytes: module.c's aggregate reads them). */
+ * harvest hands over, as bytes: aggregate.c reads them). */
 typedef struct {
     uint64_t client_hi, client_lo, server_hi, server_lo;
     int32_t port; /* the server's, -1 for port-less protocols */

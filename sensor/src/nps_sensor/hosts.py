@@ -11,51 +11,39 @@ MAC seen with an address.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-
-import numpy as np
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from nps_sensor import packetcore
 
-U64 = np.uint64
-NO_MAC = U64(0xFFFFFFFFFFFFFFFF)
+NO_MAC = 0xFFFF_FFFF_FFFF_FFFF
 
-RECORD = np.dtype(
-    [
-        ("ip_hi", "<u8"),
-        ("ip_lo", "<u8"),
-        ("mac", "<u8"),  # NO_MAC where the link has none
-        ("packets", "<i8"),
-        ("first", "<f8"),
-        ("last", "<f8"),
-        ("vlan", "<i8"),
-        ("tunnel", "<i8"),
-    ]
-)
-assert RECORD.itemsize == packetcore.HOST_RECORD_SIZE
+# The core's host_record (sensor/csrc/module.c), field for field: address (high and low
+# 64 bits), MAC (NO_MAC where the link has none), packets, first, last, VLAN, tunnel.
+RECORD = struct.Struct("<QQQqddqq")
+assert RECORD.size == packetcore.HOST_RECORD_SIZE
+
+Row = tuple[int, int, int, int, float, float, int, int]
 
 
 @dataclass(slots=True)
 class HostDeltas:
-    """Pairs that sent packets since the last drain; packets counts only those."""
+    """Pairs that sent packets since the last drain (packets counts only those): packed
+    records, a few hundred per window, read row by row."""
 
-    ip_hi: np.ndarray
-    ip_lo: np.ndarray
-    mac: np.ndarray
-    packets: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-    vlan: np.ndarray
-    tunnel: np.ndarray
+    records: bytes = b""
 
     def __len__(self) -> int:
-        return len(self.packets)
+        return len(self.records) // RECORD.size
+
+    def rows(self) -> Iterator[Row]:
+        return RECORD.iter_unpack(self.records)
 
     @staticmethod
     def from_records(blob: bytes) -> HostDeltas:
-        records = np.frombuffer(blob, dtype=RECORD)
-        return HostDeltas(*(records[f.name] for f in fields(HostDeltas)))
+        return HostDeltas(blob)
 
     @staticmethod
     def concat(parts: list[HostDeltas]) -> HostDeltas:
-        return HostDeltas(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(HostDeltas)))
+        return HostDeltas(b"".join(p.records for p in parts))
