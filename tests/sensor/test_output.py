@@ -10,6 +10,7 @@ change of the engine or of discovery, look at the difference, then write them ag
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from nps_sensor.output import item_json
 from tests.conftest import sensor_command, sensor_env
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -176,3 +178,36 @@ def _stderr_on_a_terminal(args: list[str]) -> str:
 def test_the_progress_bar_draws_on_a_terminal_after_its_delay() -> None:
     drawn = _stderr_on_a_terminal([sys.executable, "-c", PROGRESS])
     assert "analyzing" in drawn and "quick" not in drawn
+
+
+FLOW = {
+    "client": "10.0.0.1",
+    "server": "External",
+    "port": 443,
+    "proto": "tcp",
+    "client_bytes": 1,
+    "server_bytes": 2**70,
+    "client_packets": 0,
+    "server_packets": 3,
+    "first_seen": "2026-01-01T00:00:00.000001Z",
+    "last_seen": "2026-01-01T00:00:01.000000Z",
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        FLOW,
+        FLOW | {"port": None, "first_seen": None},
+        FLOW | {"client": 'h\u00f6st "x"\n\x1b[31m\u2028', "server": "\U0001f600"},
+        FLOW | {"client_bytes": True},  # not an int as json sees it: the generic encoder
+        FLOW | {"port": 1.5},
+        {**FLOW, "extra": 1},
+        dict(reversed(FLOW.items())),
+        {"ip": "10.0.0.1", "macs": ["00:11:22:33:44:55"], "nested": {"a": [1, None, 2.5]}},
+        [1, "two"],
+    ],
+)
+def test_a_flow_line_is_what_json_dumps_writes(value: object) -> None:
+    """The flows' shortcut in the JSON writer gives json.dumps's bytes, whatever the values."""
+    assert item_json(value) == json.dumps(value)
