@@ -153,9 +153,11 @@ static inline uint64_t nps_be64(const nps_pkt *d, int64_t at) {
 static inline uint64_t nps_mac_at(const nps_pkt *d, int64_t at) {
     uint64_t mac = 0;
     if (at >= d->start && at + 6 <= d->end) {
-        const uint8_t *b = d->buf + at;
-        for (int i = 0; i < 6; i++) mac = mac << 8 | b[i];
-        return mac;
+        uint32_t hi4;
+        uint16_t lo2;
+        memcpy(&hi4, d->buf + at, 4);
+        memcpy(&lo2, d->buf + at + 4, 2);
+        return (uint64_t)__builtin_bswap32(hi4) << 16 | __builtin_bswap16(lo2);
     }
     for (int i = 0; i < 6; i++) mac = mac << 8 | nps_u8(d, at + i);
     return mac;
@@ -219,8 +221,18 @@ typedef struct {
     bool has_ports;
 } nps_row;
 
-bool nps_is_group(uint64_t hi, uint64_t lo);
-bool nps_is_unspecified(uint64_t hi, uint64_t lo);
+/* Multicast or broadcast (IPv4 mapped into the 128-bit space, or IPv6): inline, as
+ * every packet's sender is checked (the host table). */
+static inline bool nps_is_group(uint64_t hi, uint64_t lo) {
+    if (hi == 0 && (lo >> 32) == 0xFFFFull) {
+        uint32_t a = (uint32_t)lo;
+        return (a >> 28) == 0xE || a == 0xFFFFFFFFu;
+    }
+    return (hi >> 56) == 0xFF;
+}
+static inline bool nps_is_unspecified(uint64_t hi, uint64_t lo) {
+    return hi == 0 && (lo == (0xFFFFull << 32) || lo == 0);
+}
 bool nps_client_is_sender(const nps_roles *r, const nps_row *row);
 
 #endif

@@ -287,7 +287,7 @@ static void transport(nps_pkt *d) {
 
 /* Back into the decode loop at `at`, a header of kind `et`; tunnel_id < 0 keeps the
  * current one, header_vlan > 0 is the VLAN an ERSPAN header names. */
-static void enter(nps_pkt *d, int64_t at, uint32_t et, int encap, int64_t tunnel_id, int32_t header_vlan) {
+static inline void enter(nps_pkt *d, int64_t at, uint32_t et, int encap, int64_t tunnel_id, int32_t header_vlan) {
     if (d->depth >= MAX_TUNNELS) {
         fail(d, R_TOO_MANY_TUNNELS);
         return;

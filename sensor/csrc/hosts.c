@@ -42,7 +42,9 @@ void nps_hosts_free(nps_hosts *t) {
 int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_t mac, int64_t vlan, int64_t tunnel) {
     if (nps_is_unspecified(hi, lo) || nps_is_group(hi, lo)) return 0;
     nps_hkey k = {hi, lo, mac, vlan, tunnel, 0};
-    k.hash = nps_hash2(nps_hash2(nps_hash2(nps_mix(lo), mac), (uint64_t)vlan << 32 ^ (uint64_t)tunnel), hi);
+    /* Two rounds of mixing, not four: the key is compared whole, the hash only spreads it. */
+    uint64_t where = ((uint64_t)vlan << 32 ^ (uint64_t)tunnel) * 0x9E3779B97F4A7C15ull;
+    k.hash = nps_hash2(nps_mix(lo ^ hi * 0xC2B2AE3D27D4EB4Full ^ where), mac);
     uint32_t i = (uint32_t)k.hash & t->mask;
     int32_t r;
     while ((r = t->slots[i]) >= 0) {

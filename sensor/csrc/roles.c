@@ -6,17 +6,6 @@
 
 enum { TCP = 6, UDP = 17, ICMP = 1, ICMPV6 = 58, SYN = 0x02, ACK = 0x10 };
 enum { SENDER_IS_SERVER = 0, SENDER_IS_CLIENT = 1 };
-#define V4_PREFIX 0xFFFFull
-
-bool nps_is_group(uint64_t hi, uint64_t lo) {
-    if (hi == 0 && (lo >> 32) == V4_PREFIX) {
-        uint32_t a = (uint32_t)lo;
-        return (a >> 28) == 0xE || a == 0xFFFFFFFFu;
-    }
-    return (hi >> 56) == 0xFF;
-}
-
-bool nps_is_unspecified(uint64_t hi, uint64_t lo) { return hi == 0 && (lo == (V4_PREFIX << 32) || lo == 0); }
 
 /* Rule 5: what a protocol with one port on both sides says of its sender, or -1. */
 static int payload_role(const nps_roles *r, const nps_row *row) {
