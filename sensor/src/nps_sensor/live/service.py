@@ -30,6 +30,7 @@ from nps_sensor import __version__, config
 from nps_sensor.capture.ring import RingSettings
 from nps_sensor.classify import Classifier
 from nps_sensor.config import Config
+from nps_sensor.discovery import registry
 from nps_sensor.errors import SensorError
 from nps_sensor.live import system
 from nps_sensor.live.calibrate import Capacity, calibrate
@@ -256,7 +257,7 @@ class Service:
                     del asked[i]
         if not parts:
             return Collector(self.cfg).harvest()  # nothing new; the reporter still closes the window
-        return Harvest.merge([parts[i] for i in sorted(parts)])
+        return Harvest.merge([parts[i] for i in sorted(parts)], registry.sampled())
 
     def _emit(self, report: Report) -> None:
         body = report.as_dict()
