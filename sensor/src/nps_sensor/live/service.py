@@ -39,6 +39,7 @@ from nps_sensor.live import system
 from nps_sensor.live.calibrate import Capacity, calibrate
 from nps_sensor.live.links import Links, Worker
 from nps_sensor.live.schedule import Clock, Close, Schedule, SystemClock
+from nps_sensor.live.silence import GreSilence
 from nps_sensor.live.spool import Spool
 from nps_sensor.live.status import Meter, StatusServer, status_of
 from nps_sensor.live.worker import run_worker
@@ -94,6 +95,7 @@ class Service:
         self.replaced: list[float] = []  # when dead workers were replaced (monotonic)
         self.replacements = 0
         self.status_server: StatusServer | None = None
+        self.silence = GreSilence()  # no ICMP answers to ERSPAN (silence.py)
         self.lock = threading.Lock()
         self._stop = False
         self._reload = False
@@ -158,6 +160,8 @@ class Service:
                 "reload": self._on_reload_request,  # the uplink wrote a new configuration from the hub
             },
         )
+        if any(i.mode == "ERSPAN" for i in self.cfg.sensing.interfaces):
+            self.silence.hold()
         try:
             self.capacity = calibrate(self.workers)
             log.info(
@@ -172,6 +176,7 @@ class Service:
         except BaseException:
             status.close()
             self._end_workers()
+            self.silence.release()
             raise
         status.start()
         signal.signal(signal.SIGTERM, self._on_stop)
@@ -192,6 +197,7 @@ class Service:
         finally:
             status.stop()
             self._end_workers()
+            self.silence.release()
 
     def _end_workers(self) -> None:
         for conn in self.conns:
