@@ -132,16 +132,22 @@ def _replaced(sensor: Sensor, count: int, before: set[int]) -> list[dict[str, An
     return wait_for(settled, 30, why=f"{count} capture workers replaced")
 
 
-def test_a_worker_that_dies_is_replaced_and_the_window_goes_on(lab: Lab, tmp_path: Path) -> None:
-    """A capture worker killed (a bug, the OOM killer): a new one takes its place in the
-    fanout groups and gets its share of the traffic, the window goes on (nothing is
-    reported early), the counters never go back, one line in the log."""
+def _sensing(lab: Lab, tmp_path: Path) -> tuple[Path, Sensor]:
+    """A sensor with two workers that has received a capture of 4,000 packets."""
     capture = tmp_path / "w.pcap"
     write_capture(str(capture), 4_000, 9, "plain")
     sensor = Sensor(lab, tmp_path, windows=(300, 1800))
     sensor.start()
     lab.replay(capture, "--topspeed")
     sensor.wait_received(4_000)
+    return capture, sensor
+
+
+def test_a_worker_that_dies_is_replaced_and_the_window_goes_on(lab: Lab, tmp_path: Path) -> None:
+    """A capture worker killed (a bug, the OOM killer): a new one takes its place in the
+    fanout groups and gets its share of the traffic, the window goes on (nothing is
+    reported early), the counters never go back, one line in the log."""
+    capture, sensor = _sensing(lab, tmp_path)
     first = _workers(sensor)
     os.kill(first[0]["pid"], signal.SIGKILL)
     after = _replaced(sensor, 1, {w["pid"] for w in first})
@@ -166,12 +172,7 @@ def test_a_worker_that_dies_is_replaced_and_the_window_goes_on(lab: Lab, tmp_pat
 def test_workers_that_keep_dying_restart_the_service(lab: Lab, tmp_path: Path) -> None:
     """Past RESTART_LIMIT replacements within RESTART_SPAN, the service writes the window
     and ends with status 1, for systemd to start it again."""
-    capture = tmp_path / "w.pcap"
-    write_capture(str(capture), 4_000, 9, "plain")
-    sensor = Sensor(lab, tmp_path, windows=(300, 1800))
-    sensor.start()
-    lab.replay(capture, "--topspeed")
-    sensor.wait_received(4_000)
+    _, sensor = _sensing(lab, tmp_path)
     for n in range(1, RESTART_LIMIT + 1):
         before = _workers(sensor)
         os.kill(before[1]["pid"], signal.SIGKILL)
