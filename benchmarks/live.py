@@ -38,6 +38,7 @@ FRAMES = 20_000  # frames trafgen holds: 28 ms of traffic at 700,000 packets/s, 
 SENDER_CPU, WORKER_CPU = 0, 1
 QUEUE = 32768  # bytes the token bucket holds back, well under a socket's default send buffer
 TICKS = os.sysconf("SC_CLK_TCK")
+NO_SENSOR = "no sensor (200,000)"  # the step measuring the kernel's receive work alone
 
 
 @dataclass
@@ -197,6 +198,23 @@ def _step(lab: Lab, sensor: Sensor, wrap: str, rps: bool, asked: str) -> Step:
     )
 
 
+def _kernel_alone(lab: Lab, wrap: str, cfg: Path, mean: float) -> Step:
+    """With RPS and no sensor at all: the kernel's own receive work per packet on the
+    worker's core (veth, RPS backlog, IP input), which bounds what any sensor can take
+    there. Here it is 3.3-3.7 microseconds a packet, a whole core at about 300,000/s."""
+    _shape(lab, RATES[1], mean)
+    sender = Sender(lab, cfg, ring=False)
+    try:
+        time.sleep(SETTLE)
+        rx0, irq0 = _rx(lab), _softirq_ticks(WORKER_CPU)
+        time.sleep(SECONDS)
+        rx1, irq1 = _rx(lab), _softirq_ticks(WORKER_CPU)
+    finally:
+        sender.stop()
+    seconds = rx1[1] - rx0[1]
+    return Step(wrap, True, NO_SENSOR, (rx1[0] - rx0[0]) / seconds, 0, 0, 0.0, (irq1 - irq0) / TICKS / seconds)
+
+
 def measure(wrap: str, rps: bool, capture: Path) -> tuple[list[Step], dict[str, float]]:
     """Rising rates, then top speed, into one sensor worker; with the capacity the
     sensor's calibration found at start."""
@@ -208,6 +226,7 @@ def measure(wrap: str, rps: bool, capture: Path) -> tuple[list[Step], dict[str, 
             mask = f"{1 << WORKER_CPU:x}"
             sh("ip", "netns", "exec", lab.sensor, "sh", "-c",
                f"echo {mask} > /sys/class/net/{lab.sniff[0]}/queues/rx-0/rps_cpus")  # fmt: skip
+            steps.append(_kernel_alone(lab, wrap, cfg, mean))
         with tempfile.TemporaryDirectory() as work:
             sensor = Sensor(lab, Path(work), workers=1)
             sensor.start(cpus=str(WORKER_CPU))
@@ -288,6 +307,13 @@ def _print(console: Console, steps: list[Step], capacity: dict[str, float]) -> N
                 f"{top.drop_percent:.2f} % dropped at {top.sent_pps:,.0f} pkt/s" if top else "-",
             )
     console.print(summary)
+    for s in steps:
+        if s.asked == NO_SENSOR and s.sent_pps:
+            micros = s.softirq / s.sent_pps * 1e6
+            console.print(
+                f"{s.wrap}, RPS, no sensor running: the kernel's receive work alone takes {micros:.1f} µs a packet "
+                f"on the worker's core, which it fills at about {1e6 / micros:,.0f} packets/s"
+            )
     if capacity:
         console.print(
             f"calibration at start: {capacity.get('pps_per_core', 0):,.0f} packets/s per core "

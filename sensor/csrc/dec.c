@@ -4,7 +4,9 @@
  * word), PPPoE, Linux cooked (SLL, SLL2), raw IP and BSD loopback; IPv4 and IPv6 with
  * its extension headers; and the tunnels that carry mirrored traffic, nested in any
  * order: GRE (with IP, MPLS or Ethernet inside), ERSPAN I/II/III, VXLAN (UDP 4789),
- * VXLAN-GPE (4790), Geneve (6081) and IP-in-IP. A frame stops at an IP header that
+ * VXLAN-GPE (4790), Geneve (6081), IP-in-IP, and the tunnels that carry hosts'
+ * traffic: GTP-U (UDP 2152, a mobile network's user plane) and Teredo (UDP 3544,
+ * IPv6 in UDP). A frame stops at an IP header that
  * carries no tunnel (ST_IP), at a payload the sensor does not decode (ST_L2), or at
  * something it cannot parse (ST_ERROR with a reason). At most MAX_TUNNELS tunnels and
  * MAX_LAYERS headers: deeper nesting is crafted or broken input, counted, not guessed.
@@ -20,13 +22,14 @@
 
 const char *const ENCAP_NAMES[N_ENCAPS] = {
     "vlan", "qinq", "mpls", "pppoe", "gre", "erspan_i", "erspan_ii", "erspan_iii", "gre_teb",
-    "vxlan", "vxlan_gpe", "geneve", "ip_in_ip", "ipv6", "fragment", "sll", "raw_ip",
+    "vxlan", "vxlan_gpe", "geneve", "ip_in_ip", "ipv6", "fragment", "sll", "raw_ip", "gtp_u", "teredo",
 };
 const char *const REASON_NAMES[N_REASONS] = {
     "unknown-linktype", "truncated-link-header", "truncated-ethernet", "truncated-vlan",
     "truncated-mpls", "truncated-pppoe", "truncated-ipv4", "bad-ipv4-header", "bad-ipv4-length",
     "truncated-ipv6", "bad-ip-version", "truncated-ipv6-extension", "truncated-gre",
     "truncated-erspan", "truncated-vxlan", "truncated-geneve", "too-many-layers", "too-many-tunnels",
+    "truncated-gtp",
 };
 
 enum {
@@ -35,7 +38,8 @@ enum {
 };
 enum { GRE = 47, IPIP = 4, IPV6_IN_IP = 41, TCP = 6, UDP = 17, DCCP = 33, SCTP = 132, UDPLITE = 136 };
 enum { ICMP = 1, ICMPV6 = 58 };
-enum { VXLAN_PORT = 4789, VXLAN_GPE_PORT = 4790, GENEVE_PORT = 6081 };
+enum { VXLAN_PORT = 4789, VXLAN_GPE_PORT = 4790, GENEVE_PORT = 6081, GTPU_PORT = 2152, TEREDO_PORT = 3544 };
+enum { GTP_EXTENSIONS = 8, GTP_G_PDU = 0xFF };
 #define GRE_C 0x8000u
 #define GRE_R 0x4000u
 #define GRE_K 0x2000u
@@ -60,6 +64,12 @@ static inline void fail(nps_pkt *d, int reason) {
 /* Whether `n` bytes are there at p; if not, the frame fails with `reason`. */
 static inline bool need(nps_pkt *d, int64_t n, int reason) {
     if (d->p + n <= d->end) return true;
+    fail(d, reason);
+    return false;
+}
+/* Whether the frame reaches `at` (exclusive); if not, it fails with `reason`. */
+static inline bool need_at(nps_pkt *d, int64_t at, int reason) {
+    if (at <= d->end) return true;
     fail(d, reason);
     return false;
 }
@@ -353,6 +363,53 @@ static void gre(nps_pkt *d) {
     }
 }
 
+/* GTP-U (3GPP TS 29.281): version 1, protocol type GTP; only a G-PDU carries a user's
+ * IP packet (echo, error indication and end marker are the tunnel's own). The E, S
+ * and PN flags add 4 bytes, the E flag a chain of extension headers (each a length
+ * in 4-byte units, its content, the next one's type), at most GTP_EXTENSIONS deep.
+ * The header's length must agree with the UDP datagram's: a port alone proves nothing. */
+static void gtp_u(nps_pkt *d) {
+    int64_t at = d->l4 + 8;
+    if (at + 8 > d->end) return; /* too short for GTP: a UDP datagram on the port */
+    uint32_t flags = U8(at), type = U8(at + 1), length = BE16(at + 2);
+    if ((flags & 0xF0) != 0x30 || type != GTP_G_PDU || 16 + length != BE16(d->l4 + 4)) return;
+    int64_t teid = BE32(at + 4), inner = at + 8;
+    if (flags & 0x07) {
+        if (!need_at(d, inner + 4, R_TRUNC_GTP)) return;
+        uint32_t next = flags & 0x04 ? U8(inner + 3) : 0;
+        inner += 4;
+        for (int n = 0; next; n++) {
+            if (n == GTP_EXTENSIONS || !need_at(d, inner + 1, R_TRUNC_GTP)) {
+                if (n == GTP_EXTENSIONS) fail(d, R_TRUNC_GTP);
+                return;
+            }
+            int64_t size = 4 * (int64_t)U8(inner);
+            if (size == 0 || !need_at(d, inner + size, R_TRUNC_GTP)) {
+                if (size == 0) fail(d, R_TRUNC_GTP);
+                return;
+            }
+            next = U8(inner + size - 1);
+            inner += size;
+        }
+    }
+    if (inner < d->end) enter(d, inner, K_IP_ANY, E_GTP_U, teid, 0);
+}
+
+/* Teredo (RFC 4380): IPv6 in UDP, after an optional authentication header (indicator
+ * 0x0001) and an optional origin indication (0x0000, 8 bytes). What follows must be
+ * an IPv6 header whose length ends where the UDP datagram does (a qualification
+ * bubble is one with no payload); anything else on the port is left as UDP. */
+static void teredo(nps_pkt *d) {
+    int64_t at = d->l4 + 8;
+    if (at + 2 <= d->end && BE16(at) == 0x0001) { /* authentication: ID and AU lengths, nonce, confirmation */
+        if (at + 4 > d->end) return;
+        at += 4 + U8(at + 2) + U8(at + 3) + 9;
+    }
+    if (at + 2 <= d->end && BE16(at) == 0x0000) at += 8; /* origin indication */
+    if (at + 40 > d->end || (U8(at) >> 4) != 6 || at + 40 + BE16(at + 4) != d->l4 + BE16(d->l4 + 4)) return;
+    enter(d, at, ET_IPV6, E_TEREDO, -1, 0);
+}
+
 /* The 8-byte header after the UDP header (VXLAN, VXLAN-GPE, Geneve), or failure. */
 static bool udp_header(nps_pkt *d, int reason, int64_t *at, uint64_t *w0) {
     *at = d->l4 + 8;
@@ -384,6 +441,10 @@ static void udp_tunnel(nps_pkt *d) {
             return;
         }
         enter(d, inner, kind == TEB ? K_ETHER : kind, E_GENEVE, vni, 0);
+    } else if (d->dport == GTPU_PORT || d->sport == GTPU_PORT) {
+        gtp_u(d);
+    } else if (d->dport == TEREDO_PORT || d->sport == TEREDO_PORT) {
+        teredo(d);
     } else if (d->dport == VXLAN_GPE_PORT) {
         /* VXLAN-GPE: the header names its payload; NSH is not decoded. */
         if (!udp_header(d, R_TRUNC_VXLAN, &at, &w0)) return;

@@ -116,6 +116,7 @@ def test_every_page_after_an_upload(hub: HubProcess, artifacts: Path) -> None:
             switches = rows(page)
             assert {r["Hostname"] for r in switches} >= {"s1", "s2", "summit300-48"}
             assert all(r["IP"] == "(no IP)" for r in switches)
+            assert all(r["Last seen"].strip(" –-") for r in switches)  # when they spoke LLDP or CDP
             page.click("#assets a:has-text('(no IP)') >> nth=0")
             assert "LLDP" in page.inner_text("#evidence").upper() or "CDP" in page.inner_text("#evidence").upper()
             assert page.query_selector_all("#predictions tbody tr")

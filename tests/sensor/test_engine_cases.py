@@ -10,6 +10,7 @@ also goes through the engine in batches of 5 frames, which must change nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import struct
 from pathlib import Path
@@ -184,6 +185,8 @@ NESTINGS = [
     ["gre", "geneve", "mpls", "erspan1"],
     ["vxlan-gpe", "erspan2", "vxlan", "qinq"],
     ["ipip", "ipip", "gre", "geneve-ip"],
+    ["gtp-u", "erspan2"],  # a mobile core's user plane, mirrored
+    ["gtp-u", "vxlan", "qinq"],
 ]
 
 
@@ -213,6 +216,55 @@ def test_nested_tunnels_agree_with_tshark(tshark: str, tmp_path: Path) -> None:
     assert_agrees(tshark, path, result)
     for n in range(len(NESTINGS)):
         assert (f"10.2.{n}.1", f"10.2.{n}.2", 80, "tcp") in flows(result), NESTINGS[n]
+
+
+def conversation6(n: int, t: float) -> Frames:
+    """A TCP connection and a DNS lookup between two IPv6 hosts (2001:db8:2:n::/64)."""
+    c, s = f"2001:db8:2:{n}::1", f"2001:db8:2:{n}::2"
+    cm, sm = 0x300 + 2 * n, 0x301 + 2 * n
+
+    def tcp6(src: str, dst: str, sport: int, dport: int, flags: str, payload: bytes = b"") -> bytes:
+        return P.ipv6(src, dst, P.PROTO_TCP, P.tcp(src, dst, sport, dport, payload, flags=flags, seq=1, ack=7))
+
+    return [
+        (t, eth(cm, sm, tcp6(c, s, 41000 + n, 443, "S"))),
+        (t + 0.001, eth(sm, cm, tcp6(s, c, 443, 41000 + n, "SA"))),
+        (t + 0.002, eth(cm, sm, udp6(c, s, 51000 + n, 53, P.dns_query(n, "example.org")))),
+    ]
+
+
+def test_user_plane_tunnels_agree_with_tshark(tshark: str, tmp_path: Path) -> None:
+    """GTP-U (mobile networks) and Teredo (IPv6 in UDP 3544) are followed to the hosts'
+    own traffic, also mirrored in ERSPAN; UDP on their ports that is neither stays UDP."""
+    frames: Frames = []
+    for n, kinds in enumerate((["teredo"], ["teredo", "erspan2"], ["gtp-u"])):
+        for i, (ts, frame) in enumerate(conversation6(n, T0 + 1 + n * 0.01)):
+            frames.append((ts, encapsulate(frame, kinds, seq=i + 1)))
+    # Not a tunnel: a DNS query from port 2152, a datagram to 3544 that is not IPv6.
+    frames.append((T0 + 2, eth(7, 8, udp4("10.3.0.1", "10.3.0.2", 2152, 53, P.dns_query(9, "example.org")))))
+    frames.append((T0 + 2.1, eth(7, 8, udp4("10.3.0.1", "10.3.0.2", 40000, 3544, b"\x45" + bytes(60)))))
+    path = write(tmp_path / "user-plane.pcap", sorted(frames))
+    result = run(path, ORACLE)
+    assert not result["stats"]["decode_errors"]
+    assert_agrees(tshark, path, result)
+    for n in range(3):
+        c, s = (str(ipaddress.ip_address(f"2001:db8:2:{n}::{i}")) for i in (1, 2))
+        assert (c, s, 443, "tcp") in flows(result)
+    assert {("10.3.0.1", "10.3.0.2", 53, "udp"), ("10.3.0.1", "10.3.0.2", 3544, "udp")} <= flows(result)
+    assert result["stats"]["encapsulation"]["teredo"] == 6 and result["stats"]["encapsulation"]["gtp_u"] == 3
+
+
+def test_a_gtp_header_cut_short_is_counted() -> None:
+    """An extension header chain that runs past the frame is `truncated-gtp`, not a guess."""
+    _, frame = conversation(1, T0)[0]
+    whole = encapsulate(frame, ["gtp-u"])
+    udp_at = 14 + 20
+    gtp = bytearray(whole[udp_at + 8 :])
+    gtp[12] = 200  # the extension header claims 800 bytes
+    cut = whole[: udp_at + 8] + bytes(gtp)
+    d = decode(batch_from_frames([whole, cut]))
+    assert d.state[0] == IP and d.dport[0] == 80
+    assert d.state[1] == ERROR and REASONS[d.err[1]] == "truncated-gtp"
 
 
 def test_tunnels_nested_too_deep_are_counted() -> None:

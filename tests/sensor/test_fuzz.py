@@ -17,6 +17,7 @@ from nps_sensor.config import Config
 from nps_sensor.decode import ERROR, IP, L2, decode
 from nps_sensor.pipeline import Engine
 from nps_sensor.synth import packets as P
+from nps_sensor.synth.tunnels import gtp_u, teredo
 
 BATCH = 512
 EXAMPLES = 200  # 200 x 512 = 102,400 frames
@@ -37,6 +38,8 @@ def _corpus() -> list[bytes]:
         return P.ethernet(MB, MA, P.ETH_IPV4, P.ipv4("192.0.2.1", "192.0.2.2", proto, payload))
 
     vx = P.udp("192.0.2.1", "192.0.2.2", 1, 4789, P.vxlan(eth, 5))
+    gtp = P.udp("192.0.2.1", "192.0.2.2", 2152, 2152, gtp_u(ip4, 7, 1, [(0x85, b"\0\x09")]))
+    ter = P.udp("192.0.2.1", "192.0.2.2", 3544, 40000, teredo(ip6, (40000, "198.51.100.7")))
     return [
         eth,
         eth6,
@@ -50,6 +53,8 @@ def _corpus() -> list[bytes]:
         outer(P.PROTO_GRE, P.gre_teb(eth, key=1, seq=2)),
         outer(P.PROTO_GRE, P.gre(P.ETH_IPV4, ip4, checksum_present=True)),
         outer(P.PROTO_UDP, vx),
+        outer(P.PROTO_UDP, gtp),
+        outer(P.PROTO_UDP, ter),
         outer(4, ip4),
         outer(41, ip6),
         P.ethernet("ff:ff:ff:ff:ff:ff", MA, 0x0806, P.arp(1, MA, A, "00:00:00:00:00:00", B)),

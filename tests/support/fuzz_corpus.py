@@ -58,8 +58,12 @@ def _encapsulations() -> dict[str, list[bytes]]:
         ["vxlan", "erspan2"],
         ["qinq", "vxlan", "gre-teb", "erspan2"],
         ["ipip", "ipip", "gre", "geneve-ip"],
+        ["gtp-u"],
+        ["gtp-u", "erspan2"],
     ]
     out = {"-".join(k): [encapsulate(f, k, seq=i + 1) for i, f in enumerate(inner)] for k in kinds}
+    dns6 = P.ipv6("2001:db8::1", "2001:db8::2", P.PROTO_UDP, P.udp("2001:db8::1", "2001:db8::2", 5000, 53, bytes(20)))
+    out["teredo"] = [encapsulate(P.ethernet(MB, MA, P.ETH_IPV6, dns6), ["teredo"])]
     pppoe = struct.pack("!BBHHH", 0x11, 0, 1, 42, 0x0021) + inner[0][14:]
     out["pppoe"] = [P.ethernet(MB, MA, 0x8864, pppoe)]
     big = P.ipv4(A, B, P.PROTO_UDP, P.udp(A, B, 5000, 53, bytes(3000)), ident=77)

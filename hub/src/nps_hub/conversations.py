@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from nps_hub import inventory
 from nps_hub.models import Asset, Flow
@@ -51,7 +51,8 @@ def graph(db: Session, f: inventory.AssetQuery, asset: int | None = None) -> dic
                   key=lambda e: -e["bytes"])[:MAX_EDGES]  # fmt: skip
     used = {n for e in kept for n in (e["source"], e["target"])}
     ids = [int(n[1:]) for n in used if n.startswith("a")]
-    known = {a.id: a for a in db.scalars(select(Asset).where(Asset.id.in_(ids)))} if ids else {}
+    shown = load_only(Asset.id, Asset.hostname, Asset.ip, Asset.mac, Asset.device_type, Asset.vendor)
+    known = {a.id: a for a in db.scalars(select(Asset).options(shown).where(Asset.id.in_(ids)))} if ids else {}
     nodes = []
     for n in sorted(used, key=lambda k: -weight[k]):
         x = known.get(int(n[1:])) if n.startswith("a") else None

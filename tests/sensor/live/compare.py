@@ -82,16 +82,21 @@ def analyze_result(capture: Path, config: Path) -> tuple[dict[Any, Any], Flows, 
     return assets, flow_sums(result["flows"]), timeless(result["stats"])
 
 
-# Discovery fingerprints the first SYN of each sender in each window, per collector
-# (discovery/dispatch.py, _new_stacks): with several workers each may take one, so the
-# TCP evidence, the OS guessed from it and the packets discovery read depend on how
-# many workers share a host.
-SAMPLED = ("evidence", "os", "device")
+def per_message_counts_aside(assets: dict[Any, Any], stats: dict[str, Any]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    """What several capture workers may count differently from one, and nothing else.
 
-
-def without_sampled(assets: dict[Any, Any], stats: dict[str, Any]) -> tuple[dict[Any, Any], dict[str, Any]]:
-    kept = {k: {f: v for f, v in a.items() if f not in SAMPLED} for k, a in assets.items()}
+    Each worker reads a message repeated within a window once (the repeats it drops are
+    its own), and the first SYN of each sender (discovery.registry.sampled): with two
+    workers a DNS answer repeated to two clients is read twice. So how many times a fact
+    was read, and how many packets discovery read, depend on how many workers share the
+    traffic; which facts were found, and the type, OS and brand predicted from them, do
+    not (merging the workers keeps the earliest SYN, the one `analyze` reads)."""
+    kept = {k: {**a, "evidence": [_uncounted(e) for e in a.get("evidence", [])]} for k, a in assets.items()}
     return kept, {**stats, "discovery": {**stats["discovery"], "packets": None}}
+
+
+def _uncounted(evidence: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in evidence.items() if k != "count"}
 
 
 def write_qinq(path: Path, packets: int, seed: int) -> None:

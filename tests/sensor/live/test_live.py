@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from benchmarks.lab import BIN, Lab, Sensor, missing
+from nps_sensor.live.service import RESTART_LIMIT
 from nps_sensor.synth import write_capture
-from tests.sensor.live.compare import analyze_result, live_result, unoriented, without_sampled, write_qinq
+from tests.sensor.live.compare import analyze_result, live_result, per_message_counts_aside, unoriented, write_qinq
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.live
@@ -77,8 +79,8 @@ def test_run_reports_what_analyze_reports(lab: Lab, tmp_path: Path, wrap: str, w
         live_flows, file_flows = unoriented(live_flows), unoriented(file_flows)
     assert live_flows == file_flows
     if workers > 1:
-        live_assets, live_stats = without_sampled(live_assets, live_stats)
-        file_assets, file_stats = without_sampled(file_assets, file_stats)
+        live_assets, live_stats = per_message_counts_aside(live_assets, live_stats)
+        file_assets, file_stats = per_message_counts_aside(file_assets, file_stats)
     assert live_assets == file_assets
     assert live_stats == file_stats
     if wrap != "plain":
@@ -113,25 +115,77 @@ def test_a_crash_keeps_every_closed_window_intact(lab: Lab, tmp_path: Path) -> N
     assert all(after[name] == data for name, data in before.items())
 
 
-def test_a_worker_that_dies_costs_no_window(lab: Lab, tmp_path: Path) -> None:
-    """A capture worker killed (a bug, the OOM killer): the other's harvest is still
-    reported, the partial window is written, and the service ends with status 1 for
-    systemd to start it again, in one line, without a traceback."""
+def _workers(sensor: Sensor) -> list[dict[str, Any]]:
+    workers: list[dict[str, Any]] = sensor.status()["capture_workers"]
+    return workers
+
+
+def _replaced(sensor: Sensor, count: int, before: set[int]) -> list[dict[str, Any]]:
+    """The workers once `count` were replaced and a new process runs in each place."""
+
+    def settled() -> list[dict[str, Any]]:
+        status = sensor.status()
+        workers: list[dict[str, Any]] = status["capture_workers"]
+        pids = {w["pid"] for w in workers}
+        return workers if status["workers_replaced"] == count and pids != before and len(pids) == 2 else []
+
+    return wait_for(settled, 30, why=f"{count} capture workers replaced")
+
+
+def _sensing(lab: Lab, tmp_path: Path) -> tuple[Path, Sensor]:
+    """A sensor with two workers that has received a capture of 4,000 packets."""
     capture = tmp_path / "w.pcap"
     write_capture(str(capture), 4_000, 9, "plain")
     sensor = Sensor(lab, tmp_path, windows=(300, 1800))
     sensor.start()
     lab.replay(capture, "--topspeed")
     sensor.wait_received(4_000)
+    return capture, sensor
+
+
+def test_a_worker_that_dies_is_replaced_and_the_window_goes_on(lab: Lab, tmp_path: Path) -> None:
+    """A capture worker killed (a bug, the OOM killer): a new one takes its place in the
+    fanout groups and gets its share of the traffic, the window goes on (nothing is
+    reported early), the counters never go back, one line in the log."""
+    capture, sensor = _sensing(lab, tmp_path)
+    first = _workers(sensor)
+    os.kill(first[0]["pid"], signal.SIGKILL)
+    after = _replaced(sensor, 1, {w["pid"] for w in first})
+    assert after[1]["pid"] == first[1]["pid"]  # the survivor goes on
+    assert sensor.received() >= 4_000  # the dead worker's kernel counters stay in the totals
+    lab.replay(capture, "--topspeed")
+    sensor.wait_received(8_000)
+    status = sensor.status()
+    assert sum(i["dropped"] for i in status["interfaces"]) == 0
+    new = status["capture_workers"][0]
+    assert new["pid"] == after[0]["pid"] and new["packets"] > 0  # in the groups: flows reach it
+    assert sensor.reports() == []  # the open window went on
+    assert sensor.stop() == 0
+    log = sensor.logtext()
+    assert "capture-0 stopped (exit code -9); a new one takes its place" in log
+    assert "Traceback" not in log and "BrokenPipe" not in log, log
+    reports = sensor.reports()
+    packets = sum(f["client_packets"] + f["server_packets"] for r in reports for f in r["flows"])
+    assert packets >= 4_000  # the second replay whole, and the survivor's share of the first
+
+
+def test_workers_that_keep_dying_restart_the_service(lab: Lab, tmp_path: Path) -> None:
+    """Past RESTART_LIMIT replacements within RESTART_SPAN, the service writes the window
+    and ends with status 1, for systemd to start it again."""
+    _, sensor = _sensing(lab, tmp_path)
+    for n in range(1, RESTART_LIMIT + 1):
+        before = _workers(sensor)
+        os.kill(before[1]["pid"], signal.SIGKILL)
+        _replaced(sensor, n, {w["pid"] for w in before})
+    os.kill(_workers(sensor)[1]["pid"], signal.SIGKILL)  # worker 0 keeps its harvest
     assert sensor.proc is not None
-    workers = subprocess.run(["pgrep", "-P", str(sensor.proc.pid)], capture_output=True, text=True, check=True)
-    os.kill(int(workers.stdout.split()[0]), signal.SIGKILL)
     sensor.proc.wait(60)
     assert sensor.stop() == 1  # ended already
     log = sensor.logtext()
-    assert "stopped (exit code -9)" in log and "Traceback" not in log and "BrokenPipe" not in log, log
+    assert f"{RESTART_LIMIT + 1} workers died within 10 minutes; restarting the service" in log, log
+    assert "Traceback" not in log and "BrokenPipe" not in log, log
     reports = sensor.reports()
-    assert reports and sum(len(r["flows"]) for r in reports) > 0  # the other worker's traffic
+    assert reports and sum(len(r["flows"]) for r in reports) > 0  # the window was written
 
 
 def _epoch(stamp: str) -> float:

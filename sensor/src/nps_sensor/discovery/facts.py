@@ -72,15 +72,33 @@ class Facts:
         return items
 
     @staticmethod
-    def merge(parts: list[dict[Key, Seen]]) -> dict[Key, Seen]:
+    def merge(parts: list[dict[Key, Seen]], sampled: frozenset[tuple[str, str]] = frozenset()) -> dict[Key, Seen]:
+        """Several collectors' facts as one collector would have them. A fact kind in
+        `sampled` is taken once per sender and window by each collector (a sender's
+        first SYN): of the several, the earliest is what one collector would have read."""
         if len(parts) == 1:
             return parts[0]
         out: dict[Key, Seen] = {}
+        first: dict[tuple[int, str, str], Key] = {}
         for part in parts:
             for k, seen in part.items():
+                if (k[2], k[3]) in sampled:
+                    _keep_earliest(out, first, k, seen)
+                    continue
                 have = out.get(k)
                 if have is None:
                     out[k] = seen
                 else:
                     have.merge(seen)
         return out
+
+
+def _keep_earliest(out: dict[Key, Seen], first: dict[tuple[int, str, str], Key], k: Key, seen: Seen) -> None:
+    sender = (k[0], k[2], k[3])
+    held = first.get(sender)
+    if held is not None:
+        if (out[held].first, str(held[4])) <= (seen.first, str(k[4])):
+            return
+        del out[held]
+    first[sender] = k
+    out[k] = seen

@@ -185,6 +185,15 @@ def core_selection() -> dict[str, Any]:
     return selection(TABLES)
 
 
+@cache
+def sampled() -> frozenset[tuple[str, str]]:
+    """The facts the packet core samples: a sender's first TCP SYN and SYN+ACK of a
+    window (the protocol declaring `handshakes`), each one per sender per window and
+    per capture worker. Merging workers' harvests keeps the earliest (`Facts.merge`),
+    so that the report does not depend on how many workers saw the sender."""
+    return frozenset((f.source, f.key) for p in PROTOCOLS if p.handshakes for f in p.facts)
+
+
 def fact(source: str, key: str) -> Fact | None:
     """The declaration of the fact `source.key`, None where no protocol records it."""
     return FACTS.get((source, key))

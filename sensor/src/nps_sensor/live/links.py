@@ -42,6 +42,7 @@ class Link:
     since: float = 0.0  # wall-clock time of the last change
     holders: set[int] = field(default_factory=set)  # workers reading a ring of it
     attached: int = 0  # times it got rings (1 at start when it is there)
+    group: int | None = None  # the fanout group of its rings
     last_error: str = ""
 
 
@@ -112,10 +113,35 @@ class Links:
             for ring in rings:
                 ring.close()  # the workers hold them now
         link.attached += 1
+        link.group = group
         link.last_error = ""
         if link.attached > 1:
             log.info("sniffing interface %s: capturing again (new sockets)", link.name)
         return True
+
+    def rejoin(self, i: int, worker: Worker) -> None:
+        """Worker `i` is new (the old one died, and the kernel took its sockets out of
+        the groups): a ring in each group the others still read, so that no packet is
+        read twice and none is missed by the others meanwhile. The kernel put the last
+        member in the dead one's place and the new one goes last, in every group alike,
+        so a flow still reaches one worker on every interface. An interface no other
+        worker reads gets new rings for all on the next `watch`."""
+        for j, link in enumerate(self.links):
+            link.holders.discard(i)
+            if not link.holders or link.group is None:
+                continue
+            ring: Ring | None = None
+            try:
+                ring = Ring(link.name, self.settings, iface_number=j)
+                ring.join_fanout(link.group, PACKET_FANOUT_CBPF, self.program)
+                worker.conn.send(("ring", j, ring.ifindex, self.settings))
+                send_handle(worker.conn, ring.fileno(), worker.pid)
+                link.holders.add(i)
+            except (SensorError, OSError) as e:
+                log.warning("sniffing interface %s: no ring for the new capture worker %d yet: %s", link.name, i, e)
+            finally:
+                if ring is not None:
+                    ring.close()
 
     def detached(self, worker: int, j: int) -> None:
         """A worker closed its ring on interface `j` (the interface went away)."""

@@ -9,8 +9,11 @@ whose reports go to the durable spool. A link that goes down, or an interface
 that disappears, ends nothing: the status says so, and sensing goes on when it is
 back. SIGTERM closes the last, partial window into the spool before exiting;
 SIGHUP re-reads the configuration without losing flows. A worker that dies (a
-bug, the kernel's OOM killer) stops the service with status 1 after the window
-is written with the other workers' harvests, for systemd to restart it.
+bug, the kernel's OOM killer) is replaced in place: its share of the traffic goes
+to the others until the new one joins their fanout groups, the open window goes on
+(only the dead worker's harvest since the last report is lost), and the status
+counts it. Should workers keep dying (RESTART_LIMIT within RESTART_SPAN), the
+service writes the window and ends with status 1 for systemd to restart it.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from nps_sensor import __version__, config
 from nps_sensor.capture.ring import RingSettings
 from nps_sensor.classify import Classifier
 from nps_sensor.config import Config
+from nps_sensor.discovery import registry
 from nps_sensor.errors import SensorError
 from nps_sensor.live import system
 from nps_sensor.live.calibrate import Capacity, calibrate
 from nps_sensor.live.links import Links, Worker
 from nps_sensor.live.schedule import Clock, Close, Schedule, SystemClock
+from nps_sensor.live.silence import GreSilence
 from nps_sensor.live.spool import Spool
 from nps_sensor.live.status import Meter, StatusServer, status_of
 from nps_sensor.live.worker import run_worker
@@ -44,6 +49,8 @@ from nps_sensor.report import Harvest, Report, Reporter
 log = logging.getLogger("nps-sensor")
 HARVEST_TIMEOUT = 60.0  # seconds a worker may take to hand over a harvest
 TICK = 0.5  # seconds between looks at the links, at most
+RESTART_LIMIT = 3  # workers replaced within RESTART_SPAN before the service gives up
+RESTART_SPAN = 600.0  # seconds
 
 
 def default_workers() -> int:
@@ -85,6 +92,10 @@ class Service:
         self.conns: list[Connection] = []
         self.procs: list[multiprocessing.process.BaseProcess] = []
         self.requests: list[str] = []  # actions from the status endpoint, run by the main loop
+        self.replaced: list[float] = []  # when dead workers were replaced (monotonic)
+        self.replacements = 0
+        self.status_server: StatusServer | None = None
+        self.silence = GreSilence()  # no ICMP answers to ERSPAN (silence.py)
         self.lock = threading.Lock()
         self._stop = False
         self._reload = False
@@ -112,18 +123,25 @@ class Service:
             )
 
     def _start_workers(self, status: StatusServer) -> None:
-        ctx = multiprocessing.get_context("fork")
-        names = [i.name for i in self.cfg.sensing.interfaces]
+        self.status_server = status
         for i in range(self.workers):
-            parent, child = ctx.Pipe()
-            # What the control process holds is not the worker's: the status endpoint's
-            # socket, the pipes to the workers forked before it.
-            theirs = (status.server, list(self.conns))
-            proc = ctx.Process(target=_worker_entry, args=(i, self.cfg, names, child, *theirs), name=f"capture-{i}")
-            proc.start()
-            child.close()
-            self.conns.append(parent)
+            conn, proc = self._fork(i)
+            self.conns.append(conn)
             self.procs.append(proc)
+
+    def _fork(self, i: int) -> tuple[Connection, multiprocessing.process.BaseProcess]:
+        """Worker `i`'s process and the control's end of its pipe."""
+        assert self.status_server is not None
+        ctx = multiprocessing.get_context("fork")
+        names = [iface.name for iface in self.cfg.sensing.interfaces]
+        parent, child = ctx.Pipe()
+        # What the control process holds is not the worker's: the status endpoint's
+        # socket, the pipes to the other workers.
+        theirs = (self.status_server.server, [c for j, c in enumerate(self.conns) if j != i])
+        proc = ctx.Process(target=_worker_entry, args=(i, self.cfg, names, child, *theirs), name=f"capture-{i}")
+        proc.start()
+        child.close()
+        return parent, proc
 
     def _handles(self) -> list[Worker]:
         return [Worker(conn, proc.pid or 0) for conn, proc in zip(self.conns, self.procs, strict=True)]
@@ -142,6 +160,8 @@ class Service:
                 "reload": self._on_reload_request,  # the uplink wrote a new configuration from the hub
             },
         )
+        if any(i.mode == "ERSPAN" for i in self.cfg.sensing.interfaces):
+            self.silence.hold()
         try:
             self.capacity = calibrate(self.workers)
             log.info(
@@ -156,6 +176,7 @@ class Service:
         except BaseException:
             status.close()
             self._end_workers()
+            self.silence.release()
             raise
         status.start()
         signal.signal(signal.SIGTERM, self._on_stop)
@@ -176,6 +197,7 @@ class Service:
         finally:
             status.stop()
             self._end_workers()
+            self.silence.release()
 
     def _end_workers(self) -> None:
         for conn in self.conns:
@@ -199,16 +221,44 @@ class Service:
             for conn in wait([*self.conns, *(p.sentinel for p in self.procs)], timeout):
                 if isinstance(conn, Connection):
                     self._receive(conn)
-            dead = [p for p in self.procs if not p.is_alive()]
-            if dead:
-                for p in dead:
-                    log.error("capture worker %s stopped (exit code %s); restarting the service", p.name, p.exitcode)
+            dead = [i for i, p in enumerate(self.procs) if not p.is_alive()]
+            if dead and not self._replace(dead):
                 self._final_window()
                 return 1
             self.links.watch(self._handles())
         self._final_window()
         log.info("stopped; %d reports in the spool", self.spool.status().reports)
         return 0
+
+    def _replace(self, dead: list[int]) -> bool:
+        """New workers in place of dead ones; False when too many died lately."""
+        now = time.monotonic()
+        self.replaced = [t for t in self.replaced if now - t < RESTART_SPAN]
+        for i in dead:
+            proc = self.procs[i]
+            if len(self.replaced) >= RESTART_LIMIT:
+                log.error(
+                    "capture worker %s stopped (exit code %s): %d workers died within %.0f minutes; restarting "
+                    "the service",
+                    proc.name,
+                    proc.exitcode,
+                    len(self.replaced) + 1,
+                    RESTART_SPAN / 60,
+                )
+                return False
+            log.error(
+                "capture worker %s stopped (exit code %s); a new one takes its place (its traffic since the last "
+                "report is lost)",
+                proc.name,
+                proc.exitcode,
+            )
+            self.replaced.append(now)
+            self.replacements += 1
+            self.meter.retire(i)
+            self.conns[i].close()
+            self.conns[i], self.procs[i] = self._fork(i)
+            self.links.rejoin(i, Worker(self.conns[i], self.procs[i].pid or 0))
+        return True
 
     def _close(self, close: Close) -> None:
         self.reporter.close_at(self._gather(), close.end, close.update, close.stepped)
@@ -256,7 +306,7 @@ class Service:
                     del asked[i]
         if not parts:
             return Collector(self.cfg).harvest()  # nothing new; the reporter still closes the window
-        return Harvest.merge([parts[i] for i in sorted(parts)])
+        return Harvest.merge([parts[i] for i in sorted(parts)], registry.sampled())
 
     def _emit(self, report: Report) -> None:
         body = report.as_dict()

@@ -40,16 +40,26 @@ class Meter:
 
     def __init__(self) -> None:
         self.counters: dict[int, WorkerCounters] = {}
+        self.gone: list[WorkerCounters] = []  # the last counters of workers that died
         self.samples: list[tuple[float, int, int]] = []  # (time, packets, bytes) for the current rate
 
     def update(self, counters: WorkerCounters) -> None:
         self.counters[counters.index] = counters
         now = time.time()
-        packets = sum(c.packets for c in self.counters.values())
-        nbytes = sum(c.bytes for c in self.counters.values())
+        packets = sum(c.packets for c in self.all())
+        nbytes = sum(c.bytes for c in self.all())
         self.samples.append((now, packets, nbytes))
         while len(self.samples) > 2 and self.samples[1][0] < now - 10:
             self.samples.pop(0)
+
+    def retire(self, index: int) -> None:
+        """Worker `index` died: what it counted stays in the totals, which never go back."""
+        last = self.counters.pop(index, None)
+        if last is not None:
+            self.gone.append(last)
+
+    def all(self) -> list[WorkerCounters]:
+        return [*self.gone, *list(self.counters.values())]
 
     def rates(self) -> tuple[float, float]:
         """Packets/s and Mbit/s over the last ten seconds or so."""
@@ -62,14 +72,14 @@ class Meter:
     def stats(self) -> dict[str, Any]:
         """The engine's counters, summed over the workers."""
         merged: dict[str, Any] = {}
-        for c in list(self.counters.values()):
+        for c in self.all():
             _add(merged, c.stats)
         return merged
 
     def kernel(self) -> dict[str, dict[str, int]]:
         """The kernel's counters per interface name, summed over the workers."""
         out: dict[str, dict[str, int]] = {}
-        for c in list(self.counters.values()):
+        for c in self.all():
             for i in c.interfaces:
                 agg = out.setdefault(i["name"], dict.fromkeys(KERNEL_COUNTERS, 0))
                 for k in KERNEL_COUNTERS:
@@ -90,6 +100,15 @@ def _add(into: dict[str, Any], more: dict[str, Any]) -> None:
             into[k] = v
         else:
             into[k] = into.get(k, 0) + v
+
+
+def _workers(service: Service) -> list[dict[str, Any]]:
+    """Each capture worker's share: a skewed one shows an elephant flow, a new one its start."""
+    out = []
+    for i, proc in enumerate(list(service.procs)):
+        c = service.meter.counters.get(i)
+        out.append({"pid": proc.pid, "packets": c.packets if c else 0, "bytes": c.bytes if c else 0})
+    return out
 
 
 def status_of(service: Service) -> dict[str, Any]:
@@ -120,6 +139,8 @@ def status_of(service: Service) -> dict[str, Any]:
         "version": __version__,
         "uptime_seconds": round(now - service.started, 1),
         "workers": service.workers,
+        "workers_replaced": service.replacements,
+        "capture_workers": _workers(service),
         "interfaces": interfaces,
         "throughput": {
             "pps": round(pps),
@@ -251,6 +272,7 @@ def render(status: dict[str, Any]) -> str:
     spool = status.get("spool", {})
     lines = [
         f"state:        {status.get('state')} ({status.get('workers')} capture workers, "
+        f"{f'{replaced} replaced, ' if (replaced := status.get('workers_replaced')) else ''}"
         f"up {_figure(status.get('uptime_seconds'), '.0f', ' s')})",
         f"throughput:   {_figure(tp.get('mbps'), '.1f', ' Mbit/s')}, {_figure(tp.get('pps'), '.0f', ' packets/s')} "
         f"({_figure(tp.get('utilisation_percent'), '.1f', '%')} of "

@@ -21,21 +21,18 @@ import ctypes
 import select
 import signal
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle
 from typing import Any
 
+from nps_sensor.capture.filters import drop_all, take_all
 from nps_sensor.capture.ring import Ring, RingSettings, RingStats
 from nps_sensor.config import Config
 from nps_sensor.pipeline import Collector
 
-SO_ATTACH_FILTER = 26
-SO_DETACH_FILTER = 27
 PR_SET_PDEATHSIG = 1
-DROP_ALL = struct.pack("HBBI", 0x06, 0, 0, 0)  # cBPF "ret #0": the socket takes nothing
 IDLE_WAIT = 0.2  # seconds a worker without traffic sleeps between looks at its pipe
 
 
@@ -60,12 +57,9 @@ def _die_with_parent() -> None:
 def _filter(ring: Ring, drop: bool) -> None:
     """Pausing attaches a drop-all socket filter: no packet queues up, none counts as dropped."""
     if drop:
-        buf = ctypes.create_string_buffer(DROP_ALL)
-        prog = struct.pack("HL", 1, ctypes.addressof(buf))
-        ring.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)
+        drop_all(ring.sock)
     else:
-        with contextlib.suppress(OSError):
-            ring.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+        take_all(ring.sock)
 
 
 class Worker:

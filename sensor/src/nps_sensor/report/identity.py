@@ -222,6 +222,9 @@ class Identity:
         if mac is not None and not router:
             ips += sorted(set().union(*(self.profiles.bound.get(m, set()) for m in nics)) - set(ips))
         facts = self.profiles.facts_of(ips, nics)
+        if not members and facts:  # known by its MAC alone (LLDP, CDP): seen when it spoke
+            d["first_seen"] = iso(min(s.first for s in facts.values()))
+            d["last_seen"] = iso(max(s.last for s in facts.values()))
         d.update(fields(facts))
         _add_served(d["services"], members)
         d.update(self.predicted(key, facts, None if behind else mac, router and kind == "mac"))

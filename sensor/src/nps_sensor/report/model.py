@@ -132,12 +132,14 @@ class Harvest:
     facts: dict[Key, Seen] = field(default_factory=dict)  # discovery's, deduplicated
 
     @staticmethod
-    def merge(parts: list[Harvest]) -> Harvest:
+    def merge(parts: list[Harvest], sampled: frozenset[tuple[str, str]] = frozenset()) -> Harvest:
+        """`sampled`: the fact kinds each worker takes once per sender and window
+        (discovery.registry.sampled), of which the merge keeps the earliest."""
         return Harvest(
             FlowDeltas.concat([p.flows for p in parts]),
             HostDeltas.concat([p.hosts for p in parts]),
             [answer for p in parts for answer in p.dns],
-            Facts.merge([p.facts for p in parts]),
+            Facts.merge([p.facts for p in parts], sampled),
         )
 
 

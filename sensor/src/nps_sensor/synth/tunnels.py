@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from nps_sensor.synth import packets as P
 
-GENEVE_PORT, VXLAN_GPE_PORT = 6081, 4790
+GENEVE_PORT, VXLAN_GPE_PORT, GTPU_PORT, TEREDO_PORT = 6081, 4790, 2152, 3544
+GTP_PDU_SESSION = 0x85  # the 5G user plane's PDU session container (TS 38.415)
 GPE_IPV4, GPE_IPV6, GPE_ETHERNET, GPE_MPLS = 1, 2, 3, 5
 
 # What each kind wraps: an Ethernet frame ("frame") or the IP packet inside it ("ip").
@@ -35,6 +36,8 @@ KINDS = {
     "geneve-ip": "ip",  # Geneve carrying IP directly
     "vxlan-gpe": "ip",
     "ipip": "ip",  # IPv4 or IPv6 in IPv4
+    "gtp-u": "ip",  # a mobile network's user plane: GTP-U with a sequence number and a PDU session container
+    "teredo": "ip",  # IPv6 in UDP 3544 with an origin indication (IPv6 inside only)
 }
 
 
@@ -57,6 +60,36 @@ def geneve_option(klass: int, kind: int, data: bytes) -> bytes:
 def vxlan_gpe(payload: bytes, vni: int, next_protocol: int) -> bytes:
     """A VXLAN-GPE header (I and P flags, next protocol), then the payload; carry it in UDP 4790."""
     return struct.pack("!BBBBI", 0x0C, 0, 0, next_protocol, (vni & 0xFFFFFF) << 8) + payload
+
+
+def gtp_u(packet: bytes, teid: int, seq: int | None = None, extensions: Sequence[tuple[int, bytes]] = ()) -> bytes:
+    """A GTPv1-U G-PDU (3GPP TS 29.281) carrying an IP packet; carry it in UDP 2152.
+
+    `seq` sets the S flag; `extensions` are (type, content) headers chained by the E
+    flag, each content 2 bytes short of a multiple of 4 (its length and next-type bytes).
+    """
+    flags, opt = 0x30, b""
+    if seq is not None or extensions:
+        flags |= (0x02 if seq is not None else 0) | (0x04 if extensions else 0)
+        kinds = [kind for kind, _ in extensions] + [0]
+        opt = struct.pack("!HBB", seq or 0, 0, kinds[0])
+        for (_, content), following in zip(extensions, kinds[1:], strict=True):
+            if (len(content) + 2) % 4:
+                raise ValueError("a GTP extension header's content is 4n - 2 bytes")
+            opt += bytes([(len(content) + 2) // 4]) + content + bytes([following])
+    return struct.pack("!BBHI", flags, 0xFF, len(opt) + len(packet), teid & 0xFFFFFFFF) + opt + packet
+
+
+def teredo(packet: bytes, origin: tuple[int, str] | None = None) -> bytes:
+    """An IPv6 packet as Teredo carries it (RFC 4380), with an origin indication (the
+    client's mapped port and IPv4 address, obfuscated) when given; carry it in UDP 3544."""
+    if packet[0] >> 4 != 6:
+        raise ValueError("Teredo carries IPv6 only")
+    head = b""
+    if origin is not None:
+        port, address = origin
+        head = struct.pack("!HH", 0, port ^ 0xFFFF) + bytes(b ^ 0xFF for b in P.ip(address))
+    return head + packet
 
 
 # --- fragments ------------------------------------------------------------------------
@@ -184,6 +217,10 @@ def wrap(frame: bytes, kind: str, depth: int = 1, seq: int = 1) -> bytes:
         return _udp(depth, VXLAN_GPE_PORT, vxlan_gpe(packet, vni, GPE_IPV4 if v4 else GPE_IPV6))
     if kind == "ipip":
         return _transport(depth, P.PROTO_IPIP if v4 else P.PROTO_IPV6, packet)
+    if kind == "gtp-u":
+        return _udp(depth, GTPU_PORT, gtp_u(packet, 0x1000 + depth, seq, [(GTP_PDU_SESSION, b"\x00\x09")]))
+    if kind == "teredo":
+        return _udp(depth, TEREDO_PORT, teredo(packet, (40000 + depth, "198.51.100.7")))
     raise ValueError(f"unknown encapsulation {kind!r} (known: {', '.join(KINDS)})")
 
 
