@@ -15,6 +15,7 @@ import pytest
 
 from nps_sensor.capture import fanout as F
 from nps_sensor.synth import packets as P
+from nps_sensor.synth.tunnels import gtp_u, teredo
 
 PROGRAM = F.program()
 A_MAC, B_MAC = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
@@ -116,6 +117,7 @@ def test_every_encapsulation_of_a_flow_goes_to_the_same_worker() -> None:
     inner = tcp("10.1.1.1", "10.2.2.2", 51515, 22)
     back = tcp("10.2.2.2", "10.1.1.1", 22, 51515)
     expected = fanout_of(inner)
+    two_extensions = [(0x85, b"\0\x09"), (0x40, b"ab")]
     variants = {
         "vlan (stripped by the kernel)": tcp("10.1.1.1", "10.2.2.2", 51515, 22, tags=(P.vlan_tag(7),)),
         "qinq": tcp("10.1.1.1", "10.2.2.2", 51515, 22, tags=tuple(P.qinq_tags(3, 4))),
@@ -126,9 +128,28 @@ def test_every_encapsulation_of_a_flow_goes_to_the_same_worker() -> None:
         "erspan iii + platform": outer(47, P.erspan_iii(back, 6, 2, platform=P.erspan_iii_platform(1, 2))),
         "gre teb with key": outer(47, P.gre_teb(inner, key=77)),
         "vxlan": outer(17, P.udp("192.0.2.1", "192.0.2.2", 12345, 4789, P.vxlan(back, 42))),
+        "gtp-u": outer(17, P.udp("192.0.2.1", "192.0.2.2", 2152, 2152, gtp_u(inner[14:], 7))),
+        "gtp-u, sequence number": outer(17, P.udp("192.0.2.1", "192.0.2.2", 2152, 2152, gtp_u(back[14:], 7, 9))),
+        "gtp-u, two extension headers, from port 2152": outer(
+            17,
+            P.udp("192.0.2.1", "192.0.2.2", 2152, 40000, gtp_u(inner[14:], 7, 1, two_extensions)),
+        ),
     }
     for name, frame in variants.items():
         assert fanout_of(frame) == expected, name
+
+
+def test_gtp_that_is_not_a_user_packet_hashes_as_the_outer_flow() -> None:
+    """An echo request, three extension headers, a broken one: the tunnel's own flow."""
+    inner = tcp("10.1.1.1", "10.2.2.2", 51515, 22)[14:]
+    echo = struct.pack("!BBHI", 0x32, 1, 4, 0) + b"\0\x01\0\0"
+    three = gtp_u(inner, 7, 1, [(0x85, b"\0\x09")] * 3)
+    broken = bytearray(gtp_u(inner, 7, 1, [(0x85, b"\0\x09")]))
+    broken[12] = 0
+    expected = fanout_of(outer(17, P.udp("192.0.2.1", "192.0.2.2", 2152, 2152, b"")))
+    for body in (echo, three, bytes(broken)):
+        frame = outer(17, P.udp("192.0.2.1", "192.0.2.2", 2152, 2152, body))
+        assert fanout_of(frame) == expected
 
 
 def test_ipv6_is_symmetric() -> None:
@@ -138,6 +159,10 @@ def test_ipv6_is_symmetric() -> None:
     there = fanout_of(frame("2001:db8::1", "2001:db8::2", 5000, 53))
     assert there == fanout_of(frame("2001:db8::2", "2001:db8::1", 53, 5000))
     assert there != fanout_of(frame("2001:db8::1", "2001:db8::3", 5000, 53))
+    back = frame("2001:db8::2", "2001:db8::1", 53, 5000)[14:]
+    for carried in (teredo(back), teredo(back, (40000, "198.51.100.7"))):
+        assert fanout_of(outer(17, P.udp("192.0.2.1", "192.0.2.2", 40000, 3544, carried))) == there, "teredo"
+        assert fanout_of(outer(17, P.udp("192.0.2.2", "192.0.2.1", 3544, 40000, carried))) == there, "teredo"
 
 
 def test_fragments_of_a_datagram_go_together() -> None:

@@ -4,7 +4,8 @@ The kernel's own fanout hash (PACKET_FANOUT_HASH) hashes the outer headers: all 
 ERSPAN or VXLAN traffic from one switch would land on one worker. This program
 walks the encapsulations the sensor sees on a mirror port (a stacked VLAN tag,
 GRE with ERSPAN I/II/III or transparent Ethernet bridging, VXLAN, one inner VLAN
-tag) down to the innermost IPv4 or IPv6 header and returns a symmetric hash of
+tag; GTP-U and Teredo, whose one tunnel carries a whole mobile network's or many
+hosts' traffic) down to the innermost IPv4 or IPv6 header and returns a symmetric hash of
 the addresses and, for TCP/UDP/SCTP outside fragments, the ports: both directions
 of a flow, and all fragments of a datagram, reach the same worker, which is what
 the per-worker flow, fragment and duplicate state needs. The kernel takes the
@@ -35,7 +36,9 @@ PACKET_FANOUT_HASH = 0
 PACKET_FANOUT_CBPF = 6
 
 # Scratch memory slots.
-M_BASE, M_L4, M_HASH, M_T1, M_T2 = 0, 1, 2, 3, 4
+M_BASE, M_L4, M_HASH, M_T1, M_T2, M_OUTER = 0, 1, 2, 3, 4, 5
+GTPU_PORT, TEREDO_PORT = 2152, 3544
+GTP_EXTENSIONS = 2  # extension headers walked (a 5G PDU session container is one); more: the outer flow
 
 
 @dataclass
@@ -94,7 +97,12 @@ def _l3_dispatch(a: _Asm, prefix: str) -> None:
     a.at(f"{prefix}ip")
     a.op(JMP | JEQ | K, 0x0800, f"{prefix}v4", f"{prefix}v6?")
     a.at(f"{prefix}v6?")
-    a.op(JMP | JEQ | K, 0x86DD, f"{prefix}v6", "none")
+    # Conditional jumps reach 255 instructions ahead: the far ones go through a JA.
+    a.op(JMP | JEQ | K, 0x86DD, f"{prefix}to_v6", f"{prefix}none")
+    a.at(f"{prefix}to_v6")
+    a.jmp("o_v6")
+    a.at(f"{prefix}none")
+    a.op(RET | K, 0)
 
 
 def program() -> bytes:
@@ -103,13 +111,15 @@ def program() -> bytes:
     a = _Asm()
     # The kernel's checker wants every scratch slot written before any path reads it.
     a.op(LD | IMM, 0)
-    for slot in (M_BASE, M_L4, M_HASH, M_T1, M_T2):
+    for slot in (M_BASE, M_L4, M_HASH, M_T1, M_T2, M_OUTER):
         a.op(ST, slot)
     a.op(LD | H | ABS, SKF_AD_PROTOCOL)  # M[BASE] = 0: the network header
     _l3_dispatch(a, "o_")
 
     _outer_ipv4(a)
     _vxlan(a)
+    _gtp_u(a)
+    _teredo(a)
     _gre(a)
     _inner_ethernet(a)
     _ipv4_hash(a)
@@ -135,7 +145,16 @@ def _outer_ipv4(a: _Asm) -> None:
     a.at("o_udp")
     a.op(LDX | MEM, M_L4)
     a.op(LD | H | IND, 2)
-    a.op(JMP | JEQ | K, 4789, "vxlan", "v4_hash")
+    a.op(JMP | JEQ | K, 4789, "vxlan", "o_udp_dport")
+    a.at("o_udp_dport")
+    a.op(JMP | JEQ | K, GTPU_PORT, "gtp", "o_teredo_d?")
+    a.at("o_teredo_d?")
+    a.op(JMP | JEQ | K, TEREDO_PORT, "teredo", "o_udp_sport")
+    a.at("o_udp_sport")
+    a.op(LD | H | IND, 0)
+    a.op(JMP | JEQ | K, GTPU_PORT, "gtp", "o_teredo_s?")
+    a.at("o_teredo_s?")
+    a.op(JMP | JEQ | K, TEREDO_PORT, "teredo", "v4_hash")
 
 
 def _vxlan(a: _Asm) -> None:
@@ -146,6 +165,94 @@ def _vxlan(a: _Asm) -> None:
     a.op(ALU | ADD | K, 16)
     a.op(ST, M_BASE)
     a.jmp("inner_eth")
+
+
+def _gtp_u(a: _Asm) -> None:
+    """GTP-U (either port 2152; X = M[L4]): a G-PDU's inner IP packet after the header,
+    its optional 4 bytes and up to GTP_EXTENSIONS extension headers; anything else on
+    the port (echo, end marker, a header that does not parse) hashes as the outer flow."""
+    a.at("gtp")
+    a.op(LD | MEM, M_BASE)
+    a.op(ST, M_OUTER)  # to hash the outer flow after all
+    a.op(LD | B | IND, 8)  # flags: version 1, protocol type GTP; E, S, PN
+    a.op(ST, M_T1)
+    a.op(ALU | AND | K, 0xF0)
+    a.op(JMP | JEQ | K, 0x30, "gtp_v1", "gtp_outer")
+    a.at("gtp_v1")
+    a.op(LD | B | IND, 9)
+    a.op(JMP | JEQ | K, 0xFF, "gtp_pdu", "gtp_outer")  # a G-PDU: a user's packet
+    a.at("gtp_pdu")
+    a.op(LD | B | IND, 19)  # the first extension header's type (meaningful with E)
+    a.op(ST, M_T2)
+    a.op(LD | MEM, M_T1)
+    a.op(ALU | AND | K, 0x07)
+    a.op(JMP | JEQ | K, 0, "gtp_short", "gtp_long")
+    a.at("gtp_short")
+    a.op(MISC | TXA)
+    a.op(ALU | ADD | K, 16)  # UDP 8, GTP 8
+    a.op(ST, M_BASE)
+    a.jmp("gtp_ip")
+    a.at("gtp_long")
+    a.op(MISC | TXA)
+    a.op(ALU | ADD | K, 20)  # UDP 8, GTP 12
+    a.op(ST, M_BASE)
+    a.op(LD | MEM, M_T1)
+    a.op(JMP | JSET | K, 0x04, "gtp_ext0", "gtp_ip")
+    for n in range(GTP_EXTENSIONS):
+        a.at(f"gtp_ext{n}")
+        a.op(LD | MEM, M_T2)
+        a.op(JMP | JEQ | K, 0, "gtp_ip", f"gtp_walk{n}")
+        a.at(f"gtp_walk{n}")
+        a.op(LDX | MEM, M_BASE)
+        a.op(LD | B | IND, 0)  # its length in 4-byte units
+        a.op(JMP | JEQ | K, 0, "gtp_outer", f"gtp_len{n}")
+        a.at(f"gtp_len{n}")
+        a.op(ALU | LSH | K, 2)
+        a.op(ALU | ADD | X)
+        a.op(ST, M_BASE)  # past it
+        a.op(ALU | SUB | K, 1)
+        a.op(MISC | TAX)
+        a.op(LD | B | IND, 0)  # its last byte: the next one's type
+        a.op(ST, M_T2)
+    a.op(LD | MEM, M_T2)
+    a.op(JMP | JEQ | K, 0, "gtp_ip", "gtp_outer")
+    a.at("gtp_ip")
+    a.op(LDX | MEM, M_BASE)
+    a.op(LD | B | IND, 0)
+    a.op(ALU | RSH | K, 4)
+    a.op(JMP | JEQ | K, 4, "i_v4", "gtp_v6?")
+    a.at("gtp_v6?")
+    a.op(JMP | JEQ | K, 6, "o_v6", "gtp_outer")
+    a.at("gtp_outer")
+    a.op(LD | MEM, M_OUTER)
+    a.op(ST, M_BASE)
+    a.jmp("v4_hash")
+
+
+def _teredo(a: _Asm) -> None:
+    """Teredo (either port 3544; X = M[L4]): the IPv6 packet after an optional origin
+    indication; with an authentication header, or no IPv6 after, the outer flow."""
+    a.at("teredo")
+    a.op(LD | MEM, M_BASE)
+    a.op(ST, M_OUTER)
+    a.op(MISC | TXA)
+    a.op(ALU | ADD | K, 8)
+    a.op(ST, M_BASE)
+    a.op(LD | H | IND, 8)
+    a.op(JMP | JEQ | K, 0, "teredo_origin", "teredo_ip")
+    a.at("teredo_origin")
+    a.op(MISC | TXA)
+    a.op(ALU | ADD | K, 16)
+    a.op(ST, M_BASE)
+    a.at("teredo_ip")
+    a.op(LDX | MEM, M_BASE)
+    a.op(LD | B | IND, 0)
+    a.op(ALU | RSH | K, 4)
+    a.op(JMP | JEQ | K, 6, "o_v6", "teredo_outer")
+    a.at("teredo_outer")
+    a.op(LD | MEM, M_OUTER)
+    a.op(ST, M_BASE)
+    a.jmp("v4_hash")
 
 
 def _gre(a: _Asm) -> None:
