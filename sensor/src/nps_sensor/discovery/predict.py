@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from nps_sensor.discovery import registry
@@ -85,9 +86,10 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
     for source, key, value in facts:
         if isinstance(value, str):
             last[(source, key)] = value
+    declared = registry.FACTS  # registry.fact's table, read here once per device rather than once per fact
     for fact in facts:
         source, key, value = fact
-        spec = registry.fact(source, key)
+        spec = declared.get((source, key))
         needed = last.get((source, spec.needs)) if spec is not None and spec.needs else None
         k: Any = fact
         if spec is not None and spec.needs:
@@ -256,6 +258,7 @@ def _says_device(d: Device) -> str:
     return " ".join(x for x in (d.type, d.vendor, d.model) if x)
 
 
+@cache  # a few vendors, asked for by every device that names them
 def _vendor_key(vendor: str | None) -> str:
     words = re.findall(r"[a-z0-9]+", (vendor or "").lower())
     return words[0] if words else ""
