@@ -10,8 +10,9 @@
  * - a message its sender already sent this window is skipped, so never handed to Python:
  *   a resolver's answer to a question it already answered, an HTTP message by the key of
  *   nps_sensor.discovery.dissectors.http.repeat, a UDP message by its protocol's declared
- *   repeat (a Payload: spans of its bytes). The dispatcher's own check stays behind it;
- *   this one drops only what that would (a 64-bit hash's collisions aside);
+ *   repeat (a Payload: spans of its bytes). This drops only what the dispatcher's own
+ *   check would (a 64-bit hash's collisions aside), which runs only once a window's
+ *   picks could have filled the set (Discoverer.core_limit);
  * - the segments that continue a ClientHello cut by its segment's end, found by their
  *   sequence number among the batch's segments, up to HELLO_SEGMENTS of them;
  * - ICMPv6 router and neighbour discovery, LLDP frames and CDP's SNAP header.
