@@ -340,7 +340,8 @@ PyMODINIT_FUNC PyInit_packetcore(void) {
         add_owned(m, "DUPLICATE_REASONS", names(DUP_REASON_NAMES, N_DUP_REASONS)) < 0 ||
         PyModule_AddIntConstant(m, "HOST_RECORD_SIZE", (long)sizeof(host_record)) < 0 ||
         PyModule_AddIntConstant(m, "FLOW_RECORD_SIZE", (long)sizeof(nps_delta)) < 0 ||
-        PyModule_AddIntConstant(m, "LLC", (long)K_LLC) < 0) {
+        PyModule_AddIntConstant(m, "LLC", (long)K_LLC) < 0 ||
+        PyModule_AddIntConstant(m, "SEEN_LIMIT", (long)NPS_SEEN_LIMIT) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -12,6 +12,7 @@ DUPLICATE_REASONS: tuple[str, ...]
 FLOW_RECORD_SIZE: int
 HOST_RECORD_SIZE: int
 LLC: int
+SEEN_LIMIT: int  # keys per "seen this window" set (sensor/csrc/core.h, NPS_SEEN_LIMIT)
 
 # (kind, ts, src, dst, smac, dmac, proto, sport, dport, data, l4, body)
 Pick = tuple[int, float, int, int, int, int, int, int, int, bytes, int, int]

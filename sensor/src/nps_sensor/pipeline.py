@@ -26,7 +26,7 @@ from nps_sensor.discovery.dispatch import Discoverer, selection
 from nps_sensor.dns import answers
 from nps_sensor.flows import FlowDeltas
 from nps_sensor.hosts import HostDeltas
-from nps_sensor.packetcore import Core, Source
+from nps_sensor.packetcore import SEEN_LIMIT, Core, Source
 from nps_sensor.report import Harvest, Report, Reporter
 from nps_sensor.stats import Stats
 
@@ -36,7 +36,7 @@ class Collector:
 
     def __init__(self, cfg: Config) -> None:
         self.stats = Stats()
-        self.discovery = Discoverer(self.stats, cfg) if cfg.discovery.enabled else None
+        self.discovery = Discoverer(self.stats, cfg, core=(SEEN_LIMIT, selection())) if cfg.discovery.enabled else None
         self.watch_dns = any(m.domains for m in cfg.monitor)
         self.core = Core(roles.tables(), **self._settings(cfg))
         self._dns: list[tuple[list[str], list[int]]] = []
@@ -57,7 +57,7 @@ class Collector:
         if not cfg.discovery.enabled:
             self.discovery = None
         elif self.discovery is None:
-            self.discovery = Discoverer(self.stats, cfg)
+            self.discovery = Discoverer(self.stats, cfg, core=(SEEN_LIMIT, selection()))
         else:
             self.discovery.reconfigure(cfg)
         self.core.configure(**self._settings(cfg))

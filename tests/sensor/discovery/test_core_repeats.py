@@ -79,3 +79,36 @@ def test_the_core_drops_what_the_dispatcher_would(case: Case, monkeypatch: pytes
     assert any(repeat for _, repeat in everything), "no repeat to drop"
     assert not any(repeat for _, repeat in chosen)
     assert [data for data, _ in chosen] == [data for data, repeat in everything if not repeat]
+
+
+def _http_pick(discoverer: dispatch.Discoverer) -> dispatch.Pick:
+    """An HTTP request with a User-Agent, as the core hands it over (IPv4 and TCP headers
+    of 20 bytes each; only the destination port is read from them)."""
+    head = bytes(20) + bytes([0x9C, 0x40, 0, 80]) + bytes(16)
+    data = head + b"GET / HTTP/1.1\r\nHost: a.example\r\nUser-Agent: probe/1.0\r\n\r\n"
+    i = discoverer.tables.ids["http"]
+    return (i, 1.0, 0xFFFF0A000001, 0xFFFF0A000002, 1, 2, 6, 40000, 80, data, 20, 40)
+
+
+def _agents(discoverer: dispatch.Discoverer) -> int:
+    return sum(s.count for k, s in discoverer.facts.items.items() if k[2:4] == ("http", "user_agent"))
+
+
+def test_the_dispatcher_checks_what_the_core_could_not() -> None:
+    """Behind the core, HTTP's repeats are the core's to drop while a window's picks
+    cannot have filled its set (so a repeat handed over is dissected: the core would
+    not hand one over); past that many picks, and without the core, the dispatcher
+    drops them itself."""
+    from nps_sensor.stats import Stats
+
+    alone = dispatch.Discoverer(Stats())
+    alone.dispatch([_http_pick(alone)] * 5)
+    assert _agents(alone) == 1
+    behind = dispatch.Discoverer(Stats(), core=(10, registry.core_selection()))
+    behind.dispatch([_http_pick(behind)] * 5)
+    assert _agents(behind) == 5  # trusted: the core hands over no repeat while it has room
+    behind.dispatch([_http_pick(behind)] * 6)  # 11 picks this window: the set may be full
+    assert _agents(behind) == 6
+    behind.facts.drain()
+    behind.dispatch([_http_pick(behind)] * 3)
+    assert _agents(behind) == 3  # a new window

@@ -3,11 +3,19 @@ parse, whatever state the cache is in."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from nps_sensor.discovery.fingerprints import Corrupt, cache, oui
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written by a test are fresh, and get no stamp record, however slow the machine."""
+    monkeypatch.setattr(cache, "SETTLED", 3600.0)
+
 
 CSV = 'Registry,Assignment,Organization Name,Organization Address\nMA-L,000C29,"VMware, Inc.",Palo Alto\n'
 
@@ -38,6 +46,47 @@ def test_second_load_reads_the_cache_and_gives_the_same_table(tmp_path: Path, mo
     (entry,) = (tmp_path / "cache").iterdir()
     assert entry.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_settled_file_is_known_by_its_stamp_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "SETTLED", -1.0)  # every file is settled
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    first = oui.load_ieee(path)
+    assert len(list((tmp_path / "cache").glob("*-at-*"))) == 1
+
+    def unread(path: Path) -> str:
+        raise AssertionError(f"{path} was read")
+
+    monkeypatch.setattr(cache, "_digest", unread)
+    assert oui.load_ieee(path).by_bits == first.by_bits == oui.parse_ieee(path).by_bits
+
+
+def test_a_file_written_after_its_record_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same size; its times moved (as any write moves them), here surely by utime."""
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "SETTLED", -1.0)
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    oui.load_ieee(path)
+    before = path.stat().st_mtime_ns
+    path.write_text(CSV.replace("VMware", "VMWARE"))
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+    assert oui.load_ieee(path).find(0x000C29123456) == "VMWARE, Inc."
+
+
+def test_a_fresh_file_gets_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file written within `SETTLED` seconds may be written again within its times'
+    granularity: it is found by its bytes until it settles."""
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "oui.csv"
+    path.write_text(CSV)
+    oui.load_ieee(path)
+    oui.load_ieee(path)
+    assert ["-at-" in p.name for p in (tmp_path / "cache").iterdir()] == [False]
 
 
 def test_changed_bytes_are_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -54,7 +54,7 @@ def test_the_tables_have_patterns_with_opening_words() -> None:
 def test_a_text_without_the_opening_words_matches_nothing() -> None:
     """Every text a pattern is not tried on (`_cannot`) has no match of it indeed."""
     lazies = [p for p in _lazies() if p.needs]
-    words = [p.needs for p in lazies if p.needs]
+    words = [w for p in lazies for w in p.needs or ()]
     texts = [v for t in [*TEXTS, *words, *(f"x {w} 1.2" for w in words)] for v in _variants(t)]
     skipped = 0
     for p in lazies:
@@ -63,26 +63,54 @@ def test_a_text_without_the_opening_words_matches_nothing() -> None:
             if p._cannot(t):
                 skipped += 1
                 assert rx.search(t) is None, (p.pattern, t)
-            elif t.isascii() and t.lower() == (p.needs or "").lower():
+            elif t.isascii() and t.lower() in [w.lower() for w in p.needs or ()]:
                 assert not p._cannot(t)
     assert skipped > 1000
+
+
+def test_every_match_holds_one_of_the_words() -> None:
+    """The other way round: each pattern's own matches, on texts made to match it, hold
+    one of its words (a word that is not in every match would skip a text it matches)."""
+    checked = 0
+    for p in _lazies():
+        if not p.needs:
+            continue
+        rx = re.compile(p.pattern, p.flags)
+        for t in TEXTS + [f"{w}" for w in p.needs] + [f"a {w} 1.2 b" for w in p.needs]:
+            for v in _variants(t):
+                m = rx.search(v)
+                if m is not None:
+                    checked += 1
+                    assert not p._cannot(v), (p.pattern, v)
+    assert checked > 50
 
 
 @pytest.mark.parametrize(
     ("pattern", "flags", "words"),
     [
-        ("Cisco (IOS|NX-OS)", re.I, "cisco "),
-        ("Microsoft-IIS/([\\d.]+)", 0, "Microsoft-IIS/"),
-        ("^EPSON[0-9A-F]{6}$", re.I, "epson"),
-        ("Windows Phone(?: OS)? ([\\d.]+)", 0, "Windows Phone"),
-        ("RouterOS\\s*([\\d.]+)?|MikroTik", re.I, None),  # another way at the top
-        ("a[]|]b|c", 0, None),
+        ("Cisco (IOS|NX-OS)", re.I, ("cisco ",)),
+        ("Microsoft-IIS/([\\d.]+)", 0, ("Microsoft-IIS/",)),
+        ("^EPSON[0-9A-F]{6}$", re.I, ("epson",)),
+        ("Windows Phone(?: OS)? ([\\d.]+)", 0, ("Windows Phone",)),
+        ("RouterOS\\s*([\\d.]+)?|MikroTik", re.I, ("routeros", "mikrotik")),  # one word per way
+        ("JUNOS|Juniper Networks", 0, ("JUNOS", "Juniper Networks")),
+        ("(?:^|\\.)withings\\.(?:net|com)$", 0, ("withings.",)),  # past a group, escaped dots
+        ("\\biPhone\\b.*?OS (\\d+)", 0, ("iPhone",)),  # the longest run
+        ("HP J\\w+ .*Switch|Comware", 0, ("Switch", "Comware")),
+        ("a[]|]b|c", 0, None),  # "c": too short
         ("ab?c", 0, None),  # "b" optional: "a" alone is too short
-        ("abc?d", 0, "ab"),
+        ("abc?d", 0, ("ab",)),
+        ("ab+c", 0, ("ab",)),  # "abbc": the run ends after a repeated character
         ("ab{0,2}c", 0, None),
+        ("xy{2}zw", 0, ("zw",)),  # a count's digits are no text
         ("^(DCS-\\d)", re.I, None),
         ("foo", re.I | re.S, None),
+        ("(?i)foo", 0, None),  # flags inline
+        ("\\x41bc", 0, None),  # an escape with digits of its own
+        ("\u017fomething", re.I, ("omething",)),  # "ſ" is no plain character
+        ("Lucas\\\u2019s", 0, ("Lucas\u2019s",)),  # escaped punctuation is text
+        ("Lucas\\\u2019s", re.I, None),  # case-blind, only ASCII words
     ],
 )
-def test_opening_words(pattern: str, flags: int, words: str | None) -> None:
+def test_opening_words(pattern: str, flags: int, words: tuple[str, ...] | None) -> None:
     assert needs(pattern, flags) == words

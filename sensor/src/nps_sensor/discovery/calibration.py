@@ -23,7 +23,10 @@ STEPS: dict[str, list[tuple[float, float]]] = {
 }
 
 
+# Each kind's step thresholds, made once rather than for every prediction.
+_FROM = {kind: [x for x, _ in steps] for kind, steps in STEPS.items()}
+
+
 def calibrated(kind: str, raw: float) -> float:
     """The share of right predictions of `kind` ("type", "os") at raw confidence `raw`."""
-    steps = STEPS[kind]
-    return steps[max(0, bisect_right([x for x, _ in steps], raw) - 1)][1]
+    return STEPS[kind][max(0, bisect_right(_FROM[kind], raw) - 1)][1]

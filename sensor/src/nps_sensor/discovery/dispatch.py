@@ -17,7 +17,8 @@ make (`registry.selection`):
 
 Everything else, the bulk of a network's packets, costs those few reads in C. The
 chosen packets come back as tuples, and `Discoverer.dispatch` hands them to their
-dissectors one by one, a message repeated by its sender within a harvest only once.
+dissectors one by one, a message repeated by its sender within a harvest only once
+(found by the core where it can, `Discoverer.core_limit`).
 """
 
 from __future__ import annotations
@@ -52,10 +53,33 @@ class Discoverer:
     `facts.recent` remembers the messages read since the last harvest.
     """
 
-    def __init__(self, stats: Stats, cfg: Config | None = None, tables: Tables = TABLES) -> None:
+    def __init__(
+        self,
+        stats: Stats,
+        cfg: Config | None = None,
+        tables: Tables = TABLES,
+        core: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
         self.stats = stats
         self.facts = Facts()
         self.tables = tables
+        # `core`: the picks come from the packet core, whose set of this window's
+        # messages holds that many keys, and the selection it was given. The core drops
+        # the repeats of HTTP and of UDP protocols whose repeat is a Payload itself
+        # (sensor/csrc/select.c), by the same key, and adds a key only for a message it
+        # then picks: while a window's picks number at most the set's size, it refused
+        # none, and checking those protocols' repeats again here would find none
+        # (discovery's cost, issue 18: some 20 M instructions on 1 M packets). Then
+        # `after_core` is the repeats to check.
+        self.core_limit = core[0] if core is not None else None
+        by_core: set[int] = set()
+        if core is not None:
+            sel = core[1]
+            spans = sel.get("repeats", {})  # the core reads them in UDP datagrams alone
+            by_core = {i for i in spans if spans[i] and not tables.protocols[i].tcp and not tables.protocols[i].magic}
+            if sel.get("ids", {}).get("http"):
+                by_core.add(sel["ids"]["http"])
+        self.after_core = tuple(None if i in by_core else r for i, r in enumerate(tables.repeats))
         self.parsers: list[Callable[[Packet], None]] = []  # by protocol id
         self.states: dict[str, Stateful] = {}  # by protocol name
         for protocol in tables.protocols:
@@ -90,6 +114,10 @@ class Discoverer:
         errors = self.stats.decode_errors
         parsers = self.parsers
         repeats = self.tables.repeats
+        if self.core_limit is not None:
+            facts.picked += len(picks)
+            if facts.picked <= self.core_limit:
+                repeats = self.after_core
         names = self.error_names
         for i, t, src, dst, sm, dm, proto, sport, dport, data, l4, body in picks:
             content = repeats[i]

@@ -36,7 +36,7 @@ class Seen:
 class Facts:
     """Facts gathered since the last `drain`."""
 
-    __slots__ = ("items", "limit", "overflow", "recent", "wanted")
+    __slots__ = ("items", "limit", "overflow", "picked", "recent", "wanted")
 
     def __init__(self, limit: int = 200_000) -> None:
         self.items: dict[Key, Seen] = {}
@@ -45,6 +45,7 @@ class Facts:
         # Messages already dissected since the last harvest (see Packet.once): a
         # resolver answering the same question all day is parsed once per window.
         self.recent: set[object] = set()
+        self.picked = 0  # packets the core picked since the last drain (`Discoverer.core_limit`)
         # Addresses facts *about others* are worth keeping for (the inventoried ranges):
         # a DNS answer names Internet servers by the thousand, none of them an asset.
         self.wanted: Callable[[int], bool] = lambda ip: True
@@ -69,6 +70,7 @@ class Facts:
     def drain(self) -> dict[Key, Seen]:
         items, self.items = self.items, {}
         self.recent.clear()
+        self.picked = 0
         return items
 
     @staticmethod

@@ -35,14 +35,23 @@ class Packet:
         return self.data[self.body :]
 
     def fact(self, source: str, key: str, value: Value, ip: int | None = None, mac: int | None = None) -> None:
-        """A fact about the sender (by default) or about the device `ip`/`mac` names."""
-        self._add(
-            self.src if ip is None else ip,
-            self.smac if mac is None and ip is None else (NO_MAC if mac is None else mac),
-            source,
-            key,
-            value,
-        )
+        """A fact about the sender (by default) or about the device `ip`/`mac` names.
+
+        A text with nothing to clean (most facts) goes straight to `out`: the dissectors
+        say some 8,600 facts in a 1 M-packet run, and two calls fewer for each is some
+        10 M instructions (discovery's cost, issue 18)."""
+        if ip is None:
+            ip = self.src
+            if mac is None:
+                mac = self.smac
+        elif mac is None:
+            mac = NO_MAC
+        if type(value) is str and value.isprintable() and "\ufffd" not in value:
+            out = self.out
+            assert out is not None
+            out.add(self.ts, ip, mac, source, key, value)
+        else:
+            self._add(ip, mac, source, key, value)
 
     def fact_dst(self, source: str, key: str, value: Value) -> None:
         """A fact about the receiver (a server's software seen in a client's request)."""

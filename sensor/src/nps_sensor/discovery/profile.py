@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Key, Seen, Value
@@ -155,26 +156,41 @@ class Profiles:
 
 
 def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
-    """The report's discovery fields for one asset, from all its facts."""
+    """The report's discovery fields for one asset, from all its facts.
+
+    Only names and services depend on the order facts were first seen in (the first
+    spelling of a name, the first product of a port), so only they are sorted by it;
+    the rest go to sets. No sort calls a function per fact (discovery's cost, issue 18)."""
     hostnames: dict[tuple[str, str], str] = {}
     sni: set[str] = set()
     client_fps: dict[str, set[str]] = {"ja3": set(), "ja4": set()}  # its TLS stacks
     agents: set[str] = set()
     services: dict[tuple[str, int], str] = {}
-    for (source, key, value), _ in sorted(facts.items(), key=lambda kv: kv[1].first):
-        if key == "hostname" and isinstance(value, str) and value:
-            hostnames.setdefault((value.lower().rstrip("."), source), value.rstrip("."))
-        elif source == "tls" and key == "sni" and isinstance(value, str):
-            sni.add(value)
-        elif source == "tls" and key in client_fps and isinstance(value, str):
-            client_fps[key].add(value)
+    ordered: list[tuple[float, tuple[str, str, Value]]] = []
+    for fact, seen in facts.items():
+        source, key, value = fact
+        if key in ("hostname", "service"):
+            ordered.append((seen.first, fact))
+        elif source == "tls" and isinstance(value, str):
+            if key == "sni":
+                sni.add(value)
+            elif key in client_fps:
+                client_fps[key].add(value)
         elif source == "http" and key == "user_agent" and isinstance(value, str):
             agents.add(value)
-        elif key == "service" and isinstance(value, tuple) and len(value) == 3:
+    ordered.sort(key=itemgetter(0))  # stable: facts first seen at once stay in their order
+    for _, (source, key, value) in ordered:
+        if key == "hostname":
+            if isinstance(value, str) and value:
+                hostnames.setdefault((value.lower().rstrip("."), source), value.rstrip("."))
+        elif isinstance(value, tuple) and len(value) == 3:
             proto, port, product = value
             k = (str(proto), int(port))
             if product or k not in services:
                 services[k] = str(product)
+    # By source, key and value's text; the index keeps equal texts in their order and
+    # is never passed, so values and Seen are never compared.
+    rows = sorted([(s, k, str(v), i, v, seen) for i, ((s, k, v), seen) in enumerate(facts.items())])
     return {
         "hostnames": [{"name": name, "source": source} for (_, source), name in sorted(hostnames.items())],
         "tls_sni": sorted(sni),
@@ -186,12 +202,7 @@ def fields(facts: dict[tuple[str, str, Value], Seen]) -> dict[str, Any]:
             for (proto, port), product in sorted(services.items(), key=lambda kv: (kv[0][1], kv[0][0]))
         ],
         "evidence": [
-            {
-                "source": source,
-                "key": key,
-                "value": list(value) if isinstance(value, tuple) else value,
-                "count": seen.count,
-            }
-            for (source, key, value), seen in sorted(facts.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2])))
+            {"source": s, "key": k, "value": list(v) if isinstance(v, tuple) else v, "count": seen.count}
+            for s, k, _, _, v, seen in rows
         ],
     }

@@ -15,10 +15,12 @@ class Lazy:
     """A pattern compiled when a text first reaches it. CPython parses and compiles a
     pattern in Python, which costs more than many searches: a table tried in order
     stops at its first match, so the rules after it, and the tables of facts a run
-    never meets, are never compiled (discovery's cost, issue 18). A text without the
-    plain words the pattern opens with (`needs`: "Cisco " of "Cisco (IOS|NX-OS)") cannot
-    match it and does not compile it either. Once compiled, `search` and `match` are
-    the compiled pattern's own: no call in between."""
+    never meets, are never compiled (discovery's cost, issue 18). A text that contains
+    none of the plain words some match must contain (`needs`: "Cisco " of
+    "Cisco (IOS|NX-OS)", "withings." of "(?:^|\\.)withings\\.com$", one word per
+    alternative of "JUNOS|Juniper Networks") cannot match it and does not compile it
+    either. Once compiled, `search` and `match` are the compiled pattern's own: no call
+    in between."""
 
     __slots__ = ("flags", "match", "needs", "pattern", "search")
 
@@ -35,15 +37,17 @@ class Lazy:
         return rx
 
     def _cannot(self, text: str) -> bool:
-        """Whether `text` lacks what every match contains. Case-blind, only for ASCII
-        text: elsewhere a character may match a letter of another case (the Kelvin
-        sign a "k")."""
-        lit = self.needs
-        if lit is None:
+        """Whether `text` lacks every one of the words one of which each match contains.
+        Case-blind, only for ASCII text: elsewhere a character may match a letter of
+        another case (the Kelvin sign a "k")."""
+        words = self.needs
+        if words is None:
             return False
-        if not self.flags:
-            return lit not in text
-        return text.isascii() and lit not in text.lower()
+        if self.flags:
+            if not text.isascii():
+                return False
+            text = text.lower()
+        return not any(map(text.__contains__, words))  # no generator's frame per text
 
     def _search(self, text: str) -> re.Match[str] | None:
         return None if self._cannot(text) else self.compiled().search(text)
@@ -53,50 +57,109 @@ class Lazy:
 
 
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_/:;,=")
+_OPTIONAL = frozenset("?*{")  # the character before may be absent
+_ESCAPES = frozenset("xuUN0123456789")  # escapes with digits or a name of their own: not read here
 
 
-def needs(pattern: str, flags: int = 0) -> str | None:
-    """The plain characters every match of `pattern` contains, where it says so plainly:
-    the letters, digits and punctuation it opens with (after a "^"), when no "|" at its
-    top level offers another way; lower case for a case-blind pattern. None when there
-    is no such run of two or more, or for flags other than IGNORECASE."""
-    if flags not in (0, re.IGNORECASE) or _top_level_bar(pattern):
+def needs(pattern: str, flags: int = 0) -> tuple[str, ...] | None:
+    """Plain words of which every match of `pattern` contains one: for each alternative
+    at its top level, the longest run of plain characters (letters, digits, punctuation,
+    escaped punctuation) outside every group and set, none of them optional; lower case
+    for a case-blind pattern. None when an alternative has no such run of two or more,
+    for flags other than IGNORECASE, or where the pattern sets flags inline."""
+    if flags not in (0, re.IGNORECASE):
         return None
-    body = pattern[1:] if pattern.startswith("^") else pattern
-    n = 0
-    while n < len(body) and body[n] in _PLAIN:
-        n += 1
-    if body[n : n + 1] in ("?", "*", "{"):  # the run's last character is optional
-        n -= 1
-    lit = body[:n]
-    if len(lit) < 2:
-        return None
-    return lit.lower() if flags else lit
+    words = []
+    for branch in _branches(pattern):
+        word = _longest_run(branch)
+        if word is None or (flags and not word.isascii()):  # case-blind "ſ" is an "s" too
+            return None
+        words.append(word.lower() if flags else word)
+    return tuple(words)
 
 
-def _top_level_bar(pattern: str) -> bool:
-    """Whether `pattern` has an alternative outside every group (escapes and sets skipped)."""
-    depth, i, in_set = 0, 0, False
+def _branches(pattern: str) -> list[str]:
+    """The pattern's alternatives at its top level (escapes, sets and groups kept whole)."""
+    out, depth, i, begin = [], 0, 0, 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
             i += 2
             continue
-        if in_set:
-            in_set = c != "]"
-        elif c == "[":
-            in_set = True
-            i += 1 + (pattern[i + 1 : i + 2] == "^")
-            i += pattern[i : i + 1] == "]"  # a "]" first in a set is one of its characters
+        if c == "[":
+            i = _set_end(pattern, i)
             continue
-        elif c == "(":
+        if c == "(":
             depth += 1
         elif c == ")":
             depth -= 1
         elif c == "|" and depth == 0:
-            return True
+            out.append(pattern[begin:i])
+            begin = i + 1
         i += 1
-    return False
+    out.append(pattern[begin:])
+    return out
+
+
+def _set_end(pattern: str, i: int) -> int:
+    """The index after the set that opens at `i` ("]" first in a set is one of its characters)."""
+    i += 1 + (pattern[i + 1 : i + 2] == "^")
+    i += pattern[i : i + 1] == "]"
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1
+
+
+def _longest_run(branch: str) -> str | None:
+    """The longest run of plain characters every match of `branch` (no top-level "|")
+    contains, or None."""
+    runs: list[str] = []
+    run: list[str] = []
+    i, depth = 0, 0
+    while i < len(branch):
+        c = branch[i]
+        if depth:
+            if c == "\\":
+                i += 1
+            elif c == "[":
+                i = _set_end(branch, i) - 1
+            elif c in "()":
+                depth += 1 if c == "(" else -1
+            i += 1
+            continue
+        literal = None
+        if c == "\\":
+            nxt = branch[i + 1 : i + 2]
+            if nxt in _ESCAPES or not nxt:
+                return None
+            if not nxt.isalnum():
+                literal = nxt
+            i += 2
+        elif c in _PLAIN:
+            literal = c
+            i += 1
+        elif c == "(":
+            if branch[i + 1 : i + 2] == "?" and branch[i + 2 : i + 3] not in (":", "=", "!", "<", "P"):
+                return None  # inline flags: (?i), (?x) ...
+            depth, i = 1, i + 1
+        elif c == "[":
+            i = _set_end(branch, i)
+        elif c == "{":  # a count: its digits are no text
+            close = branch.find("}", i)
+            i = len(branch) if close < 0 else close + 1
+        else:
+            i += 1  # ".", "^", "$", a quantifier after a group or set
+        q = branch[i : i + 1]
+        if literal is not None and q not in _OPTIONAL and q != "+":
+            run.append(literal)
+            continue
+        if literal is not None and q == "+":
+            run.append(literal)  # present at least once: the run ends after it
+        runs.append("".join(run))
+        run = []
+    runs.append("".join(run))
+    best = max(runs, key=len)
+    return best if len(best) >= 2 else None
 
 
 def lazy(pattern: str, flags: int = 0) -> Lazy:
