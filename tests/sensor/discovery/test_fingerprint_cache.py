@@ -3,12 +3,13 @@ parse, whatever state the cache is in."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
-from nps_sensor.discovery.fingerprints import Corrupt, cache, oui
+from nps_sensor.discovery.fingerprints import Corrupt, cache, oui, p0f
 
 
 @pytest.fixture(autouse=True)
@@ -159,3 +160,34 @@ def test_the_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch, 
     assert cache.directory() == tmp_path / ".cache" / "nps-sensor"
     monkeypatch.delenv("HOME")
     assert cache.directory() is None
+
+
+P0F = """[tcp:request]
+label = s:unix:Linux:3.11 and newer
+sig   = *:64:0:*:mss*20,10:mss,sok,ts,nop,ws:df,id+:0
+sig   = this is not a signature
+label = g:win:Windows:7 or 8
+sig   = *:128:0:*:8192,8:mss,nop,ws,nop,nop,sok:df,id+:0
+"""
+
+
+def test_p0f_read_back_from_the_cache_is_the_parsed_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "p0f.fp"
+    path.write_text(P0F)
+    seen: list[Path] = []
+    real = p0f.parse
+
+    def counting(where: Path) -> p0f.Rows:
+        seen.append(where)
+        return real(where)
+
+    monkeypatch.setattr(p0f, "parse", counting)
+    with caplog.at_level(logging.WARNING):
+        first = p0f.load(path)
+        second = p0f.load(path)
+    assert seen == [path]  # the second load read the cache
+    assert first == second
+    assert [r.getMessage().count("not understood") for r in caplog.records] == [1, 1]  # said on every run

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from nps_sensor.discovery.fingerprints import Corrupt, log
+from nps_sensor.discovery.fingerprints import Corrupt, cache, log
 
 MAX_DIST = 35
 ANY = -1
@@ -225,13 +226,56 @@ def parse_label(text: str) -> Label:
     return Label(parts[0] == "g", parts[1], parts[2], parts[3])
 
 
+# What `parse` makes of p0f.fp, as plain data (kept between runs by `cache`): each good
+# signature as (section, label's fields, Signature's fields but its label, quirks as a
+# sorted tuple), and the numbers of the lines not understood.
+Rows = tuple[list[tuple[str, tuple[bool, str, str, str], tuple[Any, ...]]], list[int]]
+
+
 def load(path: Path) -> Database:
-    """Parse p0f.fp's TCP sections. Bad lines are skipped; a file with none good is Corrupt."""
+    """p0f.fp's TCP sections. Bad lines are skipped (one warning, each run); a file with
+    none good is Corrupt. Parsed once per file and machine (`cache`): parsing its some
+    400 lines costs a run with a SYN fact 13 M instructions, reading them back 4 M
+    (discovery's cost, issue 18)."""
+    rows, bad = cache.cached(path, "p0f-v1", parse, _is_rows)
+    if bad:
+        log.warning(
+            "fingerprint database %s: %d lines not understood (first: line %d), skipped", path, len(bad), bad[0]
+        )
     sigs: dict[str, dict[str, list[Signature]]] = {"request": defaultdict(list), "response": defaultdict(list)}
+    labels: dict[tuple[bool, str, str, str], Label] = {}
+    for section, label_fields, fields in rows:
+        label = labels.get(label_fields)
+        if label is None:
+            label = labels[label_fields] = Label(*label_fields)
+        ver, ttl, bad_ttl, olen, mss, win_type, win, scale, layout, quirks, pclass = fields
+        sig = Signature(ver, ttl, bad_ttl, olen, mss, win_type, win, scale, layout, frozenset(quirks), pclass, label)
+        sigs[section][sig.layout].append(sig)
+    return Database({k: dict(v) for k, v in sigs.items()})
+
+
+def _is_rows(data: object) -> bool:
+    """A cached parse's shape (written by `parse`: marshal's own tuples, lists, ints and strings)."""
+    if not (isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], list) and isinstance(data[1], list)):
+        return False
+    return all(
+        isinstance(r, tuple)
+        and len(r) == 3
+        and r[0] in ("request", "response")
+        and isinstance(r[1], tuple)
+        and len(r[1]) == 4
+        and isinstance(r[2], tuple)
+        and len(r[2]) == 11
+        for r in data[0]
+    )
+
+
+def parse(path: Path) -> Rows:
+    """p0f.fp's TCP sections as `Rows`; Corrupt when no line is a good signature."""
+    rows: list[tuple[str, tuple[bool, str, str, str], tuple[Any, ...]]] = []
     section = ""
     label: Label | None = None
     bad: list[int] = []
-    count = 0
     with path.open(encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
             line = raw.strip()
@@ -262,12 +306,9 @@ def load(path: Path) -> Database:
                 except ValueError:
                     bad.append(number)
                     continue
-                sigs[section[4:]][sig.layout].append(sig)
-                count += 1
-    if not count:
+                fields: tuple[Any, ...] = (sig.ver, sig.ttl, sig.bad_ttl, sig.olen, sig.mss, sig.win_type, sig.win)
+                fields += (sig.scale, sig.layout, tuple(sorted(sig.quirks)), sig.pclass)
+                rows.append((section[4:], (label.generic, label.cls, label.name, label.flavor), fields))
+    if not rows:
         raise Corrupt("no TCP signature" + (f" (line {bad[0]} not understood)" if bad else ""))
-    if bad:
-        log.warning(
-            "fingerprint database %s: %d lines not understood (first: line %d), skipped", path, len(bad), bad[0]
-        )
-    return Database({k: dict(v) for k, v in sigs.items()})
+    return rows, bad
