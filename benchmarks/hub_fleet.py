@@ -308,7 +308,7 @@ def fleet(root: Path, sizes: list[int], console: Any) -> list[Run]:
         if database == "SQLite":
             runs.append(run(work, database, "", workers, n))
             continue
-        pg = Postgres()
+        pg = Postgres(durable=True)
         pg.start()
         try:
             runs.append(run(work, database, pg.url, workers, n, pg.pid))
