@@ -210,7 +210,7 @@ def main(fleet_sizes: list[int] | None = None) -> int:
         console.print(f"[bold]hub ingest[/]: {ASSETS:,} assets, {FLOWS:,} flows in {len(update)} reports each pass")
         results += run_on("SQLite", "", Path(tmp) / "sqlite", assets, flows, pages)
         try:
-            pg = Postgres()
+            pg = Postgres(durable=True)
         except FileNotFoundError as e:
             console.print(f"PostgreSQL skipped: {e}")
         else:

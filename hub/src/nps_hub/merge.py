@@ -151,18 +151,18 @@ class Merge:
 
     def load(self, mine: list[Reported], shared: set[str]) -> None:
         """Every asset of the Network that one of these could match, with the other
-        sensors' counts and this sensor's sighting: a query per key and chunk."""
+        sensors' counts and this sensor's sighting: a query per chunk of keys."""
         macs = sorted({m for a in mine if (m := (a.get("mac") or "").lower()) and m not in shared})
         ips = sorted({ip for a in mine if (ip := a.get("ip"))})
         names = sorted({h for a in mine if (h := hostname(a)) and h not in self.excluded})
         known: dict[int, Known] = {}
-        for column, values in (("mac", macs), ("ip", ips), ("hostname", names)):
-            for chunk in chunks(values):
-                for r in self.bulk.assets_where(self.network, column, chunk):
-                    if r[0] not in known:
-                        known[r[0]] = Known(r[0], r[1], r[2], r[3] or "[]", r[4] or "[]", r[5] or "",
-                                            r[6] or "", r[7] or "", r[8] or "", r[9] or "",
-                                            predicted=tuple(r[10:]))  # fmt: skip
+        for i in range(0, max(len(macs), len(ips), len(names)), IN_CHUNK):
+            keys = {"mac": macs[i : i + IN_CHUNK], "ip": ips[i : i + IN_CHUNK], "hostname": names[i : i + IN_CHUNK]}
+            for r in self.bulk.assets_matching(self.network, keys):
+                if r[0] not in known:
+                    known[r[0]] = Known(r[0], r[1], r[2], r[3] or "[]", r[4] or "[]", r[5] or "",
+                                        r[6] or "", r[7] or "", r[8] or "", r[9] or "",
+                                        predicted=tuple(r[10:]))  # fmt: skip
         self.counts(known)
         for x in known.values():
             if x.mac:
