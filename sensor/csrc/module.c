@@ -304,6 +304,8 @@ static PyMethodDef module_methods[] = {
     {"aggregate", core_aggregate, METH_VARARGS, "Flow records summed per address, served port and record."},
     {"decode", core_decode, METH_O, "Every frame's decoded fields (tests)."},
     {"tables_blob", core_tables_blob, METH_VARARGS, "The declared tables as the core holds them (the fuzzer's)."},
+    {"dns_name", core_dns_name, METH_VARARGS, "A DNS name at a position: (name, end), or what is wrong."},
+    {"dns_records", core_dns_records, METH_O, "A DNS message's resource records, and what stopped them."},
     {NULL, NULL, 0, NULL},
 };
 
