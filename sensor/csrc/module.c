@@ -306,6 +306,7 @@ static PyMethodDef module_methods[] = {
     {"tables_blob", core_tables_blob, METH_VARARGS, "The declared tables as the core holds them (the fuzzer's)."},
     {"dns_name", core_dns_name, METH_VARARGS, "A DNS name at a position: (name, end), or what is wrong."},
     {"dns_records", core_dns_records, METH_O, "A DNS message's resource records, and what stopped them."},
+    {"tcp_signature", core_tcp_signature, METH_VARARGS, "A TCP SYN's or SYN+ACK's p0f signature, and which."},
     {NULL, NULL, 0, NULL},
 };
 
