@@ -307,6 +307,7 @@ static PyMethodDef module_methods[] = {
     {"dns_name", core_dns_name, METH_VARARGS, "A DNS name at a position: (name, end), or what is wrong."},
     {"dns_records", core_dns_records, METH_O, "A DNS message's resource records, and what stopped them."},
     {"tcp_signature", core_tcp_signature, METH_VARARGS, "A TCP SYN's or SYN+ACK's p0f signature, and which."},
+    {"dhcp_options", core_dhcp_options, METH_VARARGS, "DHCPv4 options from a position, and whether END ends them."},
     {NULL, NULL, 0, NULL},
 };
 
