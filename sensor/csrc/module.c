@@ -308,6 +308,7 @@ static PyMethodDef module_methods[] = {
     {"dns_records", core_dns_records, METH_O, "A DNS message's resource records, and what stopped them."},
     {"tcp_signature", core_tcp_signature, METH_VARARGS, "A TCP SYN's or SYN+ACK's p0f signature, and which."},
     {"dhcp_options", core_dhcp_options, METH_VARARGS, "DHCPv4 options from a position, and whether END ends them."},
+    {"http_head", core_http_head, METH_VARARGS, "An HTTP message head's Server, or User-Agent and Host."},
     {NULL, NULL, 0, NULL},
 };
 
