@@ -50,7 +50,11 @@ def dissect(p: Packet) -> None:
     ciaddr = int.from_bytes(b[12:16], "big")
     yiaddr = int.from_bytes(b[16:20], "big")
     opts, whole = options(b, 240)
-    kind = next((v[0] for c, v in opts if c == MSG_TYPE and v), 0)
+    kind = 0  # the message type: a loop, not next() over a generator (discovery's cost)
+    for c, v in opts:
+        if c == MSG_TYPE and v:
+            kind = v[0]
+            break
     if op == 1:
         ip = V4_MAPPED | ciaddr if ciaddr else (p.src if p.src != V4_MAPPED else NO_IP)
     else:
