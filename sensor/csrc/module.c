@@ -304,6 +304,11 @@ static PyMethodDef module_methods[] = {
     {"aggregate", core_aggregate, METH_VARARGS, "Flow records summed per address, served port and record."},
     {"decode", core_decode, METH_O, "Every frame's decoded fields (tests)."},
     {"tables_blob", core_tables_blob, METH_VARARGS, "The declared tables as the core holds them (the fuzzer's)."},
+    {"dns_name", core_dns_name, METH_VARARGS, "A DNS name at a position: (name, end), or what is wrong."},
+    {"dns_records", core_dns_records, METH_O, "A DNS message's resource records, and what stopped them."},
+    {"tcp_signature", core_tcp_signature, METH_VARARGS, "A TCP SYN's or SYN+ACK's p0f signature, and which."},
+    {"dhcp_options", core_dhcp_options, METH_VARARGS, "DHCPv4 options from a position, and whether END ends them."},
+    {"http_head", core_http_head, METH_VARARGS, "An HTTP message head's Server, or User-Agent and Host."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,6 +29,11 @@ extern PyTypeObject FramesType, SourceType, CoreType;
 PyObject *frames_new(PyObject *owner, nps_frame *items, size_t n, bool writable);
 PyObject *core_tpacket_block(PyObject *m, PyObject *args);
 PyObject *core_aggregate(PyObject *m, PyObject *args); /* aggregate.c */
+PyObject *core_dns_name(PyObject *m, PyObject *args);    /* dnsnames.c */
+PyObject *core_dns_records(PyObject *m, PyObject *arg);
+PyObject *core_tcp_signature(PyObject *m, PyObject *args); /* tcpsig.c */
+PyObject *core_dhcp_options(PyObject *m, PyObject *args);  /* dhcpopts.c */
+PyObject *core_http_head(PyObject *m, PyObject *args);     /* httphead.c */
 
 /* results.c: what Python reads of the core's outputs */
 PyObject *address(uint64_t hi, uint64_t lo);

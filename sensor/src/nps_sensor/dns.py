@@ -10,9 +10,10 @@ import struct
 from dataclasses import dataclass, field
 
 from nps_sensor.config import V4_MAPPED
+from nps_sensor.packetcore import dns_name
 
 A, CNAME, AAAA = 1, 5, 28
-MAX_POINTERS = 32
+MAX_POINTERS = 32  # compression pointers followed in one name (the C reader's too)
 
 
 class DNSError(ValueError):
@@ -26,42 +27,16 @@ class Answer:
 
 
 def read_name(msg: bytes, pos: int) -> tuple[str, int]:
-    """A possibly compressed name at `pos`; returns it and the position after it."""
-    labels: list[bytes] = []
-    end = -1
-    jumps = 0
-    size = 0
-    limit = len(msg)
-    while True:
-        if pos >= limit:
-            raise DNSError("name runs past the message")
-        n = msg[pos]
-        if n == 0:
-            pos += 1
-            break
-        if n >= 0xC0:
-            if pos + 1 >= limit:
-                raise DNSError("truncated compression pointer")
-            jumps += 1
-            if jumps > MAX_POINTERS:
-                raise DNSError("compression pointer loop")
-            if end < 0:
-                end = pos + 2
-            pos = ((n & 0x3F) << 8) | msg[pos + 1]
-            continue
-        if n & 0xC0:
-            raise DNSError("unknown label type")
-        if pos + 1 + n > limit:
-            raise DNSError("label runs past the message")
-        labels.append(msg[pos + 1 : pos + 1 + n])
-        pos += 1 + n
-        size += n + 1
-        if size > 255:
-            raise DNSError("name longer than 255 bytes")
-    # One decode per name, not per label: names are most of what a DNS parser does.
-    # mDNS names are UTF-8 ("Lucas’s iPhone"); other bytes stay as lone surrogates,
-    # which discovery's cleaning names (discovery.printable).
-    return b".".join(labels).decode("utf-8", "surrogateescape").lower(), end if end >= 0 else pos
+    """A possibly compressed name at `pos`; returns it and the position after it.
+
+    Read in C (sensor/csrc/dnsnames.c), the same checks and the same text: the labels
+    joined by dots, decoded once as UTF-8 ("Lucas’s iPhone" in mDNS; other bytes stay as
+    lone surrogates, which discovery's cleaning names, discovery.printable), then lower
+    case. In Python a name was some 7,000 instructions (discovery's cost, issue 18)."""
+    got = dns_name(msg, pos)
+    if type(got) is str:
+        raise DNSError(got)
+    return got  # type: ignore[return-value]
 
 
 def parse_response(msg: bytes) -> Answer:

@@ -82,17 +82,17 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
     out: list[Evidence] = []
     facts = list(facts)
     memo = m.db.memo
-    last: dict[tuple[str, str], str] = {}  # the value of every text fact, the last one kept
-    for source, key, value in facts:
-        if isinstance(value, str):
-            last[(source, key)] = value
+    last: dict[tuple[str, str], str] | None = None  # made for the first fact with `needs`, if any
     declared = registry.FACTS  # registry.fact's table, read here once per device rather than once per fact
     for fact in facts:
         source, key, value = fact
         spec = declared.get((source, key))
-        needed = last.get((source, spec.needs)) if spec is not None and spec.needs else None
+        needed = None
         k: Any = fact
         if spec is not None and spec.needs:
+            if last is None:
+                last = _last_texts(facts)
+            needed = last.get((source, spec.needs))
             k = (fact, needed)
         elif not isinstance(value, str):  # ("tcp", 80) and ("tcp", True) are equal keys, not equal facts
             k = (fact, tuple(map(type, value)))
@@ -101,6 +101,17 @@ def gather(facts: Iterable[tuple[str, str, Value]], m: Matchers) -> list[Evidenc
             found = m.db.remember(k, _evidence_of(source, key, value, Reading(m, needed), spec))
         out.extend(found)
     return out
+
+
+def _last_texts(facts: list[tuple[str, str, Value]]) -> dict[tuple[str, str], str]:
+    """The value of every text fact, the last one kept: what a fact's `needs` reads. Made
+    only for a device with such a fact (an ICS product's vendor), not for every device's
+    every fact (discovery's cost, issue 18)."""
+    last: dict[tuple[str, str], str] = {}
+    for source, key, value in facts:
+        if isinstance(value, str):
+            last[(source, key)] = value
+    return last
 
 
 def _evidence_of(source: str, key: str, value: Value, r: Reading, spec: Fact | None) -> tuple[Evidence, ...]:

@@ -117,3 +117,46 @@ def test_tcp_signatures_against_p0f(tmp_path: Path) -> None:
         start, _, our_distance = ours.split(":")[1].partition("+")
         assert (int(seen) + int(distance), distance) == (int(start), our_distance)
         assert p0f_sig.split(":")[2:] == ours.split(":")[2:]
+
+
+@pytest.mark.parametrize(
+    ("data", "l4", "sig"),
+    [
+        # IPv6, flow label and ECN bits; options: MSS, an unknown kind, EOL with padding after it
+        (
+            b"\x60\x31\x23\x45"
+            + b"\0\0\x06\x39"
+            + bytes(32)
+            + bytes(4)
+            + b"\0\0\0\0"
+            + b"\0\0\0\x05"
+            + b"\x80\xc2\x20\x00"
+            + b"\0\0\0\x01"
+            + b"\x02\x04\x05\xa0\x06\x03\x01\x00\x00\x07\x00\x00",
+            40,
+            "6:64+7:0:1440:8192,*:mss,?6,eol+4:ecn,flow,seq-,ack+,uptr+,opt+:0",
+        ),
+        # IPv4 header of 24 bytes, an option cut by the data offset's end: "bad"
+        (
+            b"\x46\x01\0\0\0\0\x80\0\xff" + bytes(15) + bytes(12) + b"\x60\x12\0\0\0\0\0\0" + b"\x03\x05\x07\x00",
+            24,
+            "4:255+0:4:*:0,*::id-,ecn,0+,seq-,ack-,bad:0",
+        ),
+    ],
+)
+def test_signature_in_c_reads_every_quirk(data: bytes, l4: int, sig: str) -> None:
+    """The signature made in C (sensor/csrc/tcpsig.c): IPv6 and IPv4 quirks, odd options."""
+    from nps_sensor.discovery.dissectors.tcpfp import signature
+    from nps_sensor.discovery.packet import Packet
+
+    got, _ = signature(Packet(0.0, 0, 0, 0, 0, 6, 1, 2, data, l4, len(data)))
+    assert got == sig
+
+
+def test_a_segment_too_short_for_its_headers_is_malformed() -> None:
+    from nps_sensor.discovery.dissectors.tcpfp import signature
+    from nps_sensor.discovery.packet import Malformed, Packet
+
+    for data, l4 in ((b"", 0), (b"\x45" + bytes(7), 20), (b"\x45" + bytes(30), 20), (b"\x60" + bytes(6), 40)):
+        with pytest.raises(Malformed):
+            signature(Packet(0.0, 0, 0, 0, 0, 6, 1, 2, data, l4, len(data)))

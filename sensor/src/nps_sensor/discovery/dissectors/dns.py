@@ -10,8 +10,10 @@ resolver and the question, not the TTLs, which count down.
 from __future__ import annotations
 
 from nps_sensor.discovery.dissectors.dnsrecords import (
+    AAAA,
     PTR,
     RESPONSES,
+    A,
     address,
     is_response,
     name_at,
@@ -31,7 +33,7 @@ def dissect(p: Packet) -> None:
     assert p.out is not None
     wanted = p.out.wanted
     for name, rtype, at, size in records(msg):
-        addr = address(msg, rtype, at, size)
+        addr = address(msg, rtype, at, size) if rtype in (A, AAAA) else None
         if addr is not None and name:
             if wanted(addr):
                 p.fact("dns", "name", name, ip=addr)

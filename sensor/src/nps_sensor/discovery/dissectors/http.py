@@ -9,13 +9,14 @@ from __future__ import annotations
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Packet, text
 from nps_sensor.discovery.protocol import Fact, Protocol, one
+from nps_sensor.packetcore import http_head
 
-HEADERS_MAX = 8192
+HEADERS_MAX = 8192  # bytes of a payload its head is looked for in (sensor/csrc/httphead.c too)
 
 
 def headers(head: bytes) -> dict[bytes, bytes]:
     """Every header name (lower case) to its value; later repeats are ignored. For
-    messages read whole (SSDP); HTTP itself looks up the few headers it needs."""
+    messages read whole (SSDP); HTTP itself looks up the few headers it needs (`dissect`)."""
     out: dict[bytes, bytes] = {}
     for line in head.split(b"\r\n")[1:]:
         if not line:
@@ -26,35 +27,24 @@ def headers(head: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def header(head: bytes, lower: bytes, name: bytes) -> bytes | None:
-    """The value of header `name` (lower case, with its colon) in `head`; `lower` is
-    `head` in lower case. Found with one search rather than by splitting every line."""
-    at = lower.find(b"\n" + name)
-    if at < 0:
-        return None
-    start = at + 1 + len(name)
-    end = head.find(b"\n", start)  # CRLF, or a bare LF as some embedded clients send
-    return head[start : end if end >= 0 else len(head)].strip()
-
-
 def dissect(p: Packet) -> None:
-    b = p.payload[:HEADERS_MAX]
-    end = b.find(b"\r\n\r\n")
-    if end < 0:
-        end = b.find(b"\n\n")
-    head = b if end < 0 else b[:end]
-    lower = head.lower()
-    if head.startswith(b"HTTP/"):
-        server = header(head, lower, b"server:")
+    """A response's Server, a request's User-Agent and Host, found in C
+    (sensor/csrc/httphead.c): the first line that opens with the header's name (ASCII
+    case-blind), its value to the line's end, stripped, in the head (the payload's first
+    HEADERS_MAX bytes up to its blank line): in Python, a lower-cased copy of the head
+    and a search per header were most of this dissector's work on the bench capture
+    (discovery's cost, issue 18)."""
+    found = http_head(p.data, p.body)
+    if found[0]:
+        server = found[1]
         product = text(server) if server else ""
         if product:
             p.fact("http", "server", product)
         p.fact("http", "service", ("tcp", p.sport, product or "http"))
         return
-    agent = header(head, lower, b"user-agent:")
+    agent, host = found[1], found[2]  # type: ignore[misc]
     if agent:
         p.fact("http", "user_agent", text(agent, 512))
-    host = header(head, lower, b"host:")
     if host:
         p.fact("http", "host", text(host))
     p.fact_dst("http", "service", ("tcp", p.dport, "http"))

@@ -7,11 +7,13 @@ and TXT records whose keys (`model`, `md`, `ty`, `usb_MDL`, ...) name the hardwa
 from __future__ import annotations
 
 from nps_sensor.discovery.dissectors.dnsrecords import (
+    AAAA,
     HINFO,
     PTR,
     RESPONSES,
     SRV,
     TXT,
+    A,
     address,
     is_response,
     name_at,
@@ -50,7 +52,7 @@ def dissect(p: Packet) -> None:
     if not is_response(msg):
         return
     for name, rtype, at, size in records(msg):
-        addr = address(msg, rtype, at, size)
+        addr = address(msg, rtype, at, size) if rtype in (A, AAAA) else None
         if addr is not None:
             host = _strip_local(name)
             if host:  # a responder announces its own addresses
