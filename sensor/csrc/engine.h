@@ -64,7 +64,7 @@ int nps_engine_run(nps_engine *e, nps_source *src, double stop, nps_hellos_fn he
 int nps_engine_harvest(nps_engine *e, bool final, nps_deltas *flows);
 
 /* select.c */
-int nps_select_ip(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts);
+int nps_select_chosen(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts);
 int nps_select_link(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts);
 int nps_select_hellos(nps_engine *e, const uint8_t *buf, const nps_frame *frames, nps_hellos_fn hellos, void *ctx);
 
@@ -72,5 +72,33 @@ int nps_select_hellos(nps_engine *e, const uint8_t *buf, const nps_frame *frames
     ((vec).n == (vec).cap ? nps_grow((void **)&(vec).items, &(vec).cap, sizeof *(vec).items) : 0) || \
         ((vec).items[(vec).n++] = (x), 0)
 int nps_grow(void **items, size_t *cap, size_t size);
+
+/* An IP packet (not a copy): chosen or not.
+ *
+ * Most packets are TCP segments that are no SYN, whose payload opens no signature
+ * (`magic_first`) and whose ports are no dissector's: all select.c's `tcp` does for
+ * them is keep their sequence number for cut ClientHellos. That path is taken here,
+ * inline in the engine's packet loop, with no call (discovery's cost, issue 18: a
+ * call, its saved registers and its arguments were some 10 of its 37 instructions a
+ * packet); the rest goes to `nps_select_chosen`. With TLS not declared (id_tls 0),
+ * `tcp` looks for a cut hello in every payload, so that case is nps_select_chosen's. */
+static inline int nps_select_ip(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
+    if (d->proto == 6 && d->has_ports && d->frag == 0) {
+        const nps_selection *s = e->sel;
+        int64_t end = d->l3 + d->iplen < d->end ? d->l3 + d->iplen : d->end;
+        int64_t start = d->l4 + (int64_t)((d->t1 >> 28) & 0xF) * 4;
+        unsigned flags = (d->t1 >> 16) & 0x17;
+        int64_t room = end - start;
+        if (flags != 0x02 && flags != 0x12 && e->tcpdata.n < e->tcpdata.cap && /* growing: nps_select_chosen's */
+            (room < 4 || (!s->magic_first[d->buf[start]] && !s->tcp_ports[d->dport] && !s->tcp_ports[d->sport] &&
+                          s->id_tls))) {
+            e->tcp_now = ts;
+            if (room >= 4) e->tcp_payloads = true;
+            if (room > 0) e->tcpdata.items[e->tcpdata.n++] = (nps_tcp_data){pos, (uint32_t)d->t0, room, false};
+            return 0;
+        }
+    }
+    return nps_select_chosen(e, d, pos, ts);
+}
 
 #endif

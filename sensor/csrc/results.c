@@ -101,6 +101,23 @@ int parse_roles(PyObject *spec, nps_roles *r) {
     return 0;
 }
 
+/* An alternative's equality tests within the payload's first 8 bytes, as one masked
+ * big-endian word (nps_alt.head_mask). A test whose value has bits outside its mask
+ * never holds: left to the tests themselves. Where several tests read one bit, each
+ * that holds gives that bit the word's value, so their OR is what the word must hold. */
+static void head(nps_alt *x) {
+    x->head_mask = x->head_value = 0;
+    for (int t = 0; t < x->ntests; t++) {
+        const nps_test *y = &x->tests[t];
+        uint32_t full = y->width == 4 ? 0xFFFFFFFFu : (1u << (8 * y->width)) - 1;
+        uint32_t mask = y->mask & full;
+        if (y->op != T_EQ || y->offset > HEAD_BYTES - y->width || (y->value & ~mask)) continue;
+        int shift = 8 * (HEAD_BYTES - y->offset - y->width);
+        x->head_mask |= (uint64_t)mask << shift;
+        x->head_value |= (uint64_t)y->value << shift;
+    }
+}
+
 static int parse_sig(PyObject *spec, nps_sig *s) {
     int to_port;
     PyObject *alts;
@@ -144,6 +161,7 @@ static int parse_sig(PyObject *spec, nps_sig *s) {
             y->op = op;
         }
         x->ntests = (uint8_t)nt;
+        head(x);
         Py_DECREF(alt);
     }
     s->nalts = (uint8_t)n;

@@ -48,9 +48,24 @@ static uint32_t field(const nps_pkt *d, int64_t at, int width) {
 bool nps_sig_match(const nps_sig *s, const nps_pkt *d, int64_t body, int64_t end) {
     if (!s->nalts) return true;
     int64_t room = end - body;
+    /* The payload's first 8 bytes as a word, read at the first alternative with room
+     * for its tests: most alternatives are refused by their head (nps_alt.head_mask)
+     * in one compare, not by their tests' reads one by one (discovery's cost, issue 18:
+     * HTTP's nine methods on every payload whose first byte opens one, SMB's four
+     * headers on its file transfers). The tests still decide. */
+    int word = -1; /* not read yet; 0: fewer than 8 bytes in room and frame */
+    uint64_t w = 0;
     for (int a = 0; a < s->nalts; a++) {
         const nps_alt *alt = &s->alts[a];
         if (room < alt->min_room) continue;
+        if (word < 0) {
+            word = room >= HEAD_BYTES && body >= d->start && body + HEAD_BYTES <= d->end;
+            if (word) { /* [body, body + 8) lies inside the frame: read in place */
+                memcpy(&w, d->buf + body, sizeof w);
+                w = __builtin_bswap64(w);
+            }
+        }
+        if (word && (w & alt->head_mask) != alt->head_value) continue;
         bool ok = true;
         for (int t = 0; t < alt->ntests && ok; t++) {
             const nps_test *x = &alt->tests[t];
@@ -229,36 +244,8 @@ static int tcp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
     return kind ? pick(e, d, pos, ts, kind, start, end) : 0;
 }
 
-static __attribute__((noinline)) int chosen(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts);
-
-/* An IP packet (not a copy): chosen or not.
- *
- * Most packets are TCP segments that are no SYN, whose payload opens no signature
- * (`magic_first`) and whose ports are no dissector's: all `tcp` does for them is keep
- * their sequence number for cut ClientHellos. That path is taken here with no call, so
- * that the compiler saves no register for it; the rest goes to `chosen` (discovery's
- * cost, issue 18: some 16 instructions a packet). With TLS not declared (id_tls 0),
- * `tcp` looks for a cut hello in every payload, so that case is `chosen`'s. */
-int nps_select_ip(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
-    if (d->proto == TCP && d->has_ports && d->frag == 0) {
-        const nps_selection *s = e->sel;
-        int64_t end = d->l3 + d->iplen < d->end ? d->l3 + d->iplen : d->end;
-        int64_t start = d->l4 + (int64_t)((d->t1 >> 28) & 0xF) * 4;
-        unsigned flags = (d->t1 >> 16) & 0x17;
-        int64_t room = end - start;
-        if (flags != 0x02 && flags != 0x12 && e->tcpdata.n < e->tcpdata.cap && /* growing: `chosen`'s */
-            (room < 4 || (!s->magic_first[d->buf[start]] && !s->tcp_ports[d->dport] && !s->tcp_ports[d->sport] &&
-                          s->id_tls))) {
-            e->tcp_now = ts;
-            if (room >= 4) e->tcp_payloads = true;
-            if (room > 0) e->tcpdata.items[e->tcpdata.n++] = (nps_tcp_data){pos, (uint32_t)d->t0, room, false};
-            return 0;
-        }
-    }
-    return chosen(e, d, pos, ts);
-}
-
-static int chosen(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
+/* An IP packet that leaves nps_select_ip's fast path (engine.h): chosen or not. */
+int nps_select_chosen(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
     int64_t end = d->l3 + d->iplen < d->end ? d->l3 + d->iplen : d->end;
     bool ported = d->has_ports && d->frag == 0;
     if (ported && d->proto == UDP) return udp(e, d, pos, ts, end);

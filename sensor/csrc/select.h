@@ -15,11 +15,16 @@ typedef struct {
 } nps_test;
 
 #define MAX_TESTS 6
+#define HEAD_BYTES 8 /* an alternative's head: its tests on the payload's first 8 bytes */
 #define MAX_ALTS 12
 typedef struct {
     int32_t min_room;
     uint8_t ntests;
     nps_test tests[MAX_TESTS];
+    /* What its equality tests within the first 8 bytes ask of them, as one word:
+     * (word & head_mask) == head_value holds wherever the alternative does, so a
+     * payload that fails it is refused by one compare (nps_sig_match). */
+    uint64_t head_mask, head_value;
 } nps_alt;
 
 typedef struct {

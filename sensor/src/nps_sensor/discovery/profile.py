@@ -79,7 +79,6 @@ class Profiles:
                 profile = by_ip.get(ip)
                 if profile is None:
                     profile = by_ip[ip] = Profile()
-                profile.add(source, key, value, seen)
                 if mac != NO_MAC and key in BINDING_KEYS:
                     self.bindings[ip] = mac
                     self.bound.setdefault(mac, set()).add(ip)
@@ -87,8 +86,19 @@ class Profiles:
                 profile = by_mac.get(mac)
                 if profile is None:
                     profile = by_mac[mac] = Profile()
-                profile.add(source, key, value, seen)
                 touched.add(mac)
+            else:
+                continue
+            # Profile.add, inline: a call per fact of every harvest (discovery's cost, issue 18)
+            k = (source, key, value)
+            have = profile.facts.get(k)
+            if have is not None:
+                have.merge(seen)
+                continue
+            count = profile.per_key.get((source, key), 0)
+            if count < MAX_VALUES:
+                profile.per_key[(source, key)] = count + 1
+                profile.facts[k] = Seen(seen.first, seen.last, seen.count)
         return touched
 
     def same_devices(self) -> dict[int, int]:
@@ -105,8 +115,8 @@ class Profiles:
         """
         by_name: dict[str, set[int]] = {}
 
-        def named(mac: int, source: str, key: str, value: Value) -> None:
-            if key != "hostname" or not isinstance(value, str):
+        def named(mac: int, source: str, value: Value) -> None:
+            if not isinstance(value, str):
                 return
             name = value.lower().rstrip(".")
             if source == "mdns" and not GENERIC_NAMES.match(name):
@@ -114,14 +124,18 @@ class Profiles:
             elif source in ("dhcp", "mdns") and mac & LOCAL_BIT and PERSONAL_NAMES.match(name):
                 by_name.setdefault(f"personal:{name}", set()).add(mac)
 
+        # Only a hostname calls `named`: a call per fact was most of this (twice a run,
+        # over every profile's every fact; discovery's cost, issue 18).
         for ip, profile in self.by_ip.items():
             mac = self.bindings.get(ip)
             if mac is not None:
                 for source, key, value in profile.facts:
-                    named(mac, source, key, value)
+                    if key == "hostname":
+                        named(mac, source, value)
         for mac, profile in self.by_mac.items():
             for source, key, value in profile.facts:
-                named(mac, source, key, value)
+                if key == "hostname":
+                    named(mac, source, value)
         out: dict[int, int] = {}
         for macs in by_name.values():
             if len(macs) > 1:
