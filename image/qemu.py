@@ -26,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 
 from .ssh import Remote, SSHError
 from .steps import BuildError, require
+from .verify import status as sensor_status
 
 OVF_ENV_NS = "http://schemas.dmtf.org/ovf/environment/1"
 BOOT_TIMEOUT = 420  # seconds: software emulation (TCG) boots in 30 to 90
@@ -329,7 +330,7 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
         checks["GRO and LRO off on the sniffing NIC"] = (
             "generic-receive-offload: off" in offloads and "large-receive-offload: on" not in offloads
         )
-        time.sleep(5)
+        _wait_capturing(vm, time.monotonic() + 120)
         vm.send_frames(frames)
         time.sleep(10)
         vm.ssh("sudo", "systemctl", "stop", "nps-sensor")
@@ -341,6 +342,20 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
         checks["frames on the sniffing NIC show up as assets"] = len(assets - {None}) >= 5
         (work / "assets.json").write_text(json.dumps(sorted(a for a in assets if a)))
         return Result(fmt, boot, checks)
+
+
+def _wait_capturing(vm: VM, deadline: float) -> None:
+    """Until the service's capture workers run: systemd calls it active before its start-up
+    (the configuration, the calibration, the rings) is done, and frames sent meanwhile
+    are lost to a sensor that is not yet listening (under QEMU's emulation that can take
+    longer than any fixed wait)."""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(SSHError):
+            body = sensor_status(vm.remote())
+            if body.get("state") == "sensing" and body.get("capture_workers"):
+                time.sleep(1)
+                return
+        time.sleep(2)
 
 
 def extract_disk(dist: Path, name: str, version: str, fmt: str, into: Path) -> Path:
