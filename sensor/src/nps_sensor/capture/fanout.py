@@ -223,7 +223,13 @@ def _gtp_u(a: _Asm) -> None:
     a.op(JMP | JEQ | K, 4, "i_v4", "gtp_v6?")
     a.at("gtp_v6?")
     a.op(JMP | JEQ | K, 6, "o_v6", "gtp_outer")
-    a.at("gtp_outer")
+    _outer_flow(a, "gtp_outer")
+
+
+def _outer_flow(a: _Asm, label: str) -> None:
+    """At `label`: a tunnel whose inside cannot be hashed goes back to its outer IPv4
+    header (kept in M[OUTER] when the tunnel was entered) and hashes as that flow."""
+    a.at(label)
     a.op(LD | MEM, M_OUTER)
     a.op(ST, M_BASE)
     a.jmp("v4_hash")
@@ -249,10 +255,7 @@ def _teredo(a: _Asm) -> None:
     a.op(LD | B | IND, 0)
     a.op(ALU | RSH | K, 4)
     a.op(JMP | JEQ | K, 6, "o_v6", "teredo_outer")
-    a.at("teredo_outer")
-    a.op(LD | MEM, M_OUTER)
-    a.op(ST, M_BASE)
-    a.jmp("v4_hash")
+    _outer_flow(a, "teredo_outer")
 
 
 def _gre(a: _Asm) -> None:
