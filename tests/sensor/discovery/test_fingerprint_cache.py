@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,16 +22,17 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 CSV = 'Registry,Assignment,Organization Name,Organization Address\nMA-L,000C29,"VMware, Inc.",Palo Alto\n'
 
 
-def _parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The paths `load_ieee` parsed (rather than read from the cache), from now on."""
+def _parses(monkeypatch: pytest.MonkeyPatch, module: Any = oui, parser: str = "parse_ieee") -> list[Path]:
+    """The paths a loader parsed (rather than read from the cache), from now on: its
+    module's parser (`load_ieee`'s by default) records each path it is given."""
     seen: list[Path] = []
-    real = oui.parse_ieee
+    real = getattr(module, parser)
 
-    def counting(path: Path) -> oui.Table:
+    def recording(path: Path) -> Any:
         seen.append(path)
         return real(path)
 
-    monkeypatch.setattr(oui, "parse_ieee", counting)
+    monkeypatch.setattr(module, parser, recording)
     return seen
 
 
@@ -177,14 +179,7 @@ def test_p0f_read_back_from_the_cache_is_the_parsed_database(
     monkeypatch.setenv("NPS_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "p0f.fp"
     path.write_text(P0F)
-    seen: list[Path] = []
-    real = p0f.parse
-
-    def counting(where: Path) -> p0f.Rows:
-        seen.append(where)
-        return real(where)
-
-    monkeypatch.setattr(p0f, "parse", counting)
+    seen = _parses(monkeypatch, p0f, "parse")
     with caplog.at_level(logging.WARNING):
         first = p0f.load(path)
         second = p0f.load(path)
