@@ -136,8 +136,7 @@ class Discoverer:
                     continue
                 if len(recent) < RECENT_MAX:
                     recent.add(key)
-            p = Packet(t, src, dst, sm, dm, proto, sport, dport, data, l4, body)
-            p.out = facts
+            p = Packet(t, src, dst, sm, dm, proto, sport, dport, data, l4, body, 0, facts)
             try:
                 parsers[i](p)
             except (Malformed, IndexError, ValueError, struct.error, UnicodeError, OverflowError):
