@@ -53,8 +53,10 @@ class Lazy:
         """Whether `text` lacks every one of the words one of which each match contains.
         Case-blind, only for ASCII text: elsewhere a character may match a letter of
         another case (the Kelvin sign a "k")."""
-        words = self.needs
-        if words is None:
+        words = self._needs
+        if words is False:  # not read yet: `needs` reads it (an attribute after that, no call)
+            words = self.needs
+        if not isinstance(words, tuple):  # None: no words every match holds
             return False
         if self.flags:
             if not text.isascii():
