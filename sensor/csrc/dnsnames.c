@@ -13,36 +13,59 @@
 #define MAX_POINTERS 32
 #define NAME_MAX_BYTES 255
 
-/* The name at *pos (updated to the position after it), or NULL with *err set to what
- * is wrong with it (a Python error pending only when *err stays NULL). */
-static PyObject *name_at(const uint8_t *msg, Py_ssize_t limit, Py_ssize_t *pos, const char **err) {
-    char buf[NAME_MAX_BYTES + 2 + 64]; /* the last label is added before the size check */
+/* The name at *pos, its labels joined by dots into `buf` (*len bytes); *pos is updated
+ * to the position after it. 0, or -1 with *err set to what is wrong with it. */
+static int walk_name(const uint8_t *msg, Py_ssize_t limit, Py_ssize_t *pos, const char **err, char *buf,
+                     Py_ssize_t *len_out) {
     Py_ssize_t at = *pos, end = -1, len = 0;
     int jumps = 0, size = 0;
     for (;;) {
-        if (at < 0 || at >= limit) return *err = "name runs past the message", NULL;
+        if (at < 0 || at >= limit) return *err = "name runs past the message", -1;
         uint8_t n = msg[at];
         if (n == 0) {
             at++;
             break;
         }
         if (n >= 0xC0) {
-            if (at + 1 >= limit) return *err = "truncated compression pointer", NULL;
-            if (++jumps > MAX_POINTERS) return *err = "compression pointer loop", NULL;
+            if (at + 1 >= limit) return *err = "truncated compression pointer", -1;
+            if (++jumps > MAX_POINTERS) return *err = "compression pointer loop", -1;
             if (end < 0) end = at + 2;
             at = ((Py_ssize_t)(n & 0x3F) << 8) | msg[at + 1];
             continue;
         }
-        if (n & 0xC0) return *err = "unknown label type", NULL;
-        if (at + 1 + n > limit) return *err = "label runs past the message", NULL;
+        if (n & 0xC0) return *err = "unknown label type", -1;
+        if (at + 1 + n > limit) return *err = "label runs past the message", -1;
         if (len) buf[len++] = '.';
         memcpy(buf + len, msg + at + 1, n);
         len += n;
         at += 1 + n;
         size += n + 1;
-        if (size > NAME_MAX_BYTES) return *err = "name longer than 255 bytes", NULL;
+        if (size > NAME_MAX_BYTES) return *err = "name longer than 255 bytes", -1;
     }
     *pos = end >= 0 ? end : at;
+    *len_out = len;
+    return 0;
+}
+
+/* The name at *pos (updated to the position after it), or NULL with *err set to what
+ * is wrong with it (a Python error pending only when *err stays NULL). An ASCII name
+ * (nearly all) is lower-cased here, as str.lower() would; any other is decoded, then
+ * lower-cased by str.lower() itself (discovery's cost, issue 18: a method call per
+ * name). */
+static PyObject *name_at(const uint8_t *msg, Py_ssize_t limit, Py_ssize_t *pos, const char **err) {
+    char buf[NAME_MAX_BYTES + 2 + 64]; /* the last label is added before the size check */
+    Py_ssize_t len = 0;
+    if (walk_name(msg, limit, pos, err, buf, &len)) return NULL;
+    bool ascii = true;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= 0x80) {
+            ascii = false;
+            break;
+        }
+        if (c >= 'A' && c <= 'Z') buf[i] = (char)(c + ('a' - 'A'));
+    }
+    if (ascii) return PyUnicode_FromStringAndSize(buf, len);
     PyObject *raw = PyUnicode_DecodeUTF8(buf, len, "surrogateescape");
     if (!raw) return NULL;
     PyObject *lower = PyObject_CallMethod(raw, "lower", NULL);
@@ -97,10 +120,10 @@ static int records(const uint8_t *msg, Py_ssize_t limit, PyObject *out, const ch
     unsigned rr = ((unsigned)msg[6] << 8 | msg[7]) + ((unsigned)msg[8] << 8 | msg[9]) +
                   ((unsigned)msg[10] << 8 | msg[11]);
     Py_ssize_t pos = 12;
-    for (unsigned i = 0; i < qd; i++) {
-        PyObject *name = name_at(msg, limit, &pos, err);
-        if (!name) return *err ? 0 : -1;
-        Py_DECREF(name);
+    char buf[NAME_MAX_BYTES + 2 + 64];
+    Py_ssize_t len;
+    for (unsigned i = 0; i < qd; i++) { /* walked for their checks; their text is not needed */
+        if (walk_name(msg, limit, &pos, err, buf, &len)) return 0;
         pos += 4;
     }
     for (unsigned i = 0; i < rr; i++) {

@@ -114,7 +114,12 @@ static bool answered(nps_engine *e, const nps_pkt *d, int64_t body, int64_t end)
     uint64_t h = nps_hash2(nps_hash2(nps_mix(d->src_hi), d->src_lo), (uint64_t)qlen);
     for (int64_t i = 0; i < qlen; i += 8) {
         uint64_t w = 0;
-        for (int64_t j = i; j < i + 8; j++) w = w << 8 | (j < qlen ? q[j] : 0);
+        if (i + 8 <= qlen) { /* 8 bytes big-endian in one read, not a byte at a time */
+            memcpy(&w, q + i, sizeof w);
+            w = __builtin_bswap64(w);
+        } else {
+            for (int64_t j = i; j < i + 8; j++) w = w << 8 | (j < qlen ? q[j] : 0);
+        }
         h = nps_hash2(h, w);
     }
     h ^= DNS_SALT;

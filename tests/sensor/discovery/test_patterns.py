@@ -114,3 +114,17 @@ def test_every_match_holds_one_of_the_words() -> None:
 )
 def test_opening_words(pattern: str, flags: int, words: tuple[str, ...] | None) -> None:
     assert needs(pattern, flags) == words
+
+
+def test_the_words_table_is_current() -> None:
+    """pattern_words.WORDS holds every table pattern's words as `needs` reads them, and no
+    pattern the tables no longer have (regenerate: python -m
+    nps_sensor.discovery.fingerprints.words_table, then ruff format it)."""
+    from nps_sensor.discovery.fingerprints import pattern_words, words_table
+
+    assert words_table.words() == pattern_words.WORDS
+
+
+def test_a_pattern_missing_from_the_words_table_reads_its_own() -> None:
+    p = Lazy(r"Nowhere(?:Else)? ([\d.]+)")
+    assert p.needs == needs(r"Nowhere(?:Else)? ([\d.]+)") == ("Nowhere",)

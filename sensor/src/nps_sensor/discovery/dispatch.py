@@ -96,8 +96,17 @@ class Discoverer:
 
     def reconfigure(self, cfg: Config) -> None:
         """Keep facts about others (DNS answers) only for inventoried ranges."""
-        ranges = [(r.start, r.end) for g in cfg.internal if g.inventory for r in g.ranges]
-        self.facts.wanted = lambda ip: any(start <= ip <= end for start, end in ranges)
+        ranges = tuple((r.start, r.end) for g in cfg.internal if g.inventory for r in g.ranges)
+
+        def wanted(ip: int) -> bool:
+            # a loop, not any() over a generator: asked for every address a DNS answer
+            # names, thousands a run (discovery's cost, issue 18)
+            for start, end in ranges:  # noqa: SIM110 (any() over a generator is what this avoids)
+                if start <= ip <= end:
+                    return True
+            return False
+
+        self.facts.wanted = wanted
 
     def pending_hellos(self, now: float, cut: bool) -> list[int] | None:
         """For the core: the sequence numbers that would continue a pending ClientHello
@@ -127,8 +136,7 @@ class Discoverer:
                     continue
                 if len(recent) < RECENT_MAX:
                     recent.add(key)
-            p = Packet(t, src, dst, sm, dm, proto, sport, dport, data, l4, body)
-            p.out = facts
+            p = Packet(t, src, dst, sm, dm, proto, sport, dport, data, l4, body, 0, facts)
             try:
                 parsers[i](p)
             except (Malformed, IndexError, ValueError, struct.error, UnicodeError, OverflowError):

@@ -54,6 +54,7 @@ class Facts:
         return len(self.items)
 
     def add(self, ts: float, ip: int, mac: int, source: str, key: str, value: Value) -> None:
+        # Packet.fact does the same, inline, for a fact with nothing to clean: keep both alike.
         k = (ip, mac, source, key, value)
         seen = self.items.get(k)
         if seen is not None:

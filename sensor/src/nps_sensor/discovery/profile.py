@@ -62,6 +62,10 @@ class Profiles:
     def absorb(self, facts: dict[Key, Seen], keep: Callable[[int], bool] = lambda ip: True) -> set[int]:
         """Take in a harvest's facts; returns the MACs heard from without an address.
 
+        A fact new to its profile keeps the harvest's `Seen` (later harvests merge into
+        it) rather than a copy: a harvest is absorbed once and dropped, and the copies
+        were an object made per distinct fact (discovery's cost, issue 18).
+
         Facts about an address that `keep` refuses (one that can never be an
         inventoried device: external, excluded, non-inventoried) are dropped here,
         or the names DNS gives every server on the Internet would pile up all day.
@@ -98,7 +102,7 @@ class Profiles:
             count = profile.per_key.get((source, key), 0)
             if count < MAX_VALUES:
                 profile.per_key[(source, key)] = count + 1
-                profile.facts[k] = Seen(seen.first, seen.last, seen.count)
+                profile.facts[k] = seen  # the harvest's own: a harvest is absorbed once, then dropped
         return touched
 
     def same_devices(self) -> dict[int, int]:

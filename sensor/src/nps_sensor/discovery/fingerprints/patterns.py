@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 from nps_sensor.discovery.fingerprints.claims import OS, Claim, Device
+from nps_sensor.discovery.fingerprints.pattern_words import WORDS
 
 
 class Lazy:
@@ -37,7 +38,10 @@ class Lazy:
         reaches it: of the 189 patterns a 1 M-packet run makes, 71 never meet a text, and
         reading a pattern is a loop per character (discovery's cost, issue 18)."""
         if self._needs is False:
-            self._needs = needs(self.pattern, self.flags)
+            # from the table words_table writes (the same answer, not read a character
+            # at a time in every run), or worked out for a pattern it does not hold
+            known = WORDS.get((self.pattern, self.flags), False)
+            self._needs = needs(self.pattern, self.flags) if known is False else known
         return self._needs  # type: ignore[return-value]
 
     def compiled(self) -> re.Pattern[str]:
@@ -49,8 +53,10 @@ class Lazy:
         """Whether `text` lacks every one of the words one of which each match contains.
         Case-blind, only for ASCII text: elsewhere a character may match a letter of
         another case (the Kelvin sign a "k")."""
-        words = self.needs
-        if words is None:
+        words = self._needs
+        if words is False:  # not read yet: `needs` reads it (an attribute after that, no call)
+            words = self.needs
+        if not isinstance(words, tuple):  # None: no words every match holds
             return False
         if self.flags:
             if not text.isascii():
