@@ -34,7 +34,8 @@ class Seen:
 
 
 class Facts:
-    """Facts gathered since the last `drain`."""
+    """Facts gathered since the last `drain`: `Packet.fact` is the one way in (it counts
+    a fact seen again, and one over `limit` as overflow)."""
 
     __slots__ = ("items", "limit", "overflow", "picked", "recent", "wanted")
 
@@ -52,21 +53,6 @@ class Facts:
 
     def __len__(self) -> int:
         return len(self.items)
-
-    def add(self, ts: float, ip: int, mac: int, source: str, key: str, value: Value) -> None:
-        # Packet.fact does the same, inline, for a fact with nothing to clean: keep both alike.
-        k = (ip, mac, source, key, value)
-        seen = self.items.get(k)
-        if seen is not None:
-            seen.count += 1
-            if ts > seen.last:
-                seen.last = ts
-            elif ts < seen.first:
-                seen.first = ts
-        elif len(self.items) < self.limit:
-            self.items[k] = Seen(ts, ts)
-        else:
-            self.overflow += 1
 
     def drain(self) -> dict[Key, Seen]:
         items, self.items = self.items, {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from nps_sensor.discovery.facts import NO_IP, NO_MAC, Facts, Seen, Value
 from nps_sensor.discovery.printable import clean
+from nps_sensor.discovery.printable import decode as text  # bytes from the wire as text, bounded
 
 RECENT_MAX = 100_000  # repeated messages remembered per harvest
 
@@ -35,87 +36,67 @@ class Packet:
         return self.data[self.body :]
 
     def fact(self, source: str, key: str, value: Value, ip: int | None = None, mac: int | None = None) -> None:
-        """A fact about the sender (by default) or about the device `ip`/`mac` names.
+        """A fact about the sender (by default) or about the device `ip`/`mac` names: the
+        one way a fact enters `out`. Every text is made printable here, whichever
+        dissector found it; what was removed is a fact of its own, (source, "removed",
+        (key, kinds...)).
 
-        A text with nothing to clean (most facts) goes straight into `out`'s items, as
-        `Facts.add` would add it, inline: the dissectors say some 8,600 facts in a 1
-        M-packet run, and each call fewer is some 5 M instructions (discovery's cost,
-        issue 18)."""
+        A fact with nothing to clean (most) is tested and stored inline, no call: the
+        dissectors say some 8,600 facts in a 1 M-packet run, and a call each is some
+        6 M instructions (discovery's cost, issue 18)."""
         if ip is None:
             ip = self.src
             if mac is None:
                 mac = self.smac
         elif mac is None:
             mac = NO_MAC
-        if value.isprintable() and "\ufffd" not in value if type(value) is str else _printable_items(value):
-            out = self.out
-            assert out is not None
-            k = (ip, mac, source, key, value)
-            items = out.items
-            seen = items.get(k)
-            ts = self.ts
-            if seen is not None:
-                seen.count += 1
-                if ts > seen.last:
-                    seen.last = ts
-                elif ts < seen.first:
-                    seen.first = ts
-            elif len(items) < out.limit:
-                items[k] = Seen(ts, ts)
-            else:
-                out.overflow += 1
+        removed: tuple[str, ...] = ()
+        if not (value.isprintable() and "\ufffd" not in value if type(value) is str else _printable_items(value)):
+            value, removed = _cleaned(value)
+            if not value and removed and isinstance(value, str):  # nothing printable: only the mark
+                key, value, removed = "removed", (key, *removed), ()
+        out = self.out
+        assert out is not None
+        k = (ip, mac, source, key, value)
+        items = out.items
+        seen = items.get(k)
+        ts = self.ts
+        if seen is not None:
+            seen.count += 1
+            if ts > seen.last:
+                seen.last = ts
+            elif ts < seen.first:
+                seen.first = ts
+        elif len(items) < out.limit:
+            items[k] = Seen(ts, ts)
         else:
-            self._add(ip, mac, source, key, value)
+            out.overflow += 1
+        if removed:
+            self.fact(source, "removed", (key, *removed), ip, mac)
 
     def fact_dst(self, source: str, key: str, value: Value) -> None:
         """A fact about the receiver (a server's software seen in a client's request)."""
         self.fact(source, key, value, self.dst, self.dmac)
 
-    def _add(self, ip: int, mac: int, source: str, key: str, value: Value) -> None:
-        """Every fact's text is made printable here, whichever dissector found it; what
-        was removed is a fact of its own, (source, "removed", (key, kinds...))."""
-        assert self.out is not None
-        if _printable(value):  # most facts: nothing to clean
-            self.out.add(self.ts, ip, mac, source, key, value)
-            return
-        removed: tuple[str, ...] = ()
-        if isinstance(value, str):
-            value, removed = clean(value)
-            if not value and removed:  # nothing printable: only the mark
-                self.out.add(self.ts, ip, mac, source, "removed", (key, *removed))
-                return
-        else:
-            parts = [clean(v) if isinstance(v, str) else (v, ()) for v in value]
-            value = tuple(v for v, _ in parts)
-            removed = tuple(sorted({kind for _, kinds in parts for kind in kinds}))
-        self.out.add(self.ts, ip, mac, source, key, value)
-        if removed:
-            self.out.add(self.ts, ip, mac, source, "removed", (key, *removed))
 
-
-def _printable(value: Value) -> bool:
-    """Whether `clean` would leave `value` as it is (no NUL, control, invalid or unprintable
-    character: `str.isprintable` says no to all but U+FFFD)."""
+def _cleaned(value: Value) -> tuple[Value, tuple[str, ...]]:
+    """`value` made printable by `clean`, with the kinds of what was removed."""
     if isinstance(value, str):
-        return value.isprintable() and "\ufffd" not in value
-    return _printable_items(value)
+        return clean(value)
+    parts = [clean(v) if isinstance(v, str) else (v, ()) for v in value]
+    return tuple(v for v, _ in parts), tuple(sorted({kind for _, kinds in parts for kind in kinds}))
 
 
 def _printable_items(value: Value) -> bool:
-    """`_printable` of a tuple fact (a service's ("tcp", 80, "http")): a loop rather than
-    all() over a generator, a third of its cost, for the some 1,800 tuple facts of a
-    1 M-packet run (discovery's cost, issue 18)."""
+    """Whether `clean` would leave every text of a tuple fact (a service's ("tcp", 80,
+    "http")) as it is (no NUL, control, invalid or unprintable character: `isprintable`
+    says no to all but U+FFFD). A loop rather than all() over a generator, a third of
+    its cost, for the some 1,800 tuple facts of a 1 M-packet run (discovery's cost,
+    issue 18)."""
     for v in value:  # noqa: SIM110 (all() over a generator is what this avoids)
         if not (isinstance(v, int) or (v.isprintable() and "\ufffd" not in v)):
             return False
     return True
-
-
-def text(raw: bytes, limit: int = 256) -> str:
-    """Bytes from the wire as text, bounded; `Packet.fact` makes it printable. What
-    `printable.decode` does, here rather than through a call: some 3,400 texts a 1
-    M-packet run (discovery's cost, issue 18)."""
-    return raw[:limit].decode("utf-8", "surrogateescape").strip()
 
 
 __all__ = ["NO_IP", "NO_MAC", "Malformed", "Packet", "text"]

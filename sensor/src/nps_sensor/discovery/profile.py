@@ -36,20 +36,11 @@ HOSTNAME_SOURCES = ("dhcp", "dhcpv6", "dns", "mdns", "nbns", "netbios", "llmnr",
 
 @dataclass(slots=True)
 class Profile:
+    """What one device said: each (source, key, value) with when it was seen, at most
+    MAX_VALUES values a (source, key) (Profiles.absorb fills it)."""
+
     facts: dict[tuple[str, str, Value], Seen] = field(default_factory=dict)
     per_key: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    def add(self, source: str, key: str, value: Value, seen: Seen) -> None:
-        k = (source, key, value)
-        have = self.facts.get(k)
-        if have is not None:
-            have.merge(seen)
-            return
-        count = self.per_key.get((source, key), 0)
-        if count >= MAX_VALUES:
-            return
-        self.per_key[(source, key)] = count + 1
-        self.facts[k] = Seen(seen.first, seen.last, seen.count)
 
 
 class Profiles:
@@ -93,7 +84,8 @@ class Profiles:
                 touched.add(mac)
             else:
                 continue
-            # Profile.add, inline: a call per fact of every harvest (discovery's cost, issue 18)
+            # a fact into its profile, here rather than in a method: a call per fact of
+            # every harvest (discovery's cost, issue 18); at most MAX_VALUES per key
             k = (source, key, value)
             have = profile.facts.get(k)
             if have is not None:
