@@ -136,7 +136,10 @@ class Sender:
 
     def __init__(self, lab: Lab, cfg: Path, pps: int | None, ring: bool = True) -> None:
         cmd = ["ip", "netns", "exec", lab.mirror, "taskset", "-c", str(SENDER_CPU), "trafgen", "-i", str(cfg)]
-        pace = ["--rate", f"{pps}pps"] if pps else [] if ring else ["-t", "0"]
+        if pps:
+            pace = ["--rate", f"{pps}pps"]
+        else:
+            pace = [] if ring else ["-t", "0"]
         self.proc = subprocess.Popen(
             [*cmd, "-o", lab.ports[0], "-P", "1", "-q", *pace, "--no-sock-mem", "--notouch-irq"],
             stdout=subprocess.DEVNULL,
@@ -169,15 +172,18 @@ class Sender:
             self.proc.wait(30)
 
 
-def _counters(sensor: Sensor) -> tuple[int, int]:
+def _counters(sensor: Sensor | None) -> tuple[int, int]:
+    if sensor is None:
+        return 0, 0
     interfaces = sensor.status()["interfaces"]
     return sum(i["received"] for i in interfaces), sum(i["dropped"] for i in interfaces)
 
 
-def _step(lab: Lab, sensor: Sensor, wrap: str, rps: bool, asked: str) -> Step:
+def _step(lab: Lab, sensor: Sensor | None, wrap: str, rps: bool, asked: str) -> Step:
     """One rate, held: SETTLE seconds to reach it, then SECONDS measured. The workers
-    push their kernel counters once a second, so both ends of the window lag alike."""
-    workers = _workers(sensor)
+    push their kernel counters once a second, so both ends of the window lag alike.
+    Without a sensor, only what the kernel did."""
+    workers = _workers(sensor) if sensor is not None else []
     time.sleep(SETTLE)
     before, rx0 = _counters(sensor), _rx(lab)
     cpu0, irq0, lost0 = _cpu_ticks(workers), _softirq_ticks(WORKER_CPU), _backlog_drops()
@@ -201,17 +207,12 @@ def _step(lab: Lab, sensor: Sensor, wrap: str, rps: bool, asked: str) -> Step:
 def _kernel_alone(lab: Lab, wrap: str, cfg: Path) -> Step:
     """With RPS and no sensor at all: the kernel's own receive work per packet on the
     worker's core (veth, RPS backlog, IP input), which bounds what any sensor can take
-    there. It moves between runs (3.3-4.0 microseconds a packet plain), so it is a guide."""
+    there. It moves between runs (2.9-4.0 microseconds a packet), so it is a guide."""
     sender = Sender(lab, cfg, RATES[1], ring=False)
     try:
-        time.sleep(SETTLE)
-        rx0, irq0 = _rx(lab), _softirq_ticks(WORKER_CPU)
-        time.sleep(SECONDS)
-        rx1, irq1 = _rx(lab), _softirq_ticks(WORKER_CPU)
+        return _step(lab, None, wrap, True, NO_SENSOR)
     finally:
         sender.stop()
-    seconds = rx1[1] - rx0[1]
-    return Step(wrap, True, NO_SENSOR, (rx1[0] - rx0[0]) / seconds, 0, 0, 0.0, (irq1 - irq0) / TICKS / seconds)
 
 
 def _held(lab: Lab, sensor: Sensor, cfg: Path, wrap: str, rps: bool, pps: int | None) -> Step | None:
@@ -247,9 +248,8 @@ def measure(wrap: str, rps: bool, capture: Path) -> tuple[list[Step], dict[str, 
             try:
                 for rate in (*RATES, None):
                     step = _held(lab, sensor, cfg, wrap, rps, rate)
-                    if step is None:
-                        continue
-                    steps.append(step)
+                    if step is not None:
+                        steps.append(step)
                 capacity: dict[str, float] = sensor.status().get("capacity", {})
             finally:
                 sensor.stop()
