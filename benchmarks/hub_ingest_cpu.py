@@ -1,13 +1,15 @@
 """The ingest's CPU per 10,000 assets, in-process and stage by stage, on a durable
-throwaway PostgreSQL: `python -m benchmarks.hub_ingest_cpu [--sensors 10] [--passes 5]
-[--statements]`.
+throwaway PostgreSQL or SQLite: `python -m benchmarks.hub_ingest_cpu [--sensors 10]
+[--passes 5] [--statements | --sqlite]`.
 
 The fleet run (`inv bench --hub`) measures the hub as sensors see it, but its figures
 move with the load of the moment by a factor of two. Here the fleet's own reports (one
 Network's sensors, benchmarks.hub_fleet) are parsed and merged one after another with
 `ingest.ingest`, without HTTP or threads: the hub's CPU by time.process_time around each
 stage (parse and validate; the merge; the traffic records and their totals), the
-server's from /proc of the postmaster's processes. A pass is the Network's reports
+server's from /proc of the postmaster's processes. `--sqlite` runs the same passes on a
+throwaway SQLite file (WAL, as the hub opens it): the database's work is then the hub
+process's own, inside the stages, and there is no server column. A pass is the Network's reports
 once, new then updates; the least of the update passes is the figure to compare (on a
 shared machine a pass only ever measures more than the work, never less).
 
@@ -20,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import gc
 import random
 import re
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,11 +54,13 @@ class Stages:
     server: float = 0.0
     per: dict[str, float] = field(default_factory=dict)
 
-    def per_10k(self, assets: int) -> dict[str, float]:
+    def per_10k(self, assets: int, server: bool = True) -> dict[str, float]:
         f = 1e4 / assets
         hub = self.parse + self.merge + self.records
-        return {"parse": self.parse * f, "merge": self.merge * f, "records": self.records * f, "hub": hub * f,
-                "server": self.server * f, "sum": (hub + self.server) * f}  # fmt: skip
+        out = {"parse": self.parse * f, "merge": self.merge * f, "records": self.records * f, "hub": hub * f}
+        if server:
+            out |= {"server": self.server * f, "sum": (hub + self.server) * f}
+        return out
 
 
 class Timed:
@@ -81,7 +88,7 @@ def sensors(engine: Engine, n: int) -> list[Sensor]:
     return made
 
 
-def one_pass(engine: Engine, pg: Postgres, made: list[Sensor], own: list[int], kind: str, seed: str) -> Stages:
+def one_pass(engine: Engine, pg: Postgres | None, made: list[Sensor], own: list[int], kind: str, seed: str) -> Stages:
     """The sensors' reports of one kind merged one after another."""
     rnd = random.Random(seed)
     bodies = [hub_fleet.report(i, own[i], kind, rnd) for i in range(len(made))]
@@ -90,7 +97,7 @@ def one_pass(engine: Engine, pg: Postgres, made: list[Sensor], own: list[int], k
     gc.collect()
     gc.freeze()  # as the hub does after start-up (nps_hub.server)
     out = Stages()
-    server = cpu_seconds(process_tree(pg.pid or 0))
+    server = cpu_seconds(process_tree(pg.pid or 0)) if pg else 0.0
     try:
         for i, data in enumerate(bodies):
             t0 = time.process_time()
@@ -101,7 +108,7 @@ def one_pass(engine: Engine, pg: Postgres, made: list[Sensor], own: list[int], k
             out.merge += time.process_time() - t1
     finally:
         ingest.add_flows = timed.inner
-    out.server = cpu_seconds(process_tree(pg.pid or 0)) - server
+    out.server = cpu_seconds(process_tree(pg.pid or 0)) - server if pg else 0.0
     out.records = timed.seconds
     out.merge -= timed.seconds
     return out
@@ -115,16 +122,32 @@ def statements(log: Path, assets: int) -> list[tuple[float, str]]:
     return sorted(((v * 1e4 / assets, k) for k, v in by.items()), reverse=True)
 
 
+@contextlib.contextmanager
+def database(sqlite: bool) -> Iterator[tuple[str, Postgres | None]]:
+    """(URL, server) of a throwaway database: a durable PostgreSQL, or a SQLite file."""
+    if sqlite:
+        with tempfile.TemporaryDirectory(prefix="nps-ingest-") as tmp:
+            yield f"sqlite:///{tmp}/hub.sqlite3", None
+        return
+    pg = Postgres(durable=True)
+    pg.start()
+    try:
+        yield pg.url, pg
+    finally:
+        pg.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sensors", type=int, default=10, help="sensors of the Network (default 10: 9,076 assets)")
     ap.add_argument("--passes", type=int, default=5, help="passes: the first new, the others updates")
     ap.add_argument("--statements", action="store_true", help="the server's CPU by statement")
+    ap.add_argument("--sqlite", action="store_true", help="a throwaway SQLite file instead of PostgreSQL")
     args = ap.parse_args(argv)
-    pg = Postgres(durable=True)
-    pg.start()
-    try:
-        engine = db.engine_for(pg.url)
+    if args.sqlite and args.statements:
+        ap.error("--statements is PostgreSQL's (SQLite has no server)")
+    with database(args.sqlite) as (url, pg):
+        engine = db.engine_for(url)
         db.migrate(engine)
         if args.statements:
             with engine.begin() as conn:
@@ -136,14 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{assets:,} assets, {sum(own) * hub_fleet.FLOWS_PER_ASSET:,} records per pass; CPU-s per 10,000 assets")
         for p in range(args.passes):
             kind = "new" if p == 0 else "update"
-            figures = one_pass(engine, pg, made, own, kind, f"{kind}-{p}").per_10k(assets)
+            figures = one_pass(engine, pg, made, own, kind, f"{kind}-{p}").per_10k(assets, server=pg is not None)
             print(f"{kind:6} " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
-        if args.statements:
+        if args.statements and pg:
             for seconds, sql in statements(pg.root / "log", assets * args.passes)[:15]:
                 print(f"{seconds:7.3f}  {sql}")
         engine.dispose()
-    finally:
-        pg.stop()
     return 0
 
 
