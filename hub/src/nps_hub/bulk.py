@@ -16,6 +16,7 @@ sightings.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ ASSET_COLUMNS = ("id", "network", "mac", "ip", "ips", "macs", "hostname", "class
                  "last_seen", "raw", "packets", "bytes_in", "bytes_out", *PREDICTION_COLUMNS)  # fmt: skip
 ASSET_TYPES = ("int4", "varchar", "varchar", "varchar", "json", "json", "varchar", "varchar", "varchar", "varchar",
                "varchar", "json", "int8", "int8", "int8", *PREDICTION_TYPES)  # fmt: skip
+# What an update sets on SQLite when the indexed columns keep their values.
+ASSET_KEPT = tuple(c for c in ASSET_COLUMNS[2:] if c not in ("mac", "ip", "hostname"))
 # What COPY is told: JSON goes as the text it is (json's binary form is its text).
 ASSET_COPY = tuple("text" if t == "json" else t for t in ASSET_TYPES)
 SIGHTING_COLUMNS = ("asset_id", "sensor_id", "first_seen", "last_seen", "packets", "bytes_in", "bytes_out")
@@ -193,19 +196,28 @@ class Bulk:
             marks = ", ".join("?" * len(ASSET_COLUMNS))
             self._many(f"INSERT INTO assets ({quoted(ASSET_COLUMNS)}) VALUES ({marks})", rows)
 
-    def update_assets(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in ASSET_COLUMNS' order (the id first; the network is left as it is)."""
+    def update_assets(self, rows: list[tuple[Any, ...]], moved: Sequence[bool]) -> None:
+        """Rows in ASSET_COLUMNS' order (the id first; the network is left as it is);
+        `moved[i]`: whether row i's mac, ip or hostname differs from the stored one. SQLite
+        rewrites an index's entry for every row whose UPDATE sets the index's column, to the
+        same value or not: rows that keep theirs leave those columns out (4.5 µs a row
+        instead of 8.6; PostgreSQL compares the values itself)."""
         if not rows:
             return
-        columns = ASSET_COLUMNS[2:]
         if self.pg:
             self._staging("nps_assets_in", ASSET_COLUMNS, ASSET_TYPES)
             self._copy("nps_assets_in", ASSET_COLUMNS, ASSET_COPY, rows)
-            sets = ", ".join(f'"{c}" = v."{c}"' for c in columns)
+            sets = ", ".join(f'"{c}" = v."{c}"' for c in ASSET_COLUMNS[2:])
             self._run(f"UPDATE assets AS a SET {sets} FROM nps_assets_in AS v WHERE a.id = v.id", ())
-        else:
-            sets = ", ".join(f'"{c}" = ?' for c in columns)
-            self._many(f"UPDATE assets SET {sets} WHERE id = ?", [(*r[2:], r[0]) for r in rows])
+            return
+        for columns, chosen in (
+            (ASSET_COLUMNS[2:], [r for r, m in zip(rows, moved, strict=True) if m]),
+            (ASSET_KEPT, [r for r, m in zip(rows, moved, strict=True) if not m]),
+        ):
+            if chosen:
+                pick = operator.itemgetter(*(ASSET_COLUMNS.index(c) for c in columns), 0)  # the id last
+                sets = ", ".join(f'"{c}" = ?' for c in columns)
+                self._many(f"UPDATE assets SET {sets} WHERE id = ?", list(map(pick, chosen)))
 
     def upsert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows in SIGHTING_COLUMNS' order: a sensor's counts replace its old ones, its

@@ -56,6 +56,11 @@ class Known:
     predicted: tuple[Any, ...] = NO_PREDICTION  # in bulk.PREDICTION_COLUMNS' order
     totals: list[int] = field(default_factory=lambda: [0, 0, 0])  # other sensors' counts
     mine: dict[str, Any] | None = None  # this sensor's sighting
+    stored: tuple[Any, ...] = ()  # (mac, ip, hostname) as loaded: the indexed columns
+
+    def moved(self) -> bool:
+        """Whether an indexed column changed since it was loaded."""
+        return self.stored != (self.mac, self.ip, self.hostname)
 
     def row(self, network: str) -> tuple[Any, ...]:
         """In bulk.ASSET_COLUMNS' order."""
@@ -162,7 +167,7 @@ class Merge:
                 if r[0] not in known:
                     known[r[0]] = Known(r[0], r[1], r[2], r[3] or "[]", r[4] or "[]", r[5] or "",
                                         r[6] or "", r[7] or "", r[8] or "", r[9] or "",
-                                        predicted=tuple(r[10:]))  # fmt: skip
+                                        predicted=tuple(r[10:]), stored=(r[1], r[2], r[5] or ""))  # fmt: skip
         self.counts(known)
         for x in known.values():
             if x.mac:
@@ -219,7 +224,7 @@ class Merge:
         for x, new_id in zip(fresh, self.bulk.new_ids(len(fresh)), strict=True):
             x.id = new_id
         self.bulk.insert_assets([x.row(self.network) for x in fresh])
-        self.bulk.update_assets([x.row(self.network) for x in old])
+        self.bulk.update_assets([x.row(self.network) for x in old], [x.moved() for x in old])
         rows = []
         for x in self.touched.values():
             m = x.mine or {}
