@@ -39,8 +39,9 @@ SIGHTING_TYPES = ("int4", "int4", "varchar", "varchar", "int8", "int8", "int8")
 FLOW_COLUMNS = ("sensor_id", "report_id", "network", "client", "server", "port", "proto", "client_bytes",
                 "server_bytes", "client_packets", "server_packets", "first_seen", "last_seen", "client_asset",
                 "server_asset")  # fmt: skip
-# Rows per multi-row INSERT on SQLite (at most 32,766 parameters a statement).
-SQLITE_PARAMETERS = 32_766
+# Rows per multi-row INSERT on SQLite (at most 32,766 parameters a statement): from 500
+# rows on, more rows a statement took no less CPU.
+SQLITE_ROWS = 512
 FLOW_TYPES = ("int4", "int4", "varchar", "varchar", "varchar", "int4", "varchar", "int8", "int8", "int8", "int8",
               "varchar", "varchar", "int4", "int4")  # fmt: skip
 
@@ -97,18 +98,22 @@ class Bulk:
             cur.close()
 
     def _values(self, head: str, width: int, rows: list[tuple[Any, ...]]) -> None:
-        """SQLite: `head` followed by VALUES of as many rows as a statement takes, each
-        `width` wide. A statement per chunk instead of executemany's per row: 22 % less
-        CPU for the traffic records (3.7 µs a row instead of 4.8)."""
-        per = SQLITE_PARAMETERS // width
+        """SQLite: `head` followed by VALUES of SQLITE_ROWS rows a statement, each `width`
+        wide, the rest by executemany: 22 % less CPU for the traffic records than
+        executemany's statement per row (3.7 µs a row instead of 4.8). One statement text
+        per table, whatever the number of rows: every connection keeps its prepared
+        statements, and a text per chunk length tripled the hub's memory (186 -> 524 MiB
+        in the fleet run of 100 sensors)."""
         marks = "(" + ", ".join("?" * width) + ")"
+        whole = len(rows) - len(rows) % SQLITE_ROWS
         cur = self.raw.cursor()
         try:
-            for i in range(0, len(rows), per):
-                chunk = rows[i : i + per]
-                cur.execute(
-                    f"{head} VALUES {', '.join([marks] * len(chunk))}", list(itertools.chain.from_iterable(chunk))
-                )
+            if whole:
+                sql = f"{head} VALUES {', '.join([marks] * SQLITE_ROWS)}"
+                for i in range(0, whole, SQLITE_ROWS):
+                    cur.execute(sql, list(itertools.chain.from_iterable(rows[i : i + SQLITE_ROWS])))
+            if whole < len(rows):
+                cur.executemany(f"{head} VALUES {marks}", rows[whole:])
         finally:
             cur.close()
 
