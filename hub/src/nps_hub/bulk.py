@@ -4,8 +4,8 @@ SQLAlchemy's Core builds a dictionary of parameters per row and compiles an IN l
 per execution: for a report of 2,000 assets and 10,000 flows that costs more than the
 database's own work. Here each statement is written once per dialect: a list of keys is
 one parameter (an array on PostgreSQL, JSON that `json_each` reads on SQLite) instead of
-thousands, and rows go in bulk (binary COPY on PostgreSQL, `executemany` over tuples
-on SQLite).
+thousands, and rows go in bulk (binary COPY on PostgreSQL; on SQLite, `executemany`
+over tuples, and multi-row INSERTs for the traffic records).
 
 Every function runs inside the caller's transaction (ingest.writing), which holds the
 Network's lock. On PostgreSQL, COPY goes straight into assets and flows, and into
