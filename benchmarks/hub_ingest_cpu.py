@@ -51,14 +51,14 @@ class Stages:
     parse: float = 0.0
     merge: float = 0.0
     records: float = 0.0
-    server: float = 0.0
+    server: float | None = None  # PostgreSQL's CPU seconds; None on SQLite
     per: dict[str, float] = field(default_factory=dict)
 
-    def per_10k(self, assets: int, server: bool = True) -> dict[str, float]:
+    def per_10k(self, assets: int) -> dict[str, float]:
         f = 1e4 / assets
         hub = self.parse + self.merge + self.records
         out = {"parse": self.parse * f, "merge": self.merge * f, "records": self.records * f, "hub": hub * f}
-        if server:
+        if self.server is not None:  # PostgreSQL's; SQLite's work is inside the hub's stages
             out |= {"server": self.server * f, "sum": (hub + self.server) * f}
         return out
 
@@ -97,7 +97,7 @@ def one_pass(engine: Engine, pg: Postgres | None, made: list[Sensor], own: list[
     gc.collect()
     gc.freeze()  # as the hub does after start-up (nps_hub.server)
     out = Stages()
-    server = cpu_seconds(process_tree(pg.pid or 0)) if pg else 0.0
+    before = cpu_seconds(process_tree(pg.pid or 0)) if pg else 0.0
     try:
         for i, data in enumerate(bodies):
             t0 = time.process_time()
@@ -108,7 +108,7 @@ def one_pass(engine: Engine, pg: Postgres | None, made: list[Sensor], own: list[
             out.merge += time.process_time() - t1
     finally:
         ingest.add_flows = timed.inner
-    out.server = cpu_seconds(process_tree(pg.pid or 0)) - server if pg else 0.0
+    out.server = cpu_seconds(process_tree(pg.pid or 0)) - before if pg else None
     out.records = timed.seconds
     out.merge -= timed.seconds
     return out
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{assets:,} assets, {sum(own) * hub_fleet.FLOWS_PER_ASSET:,} records per pass; CPU-s per 10,000 assets")
         for p in range(args.passes):
             kind = "new" if p == 0 else "update"
-            figures = one_pass(engine, pg, made, own, kind, f"{kind}-{p}").per_10k(assets, server=pg is not None)
+            figures = one_pass(engine, pg, made, own, kind, f"{kind}-{p}").per_10k(assets)
             print(f"{kind:6} " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()), flush=True)
         if args.statements and pg:
             for seconds, sql in statements(pg.root / "log", assets * args.passes)[:15]:

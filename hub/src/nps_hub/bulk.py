@@ -146,11 +146,7 @@ class Bulk:
             sql = head + f"({' OR '.join(self._among(column) for column in keys)})"
             return self._all(sql, (network, *(self._list(values) for values in keys.values())))
         rows: list[tuple[Any, ...]] = []
-        for column, values in keys.items():
-            if not rows:
-                rows += self._all(head + self._among(column), (network, self._list(values)))
-                continue
-            # Not the assets an earlier query sent already: each row made in Python once.
+        for column, values in keys.items():  # not the assets an earlier query sent: each row made once
             sql = f"{head}{self._among(column)} AND NOT {self._among('id')}"
             rows += self._all(sql, (network, self._list(values), self._list([r[0] for r in rows])))
         return rows
