@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .qemu import VM, booted, extract_disk, free_port
+from .qemu import VM, booted, extract_disk, free_port, wait_capturing
 from .steps import BuildError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,6 +255,9 @@ def _sensing(demo: Demo, hub: Hub, vm: VM, sensor_id: int) -> Shown:
         hub.post(f"/api/v1/sensors/{sensor_id}/actions", {"action": "start"})
         wait(lambda: sensor()["status"] == "Sensing", 120, "the appliance to say it is sensing")
         vm.wait_ssh()
+        # The hub's word is the last heartbeat's; the frames wait for the rings themselves.
+        if not wait_capturing(vm, time.monotonic() + 180):
+            raise BuildError("the appliance says it is sensing but has no capture ring after 180 s")
     with stage(demo, 5, "replay", "the capture into the appliance's sniffing NIC"):
         replay = frames(demo)
         demo.say(f"      {len(replay)} frames from {demo.capture or 'a generated LAN'}")

@@ -330,7 +330,7 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
         checks["GRO and LRO off on the sniffing NIC"] = (
             "generic-receive-offload: off" in offloads and "large-receive-offload: on" not in offloads
         )
-        _wait_capturing(vm, time.monotonic() + 120)
+        wait_capturing(vm, time.monotonic() + 120)
         vm.send_frames(frames)
         time.sleep(10)
         vm.ssh("sudo", "systemctl", "stop", "nps-sensor")
@@ -344,18 +344,36 @@ def check(disk: Path, fmt: str, work: Path, frames: list[bytes]) -> Result:
         return Result(fmt, boot, checks)
 
 
-def _wait_capturing(vm: VM, deadline: float) -> None:
-    """Until the service's capture workers run: systemd calls it active before its start-up
-    (the configuration, the calibration, the rings) is done, and frames sent meanwhile
-    are lost to a sensor that is not yet listening (under QEMU's emulation that can take
-    longer than any fixed wait)."""
+def wait_capturing(vm: VM, deadline: float) -> bool:
+    """Until the appliance's own status says it is sensing with every sniffing interface
+    captured (True), or the deadline (False). systemd calls the service active before
+    its start-up (the configuration, the calibration, the rings) is done, and the hub's
+    "Sensing" is the last heartbeat's word: frames sent before the rings exist are lost
+    to a sensor that is not yet listening, and under QEMU's emulation that start can
+    take longer than any fixed wait."""
     while time.monotonic() < deadline:
         with contextlib.suppress(SSHError):
             body = sensor_status(vm.remote())
-            if body.get("state") == "sensing" and body.get("capture_workers"):
-                time.sleep(1)
-                return
+            interfaces = body.get("interfaces") or []
+            if (
+                body.get("state") == "sensing"
+                and body.get("capture_workers")
+                and interfaces
+                and all(i.get("capturing", True) for i in interfaces)
+            ):
+                return True
         time.sleep(2)
+    return False
+
+
+def packets_seen(vm: VM) -> int:
+    """What the appliance's sniffing interfaces have received, by its own status (0 when
+    it does not answer)."""
+    try:
+        body = sensor_status(vm.remote())
+    except SSHError:
+        return 0
+    return sum(int(i.get("received", 0)) for i in body.get("interfaces") or [])
 
 
 def extract_disk(dist: Path, name: str, version: str, fmt: str, into: Path) -> Path:
