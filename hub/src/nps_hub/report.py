@@ -31,6 +31,7 @@ MAX_SEPARATORS = 1_000_000  # commas: values in arrays and members of objects
 MAX_ASSETS = 2_000
 MAX_FLOWS = 25_000
 CHUNK = 64 << 10
+NOT_COUNTED = bytes(b for b in range(256) if b not in b"{[,")  # what count() leaves out
 
 IpText = Annotated[str, schema.StringConstraints(max_length=45, pattern=r"^[0-9A-Fa-f:.]*$")]
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -172,11 +173,15 @@ def _check_growth(size: int, consumed: int) -> None:
 
 def count(data: bytes) -> None:
     """Refuse (413) a body with more objects, arrays or values than a report has, before
-    parsing it. Counts bytes inside strings too, so it errs on the safe side."""
-    containers = data.count(b"{") + data.count(b"[")
-    if containers > MAX_CONTAINERS:
+    parsing it. Counts bytes inside strings too, so it errs on the safe side.
+
+    One pass keeps only the bytes counted (`translate` deleting all the others), and the
+    counts run over that remainder, a thirtieth of a report: three `count`s over the
+    whole body cost a third of what parsing it does."""
+    marks = data.translate(None, NOT_COUNTED)
+    if marks.count(b"{") + marks.count(b"[") > MAX_CONTAINERS:
         raise Refused(413, f"more than {MAX_CONTAINERS:,} JSON objects and arrays in one report")
-    if data.count(b",") > MAX_SEPARATORS:
+    if marks.count(b",") > MAX_SEPARATORS:
         raise Refused(413, f"more than {MAX_SEPARATORS:,} JSON values in one report")
 
 
