@@ -72,9 +72,9 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     events.from_heartbeat(db, sensor, body.status)
     dashboard.record(db, sensor.id, status)
     cmds = lifecycle.pending(db, sensor)
-    doc, version = config_store.saved(db)
     config = None
-    if version and version != body.config_version:
+    if config_store.newest_version(db) not in (0, body.config_version):
+        doc, version = config_store.saved(db)
         config = {"version": version, "yaml": configuration.for_sensor(doc, sensor.name, config_store.tag_ranges(db))}
     db.commit()
     return {

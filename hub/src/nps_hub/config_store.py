@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nps_hub import configuration
@@ -97,9 +97,34 @@ def save(db: Session, doc: AssetConfig, author: str) -> int:
     return version + 1
 
 
+def newest_version(db: Session) -> int:
+    """The newest configuration's version (0 before the first), without its document: a
+    heartbeat needs the document only when the sensor has another version."""
+    return db.scalar(select(func.max(ConfigVersion.version))) or 0
+
+
+# The hostnames of the newest version, by (version, saved at); one entry per process.
+_EXCLUDED: dict[tuple[int, Any], list[str]] = {}
+
+
 def excluded_hostnames(db: Session) -> list[str]:
-    doc, _ = saved(db)
-    return doc.general.dedupe_excluded_hostnames
+    """The hostnames the merge does not deduplicate by, read for every upload. A stored
+    version never changes (a save adds the next one), so a process parses a version's
+    document once: the newest's number and time say whether it has it already (the time
+    tells a database made anew, whose version 1 is another document)."""
+    head = db.execute(
+        select(ConfigVersion.version, ConfigVersion.created).order_by(ConfigVersion.version.desc()).limit(1)
+    ).first()
+    if head is None:
+        return []
+    key = (head.version, head.created)
+    names = _EXCLUDED.get(key)
+    if names is None:
+        row = db.get(ConfigVersion, head.version)
+        names = AssetConfig.model_validate(row.document).general.dedupe_excluded_hostnames if row else []
+        _EXCLUDED.clear()
+        _EXCLUDED[key] = names
+    return list(names)
 
 
 def reply(db: Session, version: int, doc: AssetConfig) -> dict[str, Any]:
