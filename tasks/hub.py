@@ -26,6 +26,7 @@ from .settings import BIN, PY, ROOT, run
         "printed for the sensors to pin",
         "name": "with --self-signed: a name or address the sensors use for the hub (repeatable)",
         "workers": "serving processes (default 1; more need PostgreSQL)",
+        "flows_keep_days": "days a report's traffic records are kept after it arrived, 0 for ever (default 30)",
     },
 )
 def hub_serve(
@@ -39,6 +40,7 @@ def hub_serve(
     self_signed: bool = False,
     name: list[str] | None = None,
     workers: int = 1,
+    flows_keep_days: str = "",
 ) -> None:
     """Serve the management hub (`nps-hub serve`, the same options); the first user: `nps-hub user NAME --admin`."""
     args = [str(BIN / "nps-hub"), "serve", "--data", data, "--host", host, "--port", str(port)]
@@ -52,6 +54,8 @@ def hub_serve(
         args += ["--name", n]
     if workers != 1:
         args += ["--workers", str(workers)]
+    if flows_keep_days:
+        args += ["--flows-keep-days", flows_keep_days]
     run(args)
 
 

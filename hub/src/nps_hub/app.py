@@ -1,7 +1,7 @@
 """The hub's application: the JSON API's routers (api, agent_api) and the web UI's
 (web) on one FastAPI app, the answers to errors every door shares, the middleware that
 bounds bodies and sets the security headers, and the sweep that raises events, mails
-them and forgets old samples. It only assembles: the rules live in the domain modules
+them and forgets old samples and traffic records (retention). It only assembles: the rules live in the domain modules
 both doors call."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from nps_hub import (
     headers,
     lifecycle,
     limits,
+    retention,
     roles,
     schema,
     updates,
@@ -78,6 +79,9 @@ def create_app(hub: Hub) -> FastAPI:
                 hub.guard.sweep(db)
                 dashboard.prune(db)
                 db.commit()
+                pruned = retention.prune(db, hub.settings.flows_keep_days)  # commits batch by batch
+                if pruned.flows or pruned.minutes:
+                    log.info("%s", pruned.line())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from nps_hub import __version__
 from nps_hub.errors import HubError
-from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, Settings, from_env
+from nps_hub.settings import DEFAULT_DATA, DEFAULT_PORT, Settings, check_keep_days, from_env
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -40,37 +40,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nps-hub", description="Management hub for nps-sensor appliances.", parents=[data])
     p.add_argument("--version", action="version", version=f"nps-hub {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser(
-        "serve",
-        parents=[data],
-        help="serve the hub: the sensors' API, the web UI and the JSON API",
-        description="Serve the hub: the sensors' API, the web UI and the JSON API. "
-        "The first administrator: NPS_HUB_ADMIN_PASSWORD (and NPS_HUB_ADMIN_USER) at the first start.",
-    )
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
-    s.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
-    s.add_argument(
-        "--self-signed",
-        action="store_true",
-        help="HTTPS with a certificate of the hub's own, made once in the data directory; "
-        "its SHA-256 is printed for the sensors to pin",
-    )
-    s.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="hub processes (default 1); more than one needs PostgreSQL, whose locks they share",
-    )
-    s.add_argument(
-        "--name",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="with --self-signed: a name or address the sensors use for the hub (repeatable)",
-    )
+    _serve_parser(sub, data)
     sub.add_parser("migrate", parents=[data], help="bring the database schema up to date and exit")
     u = sub.add_parser(
         "user",
@@ -97,6 +67,48 @@ def parser() -> argparse.ArgumentParser:
     ls = sensor_sub.add_parser("list", parents=[data], help="the sensors, their status and last heartbeat")
     ls.add_argument("--json", action="store_true", help="as JSON")
     return p
+
+
+def _serve_parser(sub: Any, data: argparse.ArgumentParser) -> None:
+    """`nps-hub serve`'s options."""
+    s = sub.add_parser(
+        "serve",
+        parents=[data],
+        help="serve the hub: the sensors' API, the web UI and the JSON API",
+        description="Serve the hub: the sensors' API, the web UI and the JSON API. "
+        "The first administrator: NPS_HUB_ADMIN_PASSWORD (and NPS_HUB_ADMIN_USER) at the first start.",
+    )
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    s.add_argument("--tls-cert", metavar="FILE", help="certificate chain (PEM) for HTTPS")
+    s.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    s.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="HTTPS with a certificate of the hub's own, made once in the data directory; "
+        "its SHA-256 is printed for the sensors to pin",
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hub processes (default 1); more than one needs PostgreSQL, whose locks they share",
+    )
+    s.add_argument(
+        "--flows-keep-days",
+        type=int,
+        metavar="DAYS",
+        help="days the traffic records of a report are kept after it arrived, 0 for ever "
+        "(default $NPS_HUB_FLOWS_KEEP_DAYS or 30); the per-minute totals at least 30 (the dashboard's charts)",
+    )
+    s.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="with --self-signed: a name or address the sensors use for the hub (repeatable)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +153,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise HubError("--workers above 1 needs PostgreSQL (--database postgresql://...): SQLite takes one writer")
     if args.self_signed and args.tls_cert:
         raise HubError("--self-signed or --tls-cert/--tls-key, not both")
+    if args.flows_keep_days is not None:
+        check_keep_days(args.flows_keep_days, "--flows-keep-days")
+        settings.flows_keep_days = args.flows_keep_days
     _check_port(args.host, args.port)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.self_signed:
@@ -164,7 +179,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     )  # fmt: skip
     if args.workers > 1:  # each worker builds its own app from the environment; migrated above
         os.environ.update({"NPS_HUB_DATA": str(settings.data_dir), "NPS_HUB_DATABASE": settings.database_url,
-                           MIGRATED_ENV: "1"})  # fmt: skip
+                           MIGRATED_ENV: "1", "NPS_HUB_FLOWS_KEEP_DAYS": str(settings.flows_keep_days)})  # fmt: skip
         app = "nps_hub.server:worker_app"
     try:
         uvicorn.run(

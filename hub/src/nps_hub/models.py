@@ -182,7 +182,9 @@ class Flow(Base):
 
     Every index costs every row COPY writes. The ends' indexes (an asset's page, the map
     of one asset, the ends cleared when an asset goes) are partial: a record with no
-    known asset at that end (a server on the Internet, most of them) is in neither."""
+    known asset at that end (a server on the Internet, most of them) is in neither. The
+    one on report_id serves retention (a range of old reports' records) and a sensor's
+    records alike (`report_id IN` its reports): no index on sensor_id as well."""
 
     __tablename__ = "flows"
     __table_args__ = tuple(
@@ -192,8 +194,8 @@ class Flow(Base):
         for end in ("client_asset", "server_asset")
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    sensor_id: Mapped[int] = mapped_column(Integer, index=True)
-    report_id: Mapped[int] = mapped_column(Integer)
+    sensor_id: Mapped[int] = mapped_column(Integer)
+    report_id: Mapped[int] = mapped_column(Integer, index=True)  # retention's ranges; a sensor's via its reports
     network: Mapped[str] = mapped_column(String(128), default="Default")
     client: Mapped[str] = mapped_column(String(128))
     server: Mapped[str] = mapped_column(String(128))

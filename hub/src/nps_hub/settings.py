@@ -35,6 +35,7 @@ class Settings:
     code_limit: int = 10
     limit_window: float = 300.0
     ingest_threads: int = 2  # reports parsed and merged at once per hub process (limits.Ingest)
+    flows_keep_days: int = 30  # days a report's traffic records are kept after it arrived (0: forever; retention.py)
 
     @property
     def url(self) -> str:
@@ -89,6 +90,7 @@ def from_env(data_dir: str | None = None, database: str | None = None) -> Settin
         ("login_limit", "NPS_HUB_LOGIN_LIMIT"),
         ("code_limit", "NPS_HUB_CODE_LIMIT"),
         ("ingest_threads", "NPS_HUB_INGEST_THREADS"),
+        ("flows_keep_days", "NPS_HUB_FLOWS_KEEP_DAYS"),
     ):
         if os.environ.get(var):
             try:
@@ -97,4 +99,14 @@ def from_env(data_dir: str | None = None, database: str | None = None) -> Settin
                 raise HubError(f"{var}={os.environ[var]!r} is not a whole number") from None
     if s.ingest_threads < 1:
         raise HubError("NPS_HUB_INGEST_THREADS: at least 1")
+    check_keep_days(s.flows_keep_days, "NPS_HUB_FLOWS_KEEP_DAYS")
     return s
+
+
+MAX_KEEP_DAYS = 36_500  # a hundred years: anything longer is a typo (0 keeps forever)
+
+
+def check_keep_days(days: int, name: str) -> None:
+    """Refuse a retention the hub cannot mean: negative, or beyond any date it can compute."""
+    if not 0 <= days <= MAX_KEEP_DAYS:
+        raise HubError(f"{name}={days}: days between 1 and {MAX_KEEP_DAYS}, or 0 to keep the traffic records forever")
