@@ -136,6 +136,20 @@ def test_a_backlog_larger_than_a_batch_goes_in_several(engine: Engine) -> None:
     assert rows(engine, "flows", "count(*)", "1") == [(0,)]
 
 
+def test_per_minute_totals_go_in_batches_too(engine: Engine) -> None:
+    (a,) = sensors(engine, "a")
+    send(engine, a, "new", 1, RECENT, RECENT)
+    with engine.begin() as conn:
+        for n in range(10):
+            minute = (OLD - dt.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M")
+            conn.execute(text("INSERT INTO traffic_minutes VALUES (:s, :m, 5, 1)"), {"s": a.id, "m": minute})
+    kept = rows(engine, "traffic_minutes", "sensor_id, minute, bytes, records", "minute")[10:]
+    writes = Writes(engine)
+    assert prune(engine, batch=3).minutes == 10
+    assert len([w for w in writes.seen if w.startswith("DELETE FROM traffic_minutes")]) == 4
+    assert rows(engine, "traffic_minutes", "sensor_id, minute, bytes, records", "minute") == kept
+
+
 def test_the_budget_stops_a_sweep_and_the_next_goes_on(engine: Engine) -> None:
     (a,) = sensors(engine, "a")
     for n in range(4):

@@ -146,23 +146,26 @@ def prune_flows(db: Session, cut: dt.datetime, batch: int, pacer: Pacer) -> tupl
 
 
 def prune_minutes(db: Session, at: dt.datetime, days: int, batch: int, pacer: Pacer) -> tuple[int, bool]:
-    """Each sensor's per-minute totals older than `days` before the earlier of now and its newest."""
+    """Each sensor's per-minute totals older than `days` before the earlier of now and its
+    newest. Every sensor's oldest and newest minute in one statement (two probes of the
+    primary key each): with nothing to delete, 200 sensors cost one query, not 400."""
+    t = TrafficMinute
+    newest = select(func.max(t.minute)).where(t.sensor_id == Sensor.id).scalar_subquery()
+    oldest = select(func.min(t.minute)).where(t.sensor_id == Sensor.id).scalar_subquery()
     gone = 0
-    for sensor_id in list(db.scalars(select(Sensor.id).order_by(Sensor.id))):
-        mine = TrafficMinute.sensor_id == sensor_id
-        newest = dashboard.parse(db.scalar(select(func.max(TrafficMinute.minute)).where(mine)))
-        if newest is None:
+    for sensor_id, new_text, oldest_text in db.execute(select(Sensor.id, newest, oldest).order_by(Sensor.id)).all():
+        last = dashboard.parse(new_text)
+        if last is None:
             continue
-        cut = (min(at, newest) - dt.timedelta(days=days)).strftime(MINUTE)
-        while db.scalar(select(TrafficMinute.minute).where(mine, TrafficMinute.minute < cut).limit(1)) is not None:
+        cut = (min(at, last) - dt.timedelta(days=days)).strftime(MINUTE)
+        mine, left = t.sensor_id == sensor_id, oldest_text
+        while left is not None and left < cut:
             started = time.monotonic()
-            past = db.scalar(
-                select(TrafficMinute.minute).where(mine, TrafficMinute.minute < cut)
-                .order_by(TrafficMinute.minute).offset(batch).limit(1)
-            )  # fmt: skip
-            result: Any = db.execute(delete(TrafficMinute).where(mine, TrafficMinute.minute < (past or cut)))
+            past = db.scalar(select(t.minute).where(mine, t.minute < cut).order_by(t.minute).offset(batch).limit(1))
+            result: Any = db.execute(delete(t).where(mine, t.minute < (past or cut)))
             db.commit()
             gone += int(result.rowcount or 0)
+            left = past
             if pacer.spent(started):
-                return gone, True
+                return gone, left is not None
     return gone, False
