@@ -176,7 +176,7 @@ def count(data: bytes) -> None:
     parsing it. Counts bytes inside strings too, so it errs on the safe side.
 
     One pass keeps only the bytes counted (`translate` deleting all the others), and the
-    counts run over that remainder, a thirtieth of a report: three `count`s over the
+    counts run over that remainder, a twentieth of a report: three `count`s over the
     whole body cost a third of what parsing it does."""
     marks = data.translate(None, NOT_COUNTED)
     if marks.count(b"{") + marks.count(b"[") > MAX_CONTAINERS:
