@@ -20,14 +20,14 @@ def test_a_saved_version_is_read_on_the_next_upload(tmp_path: Path) -> None:
     engine = db.engine_for(f"sqlite:///{tmp_path}/one.sqlite3")
     db.migrate(engine)
     with Session(engine) as s:
-        assert config_store.excluded_hostnames(s) == [] and config_store.newest_version(s) == 0
+        assert config_store.excluded_hostnames(s) == [] and config_store.newest(s) is None
         config_store.save(s, config("localhost"), "admin")
         assert config_store.excluded_hostnames(s) == ["localhost"]
         config_store.excluded_hostnames(s).append("changed by a caller")
         assert config_store.excluded_hostnames(s) == ["localhost"]
         config_store.save(s, config("localhost", "android"), "admin")
         assert config_store.excluded_hostnames(s) == ["localhost", "android"]
-        assert config_store.newest_version(s) == 2
+        assert (newest := config_store.newest(s)) is not None and newest[0] == 2
 
 
 def test_a_database_made_anew_is_not_answered_from_the_old_one(tmp_path: Path) -> None:

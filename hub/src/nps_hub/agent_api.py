@@ -73,7 +73,8 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     dashboard.record(db, sensor.id, status)
     cmds = lifecycle.pending(db, sensor)
     config = None
-    if config_store.newest_version(db) not in (0, body.config_version):
+    head = config_store.newest(db)  # the document only when the sensor has another version
+    if head is not None and head[0] != body.config_version:
         doc, version = config_store.saved(db)
         config = {"version": version, "yaml": configuration.for_sensor(doc, sensor.name, config_store.tag_ranges(db))}
     db.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nps_hub import configuration
@@ -97,30 +97,30 @@ def save(db: Session, doc: AssetConfig, author: str) -> int:
     return version + 1
 
 
-def newest_version(db: Session) -> int:
-    """The newest configuration's version (0 before the first), without its document: a
-    heartbeat needs the document only when the sensor has another version."""
-    return db.scalar(select(func.max(ConfigVersion.version))) or 0
+def newest(db: Session) -> tuple[int, Any] | None:
+    """The newest configuration's (version, saved at), without its document; None before
+    the first. A stored version never changes (a save adds the next one), so these two
+    say which document is current: the time tells a database made anew, whose version 1
+    is another document."""
+    head = db.execute(
+        select(ConfigVersion.version, ConfigVersion.created).order_by(ConfigVersion.version.desc()).limit(1)
+    ).first()
+    return (head.version, head.created) if head else None
 
 
-# The hostnames of the newest version, by (version, saved at); one entry per process.
+# The hostnames of the newest version, by newest(); one entry per process.
 _EXCLUDED: dict[tuple[int, Any], list[str]] = {}
 
 
 def excluded_hostnames(db: Session) -> list[str]:
-    """The hostnames the merge does not deduplicate by, read for every upload. A stored
-    version never changes (a save adds the next one), so a process parses a version's
-    document once: the newest's number and time say whether it has it already (the time
-    tells a database made anew, whose version 1 is another document)."""
-    head = db.execute(
-        select(ConfigVersion.version, ConfigVersion.created).order_by(ConfigVersion.version.desc()).limit(1)
-    ).first()
-    if head is None:
+    """The hostnames the merge does not deduplicate by, read for every upload: a process
+    parses a version's document once."""
+    key = newest(db)
+    if key is None:
         return []
-    key = (head.version, head.created)
     names = _EXCLUDED.get(key)
     if names is None:
-        row = db.get(ConfigVersion, head.version)
+        row = db.get(ConfigVersion, key[0])
         names = AssetConfig.model_validate(row.document).general.dedupe_excluded_hostnames if row else []
         _EXCLUDED.clear()
         _EXCLUDED[key] = names
