@@ -26,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 
 from .ssh import Remote, SSHError
 from .steps import BuildError, require
+from .verify import Verdict
 from .verify import status as sensor_status
 
 OVF_ENV_NS = "http://schemas.dmtf.org/ovf/environment/1"
@@ -370,10 +371,9 @@ def packets_seen(vm: VM) -> int:
     """What the appliance's sniffing interfaces have received, by its own status (0 when
     it does not answer)."""
     try:
-        body = sensor_status(vm.remote())
+        return Verdict(sensor_status(vm.remote())).packets()
     except SSHError:
         return 0
-    return sum(int(i.get("received", 0)) for i in body.get("interfaces") or [])
 
 
 def extract_disk(dist: Path, name: str, version: str, fmt: str, into: Path) -> Path:
