@@ -32,7 +32,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from nps_hub import dashboard
@@ -99,18 +99,13 @@ def prune(
     return out
 
 
-def engine_of(db: Session) -> Engine:
-    bind = db.get_bind()
-    return bind.engine if isinstance(bind, Connection) else bind
-
-
 def old_reports(db: Session, cut: dt.datetime) -> tuple[int, int] | None:
     """The report ids [first, last] whose records go: from the oldest record's report to
     the last report received before the cut. Never a report still being stored: that one
     was received after the cut, and its id is above a report received before it."""
     # Below _done, nothing is left: the oldest record need not be looked for again
     # (on PostgreSQL that walks the index entries of the records deleted until VACUUM).
-    done = _done.get(engine_of(db))
+    done = _done.get(db.get_bind().engine)
     first = done + 1 if done is not None else db.scalar(select(func.min(Flow.report_id)))
     if first is None:
         return None
@@ -139,7 +134,7 @@ def prune_flows(db: Session, cut: dt.datetime, batch: int, pacer: Pacer) -> tupl
         db.commit()
         gone += int(result.rowcount or 0)
         lo = top + 1
-        _done[engine_of(db)] = top
+        _done[db.get_bind().engine] = top
         if pacer.spent(started):
             break
     return gone, lo <= hi
