@@ -27,7 +27,7 @@ def test_a_saved_version_is_read_on_the_next_upload(tmp_path: Path) -> None:
         assert config_store.excluded_hostnames(s) == ["localhost"]
         config_store.save(s, config("localhost", "android"), "admin")
         assert config_store.excluded_hostnames(s) == ["localhost", "android"]
-        assert (newest := config_store.newest(s)) is not None and newest[0] == 2
+        assert (newest := config_store.newest(s)) is not None and newest.version == 2
 
 
 def test_a_database_made_anew_is_not_answered_from_the_old_one(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def heartbeat(body: Heartbeat, sensor: AnySensor, db: DB, hub: HubDep) -> dict[s
     cmds = lifecycle.pending(db, sensor)
     config = None
     head = config_store.newest(db)  # the document only when the sensor has another version
-    if head is not None and head[0] != body.config_version:
+    if head is not None and head.version != body.config_version:
         doc, version = config_store.saved(db)
         config = {"version": version, "yaml": configuration.for_sensor(doc, sensor.name, config_store.tag_ranges(db))}
     db.commit()

@@ -3,7 +3,8 @@ API and the web UI alike."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,19 +98,25 @@ def save(db: Session, doc: AssetConfig, author: str) -> int:
     return version + 1
 
 
-def newest(db: Session) -> tuple[int, Any] | None:
-    """The newest configuration's (version, saved at), without its document; None before
-    the first. A stored version never changes (a save adds the next one), so these two
-    say which document is current: the time tells a database made anew, whose version 1
-    is another document."""
+class Head(NamedTuple):
+    """Which configuration is current. A stored version never changes (a save adds the
+    next one), so its number and save time name its document: the time tells a database
+    made anew, whose version 1 is another document."""
+
+    version: int
+    saved: dt.datetime
+
+
+def newest(db: Session) -> Head | None:
+    """The newest configuration's Head, without its document; None before the first."""
     head = db.execute(
         select(ConfigVersion.version, ConfigVersion.created).order_by(ConfigVersion.version.desc()).limit(1)
     ).first()
-    return (head.version, head.created) if head else None
+    return Head(head.version, head.created) if head else None
 
 
-# The hostnames of the newest version, by newest(); one entry per process.
-_EXCLUDED: dict[tuple[int, Any], list[str]] = {}
+# The hostnames of the newest version, by its Head; one entry per process.
+_EXCLUDED: dict[Head, list[str]] = {}
 
 
 def excluded_hostnames(db: Session) -> list[str]:
@@ -120,7 +127,7 @@ def excluded_hostnames(db: Session) -> list[str]:
         return []
     names = _EXCLUDED.get(key)
     if names is None:
-        row = db.get(ConfigVersion, key[0])
+        row = db.get(ConfigVersion, key.version)
         names = AssetConfig.model_validate(row.document).general.dedupe_excluded_hostnames if row else []
         _EXCLUDED.clear()
         _EXCLUDED[key] = names
