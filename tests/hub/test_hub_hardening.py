@@ -111,3 +111,25 @@ def test_roles_in_the_web_ui(hub: HubProcess) -> None:
         assert otto.get("/users").status_code == 403
     names = [s["name"] for s in api.get("/api/v1/sensors")]
     assert names == ["crane-1", "crane-2"]
+
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_browser_gets_error_pages_and_api_clients_json(hub: HubProcess) -> None:
+    """A bad link, method or page number in the UI reads as a page of the hub, with the
+    reason and a way back; the same mistakes on the API, or from a client that does not ask
+    for HTML, keep their one JSON line."""
+    with httpx.Client(base_url=hub.url, verify=hub.verify) as http:
+        assert web_login(http, "admin", ADMIN_PASSWORD).status_code == 303
+        for path, status, reason in (("/no-such-page", 404, "Not Found"), ("/assets?page=-5", 400, "page: at least 0")):
+            page = http.get(path, headers=BROWSER)
+            assert page.status_code == status and page.headers["content-type"].startswith("text/html"), path
+            assert reason in page.text and 'href="/dashboard"' in page.text, path
+            assert http.get(path).json()["detail"] == reason, path  # no HTML asked for
+        wrong = http.delete("/assets", headers=BROWSER)
+        assert wrong.status_code == 405 and "Method Not Allowed" in wrong.text and "GET" in wrong.headers["allow"]
+        api = http.get("/api/v1/no-such-thing", headers=BROWSER)
+        assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+        stale = http.post("/sensors", data={"csrf": "forged", "name": "x"}, headers=BROWSER)
+        assert stale.status_code == 403 and "stale or forged" in stale.text and "<h1>Forbidden</h1>" in stale.text

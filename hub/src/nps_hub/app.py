@@ -12,11 +12,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from nps_hub import (
     __version__,
@@ -32,6 +34,7 @@ from nps_hub import (
     schema,
     updates,
     web,
+    webpage,
 )
 from nps_hub import db as dbmod
 from nps_hub.context import Hub
@@ -41,9 +44,19 @@ log = logging.getLogger("nps-hub")
 
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # One line naming the field; never the input (a body can be megabytes).
-        return JSONResponse({"detail": schema.describe(exc.errors())}, status_code=400)
+        detail = schema.describe(exc.errors())
+        if webpage.browsing(request):
+            return webpage.error_page(request, 400, detail)
+        return JSONResponse({"detail": detail}, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        # A browser's bad link or method gets a page; an API client keeps FastAPI's JSON.
+        if webpage.browsing(request):
+            return webpage.error_page(request, exc.status_code, str(exc.detail), exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(lifecycle.Refused)
     def _refused(request: Request, exc: lifecycle.Refused) -> JSONResponse:

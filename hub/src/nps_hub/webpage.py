@@ -10,8 +10,9 @@ web_inventory), each calling the domain modules the JSON API calls too.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -111,11 +112,25 @@ def handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StaleForm)
     def _stale(request: Request, exc: StaleForm) -> Response:
-        return HTMLResponse("the form is stale or forged (CSRF token): reload the page", status_code=403)
+        return error_page(request, 403, "the form is stale or forged (CSRF token): reload the page")
 
     @app.exception_handler(NotAllowed)
     def _not_allowed(request: Request, exc: NotAllowed) -> Response:
         return exc.visit.page("base.html", "Not allowed", 403, error=str(exc))
+
+
+def browsing(request: Request) -> bool:
+    """A person's browser on a page of the UI (it asks for HTML), not a client of the JSON
+    API: an error then reads as a page of the hub, not as a line of JSON."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+    """An error as a page (a bad link, a page number out of range): the reason in one line
+    and a way back. No user is looked up, so the page shows no menu."""
+    page = render(request, "error.html", HTTPStatus(status).phrase, {}, status, error=detail)
+    page.headers.update(headers or {})
+    return page
 
 
 def checked(model: type[BaseModel], form: dict[str, Any]) -> Any:
