@@ -13,6 +13,12 @@ from invoke.tasks import task
 
 from .settings import ROOT
 
+# The release key's options, as image.bundle and release take them.
+SIGNING_HELP = {
+    "sign_key": "the release's RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
+    "sign_cert": "its certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
+}
+
 
 @task(
     auto_shortflags=False,
@@ -56,8 +62,7 @@ def image_build(
         "version": "the sensor's version in the bundle (PEP 440, e.g. 1.4.1; appliances install only newer ones)",
         "output": "where the bundle goes, beside the release's other files (default dist/)",
         "cache": "build cache for the wheels (default build/cache)",
-        "sign_key": "the release's RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
-        "sign_cert": "its certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
+        **SIGNING_HELP,
     },
 )
 def image_bundle(

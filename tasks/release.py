@@ -13,7 +13,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from .image import image_build, image_bundle, image_test, image_verify
+from .image import SIGNING_HELP, image_build, image_bundle, image_test, image_verify
 
 
 @task(
@@ -22,8 +22,7 @@ from .image import image_build, image_bundle, image_test, image_verify
         "version": "the release's version, PEP 440 (1.4.0, 1.4.1rc1): the files', the sensor's and the bundle's",
         "output": "the release folder (default dist/): publish what SHA256SUMS lists, and SHA256SUMS .sig and .pem",
         "cache": "build cache (default build/cache): keep the Debian base between runs",
-        "sign_key": "the release's RSA key (a PEM file only you can read; or NPS_SIGN_KEY=FILE)",
-        "sign_cert": "its certificate chain, PEM, signer first (or NPS_SIGN_CERT=FILE)",
+        **SIGNING_HELP,
         "ca": "the CA the release must verify against (default: the system's authorities)",
         "boot": "boot both disks in QEMU and check them before bundling (default; --no-boot skips it)",
     },

@@ -260,6 +260,14 @@ def test_the_sensor_loader_reads_the_proxy_the_apply_wrote(local: tuple[Path, di
 
 STATIC = "10.0.2.50"  # in QEMU's user network (10.0.2.0/24, gateway .2, DNS .3)
 DHCP = "10.0.2.15"  # the address QEMU's DHCP server gives first
+# The appliance's management network set to STATIC, as the static-address tests ask for it.
+STATIC_NETWORK = {
+    "network_mode": "static",
+    "network_address": STATIC,
+    "network_netmask": "255.255.255.0",
+    "network_gateway": "10.0.2.2",
+    "network_dns": ["10.0.2.3"],
+}
 
 
 @dataclass
@@ -365,14 +373,7 @@ def assert_second_run_changes_nothing(appliance: Appliance, port: int, changes: 
 @pytest.mark.slow
 def test_check_mode_on_the_appliance_changes_nothing(appliance: Appliance) -> None:
     before = appliance.digest(appliance.port)
-    static = {
-        "network_mode": "static",
-        "network_address": STATIC,
-        "network_netmask": "255.255.255.0",
-        "network_gateway": "10.0.2.2",
-        "network_dns": ["10.0.2.3"],
-    }
-    run = appliance.play(appliance.port, static, "--check", inv=True)  # inv configure --check: with diffs
+    run = appliance.play(appliance.port, STATIC_NETWORK, "--check", inv=True)  # inv configure --check: with diffs
     assert run.code == 0, run.output
     assert run.recap["changed"] >= 1
     assert f"+Address={STATIC}/24" in run.output
@@ -404,19 +405,12 @@ def test_invalid_variables_fail_before_anything_changes(
 
 @pytest.mark.slow
 def test_static_address_applied_and_reachable_there(appliance: Appliance) -> None:
-    static = {
-        "network_mode": "static",
-        "network_address": STATIC,
-        "network_netmask": "255.255.255.0",
-        "network_gateway": "10.0.2.2",
-        "network_dns": ["10.0.2.3"],
-    }
     assert not appliance.answers(appliance.static_port)
     reconnect = {"network_reconnect_host": "127.0.0.1", "network_reconnect_port": appliance.static_port}
-    run = appliance.play(appliance.port, {**static, **reconnect})
+    run = appliance.play(appliance.port, {**STATIC_NETWORK, **reconnect})
     assert run.code == 0, run.output
     assert run.recap["changed"] >= 1
-    appliance.variables.update(static)
+    appliance.variables.update(STATIC_NETWORK)
     # Reachable on the new address only: the forward to 10.0.2.50 answers, the one to
     # the DHCP address does not, and the interface holds the static address alone.
     assert appliance.answers(appliance.static_port)

@@ -85,6 +85,16 @@ def requests(root: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def apply_static(screen: Screen, netmask: str) -> None:
+    """On the network form with DHCP chosen: Static, address 192.0.2.10, `netmask`, gateway
+    192.0.2.1, DNS 192.0.2.53, then Apply."""
+    screen.keys("Down", "Space", "Tab")  # Static, then the IP address field
+    for value in ("192.0.2.10", netmask, "192.0.2.1", "192.0.2.53"):
+        screen.type(value)
+        screen.keys("Tab")
+    screen.keys("Tab", "Enter")  # past DNS 2 (optional), on Apply
+
+
 def test_static_address_set_shown_and_back_to_dhcp(appliance: tuple[Screen, Path]) -> None:
     screen, root = appliance
     screen.wait("Personalize this scanner", "System Shutdown")
@@ -92,11 +102,7 @@ def test_static_address_set_shown_and_back_to_dhcp(appliance: tuple[Screen, Path
     screen.menu(1)
     screen.wait("Set up Network", "(X) DHCP", "address now 192.0.2.99/24")
     screen.save("network-dhcp")
-    screen.keys("Down", "Space", "Tab")  # Static, then the IP address field
-    for value in ("192.0.2.10", "255.255.255.0", "192.0.2.1", "192.0.2.53"):
-        screen.type(value)
-        screen.keys("Tab")
-    screen.keys("Tab", "Enter")  # past DNS 2 (optional), on Apply
+    apply_static(screen, "255.255.255.0")
     shown = screen.wait("Applied. Management network: static 192.0.2.10")
     assert "Current: static 192.0.2.10/255.255.255.0 gateway 192.0.2.1 on eth0" in shown
     assert "(X) Static address" in shown
@@ -121,11 +127,7 @@ def test_an_invalid_netmask_is_refused_naming_the_field(appliance: tuple[Screen,
     before = (root / MGMT).read_bytes()
     screen.menu(1)
     screen.wait("(X) DHCP")
-    screen.keys("Down", "Space", "Tab")
-    for value in ("192.0.2.10", "255.0.255.0", "192.0.2.1", "192.0.2.53"):
-        screen.type(value)
-        screen.keys("Tab")
-    screen.keys("Tab", "Enter")
+    apply_static(screen, "255.0.255.0")
     shown = screen.wait("Netmask: management netmask: '255.0.255.0' is not a netmask")
     screen.save("network-invalid-netmask")
     assert "Current: DHCP" in shown
@@ -148,11 +150,7 @@ def test_a_static_address_that_does_not_arrive_is_rolled_back(appliance: tuple[S
     (root.parent / "no-address").touch()
     screen.menu(1)
     screen.wait("(X) DHCP")
-    screen.keys("Down", "Space", "Tab")
-    for value in ("192.0.2.10", "24", "192.0.2.1", "192.0.2.53"):
-        screen.type(value)
-        screen.keys("Tab")
-    screen.keys("Tab", "Enter")
+    apply_static(screen, "24")
     screen.wait("did not appear on eth0 within 1 s: the previous network settings are restored")
     screen.save("network-rolled-back")
     assert (root / MGMT).read_bytes() == before

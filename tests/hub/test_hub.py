@@ -77,6 +77,18 @@ def register(hub: HubProcess, code: str, where: Path, *extra: str) -> subprocess
     return sensor_cmd(*args, "--proxy-file", str(where / "proxy.env"), *extra)
 
 
+def register_typed(hub: HubProcess, code: str, state: Path) -> subprocess.CompletedProcess[str]:
+    """`nps-sensor register` with the code on its standard input, as typed at the prompt; no proxy, no --ca."""
+    return subprocess.run(
+        [str(SENSOR_BIN), "register", "--hub", hub.url, "--state", str(state), "--proxy-file", "-"],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 def sensor_config(where: Path, status_port: int = 1, extra: str = "") -> Path:
     path = where / "sensor.yaml"
     path.write_text(

@@ -5,7 +5,6 @@ with clients on two loopback addresses (127.0.0.1 and 127.0.0.2) as two sources.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
+from benchmarks.hublab import ADMIN_PASSWORD, HubProcess
 from nps_hub import db, ratelimit, security
 from nps_hub.ratelimit import Limited
 from nps_sensor import config
+from tests.hub.test_hub import register_typed
 
 LIMIT = 3
 
@@ -171,14 +171,7 @@ def test_failed_registrations_are_limited_per_address_and_per_code(hub: HubProce
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     assert "too many failed registration attempts for this address" in refused.json()["detail"]
     # The appliance's own command says so in one line.
-    out = subprocess.run(
-        [str(SENSOR_BIN), "register", "--hub", hub.url, "--state", str(tmp_path / "hub.json"), "--proxy-file", "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    out = register_typed(hub, code, tmp_path / "hub.json")
     assert out.returncode != 0 and out.stderr.count("\n") == 1, out.stderr
     assert (
         "429" in out.stderr and "too many failed registration attempts" in out.stderr and "try again in" in out.stderr

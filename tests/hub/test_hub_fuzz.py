@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.hublab import SENSOR_BIN, HubProcess
+from benchmarks.hublab import HubProcess
+from tests.hub.test_hub import register_typed
 
 ST = Path(sys.executable).parent / "st"
 pytestmark = pytest.mark.slow
@@ -69,14 +70,7 @@ def test_agent_endpoints_never_answer_500(hub: HubProcess, tmp_path: Path) -> No
     api = hub.api()
     _, code = api.create_sensor("fuzzing-sensor")
     state = tmp_path / "hub.json"
-    reg = subprocess.run(
-        [str(SENSOR_BIN), "register", "--hub", hub.url, "--state", str(state), "--proxy-file", "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    reg = register_typed(hub, code, state)
     assert reg.returncode == 0, reg.stderr
     token = json.loads(state.read_text())["token"]
     out = fuzz(hub, tmp_path, token, "--include-path-regex", "^/api/v1/agent/")

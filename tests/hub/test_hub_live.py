@@ -6,7 +6,6 @@ a management veth pair the test creates (link-local addresses; nothing leaves it
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import os
@@ -24,6 +23,7 @@ from nps_hub.ingest import addresses
 from nps_sensor.synth import write_capture
 from tests.hub import databases
 from tests.hub.databases import KINDS
+from tests.sensor.live.compare import flow_sums
 from tests.support import waiting
 
 pytestmark = pytest.mark.live
@@ -167,22 +167,11 @@ def _analyze(capture: Path, config: Path) -> tuple[set[str], dict[Any, list[int]
     # Every address of every asset: which one a window's report names first depends on
     # where the window boundaries fall (a dual-stack host), the addresses do not.
     ips = {i for a in result["assets"] if a["ip"] for i in addresses(a)}
-    return ips, _sum(result["flows"])
-
-
-def _sum(flows: list[dict[str, Any]]) -> dict[Any, list[int]]:
-    f: dict[Any, list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
-    for r in flows:
-        s = f[(r["client"], r["server"], r["port"], r["proto"])]
-        s[0] += r["client_bytes"]
-        s[1] += r["server_bytes"]
-        s[2] += r["client_packets"]
-        s[3] += r["server_packets"]
-    return dict(f)
+    return ips, flow_sums(result["flows"])
 
 
 def _hub_flows(api: Any, sid: int) -> dict[Any, list[int]]:
-    return _sum(api.get("/api/v1/flows", params={"sensor": sid, "limit": 10000})["flows"])
+    return flow_sums(api.get("/api/v1/flows", params={"sensor": sid, "limit": 10000})["flows"])
 
 
 POISONED = ("dns", "llmnr", "mdns-hostname", "mdns-txt")

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.hublab import ADMIN_PASSWORD, SENSOR_BIN, HubProcess
+from benchmarks.hublab import ADMIN_PASSWORD, HubProcess
 from nps_sensor.uplink.agent import report_id
+from tests.hub.test_hub import register_typed
 from tests.support import chromium
 from tests.support.chromium import CHROMIUM
 
@@ -32,8 +33,6 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 
 
 def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) -> None:
-    import subprocess
-
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -60,14 +59,7 @@ def test_the_ui_in_chromium(hub: HubProcess, tmp_path: Path, artifacts: Path) ->
                 first_code = code
         assert len(first_code) == 14
         state = tmp_path / "hub.json"
-        out = subprocess.run(
-            [str(SENSOR_BIN), "register", "--hub", hub.url, "--state", str(state), "--proxy-file", "-"],
-            input=first_code,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        out = register_typed(hub, first_code, state)
         assert out.returncode == 0, out.stderr
         page.goto(f"{hub.url}/sensors")
         statuses = {

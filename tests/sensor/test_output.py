@@ -103,6 +103,14 @@ def test_a_terminal_gets_the_same_bytes_as_a_pipe(pcaps_dir: Path, env: dict[str
         env={**env, "COLUMNS": "80"},
     )
     os.close(secondary)
+    written = _read_terminal(primary)
+    assert proc.wait(60) == 0
+    # The terminal's line discipline turns "\n" into "\r\n"; nothing else differs.
+    assert written.replace(b"\r\n", b"\n") == _direct(capture, "table", env)
+
+
+def _read_terminal(primary: int) -> bytes:
+    """All a command wrote to a pseudo-terminal, read from its primary side until the command closed it; closes it."""
     chunks = []
     while True:
         try:
@@ -113,9 +121,7 @@ def test_a_terminal_gets_the_same_bytes_as_a_pipe(pcaps_dir: Path, env: dict[str
             break
         chunks.append(data)
     os.close(primary)
-    assert proc.wait(60) == 0
-    # The terminal's line discipline turns "\n" into "\r\n"; nothing else differs.
-    assert b"".join(chunks).replace(b"\r\n", b"\n") == _direct(capture, "table", env)
+    return b"".join(chunks)
 
 
 def test_nothing_on_stdout_before_an_error(tmp_path: Path) -> None:
@@ -161,18 +167,9 @@ def _stderr_on_a_terminal(args: list[str]) -> str:
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=secondary)
     os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            data = os.read(primary, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(primary)
+    written = _read_terminal(primary)
     assert proc.wait(60) == 0
-    return b"".join(chunks).decode(errors="replace")
+    return written.decode(errors="replace")
 
 
 def test_the_progress_bar_draws_on_a_terminal_after_its_delay() -> None:

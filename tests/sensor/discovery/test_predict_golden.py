@@ -416,6 +416,7 @@ def test_memo_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 # --- the vendor lists: fast paths against the plain reading ------------------------
 
 
+# Restated on purpose, not imported: Manuf and the whole reading share oui's line parser, so only this copy checks it.
 def _plain_manuf(path: Path) -> dict[int, dict[int, str]]:
     """manuf read line by line, every line the general way (what the fast path must equal)."""
     table: dict[int, dict[int, str]] = {b: {} for b in oui.BITS}
@@ -441,6 +442,7 @@ def _plain_manuf(path: Path) -> dict[int, dict[int, str]]:
     return table
 
 
+# Restated on purpose, not oui.parse_ieee: the independent reading the cached, packed table must equal.
 def _plain_ieee(path: Path) -> dict[int, dict[int, str]]:
     table: dict[int, dict[int, str]] = {b: {} for b in oui.BITS}
     with path.open(encoding="utf-8", newline="") as f:

@@ -48,33 +48,29 @@ class Matchers:
         return [c for c in out if c.os or c.device]
 
     def _prl(self, prl: str) -> list[Claim]:
-        out = []
-        fb = self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY).by_prl.get(prl)
-        if fb:
-            c = satori.best([(claim, 5) for claim in fb], 0.9, "FingerBank")
-            if c:
-                out.append(c)
-        idx = self.db.get("satori-dhcp", _satori("dhcp_tests"), satori.EMPTY)
-        c = satori.best(idx.match("dhcpoption55", prl))
-        if c:
-            out.append(c)
-        return out
+        fb = self._fingerbank().by_prl.get(prl) or []
+        found = (
+            satori.best([(claim, 5) for claim in fb], 0.9, "FingerBank"),
+            satori.best(self._satori_dhcp().match("dhcpoption55", prl)),
+        )
+        return [c for c in found if c]
 
     def dhcp_vendor(self, vendor: str) -> list[Claim]:
-        out = []
-        c = rules.dhcp_vendor_class(vendor)
-        if c:
-            out.append(c)
-        fb = self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY).by_vendor.get(vendor)
-        if fb:
-            c = satori.best([(claim, 3) for claim in fb], 0.8, "FingerBank")
-            if c:
-                out.append(c)
-        idx = self.db.get("satori-dhcp", _satori("dhcp_tests"), satori.EMPTY)
-        c = satori.best(idx.match("dhcpvendorcode", vendor), 0.8)
-        if c:
-            out.append(c)
-        return out
+        fb = self._fingerbank().by_vendor.get(vendor) or []
+        found = (
+            rules.dhcp_vendor_class(vendor),
+            satori.best([(claim, 3) for claim in fb], 0.8, "FingerBank"),
+            satori.best(self._satori_dhcp().match("dhcpvendorcode", vendor), 0.8),
+        )
+        return [c for c in found if c]
+
+    def _fingerbank(self) -> fingerbank.Database:
+        """FingerBank's DHCP fingerprints (option 55 lists and vendor classes)."""
+        return self.db.get("fingerbank", fingerbank.load, fingerbank.EMPTY)
+
+    def _satori_dhcp(self) -> satori.Index:
+        """Satori's DHCP tests (option 55 lists and vendor codes)."""
+        return self.db.get("satori-dhcp", _satori("dhcp_tests"), satori.EMPTY)
 
     def ssh(self, banner: str) -> list[Claim]:
         c = rules.ssh_banner(banner)

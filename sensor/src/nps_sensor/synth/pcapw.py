@@ -49,7 +49,28 @@ def _to_units(ts: float, per_second: int) -> int:
     return sec * per_second + round((ts - sec) * per_second)
 
 
-class PcapWriter:
+class _Writer:
+    """What both writers share: the file they write, closed by close() or at the end of a `with` block."""
+
+    _f: IO[bytes]
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PcapWriter(_Writer):
     """Writes a libpcap file: `with PcapWriter(path) as w: w.write(ts, frame)`.
 
     Frames longer than `snaplen` are cut to it, keeping their original length in the
@@ -138,18 +159,7 @@ class PcapWriter:
     def close(self) -> None:
         if not self._f.closed:
             self.flush()
-            self._f.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        super().close()
 
 
 # --- pcapng ------------------------------------------------------------------------
@@ -175,7 +185,7 @@ def _block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
 
 
-class PcapngWriter:
+class PcapngWriter(_Writer):
     """Writes a pcapng file with any number of interfaces and sections.
 
         with PcapngWriter(path) as w:
@@ -274,18 +284,3 @@ class PcapngWriter:
             raise ValueError("a Simple Packet Block can only cut a frame at the interface's snap length")
         self._f.write(_block(SPB, struct.pack("<I", wire) + frame + bytes(-len(frame) % 4)))
         self.count += 1
-
-    def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
