@@ -267,3 +267,25 @@ def test_a_device_that_changes_address_is_one_asset_with_both(tmp_path: Path) ->
     assert device[0]["ip"] == "10.0.0.60"  # the address it uses now
     assert [x["ip"] for x in device[0]["ips"]] == ["10.0.0.50", "10.0.0.60"]
     assert device[0]["packets"] == 5
+
+
+def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(tmp_path: Path) -> None:
+    """A MAC that forwards many addresses at once is a router's. The address DHCP (or NDP,
+    ARP's IPv6 peer) binds to that MAC is the router's own: one asset, the router, with
+    that address. The addresses it only carries stay devices of their own, behind it,
+    and the router is not reported a second time by its MAC alone."""
+    start = 1_700_003_000.0
+    ack = P.dhcp(P.DHCP_ACK, 7, MAC[9], yiaddr="10.0.0.1", server_id="10.0.0.2", router="10.0.0.1")
+    frames = [(start, P.eth_ipv4_udp(MAC[2], MAC[9], "10.0.0.2", "10.0.0.1", 67, 68, ack))]
+    frames += [(start + 1, eth(9, 2, udp("10.0.0.1", "10.0.0.2", 5353, 53)))]  # the router's own query
+    for i in range(3):  # three addresses behind it, active at once
+        frames += [(start + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53)))]
+        frames += [(start + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53)))]
+    result = run(tmp_path, frames)
+    with_mac = [a for a in result["assets"] if a.get("mac") == MAC[9]]
+    router = [a for a in with_mac if not a.get("behind_router")]
+    assert len(router) == 1 and router[0]["id"] == f"mac:{MAC[9]}"
+    assert router[0]["ip"] == "10.0.0.1" and [x["ip"] for x in router[0]["ips"]] == ["10.0.0.1"]
+    assert router[0]["device"]["type"] == "router"
+    behind = sorted(a["ip"] for a in with_mac if a.get("behind_router"))
+    assert behind == ["10.2.0.5", "10.2.0.6", "10.2.0.7"]

@@ -65,13 +65,14 @@ def asset_dicts(identity: Identity, assets: list[Asset], macs: set[int] | None =
             out.append(asset_dict(ip_text(a.ip), ip_text(a.ip), v.cls, v.group, a))
             continue
         devices[identity.of(a)] = None
-    # A router's MAC is reported as the router it is, beside the devices behind it.
+    # A router's MAC is reported as the router it is, beside the devices behind it (and
+    # once: with an address of its own it is among the devices already).
     routers = {
         ("mac", mac)
         for kind, ip in devices
         if kind == "ip" and (mac := identity.mac_of(identity.assets[ip])) in identity.routers
     }
-    for key in [*devices, *identity.mac_only(set(devices), macs), *sorted(routers)]:
+    for key in [*devices, *identity.mac_only(set(devices), macs), *sorted(routers - devices.keys())]:
         out.append(identity.device(key))
     out.sort(key=lambda d: (d["ip"] is None, _ip_order(d["ip"]), d.get("id", "")))
     return out + [merged[k] for k in sorted(merged)]
@@ -107,6 +108,7 @@ class Identity:
         # same entry (analyze's inventory repeats the last report's devices).
         self.entries: dict[DeviceKey, dict[str, Any]] = {} if entries is None else entries
         self.same = profiles.same_devices()  # MAC -> the MAC of the device it is an interface of
+        self._own: dict[int, set[int]] = {}  # a router's MAC -> the addresses bound to it
         self.by_mac: dict[int, list[Asset]] = {}
         outside: set[int] = set()
         for a in assets.values():
@@ -136,9 +138,18 @@ class Identity:
 
     def of(self, a: Asset) -> DeviceKey:
         mac = self.mac_of(a)
-        if mac is not None and mac not in self.routers:
+        if mac is not None and (mac not in self.routers or a.ip in self.own(mac)):
             return ("mac", mac)
         return ("ip", a.ip)
+
+    def own(self, mac: int) -> set[int]:
+        """The addresses a router's MAC claims as its own: ARP, NDP and DHCP bind them to
+        it (the gateway's LAN address, a layer-3 switch's interfaces). They are the
+        router; the other addresses its MAC carries are devices behind it."""
+        found = self._own.get(mac)
+        if found is None:
+            found = self._own[mac] = set().union(*(self.profiles.bound.get(m, set()) for m in self.interfaces(mac)))
+        return found
 
     def mac_only(self, known: set[DeviceKey], macs: set[int] | None) -> list[DeviceKey]:
         """MACs with discovery facts but no address of their own (a DHCP client that
@@ -174,12 +185,16 @@ class Identity:
 
     def _entry(self, key: DeviceKey) -> dict[str, Any]:
         """One device's report entry. A router's MAC (kind "mac", in `routers`) is an
-        entry of its own that absorbs none of the addresses it carries."""
+        entry of its own that absorbs only the addresses bound to it, not the others it
+        carries."""
         kind, value = key
         mac: int | None
         if kind == "mac":
             mac = value
-            own = [] if mac in self.routers else self.by_mac.get(mac, [])
+            own = self.by_mac.get(mac, [])
+            if mac in self.routers:
+                mine = self.own(mac)
+                own = [a for a in own if a.ip in mine]
             members = sorted(own, key=lambda a: (a.first, a.ip))
         else:
             members = [self.assets[value]]
