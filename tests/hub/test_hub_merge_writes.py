@@ -50,3 +50,39 @@ def test_moved_and_kept_keys_are_both_stored(tmp_path: Path) -> None:
         ("00:11:22:33:44:55", "10.0.0.2", "printer", "2026-12-05T10:03:00Z", 7, '["10.0.0.1","10.0.0.2"]'),
         ("00:11:22:33:44:55", "10.0.0.2", "printer", "2026-12-05T10:04:00Z", 11, '["10.0.0.1","10.0.0.2"]'),
     ]
+
+
+def test_a_router_keeps_its_mac_and_the_hosts_behind_it_their_addresses(tmp_path: Path) -> None:
+    """The sensor names a router by its MAC (`id` mac:…) and flags the hosts whose packets
+    carry that MAC `behind_router`: the MAC finds the router, whether it has an address of
+    its own or is known by its MAC alone, and none of the hosts; a second report of the
+    same adds nothing."""
+    engine = db.engine_for(f"sqlite:///{tmp_path}/hub.sqlite3")
+    db.migrate(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        sensor = Sensor(name="s", network="N")
+        s.add(sensor)
+        s.commit()
+    gw, core = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
+    def host(ip: str, mac: str) -> dict[str, Any]:
+        return {**asset(ip, "2026-12-05T10:01:00Z"), "mac": mac, "id": f"ip:{ip}", "behind_router": True}
+
+    assets = [
+        {**asset("10.0.0.1", "2026-12-05T10:01:00Z"), "mac": gw, "id": f"mac:{gw}"},  # the gateway's own address
+        host("10.2.0.5", gw),
+        host("10.2.0.6", gw),
+        {"mac": core, "id": f"mac:{core}", "class": "inventoried", "packets": 0},  # a router known by its MAC alone
+        host("10.3.0.5", core),
+    ]
+    for n in range(2):
+        ingest.ingest(engine, sensor, f"r{n}", body(assets), 1)
+    with engine.connect() as conn:
+        rows = sorted(conn.exec_driver_sql("SELECT coalesce(ip, ''), coalesce(mac, '') FROM assets").all())
+    assert [tuple(r) for r in rows] == [
+        ("", core),
+        ("10.0.0.1", gw),
+        ("10.2.0.5", ""),
+        ("10.2.0.6", ""),
+        ("10.3.0.5", ""),
+    ]

@@ -8,7 +8,9 @@ plant on two cranes, belong to different Networks): a device is found by its MAC
 first, then by its hostname (unless the configuration excludes that hostname from
 de-duplication), then by its IP address; the same IP with another MAC is another
 device (the address moved). A MAC that one report shows in front of several IPv4
-addresses, or that the sensor flags `behind_router`, is a router's and identifies none.
+addresses, or that the sensor flags `behind_router`, is a router's and identifies none
+of the hosts behind it; it identifies the router itself, the one entry the sensor names
+by that MAC (`id` "mac:…") and does not flag.
 
 Callers hold the Network's lock (ingest.network_lock) for the whole transaction, so
 what is read here is still true when it is written; the unique index on (network, mac)
@@ -106,6 +108,15 @@ def router_macs(assets: list[Reported]) -> set[str]:
     return out | {m for m, ips in v4.items() if len(ips) > 1}
 
 
+def identifying_mac(a: Reported, shared: set[str]) -> str | None:
+    """The MAC that finds this asset: none where it is a router's (`shared`) and the asset
+    is a host behind it, not the router's own entry."""
+    mac = (a.get("mac") or "").lower() or None
+    if mac in shared and (a.get("behind_router") or (a.get("id") or "").lower() != f"mac:{mac}"):
+        return None
+    return mac
+
+
 def valid_addresses(a: Reported) -> list[str]:
     """The asset's addresses (report.asset_addresses): its main one, then each other one
     that is a valid IP address."""
@@ -139,8 +150,9 @@ class Merge:
     def run(self, assets: list[Reported]) -> dict[str, int]:
         mine = [a for a in assets if (a.get("ip") or a.get("mac")) and a.get("class") in CLASSES_WITH_ADDRESS]
         shared = router_macs(mine)
-        # A MAC-only device whose MAC is a router's is nothing the hub can tell apart.
-        mine = [a for a in mine if a.get("ip") or (a.get("mac") or "").lower() not in shared]
+        # A MAC-only entry is kept where its MAC finds it: a router known by its MAC alone
+        # is an asset, a host behind it without an address is nothing to tell apart.
+        mine = [a for a in mine if a.get("ip") or identifying_mac(a, shared)]
         self.load(mine, shared)
         others: list[tuple[Known, list[str]]] = []
         for a in mine:
@@ -157,7 +169,7 @@ class Merge:
     def load(self, mine: list[Reported], shared: set[str]) -> None:
         """Every asset of the Network that one of these could match, with the other
         sensors' counts and this sensor's sighting: a query per chunk of keys."""
-        macs = sorted({m for a in mine if (m := (a.get("mac") or "").lower()) and m not in shared})
+        macs = sorted({m for a in mine if (m := identifying_mac(a, shared))})
         ips = sorted({ip for a in mine if (ip := a.get("ip"))})
         names = sorted({h for a in mine if (h := hostname(a)) and h not in self.excluded})
         known: dict[int, Known] = {}
@@ -190,10 +202,8 @@ class Merge:
     # --- matching ----------------------------------------------------------------------
 
     def match(self, a: Reported, shared: set[str]) -> tuple[Known, list[str]]:
-        mac: str | None = (a.get("mac") or "").lower() or None
+        mac = identifying_mac(a, shared)  # None behind a router: the IP tells those hosts apart
         ip, name = a.get("ip") or "", hostname(a)
-        if mac in shared:
-            mac = None  # a router's MAC in front of the hosts behind it: the IP tells them apart
         found = self.by_mac.get(mac) if mac else None
         if found is None and name and name not in self.excluded:
             found = self.by_name.get(name)
