@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from nps_hub import db, ingest, report
@@ -24,13 +25,19 @@ def asset(ip: str, last_seen: str, **more: Any) -> dict[str, Any]:
             "first_seen": "2026-12-05T10:00:00Z", "last_seen": last_seen, "packets": 7, **more}  # fmt: skip
 
 
-def test_moved_and_kept_keys_are_both_stored(tmp_path: Path) -> None:
+def hub_with_a_sensor(tmp_path: Path) -> tuple[Engine, Sensor]:
+    """A migrated SQLite hub database and one sensor of the Network "N" in it."""
     engine = db.engine_for(f"sqlite:///{tmp_path}/hub.sqlite3")
     db.migrate(engine)
     with Session(engine, expire_on_commit=False) as s:
         sensor = Sensor(name="s", network="N")
         s.add(sensor)
         s.commit()
+    return engine, sensor
+
+
+def test_moved_and_kept_keys_are_both_stored(tmp_path: Path) -> None:
+    engine, sensor = hub_with_a_sensor(tmp_path)
     reports = [
         [asset("10.0.0.1", "2026-12-05T10:01:00Z")],
         [asset("10.0.0.1", "2026-12-05T10:02:00Z", packets=9)],  # nothing indexed changes
@@ -57,12 +64,7 @@ def test_a_router_keeps_its_mac_and_the_hosts_behind_it_their_addresses(tmp_path
     carry that MAC `behind_router`: the MAC finds the router, whether it has an address of
     its own or is known by its MAC alone, and none of the hosts; a second report of the
     same adds nothing."""
-    engine = db.engine_for(f"sqlite:///{tmp_path}/hub.sqlite3")
-    db.migrate(engine)
-    with Session(engine, expire_on_commit=False) as s:
-        sensor = Sensor(name="s", network="N")
-        s.add(sensor)
-        s.commit()
+    engine, sensor = hub_with_a_sensor(tmp_path)
     gw, core = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
     def host(ip: str, mac: str) -> dict[str, Any]:

@@ -30,6 +30,26 @@ MiB = 1024 * 1024
 EPOCH = 1_700_000_000
 OVF = "{" + NS["ovf"] + "}"
 RASD = "{" + NS["rasd"] + "}"
+# Restated on purpose, not imported: the OVF properties are the deployers' and users'
+# contract (docs/image.md), so dropping or renaming one must fail here.
+EXPECTED_KEYS = [
+    "hostname",
+    "mgmt.mode",
+    "mgmt.address",
+    "mgmt.netmask",
+    "mgmt.gateway",
+    "mgmt.dns1",
+    "mgmt.dns2",
+    "proxy.address",
+    "proxy.port",
+    "proxy.auth",
+    "proxy.user",
+    "proxy.password",
+    "ssh.authorized_key",
+    "registration.code",
+    "registration.hub",
+    "registration.fingerprint",
+]
 
 
 class _Reading(dict[str, str]):
@@ -104,7 +124,7 @@ def test_product_properties_are_the_first_boot_keys() -> None:
     """The OVF environment names them class.key; the keys themselves have no "." or ":" (DSP0243)."""
     doc = descriptor()
     props = properties(etree.tostring(doc))
-    assert list(props) == list(PROPERTY_KEYS)
+    assert list(props) == EXPECTED_KEYS == list(PROPERTY_KEYS)
     for prop in doc.iter(OVF + "Property"):
         assert not set(prop.get(OVF + "key") or ".") & {".", ":"}
     for key, prop in props.items():
