@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -269,14 +270,32 @@ def test_a_device_that_changes_address_is_one_asset_with_both(tmp_path: Path) ->
     assert device[0]["packets"] == 5
 
 
-def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(tmp_path: Path) -> None:
-    """A MAC that forwards many addresses at once is a router's. The address DHCP (or NDP,
-    ARP's IPv6 peer) binds to that MAC is the router's own: one asset, the router, with
-    that address. The addresses it only carries stay devices of their own, behind it,
-    and the router is not reported a second time by its MAC alone."""
-    start = 1_700_003_000.0
+def _dhcp_binding(start: float) -> list[tuple[float, bytes]]:
     ack = P.dhcp(P.DHCP_ACK, 7, MAC[9], yiaddr="10.0.0.1", server_id="10.0.0.2", router="10.0.0.1")
-    frames = [(start, P.eth_ipv4_udp(MAC[2], MAC[9], "10.0.0.2", "10.0.0.1", 67, 68, ack))]
+    return [(start, P.eth_ipv4_udp(MAC[2], MAC[9], "10.0.0.2", "10.0.0.1", 67, 68, ack))]
+
+
+def _arp_binding(start: float) -> list[tuple[float, bytes]]:
+    """The router asks for a host; then answers by proxy for an address behind it (RFC
+    1027), which must not make that address the router's."""
+    ask = P.arp(1, MAC[9], "10.0.0.1", "00:00:00:00:00:00", "10.0.0.2")
+    proxy = P.arp(2, MAC[9], "10.2.0.5", MAC[2], "10.0.0.2")
+    return [
+        (start, P.ethernet("ff:ff:ff:ff:ff:ff", MAC[9], P.ETH_ARP, ask)),
+        (start + 0.5, P.ethernet(MAC[2], MAC[9], P.ETH_ARP, proxy)),
+    ]
+
+
+@pytest.mark.parametrize("binding", [_dhcp_binding, _arp_binding], ids=["dhcp", "arp"])
+def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(
+    tmp_path: Path, binding: Callable[[float], list[tuple[float, bytes]]]
+) -> None:
+    """A MAC that forwards many addresses at once is a router's. The address DHCP, ARP
+    (a request's sender) or NDP binds to that MAC is the router's own: one asset, the
+    router, with that address. The addresses it only carries stay devices of their own,
+    behind it, and the router is not reported a second time by its MAC alone."""
+    start = 1_700_003_000.0
+    frames = binding(start)
     frames += [(start + 1, eth(9, 2, udp("10.0.0.1", "10.0.0.2", 5353, 53)))]  # the router's own query
     for i in range(3):  # three addresses behind it, active at once
         frames += [(start + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53)))]
