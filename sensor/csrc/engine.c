@@ -70,7 +70,11 @@ static void row_of(const nps_pkt *d, double ts, nps_row *r) {
     };
 }
 
-/* ARP senders are devices too, even those that never send IP. */
+/* ARP senders are devices too, even those that never send IP. A request's sender
+ * fields are the requester's own address and MAC (RFC 5227's announcements are requests
+ * too): that pair is claimed, a binding as DHCP's or NDP's. A reply's are not: a router
+ * answering by proxy ARP (RFC 1027) names the addresses beyond it with its own MAC. Nor
+ * is a request whose sender MAC is not the frame's source. */
 static int arp(nps_engine *e, const nps_pkt *d, double ts) {
     int64_t at = d->p;
     if (at + 28 > d->end) return 0;
@@ -78,13 +82,14 @@ static int arp(nps_engine *e, const nps_pkt *d, double ts) {
     if (nps_be32(d, at) != 0x00010800 || nps_be16(d, at + 4) != 0x0604) return 0;
     uint64_t mac = (uint64_t)nps_be16(d, at + 8) << 32 | nps_be32(d, at + 10);
     uint64_t ip = (uint64_t)nps_be32(d, at + 14) | V4_MAPPED;
-    return nps_hosts_observe(&e->hosts, ts, 0, ip, mac, d->vlan_outer, d->tunnel_id);
+    bool claims = nps_be16(d, at + 6) == 1 && mac == nps_src_mac(d);
+    return nps_hosts_observe(&e->hosts, ts, 0, ip, mac, d->vlan_outer, d->tunnel_id, claims);
 }
 
 static int ip(nps_engine *e, const nps_pkt *d, uint64_t hash, uint32_t pos, double ts) {
     if (nps_dedupe_copy(&e->dedupe, d, hash, ts)) return 0;
     if (e->sel && nps_select_ip(e, d, pos, ts)) return -1;
-    if (nps_hosts_observe(&e->hosts, ts, d->src_hi, d->src_lo, nps_src_mac(d), d->vlan_outer, d->tunnel_id))
+    if (nps_hosts_observe(&e->hosts, ts, d->src_hi, d->src_lo, nps_src_mac(d), d->vlan_outer, d->tunnel_id, false))
         return -1;
     if (!d->short_l4) {
         nps_row r;

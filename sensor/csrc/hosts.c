@@ -2,7 +2,9 @@
  *
  * A pair seen on several VLANs or tunnels (routed traffic mirrored on both sides of its
  * router) has a row for each, so that the report names every VLAN it was on. Only
- * senders are devices: group and unspecified sources are left out here. Rows are dense
+ * senders are devices: group and unspecified sources are left out here. A row remembers
+ * whether the MAC claimed the address itself (ARP: engine.c), which binds the two as
+ * DHCP or NDP would (nps_sensor.report.traffic.add_hosts). Rows are dense
  * with an open-addressing index, like the flows'; the table only grows (a network's
  * senders are few beside its flows).
  */
@@ -39,7 +41,8 @@ void nps_hosts_free(nps_hosts *t) {
     memset(t, 0, sizeof *t);
 }
 
-int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_t mac, int64_t vlan, int64_t tunnel) {
+int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_t mac, int64_t vlan, int64_t tunnel,
+                      bool claims) {
     if (nps_is_unspecified(hi, lo) || nps_is_group(hi, lo)) return 0;
     nps_hkey k = {hi, lo, mac, vlan, tunnel, 0};
     /* Two rounds of mixing, not four: the key is compared whole, the hash only spreads it. */
@@ -63,10 +66,11 @@ int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_
         r = (int32_t)t->n++;
         t->slots[i] = r;
         t->keys[r] = k;
-        t->rows[r] = (nps_host){0, 0, ts, 0.0};
+        t->rows[r] = (nps_host){0, 0, ts, 0.0, 0};
     }
     nps_host *h = &t->rows[r];
     h->packets++;
+    h->claimed |= claims;
     /* The earliest packet, whatever the order of the batch. */
     if (ts < h->first) h->first = ts;
     if (ts > h->last) h->last = ts;

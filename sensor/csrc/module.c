@@ -164,7 +164,7 @@ typedef struct {
     uint64_t ip_hi, ip_lo, mac;
     int64_t packets;
     double first, last;
-    int64_t vlan, tunnel;
+    int64_t vlan, tunnel, claimed;
 } host_record;
 
 /* run(source, stop, hellos) -> (taken, late, picks, link picks, DNS answers): frames
@@ -204,7 +204,7 @@ static PyObject *core_harvest(CoreObject *self, PyObject *arg) {
         if (row->packets <= row->reported) continue;
         const nps_hkey *key = &h->keys[r];
         out[k++] = (host_record){key->ip_hi, key->ip_lo, key->mac, row->packets - row->reported, row->first, row->last,
-                                 key->vlan, key->tunnel};
+                                 key->vlan, key->tunnel, row->claimed};
         row->reported = row->packets;
     }
     PyObject *hosts = out ? PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)(k * sizeof *out)) : PyErr_NoMemory();

@@ -270,7 +270,7 @@ int parse_selection(PyObject *spec, nps_selection *s) {
         for (int m = 0; m < s->nmagic; m++) s->magic_first[b] |= (uint8_t)(may_open(&s->magic[m], (uint8_t)b) << m);
     struct { const char *name; uint8_t *id; } named[] = {
         {"tcp-fingerprint", &s->id_tcp_fingerprint}, {"tls", &s->id_tls}, {"dns", &s->id_dns}, {"http", &s->id_http},
-        {"ndp", &s->id_ndp}, {"lldp", &s->id_lldp}, {"arp", &s->id_arp}, {"cdp", &s->id_cdp},
+        {"ndp", &s->id_ndp}, {"lldp", &s->id_lldp}, {"cdp", &s->id_cdp},
     };
     for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
         PyObject *id = PyDict_GetItemString(ids, named[i].name);
@@ -281,7 +281,7 @@ int parse_selection(PyObject *spec, nps_selection *s) {
         if (dissector_id(id, named[i].id)) return -1;
     }
     PyObject *repeats = PyDict_GetItemString(spec, "repeats");
-    return repeats ? parse_repeats(repeats, s->repeat) : 0;
+    return repeats ? parse_repeats(repeats, s->udp_repeat) : 0;
 }
 
 /* ---- decoding, frame by frame (tests) ----------------------------------------------------- */

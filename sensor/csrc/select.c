@@ -9,14 +9,13 @@
  * - a sender's first SYN and first SYN+ACK of a window, for its TCP fingerprint;
  * - a message its sender already sent this window is skipped, so never handed to Python:
  *   a resolver's answer to a question it already answered, an HTTP message by the key of
- *   nps_sensor.discovery.dissectors.http.repeat, a UDP message or a link-layer frame
- *   (LLDP, ARP, CDP) by its protocol's declared repeat (a Payload: spans of its bytes).
- *   This drops only what the dispatcher's own check would (a 64-bit hash's collisions
- *   aside), which runs only once a window's picks could have filled the set
- *   (Discoverer.core_limit);
+ *   nps_sensor.discovery.dissectors.http.repeat, a UDP message by its protocol's declared
+ *   repeat (a Payload: spans of its bytes). This drops only what the dispatcher's own
+ *   check would (a 64-bit hash's collisions aside), which runs only once a window's
+ *   picks could have filled the set (Discoverer.core_limit);
  * - the segments that continue a ClientHello cut by its segment's end, found by their
  *   sequence number among the batch's segments, up to HELLO_SEGMENTS of them;
- * - ICMPv6 router and neighbour discovery, LLDP and ARP frames and CDP's SNAP header.
+ * - ICMPv6 router and neighbour discovery, LLDP frames and CDP's SNAP header.
  */
 #include "engine.h"
 
@@ -149,10 +148,10 @@ static uint64_t sender(const nps_pkt *d, uint8_t kind) {
     return nps_hash2(nps_hash2(nps_hash2(nps_mix(REPEAT_SALT ^ kind), d->src_hi), d->src_lo), nps_src_mac(d));
 }
 
-/* A UDP message or a frame its sender already sent this window, by its protocol's spans (Python's
+/* A UDP message its sender already sent this window, by its protocol's spans (Python's
  * slices: each clipped to the packet's end, empty where it starts past its stop)? */
-static bool payload_repeated(nps_engine *e, const nps_pkt *d, uint8_t kind, int64_t body, int64_t end) {
-    const nps_repeat *r = &e->sel->repeat[kind];
+static bool udp_repeated(nps_engine *e, const nps_pkt *d, uint8_t kind, int64_t body, int64_t end) {
+    const nps_repeat *r = &e->sel->udp_repeat[kind];
     uint64_t h = sender(d, kind);
     for (int i = 0; i < r->n; i++) {
         int64_t b = r->spans[i].stop < 0 ? end : body + r->spans[i].stop;
@@ -188,7 +187,7 @@ static int udp(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts, int64_t
     int64_t body = d->l4 + 8;
     if ((sig->to_port && !to_port) || !nps_sig_match(sig, d, body, end)) return 0;
     if ((kind == s->id_dns && answered(e, d, body, end)) ||
-        (s->repeat[kind].n && payload_repeated(e, d, kind, body, end))) {
+        (s->udp_repeat[kind].n && udp_repeated(e, d, kind, body, end))) {
         e->stats.selected++; /* chosen, then found a repeat */
         return 0;
     }
@@ -261,22 +260,17 @@ int nps_select_chosen(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) 
     return 0;
 }
 
-/* A link-layer frame (state ST_L2): LLDP, ARP, or CDP behind its SNAP header; but the
- * repeats of its protocol's declared key. */
+/* A link-layer frame (state ST_L2): LLDP, or CDP behind its SNAP header. */
 int nps_select_link(nps_engine *e, const nps_pkt *d, uint32_t pos, double ts) {
-    const nps_selection *s = e->sel;
     uint8_t kind = 0;
-    if (d->et == LLDP_ETHERTYPE) kind = s->id_lldp;
-    else if (d->et == ET_ARP) kind = s->id_arp;
-    else if (d->et == K_LLC && d->p + 8 <= d->end && nps_be64(d, d->p) == CDP_SNAP) kind = s->id_cdp;
+    if (d->et == LLDP_ETHERTYPE) kind = e->sel->id_lldp;
+    else if (d->et == K_LLC && d->p + 8 <= d->end && nps_be64(d, d->p) == CDP_SNAP) kind = e->sel->id_cdp;
     if (!kind) return 0;
-    int64_t body = kind == s->id_cdp ? d->p + 8 : d->p;
-    e->stats.selected++;
-    if (s->repeat[kind].n && payload_repeated(e, d, kind, body, d->end)) return 0; /* chosen, then a repeat */
     nps_pick p = {
-        .pos = pos, .kind = kind, .ts = ts, .start = d->p, .l4 = d->p, .body = body,
+        .pos = pos, .kind = kind, .ts = ts, .start = d->p, .l4 = d->p, .body = kind == e->sel->id_cdp ? d->p + 8 : d->p,
         .end = d->end, .smac = nps_src_mac(d), .dmac = nps_dst_mac(d), .link = true,
     };
+    e->stats.selected++;
     return PUSH(e->links, p);
 }
 

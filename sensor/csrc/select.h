@@ -54,9 +54,9 @@ typedef struct {
     uint8_t magic_id[MAX_MAGIC]; /* TCP payloads chosen by their first bytes, whatever the port */
     nps_sig magic[MAX_MAGIC];
     uint8_t magic_first[256]; /* payload's first byte -> the magic signatures (bit m) it may open */
-    nps_repeat repeat[MAX_DISSECTORS]; /* a UDP message's or a frame's key, for a repeat dropped here */
+    nps_repeat udp_repeat[MAX_DISSECTORS]; /* a UDP message's key, for a repeat dropped here */
     /* Dissectors the core treats apart. */
-    uint8_t id_tcp_fingerprint, id_tls, id_dns, id_http, id_ndp, id_lldp, id_arp, id_cdp;
+    uint8_t id_tcp_fingerprint, id_tls, id_dns, id_http, id_ndp, id_lldp, id_cdp;
 } nps_selection;
 
 /* A chosen packet (module.c makes the dissectors' Packet from it). */

@@ -71,6 +71,7 @@ typedef struct {
 typedef struct {
     int64_t packets, reported;
     double first, last;
+    int64_t claimed; /* the MAC claimed the address itself (an ARP request's sender) */
 } nps_host;
 
 typedef struct {
@@ -83,7 +84,8 @@ typedef struct {
 
 int nps_hosts_init(nps_hosts *t);
 void nps_hosts_free(nps_hosts *t);
-int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_t mac, int64_t vlan, int64_t tunnel);
+int nps_hosts_observe(nps_hosts *t, double ts, uint64_t hi, uint64_t lo, uint64_t mac, int64_t vlan, int64_t tunnel,
+                      bool claims);
 
 /* ---- copies ------------------------------------------------------------------------ */
 

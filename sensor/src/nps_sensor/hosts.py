@@ -20,11 +20,12 @@ from nps_sensor import packetcore
 NO_MAC = 0xFFFF_FFFF_FFFF_FFFF
 
 # The core's host_record (sensor/csrc/module.c), field for field: address (high and low
-# 64 bits), MAC (NO_MAC where the link has none), packets, first, last, VLAN, tunnel.
-RECORD = struct.Struct("<QQQqddqq")
+# 64 bits), MAC (NO_MAC where the link has none), packets, first, last, VLAN, tunnel,
+# and 1 where the MAC claimed the address itself (an ARP request's sender).
+RECORD = struct.Struct("<QQQqddqqq")
 assert RECORD.size == packetcore.HOST_RECORD_SIZE
 
-Row = tuple[int, int, int, int, float, float, int, int]
+Row = tuple[int, int, int, int, float, float, int, int, int]
 
 
 @dataclass(slots=True)

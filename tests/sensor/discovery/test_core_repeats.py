@@ -1,6 +1,5 @@
 """Repeats dropped in the packet core: a message its sender already sent this window
-(an HTTP message by `http.repeat`, a UDP message or a link-layer frame by its protocol's
-`Payload`) is never
+(an HTTP message by `http.repeat`, a UDP message by its protocol's `Payload`) is never
 handed to Python, and the core drops exactly what the dispatcher's own check would.
 
 The oracle is the dispatcher itself: the same frames run once with the core's repeat
@@ -21,15 +20,13 @@ from nps_sensor.discovery.protocol import Payload
 from nps_sensor.pipeline import Collector
 from tests.sensor.discovery.dissectors.frames import Case, all_cases, case_id
 
-IN_CORE = {p.name for p in registry.PROTOCOLS if isinstance(p.repeat, Payload) and (p.udp or p.ethertype or p.snap)} | {
-    "http"
-}
+IN_CORE = {p.name for p in registry.PROTOCOLS if isinstance(p.repeat, Payload) and p.udp} | {"http"}
 CASES = [c for c in all_cases() if c.name in IN_CORE]
 Seen = list[tuple[bytes, bool]]  # (a pick's data, a repeat by the dispatcher's check)
 
 
 def test_the_core_knows_the_repeats_of_these_protocols() -> None:
-    assert {"dhcp", "ntp", "mdns", "http", "ssdp", "nbns", "llmnr", "netbios-dgm", "arp", "lldp", "cdp"} <= IN_CORE
+    assert {"dhcp", "ntp", "mdns", "http", "ssdp", "nbns", "llmnr", "netbios-dgm"} <= IN_CORE
     assert {c.name for c in CASES} == IN_CORE
 
 

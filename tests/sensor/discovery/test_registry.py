@@ -22,7 +22,7 @@ def test_every_declared_port_and_signature_reaches_the_core() -> None:
         assert all(s["tcp_ports"][port] == i for port in p.tcp), p.name
         if p.naming is not None:
             assert (s["udp_sigs"] if p.udp else s["tcp_sigs"])[i] == p.naming.spec(), p.name
-        if isinstance(p.repeat, Payload) and (p.udp or p.ethertype or p.snap):
+        if isinstance(p.repeat, Payload) and p.udp:
             assert s["repeats"][i] == p.repeat.spec(), p.name
     assert {registry.PROTOCOLS[i].name for i, _ in s["magic"]} == {"http", "ssh", "tls"}
     assert {k: registry.PROTOCOLS[v].name for k, v in s["ids"].items()} == {
@@ -32,7 +32,6 @@ def test_every_declared_port_and_signature_reaches_the_core() -> None:
         "http": "http",
         "ndp": "ndp",
         "lldp": "lldp",
-        "arp": "arp",
         "cdp": "cdp",
     }
 

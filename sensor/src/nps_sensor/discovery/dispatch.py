@@ -65,7 +65,7 @@ class Discoverer:
         self.tables = tables
         # `core`: the picks come from the packet core, whose set of this window's
         # messages holds that many keys, and the selection it was given. The core drops
-        # the repeats of HTTP and of UDP and link-layer protocols whose repeat is a Payload itself
+        # the repeats of HTTP and of UDP protocols whose repeat is a Payload itself
         # (sensor/csrc/select.c), by the same key, and adds a key only for a message it
         # then picks: while a window's picks number at most the set's size, it refused
         # none, and checking those protocols' repeats again here would find none
@@ -75,7 +75,7 @@ class Discoverer:
         by_core: set[int] = set()
         if core is not None:
             sel = core[1]
-            spans = sel.get("repeats", {})  # the core reads them in UDP datagrams and frames
+            spans = sel.get("repeats", {})  # the core reads them in UDP datagrams alone
             by_core = {i for i in spans if spans[i] and not tables.protocols[i].tcp and not tables.protocols[i].magic}
             if sel.get("ids", {}).get("http"):
                 by_core.add(sel["ids"]["http"])

@@ -47,7 +47,7 @@ class Profiles:
     def __init__(self) -> None:
         self.by_ip: dict[int, Profile] = {}
         self.by_mac: dict[int, Profile] = {}
-        self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, mDNS, ...
+        self.bindings: dict[int, int] = {}  # ip -> MAC, from DHCP, NDP, mDNS, ARP, ...
         self.bound: dict[int, set[int]] = {}  # MAC -> its addresses, the reverse
 
     def absorb(self, facts: dict[Key, Seen], keep: Callable[[int], bool] = lambda ip: True) -> set[int]:
@@ -96,6 +96,17 @@ class Profiles:
                 profile.per_key[(source, key)] = count + 1
                 profile.facts[k] = seen  # the harvest's own: a harvest is absorbed once, then dropped
         return touched
+
+    def bind(self, pairs: list[tuple[int, int]], keep: Callable[[int], bool]) -> None:
+        """(address, MAC) pairs the engine saw the MAC claim itself (ARP requests): bindings
+        as DHCP's, but not facts, so no evidence entry per device (the engine sees every
+        ARP request of the network; a fact costs a device's report some 60,000
+        instructions, discovery's cost, issue 18). `keep` as in `absorb`."""
+        bindings = self.bindings
+        for ip, mac in pairs:
+            if bindings.get(ip) != mac and keep(ip):  # a host asks all day: `keep` once
+                bindings[ip] = mac
+                self.bound.setdefault(mac, set()).add(ip)
 
     def same_devices(self) -> dict[int, int]:
         """MACs that are one device's interfaces or addresses: MAC -> the MAC that stands for them.

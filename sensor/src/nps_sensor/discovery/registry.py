@@ -10,12 +10,12 @@ that claim the same port, first bytes or fact are an error at import, naming bot
 the core never guesses between them.
 
 Some recognition the core does by constants of its own: ICMPv6 neighbour discovery
-(types 133 to 136), LLDP's and ARP's EtherTypes, CDP's SNAP header, TCP handshakes, a
-TLS ClientHello cut by its segment, a resolver's repeated answer, an HTTP message
-repeated (`http.repeat`). A UDP or link-layer protocol whose repeat
-is a `Payload` has it found by the core too, so the repeat is never handed to Python.
-The protocols that declare those are checked against the constants here, so a
-declaration the core would not honour fails at import rather than silently.
+(types 133 to 136), LLDP's EtherType, CDP's SNAP header, TCP handshakes, a TLS
+ClientHello cut by its segment, a resolver's repeated answer, an HTTP message repeated
+(`http.repeat`). A UDP protocol whose repeat is a `Payload` has it found by the core
+too, so the repeat is never handed to Python. The protocols that
+declare those are checked against the constants here, so a declaration the core would
+not honour fails at import rather than silently.
 """
 
 from __future__ import annotations
@@ -36,12 +36,7 @@ MAX_PROTOCOLS = 63  # the core's MAX_DISSECTORS (sensor/csrc/select.h), id 0 asi
 MAX_MAGIC = 8  # protocols recognised by their first bytes (the core's MAX_MAGIC)
 # What the core recognises by constants of its own (sensor/csrc/select.c), by the
 # name it knows the protocol's id under.
-BUILT_IN = {
-    "ndp": ("icmpv6", (133, 134, 135, 136)),
-    "lldp": ("ethertype", 0x88CC),
-    "arp": ("ethertype", 0x0806),
-    "cdp": ("snap", 0xAAAA0300000C2000),
-}
+BUILT_IN = {"ndp": ("icmpv6", (133, 134, 135, 136)), "lldp": ("ethertype", 0x88CC), "cdp": ("snap", 0xAAAA0300000C2000)}
 BY_NAME = ("tls", "dns", "http")  # the core's cut ClientHellos, repeated answers and requests
 
 
@@ -151,27 +146,17 @@ def _special(by_id: tuple[Protocol, ...], ids: dict[str, int]) -> dict[str, int]
     if len(handshakes) > 1:
         raise ValueError(f"TCP handshakes: both {by_id[handshakes[0]].name} and {by_id[handshakes[1]].name}")
     out["tcp-fingerprint"] = handshakes[0] if handshakes else 0
-    roles = {(field, value): role for role, (field, value) in BUILT_IN.items()}
-    out.update(dict.fromkeys(BUILT_IN, 0))
-    for i, p in enumerate(by_id):
-        for field in dict.fromkeys(field for field, _ in roles):
+    for role, (field, value) in BUILT_IN.items():
+        out[role] = 0
+        for i, p in enumerate(by_id):
             declared = getattr(p, field)
-            if not declared:
-                continue
-            role = roles.get((field, declared))
-            if role is None:
-                known = " or ".join(repr(value) for f, value in roles if f == field)
-                raise ValueError(f"protocol {p.name}: {field} {declared!r}, but the packet core knows {known}")
-            if out[role]:
-                raise ValueError(f"{field} {declared!r}: both {by_id[out[role]].name} and {p.name} claim it")
-            out[role] = i
+            if declared and declared != value:
+                raise ValueError(f"protocol {p.name}: {field} {declared!r}, but the packet core knows {value!r}")
+            if declared:
+                if out[role]:
+                    raise ValueError(f"{field}: both {by_id[out[role]].name} and {p.name} claim it")
+                out[role] = i
     return out
-
-
-def _by_core(p: Protocol) -> bool:
-    """Whether the core finds this protocol's `Payload` repeats itself: a UDP datagram's
-    or a link-layer frame's (sensor/csrc/select.c)."""
-    return bool(p.udp or p.ethertype or p.snap)
 
 
 def selection(t: Tables) -> dict[str, Any]:
@@ -184,9 +169,7 @@ def selection(t: Tables) -> dict[str, Any]:
         "tcp_sigs": {i: s.spec() for i, s in naming.items() if t.protocols[i].tcp},
         "magic": [(i, s.spec()) for i, s in t.magic],
         "ids": t.ids,
-        "repeats": {
-            i: r.spec() for i, r in enumerate(t.repeats) if isinstance(r, Payload) and _by_core(t.protocols[i])
-        },
+        "repeats": {i: r.spec() for i, r in enumerate(t.repeats) if isinstance(r, Payload) and t.protocols[i].udp},
     }
 
 

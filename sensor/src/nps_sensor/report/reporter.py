@@ -128,7 +128,7 @@ class Reporter:
             touched = self.profiles.absorb(harvest.facts, self._inventoried)
             self.macs_active |= touched
             self.macs_new |= touched - self.macs_reported
-        add_hosts(self.assets, harvest.hosts)
+        self.profiles.bind(add_hosts(self.assets, harvest.hosts), self._inventoried)
         add_traffic(self.assets, self.pending, self.classifier.label, harvest.flows)
 
     def _inventoried(self, ip: int) -> bool:

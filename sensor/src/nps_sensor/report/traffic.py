@@ -24,10 +24,14 @@ RecordKey = tuple[str, str, int | None, str]  # client, server, server port, pro
 Label = Callable[[int, Iterable[int]], str]  # (address, its MACs) -> its text in a record
 
 
-def add_hosts(assets: dict[int, Asset], h: HostDeltas) -> None:
-    """Senders seen since the last harvest: their MACs, times, VLANs and tunnels."""
-    for hi, lo, mac, packets, first, last, vlan, tunnel in h.rows():
+def add_hosts(assets: dict[int, Asset], h: HostDeltas) -> list[tuple[int, int]]:
+    """Senders seen since the last harvest: their MACs, times, VLANs and tunnels. Returns
+    the (address, MAC) pairs the MAC claimed itself (ARP requests): bindings, as DHCP's."""
+    claims: list[tuple[int, int]] = []
+    for hi, lo, mac, packets, first, last, vlan, tunnel, claimed in h.rows():
         ip = (hi << 64) | lo
+        if claimed:
+            claims.append((ip, mac))
         a = assets.get(ip)
         if a is None:
             a = assets[ip] = Asset(ip)
@@ -40,6 +44,7 @@ def add_hosts(assets: dict[int, Asset], h: HostDeltas) -> None:
             a.vlans.add(vlan)
         if tunnel >= 0:
             a.tunnels.add(tunnel)
+    return claims
 
 
 def add_traffic(assets: dict[int, Asset], pending: dict[RecordKey, Record], label: Label, d: FlowDeltas) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from nps_sensor.discovery.dissectors.addresses import ip_key, ip_text, usable
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Payload, Protocol, one
+from nps_sensor.discovery.protocol import Fact, Protocol, one
 
 SNAP = 0xAAAA0300000C2000  # LLC SNAP, Cisco OUI, protocol 0x2000
 
@@ -128,7 +128,7 @@ PROTOCOL = Protocol(
     "cdp",
     dissect,
     snap=SNAP,
-    repeat=Payload(((4, None),)),  # all but version, TTL and checksum
+    repeat=lambda data, l4, body: data[body + 4 :],  # all but version, TTL and checksum
     facts=(
         Fact("cdp", "hostname", ("link", "named"), '"core-sw1.example.org" or "SEP001122334455"'),
         Fact("cdp", "platform", ("link", "named"), '"cisco WS-C2960-24TT-L"', reads=one(rules.description)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from nps_sensor.discovery.dissectors.addresses import ip_key, ip_text, mac_text, usable
 from nps_sensor.discovery.fingerprints import readers, rules
 from nps_sensor.discovery.packet import Malformed, Packet, text
-from nps_sensor.discovery.protocol import Fact, Payload, Protocol, one
+from nps_sensor.discovery.protocol import Fact, Protocol, one
 
 ETHERTYPE = 0x88CC
 
@@ -135,7 +135,7 @@ PROTOCOL = Protocol(
     "lldp",
     dissect,
     ethertype=ETHERTYPE,
-    repeat=Payload(((0, None),)),
+    repeat=lambda data, l4, body: data[body:],
     facts=(
         Fact("lldp", "hostname", ("link", "named"), '"core-sw1"'),
         Fact(
