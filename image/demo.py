@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -29,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .qemu import VM, booted, extract_disk, free_port, wait_capturing
+from .qemu import VM, booted, extract_disk, free_port, keep_logs, wait_capturing
 from .steps import BuildError
 
 ROOT = Path(__file__).resolve().parents[1]
 GUEST_HOST = "10.0.2.2"  # the host, as QEMU's user network shows it to the guest
 ADMIN = "admin"
 VERSION = "demo"
+FAILED = "failed"  # build/demo/failed: the hub's and the VM's logs of the last run that failed
 # What the image is made of: the sensor (with its templates), the kit's templates, the build's code.
 INPUTS = (
     "sensor/src", "sensor/pyproject.toml", "templates", "image/formats",
@@ -127,7 +129,8 @@ class Hub:
             cert = self.data / "tls" / "hub.crt"
             if cert.exists():
                 try:
-                    self.http = httpx.Client(base_url=self.url, verify=str(cert), timeout=30)
+                    trust = ssl.create_default_context(cafile=str(cert))
+                    self.http = httpx.Client(base_url=self.url, verify=trust, timeout=30)
                     self.http.get("/api/v1/health").raise_for_status()
                     break
                 except httpx.HTTPError:
@@ -239,8 +242,22 @@ def run(demo: Demo, keep: Callable[[Shown], None] | None = None) -> Shown:
                 if keep is not None:
                     keep(shown)
                 return shown
+        except BuildError as e:
+            hub.stop()  # its log complete
+            raise BuildError(_kept(str(e), work, demo.work / FAILED)) from None
         finally:
             hub.stop()
+
+
+def _kept(message: str, work: Path, into: Path) -> str:
+    """`message`, its paths moved to where the run's logs are kept: the run's folder goes
+    (it holds the hub's database and the appliance's disk), the logs of the last failed
+    run stay in `into`, replaced by the next one's."""
+    shutil.rmtree(into, ignore_errors=True)
+    keep_logs(work / "vm", into)
+    if (work / "hub.log").exists():
+        shutil.copy2(work / "hub.log", into / "hub.log")
+    return f"{message.replace(str(work / 'vm'), str(into)).replace(str(work), str(into))}\n      logs kept in {into}"
 
 
 def _registration_log(vm: VM) -> str:
