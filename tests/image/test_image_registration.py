@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from benchmarks.hublab import HubProcess
-from nps_image.qemu import VM, packets_seen, wait_capturing
+from nps_image.qemu import VM, send_until_seen, wait_capturing
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -78,22 +78,6 @@ def _inv_check(vm: VM, known_hosts: Path, *more: str) -> subprocess.CompletedPro
     )  # fmt: skip
 
 
-def _send_until_seen(vm: VM, frames: list[bytes], want: int, rounds: int = 3) -> int:
-    """The frames into the sniffing NIC until the appliance has counted `want` of them, at
-    most `rounds` times; how many were sent. A burst the emulated NIC drops whole (its
-    queue full while the guest is busy) is sent again rather than failing the check."""
-    sent = 0
-    for _ in range(rounds):
-        vm.send_frames(frames)
-        sent += len(frames)
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            if packets_seen(vm) >= want:
-                return sent
-            time.sleep(4)
-    return sent
-
-
 def _journal(vm: VM) -> str:
     """The sensor's and the uplink's log of this boot, for a failure's message."""
     log: str = vm.ssh("sudo", "journalctl", "-b", "--no-pager", "-n", "80", "-u", "nps-sensor", "-u", "nps-uplink",
@@ -114,7 +98,7 @@ def _appliance_check(vm: VM, api: Any, sensor_id: int, tmp_path: Path) -> None:
     # QEMU's socket backend under software emulation loses some of a burst before the
     # guest sees it (a sixth here): the check waits for half of what was sent.
     want = len(frames) // 2
-    sent = _send_until_seen(vm, frames, want)
+    sent = send_until_seen(vm, frames, want)
     known_hosts = tmp_path / "known_hosts"
     ok = _inv_check(vm, known_hosts, "--wait", "120", "--packets", str(want))
     assert ok.returncode == 0, ok.stdout + ok.stderr + _journal(vm)
