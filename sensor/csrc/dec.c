@@ -315,6 +315,14 @@ static inline void enter(nps_pkt *d, int64_t at, uint32_t et, int encap, int64_t
     d->et = et;
     d->depth++;
     d->path = (d->path << 1) ^ d->src_lo ^ d->src_hi; /* the tunnel's source joins the way */
+    if (et != K_ETHER) {
+        /* An IP packet inside: its hosts are beyond the tunnel's end, and the frame's
+         * MAC is that end's (or the next hop's), not theirs. It stays part of the way
+         * (dedupe's other-path), and the inner packet has no MAC of its own. */
+        d->path ^= nps_src_mac(d) & 0xFFFFFFFFFFFFull;
+        d->mac_at = -1;
+        d->ether_mac = false;
+    }
     d->vlan_outer = d->vlan_inner = -1;
     d->has_ports = false;
     d->fraghdr = 0;

@@ -308,3 +308,36 @@ def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(
     assert router[0]["device"]["type"] == "router"
     behind = sorted(a["ip"] for a in with_mac if a.get("behind_router"))
     assert behind == ["10.2.0.5", "10.2.0.6", "10.2.0.7"]
+
+
+def test_a_router_known_by_its_mac_alone_was_seen_while_it_carried_packets(tmp_path: Path) -> None:
+    """With no address of its own, the router is listed by its MAC, seen from the first
+    to the last packet it carried (it was on the wire then), with no traffic of its own."""
+    frames = [(T0 + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    frames += [(T0 + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    router = [a for a in run(tmp_path, frames)["assets"] if a.get("id") == f"mac:{MAC[9]}"]
+    assert len(router) == 1 and router[0]["ip"] is None and router[0]["device"]["type"] == "router"
+    seen = (router[0]["first_seen"], router[0]["last_seen"])
+    assert seen == ("2023-11-14T22:13:22.000000Z", "2023-11-14T22:13:32.000000Z")
+    assert router[0]["packets"] == 0
+
+
+def test_hosts_inside_an_ip_tunnel_do_not_take_the_tunnel_end_s_mac(tmp_path: Path) -> None:
+    """Inside GRE or IP in IP there is no Ethernet header: the frame's MAC is the tunnel
+    end's. Given to the inner hosts, it made them one device by that MAC (or a router
+    listed a second time by its MAC alone). They are devices of their own, MAC unknown
+    (the engine's hosts are the innermost packet's, so the tunnel's ends are not listed)."""
+    frames = []
+    for i in range(3):  # three inner hosts through one tunnel end, active at once
+        inner = udp(f"10.2.0.{5 + i}", "10.3.0.7", 5000, 53)
+        wrapped = (
+            P.ipv4("10.9.0.1", "10.9.0.2", P.PROTO_GRE, P.gre(P.ETH_IPV4, inner))
+            if i < 2
+            else P.ipv4("10.9.0.1", "10.9.0.2", P.PROTO_IPIP, inner)
+        )
+        frames += [(T0 + 1 + i, eth(5, 6, wrapped)), (T0 + 10 + i, eth(5, 6, wrapped))]
+    result = run(tmp_path, frames)["assets"]
+    assets = {a["ip"]: a for a in result if a.get("ip")}
+    for ip in ("10.2.0.5", "10.2.0.6", "10.2.0.7"):
+        assert assets[ip]["mac"] is None and assets[ip]["macs"] == [] and not assets[ip].get("behind_router"), ip
+    assert not [a for a in result if MAC[5] in a.get("macs", [])]  # nor a router by that MAC alone

@@ -5,7 +5,8 @@ cases (tests/sensor/test_engine_cases.py) compare `nps-sensor analyze` with this
 (the comparison is tests.support.flow_oracle's):
 
   (a) every (source IP, source MAC) pair of the innermost IP header and the
-      innermost Ethernet header before it is an asset with that MAC;
+      innermost Ethernet header before it is an asset with that MAC (none when an
+      IP header lies between them: a tunnel end's MAC is not the inner host's);
   (b) the packets, grouped by normalised 5-tuple, oriented by the rules of
       nps_sensor.roles (restated from tshark's dissection, not from the sensor's
       code) and summed per (client, server, server port, protocol), have the
@@ -293,7 +294,10 @@ def frame_packet(fields: dict[str, list[str]], truth: Truth) -> Packet | None:
         return None
     src, dst = layers.get(at, "src"), layers.get(at, "dst")
     eth = layers.last_before(at, ("eth",))
-    mac = layers.get(eth, "src") if eth is not None else None
+    # Behind an IP tunnel with no Ethernet inside (GRE, IP in IP), the frame's MAC is the
+    # tunnel end's: the inner packet has none.
+    outer = layers.last_before(at, ("ip", "ipv6"))
+    mac = layers.get(eth, "src") if eth is not None and (outer is None or outer < eth) else None
     if names[at] == "ip":
         length, proto = to_int(layers.get(at, "len")), to_int(layers.get(at, "proto"))
     else:

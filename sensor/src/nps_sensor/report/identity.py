@@ -237,9 +237,12 @@ class Identity:
         if mac is not None and not router:
             ips += sorted(set().union(*(self.profiles.bound.get(m, set()) for m in nics)) - set(ips))
         facts = self.profiles.facts_of(ips, nics)
-        if not members and facts:  # known by its MAC alone (LLDP, CDP): seen when it spoke
-            d["first_seen"] = iso(min(s.first for s in facts.values()))
-            d["last_seen"] = iso(max(s.last for s in facts.values()))
+        if not members:  # known by its MAC alone: seen when it spoke (LLDP, CDP) or carried others' packets (a router)
+            carried = self.by_mac.get(value, [])
+            spans = [(s.first, s.last) for s in facts.values()] + [(a.first, a.last) for a in carried]
+            if spans:
+                d["first_seen"] = iso(min(first for first, _ in spans))
+                d["last_seen"] = iso(max(last for _, last in spans))
         d.update(fields(facts))
         _add_served(d["services"], members)
         d.update(self.predicted(key, facts, None if behind else mac, router and kind == "mac"))
