@@ -94,6 +94,17 @@ def test_dhcp_discover_speaks_for_the_client_mac() -> None:
     assert not any(s == "dhcp" and k == "mac" for s, k, _ in triples(facts))  # no address to bind yet
 
 
+def test_a_relayed_request_speaks_for_the_client_and_not_for_the_relay() -> None:
+    """A relay agent (RFC 1542) forwards the client's DISCOVER from its own address:
+    the facts are the client's MAC's, and the relay's address is bound to no one (a
+    sensor at the DHCP server sees every client of the site through one relay)."""
+    relayed = P.dhcp(P.DHCP_DISCOVER, 7, DHCP_CLIENT, giaddr=A4, hostname="raspberrypi", vendor_class="dhcpcd-6.11.5")
+    facts, _ = collect([udp4(67, 67, src=A4, dst=B4)(relayed)])
+    assert not about(facts, A4)
+    assert ("dhcp", "hostname", "raspberrypi") in about(facts, None, DHCP_CLIENT)
+    assert not any(s == "dhcp" and k == "mac" for s, k, _ in triples(facts))
+
+
 def test_dhcp_parameter_list_keeps_its_order() -> None:
     prl = (252, 3, 1, 15, 6, 44, 46, 47, 31, 33, 121, 249, 43)  # as an older Windows sends it
     message = bootp(P.DHCP_DISCOVER, dhcp_option(55, bytes(prl)))

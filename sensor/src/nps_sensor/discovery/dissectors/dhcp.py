@@ -1,8 +1,10 @@
 """DHCPv4 (RFC 2131/2132): the client's MAC, names, vendor class and option 55.
 
 Client messages speak for the client (chaddr), whatever its source address: a
-DISCOVER comes from 0.0.0.0. Server messages speak about the client they address
-(yiaddr, chaddr) and, as a service, about the server that sent them.
+DISCOVER comes from 0.0.0.0, and one a relay agent forwards (RFC 1542: giaddr set)
+comes from the relay, whose address is not the client's. Server messages speak about
+the client they address (yiaddr, chaddr) and, as a service, about the server that sent
+them.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def dissect(p: Packet) -> None:
             kind = v[0]
             break
     if op == 1:
-        ip = V4_MAPPED | ciaddr if ciaddr else (p.src if p.src != V4_MAPPED else NO_IP)
+        relayed = b[24:28] != b"\0\0\0\0"  # giaddr: the source is the relay agent
+        ip = V4_MAPPED | ciaddr if ciaddr else (p.src if p.src != V4_MAPPED and not relayed else NO_IP)
     else:
         ip = V4_MAPPED | yiaddr if yiaddr else (V4_MAPPED | ciaddr if ciaddr else NO_IP)
         p.fact("dhcp", "service", ("udp", 67, "dhcp"))
