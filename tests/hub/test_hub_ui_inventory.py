@@ -120,6 +120,7 @@ def test_every_page_after_an_upload(hub: HubProcess, artifacts: Path) -> None:
             page.click("#assets a:has-text('(no IP)') >> nth=0")
             assert "LLDP" in page.inner_text("#evidence").upper() or "CDP" in page.inner_text("#evidence").upper()
             assert page.query_selector_all("#predictions tbody tr")
+            assert "No traffic record names this asset" in page.inner_text("main")  # not empty tables
             shoot(page, artifacts, f"asset-switch-{width}")
             page.goto(f"{hub.url}/map")
             wait_js(page, "window.hubMap && window.hubMap.nodes().length > 0")
@@ -152,6 +153,13 @@ def check_dashboard(page: Any) -> None:
     for c in charts:
         steps = {b - a for a, b in zip(c["times"], c["times"][1:], strict=False)}
         assert c["time"] and c["x"].startswith("time") and len(steps) == 1, c["kind"]
+    overflow = page.evaluate(
+        "Array.from(document.querySelectorAll('[data-chart]')).filter(el => {"
+        " const u = el.querySelector('.uplot');"
+        " return u && u.getBoundingClientRect().right > el.getBoundingClientRect().right; }).length"
+    )
+    assert overflow == 0  # every chart within its card
+    assert "1 sensor ·" in page.inner_text("main")  # one sensor uploaded them all
     assert page.query_selector_all("#by-device_type tr td")
     assert "switch" in page.inner_text("#by-device_type")
 

@@ -32,6 +32,12 @@ def count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else ""
 
 
+def counted(value: Any, noun: str) -> str:
+    """A count and its noun, which takes an s unless there is exactly one: 1 sensor,
+    2 sensors, 1,204 traffic records."""
+    return f"{count(value)} {noun}" if value == 1 else f"{count(value)} {noun}s"
+
+
 def percent(value: Any) -> str:
     return f"{round(value * 100)} %" if isinstance(value, int | float) and value else ""
 
@@ -61,4 +67,4 @@ def when(value: Any) -> Markup:
     return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(escape(text), escape(shown))
 
 
-FILTERS = {"size": size, "rate": rate, "count": count, "percent": percent, "iso": iso, "when": when}
+FILTERS = {"size": size, "rate": rate, "count": count, "counted": counted, "percent": percent, "iso": iso, "when": when}

@@ -61,7 +61,11 @@ function chart(el, times, series, unit, format) {
     el.classList.add("empty");
     return;
   }
-  const width = Math.max(280, el.clientWidth || 600);
+  // The card's content box: clientWidth counts its padding too, and a chart that wide
+  // ran past the card's edge.
+  const style = getComputedStyle(el);
+  const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const width = Math.max(280, inner || 600);
   const opts = {
     width, height: 220, title: el.dataset.title,
     scales: { x: { time: true } },
