@@ -322,6 +322,20 @@ def test_a_router_known_by_its_mac_alone_was_seen_while_it_carried_packets(tmp_p
     assert router[0]["packets"] == 0
 
 
+def test_a_router_s_link_local_address_is_its_own(tmp_path: Path) -> None:
+    """No router forwards a link-local source (fe80::/10, 169.254/16): seen with the
+    router's MAC, it is the router's own address, as if NDP had bound it. It was listed
+    as a device behind the router, and the router once more by its MAC alone."""
+    frames = [(T0 + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    frames += [(T0 + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    solicit = P.udp("fe80::9", "ff02::1:2", 546, 547, b"\x01\x00\x00\x01")
+    frames += [(T0 + 4, eth(9, 2, P.ipv6("fe80::9", "ff02::1:2", P.PROTO_UDP, solicit)))]
+    with_mac = [a for a in run(tmp_path, frames)["assets"] if MAC[9] in a.get("macs", [])]
+    router = [a for a in with_mac if not a.get("behind_router")]
+    assert len(router) == 1 and router[0]["ip"] == "fe80::9" and router[0]["device"]["type"] == "router"
+    assert sorted(a["ip"] for a in with_mac if a.get("behind_router")) == ["10.2.0.5", "10.2.0.6", "10.2.0.7"]
+
+
 def test_hosts_inside_an_ip_tunnel_do_not_take_the_tunnel_end_s_mac(tmp_path: Path) -> None:
     """Inside GRE or IP in IP there is no Ethernet header: the frame's MAC is the tunnel
     end's. Given to the inner hosts, it made them one device by that MAC (or a router

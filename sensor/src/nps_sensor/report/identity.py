@@ -144,11 +144,15 @@ class Identity:
 
     def own(self, mac: int) -> set[int]:
         """The addresses a router's MAC claims as its own: ARP, NDP and DHCP bind them to
-        it (the gateway's LAN address, a layer-3 switch's interfaces). They are the
-        router; the other addresses its MAC carries are devices behind it."""
+        it (the gateway's LAN address, a layer-3 switch's interfaces), and a link-local
+        source is its own by rule (no router forwards fe80::/10 or 169.254/16: RFC 4291,
+        RFC 3927). They are the router; the other addresses its MAC carries are devices
+        behind it."""
         found = self._own.get(mac)
         if found is None:
-            found = self._own[mac] = set().union(*(self.profiles.bound.get(m, set()) for m in self.interfaces(mac)))
+            found = set().union(*(self.profiles.bound.get(m, set()) for m in self.interfaces(mac)))
+            found |= {a.ip for a in self.by_mac.get(mac, []) if link_local(a.ip)}
+            self._own[mac] = found
         return found
 
     def mac_only(self, known: set[DeviceKey], macs: set[int] | None) -> list[DeviceKey]:
@@ -260,6 +264,13 @@ def _add_served(services: list[dict[str, Any]], members: list[Asset]) -> None:
             known.add((name, port))
             services.append({"port": port, "proto": name, "product": None})
     services.sort(key=lambda s: (s["port"], s["proto"]))
+
+
+def link_local(ip: int) -> bool:
+    """fe80::/10, or 169.254/16 (IPv4 as the engine keeps it: mapped into IPv6)."""
+    if ip >> 32 == 0xFFFF:
+        return (ip & 0xFFFFFFFF) >> 16 == 0xA9FE
+    return ip >> 118 == 0x3FA
 
 
 def _concurrent(members: list[Asset]) -> bool:
