@@ -222,6 +222,16 @@ def test_real_windows_by_dhcp(shared: Databases) -> None:
     assert out["device"]["type"] == "virtual machine"
 
 
+def test_a_vmware_host_adapter_is_the_host_not_a_guest(shared: Databases) -> None:
+    """VMware Workstation's own adapters on the host (VMnet1, VMnet8) are 00:50:56:C0:00:xx:
+    VMware's block, but the device is the computer running it."""
+    msft = facts(("dhcp", "vendor_class", "MSFT 5.0"))
+    host = predict(msft, mac_int("00:50:56:c0:00:08"), db=shared)
+    guest = predict(msft, mac_int("00:50:56:3a:10:20"), db=shared)
+    assert host["vendor"] == guest["vendor"] == "VMware, Inc."
+    assert guest["device"]["type"] == "virtual machine" and host["device"]["type"] != "virtual machine"
+
+
 def test_real_linux_syn_and_oui(shared: Databases) -> None:
     out = predict(facts(("tcp", "syn", LINUX_SYN)), mac_int("b8:27:eb:01:02:03"), db=shared)
     assert (out["os"]["family"], out["os"]["version"]) == ("Linux", "3.11 and newer")
