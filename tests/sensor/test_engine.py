@@ -286,6 +286,11 @@ def _arp_binding(start: float) -> list[tuple[float, bytes]]:
     ]
 
 
+def carried_by_router(start: float) -> list[tuple[float, bytes]]:
+    """Three addresses behind MAC[9], active at once (from start + 2 to start + 12): a router's MAC."""
+    return [(start + t + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for t in (2, 10) for i in range(3)]
+
+
 @pytest.mark.parametrize("binding", [_dhcp_binding, _arp_binding], ids=["dhcp", "arp"])
 def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(
     tmp_path: Path, binding: Callable[[float], list[tuple[float, bytes]]]
@@ -297,9 +302,7 @@ def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(
     start = 1_700_003_000.0
     frames = binding(start)
     frames += [(start + 1, eth(9, 2, udp("10.0.0.1", "10.0.0.2", 5353, 53)))]  # the router's own query
-    for i in range(3):  # three addresses behind it, active at once
-        frames += [(start + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53)))]
-        frames += [(start + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53)))]
+    frames += carried_by_router(start)
     result = run(tmp_path, frames)
     with_mac = [a for a in result["assets"] if a.get("mac") == MAC[9]]
     router = [a for a in with_mac if not a.get("behind_router")]
@@ -313,8 +316,7 @@ def test_a_router_s_own_address_is_the_router_and_the_others_are_behind_it(
 def test_a_router_known_by_its_mac_alone_was_seen_while_it_carried_packets(tmp_path: Path) -> None:
     """With no address of its own, the router is listed by its MAC, seen from the first
     to the last packet it carried (it was on the wire then), with no traffic of its own."""
-    frames = [(T0 + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
-    frames += [(T0 + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    frames = carried_by_router(T0)
     router = [a for a in run(tmp_path, frames)["assets"] if a.get("id") == f"mac:{MAC[9]}"]
     assert len(router) == 1 and router[0]["ip"] is None and router[0]["device"]["type"] == "router"
     seen = (router[0]["first_seen"], router[0]["last_seen"])
@@ -326,8 +328,7 @@ def test_a_router_s_link_local_address_is_its_own(tmp_path: Path) -> None:
     """No router forwards a link-local source (fe80::/10, 169.254/16): seen with the
     router's MAC, it is the router's own address, as if NDP had bound it. It was listed
     as a device behind the router, and the router once more by its MAC alone."""
-    frames = [(T0 + 2 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
-    frames += [(T0 + 10 + i, eth(9, 2, udp(f"10.2.0.{5 + i}", "10.0.0.2", 5000, 53))) for i in range(3)]
+    frames = carried_by_router(T0)
     solicit = P.udp("fe80::9", "ff02::1:2", 546, 547, b"\x01\x00\x00\x01")
     frames += [(T0 + 4, eth(9, 2, P.ipv6("fe80::9", "ff02::1:2", P.PROTO_UDP, solicit)))]
     with_mac = [a for a in run(tmp_path, frames)["assets"] if MAC[9] in a.get("macs", [])]

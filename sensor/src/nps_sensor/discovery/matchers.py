@@ -118,15 +118,9 @@ class Matchers:
         if found is None and not oui.is_local(mac):
             found = oui.lookup([self.db.get("manuf", oui.load_manuf, oui.EMPTY)], mac)
         claim = _oui_claim(found) if found else None
-        if claim is not None and claim.device is not None and k[1] == VMWARE_HOST_ADAPTERS:
+        if claim is not None and claim.device is not None and brands.host_adapter(mac):
             claim = Claim(0.3, None, Device(None, claim.device.vendor))  # the host itself, not a guest
         return self.db.remember(k, (found, claim))
-
-
-# VMware Workstation, Player and Fusion give the host's own virtual adapters (VMnet1,
-# VMnet8...) 00:50:56:C0:00:<VMnet number>; guests get 00:50:56:00-3F or 80-BF. One
-# 36-bit block, as the vendor look-up is remembered.
-VMWARE_HOST_ADAPTERS = 0x005056C00
 
 
 IOT_MODULES = re.compile(

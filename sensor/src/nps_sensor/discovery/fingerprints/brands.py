@@ -9,7 +9,10 @@ of the Wi-Fi module inside (Espressif, Hi-flying, GainSpan, USI, AzureWave, ...)
 a kettle and a plug with ESP8266s share Espressif's blocks, and their brand is not
 on the MAC at all. And a few blocks are no evidence: Xerox's first blocks
 (00:00:00–00:00:09), which lab gear, simulators and made-up addresses use, and
-IANA's (00:00:5E), which VRRP and documentation use.
+IANA's (00:00:5E), which VRRP and documentation use. One block says the opposite of its
+registrant's other blocks: VMware Workstation, Player and Fusion give the host's own
+virtual adapters (VMnet1, VMnet8...) 00:50:56:C0:00:<VMnet number>, where guests get
+00:50:56:00-3F or 80-BF: that device is the computer running VMware, not a guest.
 
 Cloud services a device talks to name its maker too: a scale that posts to
 scalews.withings.net is a Withings scale whatever module its MAC names.
@@ -25,6 +28,9 @@ from nps_sensor.discovery.fingerprints.patterns import Lazy, lazy
 
 # 24-bit blocks whose registrant says nothing about the device
 RESERVED_BLOCKS = frozenset({*range(0x00000A), 0x00005E})
+
+# The 36-bit block of VMware's host adapters (the vendor look-up is remembered per 36-bit block)
+VMWARE_HOST_ADAPTERS = 0x005056C00
 
 # Registrants that make Wi-Fi modules (and chips) for other brands' devices
 MODULE_MAKERS = re.compile(
@@ -74,6 +80,11 @@ BRAND_OF = [
 
 def reserved(mac: int) -> bool:
     return (mac >> 24) in RESERVED_BLOCKS
+
+
+def host_adapter(mac: int) -> bool:
+    """A hypervisor's adapter on its host: the MAC's registrant is not what the device is."""
+    return mac >> 12 == VMWARE_HOST_ADAPTERS
 
 
 def module_maker(registrant: str) -> bool:
