@@ -240,10 +240,11 @@ def main(fleet_sizes: list[int] | None = None) -> int:
             runs = hub_fleet.fleet(Path(tmp), fleet_sizes, console)
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         console.print(hub_fleet.table(runs, load))
-    bad = [run for run in runs if run.lost or run.duplicates]
+    bad = [run for run in runs if run.lost or run.duplicates or run.flows_found != run.flows_expected]
     for run in bad:
+        records = run.flows_expected - run.flows_found
         console.print(f"[red]{run.database}, {run.workers} process(es), {run.sensors} sensors: {run.lost} lost, "
-                      f"{run.duplicates} duplicate assets[/]")  # fmt: skip
+                      f"{run.duplicates} duplicate assets, {records} records lost[/]")  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "hub.json").write_text(
         json.dumps(

@@ -13,8 +13,11 @@ processes, N):
 * steady: every sensor uploads one update at a random moment of a 30-minute window
   compressed to STEADY_WINDOW seconds (latency as sensors see it at that pace).
 
-Afterwards the database is read directly: every device must be exactly one asset
-(lost and duplicate assets, both 0). The hub's memory is the peak resident size of
+After each phase the bench waits until the records of reports that queued are in
+`flows` (the hub stores them once no report comes: backlog.py), and says how long that
+took and what CPU it used. Afterwards the database is read directly: every device must
+be exactly one asset (lost and duplicate assets, both 0), and every record sent a row
+of `flows` (records lost, 0). The hub's memory is the peak resident size of
 its processes added up (the kernel's high-water mark, read once: sampling it cost this
 process CPU during the burst). The simulated sensors make their gzip bodies before a
 phase starts and speak raw HTTP/1.1 over asyncio streams, so while it runs they only
@@ -36,7 +39,7 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
-from benchmarks.hublab import HubProcess, cpu_seconds, high_water, process_tree
+from benchmarks.hublab import HubProcess, cpu_seconds, high_water, process_tree, wait_for_records
 from nps_sensor.uplink.agent import report_id
 
 FLOWS_PER_ASSET = 5
@@ -57,6 +60,8 @@ class Phase:
     hub_cpu: float = 0.0  # CPU seconds the hub's processes used meanwhile
     db_cpu: float = 0.0  # and PostgreSQL's
     client_cpu: float = 0.0  # and the simulated sensors' (this process: sending only, the bodies are made before)
+    drain: float = 0.0  # seconds after the last answer until every record of the phase was in `flows`
+    drain_cpu: float = 0.0  # CPU seconds the hub and PostgreSQL used meanwhile (backlog.py)
 
     @property
     def assets_per_second(self) -> float:
@@ -80,6 +85,8 @@ class Run:
     found: int
     lost: int
     duplicates: int
+    flows_expected: int = 0
+    flows_found: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -87,7 +94,7 @@ class Run:
             {"name": p.name, "assets": p.assets, "flows": p.flows, "seconds": p.seconds,
              "assets_per_second": p.assets_per_second, "p50": p.percentile(50), "p95": p.percentile(95),
              "retries": p.retries, "hub_cpu": p.hub_cpu, "db_cpu": p.db_cpu,
-             "client_cpu": p.client_cpu}
+             "client_cpu": p.client_cpu, "drain": p.drain, "drain_cpu": p.drain_cpu}
             for p in self.phases
         ]  # fmt: skip
         return out
@@ -229,8 +236,10 @@ def phase(hub: HubProcess, name: str, batch: list[Upload], window: float, db_pid
     seconds = time.perf_counter() - start
     client = time.process_time() - client0
     cpu1 = cpu_seconds(process_tree(hub_pid)), cpu_seconds(process_tree(db_pid)) if db_pid else 0.0
+    drain = wait_for_records(hub.database_url, TIMEOUT)
+    cpu2 = cpu_seconds(process_tree(hub_pid)) + (cpu_seconds(process_tree(db_pid)) if db_pid else 0.0)
     return Phase(name, sum(u.assets for u in batch), sum(u.flows for u in batch), seconds, latencies, len(retries),
-                 cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], client)  # fmt: skip
+                 cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], client, drain, cpu2 - sum(cpu1))  # fmt: skip
 
 
 # --- a run --------------------------------------------------------------------------
@@ -248,14 +257,15 @@ def register(hub: HubProcess, n: int) -> list[str]:
     return tokens
 
 
-def count(url: str) -> tuple[int, int]:
-    """(assets, distinct (network, MAC)) in the hub's database."""
+def count(url: str) -> tuple[int, int, int]:
+    """(assets, distinct (network, MAC), traffic records) in the hub's database."""
     engine = create_engine(url)
     with engine.connect() as conn:
         assets = conn.scalar(text("SELECT count(*) FROM assets")) or 0
         distinct = conn.scalar(text("SELECT count(*) FROM (SELECT DISTINCT network, mac FROM assets) d")) or 0
+        flows = conn.scalar(text("SELECT count(*) FROM flows")) or 0
     engine.dispose()
-    return int(assets), int(distinct)
+    return int(assets), int(distinct), int(flows)
 
 
 def run(workdir: Path, database: str, url: str, workers: int, n: int, db_pid: int | None = None) -> Run:
@@ -277,8 +287,9 @@ def run(workdir: Path, database: str, url: str, workers: int, n: int, db_pid: in
     finally:
         hub.stop()
     expected = sum(own) + SHARED_PER_NETWORK * ((n + SENSORS_PER_NETWORK - 1) // SENSORS_PER_NETWORK)
-    found, distinct = count(url or f"sqlite:///{hub.data / 'hub.sqlite3'}")
-    return Run(database, workers, n, phases, memory, expected, found, expected - distinct, found - distinct)
+    found, distinct, flows = count(hub.database_url)
+    return Run(database, workers, n, phases, memory, expected, found, expected - distinct, found - distinct,
+               sum(p.flows for p in phases), flows)  # fmt: skip
 
 
 # --- the bench ------------------------------------------------------------------------
@@ -322,7 +333,8 @@ def table(runs: list[Run], load: str) -> Any:
 
     t = Table(title=f"Fleet: N sensors uploading at once ({FLOWS_PER_ASSET} flows per asset; load average {load})")
     for col in ("database", "proc.", "sensors", "phase", "assets", "s", "assets/s", "p50 s", "p95 s", "503",
-                "hub CPU/10k", "DB CPU/10k", "bench CPU/10k", "MiB", "lost", "dup."):  # fmt: skip
+                "hub CPU/10k", "DB CPU/10k", "bench CPU/10k", "records +s", "records CPU/10k", "MiB", "lost", "dup.",
+                "records lost"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("database", "phase") else "right")
     for r in runs:
         for i, p in enumerate(r.phases):
@@ -332,7 +344,8 @@ def table(runs: list[Run], load: str) -> Any:
                 p.name, f"{p.assets:,}", f"{p.seconds:.1f}", f"{p.assets_per_second:,.0f}",
                 f"{p.percentile(50):.2f}", f"{p.percentile(95):.2f}", str(p.retries),
                 f"{p.hub_cpu / p.assets * 1e4:.1f}", f"{p.db_cpu / p.assets * 1e4:.1f}" if p.db_cpu else "",
-                f"{p.client_cpu / p.assets * 1e4:.2f}",
+                f"{p.client_cpu / p.assets * 1e4:.2f}", f"{p.drain:.1f}", f"{p.drain_cpu / p.assets * 1e4:.1f}",
                 f"{r.memory_mb:.0f}" if first else "", str(r.lost) if first else "", str(r.duplicates) if first else "",
+                str(r.flows_expected - r.flows_found) if first else "",
             )  # fmt: skip
     return t

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 HUB_BIN = Path(sys.executable).parent / "nps-hub"
 SENSOR_BIN = Path(sys.executable).parent / "nps-sensor"
@@ -170,6 +171,11 @@ class HubProcess:
     def url(self) -> str:
         scheme = "https" if self.cert or self.self_signed else "http"
         return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        """The hub's database, as SQLAlchemy reaches it from outside."""
+        return self.database or f"sqlite:///{self.data / 'hub.sqlite3'}"
 
     @property
     def verify(self) -> ssl.SSLContext | bool:
@@ -500,3 +506,20 @@ class NtlmProxy:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+def wait_for_records(url: str, timeout: float = 120.0) -> float:
+    """Seconds until no report's records wait to be stored (backlog.py): the records of
+    a burst go into `flows` once it is over."""
+    engine = create_engine(url)
+    start = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            while conn.scalar(text("SELECT count(*) FROM pending_flows")):
+                conn.rollback()
+                if time.perf_counter() - start > timeout:
+                    raise AssertionError(f"traffic records still waiting after {timeout:.0f} s")
+                time.sleep(0.2)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - start

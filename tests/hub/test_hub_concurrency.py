@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from benchmarks.hublab import HubProcess
+from benchmarks.hublab import HubProcess, wait_for_records
 from tests.hub.databases import KINDS, database
 
 pytestmark = pytest.mark.slow
@@ -93,6 +93,7 @@ def test_concurrent_uploads_make_one_asset_per_device(hub: tuple[HubProcess, str
 
     first = upload_all(h, tokens, bodies)
     assert len(first) == SENSORS * REPORTS and not any(a["duplicate"] for a in first)
+    wait_for_records(url)  # those of reports that queued are stored once the burst is over
     engine = create_engine(url)
     with engine.connect() as conn:
         per_mac: dict[str, int] = dict(conn.execute(text("SELECT mac, count(*) FROM assets GROUP BY mac")).all())
@@ -117,6 +118,7 @@ def test_concurrent_uploads_make_one_asset_per_device(hub: tuple[HubProcess, str
     # Sent again, all at once (answers lost, say): recognised, nothing changes.
     again = upload_all(h, tokens, bodies)
     assert len(again) == SENSORS * REPORTS and all(a["duplicate"] for a in again)
+    wait_for_records(url)
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM assets")) == SENSORS * REPORTS * OWN + SHARED
         assert conn.scalar(text("SELECT count(*) FROM flows")) == sum(expected.values())

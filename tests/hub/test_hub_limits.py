@@ -36,3 +36,32 @@ def test_the_pace_follows_the_reports_time_in_a_thread() -> None:
     asyncio.run(main())
     assert ingest.seconds < 0.5 and ingest.waiting == 0  # from the first guess of 1 s, down to what it takes
     ingest.close()
+
+
+def test_reports_queued_and_quiet_as_the_records_backlog_sees_them() -> None:
+    """backlog.py keeps a report's records for later while others wait for a thread, and
+    stores them once no report came for a while and none is in a thread."""
+    ingest = Ingest(slots=1)
+    seen: list[tuple[bool, bool]] = []
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def first() -> None:
+            async with ingest.slot():
+                started.set()
+                await asyncio.sleep(0.2)
+
+        task = asyncio.create_task(first())
+        await started.wait()
+        seen.append((ingest.queued(), ingest.quiet(0)))  # one in a thread, none waiting
+        second = asyncio.create_task(ingest.run(lambda: seen.append((ingest.queued(), ingest.quiet(0)))))
+        await asyncio.sleep(0.05)
+        seen.append((ingest.queued(), ingest.quiet(0)))  # the second waits
+        await task
+        await second
+
+    asyncio.run(main())
+    assert seen == [(False, False), (True, False), (False, False)]
+    assert ingest.quiet(0) and not ingest.quiet(60)  # nothing now; but a report came less than 60 s ago
+    ingest.close()

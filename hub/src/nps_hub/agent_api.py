@@ -124,7 +124,8 @@ async def upload(
             raise HTTPException(e.status, str(e)) from None
         with hub.sessions() as session:
             excluded = config_store.excluded_hostnames(session)
-        done = ingest.ingest(hub.engine, sensor, x_report_id, parsed, len(body), excluded)
+        later = ingest.Wire(body, content_encoding or "identity") if hub.ingest.queued() else None
+        done = ingest.ingest(hub.engine, sensor, x_report_id, parsed, len(body), excluded, later)
         return {"id": x_report_id, "stored": True, "duplicate": done.duplicate, "assets": done.assets,
                 "flows": done.flows}  # fmt: skip
 

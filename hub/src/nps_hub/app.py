@@ -1,8 +1,9 @@
 """The hub's application: the JSON API's routers (api, agent_api) and the web UI's
 (web) on one FastAPI app, the answers to errors every door shares, the middleware that
-bounds bodies and sets the security headers, and the sweep that raises events, mails
-them and forgets old samples and traffic records (retention). It only assembles: the rules live in the domain modules
-both doors call."""
+bounds bodies and sets the security headers, the sweep that raises events, mails
+them and forgets old samples and traffic records (retention), and the loop that stores
+the records of reports that queued once the queue is quiet (backlog). It only
+assembles: the rules live in the domain modules both doors call."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from nps_hub import (
     __version__,
     agent_api,
     api,
+    backlog,
     dashboard,
     events,
     headers,
@@ -106,11 +108,12 @@ def create_app(hub: Hub) -> FastAPI:
                 except Exception:
                     log.exception("event sweep failed; trying again")
 
-        task = asyncio.create_task(loop())
+        tasks = [asyncio.create_task(loop()), asyncio.create_task(backlog.run(hub.engine, hub.ingest.quiet))]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             hub.ingest.close()
 
     app = FastAPI(

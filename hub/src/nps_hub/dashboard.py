@@ -17,7 +17,7 @@ from sqlalchemy import Float, Integer, cast, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from nps_hub import families
+from nps_hub import backlog, families
 from nps_hub.db import iso
 from nps_hub.models import Asset, Event, Flow, Sample, Sensor, ServiceTotal, TrafficMinute, now
 
@@ -211,6 +211,7 @@ def summary(db: Session, span: Span = "24h") -> dict[str, Any]:
         "assets": db.scalar(select(func.count()).select_from(Asset)) or 0,
         "sensors": db.scalar(select(func.count()).select_from(Sensor)) or 0,
         "flows": db.scalar(select(func.count()).select_from(Flow)) or 0,
+        "flows_waiting": backlog.waiting(db.connection())[1],  # of reports that queued (backlog.py)
         "traffic": traffic(db, seconds),
         "inventory": assets_over_time(db, seconds),
         "health": health(db, seconds),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -31,16 +32,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from nps_hub import merge
 from nps_hub.bulk import Bulk
 from nps_hub.merge import chunks
-from nps_hub.models import Flow, Report, Sensor, ServiceTotal, Sighting, TrafficMinute, now
+from nps_hub.models import Flow, PendingFlows, Report, Sensor, ServiceTotal, Sighting, TrafficMinute, now
 from nps_hub.report import Flow as ReportedFlow
 from nps_hub.report import Report as Reported
 
 FLOWS = cast(Table, Flow.__table__)
+PENDING = cast(Table, PendingFlows.__table__)
 REPORTS = cast(Table, Report.__table__)
 SENSORS = cast(Table, Sensor.__table__)
 SIGHTINGS = cast(Table, Sighting.__table__)
 TRAFFIC_MINUTES = cast(Table, TrafficMinute.__table__)
 SERVICE_TOTALS = cast(Table, ServiceTotal.__table__)
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A report's body as it came, and its Content-Encoding."""
+
+    body: bytes
+    encoding: str
 
 
 @dataclass
@@ -81,7 +91,10 @@ def ingest(
     body: Reported,
     size: int,
     dedupe_excluded_hostnames: Iterable[str] = (),
+    later: Wire | None = None,
 ) -> Ingested:
+    """Merge a report's assets and store its records, in one transaction; with `later`
+    (the report as it came), its records wait in `pending_flows` (backlog.py)."""
     with writing(engine) as conn:
         row_id = _report_row(conn, sensor.id, report_id, body, size)
         if row_id is None:  # stored before (or by a request that committed meanwhile)
@@ -93,7 +106,10 @@ def ingest(
             return Ingested(r.id, True, r.assets, r.flows)
         network_lock(conn, sensor.network)
         by_ip = merge.Merge(conn, sensor.network, sensor.id, dedupe_excluded_hostnames).run(body["assets"])
-        add_flows(conn, sensor, row_id, body["flows"], by_ip)
+        if later is None:
+            add_flows(conn, sensor.id, sensor.network, row_id, body["flows"], by_ip)
+        else:
+            keep(conn, sensor.id, sensor.network, row_id, later, by_ip)
         conn.execute(update(SENSORS).where(SENSORS.c.id == sensor.id).values(last_report=now()))
     return Ingested(row_id, False, len(body["assets"]), len(body["flows"]))
 
@@ -122,14 +138,26 @@ def _report_row(conn: Connection, sensor_id: int, report_id: str, body: Reported
     return row_id
 
 
-def add_flows(conn: Connection, sensor: Sensor, report: int, flows: list[ReportedFlow], by_ip: dict[str, int]) -> None:
+def keep(conn: Connection, sensor_id: int, network: str, report_row: int, wire: Wire, by_ip: dict[str, int]) -> None:
+    """Keep a report's records for later (backlog.py), in the transaction that merges its assets."""
+    conn.execute(
+        PENDING.insert().values(
+            report_id=report_row, sensor_id=sensor_id, network=network, encoding=wire.encoding, body=wire.body,
+            by_ip=json.dumps(by_ip, separators=(",", ":")),
+        )
+    )  # fmt: skip
+
+
+def add_flows(
+    conn: Connection, sid: int, network: str, report: int, flows: list[ReportedFlow], by_ip: dict[str, int]
+) -> None:
     """The report's traffic records, each with the assets at its ends where the hub knows them."""
     bulk = Bulk(conn)
     missing = sorted({e for f in flows for e in (f["client"], f["server"]) if e not in by_ip})
     for chunk in chunks(missing):
-        for asset_id, ip in bulk.ids_at(sensor.network, chunk):
+        for asset_id, ip in bulk.ids_at(network, chunk):
             by_ip.setdefault(ip, asset_id)
-    sid, network, get = sensor.id, sensor.network, by_ip.get
+    get = by_ip.get
     rows = [
         (sid, report, network, f["client"], f["server"], f.get("port"), f["proto"], f.get("client_bytes", 0),
          f.get("server_bytes", 0), f.get("client_packets", 0), f.get("server_packets", 0),
@@ -163,10 +191,11 @@ def add_rollups(bulk: Bulk, sensor_id: int, rows: list[tuple[Any, ...]]) -> None
 
 
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
-    """Forget what one sensor discovered: its sightings and flows; assets no other sensor
+    """Forget what one sensor discovered: its sightings and flows (stored or waiting); assets no other sensor
     saw go (under the Network's lock: a merge must not match an asset going away)."""
     network_lock(conn, sensor.network)
     conn.execute(FLOWS.delete().where(FLOWS.c.report_id.in_(reports_of(sensor.id))))
+    conn.execute(PENDING.delete().where(PENDING.c.sensor_id == sensor.id))
     conn.execute(TRAFFIC_MINUTES.delete().where(TRAFFIC_MINUTES.c.sensor_id == sensor.id))
     conn.execute(SERVICE_TOTALS.delete().where(SERVICE_TOTALS.c.sensor_id == sensor.id))
     s = SIGHTINGS.c

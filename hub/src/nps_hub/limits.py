@@ -173,6 +173,16 @@ class Ingest:
         self.seconds = 1.0  # a report's time in a thread (moving average)
         self.waiting = 0  # reports waiting for a thread
         self.booked = 0.0  # when the last turn given to a refused report comes (monotonic)
+        self.last = 0.0  # when the last report came (monotonic)
+        self.busy = 0  # reports in a thread
+
+    def queued(self) -> bool:
+        """Do reports wait for a thread? (Then their records wait too: backlog.py.)"""
+        return self.waiting > 0
+
+    def quiet(self, seconds: float) -> bool:
+        """Has no report come for `seconds`, and none is waiting or in a thread?"""
+        return self.busy == 0 and self.waiting == 0 and time.monotonic() - self.last >= seconds
 
     def turn(self) -> int:
         """Seconds until a refused report's turn (event loop only: no lock needed)."""
@@ -186,6 +196,7 @@ class Ingest:
         if self._free is None:
             self._free = asyncio.Semaphore(self.slots)
         self.waiting += 1
+        self.last = time.monotonic()
         try:
             await asyncio.wait_for(self._free.acquire(), WAIT)
         except TimeoutError:
@@ -195,9 +206,11 @@ class Ingest:
             self.waiting -= 1
             raise
         self.waiting -= 1
+        self.busy += 1
         try:
             yield
         finally:
+            self.busy -= 1
             self._free.release()
 
     async def run(self, work: Callable[[], T]) -> T:

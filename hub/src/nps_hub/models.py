@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -209,6 +210,21 @@ class Flow(Base):
     last_seen: Mapped[str] = mapped_column(String(40), default="")
     client_asset: Mapped[int | None] = mapped_column(Integer)
     server_asset: Mapped[int | None] = mapped_column(Integer)
+
+
+class PendingFlows(Base):
+    """A report's traffic records not yet in `flows` (backlog.py): the report as it came,
+    still compressed, and the addresses its assets were merged at. While reports queue
+    for the ingest threads, their records wait here and go into `flows` once the queue is
+    empty: one row per report instead of one per record."""
+
+    __tablename__ = "pending_flows"
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(Integer)
+    network: Mapped[str] = mapped_column(String(128))
+    encoding: Mapped[str] = mapped_column(String(16))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    by_ip: Mapped[str] = mapped_column(Text)  # JSON: {address: asset id}, as the merge left it
 
 
 class ConfigVersion(Base):

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from nps_hub import dashboard
-from nps_hub.models import Flow, Report, Sensor, TrafficMinute, now
+from nps_hub.models import Flow, PendingFlows, Report, Sensor, TrafficMinute, now
 
 BATCH = 20_000  # rows per DELETE
 BUDGET = 5.0  # seconds of deleting per sweep (pauses not counted)
@@ -93,6 +93,11 @@ def prune(
     cut = at - dt.timedelta(days=keep_days)
     out = Pruned(cut=cut, minute_days=max(keep_days, dashboard.KEEP_DAYS))
     pacer = Pacer(budget, pause)
+    # Records still waiting (backlog.py) of a report that old go with the others.
+    waiting = select(PendingFlows.report_id).join(Report, Report.id == PendingFlows.report_id)
+    if old := list(db.scalars(waiting.where(Report.received < cut))):
+        db.execute(delete(PendingFlows).where(PendingFlows.report_id.in_(old)))
+        db.commit()
     out.flows, more = prune_flows(db, cut, batch, pacer)
     out.minutes, more_minutes = (0, True) if more else prune_minutes(db, at, out.minute_days, batch, pacer)
     out.more = more or more_minutes
