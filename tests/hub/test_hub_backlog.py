@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nps_hub import backlog, dashboard, db, ingest, report
+from nps_hub import backlog, dashboard, ingest, report
 from nps_hub.models import Sensor
-from tests.hub.databases import KINDS, database
 from tests.hub.test_hub_retention import OLD, prune, sensors
 
 COLUMNS = "sensor_id, report_id, network, client, server, port, proto, client_bytes, server_bytes, " \
           "client_packets, server_packets, first_seen, last_seen, client_asset, server_asset"  # fmt: skip
-
-
-@pytest.fixture(params=KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with database(request.param) as (url, _):
-        e = db.engine_for(url or f"sqlite:///{tmp_path}/hub.sqlite3")
-        db.migrate(e)
-        try:
-            yield e
-        finally:
-            e.dispose()
 
 
 def body(n: int) -> bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,12 @@ from sqlalchemy.orm import Session
 
 from nps_hub import api, db, ingest, report, retention
 from nps_hub.models import Report, Sensor
-from tests.hub.databases import KINDS, database
 
 NOW = dt.datetime.now(dt.UTC)
 OLD = NOW - dt.timedelta(days=45)  # past the 30 days kept
 RECENT = NOW - dt.timedelta(days=2)
 FLOW_COLUMNS = "id, sensor_id, report_id, network, client, server, port, proto, client_bytes, server_bytes, " \
                "client_packets, server_packets, first_seen, last_seen, client_asset, server_asset"  # fmt: skip
-
-
-@pytest.fixture(params=KINDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with database(request.param) as (url, _):
-        e = db.engine_for(url or f"sqlite:///{tmp_path}/hub.sqlite3")
-        db.migrate(e)
-        try:
-            yield e
-        finally:
-            e.dispose()
 
 
 def sensors(engine: Engine, *names: str) -> list[Sensor]:

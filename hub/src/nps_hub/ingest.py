@@ -191,8 +191,9 @@ def add_rollups(bulk: Bulk, sensor_id: int, rows: list[tuple[Any, ...]]) -> None
 
 
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
-    """Forget what one sensor discovered: its sightings and flows (stored or waiting); assets no other sensor
-    saw go (under the Network's lock: a merge must not match an asset going away)."""
+    """Forget what one sensor discovered: its sightings and flows (stored or waiting:
+    backlog.py); assets no other sensor saw go (under the Network's lock: a merge must
+    not match an asset going away)."""
     network_lock(conn, sensor.network)
     conn.execute(FLOWS.delete().where(FLOWS.c.report_id.in_(reports_of(sensor.id))))
     conn.execute(PENDING.delete().where(PENDING.c.sensor_id == sensor.id))
