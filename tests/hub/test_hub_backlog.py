@@ -73,15 +73,18 @@ def test_records_kept_for_later_are_stored_as_they_would_have_been_at_once(engin
     assert {r[13] for r in stored if r[3] == "10.0.0.9"} == {two}
 
 
-def test_an_end_whose_asset_went_meanwhile_is_left_empty(engine: Engine) -> None:
-    (s,) = sensors(engine, "s")
-    send(engine, s, "r1", 3, later=True)
+def test_deleting_a_sensors_assets_stores_the_networks_other_records_first(engine: Engine) -> None:
+    """So that the ends at an asset going are cleared in them as in the stored ones."""
+    a, b = sensors(engine, "a", "b")
+    send(engine, b, "r1", 3, later=False)  # b alone sees the two hosts
+    data = json.dumps({"kind": "report", "assets": [], "flows": json.loads(body(3))["flows"], "stats": {}}).encode()
+    ingest.ingest(engine, a, "r1", report.parse(data), len(data), later=ingest.Wire(data, "identity"))
+    assert waiting(engine) == 3
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM sightings WHERE asset_id = (SELECT id FROM assets WHERE ip = '10.0.0.2')"))
-        conn.execute(text("DELETE FROM assets WHERE ip = '10.0.0.2'"))
-    assert backlog.expand(engine)
-    ends = {(r[0], r[1]) for r in rows(engine, "flows", "client, server_asset")}
-    assert ("10.0.0.1", None) in ends and len(rows(engine, "flows")) == 3
+        assert ingest.delete_assets_of(conn, b) == 2
+    assert waiting(engine) == 0 and rows(engine, "assets", "id") == []
+    stored = rows(engine, "flows", "client, server, client_asset, server_asset")
+    assert len(stored) == 3 and {(r[2], r[3]) for r in stored} == {(None, None)}
 
 
 def test_the_records_waiting_go_with_their_sensors_assets_and_with_old_reports(engine: Engine) -> None:
@@ -90,12 +93,18 @@ def test_the_records_waiting_go_with_their_sensors_assets_and_with_old_reports(e
     send(engine, b, "r1", 5, later=True)
     with engine.begin() as conn:
         ingest.delete_assets_of(conn, a)
-    assert waiting(engine) == 5
+    assert waiting(engine) == 0  # a's are gone, b's stored
+    assert [r[0] for r in rows(engine, "flows", "sensor_id")] == [b.id] * 5
+    send(engine, b, "r2", 6, later=True)
     with engine.begin() as conn:
         conn.execute(text("UPDATE reports SET received = :old"), {"old": OLD})
     prune(engine)
     assert waiting(engine) == 0 and not backlog.expand(engine) and rows(engine, "flows") == []
-    assert rows(engine, "reports", "report_id") == [("r1",), ("r1",)]  # the reports stay, as for stored records
+    assert rows(engine, "reports", "report_id") == [
+        ("r1",),
+        ("r1",),
+        ("r2",),
+    ]  # the reports stay, as for stored records
 
 
 def test_the_loop_waits_for_the_burst_to_end_or_the_records_to_be_overdue(

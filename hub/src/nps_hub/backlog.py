@@ -22,22 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import cast
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from starlette.concurrency import run_in_threadpool
 
-from nps_hub import ingest, report
+from nps_hub import ingest
 from nps_hub.db import aware
-from nps_hub.merge import chunks
-from nps_hub.models import Asset, Report, now
+from nps_hub.models import Report, now
 
 log = logging.getLogger("nps-hub")
 PENDING = ingest.PENDING
-ASSETS = cast(Table, Asset.__table__)
 REPORTS = cast(Table, Report.__table__)
 POLL = 1.0  # seconds between looks at the records waiting
 LATEST = 120.0  # seconds a report's records wait at most, even while reports keep coming
@@ -94,24 +91,8 @@ def expand(engine: Engine) -> bool:
         row = conn.execute(query).first()
         if row is None:  # expanded or deleted meanwhile
             return True
-        conn.execute(delete(PENDING).where(pending.report_id == row.report_id))
-        try:
-            flows = report.read_flows(row.body, row.encoding)
-        except report.Refused as e:  # it was read once: only a lowered limit gets here
-            log.warning("traffic records of report %d dropped: %s", row.report_id, e)
-            return True
-        by_ip = still_there(conn, json.loads(row.by_ip))
-        ingest.add_flows(conn, row.sensor_id, row.network, row.report_id, flows, by_ip)
+        ingest.add_kept(conn, row)
     return True
-
-
-def still_there(conn: Connection, by_ip: dict[str, int]) -> dict[str, int]:
-    """The addresses whose asset still exists (one a sensor's deletion took meanwhile goes)."""
-    ids = sorted(set(by_ip.values()))
-    alive: set[int] = set()
-    for chunk in chunks(ids):
-        alive.update(conn.scalars(select(ASSETS.c.id).where(ASSETS.c.id.in_(chunk))))
-    return {ip: i for ip, i in by_ip.items() if i in alive}
 
 
 def waiting(conn: Connection) -> tuple[int, int]:

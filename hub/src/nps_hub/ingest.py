@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -29,13 +30,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from nps_hub import merge
+from nps_hub import merge, report
 from nps_hub.bulk import Bulk
 from nps_hub.merge import chunks
 from nps_hub.models import Flow, PendingFlows, Report, Sensor, ServiceTotal, Sighting, TrafficMinute, now
 from nps_hub.report import Flow as ReportedFlow
 from nps_hub.report import Report as Reported
 
+log = logging.getLogger("nps-hub")
 FLOWS = cast(Table, Flow.__table__)
 PENDING = cast(Table, PendingFlows.__table__)
 REPORTS = cast(Table, Report.__table__)
@@ -148,6 +150,18 @@ def keep(conn: Connection, sensor_id: int, network: str, report_row: int, wire: 
     )  # fmt: skip
 
 
+def add_kept(conn: Connection, row: Any) -> None:
+    """A report's records kept for later (a row of PENDING), into `flows` as add_flows
+    would have put them at once; the row goes."""
+    conn.execute(PENDING.delete().where(PENDING.c.report_id == row.report_id))
+    try:
+        flows = report.read_flows(row.body, row.encoding)
+    except report.Refused as e:  # it was read once: only a lowered limit gets here
+        log.warning("traffic records of report %d dropped: %s", row.report_id, e)
+        return
+    add_flows(conn, row.sensor_id, row.network, row.report_id, flows, json.loads(row.by_ip))
+
+
 def add_flows(
     conn: Connection, sid: int, network: str, report: int, flows: list[ReportedFlow], by_ip: dict[str, int]
 ) -> None:
@@ -193,10 +207,13 @@ def add_rollups(bulk: Bulk, sensor_id: int, rows: list[tuple[Any, ...]]) -> None
 def delete_assets_of(conn: Connection, sensor: Sensor) -> int:
     """Forget what one sensor discovered: its sightings and flows (stored or waiting:
     backlog.py); assets no other sensor saw go (under the Network's lock: a merge must
-    not match an asset going away)."""
+    not match an asset going away). The other records waiting in the Network are stored
+    first, so that the ends of theirs at an asset going are cleared with the rest."""
     network_lock(conn, sensor.network)
     conn.execute(FLOWS.delete().where(FLOWS.c.report_id.in_(reports_of(sensor.id))))
     conn.execute(PENDING.delete().where(PENDING.c.sensor_id == sensor.id))
+    for row in conn.execute(select(PENDING).where(PENDING.c.network == sensor.network)).all():
+        add_kept(conn, row)
     conn.execute(TRAFFIC_MINUTES.delete().where(TRAFFIC_MINUTES.c.sensor_id == sensor.id))
     conn.execute(SERVICE_TOTALS.delete().where(SERVICE_TOTALS.c.sensor_id == sensor.id))
     s = SIGHTINGS.c
