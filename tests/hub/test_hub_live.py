@@ -127,8 +127,9 @@ def test_a_sensor_end_to_end_through_the_hub(lab: tuple[Lab, str], database: str
             assert {ip for a in assets for ip in a["ips"]} == expected[0]
             detail = api.get(f"/api/v1/assets/{assets[0]['id']}")
             assert detail["raw"] and detail["sensors"][0]["name"] == "crane-1"
-            details = api.sensor(sid)
-            assert details["active_assets_last_hour"] and details["cpu_percent"] is not None
+            # The heartbeat that counts them may come after the report that stored them.
+            wait_for(lambda: api.sensor(sid)["active_assets_last_hour"], why="a heartbeat counting the assets")
+            assert api.sensor(sid)["cpu_percent"] is not None
 
             api.act(sid, "pause")
             wait_for(lambda: api.sensor(sid)["status"] == "Paused")

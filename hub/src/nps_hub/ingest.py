@@ -6,7 +6,9 @@ transaction as everything merged from it: a report sent twice (the hub stopped b
 its answer arrived, and the sensor tried again) is recognised and merged once. Only
 after the commit does the sensor hear "stored", and only then does it delete the
 report from its spool. Nothing is stored half-way: a refusal or a failure rolls the
-whole report back.
+whole report back. While other reports wait for an ingest thread, the report's traffic
+records are kept in that transaction as one row and go into `flows` after the burst
+(backlog.py).
 
 One asset per device under concurrency: the merge of one Network is serialised by the
 database itself, so two sensors uploading the same device at once cannot both find it
