@@ -24,9 +24,9 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Select, Table, func, select
 from starlette.concurrency import run_in_threadpool
 
 from nps_hub import ingest
@@ -41,15 +41,16 @@ LATEST = 120.0  # seconds a report's records wait at most, even while reports ke
 RETRY = 30  # seconds before trying again after a failure (a database gone away)
 
 
+def pending(*columns: Any) -> Select[Any]:
+    """`columns` over the reports whose records wait (each joined to its report)."""
+    return select(*columns).select_from(PENDING.join(REPORTS, REPORTS.c.id == PENDING.c.report_id))
+
+
 def look(engine: Engine) -> tuple[int, dt.datetime] | None:
     """The newest report whose records wait (while it changes, a hub process is still
     keeping records for later: a burst goes on), and when the oldest was received."""
     with engine.connect() as conn:
-        newest, oldest = conn.execute(
-            select(func.max(PENDING.c.report_id), func.min(REPORTS.c.received)).select_from(
-                PENDING.join(REPORTS, REPORTS.c.id == PENDING.c.report_id)
-            )
-        ).one()
+        newest, oldest = conn.execute(pending(func.max(PENDING.c.report_id), func.min(REPORTS.c.received))).one()
     return None if newest is None else (int(newest), aware(oldest) or now())
 
 
@@ -78,14 +79,14 @@ def expand(engine: Engine) -> bool:
     """Move the oldest report's records waiting into `flows`; False when none waits.
     The Network's lock first, then the row (skipped when another hub process holds it):
     the order every writer of a Network takes them in (ingest.delete_assets_of too)."""
-    pending = PENDING.c
+    c = PENDING.c
     with engine.connect() as conn:
-        oldest = conn.execute(select(pending.report_id, pending.network).order_by(pending.report_id).limit(1)).first()
+        oldest = conn.execute(select(c.report_id, c.network).order_by(c.report_id).limit(1)).first()
     if oldest is None:
         return False
     with ingest.writing(engine) as conn:
         ingest.network_lock(conn, oldest.network)
-        query = select(PENDING).where(pending.report_id == oldest.report_id)
+        query = select(PENDING).where(c.report_id == oldest.report_id)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         row = conn.execute(query).first()
@@ -95,11 +96,6 @@ def expand(engine: Engine) -> bool:
     return True
 
 
-def waiting(conn: Connection) -> tuple[int, int]:
-    """(reports, records) whose records wait to be stored."""
-    r = conn.execute(
-        select(func.count(), func.coalesce(func.sum(REPORTS.c.flows), 0)).select_from(
-            PENDING.join(REPORTS, REPORTS.c.id == PENDING.c.report_id)
-        )
-    ).one()
-    return int(r[0]), int(r[1])
+def waiting(conn: Connection) -> int:
+    """How many records wait to be stored (the dashboard says it)."""
+    return int(conn.scalar(pending(func.coalesce(func.sum(REPORTS.c.flows), 0))) or 0)

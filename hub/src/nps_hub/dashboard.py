@@ -211,7 +211,7 @@ def summary(db: Session, span: Span = "24h") -> dict[str, Any]:
         "assets": db.scalar(select(func.count()).select_from(Asset)) or 0,
         "sensors": db.scalar(select(func.count()).select_from(Sensor)) or 0,
         "flows": db.scalar(select(func.count()).select_from(Flow)) or 0,
-        "flows_waiting": backlog.waiting(db.connection())[1],  # of reports that queued (backlog.py)
+        "flows_waiting": backlog.waiting(db.connection()),  # of reports that queued (backlog.py)
         "traffic": traffic(db, seconds),
         "inventory": assets_over_time(db, seconds),
         "health": health(db, seconds),
