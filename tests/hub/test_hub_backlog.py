@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nps_hub import backlog, dashboard, ingest, report
+from nps_hub import backlog, dashboard, ingest, inventory, planner, report
 from nps_hub.models import Sensor
 from tests.hub.test_hub_retention import OLD, prune, sensors
 
@@ -64,6 +64,10 @@ def test_records_kept_for_later_are_stored_as_they_would_have_been_at_once(engin
     send(engine, later_, "r1", 30, later=True)
     assert rows(engine, "flows") == [] and waiting(engine) == 30  # the assets are merged, the records wait
     assert len(rows(engine, "assets", "id")) == 2
+    with Session(engine) as session:  # an asset's page says its Network's records are still coming
+        one = rows(engine, "assets", "id")[0][0]
+        assert inventory.traffic(session, one, "N")["waiting"] == 30
+        assert inventory.traffic(session, one, "another")["waiting"] == 0
     assert backlog.expand(engine) is True
     assert backlog.expand(engine) is False and waiting(engine) == 0
     stored = rows(engine, "flows")
@@ -120,10 +124,19 @@ def test_the_loop_waits_for_the_burst_to_end_or_the_records_to_be_overdue(
         task.cancel()
         return waiting(engine)
 
+    analyzed: list[int] = []  # the records waiting when the statistics were looked at
+
+    def refresh(e: Engine) -> list[str]:
+        analyzed.append(waiting(e))
+        return []
+
+    monkeypatch.setattr(planner, "refresh", refresh)
     assert asyncio.run(after(False, 0.5)) == 6  # reports keep coming: they wait
     monkeypatch.setattr(backlog, "LATEST", 0.0)
     assert asyncio.run(after(False, 0.5)) == 0  # overdue: stored even so
+    assert analyzed == []  # not while reports come
     send(engine, s, "r2", 6, later=True)
     monkeypatch.setattr(backlog, "LATEST", 120.0)
     assert asyncio.run(after(True, 0.5)) == 0  # the burst is over
     assert len(rows(engine, "flows")) == 12
+    assert analyzed == [0]  # then, once, with every record stored

@@ -4,8 +4,13 @@ the pace the threads keep, behind those still waiting, instead of a blind wait e
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
-from nps_hub.limits import LATEST_TURN, Ingest
+import pytest
+from starlette.exceptions import HTTPException
+
+from nps_hub import limits
+from nps_hub.limits import LATEST_TURN, Ingest, Waiter
 
 
 def test_refused_reports_get_successive_turns_at_the_threads_pace() -> None:
@@ -19,7 +24,7 @@ def test_refused_reports_get_successive_turns_at_the_threads_pace() -> None:
 def test_turns_come_after_the_reports_still_waiting_and_are_bounded() -> None:
     ingest = Ingest(slots=2)
     ingest.seconds = 10.0
-    ingest.waiting = 10  # 50 s of work ahead
+    ingest.queue += [Waiter("", cast(Any, None)) for _ in range(10)]  # 50 s of work ahead
     assert ingest.turn() == 55
     ingest.seconds = 1000.0
     assert ingest.turn() == LATEST_TURN
@@ -64,4 +69,66 @@ def test_reports_queued_and_quiet_as_the_records_backlog_sees_them() -> None:
     asyncio.run(main())
     assert seen == [(False, False), (True, False), (False, False)]
     assert ingest.quiet(0) and not ingest.quiet(60)  # nothing now; but a report came less than 60 s ago
+    ingest.close()
+
+
+def test_a_free_thread_takes_a_report_of_a_network_no_thread_merges() -> None:
+    """The merges of one Network wait for each other: a thread takes the oldest report
+    of another Network first, and the oldest report when every one waiting is of a
+    Network being merged."""
+    ingest = Ingest(slots=2)
+    started: list[str] = []
+
+    async def main() -> None:
+        release = {name: asyncio.Event() for name in ("a1", "b1", "a2", "a3", "c1")}
+
+        async def report(name: str) -> None:
+            async with ingest.slot(name[0]):
+                started.append(name)
+                await release[name].wait()
+
+        tasks = []
+        for name in ("a1", "b1", "a2", "a3", "c1"):  # arrival order
+            tasks.append(asyncio.create_task(report(name)))
+            await asyncio.sleep(0)
+        assert started == ["a1", "b1"] and ingest.waiting == 3
+        for name in ("b1", "c1", "a1", "a2", "a3"):
+            release[name].set()
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert started == ["a1", "b1", "c1", "a2", "a3"]  # c1 before a2 and a3, which waited for a1
+    assert ingest.busy == 0 and ingest.waiting == 0
+    ingest.close()
+
+
+def test_a_report_that_waits_too_long_is_refused_and_a_cancelled_one_gives_its_turn_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(limits, "WAIT", 0.05)
+    ingest = Ingest(slots=1)
+
+    async def main() -> tuple[int, int]:
+        hold = asyncio.Event()
+
+        async def first() -> None:
+            async with ingest.slot("a"):
+                await hold.wait()
+
+        running = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        with pytest.raises(HTTPException) as refused:
+            await ingest.run(lambda: None, "b")
+        gone = asyncio.create_task(ingest.run(lambda: None, "c"))
+        await asyncio.sleep(0.01)
+        gone.cancel()
+        await asyncio.sleep(0)
+        hold.set()
+        await running
+        await ingest.run(lambda: None, "d")  # the thread is free again: nothing was lost
+        return refused.value.status_code, ingest.waiting
+
+    assert asyncio.run(main()) == (503, 0)
+    assert ingest.busy == 0
     ingest.close()

@@ -129,4 +129,4 @@ async def upload(
         return {"id": x_report_id, "stored": True, "duplicate": done.duplicate, "assets": done.assets,
                 "flows": done.flows}  # fmt: skip
 
-    return await hub.ingest.run(work)
+    return await hub.ingest.run(work, sensor.network)

@@ -280,7 +280,7 @@ def asset(asset_id: PathId, user: Viewer, db: DB) -> dict[str, Any]:
     if a is None:
         raise HTTPException(404, f"no asset {asset_id}")
     out = inventory.asset_dict(db, a, brief=False)
-    out["traffic"] = inventory.traffic(db, a.id)
+    out["traffic"] = inventory.traffic(db, a.id, a.network)
     return out
 
 

@@ -16,6 +16,10 @@ are merged (the ingest threads' queue then pushes back on the sensors).
 What a reader sees meanwhile: the assets at once, the records of a burst some seconds
 after it (the dashboard says how many wait). A lone sensor's report (nothing queued
 behind it) has its records stored at once, as before.
+
+Once a burst is over and no record waits, the planner's statistics of the tables it
+filled are refreshed (planner.py): the next burst's queries are planned for the tables
+as they now are.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Select, Table, func, select
 from starlette.concurrency import run_in_threadpool
 
-from nps_hub import ingest
+from nps_hub import ingest, planner
 from nps_hub.db import aware
 from nps_hub.models import Report, now
 
@@ -56,11 +60,15 @@ def look(engine: Engine) -> tuple[int, dt.datetime] | None:
 
 async def run(engine: Engine, quiet: Callable[[float], bool]) -> None:
     """For ever: expand the records waiting whenever the burst that left them is over
-    (`quiet(s)`: no report came to this process for s seconds), or they are overdue."""
+    (`quiet(s)`: no report came to this process for s seconds), or they are overdue.
+    Once a burst is over and nothing waits, the planner's statistics of the tables it
+    filled are refreshed (planner.py)."""
     seen: int | None = None
+    changed = True  # reports or records may have come since the statistics were looked at
     while True:
         await asyncio.sleep(POLL)
         try:
+            changed = changed or not quiet(2 * POLL)  # a report since the last look (a POLL and its work ago)
             while state := await run_in_threadpool(look, engine):
                 settled = state[0] == seen and quiet(POLL)
                 overdue = (now() - state[1]).total_seconds() > LATEST
@@ -68,10 +76,16 @@ async def run(engine: Engine, quiet: Callable[[float], bool]) -> None:
                 if not (settled or overdue):
                     break
                 await run_in_threadpool(expand, engine)
+                changed = True
             else:  # nothing waits
                 seen = None
+                if changed and quiet(POLL):
+                    analyzed = await run_in_threadpool(planner.refresh, engine)
+                    changed = False
+                    if analyzed:
+                        log.info("planner statistics refreshed after a burst: %s", ", ".join(analyzed))
         except Exception:
-            log.exception("storing the traffic records waiting failed; trying again in %d s", RETRY)
+            log.exception("storing waiting records or analyzing the tables failed; trying again in %d s", RETRY)
             await asyncio.sleep(RETRY)
 
 
@@ -96,6 +110,10 @@ def expand(engine: Engine) -> bool:
     return True
 
 
-def waiting(conn: Connection) -> int:
-    """How many records wait to be stored (the dashboard says it)."""
-    return int(conn.scalar(pending(func.coalesce(func.sum(REPORTS.c.flows), 0))) or 0)
+def waiting(conn: Connection, network: str | None = None) -> int:
+    """How many records wait to be stored, of one Network or of all (the dashboard and
+    the asset pages say it)."""
+    query = pending(func.coalesce(func.sum(REPORTS.c.flows), 0))
+    if network is not None:
+        query = query.where(PENDING.c.network == network)
+    return int(conn.scalar(query) or 0)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from nps_hub import families
+from nps_hub import backlog, families
 from nps_hub.models import Asset, Flow, Sensor, Sighting
 from nps_hub.schema import Text32, Text40, Text64, Text128
 
@@ -205,9 +205,10 @@ def flow_dict(f: Flow) -> dict[str, Any]:
     }
 
 
-def traffic(db: Session, asset_id: int) -> dict[str, Any]:
+def traffic(db: Session, asset_id: int, network: str) -> dict[str, Any]:
     """Traffic per service family, service (protocol and port) and role: as client (egress =
-    its bytes sent) and as server (ingress = the clients' bytes)."""
+    its bytes sent) and as server (ingress = the clients' bytes); `waiting`: the records of
+    its Network still being stored after a burst (backlog.py), which may name it too."""
     services: dict[str, dict[str, Any]] = {}
     by_family: dict[str, dict[str, int]] = {}
     totals = {"ingress": 0, "egress": 0}
@@ -236,6 +237,7 @@ def traffic(db: Session, asset_id: int) -> dict[str, Any]:
     totals["total"] = totals["ingress"] + totals["egress"]
     fams = [{"family": k, **v, "total": v["ingress"] + v["egress"]} for k, v in by_family.items()]
     return {
+        "waiting": backlog.waiting(db.connection(), network),
         "totals": totals,
         "families": sorted(fams, key=lambda x: -x["total"]),
         "services": sorted(services.values(), key=lambda s: -s["total"]),

@@ -58,7 +58,7 @@ def asset(asset_id: PathId, v: Viewing) -> Response:
     if a is None:
         return RedirectResponse("/assets", status_code=303)
     d = inventory.asset_dict(v.db, a, brief=False)
-    d["traffic"] = inventory.traffic(v.db, a.id)
+    d["traffic"] = inventory.traffic(v.db, a.id, a.network)
     return v.page("asset.html", f"Asset {a.hostname or a.ip or a.mac}", nav="assets", a=d,
                   timeline=timeline(d["sensors"]))  # fmt: skip
 
