@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from nps_hub import (
     __version__,
     accounts,
+    backlog,
     config_store,
     conversations,
     dashboard,
@@ -317,7 +318,7 @@ def flows(
         order = [Flow.report_id, Flow.id]
     rows = db.scalars(stmt.order_by(*order).limit(limit).offset(offset))
     names = dict(db.execute(select(Sensor.id, Sensor.name)).all())
-    return {"total": inventory.total(db, stmt),
+    return {"total": inventory.total(db, stmt), "waiting": backlog.waiting(db.connection()),
             "flows": [inventory.flow_dict(f) | {"sensor_name": names.get(f.sensor_id, "")} for f in rows]}  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from nps_hub import conversations, dashboard, inventory, schema
+from nps_hub import backlog, conversations, dashboard, inventory, schema
 from nps_hub.context import PathId, QueryId
 from nps_hub.models import Asset, Flow, Sensor
 from nps_hub.webpage import Viewing, Visit
@@ -85,7 +85,7 @@ def traffic(v: Viewing, span: dashboard.Span = "24h") -> Response:
     flows = [inventory.flow_dict(f) for f in v.db.scalars(select(Flow).order_by(Flow.id.desc()).limit(500))]
     series = {"span": span, "traffic": dashboard.traffic(v.db, dashboard.SPANS[span])}
     return v.page("traffic.html", "Traffic", nav="traffic", flows=flows, total=total, sensors=sensor_names(v),
-                  d=series, refresh=REFRESH)  # fmt: skip
+                  d=series, refresh=REFRESH, waiting=backlog.waiting(v.db.connection()))  # fmt: skip
 
 
 @router.get("/dashboard")
