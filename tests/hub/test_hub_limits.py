@@ -99,7 +99,7 @@ def test_a_free_thread_takes_a_report_of_a_network_no_thread_merges() -> None:
 
     asyncio.run(main())
     assert started == ["a1", "b1", "c1", "a2", "a3"]  # c1 before a2 and a3, which waited for a1
-    assert ingest.busy == 0 and ingest.waiting == 0
+    assert ingest.busy == 0 and ingest.waiting == 0 and not ingest.merging
     ingest.close()
 
 
