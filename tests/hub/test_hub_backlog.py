@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from nps_hub import backlog, dashboard, ingest, inventory, planner, report
+from nps_hub import backlog, conversations, dashboard, ingest, inventory, planner, report
 from nps_hub.models import Sensor
 from tests.hub.test_hub_retention import OLD, prune, sensors
 
@@ -68,6 +68,7 @@ def test_records_kept_for_later_are_stored_as_they_would_have_been_at_once(engin
         one = rows(engine, "assets", "id")[0][0]
         assert inventory.traffic(session, one, "N")["waiting"] == 30
         assert inventory.traffic(session, one, "another")["waiting"] == 0
+        assert conversations.graph(session, inventory.AssetQuery.model_validate({}))["waiting"] == 30  # and the map
     assert backlog.expand(engine) is True
     assert backlog.expand(engine) is False and waiting(engine) == 0
     stored = rows(engine, "flows")

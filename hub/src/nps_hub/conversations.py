@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, load_only
 
-from nps_hub import inventory
+from nps_hub import backlog, inventory
 from nps_hub.models import Asset, Flow
 
 MAX_NODES = 500
@@ -20,7 +20,7 @@ MAX_ROWS = 200
 
 
 def graph(db: Session, f: inventory.AssetQuery, asset: int | None = None) -> dict[str, Any]:
-    """{nodes, edges, flows, truncated}: node ids are "a<asset id>" for assets, the
+    """{nodes, edges, flows, truncated, waiting}: node ids are "a<asset id>" for assets, the
     address for ends the inventory does not hold."""
     if asset is not None:  # equalities: each end's index, where a subquery made PostgreSQL scan the table
         ends = or_(Flow.client_asset == asset, Flow.server_asset == asset)
@@ -68,4 +68,5 @@ def graph(db: Session, f: inventory.AssetQuery, asset: int | None = None) -> dic
         "edges": kept,
         "flows": [inventory.flow_dict(x) for x in flows],
         "truncated": len(weight) > len(keep) or len(edges) > len(kept),
+        "waiting": backlog.waiting(db.connection()),  # records not yet in the map (backlog.py)
     }
