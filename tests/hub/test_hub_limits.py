@@ -4,6 +4,7 @@ the pace the threads keep, behind those still waiting, instead of a blind wait e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any, cast
 
 import pytest
@@ -131,4 +132,32 @@ def test_a_report_that_waits_too_long_is_refused_and_a_cancelled_one_gives_its_t
 
     assert asyncio.run(main()) == (503, 0)
     assert ingest.busy == 0
+    ingest.close()
+
+
+def test_a_report_cancelled_just_as_it_was_given_a_thread_gives_it_back() -> None:
+    ingest = Ingest(slots=1)
+
+    async def main() -> tuple[int, int]:
+        hold = asyncio.Event()
+
+        async def first() -> None:
+            async with ingest.slot("a"):
+                await hold.wait()
+
+        running = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        second = asyncio.create_task(ingest.run(lambda: None, "b"))
+        await asyncio.sleep(0)
+        hold.set()
+        await asyncio.sleep(0)  # the first leaves: its thread is given to the second, which has not run yet
+        assert running.done() and ingest.merging == {"b": 1}
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        await ingest.run(lambda: None, "c")
+        return ingest.busy, ingest.waiting
+
+    assert asyncio.run(main()) == (0, 0)
+    assert not ingest.merging
     ingest.close()
