@@ -104,6 +104,19 @@ def test_a_free_thread_takes_a_report_of_a_network_no_thread_merges() -> None:
     ingest.close()
 
 
+async def holding(ingest: Ingest, key: str) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A report of Network `key` in the thread until the event is set."""
+    hold = asyncio.Event()
+
+    async def report() -> None:
+        async with ingest.slot(key):
+            await hold.wait()
+
+    running = asyncio.create_task(report())
+    await asyncio.sleep(0)
+    return running, hold
+
+
 def test_a_report_that_waits_too_long_is_refused_and_a_cancelled_one_gives_its_turn_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -111,14 +124,7 @@ def test_a_report_that_waits_too_long_is_refused_and_a_cancelled_one_gives_its_t
     ingest = Ingest(slots=1)
 
     async def main() -> tuple[int, int]:
-        hold = asyncio.Event()
-
-        async def first() -> None:
-            async with ingest.slot("a"):
-                await hold.wait()
-
-        running = asyncio.create_task(first())
-        await asyncio.sleep(0)
+        running, hold = await holding(ingest, "a")
         with pytest.raises(HTTPException) as refused:
             await ingest.run(lambda: None, "b")
         gone = asyncio.create_task(ingest.run(lambda: None, "c"))
@@ -139,14 +145,7 @@ def test_a_report_cancelled_just_as_it_was_given_a_thread_gives_it_back() -> Non
     ingest = Ingest(slots=1)
 
     async def main() -> tuple[int, int]:
-        hold = asyncio.Event()
-
-        async def first() -> None:
-            async with ingest.slot("a"):
-                await hold.wait()
-
-        running = asyncio.create_task(first())
-        await asyncio.sleep(0)
+        running, hold = await holding(ingest, "a")
         second = asyncio.create_task(ingest.run(lambda: None, "b"))
         await asyncio.sleep(0)
         hold.set()
