@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import socket
+import ssl
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from nps_hub import workers
     from nps_hub.server import MIGRATED_ENV, build, prepare
 
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -157,6 +159,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         check_keep_days(args.flows_keep_days, "--flows-keep-days")
         settings.flows_keep_days = args.flows_keep_days
     _check_port(args.host, args.port)
+    if args.tls_cert:
+        _check_tls(args.tls_cert, args.tls_key)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     if args.self_signed:
         from nps_hub.selfsigned import ensure
@@ -180,23 +184,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers > 1:  # each worker builds its own app from the environment; migrated above
         os.environ.update({"NPS_HUB_DATA": str(settings.data_dir), "NPS_HUB_DATABASE": settings.database_url,
                            MIGRATED_ENV: "1", "NPS_HUB_FLOWS_KEEP_DAYS": str(settings.flows_keep_days)})  # fmt: skip
-        app = "nps_hub.server:worker_app"
+    options: dict[str, Any] = {
+        "host": args.host, "port": args.port, "ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key,
+        "log_level": "warning", "access_log": False,
+        "timeout_graceful_shutdown": 5,  # SIGTERM: idle keep-alive connections do not hold the exit
+    }  # fmt: skip
     try:
-        uvicorn.run(
-            app,
-            factory=args.workers > 1,
-            workers=args.workers,
-            host=args.host,
-            port=args.port,
-            ssl_certfile=args.tls_cert,
-            ssl_keyfile=args.tls_key,
-            log_level="warning",
-            timeout_graceful_shutdown=5,  # SIGTERM: idle keep-alive connections do not hold the exit
-            access_log=False,
-        )
+        if args.workers == 1:
+            uvicorn.run(app, **options)
+        else:  # a listening socket per process (workers.py)
+            workers.serve(uvicorn.Config("nps_hub.server:worker_app", factory=True, workers=args.workers, **options))
     except (OSError, ValueError) as e:  # unreadable certificate or key
         raise HubError(f"cannot serve HTTPS with {args.tls_cert} and {args.tls_key}: {e}") from None
     return EXIT_OK
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Read the certificate and key once here: each of several workers would otherwise
+    fail on them with a traceback, and be started again, forever."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=lambda: "")  # never a prompt
+    except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+        raise HubError(f"cannot serve HTTPS with {cert} and {key}: {e}") from None
 
 
 def _check_port(host: str, port: int) -> None:
