@@ -5,8 +5,8 @@ Why: uvicorn's workers share one socket, and the first process to wake accepts e
 connection waiting (asyncio accepts up to the backlog at once). When sensors upload
 together, after an outage or a hub restart, one process could take them all while the
 other stayed idle: in the fleet bench's update burst (100 sensors, 2 processes) it
-happened in 2 runs of 8, which merged 16,400 assets a second where the others merged
-18,900 to 23,300. With SO_REUSEPORT (Linux), each process binds the port itself and the
+happened in 2 runs of 6, which merged 16,400 and 16,600 assets a second where the others
+merged 19,000 to 21,700 (docs/performance.md). With SO_REUSEPORT (Linux), each process binds the port itself and the
 kernel hands each new connection to one of the sockets, by a hash of its addresses.
 
 The sockets are made in the workers, not in the supervisor: uvicorn's supervisor passes
