@@ -8,8 +8,7 @@ import os
 import pickle
 import signal
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from uvicorn.config import STARTUP_FAILURE
 from benchmarks.hublab import HubProcess, make_cert, process_tree
 from nps_hub import workers
 from tests.hub.databases import database
+from tests.support.waiting import wait_for
 
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp
 
@@ -34,9 +34,13 @@ def listening(port: int) -> set[str]:
 
 
 def sockets_of(pid: int) -> set[str]:
-    """The socket inodes a process holds open."""
-    out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+    """The socket inodes a process holds open (none once it is gone)."""
+    out: set[str] = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # a worker just killed and reaped
+        return out
+    for fd in fds:
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
@@ -44,13 +48,6 @@ def sockets_of(pid: int) -> set[str]:
         if target.startswith("socket:["):
             out.add(target[8:-1])
     return out
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def test_a_listener_unpickles_as_a_socket_of_its_own() -> None:
@@ -96,30 +93,33 @@ def test_each_worker_accepts_on_its_own_socket_and_a_replacement_binds_again(hub
     def owners() -> dict[str, int]:
         return {inode: p for p in children() for inode in sockets_of(p) & listening(hub.port)}
 
-    wait_for(lambda: len(listening(hub.port)) == 2 and len(owners()) == 2)
+    wait_for(lambda: len(listening(hub.port)) == 2 and len(owners()) == 2, why="two listening workers")
     assert not sockets_of(parent) & listening(hub.port), "the supervisor holds a listening socket"
     assert len(set(owners().values())) == 2, "each worker has its own"
 
     victim = next(iter(owners().values()))
     os.kill(victim, signal.SIGKILL)
-    wait_for(lambda: victim not in owners().values())
+    wait_for(lambda: victim not in owners().values(), why="the killed worker's socket to go")
     with httpx.Client(timeout=10) as http:  # a connection each: none lands on a dead socket
         for _ in range(20):
             assert http.get(f"{hub.url}/api/v1/health", headers={"Connection": "close"}).status_code == 200
-    wait_for(lambda: len(listening(hub.port)) == 2 and len(set(owners().values())) == 2)
+    wait_for(lambda: len(listening(hub.port)) == 2 and len(set(owners().values())) == 2, why="its replacement")
     assert victim not in owners().values()
 
 
-def test_an_unreadable_key_ends_serve_in_one_line_before_any_worker_starts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_an_unreadable_key_ends_serve_in_one_line_before_anything_starts(
+    processes: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each worker would fail on it with a traceback and be started again, forever."""
+    """With several processes, each would fail on it with a traceback and be started
+    again, forever; with one, the same check refuses it."""
     from nps_hub import cli
 
     cert, key = make_cert(tmp_path, "127.0.0.1")
     key.write_text("not a key\n")
     argv = ["serve", "--data", str(tmp_path / "data"), "--database", "postgresql://nps@127.0.0.1:1/nps",
-            "--port", "0", "--workers", "2", "--tls-cert", str(cert), "--tls-key", str(key)]  # fmt: skip
-    assert cli.main(argv) != 0
+            "--port", "0", "--workers", processes, "--tls-cert", str(cert), "--tls-key", str(key)]  # fmt: skip
+    assert cli.main(argv) == cli.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot serve HTTPS with" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "data").exists(), "refused before the data directory is made"

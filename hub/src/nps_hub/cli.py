@@ -189,19 +189,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_level": "warning", "access_log": False,
         "timeout_graceful_shutdown": 5,  # SIGTERM: idle keep-alive connections do not hold the exit
     }  # fmt: skip
-    try:
-        if args.workers == 1:
-            uvicorn.run(app, **options)
-        else:  # a listening socket per process (workers.py)
-            workers.serve(uvicorn.Config("nps_hub.server:worker_app", factory=True, workers=args.workers, **options))
-    except (OSError, ValueError) as e:  # unreadable certificate or key
-        raise HubError(f"cannot serve HTTPS with {args.tls_cert} and {args.tls_key}: {e}") from None
+    if args.workers == 1:
+        uvicorn.run(app, **options)
+    else:  # a listening socket per process (workers.py)
+        workers.serve(uvicorn.Config("nps_hub.server:worker_app", factory=True, workers=args.workers, **options))
     return EXIT_OK
 
 
 def _check_tls(cert: str, key: str) -> None:
-    """Read the certificate and key once here: each of several workers would otherwise
-    fail on them with a traceback, and be started again, forever."""
+    """Read the certificate and key once, before anything starts: the one place they are
+    refused (each of several workers would otherwise fail on them with a traceback, and
+    be started again, forever)."""
     try:
         ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=lambda: "")  # never a prompt
     except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
