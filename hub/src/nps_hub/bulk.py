@@ -229,6 +229,16 @@ class Bulk:
                 sets = ", ".join(f'"{c}" = ?' for c in columns)
                 self._many(f"UPDATE assets SET {sets} WHERE id = ?", list(map(pick, chosen)))
 
+    def insert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows in SIGHTING_COLUMNS' order, of new assets (none can be there already):
+        straight in, without upsert_sightings' staging table and conflict check."""
+        if not rows:
+            return
+        if self.pg:
+            self._copy("sightings", SIGHTING_COLUMNS, SIGHTING_TYPES, rows)
+        else:
+            self._values(f"INSERT INTO sightings ({quoted(SIGHTING_COLUMNS)})", len(SIGHTING_COLUMNS), rows)
+
     def upsert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows in SIGHTING_COLUMNS' order: a sensor's counts replace its old ones, its
         last_seen moves on, its first_seen stays."""

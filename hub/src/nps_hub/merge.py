@@ -235,12 +235,14 @@ class Merge:
             x.id = new_id
         self.bulk.insert_assets([x.row(self.network) for x in fresh])
         self.bulk.update_assets([x.row(self.network) for x in old], [x.moved() for x in old])
-        rows = []
-        for x in self.touched.values():
-            m = x.mine or {}
-            rows.append((x.id, self.sensor_id, m.get("first_seen") or "", m.get("last_seen") or "",
-                         m.get("packets", 0), m.get("bytes_in", 0), m.get("bytes_out", 0)))  # fmt: skip
-        self.bulk.upsert_sightings(rows)
+        self.bulk.insert_sightings([self.sighting(x) for x in fresh])
+        self.bulk.upsert_sightings([self.sighting(x) for x in old])
+
+    def sighting(self, x: Known) -> tuple[Any, ...]:
+        """This sensor's sighting of x, in bulk.SIGHTING_COLUMNS' order."""
+        m = x.mine or {}
+        return (x.id, self.sensor_id, m.get("first_seen") or "", m.get("last_seen") or "",
+                m.get("packets", 0), m.get("bytes_in", 0), m.get("bytes_out", 0))  # fmt: skip
 
 
 def seen(x: Known, a: Reported) -> None:
