@@ -229,15 +229,19 @@ class Bulk:
                 sets = ", ".join(f'"{c}" = ?' for c in columns)
                 self._many(f"UPDATE assets SET {sets} WHERE id = ?", list(map(pick, chosen)))
 
-    def insert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in SIGHTING_COLUMNS' order, of new assets (none can be there already):
-        straight in, without upsert_sightings' staging table and conflict check."""
+    def _insert(self, table: str, columns: Sequence[str], types: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Rows straight in: PostgreSQL's COPY, SQLite's multi-row INSERT."""
         if not rows:
             return
         if self.pg:
-            self._copy("sightings", SIGHTING_COLUMNS, SIGHTING_TYPES, rows)
+            self._copy(table, columns, types, rows)
         else:
-            self._values(f"INSERT INTO sightings ({quoted(SIGHTING_COLUMNS)})", len(SIGHTING_COLUMNS), rows)
+            self._values(f"INSERT INTO {table} ({quoted(columns)})", len(columns), rows)
+
+    def insert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows in SIGHTING_COLUMNS' order, of new assets (none can be there already):
+        without upsert_sightings' staging table and conflict check."""
+        self._insert("sightings", SIGHTING_COLUMNS, SIGHTING_TYPES, rows)
 
     def upsert_sightings(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows in SIGHTING_COLUMNS' order: a sensor's counts replace its old ones, its
@@ -258,13 +262,8 @@ class Bulk:
             self._many(f"INSERT INTO sightings ({quoted(SIGHTING_COLUMNS)}) VALUES ({marks}) {conflict}", rows)
 
     def insert_flows(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in FLOW_COLUMNS' order: PostgreSQL's COPY, SQLite's multi-row INSERT."""
-        if not rows:
-            return
-        if self.pg:
-            self._copy("flows", FLOW_COLUMNS, FLOW_TYPES, rows)
-        else:
-            self._values(f"INSERT INTO flows ({', '.join(FLOW_COLUMNS)})", len(FLOW_COLUMNS), rows)
+        """Rows in FLOW_COLUMNS' order."""
+        self._insert("flows", FLOW_COLUMNS, FLOW_TYPES, rows)
 
     def add_totals(self, table: str, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """Rows (*keys, bytes, records) added to a table of totals (traffic_minutes,
