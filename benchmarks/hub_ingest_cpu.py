@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from benchmarks import hub_fleet
 from benchmarks.hublab import Postgres, cpu_seconds, process_tree
-from nps_hub import db, ingest, report
+from nps_hub import db, ingest, report, server
 from nps_hub.models import Sensor
 
 STATS = re.compile(r"!\t([0-9.]+) s user, ([0-9.]+) s system.*?STATEMENT:\s+([^\n]{0,60})", re.S)
@@ -96,6 +96,7 @@ def one_pass(engine: Engine, pg: Postgres | None, made: list[Sensor], own: list[
     ingest.add_flows = timed  # type: ignore[assignment]
     gc.collect()
     gc.freeze()  # as the hub does after start-up (nps_hub.server)
+    gc.set_threshold(server.GC_YOUNG)
     out = Stages()
     before = cpu_seconds(process_tree(pg.pid or 0)) if pg else 0.0
     try:

@@ -26,6 +26,16 @@ from nps_hub.settings import Settings, from_env
 ADMIN_ENV = "NPS_HUB_ADMIN_PASSWORD"
 MIGRATED_ENV = "NPS_HUB_MIGRATED"  # set by the parent of several workers
 
+# The cycle collector's first generation, in containers allocated and not yet freed.
+# Python's 700 ran it about fifteen times per report of 900 assets in the parse alone,
+# while the parse (a dict per asset and per traffic record, and their lists) was still
+# alive: each run promoted those objects, and the oldest generation's runs scanned them
+# again. They hold no cycles, so their reference counts free them once the report is
+# merged. At 100,000 the hub's CPU per 10,000 assets fell from 0.45-0.47 to 0.42-0.43 in
+# the fleet bench (PostgreSQL, two processes); its memory grew by at most 18 MiB
+# (SQLite: 197-198 MiB before, 209-216 after).
+GC_YOUNG = 100_000
+
 
 def prepare(settings: Settings) -> None:
     """The data directory, the database's schema, the first admin, the secret key."""
@@ -46,6 +56,7 @@ def build(settings: Settings, migrate: bool = True) -> FastAPI:
     # What is loaded by now lives as long as the process: the collector need not scan it
     # again each time a report's objects come and go.
     gc.freeze()
+    gc.set_threshold(GC_YOUNG)
     return app
 
 
