@@ -16,7 +16,6 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
@@ -25,35 +24,18 @@ branch_labels = None
 depends_on = None
 
 ENDS = (("asset_id", "assets"), ("sensor_id", "sensors"))
-
-
-def sightings() -> sa.Table:
-    """The table as 0001 made it, without its foreign keys."""
-    return sa.Table(
-        "sightings",
-        sa.MetaData(),
-        sa.Column("asset_id", sa.Integer(), nullable=False),
-        sa.Column("sensor_id", sa.Integer(), nullable=False),
-        sa.Column("first_seen", sa.String(length=40), nullable=False),
-        sa.Column("last_seen", sa.String(length=40), nullable=False),
-        sa.Column("packets", sa.BigInteger(), nullable=False),
-        sa.Column("bytes_in", sa.BigInteger(), nullable=False),
-        sa.Column("bytes_out", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("asset_id", "sensor_id"),
-    )
+# PostgreSQL's own names for 0001's keys. On SQLite they have none: in batch mode alembic
+# reflects them under this convention's names, drops them and makes the table again.
+NAMES = {"fk": "%(table_name)s_%(column_0_name)s_fkey"}
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    with op.batch_alter_table("sightings", naming_convention=NAMES) as batch_op:
         for column, _ in ENDS:
-            op.execute(sa.text(f"ALTER TABLE sightings DROP CONSTRAINT IF EXISTS sightings_{column}_fkey"))
-        return
-    # SQLite cannot drop a constraint: the table is made again from this definition.
-    with op.batch_alter_table("sightings", copy_from=sightings(), recreate="always"):
-        pass
+            batch_op.drop_constraint(f"sightings_{column}_fkey", type_="foreignkey")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sightings", schema=None) as batch_op:
+    with op.batch_alter_table("sightings", naming_convention=NAMES) as batch_op:
         for column, table in ENDS:
             batch_op.create_foreign_key(f"sightings_{column}_fkey", table, [column], ["id"], ondelete="CASCADE")
