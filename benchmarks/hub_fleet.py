@@ -343,8 +343,8 @@ def table(runs: list[Run], load: str) -> Any:
                 r.database if first else "", str(r.workers) if first else "", f"{r.sensors:,}" if first else "",
                 p.name, f"{p.assets:,}", f"{p.seconds:.1f}", f"{p.assets_per_second:,.0f}",
                 f"{p.percentile(50):.2f}", f"{p.percentile(95):.2f}", str(p.retries),
-                f"{p.hub_cpu / p.assets * 1e4:.1f}", f"{p.db_cpu / p.assets * 1e4:.1f}" if p.db_cpu else "",
-                f"{p.client_cpu / p.assets * 1e4:.2f}", f"{p.drain:.1f}", f"{p.drain_cpu / p.assets * 1e4:.1f}",
+                f"{p.hub_cpu / p.assets * 1e4:.2f}", f"{p.db_cpu / p.assets * 1e4:.2f}" if p.db_cpu else "",
+                f"{p.client_cpu / p.assets * 1e4:.2f}", f"{p.drain:.1f}", f"{p.drain_cpu / p.assets * 1e4:.2f}",
                 f"{r.memory_mb:.0f}" if first else "", str(r.lost) if first else "", str(r.duplicates) if first else "",
                 str(r.flows_expected - r.flows_found) if first else "",
             )  # fmt: skip
