@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from alembic import command
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
-from nps_hub import ingest, report
+from nps_hub import db, ingest, report
 from nps_hub.models import Sensor
 from tests.hub.test_hub_retention import sensors
 
@@ -60,3 +61,21 @@ def test_new_and_known_assets_sightings_and_what_goes_with_a_sensor(engine: Engi
         ("10.0.0.2", "b"): (first, "2026-12-07T02:00:00Z", 4, 4),
         ("10.0.0.3", "b"): (first, "2026-12-07T02:00:00Z", 6, 6),
     }
+
+
+def test_the_migration_goes_back_and_forth_with_the_rows(engine: Engine) -> None:
+    """0010 down puts both keys back (named as PostgreSQL names them), up takes them away
+    again; SQLite makes the table anew each way, and no sighting is lost."""
+    a, b = sensors(engine, "a", "b")
+    send(engine, a, "r1", (1, 2), 1)
+    send(engine, b, "r1", (2, 3), 2)
+    before = seen(engine)
+    command.downgrade(db.alembic_config(engine), "0009")
+    keys = {(k["name"], tuple(k["constrained_columns"]), k["referred_table"])
+            for k in inspect(engine).get_foreign_keys("sightings")}  # fmt: skip
+    assert keys == {("sightings_asset_id_fkey", ("asset_id",), "assets"),
+                    ("sightings_sensor_id_fkey", ("sensor_id",), "sensors")}  # fmt: skip
+    assert seen(engine) == before
+    db.migrate(engine)
+    assert inspect(engine).get_foreign_keys("sightings") == []
+    assert seen(engine) == before
